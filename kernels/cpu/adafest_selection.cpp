@@ -1,0 +1,107 @@
+#include "kernels/cpu/adafest_selection.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/gaussian.hpp"
+
+namespace privrec::cpu {
+
+double zero_count_selection_probability(double tau, double sigma1, NoiseSource source) {
+  switch (source) {
+    case NoiseSource::gaussian: return 0.5 * std::erfc(tau / (sigma1 * std::sqrt(2.0)));
+    case NoiseSource::ones: return sigma1 >= tau ? 1.0 : 0.0;
+    case NoiseSource::zero: return 0.0 >= tau ? 1.0 : 0.0;
+  }
+  return 0.0;
+}
+
+Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_rows, const AlgorithmConfig& cfg,
+                         uint64_t step, WorkCounters& work) {
+  const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
+  Selection sel;
+  sel.rows.resize(T);
+  // Per-example clip factor of the contribution map: min(1, C1 / sqrt(distinct rows over all tables)).
+  std::vector<float> factor(B);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < B; ++i) {
+    int64_t distinct = 0;
+    std::vector<int64_t> bag;
+    for (int64_t t = 0; t < T; ++t) {
+      const auto& tb = batch.tables[t];
+      bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
+      std::sort(bag.begin(), bag.end());
+      distinct += std::unique(bag.begin(), bag.end()) - bag.begin();
+    }
+    factor[i] = distinct == 0 ? 1.0f
+                              : static_cast<float>(std::min(1.0, cfg.adafest_c1 / std::sqrt(static_cast<double>(distinct))));
+  }
+  const double p = zero_count_selection_probability(cfg.adafest_tau, cfg.adafest_sigma1, cfg.noise);
+  const double log1m_p = std::log1p(-p);
+  std::vector<int64_t> touched(T), sel_touched(T), fps(T), draws(T), untouched(T);
+  const uint32_t k0 = static_cast<uint32_t>(cfg.seed), k1 = static_cast<uint32_t>(cfg.seed >> 32);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < T; ++t) {
+    const auto& tb = batch.tables[t];
+    std::vector<uint64_t> keys(tb.indices.size());
+    for (int64_t i = 0; i < B; ++i)
+      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k)
+        keys[k] = (static_cast<uint64_t>(tb.indices[k]) << 24) | static_cast<uint64_t>(i);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());  // one count per (row, example)
+    std::vector<int64_t> rows, chosen;
+    for (size_t k = 0; k < keys.size();) {
+      const int64_t r = static_cast<int64_t>(keys[k] >> 24);
+      double count = 0;
+      for (; k < keys.size() && static_cast<int64_t>(keys[k] >> 24) == r; ++k) count += factor[keys[k] & 0xFFFFFF];
+      rows.push_back(r);
+      double z = 0;
+      if (cfg.noise == NoiseSource::gaussian)
+        z = noise_normal(cfg.seed, RngDomain::select_noise, step, static_cast<uint32_t>(t), static_cast<uint64_t>(r), 0);
+      else if (cfg.noise == NoiseSource::ones)
+        z = 1.0;
+      if (count + cfg.adafest_sigma1 * z >= cfg.adafest_tau) chosen.push_back(r);
+    }
+    touched[t] = static_cast<int64_t>(rows.size());
+    sel_touched[t] = static_cast<int64_t>(chosen.size());
+    untouched[t] = table_rows[t] - touched[t];
+    // False positives: every row is a Bernoulli(p) trial; positions come from geometric gaps, and
+    // the trials that land on touched rows are dropped (those rows were decided above).
+    std::vector<int64_t> fp;
+    if (p > 0) {
+      const double n = static_cast<double>(table_rows[t]);
+      double pos = -1;
+      for (uint64_t j = 0;; ++j) {
+        const NoiseCounter nc = noise_counter(RngDomain::select_skip, step, static_cast<uint32_t>(t), j);
+        const Philox4 x = philox4x32_10(0, nc.c1, nc.c2, nc.c3, k0, k1);
+        const double u =
+            (static_cast<double>((static_cast<uint64_t>(x.v[0]) << 21) ^ (x.v[1] >> 11)) + 0.5) * 0x1p-53;
+        const double gap = p >= 1.0 ? 0.0 : std::floor(std::log(u) / log1m_p);
+        pos += gap + 1;
+        ++draws[t];
+        if (pos >= n) break;
+        const int64_t r = static_cast<int64_t>(pos);
+        if (!std::binary_search(rows.begin(), rows.end(), r)) fp.push_back(r);
+      }
+    }
+    fps[t] = static_cast<int64_t>(fp.size());
+    std::vector<int64_t> merged(chosen.size() + fp.size());
+    std::merge(chosen.begin(), chosen.end(), fp.begin(), fp.end(), merged.begin());
+    sel.rows[t] = std::move(merged);
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    sel.touched += touched[t];
+    sel.selected_touched += sel_touched[t];
+    sel.false_positives += fps[t];
+    sel.untouched += untouched[t];
+    const uint64_t n = batch.tables[t].indices.size();
+    work.bytes_read_seq += n * sizeof(int64_t);
+    work.bytes_written_seq += sel.rows[t].size() * sizeof(int64_t);
+    work.rng_samples += (cfg.noise == NoiseSource::gaussian ? touched[t] : 0) + draws[t];
+    work.flops += n + 2 * touched[t] + 4 * draws[t];
+  }
+  work.launches += 1;
+  return sel;
+}
+
+}  // namespace privrec::cpu

@@ -1,0 +1,28 @@
+#pragma once
+// DP-AdaFEST's private row selection: each example's contribution map (one per distinct row it
+// touches) is L2-clipped to C1 over all tables, summed over the batch, noised with N(0, sigma1^2)
+// per row, and thresholded at tau. Rows with zero true count pass with p = Q(tau / sigma1); those
+// false positives are found by geometric skipping, never by a loop over every row.
+#include <vector>
+
+#include "models/algorithm.hpp"
+#include "models/work_counters.hpp"
+#include "traces/batch.hpp"
+
+namespace privrec::cpu {
+
+struct Selection {
+  std::vector<std::vector<int64_t>> rows;  // per table, sorted
+  int64_t touched = 0;                     // distinct rows the batch touched (all tables)
+  int64_t selected_touched = 0;            // of those, selected
+  int64_t false_positives = 0;             // selected rows the batch did not touch
+  int64_t untouched = 0;                   // rows the batch did not touch (the false-positive trials)
+};
+
+// Probability that a zero-count row is selected under the given noise source.
+double zero_count_selection_probability(double tau, double sigma1, NoiseSource source);
+
+Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_rows, const AlgorithmConfig& cfg,
+                         uint64_t step, WorkCounters& work);
+
+}  // namespace privrec::cpu

@@ -1,0 +1,104 @@
+#include "kernels/cpu/dlrm_model.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <new>
+#include <string>
+
+#include "kernels/gaussian.hpp"
+#include "kernels/noise_rows.hpp"
+
+namespace privrec::cpu {
+
+FloatArray::FloatArray(int64_t n) : size_(n) {
+  const size_t bytes = ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64;
+  data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes)));
+  if (!data_) throw std::bad_alloc();
+}
+
+int64_t model_parameter_bytes(const Workload& w) {
+  return w.table_bytes() + w.mlp_parameters() * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t value = 0;
+  std::string unit;
+  while (in >> key >> value >> unit)
+    if (key == "MemAvailable:") return value * 1024;
+  return 0;
+}
+
+std::vector<DenseLayer*> DlrmModel::layers() {
+  std::vector<DenseLayer*> out;
+  for (auto& l : bottom) out.push_back(&l);
+  for (auto& l : top) out.push_back(&l);
+  return out;
+}
+
+std::vector<const DenseLayer*> DlrmModel::layers() const {
+  std::vector<const DenseLayer*> out;
+  for (const auto& l : bottom) out.push_back(&l);
+  for (const auto& l : top) out.push_back(&l);
+  return out;
+}
+
+DlrmModel DlrmModel::allocate(const Workload& w) {
+  DlrmModel m;
+  m.workload = w;
+  for (const auto& t : w.tables) {
+    EmbeddingTable e;
+    e.rows = t.rows;
+    e.dim = t.dim;
+    e.weights = FloatArray(t.rows * t.dim);
+    m.tables.push_back(std::move(e));
+  }
+  auto make = [](int64_t in, int64_t out, bool relu) {
+    DenseLayer l;
+    l.in = in, l.out = out, l.relu = relu;
+    l.weight.resize(in * out);
+    l.bias.resize(out);
+    return l;
+  };
+  int64_t in = w.dense_features;
+  for (int64_t out : w.bottom_mlp) m.bottom.push_back(make(in, out, true)), in = out;
+  in = w.interaction_width();
+  for (size_t i = 0; i < w.top_mlp.size(); ++i)
+    m.top.push_back(make(in, w.top_mlp[i], i + 1 < w.top_mlp.size())), in = w.top_mlp[i];
+  return m;
+}
+
+DlrmModel DlrmModel::create(const Workload& w, uint64_t seed) {
+  DlrmModel m = allocate(w);
+  for (size_t t = 0; t < m.tables.size(); ++t) {
+    EmbeddingTable& e = m.tables[t];
+    const float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(e.rows)));
+    const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < e.rows; ++r) {
+      const NoiseCounter nc = noise_counter(RngDomain::init, 0, static_cast<uint32_t>(t), static_cast<uint64_t>(r));
+      float* row = e.row(r);
+      for (int64_t c = 0; c < e.dim; c += 4) {
+        const Philox4 x = philox4x32_10(static_cast<uint32_t>(c / 4), nc.c1, nc.c2, nc.c3, k0, k1);
+        for (int64_t k = 0; k < 4 && c + k < e.dim; ++k) row[c + k] = (2.0f * uniform_open01(x.v[k]) - 1.0f) * bound;
+      }
+    }
+  }
+  auto layers = m.layers();
+  for (size_t l = 0; l < layers.size(); ++l) {
+    DenseLayer& d = *layers[l];
+    const float ws = static_cast<float>(std::sqrt(2.0 / static_cast<double>(d.in + d.out)));
+    const float bs = static_cast<float>(std::sqrt(1.0 / static_cast<double>(d.out)));
+    for (int64_t o = 0; o < d.out; ++o) {
+      normal_row(seed, RngDomain::init, 1, static_cast<uint32_t>(2 * l), static_cast<uint64_t>(o), d.in,
+                 d.weight.data() + o * d.in);
+      for (int64_t k = 0; k < d.in; ++k) d.weight[o * d.in + k] *= ws;
+    }
+    normal_row(seed, RngDomain::init, 1, static_cast<uint32_t>(2 * l + 1), 0, d.out, d.bias.data());
+    for (auto& b : d.bias) b *= bs;
+  }
+  return m;
+}
+
+}  // namespace privrec::cpu

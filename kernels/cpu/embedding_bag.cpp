@@ -1,0 +1,221 @@
+#include "kernels/cpu/embedding_bag.hpp"
+
+#include <algorithm>
+
+namespace privrec::cpu {
+
+namespace {
+constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
+
+// Sorts (row, entry) keys and sums contribute(entry, acc) into one gradient row per distinct row.
+template <class RowOf, class Contribute>
+void coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contribute, SparseRows& out) {
+  std::vector<uint64_t> keys(entries);
+  for (int64_t k = 0; k < entries; ++k) keys[k] = (static_cast<uint64_t>(row_of(k)) << 24) | static_cast<uint64_t>(k);
+  std::sort(keys.begin(), keys.end());
+  out.rows.clear();
+  for (int64_t k = 0; k < entries; ++k) {
+    const int64_t r = static_cast<int64_t>(keys[k] >> 24);
+    if (out.rows.empty() || out.rows.back() != r) out.rows.push_back(r);
+  }
+  out.grads.assign(out.rows.size() * dim, 0.0f);
+  size_t u = 0;
+  for (int64_t k = 0; k < entries; ++k) {
+    const int64_t r = static_cast<int64_t>(keys[k] >> 24);
+    while (out.rows[u] != r) ++u;
+    contribute(static_cast<int64_t>(keys[k] & 0xFFFFFF), out.grads.data() + u * dim);
+  }
+}
+}  // namespace
+
+void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf, WorkCounters& work) {
+  const int64_t B = batch.size, d = buf.dim, T = static_cast<int64_t>(m.tables.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t t = 0; t < T; ++t) {
+      float* out = buf.pooled(i, t);
+      std::fill(out, out + d, 0.0f);
+      const auto& tb = batch.tables[t];
+      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
+        const float* row = m.tables[t].row(tb.indices[k]);
+        for (int64_t c = 0; c < d; ++c) out[c] += row[c];
+      }
+    }
+  const uint64_t lookups = static_cast<uint64_t>(batch.lookups());
+  work.rows_read_rand += lookups;
+  work.bytes_read_rand += lookups * d * kF;
+  work.bytes_read_seq += lookups * kI + static_cast<uint64_t>(T * (B + 1)) * kI;
+  work.bytes_written_seq += static_cast<uint64_t>(B * T * d) * kF;
+  work.flops += lookups * d;
+  work.launches += 1;
+}
+
+void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const std::vector<float>* scale,
+                              std::vector<SparseRows>& out, WorkCounters& work) {
+  const int64_t T = static_cast<int64_t>(batch.tables.size()), d = buf.dim;
+  out.resize(T);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < T; ++t) {
+    const auto& tb = batch.tables[t];
+    // example of each lookup
+    std::vector<int32_t> example(tb.indices.size());
+    for (int64_t i = 0; i < batch.size; ++i)
+      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) example[k] = static_cast<int32_t>(i);
+    coalesce(
+        static_cast<int64_t>(tb.indices.size()), d, [&](int64_t k) { return tb.indices[k]; },
+        [&](int64_t k, float* acc) {
+          const int64_t i = example[k];
+          const float* g = buf.pooled_grad(i, t);
+          const float s = scale ? (*scale)[i] : 1.0f;
+          for (int64_t c = 0; c < d; ++c) acc[c] += s * g[c];
+        },
+        out[t]);
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    const uint64_t n = batch.tables[t].indices.size(), u = out[t].rows.size();
+    work.bytes_read_seq += n * (kI + d * kF);
+    work.bytes_written_seq += u * (kI + d * kF);
+    work.flops += n * d * (scale ? 2 : 1);
+  }
+  work.launches += 1;
+}
+
+std::vector<float> bag_count_square_sums(const Batch& batch, WorkCounters& work) {
+  const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
+  std::vector<float> out(B * T);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < B; ++i) {
+    std::vector<int64_t> bag;
+    for (int64_t t = 0; t < T; ++t) {
+      const auto& tb = batch.tables[t];
+      bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
+      std::sort(bag.begin(), bag.end());
+      double s = 0;
+      for (size_t k = 0; k < bag.size();) {
+        size_t e = k;
+        while (e < bag.size() && bag[e] == bag[k]) ++e;
+        s += static_cast<double>((e - k) * (e - k));
+        k = e;
+      }
+      out[i * T + t] = static_cast<float>(s);
+    }
+  }
+  work.bytes_read_seq += static_cast<uint64_t>(batch.lookups()) * kI;
+  work.bytes_written_seq += static_cast<uint64_t>(B * T) * kF;
+  work.launches += 1;
+  return out;
+}
+
+void ghost_norms_embedding(const PassBuffers& buf, const std::vector<float>& count_sq, std::vector<double>& norm2,
+                           WorkCounters& work) {
+  const int64_t B = buf.batch, T = buf.features - 1, d = buf.dim;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < B; ++i) {
+    double s = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* g = buf.pooled_grad(i, t);
+      float g2 = 0;
+      for (int64_t c = 0; c < d; ++c) g2 += g[c] * g[c];
+      s += static_cast<double>(g2) * count_sq[i * T + t];
+    }
+    norm2[i] += s;
+  }
+  work.flops += 2ull * B * T * d + 2ull * B * T;
+  work.bytes_read_seq += static_cast<uint64_t>(B * T) * (d + 1) * kF;
+  work.launches += 1;
+}
+
+void materialize_embedding_grads(const Batch& batch, const PassBuffers& buf, std::vector<ExampleRows>& out,
+                                 std::vector<double>& norm2, WorkCounters& work) {
+  const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size()), d = buf.dim;
+  out.resize(T);
+  for (int64_t t = 0; t < T; ++t) {
+    const auto& tb = batch.tables[t];
+    ExampleRows& er = out[t];
+    er.offsets.assign(B + 1, 0);
+    er.rows.clear();
+    // Distinct rows of each bag with their counts, in bag order of first appearance after sorting.
+    std::vector<int64_t> counts;
+    for (int64_t i = 0; i < B; ++i) {
+      std::vector<int64_t> bag(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
+      std::sort(bag.begin(), bag.end());
+      for (size_t k = 0; k < bag.size();) {
+        size_t e = k;
+        while (e < bag.size() && bag[e] == bag[k]) ++e;
+        er.rows.push_back(bag[k]);
+        counts.push_back(static_cast<int64_t>(e - k));
+        k = e;
+      }
+      er.offsets[i + 1] = static_cast<int64_t>(er.rows.size());
+    }
+    er.grads.resize(er.rows.size() * d);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < B; ++i) {
+      const float* g = buf.pooled_grad(i, t);
+      double s = 0;
+      for (int64_t e = er.offsets[i]; e < er.offsets[i + 1]; ++e) {
+        float* dst = er.grads.data() + e * d;
+        const float cnt = static_cast<float>(counts[e]);
+        float r2 = 0;
+        for (int64_t c = 0; c < d; ++c) {
+          dst[c] = cnt * g[c];
+          r2 += dst[c] * dst[c];
+        }
+        s += r2;
+      }
+      norm2[i] += s;
+    }
+    const uint64_t n = er.rows.size();
+    work.bytes_read_seq += static_cast<uint64_t>(tb.indices.size()) * kI + static_cast<uint64_t>(B * d) * kF;
+    work.bytes_written_seq += n * (kI + d * kF);
+    work.flops += 3ull * n * d;
+  }
+  work.launches += static_cast<uint64_t>(T);
+}
+
+void coalesce_materialized(const std::vector<ExampleRows>& per_example, const std::vector<float>& scale, int64_t dim,
+                           std::vector<SparseRows>& out, WorkCounters& work) {
+  const int64_t T = static_cast<int64_t>(per_example.size());
+  out.resize(T);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < T; ++t) {
+    const ExampleRows& er = per_example[t];
+    std::vector<int32_t> example(er.rows.size());
+    for (size_t i = 0; i + 1 < er.offsets.size(); ++i)
+      for (int64_t e = er.offsets[i]; e < er.offsets[i + 1]; ++e) example[e] = static_cast<int32_t>(i);
+    coalesce(
+        static_cast<int64_t>(er.rows.size()), dim, [&](int64_t e) { return er.rows[e]; },
+        [&](int64_t e, float* acc) {
+          const float s = scale[example[e]];
+          const float* g = er.grads.data() + e * dim;
+          for (int64_t c = 0; c < dim; ++c) acc[c] += s * g[c];
+        },
+        out[t]);
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    const uint64_t n = per_example[t].rows.size(), u = out[t].rows.size();
+    work.bytes_read_seq += n * (kI + dim * kF);
+    work.bytes_written_seq += u * (kI + dim * kF);
+    work.flops += 2ull * n * dim;
+  }
+  work.launches += 1;
+}
+
+void sparse_update(EmbeddingTable& table, const SparseRows& grad, float scale, WorkCounters& work) {
+  const int64_t U = static_cast<int64_t>(grad.rows.size()), d = table.dim;
+#pragma omp parallel for schedule(static)
+  for (int64_t u = 0; u < U; ++u) {
+    float* w = table.row(grad.rows[u]);
+    const float* g = grad.grads.data() + u * d;
+    for (int64_t c = 0; c < d; ++c) w[c] -= scale * g[c];
+  }
+  work.rows_read_rand += U;
+  work.rows_written_rand += U;
+  work.bytes_read_rand += static_cast<uint64_t>(U * d) * kF;
+  work.bytes_written_rand += static_cast<uint64_t>(U * d) * kF;
+  work.bytes_read_seq += static_cast<uint64_t>(U) * (kI + d * kF);
+  work.flops += 2ull * U * d;
+  work.launches += 1;
+}
+
+}  // namespace privrec::cpu

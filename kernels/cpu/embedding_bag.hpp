@@ -1,0 +1,51 @@
+#pragma once
+// Embedding bags on the host: sum-pooled lookups, gradient coalescing (sort the touched rows,
+// sum duplicate rows' contributions), bag statistics for ghost norms, and row-wise updates.
+#include <vector>
+
+#include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/cpu/dlrm_pass.hpp"
+#include "models/work_counters.hpp"
+#include "traces/batch.hpp"
+
+namespace privrec::cpu {
+
+// A sparse gradient of one table: sorted distinct rows and one gradient row (dim floats) each.
+struct SparseRows {
+  std::vector<int64_t> rows;
+  std::vector<float> grads;
+};
+
+// Per-example gradients of one table, materialized: example i owns entries [offsets[i], offsets[i+1]),
+// one per distinct row of its bag, each count * pooled gradient.
+struct ExampleRows {
+  std::vector<int64_t> offsets, rows;
+  std::vector<float> grads;
+};
+
+// pooled(i, t) = sum of the rows in example i's bag of table t.
+void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf, WorkCounters& work);
+
+// out[t]: rows touched by the batch in table t with sum_i scale_i * (pooled gradient of i), one
+// contribution per lookup (so a row twice in a bag counts twice). scale == nullptr: all ones.
+void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const std::vector<float>* scale,
+                              std::vector<SparseRows>& out, WorkCounters& work);
+
+// sum over distinct rows r of the bag of count_r^2, per example and table (B x T).
+std::vector<float> bag_count_square_sums(const Batch& batch, WorkCounters& work);
+
+// norm2[i] += |pooled grad(i,t)|^2 * count_square_sums(i,t) summed over tables (ghost norm).
+void ghost_norms_embedding(const PassBuffers& buf, const std::vector<float>& count_sq, std::vector<double>& norm2,
+                           WorkCounters& work);
+
+// Materializes every example's per-row table gradients; norm2[i] += their squared norm.
+void materialize_embedding_grads(const Batch& batch, const PassBuffers& buf, std::vector<ExampleRows>& out,
+                                 std::vector<double>& norm2, WorkCounters& work);
+// out[t]: the coalesced sum_i scale_i * (example i's materialized rows).
+void coalesce_materialized(const std::vector<ExampleRows>& per_example, const std::vector<float>& scale, int64_t dim,
+                           std::vector<SparseRows>& out, WorkCounters& work);
+
+// w[r] -= scale * g[r] for every row of the sparse gradient.
+void sparse_update(EmbeddingTable& table, const SparseRows& grad, float scale, WorkCounters& work);
+
+}  // namespace privrec::cpu

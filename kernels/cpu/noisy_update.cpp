@@ -1,0 +1,100 @@
+#include "kernels/cpu/noisy_update.hpp"
+
+#include <algorithm>
+
+namespace privrec::cpu {
+
+namespace {
+constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
+constexpr int64_t kRowsPerChunk = 512;
+constexpr int64_t kMaxDim = 4096;
+
+inline void noisy_row(float* w, const float* g, const float* z, float scale, float stddev, int64_t d) {
+  if (g) {
+    for (int64_t c = 0; c < d; ++c) w[c] -= scale * (g[c] + stddev * z[c]);
+  } else {
+    for (int64_t c = 0; c < d; ++c) w[c] -= scale * (stddev * z[c]);
+  }
+}
+}  // namespace
+
+void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& grad, float scale, float stddev,
+                        const NoiseGenerator& noise, uint64_t step, WorkCounters& work) {
+  const int64_t rows = table.rows, d = table.dim;
+  const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+#pragma omp parallel
+  {
+    alignas(64) float z[kMaxDim];
+#pragma omp for schedule(static)
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      const int64_t r0 = ch * kRowsPerChunk, r1 = std::min(rows, r0 + kRowsPerChunk);
+      size_t u = std::lower_bound(grad.rows.begin(), grad.rows.end(), r0) - grad.rows.begin();
+      for (int64_t r = r0; r < r1; ++r) {
+        noise.fill(RngDomain::table_noise, step, t, static_cast<uint64_t>(r), d, z);
+        const float* g = nullptr;
+        if (u < grad.rows.size() && grad.rows[u] == r) g = grad.grads.data() + (u++) * d;
+        noisy_row(table.row(r), g, z, scale, stddev, d);
+      }
+    }
+  }
+  const uint64_t n = static_cast<uint64_t>(rows * d), gu = grad.rows.size();
+  work.bytes_read_seq += n * kF + gu * (kI + d * kF);
+  work.bytes_written_seq += n * kF;
+  work.rng_samples += noise.samples_for(rows * d);
+  work.flops += 3 * n + gu * d;
+  work.launches += 1;
+}
+
+void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<int64_t>& rows, const SparseRows& grad,
+                         float scale, float stddev, const NoiseGenerator& noise, uint64_t step, WorkCounters& work) {
+  const int64_t n = static_cast<int64_t>(rows.size()), d = table.dim;
+  uint64_t with_grad = 0;
+#pragma omp parallel reduction(+ : with_grad)
+  {
+    alignas(64) float z[kMaxDim];
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t r = rows[k];
+      noise.fill(RngDomain::table_noise, step, t, static_cast<uint64_t>(r), d, z);
+      const auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), r);
+      const float* g = nullptr;
+      if (it != grad.rows.end() && *it == r) g = grad.grads.data() + (it - grad.rows.begin()) * d, ++with_grad;
+      noisy_row(table.row(r), g, z, scale, stddev, d);
+    }
+  }
+  work.rows_read_rand += n;
+  work.rows_written_rand += n;
+  work.bytes_read_rand += static_cast<uint64_t>(n * d) * kF;
+  work.bytes_written_rand += static_cast<uint64_t>(n * d) * kF;
+  work.bytes_read_seq += static_cast<uint64_t>(n) * kI + with_grad * d * kF;
+  work.rng_samples += noise.samples_for(n * d);
+  work.flops += 3ull * n * d + with_grad * d;
+  work.launches += 1;
+}
+
+void mlp_update(DlrmModel& m, const MlpGrads& grads, float scale, float stddev, const NoiseGenerator* noise,
+                uint64_t step, WorkCounters& work) {
+  auto layers = m.layers();
+  for (size_t l = 0; l < layers.size(); ++l) {
+    DenseLayer& L = *layers[l];
+    const float* gw = grads.weight[l].data();
+#pragma omp parallel for schedule(static) if (L.out * L.in > 65536)
+    for (int64_t o = 0; o < L.out; ++o) {
+      std::vector<float> z(L.in, 0.0f);
+      if (noise) noise->fill(RngDomain::mlp_noise, step, static_cast<uint32_t>(2 * l), static_cast<uint64_t>(o), L.in, z.data());
+      float* w = L.weight.data() + o * L.in;
+      for (int64_t k = 0; k < L.in; ++k) w[k] -= scale * (gw[o * L.in + k] + stddev * z[k]);
+    }
+    std::vector<float> zb(L.out, 0.0f);
+    if (noise) noise->fill(RngDomain::mlp_noise, step, static_cast<uint32_t>(2 * l + 1), 0, L.out, zb.data());
+    for (int64_t o = 0; o < L.out; ++o) L.bias[o] -= scale * (grads.bias[l][o] + stddev * zb[o]);
+    const uint64_t p = static_cast<uint64_t>(L.out * L.in + L.out);
+    work.bytes_read_seq += 2 * p * kF;
+    work.bytes_written_seq += p * kF;
+    work.flops += (noise ? 4 : 2) * p;
+    if (noise) work.rng_samples += noise->samples_for(static_cast<int64_t>(p));
+    work.launches += 2;
+  }
+}
+
+}  // namespace privrec::cpu

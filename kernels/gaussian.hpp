@@ -1,0 +1,116 @@
+#pragma once
+// Uniforms and normals from Philox words. Box–Muller with our own logarithm and sin/cos
+// polynomials written only with correctly rounded IEEE operations (+, *, /, sqrt, int->float):
+// libm's and CUDA's transcendental functions differ in the last bit, these do not, so a noise value
+// is the same on every backend and every vector width. (Host code is built with
+// -ffp-contract=off; device code uses the _rn intrinsics, which nvcc never fuses.)
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/philox.hpp"
+
+#if !defined(__CUDA_ARCH__)
+#include <cmath>
+#endif
+
+namespace privrec {
+namespace gaussian_detail {
+
+#if defined(__CUDA_ARCH__)
+__device__ inline float mul(float a, float b) { return __fmul_rn(a, b); }
+__device__ inline float add(float a, float b) { return __fadd_rn(a, b); }
+__device__ inline float sub(float a, float b) { return __fsub_rn(a, b); }
+__device__ inline float div(float a, float b) { return __fdiv_rn(a, b); }
+__device__ inline float sqrt_rn(float a) { return __fsqrt_rn(a); }
+__device__ inline uint32_t bits(float f) { return __float_as_uint(f); }
+__device__ inline float from_bits(uint32_t u) { return __uint_as_float(u); }
+#else
+inline float mul(float a, float b) { return a * b; }
+inline float add(float a, float b) { return a + b; }
+inline float sub(float a, float b) { return a - b; }
+inline float div(float a, float b) { return a / b; }
+inline float sqrt_rn(float a) { return std::sqrt(a); }
+inline uint32_t bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
+inline float from_bits(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+#endif
+
+}  // namespace gaussian_detail
+
+// A uniform in (0, 1) with 23 bits: (2m + 1) / 2^24 for the top 23 bits m; never 0 or 1.
+PRIVREC_HD inline float uniform_open01(uint32_t x) {
+  return static_cast<float>(static_cast<int32_t>(((x >> 9) << 1) | 1u)) * (1.0f / 16777216.0f);
+}
+
+// -2 ln(u) for u in (0, 1): u = m 2^e, m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh((m-1)/(m+1)).
+PRIVREC_HD inline float minus_two_log(float u) {
+  using namespace gaussian_detail;
+  const uint32_t b = bits(u);
+  int32_t e = static_cast<int32_t>(b >> 23) - 127;
+  float m = from_bits((b & 0x007FFFFFu) | 0x3F800000u);
+  const bool high = m > 1.41421356f;
+  m = high ? mul(m, 0.5f) : m;
+  e = high ? e + 1 : e;
+  const float s = div(sub(m, 1.0f), add(m, 1.0f));
+  const float s2 = mul(s, s);
+  float p = add(mul(s2, 1.0f / 9.0f), 1.0f / 7.0f);
+  p = add(mul(p, s2), 1.0f / 5.0f);
+  p = add(mul(p, s2), 1.0f / 3.0f);
+  p = add(mul(p, s2), 1.0f);
+  const float ln_m = mul(mul(2.0f, s), p);
+  const float ln_u = add(mul(static_cast<float>(e), 0.693147180559945f), ln_m);
+  return mul(-2.0f, ln_u);
+}
+
+// sin and cos of 2*pi*v for v in (0, 1): exact quadrant split of 4v, Taylor polynomials on [0, pi/2).
+PRIVREC_HD inline void sincos_2pi(float v, float& sin_out, float& cos_out) {
+  using namespace gaussian_detail;
+  const float w = mul(v, 4.0f);
+  const int32_t q = static_cast<int32_t>(w);
+  const float a = mul(sub(w, static_cast<float>(q)), 1.57079632679490f);
+  const float a2 = mul(a, a);
+  float s = add(mul(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
+  s = add(mul(s, a2), -1.0f / 5040.0f);
+  s = add(mul(s, a2), 1.0f / 120.0f);
+  s = add(mul(s, a2), -1.0f / 6.0f);
+  s = add(mul(s, a2), 1.0f);
+  s = mul(s, a);
+  float c = add(mul(a2, 1.0f / 479001600.0f), -1.0f / 3628800.0f);
+  c = add(mul(c, a2), 1.0f / 40320.0f);
+  c = add(mul(c, a2), -1.0f / 720.0f);
+  c = add(mul(c, a2), 1.0f / 24.0f);
+  c = add(mul(c, a2), -0.5f);
+  c = add(mul(c, a2), 1.0f);
+  // Quadrants: sin(a + q pi/2), cos(a + q pi/2).
+  const float sq = (q & 1) ? c : s;
+  const float cq = (q & 1) ? s : c;
+  sin_out = (q & 2) ? -sq : sq;
+  cos_out = ((q + 1) & 2) ? -cq : cq;
+}
+
+// Four standard normals from one Philox block: Box–Muller on (w0, w1) and (w2, w3).
+PRIVREC_HD inline void normals_from_block(const Philox4& r, float out[4]) {
+  using namespace gaussian_detail;
+  float s, c;
+  float rad = sqrt_rn(minus_two_log(uniform_open01(r.v[0])));
+  sincos_2pi(uniform_open01(r.v[1]), s, c);
+  out[0] = mul(rad, c);
+  out[1] = mul(rad, s);
+  rad = sqrt_rn(minus_two_log(uniform_open01(r.v[2])));
+  sincos_2pi(uniform_open01(r.v[3]), s, c);
+  out[2] = mul(rad, c);
+  out[3] = mul(rad, s);
+}
+
+// The reference definition of a noise value: normal number `column` of coordinate
+// (seed, domain, step, table, row). Every backend must reproduce it bit for bit.
+PRIVREC_HD inline float noise_normal(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row,
+                                     uint32_t column) {
+  const NoiseCounter n = noise_counter(domain, step, table, row);
+  const Philox4 r = philox4x32_10(column >> 2, n.c1, n.c2, n.c3, static_cast<uint32_t>(seed),
+                                  static_cast<uint32_t>(seed >> 32));
+  float z[4];
+  normals_from_block(r, z);
+  return z[column & 3];
+}
+
+}  // namespace privrec

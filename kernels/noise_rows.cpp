@@ -1,0 +1,42 @@
+#include "kernels/noise_rows.hpp"
+
+#include <algorithm>
+
+#include "kernels/gaussian.hpp"
+
+namespace privrec {
+
+void normal_row(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row, int64_t n, float* out) {
+  const NoiseCounter nc = noise_counter(domain, step, table, row);
+  const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  constexpr int kLanes = 16;  // Philox blocks per vector pass: 64 normals
+  alignas(64) float lanes[4][kLanes];
+  const int64_t blocks = (n + 3) / 4;
+  for (int64_t base = 0; base < blocks; base += kLanes) {
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) {
+      const Philox4 r = philox4x32_10(static_cast<uint32_t>(base + l), nc.c1, nc.c2, nc.c3, k0, k1);
+      float z[4];
+      normals_from_block(r, z);
+      lanes[0][l] = z[0], lanes[1][l] = z[1], lanes[2][l] = z[2], lanes[3][l] = z[3];
+    }
+    const int64_t first = base * 4, count = std::min<int64_t>(kLanes * 4, n - first);
+    float* dst = out + first;
+    if (count == kLanes * 4) {
+      for (int l = 0; l < kLanes; ++l)
+        for (int k = 0; k < 4; ++k) dst[4 * l + k] = lanes[k][l];
+    } else {
+      for (int64_t c = 0; c < count; ++c) dst[c] = lanes[c & 3][c >> 2];
+    }
+  }
+}
+
+void NoiseGenerator::fill(RngDomain domain, uint64_t step, uint32_t table, uint64_t row, int64_t n, float* out) const {
+  switch (source_) {
+    case NoiseSource::gaussian: normal_row(seed_, domain, step, table, row, n, out); break;
+    case NoiseSource::ones: std::fill(out, out + n, 1.0f); break;
+    case NoiseSource::zero: std::fill(out, out + n, 0.0f); break;
+  }
+}
+
+}  // namespace privrec

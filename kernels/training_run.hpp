@@ -1,0 +1,55 @@
+#pragma once
+// Runs training on a backend: plans memory, builds the model, runs the steps with warm-up, and
+// summarises every stage (median time with its spread, work per step) and the throughput.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/algorithm.hpp"
+#include "models/stage.hpp"
+#include "models/work_counters.hpp"
+#include "models/workload.hpp"
+#include "traces/trace_source.hpp"
+
+namespace privrec {
+
+struct TrainOptions {
+  int64_t steps = 5;
+  int64_t warmup = 1;  // steps run before measurement begins (included in training, excluded from timing)
+  bool progress = true;
+  std::string save_model;
+  nlohmann::json save_info;
+};
+
+struct StageSummary {
+  Stage stage;
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+  WorkCounters work;  // per step (mean over measured steps)
+};
+
+struct TrainReport {
+  std::vector<StageSummary> stages;  // per-step stages, in vocabulary order
+  std::optional<StageSummary> flush;  // once-per-run work (lazydp.flush)
+  double step_ms_median = 0, step_ms_min = 0, step_ms_max = 0;
+  double throughput_examples_per_s = 0;
+  int64_t batch_size = 0;
+  int64_t measured_steps = 0;
+  double setup_s = 0;
+  std::vector<double> losses;
+  nlohmann::json last_extras;
+};
+
+// The batch dpsgd-b/r can run in the memory available, and why (empty if the batch fits as asked).
+struct MemoryPlan {
+  int64_t batch;
+  std::string note;
+};
+// Throws InputError if even the model does not fit.
+MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t available_bytes);
+
+TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                             const TrainOptions& opt);
+
+}  // namespace privrec

@@ -1,0 +1,101 @@
+#include "models/algorithm.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "models/config_error.hpp"
+
+namespace privrec {
+
+const std::vector<AlgorithmInfo>& algorithm_registry() {
+  static const std::vector<AlgorithmInfo> registry = {
+      {AlgorithmKind::sgd, "sgd", "minibatch SGD, sparse embedding update", false},
+      {AlgorithmKind::dpsgd_b, "dpsgd-b", "DP-SGD, per-example gradients materialized, dense noise", true},
+      {AlgorithmKind::dpsgd_r, "dpsgd-r", "DP-SGD, per-example norms then reweighted second backward, dense noise", true},
+      {AlgorithmKind::dpsgd_f, "dpsgd-f", "DP-SGD, ghost-clipping norms, reweighted backward, dense noise", true},
+      {AlgorithmKind::eana, "eana", "dpsgd-f with noise on the batch's rows only (no DP guarantee for tables)", false},
+      {AlgorithmKind::lazydp, "lazydp", "dpsgd-f with lazily applied noise (history table, lookahead, flush)", true},
+      {AlgorithmKind::adafest, "adafest", "DP-AdaFEST: private row selection, noise on selected rows only", true},
+  };
+  return registry;
+}
+
+const AlgorithmInfo& algorithm_info(AlgorithmKind kind) {
+  for (const auto& a : algorithm_registry())
+    if (a.kind == kind) return a;
+  throw std::logic_error("algorithm missing from the registry");
+}
+
+AlgorithmKind parse_algorithm(const std::string& name) {
+  std::string known;
+  for (const auto& a : algorithm_registry()) {
+    if (name == a.name) return a.kind;
+    known += (known.empty() ? "" : ", ") + std::string(a.name);
+  }
+  throw InputError("--algo " + name + ": unknown algorithm (expected one of " + known + ")");
+}
+
+std::string noise_source_name(NoiseSource s) {
+  switch (s) {
+    case NoiseSource::gaussian: return "gaussian";
+    case NoiseSource::ones: return "ones";
+    case NoiseSource::zero: return "zero";
+  }
+  return "?";
+}
+
+NoiseSource parse_noise_source(const std::string& name) {
+  if (name == "gaussian") return NoiseSource::gaussian;
+  if (name == "ones") return NoiseSource::ones;
+  if (name == "zero") return NoiseSource::zero;
+  throw InputError("--noise " + name + ": expected gaussian, ones or zero");
+}
+
+std::string lazy_noise_mode_name(LazyNoiseMode m) { return m == LazyNoiseMode::exact ? "exact" : "aggregated"; }
+
+LazyNoiseMode parse_lazy_noise_mode(const std::string& name) {
+  if (name == "aggregated") return LazyNoiseMode::aggregated;
+  if (name == "exact") return LazyNoiseMode::exact;
+  throw InputError("--lazydp-noise " + name + ": expected aggregated or exact");
+}
+
+double AlgorithmConfig::lr_at(int64_t step) const { return lr * std::pow(lr_decay, static_cast<double>(step - 1)); }
+
+double AlgorithmConfig::noise_stddev() const { return sigma == 0 ? 0.0 : sigma * clip; }
+
+void AlgorithmConfig::validate() const {
+  auto bad = [](const char* flag, double v, const char* expected) {
+    return InputError(fmt::format("{} {}: expected {}", flag, v, expected));
+  };
+  if (!(lr > 0) || !std::isfinite(lr)) throw bad("--lr", lr, "a positive finite number");
+  if (!(lr_decay > 0) || lr_decay > 1) throw bad("--lr-decay", lr_decay, "a number in (0, 1]");
+  if (!(clip > 0)) throw bad("--clip", clip, "a positive number (or inf to turn clipping off)");
+  if (!(sigma >= 0) || !std::isfinite(sigma)) throw bad("--sigma", sigma, "a finite number >= 0");
+  if (sigma > 0 && std::isinf(clip) && is_dp_family())
+    throw InputError(fmt::format("--sigma {} with --clip inf: noise stddev sigma*C needs a finite clip norm", sigma));
+  if (kind == AlgorithmKind::adafest) {
+    if (!(adafest_c1 > 0) || !std::isfinite(adafest_c1)) throw bad("--adafest-c1", adafest_c1, "a positive finite number");
+    if (!(adafest_sigma1 > 0) || !std::isfinite(adafest_sigma1))
+      throw bad("--adafest-sigma1", adafest_sigma1, "a positive finite number");
+    if (std::isnan(adafest_tau)) throw bad("--adafest-tau", adafest_tau, "a number");
+  }
+}
+
+nlohmann::json AlgorithmConfig::to_json() const {
+  nlohmann::json j = {{"name", algorithm_info(kind).name}, {"lr", lr},     {"lr_decay", lr_decay},
+                      {"seed", seed},                      {"noise", noise_source_name(noise)}};
+  if (is_dp_family()) {
+    j["clip"] = std::isinf(clip) ? nlohmann::json("inf") : nlohmann::json(clip);
+    j["sigma"] = sigma;
+    j["differentially_private"] = algorithm_info(kind).differentially_private;
+  }
+  if (kind == AlgorithmKind::lazydp) j["lazydp_noise"] = lazy_noise_mode_name(lazydp_noise);
+  if (kind == AlgorithmKind::adafest) {
+    j["adafest"] = {{"c1", adafest_c1}, {"sigma1", adafest_sigma1}, {"tau", adafest_tau},
+                    {"c2", j["clip"]},  {"sigma2", sigma}};
+  }
+  return j;
+}
+
+}  // namespace privrec

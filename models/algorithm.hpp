@@ -1,0 +1,57 @@
+#pragma once
+// How the model is trained: the algorithm and its parameters (REFERENCE.md section 1).
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace privrec {
+
+enum class AlgorithmKind { sgd, dpsgd_b, dpsgd_r, dpsgd_f, eana, lazydp, adafest };
+
+// Where noise samples come from. `ones` and `zero` make noise deterministic for tests: with `ones`
+// every per-step sample is exactly 1, so k skipped steps sum to exactly k (in both lazydp modes).
+enum class NoiseSource { gaussian, ones, zero };
+enum class LazyNoiseMode { aggregated, exact };
+
+struct AlgorithmInfo {
+  AlgorithmKind kind;
+  const char* name;
+  const char* summary;
+  bool differentially_private;  // eana is not: which rows change reveals which values occurred
+};
+
+const std::vector<AlgorithmInfo>& algorithm_registry();
+const AlgorithmInfo& algorithm_info(AlgorithmKind kind);
+AlgorithmKind parse_algorithm(const std::string& name);  // throws InputError listing the known names
+
+struct AlgorithmConfig {
+  AlgorithmKind kind = AlgorithmKind::dpsgd_f;
+  double lr = 0.05;
+  double lr_decay = 1.0;  // lr at step t (1-based) is lr * lr_decay^(t-1)
+  uint64_t seed = 1;
+  // DP-SGD family (and adafest's gradient mechanism: C2, sigma2).
+  double clip = 0.4;   // C; +infinity turns clipping off
+  double sigma = 1.0;  // noise multiplier; noise stddev is sigma * C
+  LazyNoiseMode lazydp_noise = LazyNoiseMode::aggregated;
+  // adafest's selection mechanism.
+  double adafest_c1 = 1.0;
+  double adafest_sigma1 = 1.0;
+  double adafest_tau = 3.0;
+  NoiseSource noise = NoiseSource::gaussian;
+
+  bool is_dp_family() const { return kind != AlgorithmKind::sgd; }
+  double lr_at(int64_t step) const;            // step is 1-based
+  double noise_stddev() const;                 // sigma * C (0 when sigma is 0)
+  void validate() const;                       // throws InputError naming the flag
+  nlohmann::json to_json() const;
+};
+
+std::string noise_source_name(NoiseSource s);
+NoiseSource parse_noise_source(const std::string& name);
+std::string lazy_noise_mode_name(LazyNoiseMode m);
+LazyNoiseMode parse_lazy_noise_mode(const std::string& name);
+
+}  // namespace privrec

@@ -1,0 +1,112 @@
+#include "models/json_reader.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "models/config_error.hpp"
+
+namespace privrec {
+
+std::string json_value_text(const nlohmann::json& value) {
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+nlohmann::json parse_json_file(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw InputError(file + ": cannot open the file for reading");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    return nlohmann::json::parse(buffer.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(file + ": not valid JSON: " + e.what());
+  }
+}
+
+JsonObjectReader::JsonObjectReader(const nlohmann::json& object, std::string file, std::string path)
+    : object_(object), file_(std::move(file)), path_(std::move(path)) {
+  if (!object_.is_object()) throw config_error(file_, path_, json_value_text(object_), "a JSON object");
+}
+
+std::string JsonObjectReader::key_path(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
+}
+
+bool JsonObjectReader::has(const std::string& key) const { return object_.contains(key); }
+
+const nlohmann::json& JsonObjectReader::get(const std::string& key, const char* expected) {
+  seen_.insert(key);
+  if (!object_.contains(key)) throw config_error(file_, key_path(key), "(missing)", expected);
+  return object_.at(key);
+}
+
+std::string JsonObjectReader::required_string(const std::string& key) {
+  const auto& v = get(key, "a string");
+  if (!v.is_string()) throw config_error(file_, key_path(key), json_value_text(v), "a string");
+  return v.get<std::string>();
+}
+
+std::optional<std::string> JsonObjectReader::optional_string(const std::string& key) {
+  if (!has(key)) {
+    seen_.insert(key);
+    return std::nullopt;
+  }
+  return required_string(key);
+}
+
+int64_t JsonObjectReader::required_positive_int(const std::string& key) {
+  const auto& v = get(key, "a positive integer");
+  if (!v.is_number_integer() || v.get<int64_t>() <= 0)
+    throw config_error(file_, key_path(key), json_value_text(v), "a positive integer");
+  return v.get<int64_t>();
+}
+
+std::optional<int64_t> JsonObjectReader::optional_positive_int(const std::string& key) {
+  if (!has(key)) {
+    seen_.insert(key);
+    return std::nullopt;
+  }
+  return required_positive_int(key);
+}
+
+double JsonObjectReader::required_number(const std::string& key) {
+  const auto& v = get(key, "a number");
+  if (!v.is_number()) throw config_error(file_, key_path(key), json_value_text(v), "a number");
+  return v.get<double>();
+}
+
+const nlohmann::json& JsonObjectReader::required_array(const std::string& key) {
+  const auto& v = get(key, "a non-empty array");
+  if (!v.is_array() || v.empty()) throw config_error(file_, key_path(key), json_value_text(v), "a non-empty array");
+  return v;
+}
+
+std::vector<int64_t> JsonObjectReader::required_positive_int_list(const std::string& key) {
+  const auto& v = required_array(key);
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_number_integer() || v[i].get<int64_t>() <= 0)
+      throw config_error(file_, key_path(key) + "[" + std::to_string(i) + "]", json_value_text(v[i]),
+                         "a positive integer");
+    out.push_back(v[i].get<int64_t>());
+  }
+  return out;
+}
+
+JsonObjectReader JsonObjectReader::child(const nlohmann::json& element, const std::string& key, size_t index) const {
+  return JsonObjectReader(element, file_, key_path(key) + "[" + std::to_string(index) + "]");
+}
+
+void JsonObjectReader::reject_unknown_keys() const {
+  for (const auto& [key, value] : object_.items()) {
+    if (!seen_.count(key)) {
+      std::string known;
+      for (const auto& k : seen_) known += (known.empty() ? "" : ", ") + k;
+      throw config_error(file_, key_path(key), json_value_text(value), "no such key (known keys: " + known + ")");
+    }
+  }
+}
+
+}  // namespace privrec

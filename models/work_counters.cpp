@@ -1,0 +1,27 @@
+#include "models/work_counters.hpp"
+
+namespace privrec {
+
+WorkCounters& WorkCounters::operator+=(const WorkCounters& o) {
+  bytes_read_seq += o.bytes_read_seq;
+  bytes_written_seq += o.bytes_written_seq;
+  bytes_read_rand += o.bytes_read_rand;
+  bytes_written_rand += o.bytes_written_rand;
+  rows_read_rand += o.rows_read_rand;
+  rows_written_rand += o.rows_written_rand;
+  rng_samples += o.rng_samples;
+  flops += o.flops;
+  launches += o.launches;
+  return *this;
+}
+
+nlohmann::json WorkCounters::to_json() const {
+  return {{"bytes_read_seq", bytes_read_seq},     {"bytes_written_seq", bytes_written_seq},
+          {"bytes_read_rand", bytes_read_rand},   {"bytes_written_rand", bytes_written_rand},
+          {"rows_read_rand", rows_read_rand},     {"rows_written_rand", rows_written_rand},
+          {"rng_samples", rng_samples},           {"flops", flops},
+          {"launches", launches},                 {"bytes_read", bytes_read()},
+          {"bytes_written", bytes_written()}};
+}
+
+}  // namespace privrec

@@ -1,0 +1,31 @@
+#pragma once
+// The work a stage does, counted by the kernels from what they actually touch and predicted by sim/.
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+namespace privrec {
+
+struct WorkCounters {
+  // Streaming (sequential) traffic: activations, weights, index arrays, whole-table passes.
+  uint64_t bytes_read_seq = 0;
+  uint64_t bytes_written_seq = 0;
+  // Row-random traffic: embedding rows gathered or scattered by index.
+  uint64_t bytes_read_rand = 0;
+  uint64_t bytes_written_rand = 0;
+  uint64_t rows_read_rand = 0;
+  uint64_t rows_written_rand = 0;
+  uint64_t rng_samples = 0;  // normal (or uniform) variates drawn
+  uint64_t flops = 0;        // floating-point operations (a fused multiply-add counts 2)
+  uint64_t launches = 0;     // kernel launches (cuda) or parallel regions (cpu)
+
+  uint64_t bytes_read() const { return bytes_read_seq + bytes_read_rand; }
+  uint64_t bytes_written() const { return bytes_written_seq + bytes_written_rand; }
+  uint64_t bytes() const { return bytes_read() + bytes_written(); }
+
+  WorkCounters& operator+=(const WorkCounters& o);
+  bool operator==(const WorkCounters&) const = default;
+  nlohmann::json to_json() const;
+};
+
+}  // namespace privrec

@@ -1,0 +1,137 @@
+#include "tools/cli_common.hpp"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "kernels/cpu/dlrm_model.hpp"
+#include "models/config_error.hpp"
+
+namespace privrec::cli {
+
+bool parse(int argc, char** argv, const po::options_description& opts, po::variables_map& vm, const std::string& usage,
+           const po::positional_options_description* positional) {
+  try {
+    po::command_line_parser parser(argc, argv);
+    parser.options(opts);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n\n" << opts << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError(std::string(e.what()) + " (see --help)");
+  }
+  return true;
+}
+
+void WorkloadFlags::add_to(po::options_description& o) {
+  o.add_options()
+    ("model", po::value(&model)->default_value(model), "workload preset (mlperf-dlrm, rmc1, rmc2, rmc3, tiny) or JSON file")
+    ("table-scale", po::value(&table_scale), "multiply every table's rows by X, rounded up (default: 0.001 for the default "
+                                             "workload rmc2, 1 when --model is given)")
+    ("batch", po::value(&batch), "batch size (default: the workload's)")
+    ("pooling", po::value(&pooling), "lookups per example in every table (default: the workload's)")
+    ("dist", po::value(&dist), "row access distribution for every table: uniform or zipf:S");
+}
+
+void WorkloadFlags::finish(const po::variables_map& vm) {
+  if (vm.count("table-scale")) {
+    if (!(table_scale > 0)) throw InputError(fmt::format("--table-scale {}: expected a positive number", table_scale));
+  } else {
+    table_scale = vm["model"].defaulted() ? 0.001 : 1.0;
+  }
+}
+
+Workload WorkloadFlags::resolve() const {
+  Workload w = load_workload(model);
+  if (table_scale != 0) w.scale_tables(table_scale);
+  if (batch != 0) {
+    if (batch < 0 || batch > (1 << 24)) throw InputError(fmt::format("--batch {}: expected 1 .. 16777216", batch));
+    w.batch_size = batch;
+  }
+  if (pooling != 0) w.set_pooling(pooling);
+  if (!dist.empty()) w.set_access(AccessDistribution::parse(dist));
+  return w;
+}
+
+void AlgorithmFlags::add_to(po::options_description& o) {
+  o.add_options()
+    ("algo", po::value(&algo)->default_value(algo), "sgd, dpsgd-b, dpsgd-r, dpsgd-f, eana, lazydp or adafest")
+    ("lr", po::value(&cfg.lr)->default_value(cfg.lr), "learning rate")
+    ("lr-decay", po::value(&cfg.lr_decay)->default_value(cfg.lr_decay), "lr at step t is lr * decay^(t-1)")
+    ("clip", po::value(&clip)->default_value(clip), "per-example clip norm C (adafest: C2); 'inf' turns clipping off")
+    ("sigma", po::value(&cfg.sigma)->default_value(cfg.sigma), "noise multiplier (adafest: sigma2); stddev = sigma * C")
+    ("noise", po::value(&noise)->default_value(noise), "noise source: gaussian, ones (every sample is 1) or zero")
+    ("lazydp-noise", po::value(&lazydp_noise)->default_value(lazydp_noise),
+     "lazydp: aggregated (one draw of sqrt(k) sigma C) or exact (the k skipped steps' own values)")
+    ("adafest-c1", po::value(&cfg.adafest_c1)->default_value(cfg.adafest_c1), "adafest: contribution-map clip norm C1")
+    ("adafest-sigma1", po::value(&cfg.adafest_sigma1)->default_value(cfg.adafest_sigma1), "adafest: selection noise sigma1")
+    ("adafest-tau", po::value(&cfg.adafest_tau)->default_value(cfg.adafest_tau), "adafest: selection threshold tau");
+}
+
+AlgorithmConfig AlgorithmFlags::resolve(uint64_t seed) const {
+  AlgorithmConfig c = cfg;
+  c.kind = parse_algorithm(algo);
+  c.seed = seed;
+  c.noise = parse_noise_source(noise);
+  c.lazydp_noise = parse_lazy_noise_mode(lazydp_noise);
+  if (clip == "inf") {
+    c.clip = INFINITY;
+  } else {
+    try {
+      size_t used = 0;
+      c.clip = std::stod(clip, &used);
+      if (used != clip.size()) throw std::invalid_argument(clip);
+    } catch (const std::exception&) {
+      throw InputError("--clip " + clip + ": expected a positive number or inf");
+    }
+  }
+  c.validate();
+  return c;
+}
+
+void check_output(const std::string& path, bool force) {
+  if (path.empty()) return;
+  if (std::filesystem::exists(path) && !force)
+    throw InputError(path + ": exists; pass --force to overwrite it");
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent))
+    throw InputError(path + ": the folder " + parent.string() + " does not exist");
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) throw InputError(path + ": cannot open for writing");
+  out << text;
+  if (!out) throw std::runtime_error(path + ": write failed");
+}
+
+nlohmann::json machine_json() {
+  std::string cpu = "unknown";
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return {{"hostname", host},
+          {"cpu", cpu},
+          {"hardware_threads", std::thread::hardware_concurrency()},
+          {"openmp_threads", omp_get_max_threads()},
+          {"memory_available_bytes", cpu::available_memory_bytes()},
+          {"git_revision", git_revision()}};
+}
+
+}  // namespace privrec::cli

@@ -1,0 +1,43 @@
+#pragma once
+// What the subcommands share: workload and algorithm flags, output files, machine description.
+#include <string>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "models/algorithm.hpp"
+#include "models/workload.hpp"
+
+namespace privrec::cli {
+
+namespace po = boost::program_options;
+
+// Parses argv for one subcommand; --help prints `usage` and the options. Returns false after --help.
+bool parse(int argc, char** argv, const po::options_description& opts, po::variables_map& vm, const std::string& usage,
+           const po::positional_options_description* positional = nullptr);
+
+struct WorkloadFlags {
+  std::string model = "rmc2";
+  double table_scale = 0;  // 0: not given (see resolve)
+  int64_t batch = 0, pooling = 0;
+  std::string dist;
+  void add_to(po::options_description& o);
+  // After parsing: the default workload is rmc2 at table scale 0.001 (seconds to run); a named
+  // --model runs at scale 1 unless --table-scale says otherwise.
+  void finish(const po::variables_map& vm);
+  Workload resolve() const;  // throws InputError
+};
+
+struct AlgorithmFlags {
+  std::string algo = "dpsgd-f", noise = "gaussian", lazydp_noise = "aggregated", clip = "0.4";
+  AlgorithmConfig cfg;
+  void add_to(po::options_description& o);
+  AlgorithmConfig resolve(uint64_t seed) const;  // throws InputError
+};
+
+// Refuses to replace an existing file unless --force was given.
+void check_output(const std::string& path, bool force);
+void write_text_file(const std::string& path, const std::string& text);
+nlohmann::json machine_json();
+
+}  // namespace privrec::cli

@@ -1,0 +1,182 @@
+// privrec train: real training steps on a backend, per-stage time and counted work.
+#include <omp.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/training_run.hpp"
+#include "models/config_error.hpp"
+#include "tools/cli_common.hpp"
+#include "traces/synthetic_trace.hpp"
+#include "traces/trace_file.hpp"
+
+namespace privrec::cli {
+
+namespace {
+std::string human_bytes(double b) {
+  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
+  if (b >= 1e3) return fmt::format("{:.1f} kB", b / 1e3);
+  return fmt::format("{:.0f} B", b);
+}
+
+nlohmann::json stage_json(const StageSummary& s) {
+  nlohmann::json j = s.work.to_json();
+  j["name"] = stage_name(s.stage);
+  j["ms_per_step"] = s.median_ms;
+  j["ms_min"] = s.min_ms;
+  j["ms_max"] = s.max_ms;
+  const double secs = s.median_ms * 1e-3;
+  j["achieved_GBps"] = secs > 0 ? static_cast<double>(s.work.bytes()) / secs / 1e9 : 0.0;
+  j["achieved_rng_samples_per_s"] = secs > 0 ? static_cast<double>(s.work.rng_samples) / secs : 0.0;
+  j["achieved_GFLOPps"] = secs > 0 ? static_cast<double>(s.work.flops) / secs / 1e9 : 0.0;
+  return j;
+}
+
+void print_row(const StageSummary& s, double total_ms, const char* suffix) {
+  const double secs = s.median_ms * 1e-3;
+  const double gbps = secs > 0 ? static_cast<double>(s.work.bytes()) / secs / 1e9 : 0;
+  const double rng = secs > 0 ? static_cast<double>(s.work.rng_samples) / secs / 1e6 : 0;
+  std::printf("%-16s %10.3f %8.1f%% %11s %11s %8.2f %10.1f %8.2f   %.3f..%.3f%s\n", stage_name(s.stage), s.median_ms,
+              total_ms > 0 ? 100.0 * s.median_ms / total_ms : 0.0, human_bytes(static_cast<double>(s.work.bytes_read())).c_str(),
+              human_bytes(static_cast<double>(s.work.bytes_written())).c_str(), gbps, rng,
+              secs > 0 ? static_cast<double>(s.work.flops) / secs / 1e9 : 0.0, s.min_ms, s.max_ms, suffix);
+}
+}  // namespace
+
+int cmd_train(int argc, char** argv) {
+  po::options_description opts("privrec train options");
+  WorkloadFlags wf;
+  AlgorithmFlags af;
+  std::string backend = "cpu", trace_path, json_path, csv_path, save_path;
+  int64_t steps = 5, warmup = 1, threads = 0;
+  uint64_t seed = 1;
+  opts.add_options()("help,h", "show this help")
+    ("backend", po::value(&backend)->default_value(backend), "cpu or cuda")
+    ("steps", po::value(&steps)->default_value(steps), "training steps (timed: those after the warm-up)")
+    ("warmup", po::value(&warmup)->default_value(warmup), "steps excluded from the timing")
+    ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
+    ("trace", po::value(&trace_path), "train on a trace file (binary, or text if it ends in .txt) instead of synthetic data")
+    ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0: all cores)")
+    ("save-model", po::value(&save_path), "save the trained model (after lazydp's flush) to FILE")
+    ("json", po::value(&json_path), "write the full report as JSON to FILE")
+    ("csv", po::value(&csv_path), "write one row per stage as CSV to FILE")
+    ("force", "overwrite existing output files")
+    ("quiet,q", "no progress on stderr");
+  wf.add_to(opts);
+  af.add_to(opts);
+  po::variables_map vm;
+  if (!parse(argc, argv, opts, vm,
+             "usage: privrec train [--backend cpu] [--model PRESET|FILE] [--table-scale X] [--algo ALGO] [--steps N] ...\n"
+             "Runs real training steps and prints each stage's median time per step, share, traffic and rates."))
+    return 0;
+  const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
+  if (backend == "cuda")
+    throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build (only --backend cpu runs)");
+  if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
+  if (steps < 1 || steps > 100000000) throw InputError(fmt::format("--steps {}: expected 1 .. 100000000", steps));
+  if (warmup < 0) throw InputError(fmt::format("--warmup {}: expected >= 0", warmup));
+  if (threads < 0 || threads > 4096) throw InputError(fmt::format("--threads {}: expected 0 .. 4096", threads));
+  if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
+  for (const auto* p : {&json_path, &csv_path, &save_path}) check_output(*p, force);
+
+  wf.finish(vm);
+  Workload w = wf.resolve();
+  const AlgorithmConfig cfg = af.resolve(seed);
+  std::unique_ptr<TraceSource> trace;
+  std::string note;
+  if (!trace_path.empty()) {
+    if (vm.count("dist") || vm.count("pooling") || vm.count("batch"))
+      throw InputError("--trace " + trace_path + ": --dist, --pooling and --batch describe synthetic data; the trace decides them");
+    TraceData data = read_trace(trace_path);
+    check_trace_against(data, w, trace_path);
+    w.batch_size = data.batches.front().size;
+    const int64_t n = static_cast<int64_t>(data.batches.size());
+    if (steps > n && !quiet)
+      std::fprintf(stderr, "[privrec] the trace has %lld batches; steps beyond that start over from its first batch\n",
+                   static_cast<long long>(n));
+    trace = std::make_unique<FileTrace>(std::move(data), trace_path);
+  }
+  const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
+  if (plan.batch != w.batch_size) {
+    if (trace) throw InputError(plan.note + " (the trace fixes the batch; write it with smaller batches)");
+    note = plan.note;
+    std::fprintf(stderr, "[privrec] %s\n", note.c_str());
+    w.batch_size = plan.batch;
+  }
+  if (!trace) trace = std::make_unique<SyntheticTrace>(w, seed);
+
+  if (!quiet)
+    std::fprintf(stderr, "[privrec] %s, %zu tables, %s of tables, batch %lld, %s, seed %llu, %d threads\n", w.name.c_str(),
+                 w.tables.size(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
+                 static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name,
+                 static_cast<unsigned long long>(seed), omp_get_max_threads());
+  TrainOptions opt;
+  opt.steps = steps;
+  opt.warmup = warmup;
+  opt.progress = !quiet;
+  opt.save_model = save_path;
+  opt.save_info = {{"algorithm", cfg.to_json()}, {"steps", steps}, {"trace", trace->describe()}};
+  const TrainReport rep = run_cpu_training(w, cfg, *trace, opt);
+
+  double total = 0;
+  for (const auto& s : rep.stages) total += s.median_ms;
+  std::printf("privrec train: %s (%s of tables, batch %lld), %s, backend cpu, %lld timed steps of %lld, seed %llu\n",
+              w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
+              static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name,
+              static_cast<long long>(rep.measured_steps), static_cast<long long>(steps),
+              static_cast<unsigned long long>(seed));
+  std::printf("%-16s %10s %9s %11s %11s %8s %10s %8s   %s\n", "stage", "ms/step", "share", "read", "written", "GB/s",
+              "Mnormal/s", "GFLOP/s", "min..max ms");
+  for (const auto& s : rep.stages) print_row(s, total, "");
+  if (rep.flush) print_row(*rep.flush, 0, "   (once, at the end of training)");
+  std::printf("step: %.3f ms median (%.3f..%.3f), %.0f examples/s; loss %.4f -> %.4f\n", rep.step_ms_median,
+              rep.step_ms_min, rep.step_ms_max, rep.throughput_examples_per_s, rep.losses.front(), rep.losses.back());
+  if (!algorithm_info(cfg.kind).differentially_private && cfg.kind == AlgorithmKind::eana)
+    std::printf("note: eana gives no differential-privacy guarantee for its embedding tables\n");
+
+  nlohmann::json j;
+  j["command"] = "train";
+  j["backend"] = "cpu";
+  j["workload"] = w.to_json();
+  j["algorithm"] = cfg.to_json();
+  j["seed"] = seed;
+  j["trace"] = trace->describe();
+  j["steps"] = steps;
+  j["warmup_steps"] = warmup;
+  j["measured_steps"] = rep.measured_steps;
+  j["batch_size"] = rep.batch_size;
+  if (!note.empty()) j["batch_note"] = note;
+  j["throughput_examples_per_s"] = rep.throughput_examples_per_s;
+  j["step_ms"] = {{"median", rep.step_ms_median}, {"min", rep.step_ms_min}, {"max", rep.step_ms_max}};
+  j["setup_s"] = rep.setup_s;
+  j["losses"] = rep.losses;
+  j["stages"] = nlohmann::json::array();
+  for (const auto& s : rep.stages) j["stages"].push_back(stage_json(s));
+  if (rep.flush) j["once"] = nlohmann::json::array({stage_json(*rep.flush)});
+  j["extras"] = rep.last_extras;
+  j["machine"] = machine_json();
+  if (!json_path.empty()) write_text_file(json_path, j.dump(2) + "\n");
+  if (!csv_path.empty()) {
+    std::string csv =
+        "model,algo,batch,table_bytes,stage,ms_per_step,ms_min,ms_max,bytes_read_seq,bytes_written_seq,bytes_read_rand,"
+        "bytes_written_rand,rows_read_rand,rows_written_rand,rng_samples,flops,launches,throughput_examples_per_s\n";
+    auto row = [&](const StageSummary& s) {
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", w.name, algorithm_info(cfg.kind).name,
+                         rep.batch_size, w.table_bytes(), stage_name(s.stage), s.median_ms, s.min_ms, s.max_ms,
+                         s.work.bytes_read_seq, s.work.bytes_written_seq, s.work.bytes_read_rand,
+                         s.work.bytes_written_rand, s.work.rows_read_rand, s.work.rows_written_rand,
+                         s.work.rng_samples, s.work.flops, s.work.launches, rep.throughput_examples_per_s);
+    };
+    for (const auto& s : rep.stages) row(s);
+    if (rep.flush) row(*rep.flush);
+    write_text_file(csv_path, csv);
+  }
+  return 0;
+}
+
+}  // namespace privrec::cli

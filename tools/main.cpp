@@ -1,0 +1,61 @@
+// privrec: what differential privacy costs a recommendation model's training, measured and modeled.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <new>
+#include <string>
+
+#include "models/config_error.hpp"
+
+namespace privrec::cli {
+int cmd_train(int argc, char** argv);
+int cmd_trace(int argc, char** argv);
+int cmd_model_diff(int argc, char** argv);
+}  // namespace privrec::cli
+
+namespace {
+const char* kUsage =
+    "usage: privrec <command> [options]   (privrec <command> --help for each command's options)\n"
+    "\n"
+    "commands:\n"
+    "  train        run training steps of one algorithm on a backend; per-stage time and work\n"
+    "  trace gen    write a synthetic trace (uniform or zipf) to a file\n"
+    "  trace stats  per-table lookups, unique rows per batch, reuse gaps, distinct rows\n"
+    "  trace convert  turn a Criteo click log into a trace\n"
+    "  model-diff   compare two saved models (max absolute and relative difference)\n"
+    "\n"
+    "exit status: 0 success, 1 runtime failure, 2 bad input or usage\n";
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "train") return privrec::cli::cmd_train(argc - 1, argv + 1);
+    if (cmd == "trace") return privrec::cli::cmd_trace(argc - 1, argv + 1);
+    if (cmd == "model-diff") return privrec::cli::cmd_model_diff(argc - 1, argv + 1);
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (cmd == "--version") {
+      std::printf("privrec 0.1 (%s)\n", privrec::git_revision());
+      return 0;
+    }
+    std::fprintf(stderr, "privrec: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+    return 2;
+  } catch (const privrec::InputError& e) {
+    std::fprintf(stderr, "privrec %s: error: %s\n", cmd.c_str(), e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "privrec %s: error: out of memory (try a smaller --table-scale or --batch)\n", cmd.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "privrec %s: failed: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}

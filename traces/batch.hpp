@@ -1,0 +1,26 @@
+#pragma once
+// One batch of training examples: dense features, labels, and per table the CSR bag of row ids.
+#include <cstdint>
+#include <vector>
+
+namespace privrec {
+
+struct TableBatch {
+  std::vector<int64_t> offsets;  // size batch+1; bag of example i is indices[offsets[i] .. offsets[i+1])
+  std::vector<int64_t> indices;  // row ids
+};
+
+struct Batch {
+  int64_t size = 0;
+  int64_t num_dense = 0;
+  std::vector<float> dense;   // size x num_dense, row-major
+  std::vector<float> labels;  // size, each 0 or 1
+  std::vector<TableBatch> tables;
+
+  int64_t lookups() const;
+};
+
+// Sorted distinct row ids of one table's bags.
+std::vector<int64_t> unique_rows(const TableBatch& tb);
+
+}  // namespace privrec

@@ -1,0 +1,22 @@
+#pragma once
+// Where batches come from: a generator or a file. Batches are addressed by index so that lazydp
+// can look one batch ahead and a generator can make any batch on demand.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "traces/batch.hpp"
+
+namespace privrec {
+
+class TraceSource {
+ public:
+  virtual ~TraceSource() = default;
+  virtual int64_t num_batches() const = 0;  // -1: unbounded (generators)
+  virtual Batch batch(int64_t index) const = 0;
+  virtual int64_t num_tables() const = 0;
+  virtual int64_t num_dense() const = 0;
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace privrec
