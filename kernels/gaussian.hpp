@@ -47,9 +47,10 @@ PRIVREC_HD inline float minus_two_log(float u) {
   const uint32_t b = bits(u);
   int32_t e = static_cast<int32_t>(b >> 23) - 127;
   float m = from_bits((b & 0x007FFFFFu) | 0x3F800000u);
+  // Branch-free (a select of constants), so the compiler vectorizes it; m * 1 is exact.
   const bool high = m > 1.41421356f;
-  m = high ? mul(m, 0.5f) : m;
-  e = high ? e + 1 : e;
+  m = mul(m, high ? 0.5f : 1.0f);
+  e += high ? 1 : 0;
   const float s = div(sub(m, 1.0f), add(m, 1.0f));
   const float s2 = mul(s, s);
   float p = add(mul(s2, 1.0f / 9.0f), 1.0f / 7.0f);
@@ -87,18 +88,20 @@ PRIVREC_HD inline void sincos_2pi(float v, float& sin_out, float& cos_out) {
   cos_out = ((q + 1) & 2) ? -cq : cq;
 }
 
-// Four standard normals from one Philox block: Box–Muller on (w0, w1) and (w2, w3).
-PRIVREC_HD inline void normals_from_block(const Philox4& r, float out[4]) {
+// Two standard normals from two Philox words (Box–Muller).
+PRIVREC_HD inline void box_muller(uint32_t a, uint32_t b, float& z0, float& z1) {
   using namespace gaussian_detail;
   float s, c;
-  float rad = sqrt_rn(minus_two_log(uniform_open01(r.v[0])));
-  sincos_2pi(uniform_open01(r.v[1]), s, c);
-  out[0] = mul(rad, c);
-  out[1] = mul(rad, s);
-  rad = sqrt_rn(minus_two_log(uniform_open01(r.v[2])));
-  sincos_2pi(uniform_open01(r.v[3]), s, c);
-  out[2] = mul(rad, c);
-  out[3] = mul(rad, s);
+  const float rad = sqrt_rn(minus_two_log(uniform_open01(a)));
+  sincos_2pi(uniform_open01(b), s, c);
+  z0 = mul(rad, c);
+  z1 = mul(rad, s);
+}
+
+// Four standard normals from one Philox block: Box–Muller on (w0, w1) and (w2, w3).
+PRIVREC_HD inline void normals_from_block(const Philox4& r, float out[4]) {
+  box_muller(r.v[0], r.v[1], out[0], out[1]);
+  box_muller(r.v[2], r.v[3], out[2], out[3]);
 }
 
 // The reference definition of a noise value: normal number `column` of coordinate

@@ -15,10 +15,10 @@ void normal_row(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, 
   for (int64_t base = 0; base < blocks; base += kLanes) {
 #pragma omp simd
     for (int l = 0; l < kLanes; ++l) {
-      const Philox4 r = philox4x32_10(static_cast<uint32_t>(base + l), nc.c1, nc.c2, nc.c3, k0, k1);
-      float z[4];
-      normals_from_block(r, z);
-      lanes[0][l] = z[0], lanes[1][l] = z[1], lanes[2][l] = z[2], lanes[3][l] = z[3];
+      uint32_t x0, x1, x2, x3;
+      philox4x32_10_words(static_cast<uint32_t>(base + l), nc.c1, nc.c2, nc.c3, k0, k1, x0, x1, x2, x3);
+      box_muller(x0, x1, lanes[0][l], lanes[1][l]);
+      box_muller(x2, x3, lanes[2][l], lanes[3][l]);
     }
     const int64_t first = base * 4, count = std::min<int64_t>(kLanes * 4, n - first);
     float* dst = out + first;

@@ -20,9 +20,13 @@ constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
 constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
 }  // namespace philox_detail
 
-PRIVREC_HD inline Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
-                                        uint32_t k1) {
+// Scalar outputs (no aggregate), so a vectorized loop over counters keeps every word in registers.
+PRIVREC_HD inline void philox4x32_10_words(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
+                                           uint32_t& o0, uint32_t& o1, uint32_t& o2, uint32_t& o3) {
   using namespace philox_detail;
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#pragma GCC unroll 10
+#endif
   for (int round = 0; round < 10; ++round) {
     const uint64_t p0 = static_cast<uint64_t>(kM0) * c0;
     const uint64_t p1 = static_cast<uint64_t>(kM1) * c2;
@@ -35,7 +39,14 @@ PRIVREC_HD inline Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, u
     k0 += kW0;
     k1 += kW1;
   }
-  return {{c0, c1, c2, c3}};
+  o0 = c0, o1 = c1, o2 = c2, o3 = c3;
+}
+
+PRIVREC_HD inline Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
+                                        uint32_t k1) {
+  Philox4 r;
+  philox4x32_10_words(c0, c1, c2, c3, k0, k1, r.v[0], r.v[1], r.v[2], r.v[3]);
+  return r;
 }
 
 // What a random value is for. Each purpose has its own stream, so (seed, step, table, row, column)

@@ -32,8 +32,7 @@ int trace_gen(int argc, char** argv) {
   if (batches < 1 || batches > 10000000) throw InputError(fmt::format("--batches {}: expected 1 .. 10000000", batches));
   check_output(out, vm.count("force") > 0);
   wf.finish(vm);
-  const wf.finish(vm);
-  Workload w = wf.resolve();
+  const Workload w = wf.resolve();
   SyntheticTrace gen(w, seed);
   TraceData data;
   data.num_tables = static_cast<int64_t>(w.tables.size());
@@ -76,8 +75,7 @@ int trace_stats(int argc, char** argv) {
       for (int64_t t = 0; t < data.num_tables; ++t) names.push_back(fmt::format("t{}", t));
     } else {
       wf.finish(vm);
-  const wf.finish(vm);
-  Workload w = wf.resolve();
+  const Workload w = wf.resolve();
       check_trace_against(data, w, in);
       for (const auto& t : w.tables) rows.push_back(t.rows), names.push_back(t.name);
     }
@@ -86,8 +84,7 @@ int trace_stats(int argc, char** argv) {
   } else {
     if (batches < 1 || batches > 10000000) throw InputError(fmt::format("--batches {}: expected 1 .. 10000000", batches));
     wf.finish(vm);
-  const wf.finish(vm);
-  Workload w = wf.resolve();
+  const Workload w = wf.resolve();
     for (const auto& t : w.tables) rows.push_back(t.rows), names.push_back(t.name);
     src = std::make_unique<SyntheticTrace>(w, seed);
   }
@@ -126,8 +123,8 @@ int trace_convert(int argc, char** argv) {
   if (in.empty() || out.empty()) throw InputError("trace convert needs --in FILE and --out FILE");
   check_output(out, vm.count("force") > 0);
   wf.finish(vm);
-  const wf.finish(vm);
-  Workload w = wf.resolve();
+  if (!vm.count("table-scale")) wf.table_scale = 1.0;  // Criteo's tables as published unless asked otherwise
+  const Workload w = wf.resolve();
   const auto res = convert_criteo(in, w, limit);
   write_trace(out, res.trace);
   std::printf("wrote %s: %lld examples in %zu batches (batch %lld) for workload %s; %lld missing integer values (0), "

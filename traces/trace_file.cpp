@@ -121,7 +121,7 @@ TraceData read_binary(const std::string& path) {
       r.read(tb.offsets.data(), size + 1, fmt::format("{} table {} offsets", where, ti));
       const int64_t n = tb.offsets[size];
       if (n < 0 || static_cast<uint64_t>(n) > r.remaining() / 8)
-        throw InputError(fmt::format("{} table {}: {} row ids claimed but the file ends first", where, ti, n));
+        throw InputError(fmt::format("{} table {}: truncated: {} row ids claimed but the file ends first", where, ti, n));
       tb.indices.resize(n);
       r.read(tb.indices.data(), n, fmt::format("{} table {} row ids", where, ti));
     }

@@ -1,0 +1,109 @@
+// Exact properties of single kernels: duplicate rows in a bag, lazydp's delayed-noise variance,
+// counted work, memory planning.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kernels/cpu/embedding_bag.hpp"
+#include "kernels/cpu/lazydp_history.hpp"
+#include "kernels/training_run.hpp"
+#include "models/config_error.hpp"
+#include "tests/test_helpers.hpp"
+
+using namespace privrec;
+using namespace privrec::cpu;
+
+TEST(EmbeddingBag, DuplicatesInABagAreSummedBeforeTheNorm) {
+  // One example, one table, ids [1, 1], upstream (0.2, 0.2): one row gradient (0.4, 0.4).
+  Batch b;
+  b.size = 1;
+  b.tables.resize(1);
+  b.tables[0].offsets = {0, 2};
+  b.tables[0].indices = {1, 1};
+  PassBuffers buf;
+  buf.batch = 1, buf.features = 2, buf.dim = 2;
+  buf.dfeat = {0, 0, 0.2f, 0.2f};
+  std::vector<ExampleRows> rows;
+  std::vector<double> norm2(1, 0.0);
+  WorkCounters w;
+  materialize_embedding_grads(b, buf, rows, norm2, w);
+  ASSERT_EQ(rows[0].rows, std::vector<int64_t>{1});
+  EXPECT_FLOAT_EQ(rows[0].grads[0], 0.4f);
+  EXPECT_FLOAT_EQ(rows[0].grads[1], 0.4f);
+  EXPECT_NEAR(norm2[0], 0.32, 1e-7);  // not 2 * 0.08
+  // The ghost norm agrees: |g|^2 * sum count^2 = 0.08 * 4.
+  std::vector<double> ghost(1, 0.0);
+  ghost_norms_embedding(buf, bag_count_square_sums(b, w), ghost, w);
+  EXPECT_NEAR(ghost[0], 0.32, 1e-7);
+}
+
+TEST(LazyDp, AggregatedDelayedNoiseHasVarianceKSigmaSquaredCSquared) {
+  // Rows that skipped k steps receive one draw of variance stddev^2 * sum of scale^2 = k s^2 here.
+  const int64_t rows = 6000, dim = 32;
+  EmbeddingTable t;
+  t.rows = rows, t.dim = dim, t.weights = FloatArray(rows * dim);
+  std::fill(t.weights.data(), t.weights.data() + rows * dim, 0.0f);
+  NoiseSchedule sched;
+  for (int s = 0; s < 16; ++s) sched.push(0.5);  // scale lr/B = 0.5 every step
+  NoiseGenerator noise(99, NoiseSource::gaussian);
+  const float stddev = 0.8f;  // sigma * C
+  std::vector<uint32_t> history(rows);
+  for (int64_t r = 0; r < rows; ++r) history[r] = static_cast<uint32_t>(16 - (1 + r % 3 * 5));  // k = 1, 6, 11
+  std::vector<int64_t> all(rows);
+  for (int64_t r = 0; r < rows; ++r) all[r] = r;
+  WorkCounters w;
+  lazy_catch_up(t, 0, all, history, 16, {stddev, LazyNoiseMode::aggregated, &noise, &sched}, w);
+  for (int k : {1, 6, 11}) {
+    double sum = 0, sq = 0;
+    int64_t n = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (1 + r % 3 * 5 != k) continue;
+      for (int64_t c = 0; c < dim; ++c) sum += t.row(r)[c], sq += double(t.row(r)[c]) * t.row(r)[c], ++n;
+    }
+    const double var = sq / n - (sum / n) * (sum / n);
+    const double expected = k * 0.25 * stddev * stddev;
+    // Sample variance of n normals has standard error expected * sqrt(2 / (n - 1)); 5 of them.
+    EXPECT_NEAR(var, expected, 5 * expected * std::sqrt(2.0 / (n - 1))) << "k=" << k;
+  }
+  for (uint32_t h : history) ASSERT_EQ(h, 16u);
+  EXPECT_EQ(w.rows_written_rand, static_cast<uint64_t>(rows));
+  EXPECT_EQ(w.rng_samples, static_cast<uint64_t>(rows * dim));
+}
+
+TEST(Counters, SgdCountsWhatItTouches) {
+  const Workload w = test::small_workload(8);
+  std::vector<StepRecord> recs;
+  test::train(w, test::algo(AlgorithmKind::sgd, 0, INFINITY), 1, nullptr, &recs);
+  SyntheticTrace trace(w, 3);
+  const Batch b = trace.batch(0);
+  uint64_t unique = 0;
+  for (const auto& tb : b.tables) unique += unique_rows(tb).size();
+  const auto& upd = recs[0].work[static_cast<size_t>(Stage::update_sparse)];
+  EXPECT_EQ(upd.rows_written_rand, unique);
+  EXPECT_EQ(upd.bytes_written_rand, unique * 8 * 4);
+  const auto& fwd = recs[0].work[static_cast<size_t>(Stage::fwd_emb)];
+  EXPECT_EQ(fwd.rows_read_rand, static_cast<uint64_t>(b.lookups()));
+  EXPECT_EQ(recs[0].work[static_cast<size_t>(Stage::update_mlp)].rng_samples, 0u);
+}
+
+TEST(Counters, DenseNoisyUpdateMovesEachTableOnceInOnceOut) {
+  const Workload w = test::small_workload(8);
+  std::vector<StepRecord> recs;
+  test::train(w, test::algo(AlgorithmKind::dpsgd_f, 1.0, 1.0), 1, nullptr, &recs);
+  const auto& upd = recs[0].work[static_cast<size_t>(Stage::dp_update)];
+  EXPECT_EQ(upd.bytes_written_seq, static_cast<uint64_t>(w.table_bytes()));
+  EXPECT_EQ(upd.rng_samples, static_cast<uint64_t>(w.table_bytes() / 4));
+  EXPECT_EQ(upd.bytes_read_rand + upd.bytes_written_rand, 0u);
+}
+
+TEST(MemoryPlan, DpsgdBShrinksTheBatchToWhatFitsAndSaysSo) {
+  const Workload w = load_workload("mlperf-dlrm");
+  Workload small = w;
+  small.scale_tables(0.001);
+  const MemoryPlan plan = plan_cpu_memory(small, AlgorithmKind::dpsgd_b, 8LL << 30);
+  EXPECT_LT(plan.batch, 2048);
+  EXPECT_GT(plan.batch, 0);
+  EXPECT_NE(plan.note.find("running batch"), std::string::npos);
+  EXPECT_EQ(plan_cpu_memory(small, AlgorithmKind::sgd, 8LL << 30).batch, 2048);
+  EXPECT_THROW(plan_cpu_memory(w, AlgorithmKind::sgd, 8LL << 30), InputError);  // 96 GB of tables
+}

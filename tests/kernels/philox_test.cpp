@@ -1,0 +1,86 @@
+// Philox known answers, normal moments, and bit-identity of the bulk path with the reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kernels/gaussian.hpp"
+#include "kernels/noise_rows.hpp"
+
+using namespace privrec;
+
+TEST(Philox, KnownAnswerZero) {
+  // Salmon et al. (SC'11) / Random123 known-answer vector: counter 0, key 0.
+  const Philox4 r = philox4x32_10(0, 0, 0, 0, 0, 0);
+  EXPECT_EQ(r.v[0], 0x6627e8d5u);
+  EXPECT_EQ(r.v[1], 0xe169c58du);
+  EXPECT_EQ(r.v[2], 0xbc57ac4cu);
+  EXPECT_EQ(r.v[3], 0x9b00dbd8u);
+}
+
+TEST(Philox, KnownAnswerOnesAndPi) {
+  // Random123's kat_vectors for philox4x32-10: all-ones, and the digits of pi.
+  Philox4 r = philox4x32_10(0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu);
+  EXPECT_EQ(r.v[0], 0x408f276du);
+  EXPECT_EQ(r.v[1], 0x41c83b0eu);
+  EXPECT_EQ(r.v[2], 0xa20bc7c6u);
+  EXPECT_EQ(r.v[3], 0x6d5451fdu);
+  r = philox4x32_10(0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u, 0xa4093822u, 0x299f31d0u);
+  EXPECT_EQ(r.v[0], 0xd16cfe09u);
+  EXPECT_EQ(r.v[1], 0x94fdccebu);
+  EXPECT_EQ(r.v[2], 0x5001e420u);
+  EXPECT_EQ(r.v[3], 0x24126ea1u);
+}
+
+TEST(Gaussian, UniformIsOpenInterval) {
+  EXPECT_GT(uniform_open01(0), 0.0f);
+  EXPECT_LT(uniform_open01(0xffffffffu), 1.0f);
+  EXPECT_EQ(uniform_open01(0), 1.0f / 16777216.0f);
+}
+
+TEST(Gaussian, LogAndSinCosAccuracy) {
+  for (float u : {1e-7f, 0.001f, 0.1f, 0.3f, 0.5f, 0.7071f, 0.9f, 0.999999f}) {
+    EXPECT_NEAR(minus_two_log(u), -2.0 * std::log(static_cast<double>(u)), 4e-7 * (1 + std::fabs(2 * std::log(u))));
+  }
+  for (int k = 1; k < 1000; ++k) {
+    const float v = k / 1000.0f;
+    float s, c;
+    sincos_2pi(v, s, c);
+    EXPECT_NEAR(s, std::sin(2 * M_PI * v), 5e-7);
+    EXPECT_NEAR(c, std::cos(2 * M_PI * v), 5e-7);
+  }
+}
+
+TEST(Gaussian, MomentsOfTwoMillionNormals) {
+  const int64_t n = 2'000'000;
+  std::vector<float> z(n);
+  for (int64_t r = 0; r < n / 1000; ++r) normal_row(42, RngDomain::table_noise, 1, 0, r, 1000, z.data() + r * 1000);
+  double m1 = 0, m2 = 0, m3 = 0, m4 = 0;
+  for (float x : z) m1 += x, m2 += x * double(x), m3 += std::pow(x, 3.0), m4 += std::pow(x, 4.0);
+  m1 /= n, m2 /= n, m3 /= n, m4 /= n;
+  // Standard errors: mean 1/sqrt(n), E[x^2] sqrt(2/n), E[x^3] sqrt(15/n), E[x^4] sqrt(96/n); 5 sigma.
+  EXPECT_NEAR(m1, 0.0, 5 / std::sqrt(double(n)));
+  EXPECT_NEAR(m2, 1.0, 5 * std::sqrt(2.0 / n));
+  EXPECT_NEAR(m3, 0.0, 5 * std::sqrt(15.0 / n));
+  EXPECT_NEAR(m4, 3.0, 5 * std::sqrt(96.0 / n));
+}
+
+TEST(Gaussian, BulkRowEqualsReferenceBitForBit) {
+  for (int64_t n : {1, 3, 4, 5, 32, 63, 64, 65, 128, 200}) {
+    std::vector<float> row(n);
+    normal_row(0x1234567890abcdefull, RngDomain::table_noise, 17, 5, 123456789012ull, n, row.data());
+    for (int64_t c = 0; c < n; ++c)
+      ASSERT_EQ(row[c], noise_normal(0x1234567890abcdefull, RngDomain::table_noise, 17, 5, 123456789012ull,
+                                     static_cast<uint32_t>(c)))
+          << "n=" << n << " c=" << c;
+  }
+}
+
+TEST(Gaussian, CoordinatesGiveDistinctStreams) {
+  const float a = noise_normal(1, RngDomain::table_noise, 1, 0, 0, 0);
+  EXPECT_NE(a, noise_normal(2, RngDomain::table_noise, 1, 0, 0, 0));
+  EXPECT_NE(a, noise_normal(1, RngDomain::table_noise, 2, 0, 0, 0));
+  EXPECT_NE(a, noise_normal(1, RngDomain::table_noise, 1, 1, 0, 0));
+  EXPECT_NE(a, noise_normal(1, RngDomain::table_noise, 1, 0, 1, 0));
+  EXPECT_NE(a, noise_normal(1, RngDomain::mlp_noise, 1, 0, 0, 0));
+  EXPECT_NE(a, noise_normal(1, RngDomain::table_noise, 1, 0, 0, 1));
+}

@@ -1,0 +1,84 @@
+// Workload presets, scaling, and the errors for bad workload files.
+#include <gtest/gtest.h>
+
+#include "models/algorithm.hpp"
+#include "models/config_error.hpp"
+#include "models/workload.hpp"
+
+using namespace privrec;
+
+TEST(Workload, PresetsMatchReference) {
+  const Workload m = load_workload("mlperf-dlrm");
+  EXPECT_EQ(m.tables.size(), 26u);
+  EXPECT_EQ(m.table_rows(), 187767399);
+  EXPECT_EQ(m.interaction_width(), 479);
+  EXPECT_EQ(m.table_bytes(), 187767399LL * 128 * 4);  // 96.1 GB
+  for (const char* name : {"rmc1", "rmc2", "rmc3"}) EXPECT_EQ(load_workload(name).table_bytes(), 96'000'000'000LL) << name;
+  EXPECT_EQ(load_workload("rmc2").tables.size(), 40u);
+  EXPECT_EQ(load_workload("rmc3").tables[0].pooling, 20);
+  EXPECT_EQ(load_workload("rmc3").bottom_mlp[0], 2560);
+}
+
+TEST(Workload, TableScaleRoundsUp) {
+  Workload w = load_workload("mlperf-dlrm");
+  w.scale_tables(0.001);
+  EXPECT_EQ(w.tables[0].rows, 39885);  // ceil(39884406 * 0.001)
+  EXPECT_EQ(w.tables[5].rows, 1);      // ceil(0.003)
+  EXPECT_THROW(w.scale_tables(0), InputError);
+}
+
+namespace {
+std::string error_of(const std::string& text) {
+  try {
+    workload_from_json(nlohmann::json::parse(text), "w.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+const char* kGood = R"({"name":"x","dense_features":2,"bottom_mlp":[4],"top_mlp":[3,1],"interaction":"dot",
+  "batch_size":4,"tables":[{"name":"a","rows":10,"dim":4,"pooling":2,"access":"zipf:1.1","count":3}]})";
+}  // namespace
+
+TEST(Workload, GoodFileParses) {
+  EXPECT_EQ(error_of(kGood), "");
+  const Workload w = workload_from_json(nlohmann::json::parse(kGood), "w.json");
+  ASSERT_EQ(w.tables.size(), 3u);
+  EXPECT_EQ(w.tables[2].name, "a_2");
+  EXPECT_EQ(w.tables[0].access.kind, AccessDistribution::Kind::zipf);
+}
+
+TEST(Workload, BadFilesNameFileKeyAndValue) {
+  auto bad = [](std::string from, std::string to) {
+    std::string s = kGood;
+    s.replace(s.find(from), from.size(), to);
+    return error_of(s);
+  };
+  EXPECT_EQ(bad("\"dense_features\":2", "\"dense_features\":-2"), "w.json: dense_features = -2: expected a positive integer");
+  EXPECT_NE(bad("\"batch_size\":4", "\"batch_size\":\"4\"").find("batch_size = \"4\""), std::string::npos);
+  EXPECT_NE(bad("\"name\":\"x\",", "").find("name = (missing)"), std::string::npos);
+  EXPECT_NE(bad("\"interaction\":\"dot\"", "\"interaction\":\"dot\",\"colour\":1").find("colour = 1: expected no such key"),
+            std::string::npos);
+  EXPECT_NE(bad("\"rows\":10", "\"rows\":0").find("tables[0].rows = 0"), std::string::npos);
+  EXPECT_NE(bad("\"dim\":4", "\"dim\":8").find("tables[0].dim = 8"), std::string::npos);
+  EXPECT_NE(bad("zipf:1.1", "zipf:-1").find("tables[0].access = \"zipf:-1\""), std::string::npos);
+  EXPECT_NE(bad("[3,1]", "[3,2]").find("top_mlp[1] = 2"), std::string::npos);
+}
+
+TEST(Algorithm, ValidationNamesTheFlag) {
+  AlgorithmConfig c;
+  c.sigma = -1;
+  try {
+    c.validate();
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--sigma -1"), std::string::npos);
+  }
+  EXPECT_THROW(parse_algorithm("dpsgd"), InputError);
+  EXPECT_EQ(parse_algorithm("lazydp"), AlgorithmKind::lazydp);
+  AlgorithmConfig d;
+  d.clip = INFINITY;
+  EXPECT_THROW(d.validate(), InputError);  // noise needs a finite clip
+  d.sigma = 0;
+  EXPECT_NO_THROW(d.validate());
+}

@@ -1,0 +1,49 @@
+#pragma once
+// Builders shared by the tests: small workloads, traces, and a trainer loop that returns the model.
+#include "kernels/cpu/trainer.hpp"
+#include "models/workload.hpp"
+#include "traces/synthetic_trace.hpp"
+
+namespace privrec::test {
+
+inline Workload small_workload(int64_t batch = 8, const char* dist = "uniform") {
+  Workload w = load_workload("tiny");
+  w.batch_size = batch;
+  w.set_access(AccessDistribution::parse(dist));
+  return w;
+}
+
+inline AlgorithmConfig algo(AlgorithmKind kind, double sigma, double clip, NoiseSource noise = NoiseSource::gaussian) {
+  AlgorithmConfig c;
+  c.kind = kind;
+  c.sigma = sigma;
+  c.clip = clip;
+  c.noise = noise;
+  c.lr = 0.5;
+  c.seed = 7;
+  return c;
+}
+
+// Trains `steps` steps on the synthetic trace of `w` (seed 3) and applies finish() (lazydp's flush).
+inline cpu::DlrmModel train(const Workload& w, const AlgorithmConfig& cfg, int64_t steps,
+                            std::vector<double>* losses = nullptr, std::vector<cpu::StepRecord>* records = nullptr) {
+  cpu::DlrmModel m = cpu::DlrmModel::create(w, 11);
+  auto trainer = cpu::make_trainer(m, cfg);
+  SyntheticTrace trace(w, 3);
+  Batch cur = trace.batch(0);
+  for (int64_t t = 1; t <= steps; ++t) {
+    Batch next;
+    if (t < steps) next = trace.batch(t);
+    cpu::StepRecord rec;
+    trainer->step(t, cur, t < steps ? &next : nullptr, rec);
+    if (losses) losses->push_back(rec.loss);
+    if (records) records->push_back(rec);
+    cur = std::move(next);
+  }
+  cpu::StepRecord fin;
+  trainer->finish(steps, fin);
+  if (records) records->push_back(fin);
+  return m;
+}
+
+}  // namespace privrec::test

@@ -1,0 +1,123 @@
+// The privrec command line end to end: outputs a script can read, and exit status 2 with a
+// useful message for every kind of bad input.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+struct Result {
+  int status;
+  std::string output;
+};
+Result run(const std::string& args) {
+  const std::string cmd = std::string(PRIVREC_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  const int rc = pclose(p);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+std::string dir() {
+  static const std::string d = [] {
+    auto p = std::filesystem::temp_directory_path() / ("privrec_cli_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(p);
+    return p.string();
+  }();
+  return d;
+}
+void expect_bad(const std::string& args, const std::string& message) {
+  const Result r = run(args);
+  EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+  EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
+}
+}  // namespace
+
+TEST(Cli, TrainWritesJsonAndCsv) {
+  const std::string j = dir() + "/t.json", c = dir() + "/t.csv";
+  const Result r = run("train --model tiny --algo lazydp --steps 3 -q --json " + j + " --csv " + c + " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("lazydp.catchup"), std::string::npos);
+  std::ifstream in(j);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_GT(doc["throughput_examples_per_s"].get<double>(), 0);
+  EXPECT_EQ(doc["algorithm"]["name"], "lazydp");
+  EXPECT_EQ(doc["seed"], 1);
+  EXPECT_EQ(doc["once"][0]["name"], "lazydp.flush");
+  bool saw = false;
+  for (const auto& s : doc["stages"]) saw |= s["name"] == "fwd.emb" && s.contains("ms_per_step") && s.contains("rows_read_rand");
+  EXPECT_TRUE(saw);
+  std::ifstream csv(c);
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("model,algo,batch,table_bytes,stage,ms_per_step", 0), 0u);
+}
+
+TEST(Cli, EveryAlgorithmRunsOnTiny) {
+  for (const char* a : {"sgd", "dpsgd-b", "dpsgd-r", "dpsgd-f", "eana", "lazydp", "adafest"}) {
+    const Result r = run(std::string("train --model tiny --steps 2 -q --algo ") + a);
+    EXPECT_EQ(r.status, 0) << a << r.output;
+  }
+}
+
+TEST(Cli, SaveModelAndDiff) {
+  const std::string a = dir() + "/a.model", b = dir() + "/b.model";
+  ASSERT_EQ(run("train --model tiny --algo dpsgd-f --noise ones --steps 4 -q --force --save-model " + a).status, 0);
+  ASSERT_EQ(run("train --model tiny --algo lazydp --noise ones --steps 4 -q --force --save-model " + b).status, 0);
+  const Result r = run("model-diff " + a + " " + b);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("max_rel_diff"), std::string::npos);
+  expect_bad("model-diff " + a + " " + dir() + "/nothing.model", "cannot open");
+}
+
+TEST(Cli, TraceGenStatsAndTrainOnIt) {
+  const std::string t = dir() + "/g.prvt";
+  ASSERT_EQ(run("trace gen --model tiny --dist zipf:1.1 --batches 4 --force -o " + t).status, 0);
+  const Result s = run("trace stats " + t + " --model tiny");
+  EXPECT_EQ(s.status, 0) << s.output;
+  EXPECT_NE(s.output.find("unique/b"), std::string::npos);
+  const Result r = run("train --model tiny --steps 6 -q --trace " + t);
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+TEST(Cli, BadInputExitsTwoWithAMessage) {
+  expect_bad("train --algo dpsgd", "--algo dpsgd: unknown algorithm");
+  expect_bad("train --model nosuch", "--model nosuch: no such preset");
+  expect_bad("train --steps 0", "--steps 0");
+  expect_bad("train --dist zipf:abc", "zipf:abc");
+  expect_bad("train --table-scale -1", "--table-scale -1");
+  expect_bad("train --sigma -2", "--sigma -2");
+  expect_bad("train --clip banana", "--clip banana");
+  expect_bad("train --frobnicate", "frobnicate");
+  expect_bad("train --backend cuda --model tiny", "CUDA backend is not implemented");
+  expect_bad("train --model rmc1", "needs 96.00 GB for its parameters");
+  expect_bad("nosuchcommand", "unknown command");
+  const std::string w = dir() + "/bad.json";
+  std::ofstream(w, std::ios::trunc) << R"({"name":"x","dense_features":2,"bottom_mlp":[4],"top_mlp":[1],"interaction":"dot","batch_size":0,"tables":[]})";
+  expect_bad("train --model " + w, w + ": batch_size = 0: expected a positive integer");
+  std::ofstream(w, std::ios::trunc) << "{not json";
+  expect_bad("train --model " + w, "not valid JSON");
+  const std::string t = dir() + "/bad.txt";
+  std::ofstream(t, std::ios::trunc) << "privrec-trace-text v1 dense=4 tables=3 batch=2\n1 0 0 0 0 | 1 | 2 | 999\n";
+  expect_bad("train --model tiny --trace " + t, "row 999 >= the table's 50 rows");
+  const std::string existing = dir() + "/exists.json";
+  std::ofstream(existing) << "precious";
+  expect_bad("train --model tiny --steps 1 --json " + existing, "exists; pass --force");
+  std::ifstream in(existing);
+  std::string kept;
+  in >> kept;
+  EXPECT_EQ(kept, "precious");
+}
+
+TEST(Cli, HelpExitsZero) {
+  EXPECT_EQ(run("--help").status, 0);
+  const Result r = run("train --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("--lazydp-noise"), std::string::npos);
+}

@@ -1,0 +1,195 @@
+// Trace generators, file formats (round trips and every kind of damage), stats, Criteo conversion.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "models/config_error.hpp"
+#include "tests/test_helpers.hpp"
+#include "traces/criteo_converter.hpp"
+#include "traces/trace_file.hpp"
+#include "traces/trace_stats.hpp"
+#include "traces/zipf_sampler.hpp"
+
+using namespace privrec;
+
+namespace {
+std::string tmp(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("privrec_test_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+TraceData small_trace(int64_t batches) {
+  const Workload w = test::small_workload(5);
+  SyntheticTrace gen(w, 9);
+  TraceData d{static_cast<int64_t>(w.tables.size()), w.dense_features, {}};
+  for (int64_t b = 0; b < batches; ++b) d.batches.push_back(gen.batch(b));
+  return d;
+}
+void expect_same(const TraceData& a, const TraceData& b) {
+  ASSERT_EQ(a.batches.size(), b.batches.size());
+  for (size_t i = 0; i < a.batches.size(); ++i) {
+    EXPECT_EQ(a.batches[i].dense, b.batches[i].dense);
+    EXPECT_EQ(a.batches[i].labels, b.batches[i].labels);
+    for (size_t t = 0; t < a.batches[i].tables.size(); ++t) {
+      EXPECT_EQ(a.batches[i].tables[t].offsets, b.batches[i].tables[t].offsets);
+      EXPECT_EQ(a.batches[i].tables[t].indices, b.batches[i].tables[t].indices);
+    }
+  }
+}
+std::string error_reading(const std::string& path) {
+  try {
+    read_trace(path);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(SyntheticTrace, ReproducibleAndInRange) {
+  const Workload w = test::small_workload(16, "zipf:1.2");
+  SyntheticTrace a(w, 5), b(w, 5), c(w, 6);
+  const Batch x = a.batch(3), y = b.batch(3), z = c.batch(3);
+  EXPECT_EQ(x.tables[0].indices, y.tables[0].indices);
+  EXPECT_NE(x.tables[0].indices, z.tables[0].indices);
+  for (size_t t = 0; t < w.tables.size(); ++t)
+    for (int64_t id : x.tables[t].indices) EXPECT_TRUE(id >= 0 && id < w.tables[t].rows);
+}
+
+TEST(ZipfSampler, FrequenciesFollowPowerLaw) {
+  const int64_t n = 1000;
+  const double s = 1.1;
+  ZipfSampler z(n, s);
+  double h = 0;
+  for (int64_t k = 1; k <= n; ++k) h += std::pow(k, -s);
+  std::vector<int64_t> count(n + 1);
+  int64_t draws = 0;
+  std::mt19937_64 gen(12345);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  while (draws < 400000) {
+    const int64_t k = z.try_sample(u(gen));
+    if (k > 0) ++count[k], ++draws;
+  }
+  for (int64_t k : {1, 2, 5, 50}) {
+    const double p = std::pow(k, -s) / h, expected = p * draws;
+    EXPECT_NEAR(count[k], expected, 5 * std::sqrt(expected * (1 - p)) + 2) << "rank " << k;
+  }
+}
+
+TEST(TraceFile, BinaryAndTextRoundTrip) {
+  const TraceData d = small_trace(3);
+  for (const char* name : {"rt.prvt", "rt.txt"}) {
+    const std::string p = tmp(name);
+    write_trace(p, d);
+    const TraceData back = read_trace(p);
+    if (std::string(name).find(".txt") != std::string::npos) {
+      // Text keeps row ids and labels exactly; dense values through their shortest decimal form.
+      ASSERT_EQ(back.batches.size(), 3u);
+      for (size_t b = 0; b < 3; ++b)
+        for (size_t t = 0; t < d.batches[b].tables.size(); ++t)
+          EXPECT_EQ(back.batches[b].tables[t].indices, d.batches[b].tables[t].indices);
+    } else {
+      expect_same(d, back);
+    }
+    std::filesystem::remove(p);
+  }
+}
+
+TEST(TraceFile, DamagedBinaryIsRefusedWithThePlace) {
+  const std::string p = tmp("bad.prvt");
+  write_trace(p, small_trace(2));
+  const auto size = std::filesystem::file_size(p);
+  std::filesystem::resize_file(p, size - 5);
+  EXPECT_NE(error_reading(p).find("truncated"), std::string::npos);
+  {
+    std::ofstream o(p, std::ios::binary | std::ios::trunc);
+    o << "NOTATRACEFILE...........";
+  }
+  EXPECT_NE(error_reading(p).find("bad magic"), std::string::npos);
+  EXPECT_NE(error_reading(tmp("missing.prvt")).find("cannot open"), std::string::npos);
+  std::filesystem::remove(p);
+}
+
+TEST(TraceFile, TextErrorsNameTheLine) {
+  const std::string p = tmp("bad.txt");
+  auto write = [&](const std::string& s) { std::ofstream(p, std::ios::trunc) << s; };
+  write("privrec-trace-text v1 dense=1 tables=2 batch=2\n1 0.5 | 3 4 | 1\n0 x | 1 | 2\n");
+  EXPECT_NE(error_reading(p).find(":3: dense value 'x'"), std::string::npos) << error_reading(p);
+  write("privrec-trace-text v1 dense=1 tables=2 batch=2\n1 0.5 | 3 4\n");
+  EXPECT_NE(error_reading(p).find(":2: 2 tables"), std::string::npos) << error_reading(p);
+  write("privrec-trace-text v1 dense=1 tables=1 batch=2\n2 0.5 | 3\n");
+  EXPECT_NE(error_reading(p).find("label"), std::string::npos);
+  write("privrec-trace-text v1 dense=1 tables=1 batch=2\n# a comment\n1 0.5 | 3 3\n0 1.5 | -1\n");
+  EXPECT_NE(error_reading(p).find("negative"), std::string::npos);
+  write("privrec-trace-text v1 dense=1 tables=1 batch=2\n1 0.5 | 3 3\n0 1.5 |\n1 2 | 7\n");
+  const TraceData ok = read_trace(p);
+  ASSERT_EQ(ok.batches.size(), 2u);  // the last batch is partial
+  EXPECT_EQ(ok.batches[0].tables[0].offsets, (std::vector<int64_t>{0, 2, 2}));
+  EXPECT_EQ(ok.batches[1].size, 1);
+  Workload w = test::small_workload();
+  w.tables.resize(1);
+  w.dense_features = 1;
+  w.tables[0].rows = 5;
+  try {
+    check_trace_against(ok, w, p);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("batch 1, table 0 (t0), example 0: row 7 >= the table's 5 rows"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove(p);
+}
+
+TEST(TraceStats, CountsUniqueRowsAndReuseGaps) {
+  const std::string p = tmp("stats.txt");
+  // Row 1 in batches 0, 1 and 3 (gaps 1 and 2); row 2 only in batch 0; duplicates inside a bag.
+  std::ofstream(p, std::ios::trunc) << "privrec-trace-text v1 dense=0 tables=1 batch=2\n"
+                                       "1 | 1 1\n0 | 2\n1 | 1\n0 | 3\n1 | 4\n0 | 4\n1 | 1\n0 | 5\n";
+  FileTrace trace(read_trace(p), p);
+  const TraceStats s = compute_trace_stats(trace, 4, {10});
+  const auto& t = s.tables[0];
+  EXPECT_EQ(t.lookups, 9);
+  EXPECT_EQ(t.distinct_rows, 5);
+  EXPECT_DOUBLE_EQ(t.unique_per_batch_mean, (2 + 2 + 1 + 2) / 4.0);
+  EXPECT_EQ(t.reuse_count, 2);
+  EXPECT_DOUBLE_EQ(t.reuse_gap_mean, 1.5);
+  ASSERT_EQ(t.reuse_gap_hist.size(), 2u);
+  EXPECT_EQ(t.reuse_gap_hist[0], 1);  // gap 1
+  EXPECT_EQ(t.reuse_gap_hist[1], 1);  // gap 2
+  std::filesystem::remove(p);
+}
+
+TEST(Criteo, ConvertsTsvAndCsvTheSameWay) {
+  std::string tsv, csv = "label";
+  for (int i = 1; i <= 13; ++i) csv += ",I" + std::to_string(i);
+  for (int i = 1; i <= 26; ++i) csv += ",C" + std::to_string(i);
+  csv += "\n";
+  for (int r = 0; r < 3; ++r) {
+    std::string line = std::to_string(r % 2);
+    for (int i = 0; i < 13; ++i) line += "\t" + (i == 2 ? std::string() : std::to_string(r * 10 + i));
+    for (int i = 0; i < 26; ++i) line += "\t" + (i == 5 ? std::string() : "a" + std::to_string(r * 7 + i) + "f0");
+    tsv += line + "\n";
+    std::replace(line.begin(), line.end(), '\t', ',');
+    csv += line + "\n";
+  }
+  const std::string pt = tmp("c.tsv"), pc = tmp("c.csv");
+  std::ofstream(pt) << tsv;
+  std::ofstream(pc) << csv;
+  Workload w = load_workload("mlperf-dlrm");
+  w.scale_tables(0.001);
+  w.batch_size = 2;
+  const auto a = convert_criteo(pt, w), b = convert_criteo(pc, w);
+  EXPECT_EQ(a.examples, 3);
+  EXPECT_EQ(a.missing_dense, 3);
+  EXPECT_EQ(a.missing_categorical, 3);
+  ASSERT_EQ(a.trace.batches.size(), 2u);
+  expect_same(a.trace, b.trace);
+  EXPECT_FLOAT_EQ(a.trace.batches[0].dense[1], std::log1p(1.0f));
+  EXPECT_EQ(a.trace.batches[0].tables[3].indices[0], criteo_row("a3f0", 3, w.tables[3].rows));
+  check_trace_against(a.trace, w, pt);
+  std::ofstream(pt, std::ios::trunc) << "1\t2\t3\n";
+  EXPECT_THROW(convert_criteo(pt, w), InputError);
+  std::filesystem::remove(pt);
+  std::filesystem::remove(pc);
+}
