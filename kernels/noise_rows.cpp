@@ -9,7 +9,7 @@ namespace privrec {
 void normal_row(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row, int64_t n, float* out) {
   const NoiseCounter nc = noise_counter(domain, step, table, row);
   const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  constexpr int kLanes = 16;  // Philox blocks per vector pass: 64 normals
+  constexpr int kLanes = 8;  // Philox blocks per pass: 32 normals, no waste for dim 32
   alignas(64) float lanes[4][kLanes];
   const int64_t blocks = (n + 3) / 4;
   for (int64_t base = 0; base < blocks; base += kLanes) {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what privrec needs from Debian's packages (idempotent; quick when all is there),
+# then configures and builds Release into build/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake ninja-build ccache git nlohmann-json3-dev libfmt-dev libbenchmark-dev
+          libboost-program-options-dev libgtest-dev libomp-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# nvcc (CUDA 13) is on this project's machines but not always on PATH.
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+
+if [ ! -f build/CMakeCache.txt ]; then
+  cmake --preset release >/dev/null
+fi
+cmake --build build -j "$(nproc)"
