@@ -41,9 +41,9 @@ void weight_grads(const DlrmModel& m, const PassBuffers& buf, const std::vector<
                   WorkCounters& work);
 // norm2[i] += sum over layers of |a_i|^2 |delta_i|^2 + |delta_i|^2 (ghost clipping, no materialization).
 void ghost_norms_mlp(const DlrmModel& m, const PassBuffers& buf, std::vector<double>& norm2, WorkCounters& work);
-// Per-example gradient of one layer materialized: out (B x (out*in + out)), rows [dW_i, db_i];
-// norm2[i] += its squared norm.
+// Per-example gradient of one layer materialized: example i's [dW_i, db_i] (out*in + out floats)
+// at out + i * stride; norm2[i] += its squared norm.
 void materialize_layer_grads(const DenseLayer& layer, const std::vector<float>& input, const std::vector<float>& delta,
-                             int64_t batch, float* out, std::vector<double>& norm2, WorkCounters& work);
+                             int64_t batch, float* out, int64_t stride, std::vector<double>& norm2, WorkCounters& work);
 
 }  // namespace privrec::cpu

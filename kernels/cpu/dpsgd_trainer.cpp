@@ -51,16 +51,9 @@ class DpsgdTrainer : public Trainer {
     {
       StageScope s(rec, Stage::dp_norm);
       per_example_.resize(static_cast<size_t>(B * P));
-      for (size_t l = 0; l < layers.size(); ++l) {
-        std::vector<float> tmp(static_cast<size_t>(B * (offset[l + 1] - offset[l])));
-        materialize_layer_grads(*layers[l], buf_.layer_input[l], buf_.layer_delta[l], B, tmp.data(), norm2, s.work());
-        const int64_t n = offset[l + 1] - offset[l];
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < B; ++i)
-          std::copy(tmp.begin() + i * n, tmp.begin() + (i + 1) * n, per_example_.begin() + i * P + offset[l]);
-        s.work().bytes_read_seq += 4ull * B * n;
-        s.work().bytes_written_seq += 4ull * B * n;
-      }
+      for (size_t l = 0; l < layers.size(); ++l)
+        materialize_layer_grads(*layers[l], buf_.layer_input[l], buf_.layer_delta[l], B, per_example_.data() + offset[l],
+                                P, norm2, s.work());
       materialize_embedding_grads(batch, buf_, rows, norm2, s.work());
     }
     const auto c = clip_factors(norm2);
@@ -99,8 +92,8 @@ class DpsgdTrainer : public Trainer {
       for (size_t l = 0; l < layers.size(); ++l) {
         const DenseLayer& L = *layers[l];
         per_example_.resize(static_cast<size_t>(batch.size * (L.out * L.in + L.out)));
-        materialize_layer_grads(L, buf_.layer_input[l], buf_.layer_delta[l], batch.size, per_example_.data(), norm2,
-                                s.work());
+        materialize_layer_grads(L, buf_.layer_input[l], buf_.layer_delta[l], batch.size, per_example_.data(),
+                                L.out * L.in + L.out, norm2, s.work());
       }
       std::vector<ExampleRows> rows;
       materialize_embedding_grads(batch, buf_, rows, norm2, s.work());
