@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "traces/row_sort.hpp"
+
 namespace privrec {
 
 int64_t Batch::lookups() const {
@@ -11,10 +13,12 @@ int64_t Batch::lookups() const {
 }
 
 std::vector<int64_t> unique_rows(const TableBatch& tb) {
-  std::vector<int64_t> rows(tb.indices);
-  std::sort(rows.begin(), rows.end());
-  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-  return rows;
+  std::vector<uint64_t> keys(tb.indices.begin(), tb.indices.end());  // row ids are checked non-negative
+  uint64_t max_row = 0;
+  for (const uint64_t k : keys) max_row = std::max(max_row, k);
+  radix_sort_bits(keys, 0, bits_for(max_row));
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return {keys.begin(), keys.end()};
 }
 
 }  // namespace privrec

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "traces/row_sort.hpp"
+
 namespace privrec::cpu {
 
 namespace {
@@ -10,20 +12,28 @@ constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
 // Sorts (row, entry) keys and sums contribute(entry, acc) into one gradient row per distinct row.
 template <class RowOf, class Contribute>
 void coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contribute, SparseRows& out) {
+  // Entry ids in the low bits, as few as there are entries; rows (< 2^40) above them.
+  const int shift = std::max(1, bits_for(static_cast<uint64_t>(entries)));
+  const uint64_t entry_mask = (1ull << shift) - 1;
   std::vector<uint64_t> keys(entries);
-  for (int64_t k = 0; k < entries; ++k) keys[k] = (static_cast<uint64_t>(row_of(k)) << 24) | static_cast<uint64_t>(k);
-  std::sort(keys.begin(), keys.end());
+  uint64_t max_row = 0;
+  for (int64_t k = 0; k < entries; ++k) {
+    const uint64_t r = static_cast<uint64_t>(row_of(k));
+    max_row = std::max(max_row, r);
+    keys[k] = (r << shift) | static_cast<uint64_t>(k);
+  }
+  radix_sort_bits(keys, shift, bits_for(max_row));  // stable, and entries start in order: sorted by (row, entry)
   out.rows.clear();
   for (int64_t k = 0; k < entries; ++k) {
-    const int64_t r = static_cast<int64_t>(keys[k] >> 24);
+    const int64_t r = static_cast<int64_t>(keys[k] >> shift);
     if (out.rows.empty() || out.rows.back() != r) out.rows.push_back(r);
   }
   out.grads.assign(out.rows.size() * dim, 0.0f);
   size_t u = 0;
   for (int64_t k = 0; k < entries; ++k) {
-    const int64_t r = static_cast<int64_t>(keys[k] >> 24);
+    const int64_t r = static_cast<int64_t>(keys[k] >> shift);
     while (out.rows[u] != r) ++u;
-    contribute(static_cast<int64_t>(keys[k] & 0xFFFFFF), out.grads.data() + u * dim);
+    contribute(static_cast<int64_t>(keys[k] & entry_mask), out.grads.data() + u * dim);
   }
 }
 }  // namespace

@@ -1,6 +1,8 @@
 // lazydp: dpsgd-f's model with noise applied lazily. The gradient update touches only the batch's
 // rows; the rows the next batch will read receive their pending noise (lookahead); every row's
 // pending noise is flushed before the model is released.
+#include <vector>
+
 #include "kernels/cpu/lazydp_history.hpp"
 #include "kernels/cpu/noisy_update.hpp"
 #include "kernels/cpu/trainer.hpp"
@@ -35,10 +37,13 @@ class LazyDpTrainer : public Trainer {
     if (!next) return;
     StageScope s(rec, Stage::lazydp_catchup);
     int64_t owed = 0;
-    for (size_t k = 0; k < model_.tables.size(); ++k) {
-      const auto rows = unique_rows(next->tables[k]);
+    const int64_t T = static_cast<int64_t>(model_.tables.size());
+    std::vector<std::vector<int64_t>> rows(T);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t k = 0; k < T; ++k) rows[k] = unique_rows(next->tables[k]);
+    for (int64_t k = 0; k < T; ++k) {
       s.work().bytes_read_seq += next->tables[k].indices.size() * sizeof(int64_t);
-      owed += lazy_catch_up(model_.tables[k], static_cast<uint32_t>(k), rows, history_[k], static_cast<uint32_t>(t),
+      owed += lazy_catch_up(model_.tables[k], static_cast<uint32_t>(k), rows[k], history_[k], static_cast<uint32_t>(t),
                             params(), s.work());
     }
     rec.extras["catchup_rows"] = owed;

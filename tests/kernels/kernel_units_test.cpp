@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/cpu/embedding_bag.hpp"
+#include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/lazydp_history.hpp"
 #include "kernels/training_run.hpp"
 #include "models/config_error.hpp"
@@ -106,4 +107,31 @@ TEST(MemoryPlan, DpsgdBShrinksTheBatchToWhatFitsAndSaysSo) {
   EXPECT_NE(plan.note.find("running batch"), std::string::npos);
   EXPECT_EQ(plan_cpu_memory(small, AlgorithmKind::sgd, 8LL << 30).batch, 2048);
   EXPECT_THROW(plan_cpu_memory(w, AlgorithmKind::sgd, 8LL << 30), InputError);  // 96 GB of tables
+}
+
+// The blocked GEMM against the definition, on small integers so every sum is exact in float
+// whatever the order: shapes that leave edge tiles, K past one K-block, N past one N-block,
+// strided operands, and accumulation into C.
+TEST(Gemm, EqualsTheDefinitionExactly) {
+  struct Shape { int64_t m, n, k; bool acc; };
+  for (const Shape s : {Shape{1, 1, 1, false}, Shape{6, 16, 5, false}, Shape{7, 17, 3, true}, Shape{13, 530, 600, true},
+                        Shape{64, 33, 257, false}, Shape{0, 5, 5, false}, Shape{3, 4, 0, false}}) {
+    const int64_t lda = s.k + 3, ldb = s.n + 5, ldc = s.n + 2;
+    std::vector<float> A(s.m * lda + 1), B(s.k * ldb + 1), C(s.m * ldc + 1), want(C.size());
+    uint32_t x = 12345;
+    auto small = [&x] { x = x * 1664525u + 1013904223u; return static_cast<float>(static_cast<int>(x >> 29) - 4); };
+    for (auto& v : A) v = small();
+    for (auto& v : B) v = small();
+    for (auto& v : C) v = small();
+    want = C;
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t j = 0; j < s.n; ++j) {
+        double sum = s.acc ? want[i * ldc + j] : 0.0;
+        for (int64_t k = 0; k < s.k; ++k) sum += double(A[i * lda + k]) * B[k * ldb + j];
+        want[i * ldc + j] = static_cast<float>(sum);
+      }
+    sgemm_nn(s.m, s.n, s.k, A.data(), lda, B.data(), ldb, C.data(), ldc, s.acc);
+    for (size_t i = 0; i < C.size(); ++i)
+      ASSERT_EQ(C[i], want[i]) << s.m << "x" << s.n << "x" << s.k << " at " << i;  // padding untouched too
+  }
 }

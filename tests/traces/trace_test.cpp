@@ -9,6 +9,7 @@
 #include "models/config_error.hpp"
 #include "tests/test_helpers.hpp"
 #include "traces/criteo_converter.hpp"
+#include "traces/row_sort.hpp"
 #include "traces/trace_file.hpp"
 #include "traces/trace_stats.hpp"
 #include "traces/zipf_sampler.hpp"
@@ -192,4 +193,33 @@ TEST(Criteo, ConvertsTsvAndCsvTheSameWay) {
   EXPECT_THROW(convert_criteo(pt, w), InputError);
   std::filesystem::remove(pt);
   std::filesystem::remove(pc);
+}
+
+// The radix sort is a stable sort on a bit field: same result as std::stable_sort, for sizes
+// below and above its small-input cutoff, field widths that split into partial digits, and
+// keys whose other bits must ride along untouched.
+TEST(RowSort, RadixEqualsStableSortOnTheField) {
+  std::mt19937_64 gen(7);
+  for (const size_t n : {0, 1, 2, 100, 255, 256, 5000, 70000})
+    for (const int bits : {1, 5, 11, 12, 23, 33}) {
+      const int shift = 7;
+      std::vector<uint64_t> keys(n);
+      for (auto& k : keys) k = gen() & ((1ull << (shift + bits + 3)) - 1);  // 3 bits above the field too
+      std::vector<uint64_t> want = keys;
+      const uint64_t mask = (1ull << bits) - 1;
+      std::stable_sort(want.begin(), want.end(),
+                       [&](uint64_t a, uint64_t b) { return ((a >> shift) & mask) < ((b >> shift) & mask); });
+      radix_sort_bits(keys, shift, bits);
+      ASSERT_EQ(keys, want) << "n=" << n << " bits=" << bits;
+    }
+  EXPECT_EQ(bits_for(0), 0);
+  EXPECT_EQ(bits_for(1), 1);
+  EXPECT_EQ(bits_for(1ull << 40), 41);
+}
+
+TEST(RowSort, UniqueRowsAreSortedAndDistinct) {
+  TableBatch tb;
+  tb.offsets = {0, 5};
+  tb.indices = {9, 3, 9, 0, 3};
+  EXPECT_EQ(unique_rows(tb), (std::vector<int64_t>{0, 3, 9}));
 }
