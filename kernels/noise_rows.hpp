@@ -1,12 +1,18 @@
 #pragma once
-// Host-side bulk noise: a run of consecutive columns of one coordinate, computed many Philox
-// blocks at a time so the compiler vectorizes it. Bit-identical to noise_normal() (gaussian.hpp).
+// Host-side bulk noise: runs of consecutive columns of one or more rows, computed eight Philox
+// blocks (32 normals) a pass, four passes at a time (AVX2 by hand, kernels/cpu/normals_avx2.hpp;
+// elsewhere a loop the compiler vectorizes). Bit-identical to noise_normal() (gaussian.hpp).
 #include <cstdint>
 
 #include "kernels/philox.hpp"
 #include "models/algorithm.hpp"
 
 namespace privrec {
+
+// out[j * n + c] = noise_normal(seed, domain, step, table, rows[j], c) for j in [0, nrows), c in [0, n).
+// Several rows per call let short rows (dim 32 is one pass) be generated four at a time.
+void normal_rows(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows,
+                 int64_t n, float* out);
 
 // out[c] = noise_normal(seed, domain, step, table, row, c) for c in [0, n).
 void normal_row(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row, int64_t n, float* out);
@@ -19,6 +25,9 @@ class NoiseGenerator {
   uint64_t seed() const { return seed_; }
   // Fills out[0..n) with the per-step samples of a coordinate's columns.
   void fill(RngDomain domain, uint64_t step, uint32_t table, uint64_t row, int64_t n, float* out) const;
+  // The same for the rows rows[0..nrows), out row-major (nrows x n).
+  void fill_rows(RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows, int64_t n,
+                 float* out) const;
   // Samples actually drawn from the RNG for n values (0 for ones/zero).
   uint64_t samples_for(int64_t n) const { return source_ == NoiseSource::gaussian ? static_cast<uint64_t>(n) : 0; }
 

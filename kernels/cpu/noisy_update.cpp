@@ -8,6 +8,7 @@ namespace {
 constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
 constexpr int64_t kRowsPerChunk = 512;
 constexpr int64_t kMaxDim = 4096;
+constexpr int64_t kNoiseFloats = 1024;  // noise generated per fill: 4 KB
 
 inline void noisy_row(float* w, const float* g, const float* z, float scale, float stddev, int64_t d) {
   if (g) {
@@ -22,18 +23,25 @@ void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& gra
                         const NoiseGenerator& noise, uint64_t step, WorkCounters& work) {
   const int64_t rows = table.rows, d = table.dim;
   const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  const int64_t rows_per_fill = std::max<int64_t>(1, kNoiseFloats / d);  // noise of several rows stays in L1
 #pragma omp parallel
   {
-    alignas(64) float z[kMaxDim];
+    alignas(64) float z[kNoiseFloats > kMaxDim ? kNoiseFloats : kMaxDim];
+    int64_t ids[kNoiseFloats];
 #pragma omp for schedule(static)
     for (int64_t ch = 0; ch < chunks; ++ch) {
       const int64_t r0 = ch * kRowsPerChunk, r1 = std::min(rows, r0 + kRowsPerChunk);
       size_t u = std::lower_bound(grad.rows.begin(), grad.rows.end(), r0) - grad.rows.begin();
-      for (int64_t r = r0; r < r1; ++r) {
-        noise.fill(RngDomain::table_noise, step, t, static_cast<uint64_t>(r), d, z);
-        const float* g = nullptr;
-        if (u < grad.rows.size() && grad.rows[u] == r) g = grad.grads.data() + (u++) * d;
-        noisy_row(table.row(r), g, z, scale, stddev, d);
+      for (int64_t f0 = r0; f0 < r1; f0 += rows_per_fill) {
+        const int64_t nf = std::min(rows_per_fill, r1 - f0);
+        for (int64_t j = 0; j < nf; ++j) ids[j] = f0 + j;
+        noise.fill_rows(RngDomain::table_noise, step, t, ids, nf, d, z);
+        for (int64_t j = 0; j < nf; ++j) {
+          const int64_t r = f0 + j;
+          const float* g = nullptr;
+          if (u < grad.rows.size() && grad.rows[u] == r) g = grad.grads.data() + (u++) * d;
+          noisy_row(table.row(r), g, z + j * d, scale, stddev, d);
+        }
       }
     }
   }
@@ -48,18 +56,23 @@ void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& gra
 void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<int64_t>& rows, const SparseRows& grad,
                          float scale, float stddev, const NoiseGenerator& noise, uint64_t step, WorkCounters& work) {
   const int64_t n = static_cast<int64_t>(rows.size()), d = table.dim;
+  const int64_t rows_per_fill = std::max<int64_t>(1, kNoiseFloats / d);
+  const int64_t fills = (n + rows_per_fill - 1) / rows_per_fill;
   uint64_t with_grad = 0;
 #pragma omp parallel reduction(+ : with_grad)
   {
-    alignas(64) float z[kMaxDim];
+    alignas(64) float z[kNoiseFloats > kMaxDim ? kNoiseFloats : kMaxDim];
 #pragma omp for schedule(static)
-    for (int64_t k = 0; k < n; ++k) {
-      const int64_t r = rows[k];
-      noise.fill(RngDomain::table_noise, step, t, static_cast<uint64_t>(r), d, z);
-      const auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), r);
-      const float* g = nullptr;
-      if (it != grad.rows.end() && *it == r) g = grad.grads.data() + (it - grad.rows.begin()) * d, ++with_grad;
-      noisy_row(table.row(r), g, z, scale, stddev, d);
+    for (int64_t f = 0; f < fills; ++f) {
+      const int64_t k0 = f * rows_per_fill, nf = std::min(rows_per_fill, n - k0);
+      noise.fill_rows(RngDomain::table_noise, step, t, rows.data() + k0, nf, d, z);
+      for (int64_t j = 0; j < nf; ++j) {
+        const int64_t r = rows[k0 + j];
+        const auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), r);
+        const float* g = nullptr;
+        if (it != grad.rows.end() && *it == r) g = grad.grads.data() + (it - grad.rows.begin()) * d, ++with_grad;
+        noisy_row(table.row(r), g, z + j * d, scale, stddev, d);
+      }
     }
   }
   work.rows_read_rand += n;
