@@ -6,6 +6,7 @@
 #include <new>
 #include <string>
 
+#include "kernels/host_allocator.hpp"
 #include "models/config_error.hpp"
 
 namespace privrec::cli {
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
+  privrec::configure_host_allocator();
   try {
     if (cmd == "train") return privrec::cli::cmd_train(argc - 1, argv + 1);
     if (cmd == "trace") return privrec::cli::cmd_trace(argc - 1, argv + 1);

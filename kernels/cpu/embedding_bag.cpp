@@ -8,6 +8,7 @@ namespace privrec::cpu {
 
 namespace {
 constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
+constexpr int64_t kPrefetch = 16;
 
 // Sorts (row, entry) keys and sums contribute(entry, acc) into one gradient row per distinct row.
 template <class RowOf, class Contribute>
@@ -46,7 +47,13 @@ void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf,
       float* out = buf.pooled(i, t);
       std::fill(out, out + d, 0.0f);
       const auto& tb = batch.tables[t];
-      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
+      const int64_t end = tb.offsets[i + 1];
+      for (int64_t k = tb.offsets[i]; k < end; ++k) {
+        // Rows are random: ask for the row kPrefetch lookups ahead so several misses overlap.
+        if (k + kPrefetch < end) {
+          const char* ahead = reinterpret_cast<const char*>(m.tables[t].row(tb.indices[k + kPrefetch]));
+          for (int64_t b = 0; b < d * static_cast<int64_t>(kF); b += 64) __builtin_prefetch(ahead + b);
+        }
         const float* row = m.tables[t].row(tb.indices[k]);
         for (int64_t c = 0; c < d; ++c) out[c] += row[c];
       }

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "kernels/cpu/noisy_update.hpp"
+#include "kernels/host_allocator.hpp"
 
 using namespace privrec;
 
@@ -67,4 +68,11 @@ static void BM_DenseNoisyUpdate(benchmark::State& state) {
 }
 BENCHMARK(BM_DenseNoisyUpdate)->Args({512 << 20, 32})->Args({512 << 20, 128})->UseRealTime()->Unit(benchmark::kMillisecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  configure_host_allocator();  // as privrec itself runs
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
