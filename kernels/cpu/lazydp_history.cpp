@@ -41,9 +41,18 @@ void NoiseSchedule::push(double s) {
   cum_sq_.push_back(cum_sq_.back() + s * s);
 }
 
-int64_t lazy_catch_up(EmbeddingTable& table, uint32_t t, const std::vector<int64_t>& rows,
-                      std::vector<uint32_t>& history, uint32_t now, const LazyNoiseParams& p, WorkCounters& work) {
-  const int64_t n = static_cast<int64_t>(rows.size()), d = table.dim;
+namespace {
+struct Settled {
+  int64_t owed = 0;        // rows that had pending noise
+  uint64_t samples = 0;    // RNG samples drawn
+  uint64_t steps = 0;      // pending steps applied, summed over those rows
+};
+
+// Applies the pending noise of rows row_of(0 .. n) up to `now` and marks them current.
+template <class RowOf>
+Settled settle_rows(EmbeddingTable& table, uint32_t t, int64_t n, RowOf row_of, std::vector<uint32_t>& history,
+                    uint32_t now, const LazyNoiseParams& p) {
+  const int64_t d = table.dim;
   int64_t owed = 0;
   uint64_t samples = 0, steps = 0;
 #pragma omp parallel reduction(+ : owed, samples, steps)
@@ -51,7 +60,7 @@ int64_t lazy_catch_up(EmbeddingTable& table, uint32_t t, const std::vector<int64
     alignas(64) float z[kMaxDim];
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < n; ++k) {
-      const int64_t r = rows[k];
+      const int64_t r = row_of(k);
       const uint32_t h = history[r];
       if (h >= now) continue;
       samples += apply_pending(table.row(r), d, t, r, h, now, p, z);
@@ -60,41 +69,39 @@ int64_t lazy_catch_up(EmbeddingTable& table, uint32_t t, const std::vector<int64
       ++owed;
     }
   }
+  return {owed, samples, steps};
+}
+
+uint64_t settle_flops(const Settled& s, const LazyNoiseParams& p, int64_t d) {
+  return (p.mode == LazyNoiseMode::exact ? 2 * s.steps : 2 * static_cast<uint64_t>(s.owed)) * d;
+}
+}  // namespace
+
+int64_t lazy_catch_up(EmbeddingTable& table, uint32_t t, const std::vector<int64_t>& rows,
+                      std::vector<uint32_t>& history, uint32_t now, const LazyNoiseParams& p, WorkCounters& work) {
+  const int64_t n = static_cast<int64_t>(rows.size()), d = table.dim;
+  const Settled s = settle_rows(table, t, n, [&](int64_t k) { return rows[k]; }, history, now, p);
   work.bytes_read_seq += static_cast<uint64_t>(n) * sizeof(int64_t);
-  work.bytes_read_rand += static_cast<uint64_t>(n) * sizeof(uint32_t) + static_cast<uint64_t>(owed * d) * kF;
-  work.bytes_written_rand += static_cast<uint64_t>(owed) * sizeof(uint32_t) + static_cast<uint64_t>(owed * d) * kF;
-  work.rows_read_rand += owed;
-  work.rows_written_rand += owed;
-  work.rng_samples += samples;
-  work.flops += (p.mode == LazyNoiseMode::exact ? 2 * steps : 2 * static_cast<uint64_t>(owed)) * d;
+  work.bytes_read_rand += static_cast<uint64_t>(n) * sizeof(uint32_t) + static_cast<uint64_t>(s.owed * d) * kF;
+  work.bytes_written_rand += static_cast<uint64_t>(s.owed) * sizeof(uint32_t) + static_cast<uint64_t>(s.owed * d) * kF;
+  work.rows_read_rand += s.owed;
+  work.rows_written_rand += s.owed;
+  work.rng_samples += s.samples;
+  work.flops += settle_flops(s, p, d);
   work.launches += 1;
-  return owed;
+  return s.owed;
 }
 
 int64_t lazy_flush(EmbeddingTable& table, uint32_t t, std::vector<uint32_t>& history, uint32_t now,
                    const LazyNoiseParams& p, WorkCounters& work) {
   const int64_t rows = table.rows, d = table.dim;
-  int64_t owed = 0;
-  uint64_t samples = 0, steps = 0;
-#pragma omp parallel reduction(+ : owed, samples, steps)
-  {
-    alignas(64) float z[kMaxDim];
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const uint32_t h = history[r];
-      if (h >= now) continue;
-      samples += apply_pending(table.row(r), d, t, r, h, now, p, z);
-      steps += now - h;
-      history[r] = now;
-      ++owed;
-    }
-  }
-  work.bytes_read_seq += static_cast<uint64_t>(rows) * sizeof(uint32_t) + static_cast<uint64_t>(owed * d) * kF;
-  work.bytes_written_seq += static_cast<uint64_t>(owed) * sizeof(uint32_t) + static_cast<uint64_t>(owed * d) * kF;
-  work.rng_samples += samples;
-  work.flops += (p.mode == LazyNoiseMode::exact ? 2 * steps : 2 * static_cast<uint64_t>(owed)) * d;
+  const Settled s = settle_rows(table, t, rows, [](int64_t k) { return k; }, history, now, p);
+  work.bytes_read_seq += static_cast<uint64_t>(rows) * sizeof(uint32_t) + static_cast<uint64_t>(s.owed * d) * kF;
+  work.bytes_written_seq += static_cast<uint64_t>(s.owed) * sizeof(uint32_t) + static_cast<uint64_t>(s.owed * d) * kF;
+  work.rng_samples += s.samples;
+  work.flops += settle_flops(s, p, d);
   work.launches += 1;
-  return owed;
+  return s.owed;
 }
 
 }  // namespace privrec::cpu
