@@ -98,4 +98,15 @@ nlohmann::json AlgorithmConfig::to_json() const {
   return j;
 }
 
+double AlgorithmConfig::zero_count_selection_probability() const {
+  // count 0 plus noise sigma1 z passes when sigma1 z >= tau: Q(tau / sigma1) for Gaussian z, and
+  // a certainty either way for the deterministic stand-ins (z = 1 or z = 0).
+  switch (noise) {
+    case NoiseSource::gaussian: return 0.5 * std::erfc(adafest_tau / (adafest_sigma1 * std::sqrt(2.0)));
+    case NoiseSource::ones: return adafest_sigma1 >= adafest_tau ? 1.0 : 0.0;
+    case NoiseSource::zero: return 0.0 >= adafest_tau ? 1.0 : 0.0;
+  }
+  return 0.0;
+}
+
 }  // namespace privrec

@@ -45,6 +45,8 @@ struct AlgorithmConfig {
   bool is_dp_family() const { return kind != AlgorithmKind::sgd; }
   double lr_at(int64_t step) const;            // step is 1-based
   double noise_stddev() const;                 // sigma * C (0 when sigma is 0)
+  // adafest: probability that a row no example touched passes the noisy threshold.
+  double zero_count_selection_probability() const;
   void validate() const;                       // throws InputError naming the flag
   nlohmann::json to_json() const;
 };

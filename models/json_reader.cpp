@@ -83,6 +83,12 @@ const nlohmann::json& JsonObjectReader::required_array(const std::string& key) {
   return v;
 }
 
+const nlohmann::json& JsonObjectReader::required_object(const std::string& key, const char* expected) {
+  const auto& v = get(key, expected);
+  if (!v.is_object()) throw config_error(file_, key_path(key), json_value_text(v), expected);
+  return v;
+}
+
 std::vector<int64_t> JsonObjectReader::required_positive_int_list(const std::string& key) {
   const auto& v = required_array(key);
   std::vector<int64_t> out;

@@ -27,6 +27,7 @@ class JsonObjectReader {
   double required_number(const std::string& key);
   std::vector<int64_t> required_positive_int_list(const std::string& key);
   const nlohmann::json& required_array(const std::string& key);
+  const nlohmann::json& required_object(const std::string& key, const char* expected = "an object");
   JsonObjectReader child(const nlohmann::json& element, const std::string& key, size_t index) const;
 
   // Refuses any key that none of the accessors above asked for.

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "kernels/cpu/dlrm_model.hpp"
+#include "traces/trace_file.hpp"
 #include "models/config_error.hpp"
 
 namespace privrec::cli {
@@ -67,16 +68,16 @@ Workload WorkloadFlags::resolve() const {
 void AlgorithmFlags::add_to(po::options_description& o) {
   o.add_options()
     ("algo", po::value(&algo)->default_value(algo), "sgd, dpsgd-b, dpsgd-r, dpsgd-f, eana, lazydp or adafest")
-    ("lr", po::value(&cfg.lr)->default_value(cfg.lr), "learning rate")
-    ("lr-decay", po::value(&cfg.lr_decay)->default_value(cfg.lr_decay), "lr at step t is lr * decay^(t-1)")
+    ("lr", po::value(&cfg.lr)->default_value(cfg.lr, fmt::format("{}", cfg.lr)), "learning rate")
+    ("lr-decay", po::value(&cfg.lr_decay)->default_value(cfg.lr_decay, fmt::format("{}", cfg.lr_decay)), "lr at step t is lr * decay^(t-1)")
     ("clip", po::value(&clip)->default_value(clip), "per-example clip norm C (adafest: C2); 'inf' turns clipping off")
-    ("sigma", po::value(&cfg.sigma)->default_value(cfg.sigma), "noise multiplier (adafest: sigma2); stddev = sigma * C")
+    ("sigma", po::value(&cfg.sigma)->default_value(cfg.sigma, fmt::format("{}", cfg.sigma)), "noise multiplier (adafest: sigma2); stddev = sigma * C")
     ("noise", po::value(&noise)->default_value(noise), "noise source: gaussian, ones (every sample is 1) or zero")
     ("lazydp-noise", po::value(&lazydp_noise)->default_value(lazydp_noise),
      "lazydp: aggregated (one draw of sqrt(k) sigma C) or exact (the k skipped steps' own values)")
-    ("adafest-c1", po::value(&cfg.adafest_c1)->default_value(cfg.adafest_c1), "adafest: contribution-map clip norm C1")
-    ("adafest-sigma1", po::value(&cfg.adafest_sigma1)->default_value(cfg.adafest_sigma1), "adafest: selection noise sigma1")
-    ("adafest-tau", po::value(&cfg.adafest_tau)->default_value(cfg.adafest_tau), "adafest: selection threshold tau");
+    ("adafest-c1", po::value(&cfg.adafest_c1)->default_value(cfg.adafest_c1, fmt::format("{}", cfg.adafest_c1)), "adafest: contribution-map clip norm C1")
+    ("adafest-sigma1", po::value(&cfg.adafest_sigma1)->default_value(cfg.adafest_sigma1, fmt::format("{}", cfg.adafest_sigma1)), "adafest: selection noise sigma1")
+    ("adafest-tau", po::value(&cfg.adafest_tau)->default_value(cfg.adafest_tau, fmt::format("{}", cfg.adafest_tau)), "adafest: selection threshold tau");
 }
 
 AlgorithmConfig AlgorithmFlags::resolve(uint64_t seed) const {
@@ -132,6 +133,30 @@ nlohmann::json machine_json() {
           {"openmp_threads", omp_get_max_threads()},
           {"memory_available_bytes", cpu::available_memory_bytes()},
           {"git_revision", git_revision()}};
+}
+
+void OutputFlags::add_to(po::options_description& o) {
+  o.add_options()("json", po::value(&json), "write the full report as JSON to FILE")
+    ("csv", po::value(&csv), "write one row per stage as CSV to FILE")
+    ("force", "overwrite existing output files")
+    ("quiet,q", "no progress on stderr");
+}
+
+std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::variables_map& vm, Workload& w) {
+  if (vm.count("dist") || vm.count("pooling") || vm.count("batch"))
+    throw InputError("--trace " + path + ": --dist, --pooling and --batch describe synthetic data; the trace decides them");
+  TraceData data = read_trace(path);
+  check_trace_against(data, w, path);
+  w.batch_size = data.batches.front().size;
+  return std::make_unique<FileTrace>(std::move(data), path);
+}
+
+std::string human_bytes(double b) {
+  if (b >= 1e12) return fmt::format("{:.2f} TB", b / 1e12);
+  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
+  if (b >= 1e3) return fmt::format("{:.1f} kB", b / 1e3);
+  return fmt::format("{:.0f} B", b);
 }
 
 }  // namespace privrec::cli

@@ -1,5 +1,6 @@
 #pragma once
 // What the subcommands share: workload and algorithm flags, output files, machine description.
+#include <memory>
 #include <string>
 
 #include <boost/program_options.hpp>
@@ -7,6 +8,7 @@
 
 #include "models/algorithm.hpp"
 #include "models/workload.hpp"
+#include "traces/trace_source.hpp"
 
 namespace privrec::cli {
 
@@ -28,6 +30,12 @@ struct WorkloadFlags {
   Workload resolve() const;  // throws InputError
 };
 
+// --json, --csv, --force, --quiet: what every reporting command offers.
+struct OutputFlags {
+  std::string json, csv;
+  void add_to(po::options_description& o);
+};
+
 struct AlgorithmFlags {
   std::string algo = "dpsgd-f", noise = "gaussian", lazydp_noise = "aggregated", clip = "0.4";
   AlgorithmConfig cfg;
@@ -35,9 +43,14 @@ struct AlgorithmFlags {
   AlgorithmConfig resolve(uint64_t seed) const;  // throws InputError
 };
 
+// Reads a trace file for `w` (checked against its tables; the trace fixes the batch size, so
+// --dist, --pooling and --batch are refused alongside it).
+std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::variables_map& vm, Workload& w);
+
 // Refuses to replace an existing file unless --force was given.
 void check_output(const std::string& path, bool force);
 void write_text_file(const std::string& path, const std::string& text);
 nlohmann::json machine_json();
+std::string human_bytes(double bytes);  // "12.3 MB"
 
 }  // namespace privrec::cli

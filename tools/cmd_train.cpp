@@ -17,13 +17,6 @@
 namespace privrec::cli {
 
 namespace {
-std::string human_bytes(double b) {
-  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
-  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
-  if (b >= 1e3) return fmt::format("{:.1f} kB", b / 1e3);
-  return fmt::format("{:.0f} B", b);
-}
-
 nlohmann::json stage_json(const StageSummary& s) {
   nlohmann::json j = s.work.to_json();
   j["name"] = stage_name(s.stage);
@@ -52,7 +45,7 @@ int cmd_train(int argc, char** argv) {
   po::options_description opts("privrec train options");
   WorkloadFlags wf;
   AlgorithmFlags af;
-  std::string backend = "cpu", trace_path, json_path, csv_path, save_path;
+  std::string backend = "cpu", trace_path, save_path;
   int64_t steps = 5, warmup = 1, threads = 0;
   uint64_t seed = 1;
   opts.add_options()("help,h", "show this help")
@@ -62,11 +55,9 @@ int cmd_train(int argc, char** argv) {
     ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
     ("trace", po::value(&trace_path), "train on a trace file (binary, or text if it ends in .txt) instead of synthetic data")
     ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0: all cores)")
-    ("save-model", po::value(&save_path), "save the trained model (after lazydp's flush) to FILE")
-    ("json", po::value(&json_path), "write the full report as JSON to FILE")
-    ("csv", po::value(&csv_path), "write one row per stage as CSV to FILE")
-    ("force", "overwrite existing output files")
-    ("quiet,q", "no progress on stderr");
+    ("save-model", po::value(&save_path), "save the trained model (after lazydp's flush) to FILE");
+  OutputFlags out;
+  out.add_to(opts);
   wf.add_to(opts);
   af.add_to(opts);
   po::variables_map vm;
@@ -75,6 +66,7 @@ int cmd_train(int argc, char** argv) {
              "Runs real training steps and prints each stage's median time per step, share, traffic and rates."))
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
+  const std::string &json_path = out.json, &csv_path = out.csv;
   if (backend == "cuda")
     throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build (only --backend cpu runs)");
   if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
@@ -82,7 +74,7 @@ int cmd_train(int argc, char** argv) {
   if (warmup < 0) throw InputError(fmt::format("--warmup {}: expected >= 0", warmup));
   if (threads < 0 || threads > 4096) throw InputError(fmt::format("--threads {}: expected 0 .. 4096", threads));
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
-  for (const auto* p : {&json_path, &csv_path, &save_path}) check_output(*p, force);
+  for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&save_path)}) check_output(*p, force);
 
   wf.finish(vm);
   Workload w = wf.resolve();
@@ -90,16 +82,11 @@ int cmd_train(int argc, char** argv) {
   std::unique_ptr<TraceSource> trace;
   std::string note;
   if (!trace_path.empty()) {
-    if (vm.count("dist") || vm.count("pooling") || vm.count("batch"))
-      throw InputError("--trace " + trace_path + ": --dist, --pooling and --batch describe synthetic data; the trace decides them");
-    TraceData data = read_trace(trace_path);
-    check_trace_against(data, w, trace_path);
-    w.batch_size = data.batches.front().size;
-    const int64_t n = static_cast<int64_t>(data.batches.size());
+    trace = load_trace_file(trace_path, vm, w);
+    const int64_t n = trace->num_batches();
     if (steps > n && !quiet)
       std::fprintf(stderr, "[privrec] the trace has %lld batches; steps beyond that start over from its first batch\n",
                    static_cast<long long>(n));
-    trace = std::make_unique<FileTrace>(std::move(data), trace_path);
   }
   const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
   if (plan.batch != w.batch_size) {

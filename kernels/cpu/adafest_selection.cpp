@@ -7,15 +7,6 @@
 
 namespace privrec::cpu {
 
-double zero_count_selection_probability(double tau, double sigma1, NoiseSource source) {
-  switch (source) {
-    case NoiseSource::gaussian: return 0.5 * std::erfc(tau / (sigma1 * std::sqrt(2.0)));
-    case NoiseSource::ones: return sigma1 >= tau ? 1.0 : 0.0;
-    case NoiseSource::zero: return 0.0 >= tau ? 1.0 : 0.0;
-  }
-  return 0.0;
-}
-
 Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_rows, const AlgorithmConfig& cfg,
                          uint64_t step, WorkCounters& work) {
   const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
@@ -36,7 +27,7 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
     factor[i] = distinct == 0 ? 1.0f
                               : static_cast<float>(std::min(1.0, cfg.adafest_c1 / std::sqrt(static_cast<double>(distinct))));
   }
-  const double p = zero_count_selection_probability(cfg.adafest_tau, cfg.adafest_sigma1, cfg.noise);
+  const double p = cfg.zero_count_selection_probability();
   const double log1m_p = std::log1p(-p);
   std::vector<int64_t> touched(T), sel_touched(T), fps(T), draws(T), untouched(T);
   const uint32_t k0 = static_cast<uint32_t>(cfg.seed), k1 = static_cast<uint32_t>(cfg.seed >> 32);

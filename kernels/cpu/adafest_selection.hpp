@@ -19,9 +19,6 @@ struct Selection {
   int64_t untouched = 0;                   // rows the batch did not touch (the false-positive trials)
 };
 
-// Probability that a zero-count row is selected under the given noise source.
-double zero_count_selection_probability(double tau, double sigma1, NoiseSource source);
-
 Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_rows, const AlgorithmConfig& cfg,
                          uint64_t step, WorkCounters& work);
 

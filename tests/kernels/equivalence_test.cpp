@@ -97,7 +97,7 @@ TEST(AdaFest, FalsePositivesMatchTheirBinomialExpectation) {
   w.tables[0].rows = 200000;
   auto cfg = algo(AlgorithmKind::adafest, 1.0, 1.0);
   cfg.adafest_tau = 2.5;  // p = Q(2.5) = 0.00621
-  const double p = cpu::zero_count_selection_probability(2.5, 1.0, NoiseSource::gaussian);
+  const double p = cfg.zero_count_selection_probability();
   EXPECT_NEAR(p, 0.0062096653, 1e-9);
   SyntheticTrace trace(w, 3);
   double fp = 0, trials = 0;

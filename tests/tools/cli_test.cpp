@@ -121,3 +121,35 @@ TEST(Cli, HelpExitsZero) {
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("--lazydp-noise"), std::string::npos);
 }
+
+TEST(Cli, SimulateWritesTheSameFieldsAsTrain) {
+  const std::string j = dir() + "/s.json", c = dir() + "/s.csv";
+  const Result r = run("simulate --model tiny --algo lazydp --hardware v100-xeon-e5-2698v4 -q --json " + j + " --csv " + c +
+                       " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("lazydp.catchup"), std::string::npos) << r.output;
+  std::ifstream in(j);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_GT(doc["throughput_examples_per_s"].get<double>(), 0);
+  EXPECT_EQ(doc["hardware"]["name"], "v100-xeon-e5-2698v4");
+  bool link = false;
+  for (const auto& s : doc["stages"]) {
+    EXPECT_TRUE(s.contains("name") && s.contains("ms_per_step") && s.contains("bytes_read_seq") && s.contains("bound"));
+    link = link || s["link_bytes"].get<uint64_t>() > 0;
+  }
+  EXPECT_TRUE(link) << "tables in host memory: pooled embeddings cross the link";
+  std::ifstream csv(c);
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("hardware,model,algo,", 0), 0u) << header;
+}
+
+TEST(Cli, SimulateRefusesBadHardware) {
+  expect_bad("simulate --model tiny --hardware h300", "h100-sxm");
+  const std::string f = dir() + "/bad_hw.json";
+  std::ofstream(f) << R"({"name": "x", "provenance": {"source": "datasheet"}, "tables_in": "device",
+    "device": {"memory_GB": 80, "stream_GBps": 0, "random_GBps": 1, "gemm_GFLOPps": 1, "vector_GFLOPps": 1,
+               "rng_normals_per_s": 1, "launch_overhead_us": 1}})";
+  expect_bad("simulate --model tiny --hardware " + f, "device.stream_GBps");
+  expect_bad("simulate --model tiny --steps 0", "--steps");
+}

@@ -1,0 +1,35 @@
+#include "sim/batch_stats.hpp"
+
+#include <algorithm>
+
+namespace privrec::sim {
+
+int64_t BatchStats::lookups() const {
+  int64_t n = 0;
+  for (const auto& t : tables) n += t.lookups;
+  return n;
+}
+
+BatchStats batch_stats(const Batch& batch) {
+  BatchStats s;
+  s.batch = batch.size;
+  s.dense_values = static_cast<int64_t>(batch.dense.size());
+  const int64_t T = static_cast<int64_t>(batch.tables.size());
+  s.tables.resize(T);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < T; ++t) {
+    const TableBatch& tb = batch.tables[t];
+    TableBatchStats& ts = s.tables[t];
+    ts.lookups = static_cast<int64_t>(tb.indices.size());
+    ts.unique_rows = static_cast<int64_t>(unique_rows(tb).size());
+    std::vector<int64_t> bag;
+    for (int64_t i = 0; i < batch.size; ++i) {
+      bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
+      std::sort(bag.begin(), bag.end());
+      ts.bag_distinct += std::unique(bag.begin(), bag.end()) - bag.begin();
+    }
+  }
+  return s;
+}
+
+}  // namespace privrec::sim

@@ -1,0 +1,28 @@
+#pragma once
+// What the performance model needs to know of one batch: per table, lookups, distinct rows, and
+// distinct rows per bag summed over the batch (what per-example materialization and adafest's
+// contribution map produce). Read exactly from a batch of a trace.
+#include <cstdint>
+#include <vector>
+
+#include "traces/batch.hpp"
+
+namespace privrec::sim {
+
+struct TableBatchStats {
+  int64_t lookups = 0;       // indices in the batch
+  int64_t unique_rows = 0;   // distinct rows over the batch
+  int64_t bag_distinct = 0;  // sum over examples of the distinct rows in the example's bag
+};
+
+struct BatchStats {
+  int64_t batch = 0;
+  int64_t dense_values = 0;  // batch x dense features
+  std::vector<TableBatchStats> tables;
+
+  int64_t lookups() const;
+};
+
+BatchStats batch_stats(const Batch& batch);
+
+}  // namespace privrec::sim

@@ -1,0 +1,47 @@
+#pragma once
+// A machine as the performance model sees it, loaded from JSON whose every key carries its unit.
+// Datasheet presets live in configs/hardware/ (compiled into the binary, so `--hardware h100-sxm`
+// works from any directory); measured profiles use the same schema with measured provenance.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace privrec::sim {
+
+// One processor with its memory: where a stage runs and what it can do per second.
+struct ProcessorProfile {
+  double memory_GB = 0;            // capacity for tables (and, on the compute side, the model)
+  double stream_GBps = 0;          // sequential read+write bandwidth
+  double random_GBps = 0;          // bandwidth of row-random gathers and scatters (embedding rows)
+  double gemm_GFLOPps = 0;         // achievable fp32 rate of the MLP matrix products
+  double vector_GFLOPps = 0;       // achievable fp32 rate of element-wise work
+  double rng_normals_per_s = 0;    // Philox4x32-10 + Box-Muller normals per second, all cores/SMs
+  double launch_overhead_us = 0;   // per kernel launch (GPU) or parallel region (CPU)
+};
+
+struct HardwareProfile {
+  std::string name;
+  std::string description;
+  nlohmann::json provenance;  // {"source": "datasheet" | "measured" | ..., plus where from}
+  // "device": tables and MLPs in one processor's memory. "host": tables in host memory (the
+  // table stages run on the host), MLPs on the device, pooled embeddings and their gradients
+  // crossing the link every step (the LazyDP paper's system).
+  std::string tables_in = "device";
+  ProcessorProfile device;
+  std::optional<ProcessorProfile> host;
+  double link_GBps = 0;  // per direction, only with tables_in == "host"
+  double link_latency_us = 0;
+
+  const ProcessorProfile& table_side() const { return tables_in == "host" ? *host : device; }
+  nlohmann::json to_json() const;
+};
+
+// A preset name (configs/hardware/NAME.json, built in) or a JSON file. Throws InputError naming
+// the file, key, value and what was expected.
+HardwareProfile load_hardware_profile(const std::string& name_or_file);
+HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::string& file);
+std::vector<std::string> hardware_preset_names();
+
+}  // namespace privrec::sim

@@ -1,0 +1,39 @@
+#pragma once
+// The trace-driven model of a training run: the work model over the trace's batches, timed by a
+// hardware profile. Reports the same stage names and counters as `privrec train`.
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "models/algorithm.hpp"
+#include "models/workload.hpp"
+#include "sim/hardware_profile.hpp"
+#include "sim/time_model.hpp"
+#include "traces/trace_source.hpp"
+
+namespace privrec::sim {
+
+struct SimStage {
+  Stage stage;
+  WorkCounters work;  // per step, the mean over the modeled steps
+  uint64_t link_bytes = 0;
+  StageTime time;
+};
+
+struct SimReport {
+  std::vector<SimStage> stages;  // in vocabulary order
+  std::optional<SimStage> flush;  // once per run (lazydp.flush)
+  double step_ms = 0;
+  double throughput_examples_per_s = 0;
+  int64_t batch_size = 0;
+  int64_t steps = 0;
+  double table_GB = 0;
+  bool tables_fit = true;  // table bytes within the table side's memory_GB
+};
+
+// Models `steps` steps on the trace (batches 0 .. steps-1) and the final flush. Memory and time
+// follow the trace, not the tables: a 10 TB workload costs what its batches cost.
+SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, const HardwareProfile& h,
+                   int64_t steps, const std::function<void(int64_t)>& progress = {});
+
+}  // namespace privrec::sim

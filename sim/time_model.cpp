@@ -1,0 +1,58 @@
+#include "sim/time_model.hpp"
+
+#include <algorithm>
+
+namespace privrec::sim {
+
+const char* bound_name(Bound b) {
+  switch (b) {
+    case Bound::memory: return "memory";
+    case Bound::compute: return "compute";
+    case Bound::rng: return "rng";
+    case Bound::overhead: return "overhead";
+    case Bound::link: return "link";
+  }
+  return "?";
+}
+
+bool runs_with_tables(Stage s) {
+  switch (s) {
+    case Stage::fwd_emb:
+    case Stage::bwd_emb:
+    case Stage::dp_update:
+    case Stage::update_sparse:
+    case Stage::lazydp_catchup:
+    case Stage::lazydp_flush:
+    case Stage::adafest_select: return true;
+    default: return false;
+  }
+}
+
+bool is_gemm_stage(Stage s) { return s == Stage::fwd_mlp || s == Stage::bwd_mlp || s == Stage::dp_clip; }
+
+uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwareProfile& h) {
+  if (h.tables_in != "host") return 0;
+  const uint64_t pooled = static_cast<uint64_t>(batch) * w.tables.size() * static_cast<uint64_t>(w.embedding_dim()) * 4;
+  return s == Stage::fwd_emb || s == Stage::bwd_emb ? pooled : 0;
+}
+
+StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h) {
+  const ProcessorProfile& p = runs_with_tables(s) ? h.table_side() : h.device;
+  StageTime t;
+  const double seq = static_cast<double>(work.bytes_read_seq + work.bytes_written_seq);
+  const double rnd = static_cast<double>(work.bytes_read_rand + work.bytes_written_rand);
+  t.memory_ms = 1e3 * (seq / (p.stream_GBps * 1e9) + rnd / (p.random_GBps * 1e9));
+  const double rate = is_gemm_stage(s) ? p.gemm_GFLOPps : p.vector_GFLOPps;
+  t.compute_ms = 1e3 * static_cast<double>(work.flops) / (rate * 1e9);
+  t.rng_ms = 1e3 * static_cast<double>(work.rng_samples) / p.rng_normals_per_s;
+  t.overhead_ms = 1e-3 * static_cast<double>(work.launches) * p.launch_overhead_us;
+  if (link > 0) t.link_ms = 1e3 * static_cast<double>(link) / (h.link_GBps * 1e9) + 1e-3 * h.link_latency_us;
+  const double roof = std::max({t.memory_ms, t.compute_ms, t.rng_ms});
+  t.ms = roof + t.overhead_ms + t.link_ms;
+  t.bound = roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;
+  if (t.overhead_ms > roof && t.overhead_ms >= t.link_ms) t.bound = Bound::overhead;
+  if (t.link_ms > roof && t.link_ms > t.overhead_ms) t.bound = Bound::link;
+  return t;
+}
+
+}  // namespace privrec::sim

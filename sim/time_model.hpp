@@ -1,0 +1,34 @@
+#pragma once
+// Time of a stage from its work and a hardware profile: a roofline per stage (the slowest of
+// memory traffic, arithmetic and normal sampling), plus launch overheads, plus link transfers when
+// tables live in host memory. Table stages run where the tables are; MLP stages on the device.
+#include <cstdint>
+
+#include "models/stage.hpp"
+#include "models/work_counters.hpp"
+#include "models/workload.hpp"
+#include "sim/hardware_profile.hpp"
+
+namespace privrec::sim {
+
+enum class Bound { memory, compute, rng, overhead, link };
+const char* bound_name(Bound b);
+
+struct StageTime {
+  double ms = 0;
+  Bound bound = Bound::memory;
+  double memory_ms = 0, compute_ms = 0, rng_ms = 0, overhead_ms = 0, link_ms = 0;
+};
+
+// True for the stages that touch embedding tables (they run on the table side).
+bool runs_with_tables(Stage s);
+// True for the stages whose arithmetic is matrix products (the GEMM rate applies).
+bool is_gemm_stage(Stage s);
+
+// Bytes a stage moves over the host-device link per step (0 when tables are on the device):
+// pooled embeddings to the device after fwd.emb, their gradients back for bwd.emb.
+uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwareProfile& h);
+
+StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h);
+
+}  // namespace privrec::sim

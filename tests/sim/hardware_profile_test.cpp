@@ -1,0 +1,86 @@
+// Hardware profiles: every preset loads and round-trips; a bad profile is refused with the file,
+// the key path, the value and what was expected.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "models/config_error.hpp"
+#include "sim/hardware_profile.hpp"
+
+using namespace privrec;
+using namespace privrec::sim;
+
+TEST(HardwareProfile, EveryPresetLoadsAndRoundTrips) {
+  const auto names = hardware_preset_names();
+  for (const char* expected : {"a100-80gb", "h100-sxm", "h200", "v100-32gb", "v100-xeon-e5-2698v4"})
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  for (const auto& n : names) {
+    const HardwareProfile h = load_hardware_profile(n);
+    EXPECT_EQ(h.name, n);
+    EXPECT_TRUE(h.provenance.contains("source"));
+    const HardwareProfile again = parse_hardware_profile(h.to_json(), "roundtrip");
+    EXPECT_EQ(again.to_json(), h.to_json());
+  }
+  const HardwareProfile lazy = load_hardware_profile("v100-xeon-e5-2698v4");
+  EXPECT_EQ(lazy.tables_in, "host");
+  ASSERT_TRUE(lazy.host.has_value());
+  EXPECT_EQ(lazy.host->stream_GBps, 68);  // the paper's DDR4 figure
+  EXPECT_EQ(load_hardware_profile("h100-sxm").device.stream_GBps, 3000);
+}
+
+namespace {
+std::string error_of(const nlohmann::json& j) {
+  try {
+    parse_hardware_profile(j, "bad.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+}  // namespace
+
+TEST(HardwareProfile, BadProfilesNameFileKeyAndValue) {
+  const nlohmann::json good = load_hardware_profile("v100-xeon-e5-2698v4").to_json();
+  auto with = [&](auto edit) {
+    nlohmann::json j = good;
+    edit(j);
+    return error_of(j);
+  };
+  std::string e = with([](auto& j) { j["device"].erase("stream_GBps"); });
+  EXPECT_NE(e.find("bad.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("device.stream_GBps"), std::string::npos) << e;
+  e = with([](auto& j) { j["host"]["rng_normals_per_s"] = -3; });
+  EXPECT_NE(e.find("host.rng_normals_per_s"), std::string::npos) << e;
+  EXPECT_NE(e.find("-3"), std::string::npos) << e;
+  e = with([](auto& j) { j["device"]["hbm_bandwidth"] = 1; });
+  EXPECT_NE(e.find("device.hbm_bandwidth"), std::string::npos) << e;
+  e = with([](auto& j) { j["tables_in"] = "disk"; });
+  EXPECT_NE(e.find("tables_in"), std::string::npos) << e;
+  EXPECT_NE(e.find("disk"), std::string::npos) << e;
+  e = with([](auto& j) { j.erase("link"); });
+  EXPECT_NE(e.find("link"), std::string::npos) << e;
+  e = with([](auto& j) { j["provenance"] = "trust me"; });
+  EXPECT_NE(e.find("provenance"), std::string::npos) << e;
+  e = with([](auto& j) { j["link"]["GBps"] = "fast"; });
+  EXPECT_NE(e.find("link.GBps"), std::string::npos) << e;
+  EXPECT_EQ(error_of(good), "(accepted)");
+}
+
+TEST(HardwareProfile, UnknownPresetOrMissingFileListsThePresets) {
+  try {
+    load_hardware_profile("h300");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("h100-sxm"), std::string::npos) << e.what();
+  }
+  const auto path = std::filesystem::temp_directory_path() / "privrec_bad_profile.json";
+  std::ofstream(path) << "{ \"name\": ";
+  try {
+    load_hardware_profile(path.string());
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}

@@ -1,0 +1,139 @@
+// privrec simulate: the performance model's per-stage work and time for a workload, an algorithm
+// and a hardware profile, driven by the same trace `privrec train` would run.
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "models/config_error.hpp"
+#include "sim/simulation.hpp"
+#include "tools/cli_common.hpp"
+#include "traces/synthetic_trace.hpp"
+
+namespace privrec::cli {
+
+namespace {
+nlohmann::json stage_json(const sim::SimStage& s) {
+  nlohmann::json j = s.work.to_json();
+  j["name"] = stage_name(s.stage);
+  j["ms_per_step"] = s.time.ms;
+  j["bound"] = sim::bound_name(s.time.bound);
+  j["memory_ms"] = s.time.memory_ms;
+  j["compute_ms"] = s.time.compute_ms;
+  j["rng_ms"] = s.time.rng_ms;
+  j["overhead_ms"] = s.time.overhead_ms;
+  j["link_ms"] = s.time.link_ms;
+  j["link_bytes"] = s.link_bytes;
+  j["runs_on"] = sim::runs_with_tables(s.stage) ? "tables" : "device";
+  return j;
+}
+
+void print_row(const sim::SimStage& s, double total_ms, const char* suffix) {
+  std::printf("%-16s %10.3f %8.1f%% %11s %11s  %-9s %9.3f %9.3f %9.3f %9.3f%s\n", stage_name(s.stage), s.time.ms,
+              total_ms > 0 ? 100.0 * s.time.ms / total_ms : 0.0,
+              human_bytes(static_cast<double>(s.work.bytes_read())).c_str(),
+              human_bytes(static_cast<double>(s.work.bytes_written())).c_str(), sim::bound_name(s.time.bound),
+              s.time.memory_ms, s.time.compute_ms, s.time.rng_ms, s.time.overhead_ms + s.time.link_ms, suffix);
+}
+}  // namespace
+
+int cmd_simulate(int argc, char** argv) {
+  po::options_description opts("privrec simulate options");
+  WorkloadFlags wf;
+  AlgorithmFlags af;
+  std::string hardware = "h100-sxm", trace_path;
+  int64_t steps = 3;
+  uint64_t seed = 1;
+  opts.add_options()("help,h", "show this help")
+    ("hardware", po::value(&hardware)->default_value(hardware), "hardware profile: a preset (configs/hardware/NAME.json) or a JSON file")
+    ("steps", po::value(&steps)->default_value(steps), "batches of the trace to model (work is their mean per step)")
+    ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic trace (and of the algorithm's noise)")
+    ("trace", po::value(&trace_path), "model a trace file instead of synthetic data");
+  OutputFlags out;
+  out.add_to(opts);
+  wf.add_to(opts);
+  af.add_to(opts);
+  po::variables_map vm;
+  std::string presets;
+  for (const auto& n : sim::hardware_preset_names()) presets += (presets.empty() ? "" : ", ") + n;
+  if (!parse(argc, argv, opts, vm,
+             "usage: privrec simulate [--hardware PRESET|FILE] [--model PRESET|FILE] [--table-scale X] [--algo ALGO] ...\n"
+             "Predicts each stage's work and time per step on a hardware profile (presets: " + presets + ")."))
+    return 0;
+  const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
+  const std::string &json_path = out.json, &csv_path = out.csv;
+  if (steps < 1 || steps > 1000000) throw InputError(fmt::format("--steps {}: expected 1 .. 1000000", steps));
+  for (const std::string* p : {&json_path, &csv_path}) check_output(*p, force);
+  const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
+
+  wf.finish(vm);
+  Workload w = wf.resolve();
+  const AlgorithmConfig cfg = af.resolve(seed);
+  std::unique_ptr<TraceSource> trace;
+  if (!trace_path.empty())
+    trace = load_trace_file(trace_path, vm, w);
+  else
+    trace = std::make_unique<SyntheticTrace>(w, seed);
+  if (!quiet)
+    std::fprintf(stderr, "[privrec] modeling %s (%s of tables, batch %lld), %s on %s, %lld steps\n", w.name.c_str(),
+                 human_bytes(static_cast<double>(w.table_bytes())).c_str(), static_cast<long long>(w.batch_size),
+                 algorithm_info(cfg.kind).name, hw.name.c_str(), static_cast<long long>(steps));
+  auto progress = [&](int64_t t) {
+    if (!quiet && steps >= 10 && (t % (steps / 10) == 0 || t == steps))
+      std::fprintf(stderr, "[privrec] step %lld/%lld\n", static_cast<long long>(t), static_cast<long long>(steps));
+  };
+  const sim::SimReport rep = sim::simulate(w, cfg, *trace, hw, steps, progress);
+  if (!rep.tables_fit && !quiet)
+    std::fprintf(stderr, "[privrec] note: %.1f GB of tables exceed %s's %.0f GB of %s memory; the prediction assumes it were large enough\n",
+                 rep.table_GB, hw.name.c_str(), hw.table_side().memory_GB, hw.tables_in.c_str());
+
+  std::printf("privrec simulate: %s (%s of tables, batch %lld), %s, on %s (tables in %s memory), %lld steps, seed %llu\n",
+              w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
+              static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str(),
+              hw.tables_in.c_str(), static_cast<long long>(steps), static_cast<unsigned long long>(seed));
+  std::printf("%-16s %10s %9s %11s %11s  %-9s %9s %9s %9s %9s\n", "stage", "ms/step", "share", "read", "written", "bound",
+              "mem ms", "flop ms", "rng ms", "ovh ms");
+  for (const auto& s : rep.stages) print_row(s, rep.step_ms, "");
+  if (rep.flush) print_row(*rep.flush, 0, "   (once, at the end of training)");
+  std::printf("step: %.3f ms modeled, %.0f examples/s\n", rep.step_ms, rep.throughput_examples_per_s);
+
+  nlohmann::json j;
+  j["command"] = "simulate";
+  j["hardware"] = hw.to_json();
+  j["workload"] = w.to_json();
+  j["algorithm"] = cfg.to_json();
+  j["seed"] = seed;
+  j["trace"] = trace->describe();
+  j["steps"] = steps;
+  j["batch_size"] = rep.batch_size;
+  j["table_GB"] = rep.table_GB;
+  j["tables_fit_in_memory"] = rep.tables_fit;
+  j["throughput_examples_per_s"] = rep.throughput_examples_per_s;
+  j["step_ms"] = rep.step_ms;
+  j["stages"] = nlohmann::json::array();
+  for (const auto& s : rep.stages) j["stages"].push_back(stage_json(s));
+  if (rep.flush) j["once"] = nlohmann::json::array({stage_json(*rep.flush)});
+  j["machine"] = machine_json();
+  if (!json_path.empty()) write_text_file(json_path, j.dump(2) + "\n");
+  if (!csv_path.empty()) {
+    std::string csv =
+        "hardware,model,algo,batch,table_bytes,stage,ms_per_step,bound,memory_ms,compute_ms,rng_ms,overhead_ms,link_ms,"
+        "bytes_read_seq,bytes_written_seq,bytes_read_rand,bytes_written_rand,rows_read_rand,rows_written_rand,"
+        "rng_samples,flops,launches,throughput_examples_per_s\n";
+    auto row = [&](const sim::SimStage& s) {
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", hw.name, w.name,
+                         algorithm_info(cfg.kind).name, rep.batch_size, w.table_bytes(), stage_name(s.stage), s.time.ms,
+                         sim::bound_name(s.time.bound), s.time.memory_ms, s.time.compute_ms, s.time.rng_ms,
+                         s.time.overhead_ms, s.time.link_ms, s.work.bytes_read_seq, s.work.bytes_written_seq,
+                         s.work.bytes_read_rand, s.work.bytes_written_rand, s.work.rows_read_rand,
+                         s.work.rows_written_rand, s.work.rng_samples, s.work.flops, s.work.launches,
+                         rep.throughput_examples_per_s);
+    };
+    for (const auto& s : rep.stages) row(s);
+    if (rep.flush) row(*rep.flush);
+    write_text_file(csv_path, csv);
+  }
+  return 0;
+}
+
+}  // namespace privrec::cli
