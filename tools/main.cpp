@@ -14,6 +14,7 @@ int cmd_train(int argc, char** argv);
 int cmd_trace(int argc, char** argv);
 int cmd_model_diff(int argc, char** argv);
 int cmd_simulate(int argc, char** argv);
+int cmd_sweep(int argc, char** argv);
 }  // namespace privrec::cli
 
 namespace {
@@ -23,6 +24,7 @@ const char* kUsage =
     "commands:\n"
     "  train        run training steps of one algorithm on a backend; per-stage time and work\n"
     "  simulate     the performance model: per-stage work and time on a hardware profile\n"
+    "  sweep        the model over the cross product of axes (table scale, algorithm, hardware, ...)\n"
     "  trace gen    write a synthetic trace (uniform or zipf) to a file\n"
     "  trace stats  per-table lookups, unique rows per batch, reuse gaps, distinct rows\n"
     "  trace convert  turn a Criteo click log into a trace\n"
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
     if (cmd == "trace") return privrec::cli::cmd_trace(argc - 1, argv + 1);
     if (cmd == "model-diff") return privrec::cli::cmd_model_diff(argc - 1, argv + 1);
     if (cmd == "simulate") return privrec::cli::cmd_simulate(argc - 1, argv + 1);
+    if (cmd == "sweep") return privrec::cli::cmd_sweep(argc - 1, argv + 1);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -153,3 +153,19 @@ TEST(Cli, SimulateRefusesBadHardware) {
   expect_bad("simulate --model tiny --hardware " + f, "device.stream_GBps");
   expect_bad("simulate --model tiny --steps 0", "--steps");
 }
+
+TEST(Cli, SweepWritesOneRowPerCase) {
+  const std::string c = dir() + "/sweep.csv";
+  const Result r = run("sweep --model tiny -q --axis table-scale=1,10,100 --axis algo=sgd,dpsgd-f --axis "
+                       "hardware=h100-sxm,v100-xeon-e5-2698v4 --csv " + c + " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(c);
+  std::string line;
+  int rows = -1;  // the header
+  while (std::getline(in, line)) ++rows;
+  EXPECT_EQ(rows, 3 * 2 * 2);
+  expect_bad("sweep --model tiny --axis size=1,2", "unknown axis");
+  expect_bad("sweep --model tiny --axis table-scale=1,-2", "table-scale=-2");
+  expect_bad("sweep --model tiny --axis algo=sgd,dpsgd-z", "dpsgd-z");
+  expect_bad("sweep --model tiny --axis algo=sgd --axis algo=lazydp", "given twice");
+}
