@@ -105,12 +105,7 @@ TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, cons
     }
     if (!ran) continue;
     // The last step skips lazydp's catch-up: average the counters over the steps that ran the stage.
-    const uint64_t n = ms.size();
-    WorkCounters avg;
-    avg.bytes_read_seq = total.bytes_read_seq / n, avg.bytes_written_seq = total.bytes_written_seq / n;
-    avg.bytes_read_rand = total.bytes_read_rand / n, avg.bytes_written_rand = total.bytes_written_rand / n;
-    avg.rows_read_rand = total.rows_read_rand / n, avg.rows_written_rand = total.rows_written_rand / n;
-    avg.rng_samples = total.rng_samples / n, avg.flops = total.flops / n, avg.launches = total.launches / n;
+    const WorkCounters avg = total.divided_by(ms.size());
     rep.stages.push_back({static_cast<Stage>(s), median(ms), *std::min_element(ms.begin(), ms.end()),
                           *std::max_element(ms.begin(), ms.end()), avg});
   }

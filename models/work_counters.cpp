@@ -12,7 +12,24 @@ WorkCounters& WorkCounters::operator+=(const WorkCounters& o) {
   rng_samples += o.rng_samples;
   flops += o.flops;
   launches += o.launches;
+  sort_ops += o.sort_ops;
   return *this;
+}
+
+WorkCounters WorkCounters::divided_by(uint64_t n) const {
+  WorkCounters m;
+  if (n == 0) return m;
+  m.bytes_read_seq = bytes_read_seq / n;
+  m.bytes_written_seq = bytes_written_seq / n;
+  m.bytes_read_rand = bytes_read_rand / n;
+  m.bytes_written_rand = bytes_written_rand / n;
+  m.rows_read_rand = rows_read_rand / n;
+  m.rows_written_rand = rows_written_rand / n;
+  m.rng_samples = rng_samples / n;
+  m.flops = flops / n;
+  m.launches = launches / n;
+  m.sort_ops = sort_ops / n;
+  return m;
 }
 
 nlohmann::json WorkCounters::to_json() const {
@@ -20,7 +37,8 @@ nlohmann::json WorkCounters::to_json() const {
           {"bytes_read_rand", bytes_read_rand},   {"bytes_written_rand", bytes_written_rand},
           {"rows_read_rand", rows_read_rand},     {"rows_written_rand", rows_written_rand},
           {"rng_samples", rng_samples},           {"flops", flops},
-          {"launches", launches},                 {"bytes_read", bytes_read()},
+          {"launches", launches},                 {"sort_ops", sort_ops},
+          {"bytes_read", bytes_read()},
           {"bytes_written", bytes_written()}};
 }
 

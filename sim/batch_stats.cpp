@@ -22,6 +22,8 @@ BatchStats batch_stats(const Batch& batch) {
     TableBatchStats& ts = s.tables[t];
     ts.lookups = static_cast<int64_t>(tb.indices.size());
     ts.unique_rows = static_cast<int64_t>(unique_rows(tb).size());
+    for (const int64_t r : tb.indices) ts.max_row = std::max(ts.max_row, r);
+    ts.bag_sort_ops = bag_sort_ops(tb);
     std::vector<int64_t> bag;
     for (int64_t i = 0; i < batch.size; ++i) {
       bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);

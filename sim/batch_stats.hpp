@@ -13,6 +13,8 @@ struct TableBatchStats {
   int64_t lookups = 0;       // indices in the batch
   int64_t unique_rows = 0;   // distinct rows over the batch
   int64_t bag_distinct = 0;  // sum over examples of the distinct rows in the example's bag
+  int64_t max_row = 0;       // largest row id (sets the radix sort's passes)
+  uint64_t bag_sort_ops = 0;  // sorting work of sorting each bag on its own
 };
 
 struct BatchStats {

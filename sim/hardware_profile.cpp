@@ -1,5 +1,7 @@
 #include "sim/hardware_profile.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -7,6 +9,7 @@
 
 #include "models/config_error.hpp"
 #include "models/json_reader.hpp"
+#include "models/stage.hpp"
 
 namespace privrec::sim {
 
@@ -14,6 +17,14 @@ namespace privrec::sim {
 const std::map<std::string, std::string>& builtin_hardware_presets();
 
 namespace {
+void parse_stage_name(const std::string& name, const std::string& file, const std::string& path) {
+  for (const char* s : kStageNames)
+    if (name == s) return;
+  std::string known;
+  for (const char* s : kStageNames) known += (known.empty() ? "" : ", ") + std::string(s);
+  throw config_error(file, path, name, "a stage name (" + known + ")");
+}
+
 double positive(JsonObjectReader& r, const std::string& key) {
   const double v = r.required_number(key);
   if (!(v > 0)) throw config_error(r.file(), r.key_path(key), fmt::format("{}", v), "a positive number");
@@ -35,18 +46,54 @@ ProcessorProfile parse_processor(const nlohmann::json& j, const std::string& fil
   p.gemm_GFLOPps = positive(r, "gemm_GFLOPps");
   p.vector_GFLOPps = positive(r, "vector_GFLOPps");
   p.rng_normals_per_s = positive(r, "rng_normals_per_s");
+  p.sort_ops_per_s = positive(r, "sort_ops_per_s");
   p.launch_overhead_us = non_negative(r, "launch_overhead_us");
+  if (r.has("random_GBps_by_row_B")) {
+    const nlohmann::json& m = r.required_object("random_GBps_by_row_B", "an object {\"row bytes\": GB/s, ...}");
+    for (const auto& [k, v] : m.items()) {
+      const std::string path = r.key_path("random_GBps_by_row_B") + "." + k;
+      double bytes = 0;
+      try {
+        size_t used = 0;
+        bytes = std::stod(k, &used);
+        if (used != k.size()) bytes = 0;
+      } catch (const std::exception&) {
+      }
+      if (!(bytes > 0)) throw config_error(file, path, k, "a key that is a positive row size in bytes");
+      if (!v.is_number() || !(v.get<double>() > 0)) throw config_error(file, path, json_value_text(v), "a positive GB/s");
+      p.random_GBps_by_row_B.emplace_back(bytes, v.get<double>());
+    }
+    std::sort(p.random_GBps_by_row_B.begin(), p.random_GBps_by_row_B.end());
+  }
   r.reject_unknown_keys();
   return p;
 }
 
 nlohmann::json processor_json(const ProcessorProfile& p) {
-  return {{"memory_GB", p.memory_GB},         {"stream_GBps", p.stream_GBps},
-          {"random_GBps", p.random_GBps},     {"gemm_GFLOPps", p.gemm_GFLOPps},
-          {"vector_GFLOPps", p.vector_GFLOPps}, {"rng_normals_per_s", p.rng_normals_per_s},
-          {"launch_overhead_us", p.launch_overhead_us}};
+  nlohmann::json j = {{"memory_GB", p.memory_GB},         {"stream_GBps", p.stream_GBps},
+                      {"random_GBps", p.random_GBps},     {"gemm_GFLOPps", p.gemm_GFLOPps},
+                      {"vector_GFLOPps", p.vector_GFLOPps}, {"rng_normals_per_s", p.rng_normals_per_s},
+                      {"sort_ops_per_s", p.sort_ops_per_s},
+                      {"launch_overhead_us", p.launch_overhead_us}};
+  if (!p.random_GBps_by_row_B.empty()) {
+    nlohmann::json m = nlohmann::json::object();
+    for (const auto& [bytes, gbps] : p.random_GBps_by_row_B) m[fmt::format("{}", bytes)] = gbps;
+    j["random_GBps_by_row_B"] = m;
+  }
+  return j;
 }
 }  // namespace
+
+double ProcessorProfile::random_GBps_for(double row_bytes) const {
+  const auto& m = random_GBps_by_row_B;
+  if (m.empty()) return random_GBps;
+  if (row_bytes <= m.front().first) return m.front().second;
+  if (row_bytes >= m.back().first) return m.back().second;
+  size_t i = 1;
+  while (m[i].first < row_bytes) ++i;
+  const double f = std::log(row_bytes / m[i - 1].first) / std::log(m[i].first / m[i - 1].first);
+  return m[i - 1].second + f * (m[i].second - m[i - 1].second);
+}
 
 HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::string& file) {
   if (!j.is_object()) throw config_error(file, "(top level)", json_value_text(j), "a JSON object");
@@ -72,6 +119,24 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
     throw config_error(file, r.key_path(r.has("host") ? "host" : "link"), "(present)",
                        "no host or link section when tables_in is \"device\"");
   }
+  if (r.has("stage_efficiency")) {
+    const nlohmann::json& m = r.required_object("stage_efficiency", "an object {\"stage\": factor, ...}");
+    for (const auto& [k, v] : m.items()) {
+      const std::string path = r.key_path("stage_efficiency") + "." + k;
+      parse_stage_name(k, file, path);
+      if (!v.is_number() || !(v.get<double>() > 0)) throw config_error(file, path, json_value_text(v), "a positive factor");
+      h.stage_efficiency[k] = v.get<double>();
+    }
+  }
+  if (r.has("stage_fixed_ms")) {
+    const nlohmann::json& m = r.required_object("stage_fixed_ms", "an object {\"stage\": ms, ...}");
+    for (const auto& [k, v] : m.items()) {
+      const std::string path = r.key_path("stage_fixed_ms") + "." + k;
+      parse_stage_name(k, file, path);
+      if (!v.is_number() || !(v.get<double>() >= 0)) throw config_error(file, path, json_value_text(v), "a number of ms >= 0");
+      h.stage_fixed_ms[k] = v.get<double>();
+    }
+  }
   r.reject_unknown_keys();
   return h;
 }
@@ -83,6 +148,8 @@ nlohmann::json HardwareProfile::to_json() const {
     j["host"] = processor_json(*host);
     j["link"] = {{"GBps", link_GBps}, {"latency_us", link_latency_us}};
   }
+  if (!stage_efficiency.empty()) j["stage_efficiency"] = stage_efficiency;
+  if (!stage_fixed_ms.empty()) j["stage_fixed_ms"] = stage_fixed_ms;
   return j;
 }
 

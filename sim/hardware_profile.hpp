@@ -2,7 +2,9 @@
 // A machine as the performance model sees it, loaded from JSON whose every key carries its unit.
 // Datasheet presets live in configs/hardware/ (compiled into the binary, so `--hardware h100-sxm`
 // works from any directory); measured profiles use the same schema with measured provenance.
+#include <map>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -18,7 +20,13 @@ struct ProcessorProfile {
   double gemm_GFLOPps = 0;         // achievable fp32 rate of the MLP matrix products
   double vector_GFLOPps = 0;       // achievable fp32 rate of element-wise work
   double rng_normals_per_s = 0;    // Philox4x32-10 + Box-Muller normals per second, all cores/SMs
+  double sort_ops_per_s = 0;       // sorting work (WorkCounters::sort_ops key-steps) per second
   double launch_overhead_us = 0;   // per kernel launch (GPU) or parallel region (CPU)
+  // Optional, measured: random-access bandwidth by row size in bytes (ascending). When present it
+  // replaces random_GBps, interpolated in log(row bytes) and held flat beyond the ends.
+  std::vector<std::pair<double, double>> random_GBps_by_row_B;
+
+  double random_GBps_for(double row_bytes) const;
 };
 
 struct HardwareProfile {
@@ -33,6 +41,12 @@ struct HardwareProfile {
   std::optional<ProcessorProfile> host;
   double link_GBps = 0;  // per direction, only with tables_in == "host"
   double link_latency_us = 0;
+  // Optional, calibrated: measured time over the roofline time per stage, fitted on calibration
+  // cases (privrec calibrate). 1 for a stage not listed.
+  std::map<std::string, double> stage_efficiency;
+  // Optional, calibrated: a fixed cost per stage and step in ms (allocation, thread start-up,
+  // per-bag loop overheads) that the counters do not carry. 0 for a stage not listed.
+  std::map<std::string, double> stage_fixed_ms;
 
   const ProcessorProfile& table_side() const { return tables_in == "host" ? *host : device; }
   nlohmann::json to_json() const;

@@ -1,5 +1,7 @@
 #include "sim/simulation.hpp"
 
+#include <array>
+
 #include <fmt/format.h>
 
 #include "models/config_error.hpp"
@@ -7,35 +9,21 @@
 
 namespace privrec::sim {
 
-namespace {
-WorkCounters mean(const WorkCounters& total, int64_t n) {
-  const uint64_t k = static_cast<uint64_t>(n);
-  WorkCounters m;
-  m.bytes_read_seq = total.bytes_read_seq / k;
-  m.bytes_written_seq = total.bytes_written_seq / k;
-  m.bytes_read_rand = total.bytes_read_rand / k;
-  m.bytes_written_rand = total.bytes_written_rand / k;
-  m.rows_read_rand = total.rows_read_rand / k;
-  m.rows_written_rand = total.rows_written_rand / k;
-  m.rng_samples = total.rng_samples / k;
-  m.flops = total.flops / k;
-  m.launches = total.launches / k;
-  return m;
-}
-}  // namespace
 
 SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, const HardwareProfile& h,
-                   int64_t steps, const std::function<void(int64_t)>& progress) {
+                   int64_t steps, const std::function<void(int64_t)>& progress, int64_t first_counted_step) {
+  if (first_counted_step > steps) first_counted_step = 1;  // as train: with only warm-up steps, count them all
   if (steps < 1) throw InputError(fmt::format("--steps {}: expected at least 1", steps));
   WorkModel model(w, cfg);
   StageWork total;
+  std::array<int64_t, kStages> counted{};
   Batch current = trace.batch(0), next;
   for (int64_t t = 1; t <= steps; ++t) {
     const bool has_next = t < steps;
     if (has_next) next = trace.batch(t);
     const StageWork sw = model.step(t, current, has_next ? &next : nullptr);
     for (size_t s = 0; s < kStages; ++s)
-      if (sw.ran[s]) total.ran[s] = true, total.work[s] += sw.work[s];
+      if (sw.ran[s] && t >= first_counted_step) total.ran[s] = true, total.work[s] += sw.work[s], ++counted[s];
     if (has_next) std::swap(current, next);
     if (progress) progress(t);
   }
@@ -49,15 +37,15 @@ SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSou
   for (size_t s = 0; s < kStages; ++s) {
     if (!total.ran[s]) continue;
     const Stage st = static_cast<Stage>(s);
-    SimStage x{st, mean(total.work[s], steps), link_bytes(st, w, w.batch_size, h), {}};
-    x.time = stage_time(st, x.work, x.link_bytes, h);
+    SimStage x{st, total.work[s].divided_by(static_cast<uint64_t>(counted[s])), link_bytes(st, w, w.batch_size, h), {}};
+    x.time = stage_time(st, x.work, x.link_bytes, h, static_cast<uint64_t>(w.table_bytes()));
     r.step_ms += x.time.ms;
     r.stages.push_back(x);
   }
   const size_t f = static_cast<size_t>(Stage::lazydp_flush);
   if (fin.ran[f]) {
     SimStage x{Stage::lazydp_flush, fin.work[f], 0, {}};
-    x.time = stage_time(Stage::lazydp_flush, x.work, 0, h);
+    x.time = stage_time(Stage::lazydp_flush, x.work, 0, h, static_cast<uint64_t>(w.table_bytes()));
     r.flush = x;
   }
   r.throughput_examples_per_s = r.step_ms > 0 ? 1e3 * static_cast<double>(w.batch_size) / r.step_ms : 0;

@@ -33,7 +33,9 @@ struct SimReport {
 
 // Models `steps` steps on the trace (batches 0 .. steps-1) and the final flush. Memory and time
 // follow the trace, not the tables: a 10 TB workload costs what its batches cost.
+// Work is averaged, as `privrec train` does, over the steps from `first_counted_step` on (train's
+// warm-up steps are modeled but not counted) that ran the stage.
 SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, const HardwareProfile& h,
-                   int64_t steps, const std::function<void(int64_t)>& progress = {});
+                   int64_t steps, const std::function<void(int64_t)>& progress = {}, int64_t first_counted_step = 1);
 
 }  // namespace privrec::sim

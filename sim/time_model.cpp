@@ -28,6 +28,10 @@ bool runs_with_tables(Stage s) {
   }
 }
 
+bool visits_rows_in_order(Stage s) {
+  return s == Stage::update_sparse || s == Stage::dp_update || s == Stage::lazydp_catchup;
+}
+
 bool is_gemm_stage(Stage s) { return s == Stage::fwd_mlp || s == Stage::bwd_mlp || s == Stage::dp_clip; }
 
 uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwareProfile& h) {
@@ -36,19 +40,33 @@ uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwarePro
   return s == Stage::fwd_emb || s == Stage::bwd_emb ? pooled : 0;
 }
 
-StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h) {
+StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h, uint64_t table_bytes) {
   const ProcessorProfile& p = runs_with_tables(s) ? h.table_side() : h.device;
   StageTime t;
   const double seq = static_cast<double>(work.bytes_read_seq + work.bytes_written_seq);
   const double rnd = static_cast<double>(work.bytes_read_rand + work.bytes_written_rand);
-  t.memory_ms = 1e3 * (seq / (p.stream_GBps * 1e9) + rnd / (p.random_GBps * 1e9));
+  const uint64_t rows = work.rows_read_rand + work.rows_written_rand;
+  const double row_bytes = rows > 0 ? rnd / static_cast<double>(rows) : 128.0;
+  double random_s = rnd / (p.random_GBps_for(row_bytes) * 1e9);
+  if (visits_rows_in_order(s)) {
+    // Rows in ascending order read and write at most every table once: dense batches stream.
+    const double written = static_cast<double>(work.bytes_written_rand) > 0 ? 2.0 : 1.0;
+    random_s = std::min(random_s, written * static_cast<double>(table_bytes) / (p.stream_GBps * 1e9));
+  }
+  t.memory_ms = 1e3 * (seq / (p.stream_GBps * 1e9) + random_s);
   const double rate = is_gemm_stage(s) ? p.gemm_GFLOPps : p.vector_GFLOPps;
-  t.compute_ms = 1e3 * static_cast<double>(work.flops) / (rate * 1e9);
+  // Sorting is instruction work too: it adds to the arithmetic, not to the memory side.
+  t.compute_ms = 1e3 * static_cast<double>(work.flops) / (rate * 1e9) +
+                 1e3 * static_cast<double>(work.sort_ops) / p.sort_ops_per_s;
   t.rng_ms = 1e3 * static_cast<double>(work.rng_samples) / p.rng_normals_per_s;
   t.overhead_ms = 1e-3 * static_cast<double>(work.launches) * p.launch_overhead_us;
   if (link > 0) t.link_ms = 1e3 * static_cast<double>(link) / (h.link_GBps * 1e9) + 1e-3 * h.link_latency_us;
   const double roof = std::max({t.memory_ms, t.compute_ms, t.rng_ms});
-  t.ms = roof + t.overhead_ms + t.link_ms;
+  const auto eff = h.stage_efficiency.find(stage_name(s));
+  t.efficiency = eff == h.stage_efficiency.end() ? 1.0 : eff->second;
+  const auto fixed = h.stage_fixed_ms.find(stage_name(s));
+  t.overhead_ms += fixed == h.stage_fixed_ms.end() ? 0.0 : fixed->second;
+  t.ms = roof * t.efficiency + t.overhead_ms + t.link_ms;
   t.bound = roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;
   if (t.overhead_ms > roof && t.overhead_ms >= t.link_ms) t.bound = Bound::overhead;
   if (t.link_ms > roof && t.link_ms > t.overhead_ms) t.bound = Bound::link;

@@ -17,7 +17,9 @@ const char* bound_name(Bound b);
 struct StageTime {
   double ms = 0;
   Bound bound = Bound::memory;
-  double memory_ms = 0, compute_ms = 0, rng_ms = 0, overhead_ms = 0, link_ms = 0;
+  double memory_ms = 0, compute_ms = 0, rng_ms = 0, link_ms = 0;
+  double overhead_ms = 0;  // launches x launch overhead, plus the profile's calibrated fixed cost
+  double efficiency = 1;  // the profile's calibrated factor on the roofline term
 };
 
 // True for the stages that touch embedding tables (they run on the table side).
@@ -29,6 +31,11 @@ bool is_gemm_stage(Stage s);
 // pooled embeddings to the device after fwd.emb, their gradients back for bwd.emb.
 uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwareProfile& h);
 
-StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h);
+// True for the stages that visit rows in sorted order (sparse updates, lazydp's catch-up): their
+// row-random traffic costs at most a streaming pass over the tables.
+bool visits_rows_in_order(Stage s);
+
+// `table_bytes`: all tables together (bounds the sorted-row stages' traffic).
+StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h, uint64_t table_bytes);
 
 }  // namespace privrec::sim

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "traces/row_sort.hpp"
+
 namespace privrec::sim {
 
 namespace {
@@ -23,6 +25,8 @@ std::vector<Layer> layers_of(const Workload& w) {
 }
 
 uint64_t u(int64_t x) { return static_cast<uint64_t>(x); }
+// Sorting work of a radix sort of n keys over one table's rows.
+uint64_t radix_ops(uint64_t n, const TableBatchStats& t) { return radix_sort_ops(n, bits_for(static_cast<uint64_t>(t.max_row))); }
 uint64_t round_count(double x) { return static_cast<uint64_t>(std::llround(std::max(0.0, x))); }
 }  // namespace
 
@@ -158,6 +162,7 @@ void WorkModel::coalesce(const BatchStats& s, bool scaled, WorkCounters& w) cons
     w.bytes_read_seq += u(t.lookups) * (kI + d * kF);
     w.bytes_written_seq += u(t.unique_rows) * (kI + d * kF);
     w.flops += u(t.lookups) * d * (scaled ? 2 : 1);
+    w.sort_ops += radix_ops(u(t.lookups), t);
   }
   w.launches += 1;
 }
@@ -171,6 +176,7 @@ void WorkModel::ghost_norms(const BatchStats& s, WorkCounters& w) const {
   }
   w.bytes_read_seq += u(s.lookups()) * kI;  // bag_count_square_sums
   w.bytes_written_seq += B * T * kF;
+  for (const auto& t : s.tables) w.sort_ops += t.bag_sort_ops;
   w.launches += 1;
   w.flops += 2 * B * T * d + 2 * B * T;  // ghost_norms_embedding
   w.bytes_read_seq += B * T * (d + 1) * kF;
@@ -191,6 +197,7 @@ void WorkModel::materialize(const BatchStats& s, WorkCounters& w) const {
     w.bytes_read_seq += u(t.lookups) * kI + B * d * kF;
     w.bytes_written_seq += n * (kI + d * kF);
     w.flops += 3 * n * d;
+    w.sort_ops += t.bag_sort_ops;
   }
   w.launches += w_.tables.size();
 }
@@ -257,6 +264,7 @@ StageWork WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
       w.bytes_read_seq += n * (kI + d * kF);
       w.bytes_written_seq += un * (kI + d * kF);
       w.flops += 2 * n * d;
+      w.sort_ops += radix_ops(n, ts);
     }
     w.launches += 1;
   } else {
@@ -275,6 +283,7 @@ StageWork WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
         w.bytes_written_seq += selected * kI;
         w.rng_samples += (cfg_.noise == NoiseSource::gaussian ? u(ts.unique_rows) : 0) + round_count(sel[ti].draws);
         w.flops += u(ts.lookups) + 2 * u(ts.unique_rows) + 4 * round_count(sel[ti].draws);
+        w.sort_ops += radix_ops(u(ts.lookups), ts) + ts.bag_sort_ops;
       }
       w.launches += 1;
     }
@@ -329,6 +338,7 @@ StageWork WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
       }
       const uint64_t n = rows.size();
       w.bytes_read_seq += next->tables[ti].indices.size() * kI;  // the trainer reads the next batch's ids
+      w.sort_ops += unique_rows_sort_ops(next->tables[ti]);
       w.bytes_read_seq += n * kI;
       w.bytes_read_rand += n * kH + owed * d * kF;
       w.bytes_written_rand += owed * kH + owed * d * kF;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/training_run.hpp"
 #include "traces/trace_file.hpp"
 #include "models/config_error.hpp"
 
@@ -140,6 +141,11 @@ void OutputFlags::add_to(po::options_description& o) {
     ("csv", po::value(&csv), "write one row per stage as CSV to FILE")
     ("force", "overwrite existing output files")
     ("quiet,q", "no progress on stderr");
+}
+
+void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg) {
+  const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
+  if (plan.batch != w.batch_size) throw InputError(plan.note + "; pass --batch " + std::to_string(plan.batch));
 }
 
 std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::variables_map& vm, Workload& w) {

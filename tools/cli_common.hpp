@@ -47,6 +47,13 @@ struct AlgorithmFlags {
 // --dist, --pooling and --batch are refused alongside it).
 std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::variables_map& vm, Workload& w);
 
+// The measured profile of the development machine that compare and validate use by default.
+inline constexpr const char* kDefaultCpuProfile = "cpu-epyc-2c";
+
+// Refuses (InputError) a real run whose model and working memory cannot fit here, before allocating;
+// dpsgd-b/r at a batch that does not fit are told to use a smaller --batch.
+void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg);
+
 // Refuses to replace an existing file unless --force was given.
 void check_output(const std::string& path, bool force);
 void write_text_file(const std::string& path, const std::string& text);

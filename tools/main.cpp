@@ -15,6 +15,9 @@ int cmd_trace(int argc, char** argv);
 int cmd_model_diff(int argc, char** argv);
 int cmd_simulate(int argc, char** argv);
 int cmd_sweep(int argc, char** argv);
+int cmd_compare(int argc, char** argv);
+int cmd_calibrate(int argc, char** argv);
+int cmd_validate(int argc, char** argv);
 }  // namespace privrec::cli
 
 namespace {
@@ -25,6 +28,9 @@ const char* kUsage =
     "  train        run training steps of one algorithm on a backend; per-stage time and work\n"
     "  simulate     the performance model: per-stage work and time on a hardware profile\n"
     "  sweep        the model over the cross product of axes (table scale, algorithm, hardware, ...)\n"
+    "  compare      the real step and the model side by side, per stage, with the error\n"
+    "  calibrate    measure this machine and fit a hardware profile (microbenchmarks + calibration cases)\n"
+    "  validate     compare over held-out cases: median and worst error, correlation, share within 10%\n"
     "  trace gen    write a synthetic trace (uniform or zipf) to a file\n"
     "  trace stats  per-table lookups, unique rows per batch, reuse gaps, distinct rows\n"
     "  trace convert  turn a Criteo click log into a trace\n"
@@ -46,6 +52,9 @@ int main(int argc, char** argv) {
     if (cmd == "model-diff") return privrec::cli::cmd_model_diff(argc - 1, argv + 1);
     if (cmd == "simulate") return privrec::cli::cmd_simulate(argc - 1, argv + 1);
     if (cmd == "sweep") return privrec::cli::cmd_sweep(argc - 1, argv + 1);
+    if (cmd == "compare") return privrec::cli::cmd_compare(argc - 1, argv + 1);
+    if (cmd == "calibrate") return privrec::cli::cmd_calibrate(argc - 1, argv + 1);
+    if (cmd == "validate") return privrec::cli::cmd_validate(argc - 1, argv + 1);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -12,11 +12,27 @@ int64_t Batch::lookups() const {
   return n;
 }
 
-std::vector<int64_t> unique_rows(const TableBatch& tb) {
-  std::vector<uint64_t> keys(tb.indices.begin(), tb.indices.end());  // row ids are checked non-negative
-  uint64_t max_row = 0;
-  for (const uint64_t k : keys) max_row = std::max(max_row, k);
-  radix_sort_bits(keys, 0, bits_for(max_row));
+namespace {
+uint64_t max_row(const TableBatch& tb) {
+  uint64_t m = 0;
+  for (const int64_t r : tb.indices) m = std::max(m, static_cast<uint64_t>(r));  // row ids are checked non-negative
+  return m;
+}
+}  // namespace
+
+uint64_t unique_rows_sort_ops(const TableBatch& tb) { return radix_sort_ops(tb.indices.size(), bits_for(max_row(tb))); }
+
+uint64_t bag_sort_ops(const TableBatch& tb) {
+  uint64_t ops = 0;
+  for (size_t i = 0; i + 1 < tb.offsets.size(); ++i)
+    ops += comparison_sort_ops(static_cast<uint64_t>(tb.offsets[i + 1] - tb.offsets[i]));
+  return ops;
+}
+
+std::vector<int64_t> unique_rows(const TableBatch& tb, uint64_t* sort_ops) {
+  std::vector<uint64_t> keys(tb.indices.begin(), tb.indices.end());
+  const uint64_t ops = radix_sort_bits(keys, 0, bits_for(max_row(tb)));
+  if (sort_ops) *sort_ops += ops;
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return {keys.begin(), keys.end()};
 }

@@ -20,7 +20,13 @@ struct Batch {
   int64_t lookups() const;
 };
 
-// Sorted distinct row ids of one table's bags.
-std::vector<int64_t> unique_rows(const TableBatch& tb);
+// Sorted distinct row ids of one table's bags; adds the sorting work to *sort_ops if given.
+std::vector<int64_t> unique_rows(const TableBatch& tb, uint64_t* sort_ops = nullptr);
+
+// Sorting work of unique_rows on this table's bags.
+uint64_t unique_rows_sort_ops(const TableBatch& tb);
+
+// Sorting work of sorting every bag on its own (per-example duplicate counting).
+uint64_t bag_sort_ops(const TableBatch& tb);
 
 }  // namespace privrec

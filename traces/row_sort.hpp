@@ -10,16 +10,33 @@
 
 namespace privrec {
 
+inline constexpr int kRadixDigitBits = 11;
+inline constexpr size_t kRadixSmall = 256;  // below this, a comparison sort
+
+// The sorting work (WorkCounters::sort_ops) of a comparison sort of k keys: k ceil(log2 k).
+inline uint64_t comparison_sort_ops(uint64_t k) {
+  return k < 2 ? 0 : k * static_cast<uint64_t>(std::bit_width(k - 1));
+}
+
+// The sorting work of radix_sort_bits on n keys with a `bits`-wide field: n per pass.
+inline uint64_t radix_sort_ops(uint64_t n, int bits) {
+  if (bits <= 0 || n < 2) return 0;
+  if (n < kRadixSmall) return comparison_sort_ops(n);
+  return n * static_cast<uint64_t>((bits + kRadixDigitBits - 1) / kRadixDigitBits);
+}
+
 // Sorts keys stably by their bits [shift, shift + bits). Keys equal there keep their order.
-inline void radix_sort_bits(std::vector<uint64_t>& keys, int shift, int bits) {
-  constexpr int kDigit = 11;
-  constexpr size_t kSmall = 256;
-  if (bits <= 0 || keys.size() < 2) return;
+// Returns the sorting work, radix_sort_ops(keys.size(), bits).
+inline uint64_t radix_sort_bits(std::vector<uint64_t>& keys, int shift, int bits) {
+  constexpr int kDigit = kRadixDigitBits;
+  constexpr size_t kSmall = kRadixSmall;
+  const uint64_t ops = radix_sort_ops(keys.size(), bits);
+  if (bits <= 0 || keys.size() < 2) return ops;
   if (keys.size() < kSmall) {
     const uint64_t mask = bits >= 64 ? ~0ull : ((1ull << bits) - 1);
     std::stable_sort(keys.begin(), keys.end(),
                      [&](uint64_t a, uint64_t b) { return ((a >> shift) & mask) < ((b >> shift) & mask); });
-    return;
+    return ops;
   }
   std::vector<uint64_t> tmp(keys.size());
   std::vector<size_t> count(size_t{1} << kDigit);
@@ -33,6 +50,7 @@ inline void radix_sort_bits(std::vector<uint64_t>& keys, int shift, int bits) {
     for (const uint64_t k : keys) tmp[count[(k >> s) & mask]++] = k;
     keys.swap(tmp);
   }
+  return ops;
 }
 
 // Bits needed for the largest value (0 for none or all zero).

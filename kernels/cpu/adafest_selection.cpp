@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/gaussian.hpp"
+#include "traces/row_sort.hpp"
 
 namespace privrec::cpu {
 
@@ -30,15 +31,20 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
   const double p = cfg.zero_count_selection_probability();
   const double log1m_p = std::log1p(-p);
   std::vector<int64_t> touched(T), sel_touched(T), fps(T), draws(T), untouched(T);
+  std::vector<uint64_t> sort_ops(T);
   const uint32_t k0 = static_cast<uint32_t>(cfg.seed), k1 = static_cast<uint32_t>(cfg.seed >> 32);
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t t = 0; t < T; ++t) {
     const auto& tb = batch.tables[t];
     std::vector<uint64_t> keys(tb.indices.size());
+    uint64_t max_row = 0;
     for (int64_t i = 0; i < B; ++i)
-      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k)
+      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
+        max_row = std::max(max_row, static_cast<uint64_t>(tb.indices[k]));
         keys[k] = (static_cast<uint64_t>(tb.indices[k]) << 24) | static_cast<uint64_t>(i);
-    std::sort(keys.begin(), keys.end());
+      }
+    // Stable by row, and examples come in order: sorted by (row, example).
+    sort_ops[t] = radix_sort_bits(keys, 24, bits_for(max_row));
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());  // one count per (row, example)
     std::vector<int64_t> rows, chosen;
     for (size_t k = 0; k < keys.size();) {
@@ -90,6 +96,7 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
     work.bytes_written_seq += sel.rows[t].size() * sizeof(int64_t);
     work.rng_samples += (cfg.noise == NoiseSource::gaussian ? touched[t] : 0) + draws[t];
     work.flops += n + 2 * touched[t] + 4 * draws[t];
+    work.sort_ops += sort_ops[t] + bag_sort_ops(batch.tables[t]);  // the per-example bag sorts for the clip factors
   }
   work.launches += 1;
   return sel;

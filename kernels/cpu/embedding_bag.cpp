@@ -11,8 +11,9 @@ constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
 constexpr int64_t kPrefetch = 16;
 
 // Sorts (row, entry) keys and sums contribute(entry, acc) into one gradient row per distinct row.
+// Returns the sorting work.
 template <class RowOf, class Contribute>
-void coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contribute, SparseRows& out) {
+uint64_t coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contribute, SparseRows& out) {
   // Entry ids in the low bits, as few as there are entries; rows (< 2^40) above them.
   const int shift = std::max(1, bits_for(static_cast<uint64_t>(entries)));
   const uint64_t entry_mask = (1ull << shift) - 1;
@@ -23,7 +24,8 @@ void coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contribute,
     max_row = std::max(max_row, r);
     keys[k] = (r << shift) | static_cast<uint64_t>(k);
   }
-  radix_sort_bits(keys, shift, bits_for(max_row));  // stable, and entries start in order: sorted by (row, entry)
+  // Stable, and entries start in order: sorted by (row, entry).
+  const uint64_t sort_ops = radix_sort_bits(keys, shift, bits_for(max_row));
   out.rows.clear();
   for (int64_t k = 0; k < entries; ++k) {
     const int64_t r = static_cast<int64_t>(keys[k] >> shift);
@@ -36,6 +38,7 @@ void coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contribute,
     while (out.rows[u] != r) ++u;
     contribute(static_cast<int64_t>(keys[k] & entry_mask), out.grads.data() + u * dim);
   }
+  return sort_ops;
 }
 }  // namespace
 
@@ -71,6 +74,7 @@ void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const 
                               std::vector<SparseRows>& out, WorkCounters& work) {
   const int64_t T = static_cast<int64_t>(batch.tables.size()), d = buf.dim;
   out.resize(T);
+  std::vector<uint64_t> sort_ops(T);
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t t = 0; t < T; ++t) {
     const auto& tb = batch.tables[t];
@@ -78,7 +82,7 @@ void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const 
     std::vector<int32_t> example(tb.indices.size());
     for (int64_t i = 0; i < batch.size; ++i)
       for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) example[k] = static_cast<int32_t>(i);
-    coalesce(
+    sort_ops[t] = coalesce(
         static_cast<int64_t>(tb.indices.size()), d, [&](int64_t k) { return tb.indices[k]; },
         [&](int64_t k, float* acc) {
           const int64_t i = example[k];
@@ -93,6 +97,7 @@ void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const 
     work.bytes_read_seq += n * (kI + d * kF);
     work.bytes_written_seq += u * (kI + d * kF);
     work.flops += n * d * (scale ? 2 : 1);
+    work.sort_ops += sort_ops[t];
   }
   work.launches += 1;
 }
@@ -119,6 +124,7 @@ std::vector<float> bag_count_square_sums(const Batch& batch, WorkCounters& work)
   }
   work.bytes_read_seq += static_cast<uint64_t>(batch.lookups()) * kI;
   work.bytes_written_seq += static_cast<uint64_t>(B * T) * kF;
+  for (const auto& tb : batch.tables) work.sort_ops += bag_sort_ops(tb);
   work.launches += 1;
   return out;
 }
@@ -186,6 +192,7 @@ void materialize_embedding_grads(const Batch& batch, const PassBuffers& buf, std
     work.bytes_read_seq += static_cast<uint64_t>(tb.indices.size()) * kI + static_cast<uint64_t>(B * d) * kF;
     work.bytes_written_seq += n * (kI + d * kF);
     work.flops += 3ull * n * d;
+    work.sort_ops += bag_sort_ops(tb);
   }
   work.launches += static_cast<uint64_t>(T);
 }
@@ -194,13 +201,14 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
                            std::vector<SparseRows>& out, WorkCounters& work) {
   const int64_t T = static_cast<int64_t>(per_example.size());
   out.resize(T);
+  std::vector<uint64_t> sort_ops(T);
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t t = 0; t < T; ++t) {
     const ExampleRows& er = per_example[t];
     std::vector<int32_t> example(er.rows.size());
     for (size_t i = 0; i + 1 < er.offsets.size(); ++i)
       for (int64_t e = er.offsets[i]; e < er.offsets[i + 1]; ++e) example[e] = static_cast<int32_t>(i);
-    coalesce(
+    sort_ops[t] = coalesce(
         static_cast<int64_t>(er.rows.size()), dim, [&](int64_t e) { return er.rows[e]; },
         [&](int64_t e, float* acc) {
           const float s = scale[example[e]];
@@ -214,6 +222,7 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
     work.bytes_read_seq += n * (kI + dim * kF);
     work.bytes_written_seq += u * (kI + dim * kF);
     work.flops += 2ull * n * dim;
+    work.sort_ops += sort_ops[t];
   }
   work.launches += 1;
 }

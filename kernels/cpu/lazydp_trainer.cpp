@@ -39,10 +39,12 @@ class LazyDpTrainer : public Trainer {
     int64_t owed = 0;
     const int64_t T = static_cast<int64_t>(model_.tables.size());
     std::vector<std::vector<int64_t>> rows(T);
+    std::vector<uint64_t> sort_ops(T);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t k = 0; k < T; ++k) rows[k] = unique_rows(next->tables[k]);
+    for (int64_t k = 0; k < T; ++k) rows[k] = unique_rows(next->tables[k], &sort_ops[k]);
     for (int64_t k = 0; k < T; ++k) {
       s.work().bytes_read_seq += next->tables[k].indices.size() * sizeof(int64_t);
+      s.work().sort_ops += sort_ops[k];
       owed += lazy_catch_up(model_.tables[k], static_cast<uint32_t>(k), rows[k], history_[k], static_cast<uint32_t>(t),
                             params(), s.work());
     }

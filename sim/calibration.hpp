@@ -1,0 +1,28 @@
+#pragma once
+// Fitting a profile's per-stage calibration: measured = efficiency x roofline + fixed cost (plus
+// the modeled overheads), by least squares on the relative error over the calibration cases, with
+// the fixed cost held at 0 where it would come out negative or a stage has a single case. Measured
+// numbers come in as data; nothing here runs a kernel.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/stage.hpp"
+#include "sim/time_model.hpp"
+
+namespace privrec::sim {
+
+struct StageObservation {
+  Stage stage;
+  double measured_ms = 0;
+  StageTime modeled;  // from a profile without stage efficiencies
+};
+
+struct StageFit {
+  std::map<std::string, double> efficiency;  // per stage, > 0
+  std::map<std::string, double> fixed_ms;    // per stage, >= 0
+};
+
+StageFit fit_stages(const std::vector<StageObservation>& observations);
+
+}  // namespace privrec::sim

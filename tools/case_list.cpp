@@ -1,0 +1,75 @@
+#include "tools/case_list.hpp"
+
+#include <fmt/format.h>
+
+#include "models/config_error.hpp"
+#include "models/json_reader.hpp"
+
+namespace privrec::cli {
+
+std::string Case::label() const {
+  std::string s = fmt::format("{} x{} {}", model, table_scale, algo);
+  if (batch) s += fmt::format(" batch {}", batch);
+  if (pooling) s += fmt::format(" pooling {}", pooling);
+  if (!dist.empty()) s += " " + dist;
+  return s;
+}
+
+Workload Case::workload() const {
+  Workload w = load_workload(model);
+  w.scale_tables(table_scale);
+  if (batch) w.batch_size = batch;
+  if (pooling) w.set_pooling(pooling);
+  if (!dist.empty()) w.set_access(AccessDistribution::parse(dist));
+  return w;
+}
+
+AlgorithmConfig Case::algorithm(uint64_t seed) const {
+  AlgorithmConfig c;
+  c.kind = parse_algorithm(algo);
+  c.seed = seed;
+  c.validate();
+  return c;
+}
+
+nlohmann::json Case::to_json() const {
+  nlohmann::json j = {{"model", model}, {"table_scale", table_scale}, {"algo", algo}, {"steps", steps}, {"warmup", warmup}};
+  if (batch) j["batch"] = batch;
+  if (pooling) j["pooling"] = pooling;
+  if (!dist.empty()) j["dist"] = dist;
+  return j;
+}
+
+std::vector<Case> load_cases(const std::string& file) {
+  const nlohmann::json j = parse_json_file(file);
+  JsonObjectReader top(j, file, "");
+  top.optional_string("description");
+  const nlohmann::json& list = top.required_array("cases");
+  top.reject_unknown_keys();
+  std::vector<Case> cases;
+  for (size_t i = 0; i < list.size(); ++i) {
+    JsonObjectReader r = top.child(list[i], "cases", i);
+    Case c;
+    c.model = r.required_string("model");
+    c.table_scale = r.required_number("table_scale");
+    if (!(c.table_scale > 0))
+      throw config_error(file, r.key_path("table_scale"), fmt::format("{}", c.table_scale), "a positive number");
+    c.algo = r.required_string("algo");
+    c.batch = r.optional_positive_int("batch").value_or(0);
+    c.pooling = r.optional_positive_int("pooling").value_or(0);
+    c.dist = r.optional_string("dist").value_or("");
+    c.steps = r.optional_positive_int("steps").value_or(c.steps);
+    c.warmup = r.optional_positive_int("warmup").value_or(c.warmup);
+    r.reject_unknown_keys();
+    try {
+      c.workload();
+      c.algorithm(1);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: cases[{}]: {}", file, i, e.what()));
+    }
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+}  // namespace privrec::cli

@@ -1,0 +1,31 @@
+#pragma once
+// Case lists for calibrate and validate (configs/validation/*.json): each case is a workload, an
+// algorithm and how many steps to run, read strictly (unknown keys refused, file/key/value named).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/algorithm.hpp"
+#include "models/workload.hpp"
+
+namespace privrec::cli {
+
+struct Case {
+  std::string model;
+  double table_scale = 1;
+  std::string algo;
+  int64_t batch = 0, pooling = 0;  // 0: the workload's
+  std::string dist;                // empty: the workload's
+  int64_t steps = 6, warmup = 1;
+
+  std::string label() const;
+  Workload workload() const;
+  AlgorithmConfig algorithm(uint64_t seed) const;
+  nlohmann::json to_json() const;
+};
+
+std::vector<Case> load_cases(const std::string& file);
+
+}  // namespace privrec::cli

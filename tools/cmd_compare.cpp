@@ -1,0 +1,83 @@
+// privrec compare: the real step and the model on the same workload and trace, stage by stage.
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "models/config_error.hpp"
+#include "tools/cli_common.hpp"
+#include "tools/compare_run.hpp"
+#include "traces/synthetic_trace.hpp"
+
+namespace privrec::cli {
+
+int cmd_compare(int argc, char** argv) {
+  po::options_description opts("privrec compare options");
+  WorkloadFlags wf;
+  AlgorithmFlags af;
+  std::string backend = "cpu", hardware = kDefaultCpuProfile, trace_path;
+  int64_t steps = 5, warmup = 1;
+  uint64_t seed = 1;
+  opts.add_options()("help,h", "show this help")
+    ("backend", po::value(&backend)->default_value(backend), "cpu (cuda: not implemented yet)")
+    ("hardware", po::value(&hardware)->default_value(hardware), "the profile to model with: a preset or a JSON file")
+    ("steps", po::value(&steps)->default_value(steps), "training steps (measured: those after the warm-up)")
+    ("warmup", po::value(&warmup)->default_value(warmup), "steps excluded from measurement (and from the model's mean)")
+    ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
+    ("trace", po::value(&trace_path), "a trace file instead of synthetic data");
+  OutputFlags out;
+  out.add_to(opts);
+  wf.add_to(opts);
+  af.add_to(opts);
+  po::variables_map vm;
+  if (!parse(argc, argv, opts, vm,
+             "usage: privrec compare [--backend cpu] [--hardware PROFILE] [--model M] [--table-scale X] [--algo A] ...\n"
+             "Runs the real training step and the performance model on the same workload and trace; prints measured and\n"
+             "modeled ms per stage with the error in percent, and end to end."))
+    return 0;
+  const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
+  if (backend == "cuda") throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build");
+  if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
+  if (steps < 1 || steps > 100000) throw InputError(fmt::format("--steps {}: expected 1 .. 100000", steps));
+  if (warmup < 0 || warmup >= steps) throw InputError(fmt::format("--warmup {}: expected 0 .. steps-1", warmup));
+  for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);
+  const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
+  wf.finish(vm);
+  Workload w = wf.resolve();
+  const AlgorithmConfig cfg = af.resolve(seed);
+  const std::unique_ptr<TraceSource> trace =
+      trace_path.empty() ? std::make_unique<SyntheticTrace>(w, seed) : load_trace_file(trace_path, vm, w);
+  require_fits_in_memory(w, cfg);
+  if (!quiet)
+    std::fprintf(stderr, "[privrec] measuring %s (%s of tables, batch %lld), %s on the cpu; modeling on %s\n",
+                 w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
+                 static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str());
+  const Comparison c = compare_cpu(w, cfg, *trace, hw, steps, warmup, !quiet);
+  std::printf("privrec compare: %s (%s of tables, batch %lld), %s, measured on the cpu, modeled on %s\n", w.name.c_str(),
+              human_bytes(static_cast<double>(w.table_bytes())).c_str(), static_cast<long long>(w.batch_size),
+              algorithm_info(cfg.kind).name, hw.name.c_str());
+  print_comparison(c);
+  nlohmann::json j = c.to_json();
+  j["command"] = "compare";
+  j["backend"] = backend;
+  j["hardware"] = hw.to_json();
+  j["workload"] = w.to_json();
+  j["algorithm"] = cfg.to_json();
+  j["seed"] = seed;
+  j["steps"] = steps;
+  j["warmup_steps"] = warmup;
+  j["trace"] = trace->describe();
+  j["machine"] = machine_json();
+  if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
+  if (!out.csv.empty()) {
+    std::string csv = "stage,measured_ms,modeled_ms,error_pct,bound\n";
+    for (const auto& s : c.stages)
+      csv += fmt::format("{},{},{},{},{}\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
+                         sim::bound_name(s.modeled.bound));
+    csv += fmt::format("end_to_end,{},{},{},\n", c.measured_step_ms, c.modeled_step_ms, c.error_pct);
+    write_text_file(out.csv, csv);
+  }
+  return 0;
+}
+
+}  // namespace privrec::cli

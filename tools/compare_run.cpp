@@ -1,0 +1,79 @@
+#include "tools/compare_run.hpp"
+
+#include <cstdio>
+
+#include "kernels/training_run.hpp"
+#include "sim/error_metrics.hpp"
+#include "sim/simulation.hpp"
+
+namespace privrec::cli {
+
+namespace {
+// Pairs each measured stage with its modeled one; end to end is the step median against the sum.
+Comparison pair_up(const std::vector<std::pair<Stage, double>>& measured, double measured_step_ms,
+                   const sim::SimReport& model, int64_t batch) {
+  Comparison c;
+  for (const auto& [stage, ms] : measured) {
+    StageComparison s{stage, ms, 0, 0, {}};
+    for (const auto& m : model.stages)
+      if (m.stage == stage) s.modeled = m.time, s.modeled_ms = m.time.ms;
+    s.error_pct = sim::error_pct(s.measured_ms, s.modeled_ms);
+    c.stages.push_back(s);
+  }
+  c.measured_step_ms = measured_step_ms;
+  c.modeled_step_ms = model.step_ms;
+  c.error_pct = sim::error_pct(c.measured_step_ms, c.modeled_step_ms);
+  c.measured_throughput = measured_step_ms > 0 ? 1e3 * static_cast<double>(batch) / measured_step_ms : 0;
+  c.modeled_throughput = model.throughput_examples_per_s;
+  return c;
+}
+}  // namespace
+
+nlohmann::json Comparison::to_json() const {
+  nlohmann::json j;
+  j["stages"] = nlohmann::json::array();
+  for (const auto& s : stages)
+    j["stages"].push_back({{"name", stage_name(s.stage)},
+                           {"measured_ms", s.measured_ms},
+                           {"modeled_ms", s.modeled_ms},
+                           {"error_pct", s.error_pct},
+                           {"bound", sim::bound_name(s.modeled.bound)}});
+  j["end_to_end"] = {{"measured_ms", measured_step_ms},
+                     {"modeled_ms", modeled_step_ms},
+                     {"error_pct", error_pct},
+                     {"measured_throughput_examples_per_s", measured_throughput},
+                     {"modeled_throughput_examples_per_s", modeled_throughput}};
+  return j;
+}
+
+Comparison compare_cpu(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                       const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
+  TrainOptions opt;
+  opt.steps = steps;
+  opt.warmup = warmup;
+  opt.progress = progress;
+  const TrainReport rep = run_cpu_training(w, cfg, trace, opt);
+  std::vector<std::pair<Stage, double>> measured;
+  for (const auto& s : rep.stages) measured.emplace_back(s.stage, s.median_ms);
+  const sim::SimReport model = sim::simulate(w, cfg, trace, h, steps, {}, warmup + 1);
+  return pair_up(measured, rep.step_ms_median, model, rep.batch_size);
+}
+
+Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,
+                   const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps, int64_t warmup) {
+  std::vector<std::pair<Stage, double>> m;
+  for (const auto& s : measured.stages) m.emplace_back(s.stage, s.measured_ms);
+  const sim::SimReport model = sim::simulate(w, cfg, trace, h, steps, {}, warmup + 1);
+  return pair_up(m, measured.measured_step_ms, model, w.batch_size);
+}
+
+void print_comparison(const Comparison& c) {
+  std::printf("%-16s %12s %12s %9s  %s\n", "stage", "measured ms", "modeled ms", "error", "bound");
+  for (const auto& s : c.stages)
+    std::printf("%-16s %12.3f %12.3f %8.1f%%  %s\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
+                sim::bound_name(s.modeled.bound));
+  std::printf("%-16s %12.3f %12.3f %8.1f%%\n", "end to end", c.measured_step_ms, c.modeled_step_ms, c.error_pct);
+  std::printf("throughput: measured %.0f, modeled %.0f examples/s\n", c.measured_throughput, c.modeled_throughput);
+}
+
+}  // namespace privrec::cli

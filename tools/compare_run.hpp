@@ -1,0 +1,38 @@
+#pragma once
+// One comparison: the real training step on the CPU backend and the performance model on the same
+// workload, trace and steps; per stage and end to end, measured against modeled.
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/algorithm.hpp"
+#include "models/workload.hpp"
+#include "sim/hardware_profile.hpp"
+#include "sim/time_model.hpp"
+#include "traces/trace_source.hpp"
+
+namespace privrec::cli {
+
+struct StageComparison {
+  Stage stage;
+  double measured_ms = 0, modeled_ms = 0, error_pct = 0;
+  sim::StageTime modeled;
+};
+
+struct Comparison {
+  std::vector<StageComparison> stages;
+  double measured_step_ms = 0, modeled_step_ms = 0, error_pct = 0;
+  double measured_throughput = 0, modeled_throughput = 0;
+  nlohmann::json to_json() const;
+};
+
+Comparison compare_cpu(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                       const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
+
+// The same comparison timed again on another profile (no new measurement): for calibration.
+Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,
+                   const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps, int64_t warmup);
+
+void print_comparison(const Comparison& c);
+
+}  // namespace privrec::cli
