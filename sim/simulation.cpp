@@ -5,51 +5,82 @@
 #include <fmt/format.h>
 
 #include "models/config_error.hpp"
+#include "sim/analytic_model.hpp"
 #include "sim/work_model.hpp"
 
 namespace privrec::sim {
 
 
-SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, const HardwareProfile& h,
-                   int64_t steps, const std::function<void(int64_t)>& progress, int64_t first_counted_step) {
-  if (first_counted_step > steps) first_counted_step = 1;  // as train: with only warm-up steps, count them all
-  if (steps < 1) throw InputError(fmt::format("--steps {}: expected at least 1", steps));
-  WorkModel model(w, cfg);
+namespace {
+// Work per step, summed over the counted steps that ran each stage, then averaged.
+struct Accumulator {
   StageWork total;
   std::array<int64_t, kStages> counted{};
-  Batch current = trace.batch(0), next;
-  for (int64_t t = 1; t <= steps; ++t) {
-    const bool has_next = t < steps;
-    if (has_next) next = trace.batch(t);
-    const StageWork sw = model.step(t, current, has_next ? &next : nullptr);
+  void add(const StageWork& sw) {
     for (size_t s = 0; s < kStages; ++s)
-      if (sw.ran[s] && t >= first_counted_step) total.ran[s] = true, total.work[s] += sw.work[s], ++counted[s];
-    if (has_next) std::swap(current, next);
-    if (progress) progress(t);
+      if (sw.ran[s]) total.ran[s] = true, total.work[s] += sw.work[s], ++counted[s];
   }
-  const StageWork fin = model.finish(steps);
+};
 
+SimReport build_report(const Workload& w, const HardwareProfile& h, int64_t steps, const Accumulator& acc,
+                       const StageWork& fin) {
   SimReport r;
   r.batch_size = w.batch_size;
   r.steps = steps;
   r.table_GB = static_cast<double>(w.table_bytes()) / 1e9;
   r.tables_fit = r.table_GB <= h.table_side().memory_GB;
+  const uint64_t table_bytes = static_cast<uint64_t>(w.table_bytes());
   for (size_t s = 0; s < kStages; ++s) {
-    if (!total.ran[s]) continue;
+    if (!acc.total.ran[s]) continue;
     const Stage st = static_cast<Stage>(s);
-    SimStage x{st, total.work[s].divided_by(static_cast<uint64_t>(counted[s])), link_bytes(st, w, w.batch_size, h), {}};
-    x.time = stage_time(st, x.work, x.link_bytes, h, static_cast<uint64_t>(w.table_bytes()));
+    SimStage x{st, acc.total.work[s].divided_by(static_cast<uint64_t>(acc.counted[s])),
+               link_bytes(st, w, w.batch_size, h), {}};
+    x.time = stage_time(st, x.work, x.link_bytes, h, table_bytes);
     r.step_ms += x.time.ms;
     r.stages.push_back(x);
   }
   const size_t f = static_cast<size_t>(Stage::lazydp_flush);
   if (fin.ran[f]) {
     SimStage x{Stage::lazydp_flush, fin.work[f], 0, {}};
-    x.time = stage_time(Stage::lazydp_flush, x.work, 0, h, static_cast<uint64_t>(w.table_bytes()));
+    x.time = stage_time(Stage::lazydp_flush, x.work, 0, h, table_bytes);
     r.flush = x;
   }
   r.throughput_examples_per_s = r.step_ms > 0 ? 1e3 * static_cast<double>(w.batch_size) / r.step_ms : 0;
   return r;
+}
+
+void check_steps(int64_t steps) {
+  if (steps < 1) throw InputError(fmt::format("--steps {}: expected at least 1", steps));
+}
+}  // namespace
+
+SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, const HardwareProfile& h,
+                   int64_t steps, const std::function<void(int64_t)>& progress, int64_t first_counted_step) {
+  check_steps(steps);
+  if (first_counted_step > steps) first_counted_step = 1;  // as train: with only warm-up steps, count them all
+  WorkModel model(w, cfg);
+  Accumulator acc;
+  Batch current = trace.batch(0), next;
+  for (int64_t t = 1; t <= steps; ++t) {
+    const bool has_next = t < steps;
+    if (has_next) next = trace.batch(t);
+    const StageWork sw = model.step(t, current, has_next ? &next : nullptr);
+    if (t >= first_counted_step) acc.add(sw);
+    if (has_next) std::swap(current, next);
+    if (progress) progress(t);
+  }
+  return build_report(w, h, steps, acc, model.finish(steps));
+}
+
+SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h, int64_t steps,
+                            int64_t first_counted_step) {
+  check_steps(steps);
+  if (first_counted_step > steps) first_counted_step = 1;
+  const WorkModel model(w, cfg);
+  const AnalyticModel expected(w, cfg);
+  Accumulator acc;
+  for (int64_t t = first_counted_step; t <= steps; ++t) acc.add(model.work_of(expected.step(t, t < steps)));
+  return build_report(w, h, steps, acc, model.work_of_flush(expected.flush(steps)));
 }
 
 }  // namespace privrec::sim

@@ -38,4 +38,9 @@ struct SimReport {
 SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, const HardwareProfile& h,
                    int64_t steps, const std::function<void(int64_t)>& progress = {}, int64_t first_counted_step = 1);
 
+// The same report from the analytic model (sim/analytic_model.hpp): expectations instead of a
+// trace, so its cost does not depend on the batch or the tables.
+SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h, int64_t steps,
+                            int64_t first_counted_step = 1);
+
 }  // namespace privrec::sim

@@ -214,7 +214,29 @@ void WorkModel::mlp_update(bool noisy, WorkCounters& w) const {
 }
 
 StageWork WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
-  const BatchStats s = batch_stats(batch);
+  StepInputs in;
+  in.stats = batch_stats(batch);
+  if (cfg_.kind == AlgorithmKind::adafest) in.selection = expected_selection(w_, cfg_, batch);
+  if (cfg_.kind == AlgorithmKind::lazydp && next) {
+    const uint32_t now = static_cast<uint32_t>(t);
+    for (size_t ti = 0; ti < next->tables.size(); ++ti) {
+      TableCatchup c;
+      const std::vector<int64_t> rows = unique_rows(next->tables[ti], &c.sort_ops);
+      for (const int64_t r : rows) {
+        uint32_t& h = history_[ti][r];  // a row seen for the first time is at step 0
+        if (h >= now) continue;
+        c.steps += now - h, ++c.owed, h = now;
+      }
+      c.next_lookups = next->tables[ti].indices.size();
+      c.next_unique = rows.size();
+      in.catchup.push_back(c);
+    }
+  }
+  return work_of(in);
+}
+
+StageWork WorkModel::work_of(const StepInputs& in) const {
+  const BatchStats& s = in.stats;
   const uint64_t B = u(s.batch), d = u(w_.embedding_dim());
   StageWork out;
   forward(s, out);
@@ -272,9 +294,8 @@ StageWork WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
       materialize(s, out.at(Stage::dp_norm));
     else
       ghost_norms(s, out.at(Stage::dp_norm));
-    std::vector<TableSelection> sel;
+    const std::vector<TableSelection>& sel = in.selection;
     if (k == AlgorithmKind::adafest) {
-      sel = expected_selection(w_, cfg_, batch);
       WorkCounters& w = out.at(Stage::adafest_select);
       for (size_t ti = 0; ti < s.tables.size(); ++ti) {
         const auto& ts = s.tables[ti];
@@ -324,28 +345,19 @@ StageWork WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
     }
   }
 
-  if (k == AlgorithmKind::lazydp && next) {
+  if (k == AlgorithmKind::lazydp && !in.catchup.empty()) {
     WorkCounters& w = out.at(Stage::lazydp_catchup);
-    const uint32_t now = static_cast<uint32_t>(t);
     const bool draws = cfg_.noise != NoiseSource::zero && cfg_.noise_stddev() != 0.0;
-    for (size_t ti = 0; ti < next->tables.size(); ++ti) {
-      const std::vector<int64_t> rows = unique_rows(next->tables[ti]);
-      uint64_t owed = 0, steps = 0;
-      for (const int64_t r : rows) {
-        uint32_t& h = history_[ti][r];  // a row seen for the first time is at step 0
-        if (h >= now) continue;
-        steps += now - h, ++owed, h = now;
-      }
-      const uint64_t n = rows.size();
-      w.bytes_read_seq += next->tables[ti].indices.size() * kI;  // the trainer reads the next batch's ids
-      w.sort_ops += unique_rows_sort_ops(next->tables[ti]);
-      w.bytes_read_seq += n * kI;
-      w.bytes_read_rand += n * kH + owed * d * kF;
-      w.bytes_written_rand += owed * kH + owed * d * kF;
-      w.rows_read_rand += owed;
-      w.rows_written_rand += owed;
-      if (draws) w.rng_samples += noise_samples(d * (cfg_.lazydp_noise == LazyNoiseMode::exact ? steps : owed));
-      w.flops += 2 * d * (cfg_.lazydp_noise == LazyNoiseMode::exact ? steps : owed);
+    for (const TableCatchup& c : in.catchup) {
+      w.bytes_read_seq += c.next_lookups * kI;  // the trainer reads the next batch's ids
+      w.sort_ops += c.sort_ops;
+      w.bytes_read_seq += c.next_unique * kI;
+      w.bytes_read_rand += c.next_unique * kH + c.owed * d * kF;
+      w.bytes_written_rand += c.owed * kH + c.owed * d * kF;
+      w.rows_read_rand += c.owed;
+      w.rows_written_rand += c.owed;
+      if (draws) w.rng_samples += noise_samples(d * (cfg_.lazydp_noise == LazyNoiseMode::exact ? c.steps : c.owed));
+      w.flops += 2 * d * (cfg_.lazydp_noise == LazyNoiseMode::exact ? c.steps : c.owed);
       w.launches += 1;
     }
   }
@@ -353,24 +365,35 @@ StageWork WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
 }
 
 StageWork WorkModel::finish(int64_t last_step) {
+  if (cfg_.kind != AlgorithmKind::lazydp) return {};
+  const uint32_t now = static_cast<uint32_t>(last_step);
+  std::vector<TableFlush> tables;
+  for (size_t ti = 0; ti < history_.size(); ++ti) {
+    // Rows never caught up are owed every step; the others, the steps since their last catch-up.
+    TableFlush f;
+    f.rows = u(w_.tables[ti].rows);
+    f.owed = f.rows - history_[ti].size();
+    f.steps = f.owed * now;
+    for (auto& [r, h] : history_[ti]) {
+      if (h >= now) continue;
+      f.steps += now - h, ++f.owed, h = now;
+    }
+    tables.push_back(f);
+  }
+  return work_of_flush(tables);
+}
+
+StageWork WorkModel::work_of_flush(const std::vector<TableFlush>& tables) const {
   StageWork out;
   if (cfg_.kind != AlgorithmKind::lazydp) return out;
   WorkCounters& w = out.at(Stage::lazydp_flush);
   const uint64_t d = u(w_.embedding_dim());
-  const uint32_t now = static_cast<uint32_t>(last_step);
   const bool draws = cfg_.noise != NoiseSource::zero && cfg_.noise_stddev() != 0.0;
-  for (size_t ti = 0; ti < history_.size(); ++ti) {
-    // Rows never caught up are owed every step; the others, the steps since their last catch-up.
-    const uint64_t rows = u(w_.tables[ti].rows);
-    uint64_t owed = rows - history_[ti].size(), steps = owed * now;
-    for (auto& [r, h] : history_[ti]) {
-      if (h >= now) continue;
-      steps += now - h, ++owed, h = now;
-    }
-    w.bytes_read_seq += rows * kH + owed * d * kF;
-    w.bytes_written_seq += owed * kH + owed * d * kF;
-    if (draws) w.rng_samples += noise_samples(d * (cfg_.lazydp_noise == LazyNoiseMode::exact ? steps : owed));
-    w.flops += 2 * d * (cfg_.lazydp_noise == LazyNoiseMode::exact ? steps : owed);
+  for (const TableFlush& f : tables) {
+    w.bytes_read_seq += f.rows * kH + f.owed * d * kF;
+    w.bytes_written_seq += f.owed * kH + f.owed * d * kF;
+    if (draws) w.rng_samples += noise_samples(d * (cfg_.lazydp_noise == LazyNoiseMode::exact ? f.steps : f.owed));
+    w.flops += 2 * d * (cfg_.lazydp_noise == LazyNoiseMode::exact ? f.steps : f.owed);
     w.launches += 1;
   }
   return out;

@@ -41,6 +41,28 @@ struct TableSelection {
 // with the clipped contribution counts, and p (untouched rows) for the rest.
 std::vector<TableSelection> expected_selection(const Workload& w, const AlgorithmConfig& cfg, const Batch& batch);
 
+// What one step's work depends on besides the workload and the algorithm: the batch statistics,
+// adafest's selection, and lazydp's catch-up for the next batch (empty on the last step). Read
+// exactly from a trace (WorkModel::step) or taken as expectations (sim/analytic_model.hpp).
+struct TableCatchup {
+  uint64_t next_lookups = 0;  // ids of the next batch the trainer reads
+  uint64_t next_unique = 0;   // its distinct rows
+  uint64_t sort_ops = 0;      // finding them
+  uint64_t owed = 0;          // rows with pending noise
+  uint64_t steps = 0;         // pending steps summed over those rows
+};
+
+struct StepInputs {
+  BatchStats stats;
+  std::vector<TableSelection> selection;  // adafest only
+  std::vector<TableCatchup> catchup;      // lazydp, when there is a next batch
+};
+
+// lazydp's flush of one table: every row's pending noise.
+struct TableFlush {
+  uint64_t rows = 0, owed = 0, steps = 0;
+};
+
 class WorkModel {
  public:
   WorkModel(const Workload& w, const AlgorithmConfig& cfg);
@@ -49,6 +71,10 @@ class WorkModel {
   StageWork step(int64_t t, const Batch& batch, const Batch* next);
   // Once-per-run work before the model is released (lazydp's flush); the last call.
   StageWork finish(int64_t last_step);
+
+  // The work of a step and of the flush from their inputs: the kernels' counting, in one place.
+  StageWork work_of(const StepInputs& in) const;
+  StageWork work_of_flush(const std::vector<TableFlush>& tables) const;
 
  private:
   void forward(const BatchStats& s, StageWork& out) const;

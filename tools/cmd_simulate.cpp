@@ -48,7 +48,8 @@ int cmd_simulate(int argc, char** argv) {
     ("hardware", po::value(&hardware)->default_value(hardware), "hardware profile: a preset (configs/hardware/NAME.json) or a JSON file")
     ("steps", po::value(&steps)->default_value(steps), "batches of the trace to model (work is their mean per step)")
     ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic trace (and of the algorithm's noise)")
-    ("trace", po::value(&trace_path), "model a trace file instead of synthetic data");
+    ("trace", po::value(&trace_path), "model a trace file instead of synthetic data")
+    ("analytic", "model expectations (closed forms for uniform, rank sums for zipf) instead of a trace's batches");
   OutputFlags out;
   out.add_to(opts);
   wf.add_to(opts);
@@ -82,12 +83,16 @@ int cmd_simulate(int argc, char** argv) {
     if (!quiet && steps >= 10 && (t % (steps / 10) == 0 || t == steps))
       std::fprintf(stderr, "[privrec] step %lld/%lld\n", static_cast<long long>(t), static_cast<long long>(steps));
   };
-  const sim::SimReport rep = sim::simulate(w, cfg, *trace, hw, steps, progress);
+  const bool analytic = vm.count("analytic") > 0;
+  if (analytic && !trace_path.empty()) throw InputError("--analytic models expectations; it takes no --trace");
+  const sim::SimReport rep =
+      analytic ? sim::simulate_analytic(w, cfg, hw, steps) : sim::simulate(w, cfg, *trace, hw, steps, progress);
   if (!rep.tables_fit && !quiet)
     std::fprintf(stderr, "[privrec] note: %.1f GB of tables exceed %s's %.0f GB of %s memory; the prediction assumes it were large enough\n",
                  rep.table_GB, hw.name.c_str(), hw.table_side().memory_GB, hw.tables_in.c_str());
 
-  std::printf("privrec simulate: %s (%s of tables, batch %lld), %s, on %s (tables in %s memory), %lld steps, seed %llu\n",
+  std::printf("privrec simulate (%s): %s (%s of tables, batch %lld), %s, on %s (tables in %s memory), %lld steps, seed %llu\n",
+              analytic ? "analytic" : "trace-driven",
               w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
               static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str(),
               hw.tables_in.c_str(), static_cast<long long>(steps), static_cast<unsigned long long>(seed));
@@ -103,7 +108,8 @@ int cmd_simulate(int argc, char** argv) {
   j["workload"] = w.to_json();
   j["algorithm"] = cfg.to_json();
   j["seed"] = seed;
-  j["trace"] = trace->describe();
+  j["trace"] = analytic ? std::string("analytic") : trace->describe();
+  j["mode"] = analytic ? "analytic" : "trace-driven";
   j["steps"] = steps;
   j["batch_size"] = rep.batch_size;
   j["table_GB"] = rep.table_GB;

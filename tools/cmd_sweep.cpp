@@ -62,7 +62,8 @@ int cmd_sweep(int argc, char** argv) {
     ("axis", po::value(&axes), "NAME=V1,V2,... (repeatable): hardware, model, table-scale, algo, batch, pooling or dist")
     ("hardware", po::value(&hardware)->default_value(hardware), "hardware profile when there is no hardware axis")
     ("steps", po::value(&steps)->default_value(steps), "batches modeled per case")
-    ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic traces");
+    ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic traces")
+    ("analytic", "model expectations instead of synthetic traces (no batch is drawn)");
   OutputFlags out;
   out.add_to(opts);
   wf.add_to(opts);
@@ -133,8 +134,11 @@ int cmd_sweep(int argc, char** argv) {
                 AlgorithmFlags ca = af;
                 ca.algo = a;
                 const AlgorithmConfig cfg = ca.resolve(seed);
-                SyntheticTrace trace(w, seed);
-                const sim::SimReport r = sim::simulate(w, cfg, trace, profiles[hi], steps);
+                const sim::SimReport r = [&] {
+                  if (vm.count("analytic")) return sim::simulate_analytic(w, cfg, profiles[hi], steps);
+                  SyntheticTrace trace(w, seed);
+                  return sim::simulate(w, cfg, trace, profiles[hi], steps);
+                }();
                 std::map<std::string, double> ms;
                 for (const auto& st : r.stages) ms[stage_name(st.stage)] = st.time.ms;
                 if (r.flush) ms["lazydp.flush"] = r.flush->time.ms;
@@ -159,6 +163,7 @@ int cmd_sweep(int argc, char** argv) {
   if (!out.csv.empty()) write_text_file(out.csv, csv);
   if (!out.json.empty())
     write_text_file(out.json, nlohmann::json({{"command", "sweep"}, {"steps", steps}, {"seed", seed},
+                                              {"mode", vm.count("analytic") ? "analytic" : "trace-driven"},
                                               {"algorithm", af.resolve(seed).to_json()}, {"cases", cases},
                                               {"machine", machine_json()}})
                                       .dump(2) + "\n");

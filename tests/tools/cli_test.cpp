@@ -169,3 +169,31 @@ TEST(Cli, SweepWritesOneRowPerCase) {
   expect_bad("sweep --model tiny --axis algo=sgd,dpsgd-z", "dpsgd-z");
   expect_bad("sweep --model tiny --axis algo=sgd --axis algo=lazydp", "given twice");
 }
+
+TEST(Cli, ValidateRefusesCalibrationCasesAndBadCaseFiles) {
+  const std::string f = dir() + "/cases.json";
+  // The first calibration case of the committed profile cpu-epyc-2c.
+  std::ofstream(f) << R"({"cases": [{"model": "rmc2", "table_scale": 0.001, "algo": "sgd", "batch": 2048}]})";
+  expect_bad("validate --cases " + f, "was used to calibrate");
+  std::ofstream(f) << R"({"cases": [{"model": "rmc2", "table_scale": 0.001, "algo": "sgd", "batches": 2048}]})";
+  expect_bad("validate --cases " + f, "cases[0].batches");
+  std::ofstream(f) << R"({"cases": [{"model": "rmc2", "table_scale": -1, "algo": "sgd"}]})";
+  expect_bad("validate --cases " + f, "table_scale");
+  std::ofstream(f) << R"({"cases": [{"model": "rmc2", "table_scale": 0.001, "algo": "dpsgd-z"}]})";
+  expect_bad("validate --cases " + f, "dpsgd-z");
+  expect_bad("calibrate --backend cpu", "--out");
+  expect_bad("compare --backend cuda", "not implemented");
+}
+
+TEST(Cli, CompareRunsTheStepAndTheModel) {
+  const std::string j = dir() + "/cmp.json";
+  const Result r = run("compare --model tiny --algo dpsgd-f --steps 3 -q --json " + j + " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(j);
+  const auto doc = nlohmann::json::parse(in);
+  ASSERT_TRUE(doc.contains("end_to_end"));
+  for (const char* k : {"measured_ms", "modeled_ms", "error_pct"}) EXPECT_TRUE(doc["end_to_end"].contains(k)) << k;
+  ASSERT_FALSE(doc["stages"].empty());
+  for (const auto& s : doc["stages"])
+    for (const char* k : {"name", "measured_ms", "modeled_ms", "error_pct"}) EXPECT_TRUE(s.contains(k)) << k;
+}

@@ -1,0 +1,50 @@
+#pragma once
+// The analytic model: a step's inputs as expectations, without drawing a batch, so any table size
+// is predicted in milliseconds. Uniform access has closed forms (the expected distinct rows of k
+// draws from N rows is N (1 - (1 - 1/N)^k)); zipf sums over ranks exactly for the hottest rows and
+// over log-spaced rank buckets for the rest. Agrees with the trace-driven model on the same
+// workload (tests/sim/analytic_model_test.cpp).
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "models/algorithm.hpp"
+#include "models/workload.hpp"
+#include "sim/work_model.hpp"
+
+namespace privrec::sim {
+
+// The probabilities with which one lookup hits each row of a table, grouped: (probability, rows).
+class RowProbabilities {
+ public:
+  RowProbabilities(int64_t rows, const AccessDistribution& access);
+  // sum over the table's rows of g(p_row).
+  double sum(const std::function<double(double)>& g) const;
+  const std::vector<std::pair<double, double>>& groups() const { return groups_; }
+
+ private:
+  std::vector<std::pair<double, double>> groups_;
+};
+
+// Expected distinct rows among k independent lookups: sum_r 1 - (1 - p_r)^k.
+double expected_distinct(const RowProbabilities& rows, double k);
+
+class AnalyticModel {
+ public:
+  AnalyticModel(const Workload& w, const AlgorithmConfig& cfg);
+  // Expected inputs of step t (1-based); `has_next`: lazydp catches up rows of a next batch.
+  StepInputs step(int64_t t, bool has_next) const;
+  // Expected flush after `last_step` steps.
+  std::vector<TableFlush> flush(int64_t last_step) const;
+
+ private:
+  StepInputs expected_fixed_inputs() const;
+  Workload w_;
+  AlgorithmConfig cfg_;
+  std::vector<RowProbabilities> rows_;
+  std::vector<double> batch_distinct_, bag_distinct_;  // per table
+  StepInputs fixed_;  // what does not depend on the step: batch statistics, adafest's selection
+};
+
+}  // namespace privrec::sim

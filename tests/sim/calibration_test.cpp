@@ -1,0 +1,50 @@
+// Error metrics and the calibration fit, on numbers whose answers are known exactly.
+#include <gtest/gtest.h>
+
+#include "sim/calibration.hpp"
+#include "sim/error_metrics.hpp"
+
+using namespace privrec;
+using namespace privrec::sim;
+
+TEST(ErrorMetrics, MedianWorstPearsonShare) {
+  const std::vector<double> measured = {10, 20, 40, 80};
+  const std::vector<double> modeled = {11, 18, 40, 100};  // +10 %, -10 %, 0 %, +25 %
+  const ErrorSummary s = summarize_errors(measured, modeled);
+  EXPECT_EQ(s.pairs, 4);
+  EXPECT_NEAR(s.median_abs_pct, 10.0, 1e-12);
+  EXPECT_NEAR(s.worst_abs_pct, 25.0, 1e-12);
+  EXPECT_NEAR(s.share_within_10pct, 0.75, 1e-12);
+  const ErrorSummary linear = summarize_errors({1, 2, 3, 4}, {3, 5, 7, 9});  // modeled = 2 x + 1
+  EXPECT_NEAR(linear.pearson, 1.0, 1e-12);
+  EXPECT_NEAR(error_pct(50, 40), -20.0, 1e-12);
+}
+
+namespace {
+StageObservation obs(Stage s, double roof_ms, double measured_ms) {
+  StageObservation o;
+  o.stage = s;
+  o.measured_ms = measured_ms;
+  o.modeled.memory_ms = roof_ms;
+  o.modeled.overhead_ms = 0.1;
+  return o;
+}
+}  // namespace
+
+TEST(Calibration, RecoversEfficiencyAndFixedCostExactly) {
+  // measured = 1.5 roof + 2 + 0.1 (the modeled overhead): the fit must return 1.5 and 2.
+  std::vector<StageObservation> o;
+  for (double r : {1.0, 4.0, 9.0, 30.0}) o.push_back(obs(Stage::bwd_emb, r, 1.5 * r + 2.0 + 0.1));
+  // One case only: a pure ratio, no fixed cost.
+  o.push_back(obs(Stage::fwd_emb, 10.0, 25.1));
+  // A negative intercept is refused: fitted as a ratio through the origin instead.
+  for (double r : {10.0, 20.0}) o.push_back(obs(Stage::dp_norm, r, 3.0 * r - 5.0 + 0.1));
+  const StageFit f = fit_stages(o);
+  EXPECT_NEAR(f.efficiency.at("bwd.emb"), 1.5, 1e-9);
+  EXPECT_NEAR(f.fixed_ms.at("bwd.emb"), 2.0, 1e-9);
+  EXPECT_NEAR(f.efficiency.at("fwd.emb"), 2.5, 1e-12);
+  EXPECT_EQ(f.fixed_ms.at("fwd.emb"), 0.0);
+  EXPECT_EQ(f.fixed_ms.at("dp.norm"), 0.0);
+  EXPECT_GT(f.efficiency.at("dp.norm"), 2.0);
+  EXPECT_LT(f.efficiency.at("dp.norm"), 3.0);
+}
