@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "models/config_error.hpp"
+#include "sim/chrome_trace.hpp"
 #include "sim/simulation.hpp"
 #include "tools/cli_common.hpp"
 #include "traces/synthetic_trace.hpp"
@@ -41,7 +42,7 @@ int cmd_simulate(int argc, char** argv) {
   po::options_description opts("privrec simulate options");
   WorkloadFlags wf;
   AlgorithmFlags af;
-  std::string hardware = "h100-sxm", trace_path;
+  std::string hardware = "h100-sxm", trace_path, trace_out;
   int64_t steps = 3;
   uint64_t seed = 1;
   opts.add_options()("help,h", "show this help")
@@ -49,6 +50,7 @@ int cmd_simulate(int argc, char** argv) {
     ("steps", po::value(&steps)->default_value(steps), "batches of the trace to model (work is their mean per step)")
     ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic trace (and of the algorithm's noise)")
     ("trace", po::value(&trace_path), "model a trace file instead of synthetic data")
+    ("trace-out", po::value(&trace_out), "write one modeled step as a Chrome/Perfetto trace-event JSON file")
     ("analytic", "model expectations (closed forms for uniform, rank sums for zipf) instead of a trace's batches");
   OutputFlags out;
   out.add_to(opts);
@@ -64,7 +66,7 @@ int cmd_simulate(int argc, char** argv) {
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
   const std::string &json_path = out.json, &csv_path = out.csv;
   if (steps < 1 || steps > 1000000) throw InputError(fmt::format("--steps {}: expected 1 .. 1000000", steps));
-  for (const std::string* p : {&json_path, &csv_path}) check_output(*p, force);
+  for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&trace_out)}) check_output(*p, force);
   const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
 
   wf.finish(vm);
@@ -121,6 +123,10 @@ int cmd_simulate(int argc, char** argv) {
   if (rep.flush) j["once"] = nlohmann::json::array({stage_json(*rep.flush)});
   j["machine"] = machine_json();
   if (!json_path.empty()) write_text_file(json_path, j.dump(2) + "\n");
+  if (!trace_out.empty())
+    write_text_file(trace_out, sim::chrome_trace(rep, hw, fmt::format("privrec simulate: {} {} on {}", w.name,
+                                                                      algorithm_info(cfg.kind).name, hw.name))
+                                   .dump(1) + "\n");
   if (!csv_path.empty()) {
     std::string csv =
         "hardware,model,algo,batch,table_bytes,stage,ms_per_step,bound,memory_ms,compute_ms,rng_ms,overhead_ms,link_ms,"

@@ -144,6 +144,25 @@ TEST(Cli, SimulateWritesTheSameFieldsAsTrain) {
   EXPECT_EQ(header.rfind("hardware,model,algo,", 0), 0u) << header;
 }
 
+TEST(Cli, SimulateWritesAChromeTrace) {
+  const std::string t = dir() + "/step.trace.json";
+  const Result r = run("simulate --model tiny --algo lazydp --hardware v100-xeon-e5-2698v4 -q --trace-out " + t + " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(t);
+  const auto doc = nlohmann::json::parse(in);
+  int spans = 0, host_spans = 0;
+  double end = 0;
+  for (const auto& e : doc["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    ++spans;
+    EXPECT_GE(e["ts"].get<double>() + 1e-6, end) << "stages follow each other";
+    end = e["ts"].get<double>() + e["dur"].get<double>();
+    host_spans += e["tid"] == 2;
+  }
+  EXPECT_GE(spans, 8);
+  EXPECT_GE(host_spans, 3) << "table stages on the host track";
+}
+
 TEST(Cli, SimulateRefusesBadHardware) {
   expect_bad("simulate --model tiny --hardware h300", "h100-sxm");
   const std::string f = dir() + "/bad_hw.json";
