@@ -18,7 +18,7 @@ struct Case {
   std::string algo;
   int64_t batch = 0, pooling = 0;  // 0: the workload's
   std::string dist;                // empty: the workload's
-  int64_t steps = 6, warmup = 1;
+  int64_t steps = 8, warmup = 2;
 
   std::string label() const;
   Workload workload() const;

@@ -38,18 +38,25 @@ inline uint64_t radix_sort_bits(std::vector<uint64_t>& keys, int shift, int bits
                      [&](uint64_t a, uint64_t b) { return ((a >> shift) & mask) < ((b >> shift) & mask); });
     return ops;
   }
-  std::vector<uint64_t> tmp(keys.size());
+  // The scratch buffer lives per thread and only grows: a fresh one per call was faulted in anew
+  // every step on a virtual machine.
+  thread_local std::vector<uint64_t> scratch;
+  if (scratch.size() < keys.size()) scratch.resize(keys.size() + keys.size() / 4);
+  uint64_t* from = keys.data();
+  uint64_t* to = scratch.data();
+  const size_t n = keys.size();
   std::vector<size_t> count(size_t{1} << kDigit);
   for (int done = 0; done < bits; done += kDigit) {
     const int width = std::min(kDigit, bits - done), s = shift + done;
     const uint64_t mask = (1ull << width) - 1;
     std::fill(count.begin(), count.begin() + (size_t{1} << width), 0);
-    for (const uint64_t k : keys) ++count[(k >> s) & mask];
+    for (size_t i = 0; i < n; ++i) ++count[(from[i] >> s) & mask];
     size_t sum = 0;
     for (size_t d = 0; d < (size_t{1} << width); ++d) sum += std::exchange(count[d], sum);
-    for (const uint64_t k : keys) tmp[count[(k >> s) & mask]++] = k;
-    keys.swap(tmp);
+    for (size_t i = 0; i < n; ++i) to[count[(from[i] >> s) & mask]++] = from[i];
+    std::swap(from, to);
   }
+  if (from != keys.data()) std::copy(from, from + n, keys.data());
   return ops;
 }
 

@@ -50,7 +50,7 @@ class DpsgdTrainer : public Trainer {
     std::vector<ExampleRows> rows;
     {
       StageScope s(rec, Stage::dp_norm);
-      per_example_.resize(static_cast<size_t>(B * P));
+      reserve_per_example(B * P);
       for (size_t l = 0; l < layers.size(); ++l)
         materialize_layer_grads(*layers[l], buf_.layer_input[l], buf_.layer_delta[l], B, per_example_.data() + offset[l],
                                 P, norm2, s.work());
@@ -91,7 +91,7 @@ class DpsgdTrainer : public Trainer {
       StageScope s(rec, Stage::dp_norm);
       for (size_t l = 0; l < layers.size(); ++l) {
         const DenseLayer& L = *layers[l];
-        per_example_.resize(static_cast<size_t>(batch.size * (L.out * L.in + L.out)));
+        reserve_per_example(batch.size * (L.out * L.in + L.out));
         materialize_layer_grads(L, buf_.layer_input[l], buf_.layer_delta[l], batch.size, per_example_.data(),
                                 L.out * L.in + L.out, norm2, s.work());
       }
@@ -103,7 +103,11 @@ class DpsgdTrainer : public Trainer {
     return c;
   }
 
-  std::vector<float> per_example_;
+  // Grows only: every element is written before it is read, so old contents never matter.
+  void reserve_per_example(int64_t n) {
+    if (per_example_.size() < n) per_example_ = FloatArray(n);
+  }
+  FloatArray per_example_;  // on huge pages: gigabytes are first-touched here
 };
 }  // namespace
 

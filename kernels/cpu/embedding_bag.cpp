@@ -10,14 +10,15 @@ namespace {
 constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
 constexpr int64_t kPrefetch = 16;
 
-// Sorts (row, entry) keys and sums contribute(entry, acc) into one gradient row per distinct row.
-// Returns the sorting work.
+// Sorts (row, entry) keys and sums contribute(entry, acc, first) into one gradient row per distinct
+// row; `first` says the row is fresh (assign, do not add: no zeroing pass). Returns the sorting work.
 template <class RowOf, class Contribute>
 uint64_t coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contribute, SparseRows& out) {
   // Entry ids in the low bits, as few as there are entries; rows (< 2^40) above them.
   const int shift = std::max(1, bits_for(static_cast<uint64_t>(entries)));
   const uint64_t entry_mask = (1ull << shift) - 1;
-  std::vector<uint64_t> keys(entries);
+  thread_local std::vector<uint64_t> keys;  // scratch kept per thread: no fresh memory per call
+  keys.resize(entries);
   uint64_t max_row = 0;
   for (int64_t k = 0; k < entries; ++k) {
     const uint64_t r = static_cast<uint64_t>(row_of(k));
@@ -31,12 +32,17 @@ uint64_t coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contrib
     const int64_t r = static_cast<int64_t>(keys[k] >> shift);
     if (out.rows.empty() || out.rows.back() != r) out.rows.push_back(r);
   }
-  out.grads.assign(out.rows.size() * dim, 0.0f);
+  // Grow with headroom: assign() to a new maximum would reallocate exactly, and a batch with one
+  // more distinct row than ever before would move (and fault in) the whole buffer again.
+  const size_t need = out.rows.size() * static_cast<size_t>(dim);
+  if (out.grads.capacity() < need) out.grads.reserve(need + need / 4);
+  out.grads.resize(need);
   size_t u = 0;
   for (int64_t k = 0; k < entries; ++k) {
     const int64_t r = static_cast<int64_t>(keys[k] >> shift);
+    const bool first = out.rows[u] != r || k == 0;
     while (out.rows[u] != r) ++u;
-    contribute(static_cast<int64_t>(keys[k] & entry_mask), out.grads.data() + u * dim);
+    contribute(static_cast<int64_t>(keys[k] & entry_mask), out.grads.data() + u * dim, first);
   }
   return sort_ops;
 }
@@ -44,23 +50,36 @@ uint64_t coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contrib
 
 void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf, WorkCounters& work) {
   const int64_t B = batch.size, d = buf.dim, T = static_cast<int64_t>(m.tables.size());
+  const int64_t row_bytes = d * static_cast<int64_t>(kF);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < B; ++i)
+  for (int64_t i = 0; i < B; ++i) {
+    // Rows are random: a cursor runs kPrefetch lookups ahead through this example's bags, across
+    // table boundaries, so several misses overlap even when every bag holds one lookup.
+    int64_t pt = 0, pk = T > 0 ? batch.tables[0].offsets[i] : 0;
+    auto settle = [&] {
+      while (pt < T && pk >= batch.tables[pt].offsets[i + 1])
+        if (++pt < T) pk = batch.tables[pt].offsets[i];
+    };
+    auto prefetch_next = [&] {
+      if (pt >= T) return;
+      const char* p = reinterpret_cast<const char*>(m.tables[pt].row(batch.tables[pt].indices[pk]));
+      for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(p + b);
+      ++pk;
+      settle();
+    };
+    settle();
+    for (int64_t n = 0; n < kPrefetch; ++n) prefetch_next();
     for (int64_t t = 0; t < T; ++t) {
       float* out = buf.pooled(i, t);
       std::fill(out, out + d, 0.0f);
       const auto& tb = batch.tables[t];
-      const int64_t end = tb.offsets[i + 1];
-      for (int64_t k = tb.offsets[i]; k < end; ++k) {
-        // Rows are random: ask for the row kPrefetch lookups ahead so several misses overlap.
-        if (k + kPrefetch < end) {
-          const char* ahead = reinterpret_cast<const char*>(m.tables[t].row(tb.indices[k + kPrefetch]));
-          for (int64_t b = 0; b < d * static_cast<int64_t>(kF); b += 64) __builtin_prefetch(ahead + b);
-        }
+      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
+        prefetch_next();
         const float* row = m.tables[t].row(tb.indices[k]);
         for (int64_t c = 0; c < d; ++c) out[c] += row[c];
       }
     }
+  }
   const uint64_t lookups = static_cast<uint64_t>(batch.lookups());
   work.rows_read_rand += lookups;
   work.bytes_read_rand += lookups * d * kF;
@@ -79,16 +98,20 @@ void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const 
   for (int64_t t = 0; t < T; ++t) {
     const auto& tb = batch.tables[t];
     // example of each lookup
-    std::vector<int32_t> example(tb.indices.size());
+    thread_local std::vector<int32_t> example;  // per-thread scratch, reused across calls
+    example.resize(tb.indices.size());
     for (int64_t i = 0; i < batch.size; ++i)
       for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) example[k] = static_cast<int32_t>(i);
     sort_ops[t] = coalesce(
         static_cast<int64_t>(tb.indices.size()), d, [&](int64_t k) { return tb.indices[k]; },
-        [&](int64_t k, float* acc) {
+        [&](int64_t k, float* acc, bool first) {
           const int64_t i = example[k];
           const float* g = buf.pooled_grad(i, t);
           const float s = scale ? (*scale)[i] : 1.0f;
-          for (int64_t c = 0; c < d; ++c) acc[c] += s * g[c];
+          if (first)
+            for (int64_t c = 0; c < d; ++c) acc[c] = s * g[c];
+          else
+            for (int64_t c = 0; c < d; ++c) acc[c] += s * g[c];
         },
         out[t]);
   }
@@ -205,15 +228,19 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t t = 0; t < T; ++t) {
     const ExampleRows& er = per_example[t];
-    std::vector<int32_t> example(er.rows.size());
+    thread_local std::vector<int32_t> example;
+    example.resize(er.rows.size());
     for (size_t i = 0; i + 1 < er.offsets.size(); ++i)
       for (int64_t e = er.offsets[i]; e < er.offsets[i + 1]; ++e) example[e] = static_cast<int32_t>(i);
     sort_ops[t] = coalesce(
         static_cast<int64_t>(er.rows.size()), dim, [&](int64_t e) { return er.rows[e]; },
-        [&](int64_t e, float* acc) {
+        [&](int64_t e, float* acc, bool first) {
           const float s = scale[example[e]];
           const float* g = er.grads.data() + e * dim;
-          for (int64_t c = 0; c < dim; ++c) acc[c] += s * g[c];
+          if (first)
+            for (int64_t c = 0; c < dim; ++c) acc[c] = s * g[c];
+          else
+            for (int64_t c = 0; c < dim; ++c) acc[c] += s * g[c];
         },
         out[t]);
   }
