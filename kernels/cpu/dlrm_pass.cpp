@@ -46,6 +46,7 @@ void dense_backward_input(const DenseLayer& l, const float* delta, int64_t B, co
 
 double dot(const float* a, const float* b, int64_t n) {
   float s = 0;
+#pragma omp simd reduction(+ : s)
   for (int64_t k = 0; k < n; ++k) s += a[k] * b[k];
   return s;
 }
@@ -234,6 +235,9 @@ void materialize_layer_grads(const DenseLayer& L, const std::vector<float>& inpu
     for (int64_t o = 0; o < L.out; ++o) {
       float* row = g + o * L.in;
       float rs = 0;
+      // A vector reduction (summed in lanes, then across): a single running sum would make this
+      // write-bound kernel wait on one add's latency per element.
+#pragma omp simd reduction(+ : rs)
       for (int64_t k = 0; k < L.in; ++k) {
         row[k] = dl[o] * a[k];
         rs += row[k] * row[k];
@@ -241,6 +245,7 @@ void materialize_layer_grads(const DenseLayer& L, const std::vector<float>& inpu
       s += rs;
     }
     float bs = 0;
+#pragma omp simd reduction(+ : bs)
     for (int64_t o = 0; o < L.out; ++o) {
       g[L.out * L.in + o] = dl[o];
       bs += dl[o] * dl[o];

@@ -161,6 +161,7 @@ void ghost_norms_embedding(const PassBuffers& buf, const std::vector<float>& cou
     for (int64_t t = 0; t < T; ++t) {
       const float* g = buf.pooled_grad(i, t);
       float g2 = 0;
+#pragma omp simd reduction(+ : g2)
       for (int64_t c = 0; c < d; ++c) g2 += g[c] * g[c];
       s += static_cast<double>(g2) * count_sq[i * T + t];
     }
@@ -203,6 +204,7 @@ void materialize_embedding_grads(const Batch& batch, const PassBuffers& buf, std
         float* dst = er.grads.data() + e * d;
         const float cnt = static_cast<float>(counts[e]);
         float r2 = 0;
+#pragma omp simd reduction(+ : r2)
         for (int64_t c = 0; c < d; ++c) {
           dst[c] = cnt * g[c];
           r2 += dst[c] * dst[c];
