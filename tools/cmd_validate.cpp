@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/cpu/machine_bench.hpp"
 #include "models/config_error.hpp"
 #include "sim/error_metrics.hpp"
 #include "tools/case_list.hpp"
@@ -45,6 +46,9 @@ int cmd_validate(int argc, char** argv) {
                                        c.label(), hw.name));
   for (const auto& c : cases) require_fits_in_memory(c.workload(), c.algorithm(seed));
 
+  // This machine's bandwidth now and after the cases, against the profile's: on a shared host it
+  // drifts, and every measured time drifts with it.
+  const double stream_before = cpu::measure_stream_GBps(int64_t{1} << 29);
   std::vector<double> st_meas, st_model, e2e_meas, e2e_model;
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_stage;
   nlohmann::json jcases = nlohmann::json::array();
@@ -74,6 +78,7 @@ int cmd_validate(int argc, char** argv) {
     jc["label"] = c.label();
     jcases.push_back(jc);
   }
+  const double stream_after = cpu::measure_stream_GBps(int64_t{1} << 29);
   const sim::ErrorSummary per_stage = sim::summarize_errors(st_meas, st_model);
   const sim::ErrorSummary e2e = sim::summarize_errors(e2e_meas, e2e_model);
   std::printf("\n%-16s %6s %12s %12s %9s %10s\n", "stage", "pairs", "median |err|", "worst |err|", "pearson", "within 10%");
@@ -88,8 +93,12 @@ int cmd_validate(int argc, char** argv) {
               per_stage.median_abs_pct, per_stage.worst_abs_pct, per_stage.pearson, 100 * per_stage.share_within_10pct);
   std::printf("%-16s %6lld %11.1f%% %11.1f%% %9.3f %9.0f%%\n", "end to end", static_cast<long long>(e2e.pairs),
               e2e.median_abs_pct, e2e.worst_abs_pct, e2e.pearson, 100 * e2e.share_within_10pct);
+  std::printf("machine check: streaming read+write %.1f GB/s before the cases, %.1f GB/s after; the profile says %.1f GB/s\n",
+              stream_before, stream_after, hw.device.stream_GBps);
   if (!out.json.empty())
-    write_text_file(out.json, nlohmann::json({{"command", "validate"}, {"hardware", hw.to_json()}, {"cases_file", cases_path},
+    write_text_file(out.json, nlohmann::json({{"command", "validate"},
+                                              {"stream_GBps_now", {{"before", stream_before}, {"after", stream_after},
+                                                                   {"profile", hw.device.stream_GBps}}}, {"hardware", hw.to_json()}, {"cases_file", cases_path},
                                               {"seed", seed}, {"per_stage", per_stage.to_json()}, {"by_stage", jstages},
                                               {"end_to_end", e2e.to_json()}, {"cases", jcases},
                                               {"machine", machine_json()}})

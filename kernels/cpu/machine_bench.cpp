@@ -33,23 +33,30 @@ double median_seconds(F&& f, int reps = 5) {
 volatile float g_sink;
 }  // namespace
 
+double measure_stream_GBps(int64_t bytes) {
+  const int64_t n = bytes / 4;
+  FloatArray x(n);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) x[i] = 1.0f;
+  const double s = median_seconds([&] {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) x[i] = x[i] * 0.999999f;
+  });
+  return 8.0 * static_cast<double>(n) / s / 1e9;
+}
+
 MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& say) {
   MachineRates m;
   m.threads = omp_get_max_threads();
   m.memory_GB = static_cast<double>(available_memory_bytes()) / 1e9;
 
-  {  // Streaming read+write of 1 GB in place.
+  m.stream_GBps = measure_stream_GBps();
+  say(fmt::format("stream read+write: {:.1f} GB/s", m.stream_GBps));
+  {
     const int64_t n = int64_t{1} << 28;
     FloatArray x(n);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) x[i] = 1.0f;
-    const double s = median_seconds([&] {
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) x[i] = x[i] * 0.999999f;
-    });
-    m.stream_GBps = 8.0 * static_cast<double>(n) / s / 1e9;
-    say(fmt::format("stream read+write: {:.1f} GB/s", m.stream_GBps));
-
     // Row gathers from the same 1 GB at uniformly random rows, summed as an embedding bag does,
     // with the bag kernel's prefetch distance.
     const int64_t lookups = int64_t{1} << 22;

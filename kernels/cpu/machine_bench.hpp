@@ -22,6 +22,10 @@ struct MachineRates {
   int threads = 0;
 };
 
+// Streaming read+write bandwidth of `bytes` in place, median of five after a warm-up: also the
+// quick check of how this machine runs now against a profile measured earlier.
+double measure_stream_GBps(int64_t bytes = int64_t{1} << 30);
+
 // `say` gets a line per benchmark as it finishes (progress).
 MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& say);
 
