@@ -18,9 +18,10 @@ struct StageObservation {
   StageTime modeled;  // from a profile without stage efficiencies
 };
 
+// Keys are a stage ("dp.update") or a stage and the roofline bound it hit ("dp.update:rng").
 struct StageFit {
-  std::map<std::string, double> efficiency;  // per stage, > 0
-  std::map<std::string, double> fixed_ms;    // per stage, >= 0
+  std::map<std::string, double> efficiency;  // > 0
+  std::map<std::string, double> fixed_ms;    // >= 0
 };
 
 StageFit fit_stages(const std::vector<StageObservation>& observations);

@@ -17,12 +17,17 @@ namespace privrec::sim {
 const std::map<std::string, std::string>& builtin_hardware_presets();
 
 namespace {
-void parse_stage_name(const std::string& name, const std::string& file, const std::string& path) {
+// "stage" or "stage:bound" (bound: memory, compute or rng).
+void parse_stage_name(const std::string& key, const std::string& file, const std::string& path) {
+  const size_t colon = key.find(':');
+  const std::string name = key.substr(0, colon);
+  const std::string bound = colon == std::string::npos ? "" : key.substr(colon + 1);
+  const bool bound_ok = colon == std::string::npos || bound == "memory" || bound == "compute" || bound == "rng";
   for (const char* s : kStageNames)
-    if (name == s) return;
+    if (name == s && bound_ok) return;
   std::string known;
   for (const char* s : kStageNames) known += (known.empty() ? "" : ", ") + std::string(s);
-  throw config_error(file, path, name, "a stage name (" + known + ")");
+  throw config_error(file, path, key, "a stage name (" + known + "), optionally with :memory, :compute or :rng");
 }
 
 double positive(JsonObjectReader& r, const std::string& key) {

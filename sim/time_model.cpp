@@ -40,6 +40,11 @@ uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwarePro
   return s == Stage::fwd_emb || s == Stage::bwd_emb ? pooled : 0;
 }
 
+Bound roofline_bound(const StageTime& t) {
+  const double roof = std::max({t.memory_ms, t.compute_ms, t.rng_ms});
+  return roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;
+}
+
 StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h, uint64_t table_bytes) {
   const ProcessorProfile& p = runs_with_tables(s) ? h.table_side() : h.device;
   StageTime t;
@@ -62,10 +67,15 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
   t.overhead_ms = 1e-3 * static_cast<double>(work.launches) * p.launch_overhead_us;
   if (link > 0) t.link_ms = 1e3 * static_cast<double>(link) / (h.link_GBps * 1e9) + 1e-3 * h.link_latency_us;
   const double roof = std::max({t.memory_ms, t.compute_ms, t.rng_ms});
-  const auto eff = h.stage_efficiency.find(stage_name(s));
-  t.efficiency = eff == h.stage_efficiency.end() ? 1.0 : eff->second;
-  const auto fixed = h.stage_fixed_ms.find(stage_name(s));
-  t.overhead_ms += fixed == h.stage_fixed_ms.end() ? 0.0 : fixed->second;
+  // Calibration: the stage's factors for the bound it hits, else the stage's, else none.
+  const std::string stage = stage_name(s), keyed = stage + ":" + bound_name(roofline_bound(t));
+  auto lookup = [&](const std::map<std::string, double>& m, double none) {
+    if (const auto it = m.find(keyed); it != m.end()) return it->second;
+    if (const auto it = m.find(stage); it != m.end()) return it->second;
+    return none;
+  };
+  t.efficiency = lookup(h.stage_efficiency, 1.0);
+  t.overhead_ms += lookup(h.stage_fixed_ms, 0.0);
   t.ms = roof * t.efficiency + t.overhead_ms + t.link_ms;
   t.bound = roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;
   if (t.overhead_ms > roof && t.overhead_ms >= t.link_ms) t.bound = Bound::overhead;

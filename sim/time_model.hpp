@@ -35,6 +35,9 @@ uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwarePro
 // row-random traffic costs at most a streaming pass over the tables.
 bool visits_rows_in_order(Stage s);
 
+// Which roofline term binds (memory, compute or rng), ignoring overheads.
+Bound roofline_bound(const StageTime& t);
+
 // `table_bytes`: all tables together (bounds the sorted-row stages' traffic).
 StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h, uint64_t table_bytes);
 

@@ -3,6 +3,7 @@
 
 #include "sim/calibration.hpp"
 #include "sim/error_metrics.hpp"
+#include "sim/hardware_profile.hpp"
 
 using namespace privrec;
 using namespace privrec::sim;
@@ -35,6 +36,10 @@ TEST(Calibration, RecoversEfficiencyAndFixedCostExactly) {
   // measured = 1.5 roof + 2 + 0.1 (the modeled overhead): the fit must return 1.5 and 2.
   std::vector<StageObservation> o;
   for (double r : {1.0, 4.0, 9.0, 30.0}) o.push_back(obs(Stage::bwd_emb, r, 1.5 * r + 2.0 + 0.1));
+  EXPECT_EQ(fit_stages(o).efficiency.count("bwd.emb:memory"), 0u) << "one bound only: no per-bound key";
+  // Two cases only: a pure ratio through the origin (two points would always fit a line exactly).
+  o.push_back(obs(Stage::update_mlp, 10.0, 20.1));
+  o.push_back(obs(Stage::update_mlp, 20.0, 40.1));
   // One case only: a pure ratio, no fixed cost.
   o.push_back(obs(Stage::fwd_emb, 10.0, 25.1));
   // A negative intercept is refused: fitted as a ratio through the origin instead.
@@ -45,6 +50,27 @@ TEST(Calibration, RecoversEfficiencyAndFixedCostExactly) {
   EXPECT_NEAR(f.efficiency.at("fwd.emb"), 2.5, 1e-12);
   EXPECT_EQ(f.fixed_ms.at("fwd.emb"), 0.0);
   EXPECT_EQ(f.fixed_ms.at("dp.norm"), 0.0);
+  EXPECT_NEAR(f.efficiency.at("update.mlp"), 2.0, 1e-12);
+  EXPECT_EQ(f.fixed_ms.at("update.mlp"), 0.0);
   EXPECT_GT(f.efficiency.at("dp.norm"), 2.0);
   EXPECT_LT(f.efficiency.at("dp.norm"), 3.0);
+}
+
+TEST(Calibration, AStageThatHitsTwoBoundsGetsAnEfficiencyPerBound) {
+  std::vector<StageObservation> o;
+  for (double r : {2.0, 4.0}) o.push_back(obs(Stage::dp_update, r, 3.0 * r + 0.1));  // memory-bound cases
+  for (double r : {5.0, 7.0}) {
+    StageObservation x = obs(Stage::dp_update, 0.0, 1.2 * r + 0.1);
+    x.modeled.rng_ms = r;  // RNG-bound cases
+    o.push_back(x);
+  }
+  const StageFit f = fit_stages(o);
+  EXPECT_NEAR(f.efficiency.at("dp.update:memory"), 3.0, 1e-9);
+  EXPECT_NEAR(f.efficiency.at("dp.update:rng"), 1.2, 1e-9);
+  HardwareProfile h = load_hardware_profile("h100-sxm");
+  h.stage_efficiency = f.efficiency;
+  WorkCounters w;
+  w.rng_samples = static_cast<uint64_t>(h.device.rng_normals_per_s / 1000);  // 1 ms of sampling
+  const StageTime t = stage_time(Stage::dp_update, w, 0, h, 0);
+  EXPECT_NEAR(t.ms, 1.2 * 1.0, 1e-9);
 }
