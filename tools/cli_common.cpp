@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -128,7 +129,11 @@ nlohmann::json machine_json() {
     }
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   return {{"hostname", host},
+          {"date_utc", date},
           {"cpu", cpu},
           {"hardware_threads", std::thread::hardware_concurrency()},
           {"openmp_threads", omp_get_max_threads()},
