@@ -148,6 +148,12 @@ void OutputFlags::add_to(po::options_description& o) {
     ("quiet,q", "no progress on stderr");
 }
 
+void require_cpu_backend(const std::string& backend) {
+  if (backend == "cuda")
+    throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build (only --backend cpu runs)");
+  if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
+}
+
 void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg) {
   const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
   if (plan.batch != w.batch_size) throw InputError(plan.note + "; pass --batch " + std::to_string(plan.batch));

@@ -50,6 +50,9 @@ std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::
 // The measured profile of the development machine that compare and validate use by default.
 inline constexpr const char* kDefaultCpuProfile = "cpu-epyc-2c";
 
+// Refuses every backend but cpu: cuda is named but not implemented in this build.
+void require_cpu_backend(const std::string& backend);
+
 // Refuses (InputError) a real run whose model and working memory cannot fit here, before allocating;
 // dpsgd-b/r at a batch that does not fit are told to use a smaller --batch.
 void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg);

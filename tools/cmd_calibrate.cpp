@@ -36,8 +36,7 @@ int cmd_calibrate(int argc, char** argv) {
              "measured hardware profile."))
     return 0;
   const bool quiet = vm.count("quiet") > 0;
-  if (backend == "cuda") throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build");
-  if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
+  require_cpu_backend(backend);
   if (out_path.empty()) throw InputError("--out: required (the profile file to write)");
   check_output(out_path, vm.count("force") > 0);
   if (name.empty()) name = std::filesystem::path(out_path).stem().string();

@@ -36,8 +36,7 @@ int cmd_compare(int argc, char** argv) {
              "modeled ms per stage with the error in percent, and end to end."))
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
-  if (backend == "cuda") throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build");
-  if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
+  require_cpu_backend(backend);
   if (steps < 1 || steps > 100000) throw InputError(fmt::format("--steps {}: expected 1 .. 100000", steps));
   if (warmup < 0 || warmup >= steps) throw InputError(fmt::format("--warmup {}: expected 0 .. steps-1", warmup));
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);

@@ -67,9 +67,7 @@ int cmd_train(int argc, char** argv) {
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
   const std::string &json_path = out.json, &csv_path = out.csv;
-  if (backend == "cuda")
-    throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build (only --backend cpu runs)");
-  if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
+  require_cpu_backend(backend);
   if (steps < 1 || steps > 100000000) throw InputError(fmt::format("--steps {}: expected 1 .. 100000000", steps));
   if (warmup < 0) throw InputError(fmt::format("--warmup {}: expected >= 0", warmup));
   if (threads < 0 || threads > 4096) throw InputError(fmt::format("--threads {}: expected 0 .. 4096", threads));

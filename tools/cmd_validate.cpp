@@ -32,8 +32,7 @@ int cmd_validate(int argc, char** argv) {
              "correlation and the share of cases within 10 %."))
     return 0;
   const bool quiet = vm.count("quiet") > 0;
-  if (backend == "cuda") throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build");
-  if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
+  require_cpu_backend(backend);
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, vm.count("force") > 0);
   const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   const std::vector<Case> cases = load_cases(cases_path);
