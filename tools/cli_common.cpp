@@ -141,6 +141,20 @@ nlohmann::json machine_json() {
           {"git_revision", git_revision()}};
 }
 
+void RunFlags::add_to(po::options_description& o) {
+  o.add_options()("backend", po::value(&backend)->default_value(backend), "cpu (cuda: not implemented yet)")
+    ("steps", po::value(&steps)->default_value(steps), "training steps (measured: those after the warm-up)")
+    ("warmup", po::value(&warmup)->default_value(warmup), "steps run before measurement begins")
+    ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
+    ("trace", po::value(&trace), "a trace file (binary, or text if it ends in .txt) instead of synthetic data");
+}
+
+void RunFlags::check(int64_t max_steps) const {
+  require_cpu_backend(backend);
+  if (steps < 1 || steps > max_steps) throw InputError(fmt::format("--steps {}: expected 1 .. {}", steps, max_steps));
+  if (warmup < 0) throw InputError(fmt::format("--warmup {}: expected >= 0", warmup));
+}
+
 void OutputFlags::add_to(po::options_description& o) {
   o.add_options()("json", po::value(&json), "write the full report as JSON to FILE")
     ("csv", po::value(&csv), "write one row per stage as CSV to FILE")

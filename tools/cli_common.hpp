@@ -30,6 +30,16 @@ struct WorkloadFlags {
   Workload resolve() const;  // throws InputError
 };
 
+// --backend, --steps, --warmup, --seed, --trace: what every command that runs real steps takes.
+struct RunFlags {
+  std::string backend = "cpu", trace;
+  int64_t steps = 5, warmup = 1;
+  uint64_t seed = 1;
+  void add_to(po::options_description& o);
+  // The backend is cpu, 1 <= steps <= max_steps, warmup >= 0 (InputError naming the flag).
+  void check(int64_t max_steps) const;
+};
+
 // --json, --csv, --force, --quiet: what every reporting command offers.
 struct OutputFlags {
   std::string json, csv;

@@ -15,16 +15,11 @@ int cmd_compare(int argc, char** argv) {
   po::options_description opts("privrec compare options");
   WorkloadFlags wf;
   AlgorithmFlags af;
-  std::string backend = "cpu", hardware = kDefaultCpuProfile, trace_path;
-  int64_t steps = 5, warmup = 1;
-  uint64_t seed = 1;
+  RunFlags run;
+  std::string hardware = kDefaultCpuProfile;
   opts.add_options()("help,h", "show this help")
-    ("backend", po::value(&backend)->default_value(backend), "cpu (cuda: not implemented yet)")
-    ("hardware", po::value(&hardware)->default_value(hardware), "the profile to model with: a preset or a JSON file")
-    ("steps", po::value(&steps)->default_value(steps), "training steps (measured: those after the warm-up)")
-    ("warmup", po::value(&warmup)->default_value(warmup), "steps excluded from measurement (and from the model's mean)")
-    ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
-    ("trace", po::value(&trace_path), "a trace file instead of synthetic data");
+    ("hardware", po::value(&hardware)->default_value(hardware), "the profile to model with: a preset or a JSON file");
+  run.add_to(opts);
   OutputFlags out;
   out.add_to(opts);
   wf.add_to(opts);
@@ -36,9 +31,12 @@ int cmd_compare(int argc, char** argv) {
              "modeled ms per stage with the error in percent, and end to end."))
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
-  require_cpu_backend(backend);
-  if (steps < 1 || steps > 100000) throw InputError(fmt::format("--steps {}: expected 1 .. 100000", steps));
-  if (warmup < 0 || warmup >= steps) throw InputError(fmt::format("--warmup {}: expected 0 .. steps-1", warmup));
+  run.check(100000);
+  const int64_t steps = run.steps, warmup = run.warmup;
+  const uint64_t seed = run.seed;
+  const std::string &backend = run.backend, &trace_path = run.trace;
+  // The model averages the measured steps: with every step a warm-up step there would be none.
+  if (warmup >= steps) throw InputError(fmt::format("--warmup {}: expected 0 .. steps-1", warmup));
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);
   const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   wf.finish(vm);

@@ -45,15 +45,12 @@ int cmd_train(int argc, char** argv) {
   po::options_description opts("privrec train options");
   WorkloadFlags wf;
   AlgorithmFlags af;
-  std::string backend = "cpu", trace_path, save_path;
-  int64_t steps = 5, warmup = 1, threads = 0;
-  uint64_t seed = 1;
-  opts.add_options()("help,h", "show this help")
-    ("backend", po::value(&backend)->default_value(backend), "cpu or cuda")
-    ("steps", po::value(&steps)->default_value(steps), "training steps (timed: those after the warm-up)")
-    ("warmup", po::value(&warmup)->default_value(warmup), "steps excluded from the timing")
-    ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
-    ("trace", po::value(&trace_path), "train on a trace file (binary, or text if it ends in .txt) instead of synthetic data")
+  RunFlags run;
+  std::string save_path;
+  int64_t threads = 0;
+  opts.add_options()("help,h", "show this help");
+  run.add_to(opts);
+  opts.add_options()
     ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0: all cores)")
     ("save-model", po::value(&save_path), "save the trained model (after lazydp's flush) to FILE");
   OutputFlags out;
@@ -67,9 +64,10 @@ int cmd_train(int argc, char** argv) {
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
   const std::string &json_path = out.json, &csv_path = out.csv;
-  require_cpu_backend(backend);
-  if (steps < 1 || steps > 100000000) throw InputError(fmt::format("--steps {}: expected 1 .. 100000000", steps));
-  if (warmup < 0) throw InputError(fmt::format("--warmup {}: expected >= 0", warmup));
+  run.check(100000000);
+  const int64_t steps = run.steps, warmup = run.warmup;
+  const uint64_t seed = run.seed;
+  const std::string& trace_path = run.trace;
   if (threads < 0 || threads > 4096) throw InputError(fmt::format("--threads {}: expected 0 .. 4096", threads));
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
   for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&save_path)}) check_output(*p, force);
