@@ -11,6 +11,7 @@ WorkCounters& WorkCounters::operator+=(const WorkCounters& o) {
   rows_written_rand += o.rows_written_rand;
   rng_samples += o.rng_samples;
   flops += o.flops;
+  gemm_flops += o.gemm_flops;
   launches += o.launches;
   sort_ops += o.sort_ops;
   return *this;
@@ -27,6 +28,7 @@ WorkCounters WorkCounters::divided_by(uint64_t n) const {
   m.rows_written_rand = rows_written_rand / n;
   m.rng_samples = rng_samples / n;
   m.flops = flops / n;
+  m.gemm_flops = gemm_flops / n;
   m.launches = launches / n;
   m.sort_ops = sort_ops / n;
   return m;
@@ -37,7 +39,7 @@ nlohmann::json WorkCounters::to_json() const {
           {"bytes_read_rand", bytes_read_rand},   {"bytes_written_rand", bytes_written_rand},
           {"rows_read_rand", rows_read_rand},     {"rows_written_rand", rows_written_rand},
           {"rng_samples", rng_samples},           {"flops", flops},
-          {"launches", launches},                 {"sort_ops", sort_ops},
+          {"gemm_flops", gemm_flops},             {"launches", launches},                 {"sort_ops", sort_ops},
           {"bytes_read", bytes_read()},
           {"bytes_written", bytes_written()}};
 }

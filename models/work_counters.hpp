@@ -17,6 +17,9 @@ struct WorkCounters {
   uint64_t rows_written_rand = 0;
   uint64_t rng_samples = 0;  // normal (or uniform) variates drawn
   uint64_t flops = 0;        // floating-point operations (a fused multiply-add counts 2)
+  // The part of `flops` done inside matrix-multiply kernels (the MLP GEMMs), which run at the
+  // machine's GEMM rate; the rest are vector flops (elementwise loops, reductions, interaction).
+  uint64_t gemm_flops = 0;
   uint64_t launches = 0;     // kernel launches (cuda) or parallel regions (cpu)
   // Sorting work in key-steps: a radix sort of n keys in p passes counts n p; a comparison sort of
   // k keys counts k ceil(log2 k) (traces/row_sort.hpp defines both).

@@ -32,8 +32,6 @@ bool visits_rows_in_order(Stage s) {
   return s == Stage::update_sparse || s == Stage::dp_update || s == Stage::lazydp_catchup;
 }
 
-bool is_gemm_stage(Stage s) { return s == Stage::fwd_mlp || s == Stage::bwd_mlp || s == Stage::dp_clip; }
-
 uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwareProfile& h) {
   if (h.tables_in != "host") return 0;
   const uint64_t pooled = static_cast<uint64_t>(batch) * w.tables.size() * static_cast<uint64_t>(w.embedding_dim()) * 4;
@@ -59,9 +57,11 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
     random_s = std::min(random_s, written * static_cast<double>(table_bytes) / (p.stream_GBps * 1e9));
   }
   t.memory_ms = 1e3 * (seq / (p.stream_GBps * 1e9) + random_s);
-  const double rate = is_gemm_stage(s) ? p.gemm_GFLOPps : p.vector_GFLOPps;
-  // Sorting is instruction work too: it adds to the arithmetic, not to the memory side.
-  t.compute_ms = 1e3 * static_cast<double>(work.flops) / (rate * 1e9) +
+  // GEMM flops at the GEMM rate, the rest at the vector rate; sorting is instruction work too: it
+  // adds to the arithmetic, not to the memory side.
+  const double vector_flops = static_cast<double>(work.flops - std::min(work.flops, work.gemm_flops));
+  t.compute_ms = 1e3 * static_cast<double>(work.gemm_flops) / (p.gemm_GFLOPps * 1e9) +
+                 1e3 * vector_flops / (p.vector_GFLOPps * 1e9) +
                  1e3 * static_cast<double>(work.sort_ops) / p.sort_ops_per_s;
   t.rng_ms = 1e3 * static_cast<double>(work.rng_samples) / p.rng_normals_per_s;
   t.overhead_ms = 1e-3 * static_cast<double>(work.launches) * p.launch_overhead_us;

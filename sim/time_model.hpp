@@ -24,8 +24,6 @@ struct StageTime {
 
 // True for the stages that touch embedding tables (they run on the table side).
 bool runs_with_tables(Stage s);
-// True for the stages whose arithmetic is matrix products (the GEMM rate applies).
-bool is_gemm_stage(Stage s);
 
 // Bytes a stage moves over the host-device link per step (0 when tables are on the device):
 // pooled embeddings to the device after fwd.emb, their gradients back for bwd.emb.

@@ -102,6 +102,7 @@ void WorkModel::forward(const BatchStats& s, StageWork& out) const {
   const auto layers = layers_of(w_);
   auto dense_forward = [&](const Layer& l) {
     w.flops += 2 * B * l.in * l.out + 2 * B * l.out;
+    w.gemm_flops += 2 * B * l.in * l.out;
     w.bytes_read_seq += kF * (B * l.in + 2 * l.in * l.out + l.out + B * l.out);
     w.bytes_written_seq += kF * (l.in * l.out + 2 * B * l.out);
     w.launches += 3;
@@ -125,6 +126,7 @@ void WorkModel::backward_deltas(int64_t batch, WorkCounters& w) const {
   const size_t nb = w_.bottom_mlp.size(), nt = w_.top_mlp.size();
   auto backward_input = [&](const Layer& l, bool masked) {
     w.flops += 2 * B * l.in * l.out;
+    w.gemm_flops += 2 * B * l.in * l.out;
     w.bytes_read_seq += kF * (B * l.out + l.in * l.out);
     w.bytes_written_seq += kF * B * l.in;
     w.launches += 1;
@@ -150,6 +152,7 @@ void WorkModel::weight_grads(int64_t batch, bool scaled, WorkCounters& w) const 
   for (const Layer& l : layers_of(w_)) {
     if (scaled) w.flops += B * l.out;
     w.flops += 2 * B * l.in * l.out + B * l.out;
+    w.gemm_flops += 2 * B * l.in * l.out;
     w.bytes_read_seq += kF * (2 * B * l.out + B * l.in);
     w.bytes_written_seq += kF * (B * l.out + l.in * l.out + l.out);
     w.launches += 3;

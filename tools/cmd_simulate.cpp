@@ -131,15 +131,15 @@ int cmd_simulate(int argc, char** argv) {
     std::string csv =
         "hardware,model,algo,batch,table_bytes,stage,ms_per_step,bound,memory_ms,compute_ms,rng_ms,overhead_ms,link_ms,"
         "bytes_read_seq,bytes_written_seq,bytes_read_rand,bytes_written_rand,rows_read_rand,rows_written_rand,"
-        "rng_samples,flops,launches,throughput_examples_per_s\n";
+        "rng_samples,flops,gemm_flops,launches,sort_ops,throughput_examples_per_s\n";
     auto row = [&](const sim::SimStage& s) {
-      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", hw.name, w.name,
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", hw.name, w.name,
                          algorithm_info(cfg.kind).name, rep.batch_size, w.table_bytes(), stage_name(s.stage), s.time.ms,
                          sim::bound_name(s.time.bound), s.time.memory_ms, s.time.compute_ms, s.time.rng_ms,
                          s.time.overhead_ms, s.time.link_ms, s.work.bytes_read_seq, s.work.bytes_written_seq,
                          s.work.bytes_read_rand, s.work.bytes_written_rand, s.work.rows_read_rand,
-                         s.work.rows_written_rand, s.work.rng_samples, s.work.flops, s.work.launches,
-                         rep.throughput_examples_per_s);
+                         s.work.rows_written_rand, s.work.rng_samples, s.work.flops, s.work.gemm_flops, s.work.launches,
+                         s.work.sort_ops, rep.throughput_examples_per_s);
     };
     for (const auto& s : rep.stages) row(s);
     if (rep.flush) row(*rep.flush);

@@ -147,13 +147,14 @@ int cmd_train(int argc, char** argv) {
   if (!csv_path.empty()) {
     std::string csv =
         "model,algo,batch,table_bytes,stage,ms_per_step,ms_min,ms_max,bytes_read_seq,bytes_written_seq,bytes_read_rand,"
-        "bytes_written_rand,rows_read_rand,rows_written_rand,rng_samples,flops,launches,throughput_examples_per_s\n";
+        "bytes_written_rand,rows_read_rand,rows_written_rand,rng_samples,flops,gemm_flops,launches,sort_ops,throughput_examples_per_s\n";
     auto row = [&](const StageSummary& s) {
-      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", w.name, algorithm_info(cfg.kind).name,
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", w.name, algorithm_info(cfg.kind).name,
                          rep.batch_size, w.table_bytes(), stage_name(s.stage), s.median_ms, s.min_ms, s.max_ms,
                          s.work.bytes_read_seq, s.work.bytes_written_seq, s.work.bytes_read_rand,
                          s.work.bytes_written_rand, s.work.rows_read_rand, s.work.rows_written_rand,
-                         s.work.rng_samples, s.work.flops, s.work.launches, rep.throughput_examples_per_s);
+                         s.work.rng_samples, s.work.flops, s.work.gemm_flops, s.work.launches, s.work.sort_ops,
+                         rep.throughput_examples_per_s);
     };
     for (const auto& s : rep.stages) row(s);
     if (rep.flush) row(*rep.flush);

@@ -21,6 +21,7 @@ void dense_forward(const DenseLayer& l, const float* X, int64_t B, float* Y, Wor
       Y[i * l.out + o] = l.relu ? std::max(v, 0.0f) : v;
     }
   work.flops += 2ull * B * l.in * l.out + 2ull * B * l.out;
+  work.gemm_flops += 2ull * B * l.in * l.out;
   work.bytes_read_seq += kF * (B * l.in + 2 * l.in * l.out + l.out + B * l.out);
   work.bytes_written_seq += kF * (l.in * l.out + 2 * B * l.out);
   work.launches += 3;
@@ -31,6 +32,7 @@ void dense_backward_input(const DenseLayer& l, const float* delta, int64_t B, co
                           WorkCounters& work) {
   sgemm_nn(B, l.in, l.out, delta, l.out, l.weight.data(), l.in, dX, l.in, false);
   work.flops += 2ull * B * l.in * l.out;
+  work.gemm_flops += 2ull * B * l.in * l.out;
   work.bytes_read_seq += kF * (B * l.out + l.in * l.out);
   work.bytes_written_seq += kF * B * l.in;
   work.launches += 1;
@@ -198,6 +200,7 @@ void weight_grads(const DlrmModel& m, const PassBuffers& buf, const std::vector<
       grads.bias[l][o] = s;
     }
     work.flops += 2ull * B * L.in * L.out + static_cast<uint64_t>(B * L.out);
+    work.gemm_flops += 2ull * B * L.in * L.out;
     work.bytes_read_seq += kF * (2 * B * L.out + B * L.in);
     work.bytes_written_seq += kF * (B * L.out + L.in * L.out + L.out);
     work.launches += 3;

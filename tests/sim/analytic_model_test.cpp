@@ -60,7 +60,9 @@ TEST(AnalyticModel, AgreesWithTheTraceDrivenModel) {
         EXPECT_NEAR(double(b.bytes()) / double(std::max<uint64_t>(a.bytes(), 1)), 1.0, 0.03)
             << algorithm_info(k).name << " " << dist << " " << stage_name(traced.stages[i].stage);
       }
-      if (traced.flush) EXPECT_NEAR(expected.flush->time.ms / traced.flush->time.ms, 1.0, 0.02) << dist;
+      if (traced.flush) {
+        EXPECT_NEAR(expected.flush->time.ms / traced.flush->time.ms, 1.0, 0.02) << dist;
+      }
     }
     // lazydp's exact mode draws one sample per pending step: the pending-step sums must agree too.
     auto exact = algo(AlgorithmKind::lazydp, 0.8, 0.5);
@@ -68,10 +70,12 @@ TEST(AnalyticModel, AgreesWithTheTraceDrivenModel) {
     SyntheticTrace trace(w, 3);
     const auto traced = sim::simulate(w, exact, trace, h, 8);
     const auto expected = sim::simulate_analytic(w, exact, h, 8);
-    for (size_t i = 0; i < traced.stages.size(); ++i)
-      if (traced.stages[i].stage == Stage::lazydp_catchup)
+    for (size_t i = 0; i < traced.stages.size(); ++i) {
+      if (traced.stages[i].stage == Stage::lazydp_catchup) {
         EXPECT_NEAR(double(expected.stages[i].work.rng_samples) / double(traced.stages[i].work.rng_samples), 1.0, 0.03)
             << dist;
+      }
+    }
     EXPECT_NEAR(double(expected.flush->work.rng_samples) / double(traced.flush->work.rng_samples), 1.0, 0.02) << dist;
   }
 }
