@@ -94,9 +94,11 @@ nlohmann::json Workload::to_json() const {
   nlohmann::json t = nlohmann::json::array();
   for (const auto& s : tables)
     t.push_back({{"name", s.name}, {"rows", s.rows}, {"dim", s.dim}, {"pooling", s.pooling}, {"access", s.access.name()}});
-  return {{"name", name},           {"dense_features", dense_features}, {"bottom_mlp", bottom_mlp},
-          {"top_mlp", top_mlp},     {"interaction", interaction},       {"batch_size", batch_size},
-          {"tables", t},            {"table_bytes", table_bytes()},     {"mlp_parameters", mlp_parameters()}};
+  nlohmann::json j = {{"name", name},       {"dense_features", dense_features}, {"bottom_mlp", bottom_mlp},
+                      {"top_mlp", top_mlp}, {"interaction", interaction},       {"batch_size", batch_size},
+                      {"tables", t},        {"table_bytes", table_bytes()},     {"mlp_parameters", mlp_parameters()}};
+  if (dataset_examples > 0) j["dataset_examples"] = dataset_examples;  // absent when unknown, as in the files
+  return j;
 }
 
 Workload workload_from_json(const nlohmann::json& j, const std::string& file) {
@@ -108,6 +110,7 @@ Workload workload_from_json(const nlohmann::json& j, const std::string& file) {
   w.top_mlp = r.required_positive_int_list("top_mlp");
   w.interaction = r.required_string("interaction");
   w.batch_size = r.required_positive_int("batch_size");
+  w.dataset_examples = r.optional_positive_int("dataset_examples").value_or(0);
   const auto& tables = r.required_array("tables");
   for (size_t i = 0; i < tables.size(); ++i) {
     JsonObjectReader t = r.child(tables[i], "tables", i);

@@ -38,6 +38,9 @@ struct Workload {
   std::string interaction = "dot";
   int64_t batch_size = 0;
   std::vector<TableSpec> tables;
+  // Examples in one epoch of the data set the workload stands for (0: unknown); privacy
+  // accounting takes the sampling rate batch / dataset_examples from it.
+  int64_t dataset_examples = 0;
 
   int64_t embedding_dim() const { return bottom_mlp.back(); }
   // DLRM dot interaction: bottom output (dim) + pairwise dots of the (tables + 1) vectors.

@@ -55,6 +55,39 @@ void WorkloadFlags::finish(const po::variables_map& vm) {
   }
 }
 
+void PrivacyFlags::add_to(po::options_description& o) {
+  privacy::PrivacySettings& s = settings;
+  o.add_options()
+    ("delta", po::value(&s.delta)->default_value(s.delta, fmt::format("{:g}", s.delta)), "privacy: delta of (epsilon, delta)")
+    ("sampling-rate", po::value(&s.sampling_rate), "privacy: Poisson sampling rate q (default: batch / dataset size)")
+    ("dataset-size", po::value(&s.dataset_examples), "privacy: examples in the data set (default: the workload's; "
+                                                     "mlperf-dlrm: Criteo 1TB, 4373472329)")
+    ("epochs", po::value(&s.epochs)->default_value(s.epochs, fmt::format("{:g}", s.epochs)),
+     "privacy: training length in epochs (steps = ceil(epochs / q))")
+    ("train-steps", po::value(&s.train_steps), "privacy: training length in steps (instead of --epochs)")
+    ("target-epsilon", po::value(&s.target_epsilon), "privacy: derive the noise multiplier from this epsilon at --delta "
+                                                     "(replaces --sigma; adafest: sigma1 and sigma2)")
+    ("adafest-selection-budget", po::value(&s.adafest_selection_budget)->default_value(s.adafest_selection_budget, "0.5"),
+     "privacy: adafest's share of the budget (in sigma^-2) spent on selection");
+}
+
+void PrivacyFlags::finish(const po::variables_map& vm) {
+  if (vm.count("train-steps") && !vm["epochs"].defaulted())
+    throw InputError("--epochs and --train-steps both set the training length: give one");
+  if (vm.count("train-steps") && settings.train_steps < 1)
+    throw InputError(fmt::format("--train-steps {}: expected at least 1", settings.train_steps));
+  if (vm.count("dataset-size") && settings.dataset_examples < 1)
+    throw InputError(fmt::format("--dataset-size {}: expected a positive number of examples", settings.dataset_examples));
+  if (vm.count("sampling-rate") && !(settings.sampling_rate > 0 && settings.sampling_rate <= 1))
+    throw InputError(fmt::format("--sampling-rate {}: expected a number in (0, 1]", settings.sampling_rate));
+  if (vm.count("target-epsilon") && !(settings.target_epsilon > 0))
+    throw InputError(fmt::format("--target-epsilon {}: expected a positive finite number", settings.target_epsilon));
+  for (const char* noise_flag : {"sigma", "adafest-sigma1"})
+    if (vm.count("target-epsilon") && vm.count(noise_flag) && !vm[noise_flag].defaulted())
+      throw InputError(fmt::format("--target-epsilon and --{} both set the noise: give one", noise_flag));
+  settings.validate();
+}
+
 Workload WorkloadFlags::resolve() const {
   Workload w = load_workload(model);
   if (table_scale != 0) w.scale_tables(table_scale);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/algorithm.hpp"
+#include "models/privacy/privacy_budget.hpp"
 #include "models/workload.hpp"
 #include "traces/trace_source.hpp"
 
@@ -51,6 +52,14 @@ struct AlgorithmFlags {
   AlgorithmConfig cfg;
   void add_to(po::options_description& o);
   AlgorithmConfig resolve(uint64_t seed) const;  // throws InputError
+};
+
+// --delta, --sampling-rate, --dataset-size, --epochs, --train-steps, --target-epsilon,
+// --adafest-selection-budget: how train, simulate and sweep account privacy.
+struct PrivacyFlags {
+  privacy::PrivacySettings settings;
+  void add_to(po::options_description& o);
+  void finish(const po::variables_map& vm);  // InputError for conflicting flags
 };
 
 // Reads a trace file for `w` (checked against its tables; the trace fixes the batch size, so

@@ -42,6 +42,7 @@ int cmd_simulate(int argc, char** argv) {
   po::options_description opts("privrec simulate options");
   WorkloadFlags wf;
   AlgorithmFlags af;
+  PrivacyFlags pf;
   std::string hardware = "h100-sxm", trace_path, trace_out;
   int64_t steps = 3;
   uint64_t seed = 1;
@@ -56,6 +57,7 @@ int cmd_simulate(int argc, char** argv) {
   out.add_to(opts);
   wf.add_to(opts);
   af.add_to(opts);
+  pf.add_to(opts);
   po::variables_map vm;
   std::string presets;
   for (const auto& n : sim::hardware_preset_names()) presets += (presets.empty() ? "" : ", ") + n;
@@ -70,13 +72,16 @@ int cmd_simulate(int argc, char** argv) {
   const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
 
   wf.finish(vm);
+  pf.finish(vm);
   Workload w = wf.resolve();
-  const AlgorithmConfig cfg = af.resolve(seed);
+  AlgorithmConfig cfg = af.resolve(seed);
   std::unique_ptr<TraceSource> trace;
   if (!trace_path.empty())
     trace = load_trace_file(trace_path, vm, w);
   else
     trace = std::make_unique<SyntheticTrace>(w, seed);
+  // A target epsilon sets the noise (and adafest's selection rate) before the model runs.
+  const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
   if (!quiet)
     std::fprintf(stderr, "[privrec] modeling %s (%s of tables, batch %lld), %s on %s, %lld steps\n", w.name.c_str(),
                  human_bytes(static_cast<double>(w.table_bytes())).c_str(), static_cast<long long>(w.batch_size),
@@ -103,12 +108,14 @@ int cmd_simulate(int argc, char** argv) {
   for (const auto& s : rep.stages) print_row(s, rep.step_ms, "");
   if (rep.flush) print_row(*rep.flush, 0, "   (once, at the end of training)");
   std::printf("step: %.3f ms modeled, %.0f examples/s\n", rep.step_ms, rep.throughput_examples_per_s);
+  std::printf("%s\n", priv.summary().c_str());
 
   nlohmann::json j;
   j["command"] = "simulate";
   j["hardware"] = hw.to_json();
   j["workload"] = w.to_json();
   j["algorithm"] = cfg.to_json();
+  j["privacy"] = priv.to_json();
   j["seed"] = seed;
   j["trace"] = analytic ? std::string("analytic") : trace->describe();
   j["mode"] = analytic ? "analytic" : "trace-driven";

@@ -54,6 +54,7 @@ int cmd_sweep(int argc, char** argv) {
   po::options_description opts("privrec sweep options");
   WorkloadFlags wf;
   AlgorithmFlags af;
+  PrivacyFlags pf;
   std::string hardware = "h100-sxm";
   std::vector<std::string> axes;
   int64_t steps = 2;
@@ -68,6 +69,7 @@ int cmd_sweep(int argc, char** argv) {
   out.add_to(opts);
   wf.add_to(opts);
   af.add_to(opts);
+  pf.add_to(opts);
   po::variables_map vm;
   if (!parse(argc, argv, opts, vm,
              "usage: privrec sweep --axis table-scale=0.001,0.01,0.1,1,10 --axis algo=sgd,dpsgd-f,lazydp,adafest "
@@ -78,6 +80,7 @@ int cmd_sweep(int argc, char** argv) {
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);
   if (steps < 1 || steps > 10000) throw InputError(fmt::format("--steps {}: expected 1 .. 10000", steps));
   wf.finish(vm);
+  pf.finish(vm);
 
   std::map<std::string, std::vector<std::string>> values;
   for (const auto& a : axes) {
@@ -111,7 +114,9 @@ int cmd_sweep(int argc, char** argv) {
   for (const auto& m : models) load_workload(m);
 
   const size_t total = hws.size() * models.size() * scales.size() * algos.size() * batches.size() * poolings.size() * dists.size();
-  std::string csv = "hardware,model,table_scale,table_bytes,algo,batch,pooling,dist,throughput_examples_per_s,step_ms";
+  std::string csv =
+      "hardware,model,table_scale,table_bytes,algo,batch,pooling,dist,throughput_examples_per_s,step_ms,epsilon,delta,"
+      "noise_multiplier";
   for (const char* s : kStageNames) csv += fmt::format(",{}_ms", s);
   csv += "\n";
   nlohmann::json cases = nlohmann::json::array();
@@ -133,7 +138,9 @@ int cmd_sweep(int argc, char** argv) {
                 const Workload w = cw.resolve();
                 AlgorithmFlags ca = af;
                 ca.algo = a;
-                const AlgorithmConfig cfg = ca.resolve(seed);
+                AlgorithmConfig cfg = ca.resolve(seed);
+                // A target epsilon sets the noise (and adafest's selection rate) before the model runs.
+                const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
                 const sim::SimReport r = [&] {
                   if (vm.count("analytic")) return sim::simulate_analytic(w, cfg, profiles[hi], steps);
                   SyntheticTrace trace(w, seed);
@@ -145,18 +152,21 @@ int cmd_sweep(int argc, char** argv) {
                 csv += fmt::format("{},{},{},{},{},{},{},{},{},{}", profiles[hi].name, w.name, cw.table_scale,
                                    w.table_bytes(), a, w.batch_size, p.empty() ? "" : p, d.empty() ? "" : d,
                                    r.throughput_examples_per_s, r.step_ms);
+                csv += priv.accounted ? fmt::format(",{},{},{}", priv.epsilon, priv.delta, priv.noise_multiplier)
+                                      : fmt::format(",,{},", priv.delta);
                 for (const char* sn : kStageNames) csv += fmt::format(",{}", ms.count(sn) ? ms[sn] : 0.0);
                 csv += "\n";
                 nlohmann::json c = {{"hardware", profiles[hi].name}, {"model", w.name}, {"table_scale", cw.table_scale},
                                     {"table_bytes", w.table_bytes()}, {"algo", a}, {"batch", w.batch_size},
                                     {"pooling", p}, {"dist", d}, {"throughput_examples_per_s", r.throughput_examples_per_s},
-                                    {"step_ms", r.step_ms}, {"stages_ms", ms}};
+                                    {"step_ms", r.step_ms}, {"stages_ms", ms}, {"privacy", priv.to_json()}};
                 cases.push_back(c);
                 ++done;
                 if (!quiet)
-                  std::fprintf(stderr, "[privrec] case %zu/%zu: %s %s x%s %s: %.0f examples/s (%.1f s elapsed)\n", done,
-                               total, profiles[hi].name.c_str(), w.name.c_str(), s.c_str(), a.c_str(),
+                  std::fprintf(stderr, "[privrec] case %zu/%zu: %s %s x%s %s: %.0f examples/s%s (%.1f s elapsed)\n",
+                               done, total, profiles[hi].name.c_str(), w.name.c_str(), s.c_str(), a.c_str(),
                                r.throughput_examples_per_s,
+                               priv.accounted ? fmt::format(", epsilon {:.3g}", priv.epsilon).c_str() : "",
                                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
               }
   if (out.csv.empty() && out.json.empty()) std::fputs(csv.c_str(), stdout);

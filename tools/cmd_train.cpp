@@ -57,6 +57,8 @@ int cmd_train(int argc, char** argv) {
   out.add_to(opts);
   wf.add_to(opts);
   af.add_to(opts);
+  PrivacyFlags pf;
+  pf.add_to(opts);
   po::variables_map vm;
   if (!parse(argc, argv, opts, vm,
              "usage: privrec train [--backend cpu] [--model PRESET|FILE] [--table-scale X] [--algo ALGO] [--steps N] ...\n"
@@ -73,8 +75,9 @@ int cmd_train(int argc, char** argv) {
   for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&save_path)}) check_output(*p, force);
 
   wf.finish(vm);
+  pf.finish(vm);
   Workload w = wf.resolve();
-  const AlgorithmConfig cfg = af.resolve(seed);
+  AlgorithmConfig cfg = af.resolve(seed);
   std::unique_ptr<TraceSource> trace;
   std::string note;
   if (!trace_path.empty()) {
@@ -84,6 +87,9 @@ int cmd_train(int argc, char** argv) {
       std::fprintf(stderr, "[privrec] the trace has %lld batches; steps beyond that start over from its first batch\n",
                    static_cast<long long>(n));
   }
+  // The privacy of the training these steps stand for, at the workload's batch (a target epsilon
+  // sets the noise before any step runs).
+  const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
   const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
   if (plan.batch != w.batch_size) {
     if (trace) throw InputError(plan.note + " (the trace fixes the batch; write it with smaller batches)");
@@ -119,14 +125,14 @@ int cmd_train(int argc, char** argv) {
   if (rep.flush) print_row(*rep.flush, 0, "   (once, at the end of training)");
   std::printf("step: %.3f ms median (%.3f..%.3f), %.0f examples/s; loss %.4f -> %.4f\n", rep.step_ms_median,
               rep.step_ms_min, rep.step_ms_max, rep.throughput_examples_per_s, rep.losses.front(), rep.losses.back());
-  if (!algorithm_info(cfg.kind).differentially_private && cfg.kind == AlgorithmKind::eana)
-    std::printf("note: eana gives no differential-privacy guarantee for its embedding tables\n");
+  std::printf("%s\n", priv.summary().c_str());
 
   nlohmann::json j;
   j["command"] = "train";
   j["backend"] = "cpu";
   j["workload"] = w.to_json();
   j["algorithm"] = cfg.to_json();
+  j["privacy"] = priv.to_json();
   j["seed"] = seed;
   j["trace"] = trace->describe();
   j["steps"] = steps;

@@ -216,3 +216,70 @@ TEST(Cli, CompareRunsTheStepAndTheModel) {
   for (const auto& s : doc["stages"])
     for (const char* k : {"name", "measured_ms", "modeled_ms", "error_pct"}) EXPECT_TRUE(s.contains(k)) << k;
 }
+
+TEST(Cli, EpsilonAndItsInverse) {
+  const std::string j = dir() + "/eps.json";
+  Result r = run("epsilon --sampling-rate 0.04 --sigma 1.5 --steps 2250 --delta 1e-5 --json " + j + " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("epsilon 7.32911"), std::string::npos) << r.output;  // Opacus's test value
+  std::ifstream in(j);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_NEAR(doc["epsilon"].get<double>(), 7.32911117143, 1e-8);
+  EXPECT_EQ(doc["optimal_order"], 3.9);
+  r = run("epsilon --dataset-size 4373472329 --batch 2048 --epochs 1 --target-epsilon 50 --adafest-selection-budget 0.5");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("sigma 0.18"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sigma1/C1"), std::string::npos) << r.output;
+}
+
+TEST(Cli, EpsilonRefusesBadInput) {
+  expect_bad("epsilon --sampling-rate 0 --sigma 1 --steps 10", "--sampling-rate 0");
+  expect_bad("epsilon --sampling-rate 1.5 --sigma 1 --steps 10", "--sampling-rate 1.5");
+  expect_bad("epsilon --sampling-rate 0.1 --sigma -1 --steps 10", "--sigma -1");
+  expect_bad("epsilon --sampling-rate 0.1 --sigma 1 --steps 0", "--steps 0");
+  expect_bad("epsilon --sampling-rate 0.1 --sigma 1 --steps 10 --delta 0", "--delta 0");
+  expect_bad("epsilon --sampling-rate 0.1 --sigma 1 --steps 10 --delta -1", "--delta -1");
+  expect_bad("epsilon --sampling-rate 0.1 --target-epsilon 0.0001 --steps 10", "no noise multiplier");
+  expect_bad("epsilon --sampling-rate 0.1 --sigma 1", "--steps T or --epochs E");
+  expect_bad("epsilon --sigma 1 --steps 10", "give the sampling rate");
+  expect_bad("epsilon --sampling-rate 0.1 --steps 10", "--sigma S");
+  expect_bad("epsilon --sampling-rate 0.1 --sigma 1 --steps 10 --conversion loose", "--conversion loose");
+}
+
+TEST(Cli, RunsReportTheirEpsilon) {
+  const std::string j = dir() + "/sim_priv.json", c = dir() + "/sweep_priv.csv";
+  Result r = run("simulate --model mlperf-dlrm --analytic --algo lazydp --target-epsilon 50 -q --json " + j + " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("privacy: epsilon 50"), std::string::npos) << r.output;
+  std::ifstream in(j);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_NEAR(doc["privacy"]["epsilon"].get<double>(), 50, 1e-6);
+  EXPECT_NEAR(doc["algorithm"]["sigma"].get<double>(), doc["privacy"]["noise_multiplier"].get<double>(), 1e-12);
+  r = run("sweep --model mlperf-dlrm --table-scale 0.001 --analytic --axis algo=sgd,dpsgd-f,lazydp,eana -q --csv " + c +
+          " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream csv(c);
+  std::string header, sgd, f, l, e;
+  std::getline(csv, header);
+  std::getline(csv, sgd);
+  std::getline(csv, f);
+  std::getline(csv, l);
+  std::getline(csv, e);
+  EXPECT_NE(header.find(",epsilon,delta,noise_multiplier"), std::string::npos) << header;
+  auto eps = [](const std::string& row) {  // the epsilon column is the 11th
+    size_t p = 0;
+    for (int i = 0; i < 10; ++i) p = row.find(',', p) + 1;
+    return row.substr(p, row.find(',', p) - p);
+  };
+  EXPECT_EQ(eps(sgd), "");
+  EXPECT_EQ(eps(e), "");
+  EXPECT_FALSE(eps(f).empty());
+  EXPECT_EQ(eps(f), eps(l));  // the same mechanism
+  r = run("train --model tiny --algo dpsgd-f --steps 2 -q --sampling-rate 0.01 --train-steps 1000");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("privacy: epsilon 2.10"), std::string::npos) << r.output;
+  expect_bad("simulate --algo dpsgd-f --target-epsilon 5", "needs a sampling rate");
+  expect_bad("train --model tiny --algo dpsgd-f --target-epsilon 5 --sigma 2 --sampling-rate 0.1", "--target-epsilon and --sigma");
+  expect_bad("sweep --model mlperf-dlrm --analytic --target-epsilon -1", "--target-epsilon -1");
+  expect_bad("simulate --model mlperf-dlrm --analytic --epochs 2 --train-steps 5", "--epochs and --train-steps");
+}
