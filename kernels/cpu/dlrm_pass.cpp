@@ -194,9 +194,12 @@ void weight_grads(const DlrmModel& m, const PassBuffers& buf, const std::vector<
       work.flops += static_cast<uint64_t>(B * L.out);
     }
     sgemm_nn(L.out, L.in, B, dt.data(), B, buf.layer_input[l].data(), L.in, grads.weight[l].data(), L.in, false);
+#pragma omp parallel for schedule(static) if (L.out * B > 65536)
     for (int64_t o = 0; o < L.out; ++o) {
       float s = 0;
-      for (int64_t i = 0; i < B; ++i) s += dt[o * B + i];
+      const float* row = dt.data() + o * B;
+#pragma omp simd reduction(+ : s)
+      for (int64_t i = 0; i < B; ++i) s += row[i];
       grads.bias[l][o] = s;
     }
     work.flops += 2ull * B * L.in * L.out + static_cast<uint64_t>(B * L.out);

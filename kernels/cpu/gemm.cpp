@@ -112,13 +112,52 @@ void sgemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, cons
   }
 }
 
+namespace {
+// out (8 x 8 block, row stride ldo) = in (8 x 8 block, row stride ldi) transposed, in registers.
+inline void transpose8x8(const float* in, int64_t ldi, float* out, int64_t ldo) {
+#if defined(__AVX2__)
+  __m256 r[8], t[8], u[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(in + k * ldi);
+  for (int k = 0; k < 8; k += 2) {  // interleave pairs of rows: (a0 b0 a1 b1 | a4 b4 a5 b5), ...
+    t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+    t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+  }
+  for (int k = 0; k < 8; k += 4) {  // then pairs of pairs: four-element columns within each 128-bit lane
+    u[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
+    u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
+    u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+    u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; ++k) {  // and the lanes of rows 0-3 with those of rows 4-7
+    _mm256_storeu_ps(out + k * ldo, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+    _mm256_storeu_ps(out + (k + 4) * ldo, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+  }
+#else
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 8; ++j) out[j * ldo + i] = in[i * ldi + j];
+#endif
+}
+}  // namespace
+
 void transpose(int64_t rows, int64_t cols, const float* in, float* out) {
-  constexpr int64_t kBlock = 32;
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
-  for (int64_t i0 = 0; i0 < rows; i0 += kBlock)
-    for (int64_t j0 = 0; j0 < cols; j0 += kBlock)
-      for (int64_t i = i0; i < std::min(rows, i0 + kBlock); ++i)
-        for (int64_t j = j0; j < std::min(cols, j0 + kBlock); ++j) out[j * rows + i] = in[i * cols + j];
+  // 8 x 8 register blocks inside 64 x 64 tiles: a column of the output is written 32 bytes at a
+  // time instead of 4 (the scalar loop ran at under 2 GB/s on power-of-two strides).
+  constexpr int64_t kTile = 64;
+  const int64_t tiles_i = (rows + kTile - 1) / kTile, tiles_j = (cols + kTile - 1) / kTile;
+#pragma omp parallel for schedule(static) collapse(2) if (rows * cols > 65536)
+  for (int64_t ti = 0; ti < tiles_i; ++ti)
+    for (int64_t tj = 0; tj < tiles_j; ++tj) {
+      const int64_t i0 = ti * kTile, i1 = std::min(rows, i0 + kTile), j0 = tj * kTile, j1 = std::min(cols, j0 + kTile);
+      int64_t i = i0;
+      for (; i + 8 <= i1; i += 8) {
+        int64_t j = j0;
+        for (; j + 8 <= j1; j += 8) transpose8x8(in + i * cols + j, cols, out + j * rows + i, rows);
+        for (int64_t ii = i; ii < i + 8; ++ii)
+          for (int64_t jj = j; jj < j1; ++jj) out[jj * rows + ii] = in[ii * cols + jj];
+      }
+      for (; i < i1; ++i)
+        for (int64_t j = j0; j < j1; ++j) out[j * rows + i] = in[i * cols + j];
+    }
 }
 
 }  // namespace privrec::cpu

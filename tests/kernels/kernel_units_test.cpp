@@ -135,3 +135,15 @@ TEST(Gemm, EqualsTheDefinitionExactly) {
       ASSERT_EQ(C[i], want[i]) << s.m << "x" << s.n << "x" << s.k << " at " << i;  // padding untouched too
   }
 }
+
+// The blocked transpose (8 x 8 register blocks, 64 x 64 tiles) against the definition, on shapes
+// with ragged edges in both directions and on either side of the parallel threshold.
+TEST(Gemm, TransposeMatchesTheDefinition) {
+  for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {7, 9}, {8, 8}, {65, 130}, {300, 257}, {2048, 13}}) {
+    std::vector<float> in(rows * cols), out(rows * cols, -1.0f);
+    for (size_t k = 0; k < in.size(); ++k) in[k] = static_cast<float>(k);
+    privrec::cpu::transpose(rows, cols, in.data(), out.data());
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) ASSERT_EQ(out[j * rows + i], in[i * cols + j]) << rows << "x" << cols;
+  }
+}
