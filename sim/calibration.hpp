@@ -22,8 +22,15 @@ struct StageObservation {
 struct StageFit {
   std::map<std::string, double> efficiency;  // > 0
   std::map<std::string, double> fixed_ms;    // >= 0
+  double overlap_fraction = 1.0;             // how the terms were combined (ProcessorProfile)
+  double median_abs_error_pct = 0;           // of the fitted model over the observations
 };
 
-StageFit fit_stages(const std::vector<StageObservation>& observations);
+// The per-stage fit with the terms combined at a given overlap fraction.
+StageFit fit_stages(const std::vector<StageObservation>& observations, double overlap_fraction = 1.0);
+
+// The overlap fraction too: fit_stages at 0, 0.05, ..., 1, keeping the one whose fitted model has
+// the smallest median absolute error over the observations (ties go to more overlap).
+StageFit fit_calibration(const std::vector<StageObservation>& observations);
 
 }  // namespace privrec::sim

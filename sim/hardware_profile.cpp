@@ -53,6 +53,12 @@ ProcessorProfile parse_processor(const nlohmann::json& j, const std::string& fil
   p.rng_normals_per_s = positive(r, "rng_normals_per_s");
   p.sort_ops_per_s = positive(r, "sort_ops_per_s");
   p.launch_overhead_us = non_negative(r, "launch_overhead_us");
+  if (r.has("overlap_fraction")) {
+    p.overlap_fraction = r.required_number("overlap_fraction");
+    if (!(p.overlap_fraction >= 0 && p.overlap_fraction <= 1))
+      throw config_error(file, r.key_path("overlap_fraction"), fmt::format("{}", p.overlap_fraction),
+                         "a fraction in [0, 1] (1: the terms overlap fully, 0: they add up)");
+  }
   if (r.has("random_GBps_by_row_B")) {
     const nlohmann::json& m = r.required_object("random_GBps_by_row_B", "an object {\"row bytes\": GB/s, ...}");
     for (const auto& [k, v] : m.items()) {
@@ -80,6 +86,7 @@ nlohmann::json processor_json(const ProcessorProfile& p) {
                       {"vector_GFLOPps", p.vector_GFLOPps}, {"rng_normals_per_s", p.rng_normals_per_s},
                       {"sort_ops_per_s", p.sort_ops_per_s},
                       {"launch_overhead_us", p.launch_overhead_us}};
+  if (p.overlap_fraction != 1.0) j["overlap_fraction"] = p.overlap_fraction;
   if (!p.random_GBps_by_row_B.empty()) {
     nlohmann::json m = nlohmann::json::object();
     for (const auto& [bytes, gbps] : p.random_GBps_by_row_B) m[fmt::format("{}", bytes)] = gbps;

@@ -22,6 +22,11 @@ struct ProcessorProfile {
   double rng_normals_per_s = 0;    // Philox4x32-10 + Box-Muller normals per second, all cores/SMs
   double sort_ops_per_s = 0;       // sorting work (WorkCounters::sort_ops key-steps) per second
   double launch_overhead_us = 0;   // per kernel launch (GPU) or parallel region (CPU)
+  // How far a stage's memory, arithmetic and sampling terms overlap: 1 is the pure roofline (the
+  // slowest term alone, as on a GPU with enough warps in flight), 0 is their sum (each row
+  // gathered, then its noise drawn, then written, one after the other). Optional, default 1;
+  // privrec calibrate fits it.
+  double overlap_fraction = 1.0;
   // Optional, measured: random-access bandwidth by row size in bytes (ascending). When present it
   // replaces random_GBps, interpolated in log(row bytes) and held flat beyond the ends.
   std::vector<std::pair<double, double>> random_GBps_by_row_B;

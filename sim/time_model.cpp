@@ -38,6 +38,11 @@ uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwarePro
   return s == Stage::fwd_emb || s == Stage::bwd_emb ? pooled : 0;
 }
 
+double combine_terms(double memory_ms, double compute_ms, double rng_ms, double overlap) {
+  const double roof = std::max({memory_ms, compute_ms, rng_ms});
+  return roof + (1.0 - overlap) * (memory_ms + compute_ms + rng_ms - roof);
+}
+
 Bound roofline_bound(const StageTime& t) {
   const double roof = std::max({t.memory_ms, t.compute_ms, t.rng_ms});
   return roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;
@@ -76,7 +81,8 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
   };
   t.efficiency = lookup(h.stage_efficiency, 1.0);
   t.overhead_ms += lookup(h.stage_fixed_ms, 0.0);
-  t.ms = roof * t.efficiency + t.overhead_ms + t.link_ms;
+  t.roofline_ms = combine_terms(t.memory_ms, t.compute_ms, t.rng_ms, p.overlap_fraction);
+  t.ms = t.roofline_ms * t.efficiency + t.overhead_ms + t.link_ms;
   t.bound = roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;
   if (t.overhead_ms > roof && t.overhead_ms >= t.link_ms) t.bound = Bound::overhead;
   if (t.link_ms > roof && t.link_ms > t.overhead_ms) t.bound = Bound::link;

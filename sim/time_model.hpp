@@ -18,9 +18,15 @@ struct StageTime {
   double ms = 0;
   Bound bound = Bound::memory;
   double memory_ms = 0, compute_ms = 0, rng_ms = 0, link_ms = 0;
+  // The three terms combined by the processor's overlap fraction, before the calibrated efficiency.
+  double roofline_ms = 0;
   double overhead_ms = 0;  // launches x launch overhead, plus the profile's calibrated fixed cost
   double efficiency = 1;  // the profile's calibrated factor on the roofline term
 };
+
+// max(terms) + (1 - overlap) (sum(terms) - max(terms)): the roofline when the memory, arithmetic
+// and sampling terms overlap fully, their sum when they do not overlap at all.
+double combine_terms(double memory_ms, double compute_ms, double rng_ms, double overlap);
 
 // True for the stages that touch embedding tables (they run on the table side).
 bool runs_with_tables(Stage s);

@@ -73,7 +73,8 @@ int cmd_calibrate(int argc, char** argv) {
     say(fmt::format("case {}/{} {}: measured {:.1f} ms/step, roofline {:.1f} ms", i + 1, cases.size(), c.label(),
                     cmp.measured_step_ms, cmp.modeled_step_ms));
   }
-  const sim::StageFit fit = sim::fit_stages(obs);
+  const sim::StageFit fit = sim::fit_calibration(obs);
+  h.device.overlap_fraction = fit.overlap_fraction;
   h.stage_efficiency = fit.efficiency;
   h.stage_fixed_ms = fit.fixed_ms;
   char date[32];
@@ -91,8 +92,10 @@ int cmd_calibrate(int argc, char** argv) {
                   {"calibration_cases_file", cases_path},
                   {"calibration_cases", case_labels},
                   {"method", "rates: microbenchmarks, warm-up then median of 5; stage_efficiency and stage_fixed_ms: per "
-                             "stage, measured - modeled overheads = efficiency x roofline + fixed, least squares on "
-                             "the relative error over the calibration cases"}};
+                             "stage, measured - modeled overheads = efficiency x combined terms + fixed, least squares on "
+                             "the relative error over the calibration cases; overlap_fraction: the grid value (0 .. 1 "
+                             "by 0.05) whose fit has the smallest median error over those cases"},
+                  {"calibration_median_abs_error_pct", fit.median_abs_error_pct}};
   write_text_file(out_path, h.to_json().dump(2) + "\n");
   std::printf("privrec calibrate: wrote %s (%.0f s)\n", out_path.c_str(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -100,6 +103,8 @@ int cmd_calibrate(int argc, char** argv) {
               "sorting %.0f M key-steps/s, parallel region %.2f us\n",
               h.device.stream_GBps, h.device.random_GBps, h.device.gemm_GFLOPps, h.device.vector_GFLOPps,
               h.device.rng_normals_per_s / 1e6, h.device.sort_ops_per_s / 1e6, h.device.launch_overhead_us);
+  std::printf("overlap fraction %.2f (median error over the calibration stages %.1f %%)\n", fit.overlap_fraction,
+              fit.median_abs_error_pct);
   for (const auto& [stage, f] : h.stage_efficiency)
     std::printf("  %-16s efficiency %.3f, fixed %.3f ms\n", stage.c_str(), f, h.stage_fixed_ms[stage]);
   return 0;

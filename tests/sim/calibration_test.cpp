@@ -74,3 +74,29 @@ TEST(Calibration, AStageThatHitsTwoBoundsGetsAnEfficiencyPerBound) {
   const StageTime t = stage_time(Stage::dp_update, w, 0, h, 0);
   EXPECT_NEAR(t.ms, 1.2 * 1.0, 1e-9);
 }
+
+TEST(Calibration, CombinesTermsByTheOverlapFraction) {
+  EXPECT_DOUBLE_EQ(combine_terms(3, 1, 2, 1.0), 3.0);   // full overlap: the roofline
+  EXPECT_DOUBLE_EQ(combine_terms(3, 1, 2, 0.0), 6.0);   // none: the sum
+  EXPECT_DOUBLE_EQ(combine_terms(3, 1, 2, 0.25), 5.25); // 3 + 0.75 x 3
+}
+
+TEST(Calibration, FindsTheOverlapThatGeneratedTheData) {
+  // Stages whose measured time is exactly their terms combined at overlap 0.3 (efficiency 1, no
+  // fixed cost): the search must pick 0.3 and reproduce every observation.
+  std::vector<StageObservation> o;
+  const Stage stages[] = {Stage::dp_update, Stage::lazydp_catchup, Stage::fwd_emb};
+  for (int i = 0; i < 12; ++i) {
+    StageObservation x;
+    x.stage = stages[i % 3];
+    x.modeled.memory_ms = 1.0 + i;
+    x.modeled.rng_ms = 0.5 + 0.7 * ((i * 5) % 7);
+    x.modeled.compute_ms = 0.2 * (i % 4);
+    x.measured_ms = combine_terms(x.modeled.memory_ms, x.modeled.compute_ms, x.modeled.rng_ms, 0.3);
+    o.push_back(x);
+  }
+  const StageFit f = fit_calibration(o);
+  EXPECT_NEAR(f.overlap_fraction, 0.3, 1e-9);
+  EXPECT_NEAR(f.median_abs_error_pct, 0.0, 1e-9);
+  EXPECT_GT(fit_stages(o, 1.0).median_abs_error_pct, 1.0);  // the pure roofline cannot fit it
+}
