@@ -68,7 +68,9 @@ int cmd_calibrate(int argc, char** argv) {
     const AlgorithmConfig cfg = c.algorithm(seed);
     require_fits_in_memory(w, cfg);
     SyntheticTrace trace(w, seed);
-    const Comparison cmp = compare_cpu(w, cfg, trace, h, c.steps, c.warmup, false);
+    // Modeled at the rates a probe measures right before the case: the fit sees the machine as it
+    // ran the case (a shared host drifts), and validate models its cases the same way.
+    const Comparison cmp = compare_cpu(w, cfg, trace, with_rates_now(h), c.steps, c.warmup, false);
     for (const auto& s : cmp.stages) obs.push_back({s.stage, s.measured_ms, s.modeled});
     say(fmt::format("case {}/{} {}: measured {:.1f} ms/step, roofline {:.1f} ms", i + 1, cases.size(), c.label(),
                     cmp.measured_step_ms, cmp.modeled_step_ms));
@@ -92,7 +94,7 @@ int cmd_calibrate(int argc, char** argv) {
                   {"calibration_cases_file", cases_path},
                   {"calibration_cases", case_labels},
                   {"method", "rates: microbenchmarks, warm-up then median of 5; stage_efficiency and stage_fixed_ms: per "
-                             "stage, measured - modeled overheads = efficiency x combined terms + fixed, least squares on "
+                             "stage, measured - modeled overheads = efficiency x combined terms (at rates probed right before each case) + fixed, least squares on "
                              "the relative error over the calibration cases; overlap_fraction: the grid value (0 .. 1 "
                              "by 0.05) whose fit has the smallest median error over those cases"},
                   {"calibration_median_abs_error_pct", fit.median_abs_error_pct}};

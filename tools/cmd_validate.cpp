@@ -45,62 +45,94 @@ int cmd_validate(int argc, char** argv) {
                                        c.label(), hw.name));
   for (const auto& c : cases) require_fits_in_memory(c.workload(), c.algorithm(seed));
 
-  // This machine's bandwidth now and after the cases, against the profile's: on a shared host it
-  // drifts, and every measured time drifts with it.
+  // Each case is modeled twice: with the profile's rates as written, and with the profile's rates
+  // re-measured by a half-second probe right before the case (efficiencies unchanged). On a shared
+  // host the machine drifts between cases; the second isolates the model's error from that drift.
+  struct Tally {
+    std::vector<double> st_meas, st_model, e2e_meas, e2e_model;
+    std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_stage;
+    void add(const Comparison& cmp) {
+      e2e_meas.push_back(cmp.measured_step_ms), e2e_model.push_back(cmp.modeled_step_ms);
+      for (const auto& s : cmp.stages) {
+        st_meas.push_back(s.measured_ms), st_model.push_back(s.modeled_ms);
+        by_stage[stage_name(s.stage)].first.push_back(s.measured_ms);
+        by_stage[stage_name(s.stage)].second.push_back(s.modeled_ms);
+      }
+    }
+  } profile_rates, rates_now;
   const double stream_before = cpu::measure_stream_GBps(int64_t{1} << 29);
-  std::vector<double> st_meas, st_model, e2e_meas, e2e_model;
-  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_stage;
   nlohmann::json jcases = nlohmann::json::array();
-  std::string csv = "case,stage,measured_ms,modeled_ms,error_pct\n";
+  std::string csv = "case,stage,measured_ms,modeled_ms,error_pct,modeled_ms_rates_now,error_pct_rates_now\n";
   std::printf("privrec validate: %s on %zu held-out cases from %s\n", hw.name.c_str(), cases.size(), cases_path.c_str());
-  std::printf("%-44s %12s %12s %9s\n", "case (end to end)", "measured ms", "modeled ms", "error");
+  std::printf("%-40s %11s %11s %8s   %11s %8s\n", "", "", "profile", "", "rates now", "");
+  std::printf("%-40s %11s %11s %8s   %11s %8s\n", "case (end to end)", "measured ms", "modeled ms", "error",
+              "modeled ms", "error");
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
     const Workload w = c.workload();
     const AlgorithmConfig cfg = c.algorithm(seed);
     SyntheticTrace trace(w, seed);
-    const Comparison cmp = compare_cpu(w, cfg, trace, hw, c.steps, c.warmup, false);
-    std::printf("%-44s %12.2f %12.2f %8.1f%%\n", c.label().c_str(), cmp.measured_step_ms, cmp.modeled_step_ms,
-                cmp.error_pct);
+    const sim::HardwareProfile now = with_rates_now(hw);
+    const Comparison cmp_now = compare_cpu(w, cfg, trace, now, c.steps, c.warmup, false);
+    const Comparison cmp = remodel(cmp_now, w, cfg, trace, hw, c.steps, c.warmup);
+    std::printf("%-40s %11.2f %11.2f %7.1f%%   %11.2f %7.1f%%\n", c.label().c_str(), cmp.measured_step_ms,
+                cmp.modeled_step_ms, cmp.error_pct, cmp_now.modeled_step_ms, cmp_now.error_pct);
     std::fflush(stdout);
-    if (!quiet) std::fprintf(stderr, "[privrec] case %zu/%zu done\n", i + 1, cases.size());
-    e2e_meas.push_back(cmp.measured_step_ms), e2e_model.push_back(cmp.modeled_step_ms);
-    for (const auto& s : cmp.stages) {
-      st_meas.push_back(s.measured_ms), st_model.push_back(s.modeled_ms);
-      by_stage[stage_name(s.stage)].first.push_back(s.measured_ms);
-      by_stage[stage_name(s.stage)].second.push_back(s.modeled_ms);
-      csv += fmt::format("{},{},{},{},{}\n", c.label(), stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct);
+    if (!quiet)
+      std::fprintf(stderr, "[privrec] case %zu/%zu done (rates now: stream %.0f GB/s, normals %.0f M/s, GEMM %.0f GFLOP/s)\n",
+                   i + 1, cases.size(), now.device.stream_GBps, now.device.rng_normals_per_s / 1e6,
+                   now.device.gemm_GFLOPps);
+    profile_rates.add(cmp);
+    rates_now.add(cmp_now);
+    for (size_t k = 0; k < cmp.stages.size(); ++k) {
+      const auto &s = cmp.stages[k], &n = cmp_now.stages[k];
+      csv += fmt::format("{},{},{},{},{},{},{}\n", c.label(), stage_name(s.stage), s.measured_ms, s.modeled_ms,
+                         s.error_pct, n.modeled_ms, n.error_pct);
     }
-    csv += fmt::format("{},end_to_end,{},{},{}\n", c.label(), cmp.measured_step_ms, cmp.modeled_step_ms, cmp.error_pct);
+    csv += fmt::format("{},end_to_end,{},{},{},{},{}\n", c.label(), cmp.measured_step_ms, cmp.modeled_step_ms,
+                       cmp.error_pct, cmp_now.modeled_step_ms, cmp_now.error_pct);
     nlohmann::json jc = cmp.to_json();
     jc["case"] = c.to_json();
     jc["label"] = c.label();
+    jc["rates_now"] = cmp_now.to_json();
+    jc["rates_now"]["rates"] = rates_json(now.device);
     jcases.push_back(jc);
   }
   const double stream_after = cpu::measure_stream_GBps(int64_t{1} << 29);
-  const sim::ErrorSummary per_stage = sim::summarize_errors(st_meas, st_model);
-  const sim::ErrorSummary e2e = sim::summarize_errors(e2e_meas, e2e_model);
-  std::printf("\n%-16s %6s %12s %12s %9s %10s\n", "stage", "pairs", "median |err|", "worst |err|", "pearson", "within 10%");
-  nlohmann::json jstages = nlohmann::json::object();
-  for (const auto& [name, mm] : by_stage) {
-    const auto s = sim::summarize_errors(mm.first, mm.second);
-    std::printf("%-16s %6lld %11.1f%% %11.1f%% %9.3f %9.0f%%\n", name.c_str(), static_cast<long long>(s.pairs),
-                s.median_abs_pct, s.worst_abs_pct, s.pearson, 100 * s.share_within_10pct);
-    jstages[name] = s.to_json();
+  auto summaries = [](const Tally& t, nlohmann::json& jstages) {
+    for (const auto& [name, mm] : t.by_stage) jstages[name] = sim::summarize_errors(mm.first, mm.second).to_json();
+    return std::pair{sim::summarize_errors(t.st_meas, t.st_model), sim::summarize_errors(t.e2e_meas, t.e2e_model)};
+  };
+  nlohmann::json jstages = nlohmann::json::object(), jstages_now = nlohmann::json::object();
+  const auto [per_stage, e2e] = summaries(profile_rates, jstages);
+  const auto [per_stage_now, e2e_now] = summaries(rates_now, jstages_now);
+  std::printf("\n%-16s %6s | %-34s | %-34s\n", "", "", "profile rates", "rates now (probed before each case)");
+  std::printf("%-16s %6s | %9s %9s %7s %6s | %9s %9s %7s %6s\n", "stage", "pairs", "median", "worst", "pearson", "<=10%",
+              "median", "worst", "pearson", "<=10%");
+  auto row = [](const std::string& name, const sim::ErrorSummary& a, const sim::ErrorSummary& b) {
+    std::printf("%-16s %6lld | %8.1f%% %8.1f%% %7.3f %5.0f%% | %8.1f%% %8.1f%% %7.3f %5.0f%%\n", name.c_str(),
+                static_cast<long long>(a.pairs), a.median_abs_pct, a.worst_abs_pct, a.pearson, 100 * a.share_within_10pct,
+                b.median_abs_pct, b.worst_abs_pct, b.pearson, 100 * b.share_within_10pct);
+  };
+  for (const auto& [name, mm] : profile_rates.by_stage) {
+    const auto& now = rates_now.by_stage.at(name);
+    row(name, sim::summarize_errors(mm.first, mm.second), sim::summarize_errors(now.first, now.second));
   }
-  std::printf("%-16s %6lld %11.1f%% %11.1f%% %9.3f %9.0f%%\n", "all stages", static_cast<long long>(per_stage.pairs),
-              per_stage.median_abs_pct, per_stage.worst_abs_pct, per_stage.pearson, 100 * per_stage.share_within_10pct);
-  std::printf("%-16s %6lld %11.1f%% %11.1f%% %9.3f %9.0f%%\n", "end to end", static_cast<long long>(e2e.pairs),
-              e2e.median_abs_pct, e2e.worst_abs_pct, e2e.pearson, 100 * e2e.share_within_10pct);
+  row("all stages", per_stage, per_stage_now);
+  row("end to end", e2e, e2e_now);
   std::printf("machine check: streaming read+write %.1f GB/s before the cases, %.1f GB/s after; the profile says %.1f GB/s\n",
               stream_before, stream_after, hw.device.stream_GBps);
   if (!out.json.empty())
     write_text_file(out.json, nlohmann::json({{"command", "validate"},
                                               {"stream_GBps_now", {{"before", stream_before}, {"after", stream_after},
-                                                                   {"profile", hw.device.stream_GBps}}}, {"hardware", hw.to_json()}, {"cases_file", cases_path},
+                                                                   {"profile", hw.device.stream_GBps}}},
+                                              {"hardware", hw.to_json()}, {"cases_file", cases_path},
                                               {"seed", seed}, {"per_stage", per_stage.to_json()}, {"by_stage", jstages},
-                                              {"end_to_end", e2e.to_json()}, {"cases", jcases},
-                                              {"machine", machine_json()}})
+                                              {"end_to_end", e2e.to_json()},
+                                              {"rates_now", {{"per_stage", per_stage_now.to_json()},
+                                                             {"by_stage", jstages_now},
+                                                             {"end_to_end", e2e_now.to_json()}}},
+                                              {"cases", jcases}, {"machine", machine_json()}})
                                       .dump(2) + "\n");
   if (!out.csv.empty()) write_text_file(out.csv, csv);
   return 0;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "kernels/cpu/machine_bench.hpp"
 #include "kernels/training_run.hpp"
 #include "sim/error_metrics.hpp"
 #include "sim/simulation.hpp"
@@ -65,6 +66,30 @@ Comparison remodel(const Comparison& measured, const Workload& w, const Algorith
   for (const auto& s : measured.stages) m.emplace_back(s.stage, s.measured_ms);
   const sim::SimReport model = sim::simulate(w, cfg, trace, h, steps, {}, warmup + 1);
   return pair_up(m, measured.measured_step_ms, model, w.batch_size);
+}
+
+sim::HardwareProfile with_rates_now(const sim::HardwareProfile& h) {
+  const cpu::MachineRates r = cpu::probe_cpu_rates();
+  sim::HardwareProfile now = h;
+  sim::ProcessorProfile& d = now.device;
+  const double random_now = r.random_GBps_by_row_B.front().second;  // 128 B rows
+  const double random_ratio = random_now / d.random_GBps_for(128.0);
+  d.stream_GBps = r.stream_GBps;
+  d.random_GBps = random_now;
+  for (auto& [bytes, gbps] : d.random_GBps_by_row_B) gbps *= random_ratio;
+  d.gemm_GFLOPps = r.gemm_GFLOPps;
+  d.vector_GFLOPps = r.vector_GFLOPps;
+  d.rng_normals_per_s = r.rng_normals_per_s;
+  d.sort_ops_per_s = r.sort_ops_per_s;
+  d.launch_overhead_us = r.launch_overhead_us;
+  return now;
+}
+
+nlohmann::json rates_json(const sim::ProcessorProfile& p) {
+  return {{"stream_GBps", p.stream_GBps},         {"random_GBps_128B", p.random_GBps_for(128.0)},
+          {"gemm_GFLOPps", p.gemm_GFLOPps},       {"vector_GFLOPps", p.vector_GFLOPps},
+          {"rng_normals_per_s", p.rng_normals_per_s}, {"sort_ops_per_s", p.sort_ops_per_s},
+          {"launch_overhead_us", p.launch_overhead_us}};
 }
 
 void print_comparison(const Comparison& c) {

@@ -35,4 +35,12 @@ Comparison remodel(const Comparison& measured, const Workload& w, const Algorith
 
 void print_comparison(const Comparison& c);
 
+// The profile with its device rates replaced by a probe of this machine now (calibrated
+// efficiencies, fixed costs and overlap kept; random bandwidth by row size rescaled by the probe's
+// 128 B figure). What calibrate and validate model each case with, so drift between cases on a
+// shared machine is measured rather than folded into the model's error.
+sim::HardwareProfile with_rates_now(const sim::HardwareProfile& h);
+// Its rates as JSON (for the report).
+nlohmann::json rates_json(const sim::ProcessorProfile& p);
+
 }  // namespace privrec::cli

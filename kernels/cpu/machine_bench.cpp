@@ -33,36 +33,58 @@ double median_seconds(F&& f, int reps = 5) {
 volatile float g_sink;
 }  // namespace
 
-double measure_stream_GBps(int64_t bytes) {
-  const int64_t n = bytes / 4;
+namespace {
+FloatArray filled(int64_t n) {
   FloatArray x(n);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) x[i] = 1.0f;
-  const double s = median_seconds([&] {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) x[i] = x[i] * 0.999999f;
-  });
-  return 8.0 * static_cast<double>(n) / s / 1e9;
+  return x;
 }
 
-MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& say) {
+double stream_GBps_on(FloatArray& x, int reps) {
+  const int64_t n = x.size();
+  const double s = median_seconds(
+      [&] {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; ++i) x[i] = x[i] * 0.999999f;
+      },
+      reps);
+  return 8.0 * static_cast<double>(n) / s / 1e9;
+}
+}  // namespace
+
+double measure_stream_GBps(int64_t bytes) {
+  FloatArray x = filled(bytes / 4);
+  return stream_GBps_on(x, 5);
+}
+
+namespace {
+// How much each benchmark does: the full measurement, or the quick probe. Both stream over and
+// gather from 1 GB (random-row bandwidth depends on the footprint through the TLB), so their
+// figures are comparable; the probe keeps its buffer between calls.
+struct Effort {
+  int64_t lookups;
+  std::vector<int64_t> row_sizes;
+  int reps;
+  int64_t vector_reps, rng_rows, launch_reps;
+};
+
+MachineRates measure(const std::function<void(const std::string&)>& say, const Effort& e, FloatArray& x) {
   MachineRates m;
   m.threads = omp_get_max_threads();
   m.memory_GB = static_cast<double>(available_memory_bytes()) / 1e9;
+  auto median_seconds = [&](auto&& f) { return ::privrec::cpu::median_seconds(f, e.reps); };
 
-  m.stream_GBps = measure_stream_GBps();
+  m.stream_GBps = stream_GBps_on(x, e.reps);
   say(fmt::format("stream read+write: {:.1f} GB/s", m.stream_GBps));
   {
-    const int64_t n = int64_t{1} << 28;
-    FloatArray x(n);
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) x[i] = 1.0f;
-    // Row gathers from the same 1 GB at uniformly random rows, summed as an embedding bag does,
+    const int64_t n = x.size();
+    // Row gathers from the same buffer at uniformly random rows, summed as an embedding bag does,
     // with the bag kernel's prefetch distance.
-    const int64_t lookups = int64_t{1} << 22;
+    const int64_t lookups = e.lookups;
     std::vector<int64_t> idx(lookups);
     std::mt19937_64 gen(1);
-    for (int64_t row_bytes : {64, 128, 256, 512}) {
+    for (int64_t row_bytes : e.row_sizes) {
       const int64_t d = row_bytes / 4, rows = n / d;
       for (auto& r : idx) r = static_cast<int64_t>(gen() % static_cast<uint64_t>(rows));
       const double t = median_seconds([&] {
@@ -96,7 +118,7 @@ MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& sa
     say(fmt::format("GEMM 2048x512x512: {:.1f} GFLOP/s", m.gemm_GFLOPps));
   }
   {  // Element-wise multiply-add on arrays that stay in each core's cache.
-    const int64_t n = 8192, reps = 2000;
+    const int64_t n = 8192, reps = e.vector_reps;
     const double s = median_seconds([&] {
 #pragma omp parallel
       {
@@ -111,7 +133,7 @@ MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& sa
     say(fmt::format("vector multiply-add: {:.1f} GFLOP/s", m.vector_GFLOPps));
   }
   {  // Normals, dim-32 rows, as the dense noisy update draws them.
-    const int64_t rows = 1 << 16, d = 32;
+    const int64_t rows = e.rng_rows, d = 32;
     const double s = median_seconds([&] {
 #pragma omp parallel
       {
@@ -163,17 +185,30 @@ MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& sa
     say(fmt::format("sorting: radix {:.0f} M, bag sorts {:.0f} M key-steps/s", radix_rate / 1e6, bag_rate / 1e6));
   }
   {  // One empty parallel loop: what every parallel region costs.
-    const int reps = 2000;
+    const int64_t reps = e.launch_reps;
     const double s = median_seconds([&] {
-      for (int r = 0; r < reps; ++r) {
+      for (int64_t r = 0; r < reps; ++r) {
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < 64; ++i) g_sink = static_cast<float>(i);
       }
     });
-    m.launch_overhead_us = s / reps * 1e6;
+    m.launch_overhead_us = s / static_cast<double>(reps) * 1e6;
     say(fmt::format("parallel region: {:.2f} us", m.launch_overhead_us));
   }
   return m;
+}
+}  // namespace
+
+constexpr int64_t kBenchFloats = int64_t{1} << 28;  // 1 GB
+
+MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& say) {
+  FloatArray x = filled(kBenchFloats);
+  return measure(say, {int64_t{1} << 22, {64, 128, 256, 512}, 5, 2000, 1 << 16, 2000}, x);
+}
+
+MachineRates probe_cpu_rates() {
+  static FloatArray x = filled(kBenchFloats);
+  return measure([](const std::string&) {}, {int64_t{1} << 20, {128}, 3, 400, 1 << 14, 400}, x);
 }
 
 }  // namespace privrec::cpu

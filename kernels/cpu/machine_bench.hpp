@@ -26,7 +26,12 @@ struct MachineRates {
 // quick check of how this machine runs now against a profile measured earlier.
 double measure_stream_GBps(int64_t bytes = int64_t{1} << 30);
 
-// `say` gets a line per benchmark as it finishes (progress).
+// `say` gets a line per benchmark as it finishes (progress). The full measurement takes about 15 s.
 MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& say);
+
+// The same rates in about half a second (smaller buffers, fewer repetitions, 128 B rows only:
+// the other row sizes are left out): what calibrate and validate take right before each case, so
+// a shared machine's drift between cases is measured, not guessed.
+MachineRates probe_cpu_rates();
 
 }  // namespace privrec::cpu
