@@ -208,7 +208,7 @@ MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& sa
 
 MachineRates probe_cpu_rates() {
   static FloatArray x = filled(kBenchFloats);
-  return measure([](const std::string&) {}, {int64_t{1} << 20, {128}, 3, 400, 1 << 14, 400}, x);
+  return measure([](const std::string&) {}, {int64_t{1} << 21, {128}, 5, 400, 1 << 15, 400}, x);
 }
 
 }  // namespace privrec::cpu
