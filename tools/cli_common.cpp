@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/cuda/device.hpp"
 #include "kernels/training_run.hpp"
 #include "traces/trace_file.hpp"
 #include "models/config_error.hpp"
@@ -196,8 +197,13 @@ void OutputFlags::add_to(po::options_description& o) {
 }
 
 void require_cpu_backend(const std::string& backend) {
-  if (backend == "cuda")
-    throw InputError("--backend cuda: the CUDA backend is not implemented yet in this build (only --backend cpu runs)");
+  if (backend == "cuda") {
+    // Say first whether there is a device at all; with one, say what is missing.
+    const cuda::DeviceInfo d = cuda::query_device();
+    if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
+    throw InputError("--backend cuda: found " + d.name + ", but the CUDA trainers are not implemented yet (the CUDA "
+                     "backend has its noise and dense noisy-update kernels only; --backend cpu runs every algorithm)");
+  }
   if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
 }
 

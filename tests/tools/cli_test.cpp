@@ -95,7 +95,7 @@ TEST(Cli, BadInputExitsTwoWithAMessage) {
   expect_bad("train --sigma -2", "--sigma -2");
   expect_bad("train --clip banana", "--clip banana");
   expect_bad("train --frobnicate", "frobnicate");
-  expect_bad("train --backend cuda --model tiny", "CUDA backend is not implemented");
+  expect_bad("train --backend cuda --model tiny", "--backend cuda: ");  // no device here, or no trainers yet
   expect_bad("train --model rmc1", "needs 96.00 GB for its parameters");
   expect_bad("nosuchcommand", "unknown command");
   const std::string w = dir() + "/bad.json";
@@ -201,7 +201,7 @@ TEST(Cli, ValidateRefusesCalibrationCasesAndBadCaseFiles) {
   std::ofstream(f) << R"({"cases": [{"model": "rmc2", "table_scale": 0.001, "algo": "dpsgd-z"}]})";
   expect_bad("validate --cases " + f, "dpsgd-z");
   expect_bad("calibrate --backend cpu", "--out");
-  expect_bad("compare --backend cuda", "not implemented");
+  expect_bad("compare --backend cuda", "--backend cuda: ");
 }
 
 TEST(Cli, CompareRunsTheStepAndTheModel) {

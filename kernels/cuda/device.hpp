@@ -1,0 +1,20 @@
+#pragma once
+// The CUDA device as the rest of privrec sees it (plain C++: no CUDA headers here).
+#include <string>
+
+namespace privrec::cuda {
+
+struct DeviceInfo {
+  bool available = false;
+  std::string reason;  // why not, when not available
+  std::string name;
+  int compute_major = 0, compute_minor = 0;
+  int sm_count = 0;
+  double memory_GB = 0;
+  int driver_version = 0, runtime_version = 0;  // as CUDA encodes them (13000 = 13.0)
+};
+
+// Device 0, or why there is none (no driver, no device, or a build without CUDA). Never throws.
+DeviceInfo query_device();
+
+}  // namespace privrec::cuda

@@ -1,0 +1,147 @@
+#include "kernels/cuda/noisy_update.hpp"
+
+#include "kernels/cuda/cuda_check.hpp"
+#include "kernels/gaussian.hpp"
+
+namespace privrec::cuda {
+
+namespace {
+constexpr int kThreads = 256;
+
+// A device buffer freed on scope exit (also when a later check throws).
+template <class T>
+struct DeviceBuffer {
+  T* ptr = nullptr;
+  explicit DeviceBuffer(size_t n) {
+    if (n) PRIVREC_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T)));
+  }
+  ~DeviceBuffer() { cudaFree(ptr); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
+
+int blocks_for(int64_t work) {
+  const int64_t b = (work + kThreads - 1) / kThreads;
+  return static_cast<int>(b < 65535 * 16 ? (b > 0 ? b : 1) : 65535 * 16);  // grid-stride beyond that
+}
+
+// The four normals of one Philox block: columns 4 q .. 4 q + 3 of a row.
+__device__ inline void block_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row,
+                                     uint32_t q, DeviceNoise noise, float z[4]) {
+  if (noise == DeviceNoise::gaussian) {
+    const NoiseCounter n = noise_counter(domain, step, table, row);
+    normals_from_block(philox4x32_10(q, n.c1, n.c2, n.c3, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)), z);
+  } else {
+    const float v = noise == DeviceNoise::ones ? 1.0f : 0.0f;
+    z[0] = z[1] = z[2] = z[3] = v;
+  }
+}
+
+// One thread per (row, column block of 4): the block's noise in registers, the update in the CPU
+// backend's order: w - scale * (g + stddev * z), or w - scale * (stddev * z) without a gradient.
+__global__ void dense_noisy_update_kernel(float* __restrict__ table, int64_t rows, int64_t dim,
+                                          uint32_t table_id, const int32_t* __restrict__ slots,
+                                          const float* __restrict__ grads, float scale, float stddev, uint64_t seed,
+                                          DeviceNoise noise, uint64_t step) {
+  const int64_t qpr = (dim + 3) / 4, total = rows * qpr;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = i / qpr, q = i - r * qpr, c0 = 4 * q;
+    float z[4];
+    block_normals(seed, RngDomain::table_noise, step, table_id, static_cast<uint64_t>(r), static_cast<uint32_t>(q),
+                  noise, z);
+    const int32_t slot = slots ? slots[r] : -1;
+    float* w = table + r * dim + c0;
+    const float* g = slot >= 0 ? grads + static_cast<int64_t>(slot) * dim + c0 : nullptr;
+    if (dim % 4 == 0) {  // 16-byte loads and stores
+      float4 v = *reinterpret_cast<float4*>(w);
+      float* vv = reinterpret_cast<float*>(&v);
+      if (g) {
+        const float4 gv = *reinterpret_cast<const float4*>(g);
+        const float* gg = reinterpret_cast<const float*>(&gv);
+        for (int k = 0; k < 4; ++k) vv[k] = __fsub_rn(vv[k], __fmul_rn(scale, __fadd_rn(gg[k], __fmul_rn(stddev, z[k]))));
+      } else {
+        for (int k = 0; k < 4; ++k) vv[k] = __fsub_rn(vv[k], __fmul_rn(scale, __fmul_rn(stddev, z[k])));
+      }
+      *reinterpret_cast<float4*>(w) = v;
+    } else {
+      const int64_t n = dim - c0 < 4 ? dim - c0 : 4;
+      for (int64_t k = 0; k < n; ++k) {
+        const float t = g ? __fadd_rn(g[k], __fmul_rn(stddev, z[k])) : __fmul_rn(stddev, z[k]);
+        w[k] = __fsub_rn(w[k], __fmul_rn(scale, t));
+      }
+    }
+  }
+}
+
+__global__ void set_slots_kernel(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {
+  for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < count;
+       u += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    slots[grad_rows[u]] = set ? static_cast<int32_t>(u) : -1;
+}
+
+__global__ void normal_rows_kernel(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows,
+                                   int64_t nrows, int64_t n, float* out) {
+  const int64_t qpr = (n + 3) / 4, total = nrows * qpr;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t j = i / qpr, q = i - j * qpr;
+    float z[4];
+    block_normals(seed, domain, step, table, static_cast<uint64_t>(rows[j]), static_cast<uint32_t>(q),
+                  DeviceNoise::gaussian, z);
+    for (int64_t k = 0; k < 4 && 4 * q + k < n; ++k) out[j * n + 4 * q + k] = z[k];
+  }
+}
+}  // namespace
+
+void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t table_id, const int32_t* slots,
+                               const float* grads, float scale, float stddev, uint64_t seed, DeviceNoise noise,
+                               uint64_t step) {
+  const int64_t work = rows * ((dim + 3) / 4);
+  if (work == 0) return;
+  dense_noisy_update_kernel<<<blocks_for(work), kThreads>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
+                                                            noise, step);
+  PRIVREC_CUDA_CHECK_LAUNCH(dense_noisy_update_kernel);
+}
+
+void launch_set_slots(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {
+  if (count == 0) return;
+  set_slots_kernel<<<blocks_for(count), kThreads>>>(slots, grad_rows, count, set);
+  PRIVREC_CUDA_CHECK_LAUNCH(set_slots_kernel);
+}
+
+void dense_noisy_update_on_device(std::vector<float>& table, int64_t rows, int64_t dim, uint32_t table_id,
+                                  const std::vector<int64_t>& grad_rows, const std::vector<float>& grads, float scale,
+                                  float stddev, uint64_t seed, DeviceNoise noise, uint64_t step) {
+  const int64_t U = static_cast<int64_t>(grad_rows.size());
+  DeviceBuffer<float> t(table.size()), g(grads.size());
+  DeviceBuffer<int32_t> slots(static_cast<size_t>(rows));
+  DeviceBuffer<int64_t> gr(grad_rows.size());
+  PRIVREC_CUDA_CHECK(cudaMemcpy(t.ptr, table.data(), table.size() * sizeof(float), cudaMemcpyHostToDevice));
+  if (U) {
+    PRIVREC_CUDA_CHECK(cudaMemcpy(g.ptr, grads.data(), grads.size() * sizeof(float), cudaMemcpyHostToDevice));
+    PRIVREC_CUDA_CHECK(cudaMemcpy(gr.ptr, grad_rows.data(), U * sizeof(int64_t), cudaMemcpyHostToDevice));
+  }
+  PRIVREC_CUDA_CHECK(cudaMemset(slots.ptr, 0xFF, static_cast<size_t>(rows) * sizeof(int32_t)));  // all -1
+  launch_set_slots(slots.ptr, gr.ptr, U, true);
+  launch_dense_noisy_update(t.ptr, rows, dim, table_id, slots.ptr, g.ptr, scale, stddev, seed, noise, step);
+  launch_set_slots(slots.ptr, gr.ptr, U, false);
+  PRIVREC_CUDA_CHECK(cudaDeviceSynchronize());
+  PRIVREC_CUDA_CHECK(cudaMemcpy(table.data(), t.ptr, table.size() * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
+void normal_rows_on_device(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table,
+                           const std::vector<int64_t>& rows, int64_t n, std::vector<float>& out) {
+  const int64_t nrows = static_cast<int64_t>(rows.size());
+  out.assign(static_cast<size_t>(nrows * n), 0.0f);
+  if (out.empty()) return;
+  DeviceBuffer<int64_t> r(rows.size());
+  DeviceBuffer<float> o(out.size());
+  PRIVREC_CUDA_CHECK(cudaMemcpy(r.ptr, rows.data(), rows.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
+  normal_rows_kernel<<<blocks_for(nrows * ((n + 3) / 4)), kThreads>>>(seed, domain, step, table, r.ptr, nrows, n, o.ptr);
+  PRIVREC_CUDA_CHECK_LAUNCH(normal_rows_kernel);
+  PRIVREC_CUDA_CHECK(cudaDeviceSynchronize());
+  PRIVREC_CUDA_CHECK(cudaMemcpy(out.data(), o.ptr, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
+}  // namespace privrec::cuda
