@@ -5,10 +5,13 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/noisy_update.hpp"
+#include "kernels/cuda/embedding_bag.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/noisy_update.hpp"
 #include "kernels/noise_rows.hpp"
+#include "tests/test_helpers.hpp"
 
 namespace privrec {
 namespace {
@@ -52,6 +55,49 @@ TEST(CudaKernels, DenseNoisyUpdateIsBitIdenticalToTheCpuBackend) {
     cpu::dense_noisy_update(table, 4, grad, 0.05f, 0.4f, NoiseGenerator(7, NoiseSource::gaussian), 3, w);
     for (int64_t k = 0; k < rows * dim; ++k)
       ASSERT_TRUE(same_bits(on_gpu[k], table.weights[k])) << "dim " << dim << " index " << k;
+  }
+}
+
+// Forward pooling and the coalesced backward of every table of a zipf batch (duplicate rows in a
+// bag and across bags), with and without per-example scales: the same bits as the CPU backend.
+TEST(CudaKernels, EmbeddingBagsAreBitIdenticalToTheCpuBackend) {
+  REQUIRE_GPU();
+  const Workload w = test::small_workload(64, "zipf:1.2");
+  cpu::DlrmModel m = cpu::DlrmModel::create(w, 5);
+  SyntheticTrace trace(w, 2);
+  const Batch batch = trace.batch(0);
+  cpu::PassBuffers buf;
+  buf.resize(m, batch.size);
+  WorkCounters work;
+  cpu::embedding_forward(m, batch, buf, work);
+  const int64_t d = buf.dim;
+  for (size_t k = 0; k < buf.dfeat.size(); ++k) buf.dfeat[k] = 0.001f * static_cast<float>(k % 101) - 0.04f;
+  std::vector<float> scale(batch.size);
+  for (int64_t i = 0; i < batch.size; ++i) scale[i] = 1.0f / (1.0f + 0.1f * static_cast<float>(i));
+  std::vector<cpu::SparseRows> plain, scaled;
+  cpu::coalesce_embedding_grads(batch, buf, nullptr, plain, work);
+  cpu::coalesce_embedding_grads(batch, buf, &scale, scaled, work);
+  for (size_t t = 0; t < m.tables.size(); ++t) {
+    const auto& tb = batch.tables[t];
+    const auto& table = m.tables[t];
+    const std::vector<float> host_table(table.weights.data(), table.weights.data() + table.rows * d);
+    const std::vector<float> pooled = cuda::embedding_forward_on_device(host_table, d, tb.offsets, tb.indices);
+    for (int64_t i = 0; i < batch.size; ++i)
+      for (int64_t c = 0; c < d; ++c)
+        ASSERT_TRUE(same_bits(pooled[i * d + c], buf.pooled(i, static_cast<int64_t>(t))[c])) << "table " << t;
+    std::vector<float> grad(batch.size * d);  // example i's pooled gradient of table t
+    for (int64_t i = 0; i < batch.size; ++i)
+      std::copy(buf.pooled_grad(i, static_cast<int64_t>(t)), buf.pooled_grad(i, static_cast<int64_t>(t)) + d,
+                grad.begin() + i * d);
+    for (const std::vector<float>* s : {static_cast<const std::vector<float>*>(nullptr), static_cast<const std::vector<float>*>(&scale)}) {
+      const cpu::SparseRows& want = s ? scaled[t] : plain[t];
+      std::vector<int64_t> rows;
+      std::vector<float> grads;
+      cuda::coalesce_on_device(tb.offsets, tb.indices, table.rows - 1, grad, d, s, rows, grads);
+      ASSERT_EQ(rows, want.rows) << "table " << t;
+      ASSERT_EQ(grads.size(), want.grads.size());
+      for (size_t k = 0; k < grads.size(); ++k) ASSERT_TRUE(same_bits(grads[k], want.grads[k])) << "table " << t;
+    }
   }
 }
 

@@ -1,0 +1,53 @@
+#pragma once
+// CUDA embedding bags (plain C++ interface; kernels in embedding_bag.cu): the sum-pooled forward
+// and the coalesced backward, both summing in the CPU backend's order, so their results are
+// bit-identical to it. Device pointers unless a function says host.
+#include <cstdint>
+#include <vector>
+
+namespace privrec::cuda {
+
+// out[i * out_stride + c] = sum over k in [offsets[i], offsets[i+1]) of table[indices[k] * dim + c],
+// added in k order from 0. A group of dim/4 lanes per bag with 16-byte row loads (dim % 4 == 0;
+// otherwise one lane per column), four rows in flight per group.
+void launch_embedding_forward(const float* table, int64_t dim, const int64_t* offsets, const int64_t* indices,
+                              int64_t bags, float* out, int64_t out_stride);
+
+// The sparse gradient of one table: its distinct rows ascending and, for each, the sum over the
+// row's lookups (example order) of scale[i] * grad[i * grad_stride + c] (scale == nullptr: 1).
+struct DeviceSparseRows {
+  int64_t count = 0;       // distinct rows
+  int64_t* rows = nullptr;  // device, count
+  float* grads = nullptr;   // device, count x dim
+};
+
+// Scratch reused across calls (grown as needed, freed with the object).
+class CoalesceWorkspace {
+ public:
+  CoalesceWorkspace() = default;
+  ~CoalesceWorkspace();
+  CoalesceWorkspace(const CoalesceWorkspace&) = delete;
+  CoalesceWorkspace& operator=(const CoalesceWorkspace&) = delete;
+  // Sorts the (row, lookup) keys of one table's batch with CUB's radix sort (stable), marks where
+  // the row changes, and sums each row's contributions in lookup order. `out` points into this
+  // workspace and stays valid until the next call.
+  DeviceSparseRows coalesce(const int64_t* offsets, const int64_t* indices, int64_t bags, int64_t lookups,
+                            int64_t max_row, const float* grad, int64_t grad_stride, int64_t dim, const float* scale);
+
+ private:
+  struct Scratch {  // a device allocation that only grows
+    void* ptr = nullptr;
+    size_t bytes = 0;
+    void* ensure(size_t need);
+  };
+  Scratch keys_in_, keys_out_, example_, starts_, starts_sorted_, rows_, grads_, temp_, count_;
+};
+
+// Host conveniences for tests: run on the device, return host vectors.
+std::vector<float> embedding_forward_on_device(const std::vector<float>& table, int64_t dim,
+                                               const std::vector<int64_t>& offsets, const std::vector<int64_t>& indices);
+void coalesce_on_device(const std::vector<int64_t>& offsets, const std::vector<int64_t>& indices, int64_t max_row,
+                        const std::vector<float>& grad, int64_t dim, const std::vector<float>* scale,
+                        std::vector<int64_t>& rows, std::vector<float>& grads);
+
+}  // namespace privrec::cuda
