@@ -19,6 +19,7 @@ int cmd_compare(int argc, char** argv);
 int cmd_calibrate(int argc, char** argv);
 int cmd_validate(int argc, char** argv);
 int cmd_epsilon(int argc, char** argv);
+int cmd_device(int argc, char** argv);
 }  // namespace privrec::cli
 
 namespace {
@@ -33,6 +34,7 @@ const char* kUsage =
     "  calibrate    measure this machine and fit a hardware profile (microbenchmarks + calibration cases)\n"
     "  validate     compare over held-out cases: median and worst error, correlation, share within 10%\n"
     "  epsilon      privacy accounting: epsilon for (q, sigma, steps, delta), or sigma for a target epsilon\n"
+    "  device       the CUDA device this build would use, or why there is none\n"
     "  trace gen    write a synthetic trace (uniform or zipf) to a file\n"
     "  trace stats  per-table lookups, unique rows per batch, reuse gaps, distinct rows\n"
     "  trace convert  turn a Criteo click log into a trace\n"
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     if (cmd == "calibrate") return privrec::cli::cmd_calibrate(argc - 1, argv + 1);
     if (cmd == "validate") return privrec::cli::cmd_validate(argc - 1, argv + 1);
     if (cmd == "epsilon") return privrec::cli::cmd_epsilon(argc - 1, argv + 1);
+    if (cmd == "device") return privrec::cli::cmd_device(argc - 1, argv + 1);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -74,6 +74,17 @@ __global__ void dense_noisy_update_kernel(float* __restrict__ table, int64_t row
   }
 }
 
+__global__ void sparse_update_kernel(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
+                                     const float* __restrict__ grads, int64_t count, float scale) {
+  const int64_t total = count * dim;
+  for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
+       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t u = t / dim, c = t - u * dim;
+    float* w = table + rows[u] * dim + c;
+    *w = __fsub_rn(*w, __fmul_rn(scale, grads[t]));
+  }
+}
+
 __global__ void set_slots_kernel(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {
   for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < count;
        u += static_cast<int64_t>(gridDim.x) * blockDim.x)
@@ -102,6 +113,13 @@ void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t
   dense_noisy_update_kernel<<<blocks_for(work), kThreads>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
                                                             noise, step);
   PRIVREC_CUDA_CHECK_LAUNCH(dense_noisy_update_kernel);
+}
+
+void launch_sparse_update(float* table, int64_t dim, const int64_t* rows, const float* grads, int64_t count,
+                          float scale) {
+  if (count == 0) return;
+  sparse_update_kernel<<<blocks_for(count * dim), kThreads>>>(table, dim, rows, grads, count, scale);
+  PRIVREC_CUDA_CHECK_LAUNCH(sparse_update_kernel);
 }
 
 void launch_set_slots(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {

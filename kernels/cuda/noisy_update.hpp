@@ -21,6 +21,11 @@ enum class DeviceNoise { gaussian, ones, zero };  // as NoiseSource
 void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t table_id, const int32_t* slots,
                                const float* grads, float scale, float stddev, uint64_t seed, DeviceNoise noise,
                                uint64_t step);
+// w[rows[u]] -= scale * grads[u] for u < count (rows distinct): sgd's row-wise update, in the CPU
+// backend's order (one rounding for the product, one for the difference).
+void launch_sparse_update(float* table, int64_t dim, const int64_t* rows, const float* grads, int64_t count,
+                          float scale);
+
 // slots[grad_rows[u]] = u for u < count (set) or -1 (clear).
 void launch_set_slots(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set);
 

@@ -283,3 +283,11 @@ TEST(Cli, RunsReportTheirEpsilon) {
   expect_bad("sweep --model mlperf-dlrm --analytic --target-epsilon -1", "--target-epsilon -1");
   expect_bad("simulate --model mlperf-dlrm --analytic --epochs 2 --train-steps 5", "--epochs and --train-steps");
 }
+
+TEST(Cli, DeviceSaysWhatItFound) {
+  const Result r = run("device --json");
+  ASSERT_TRUE(r.status == 0 || r.status == 1) << r.output;
+  const auto doc = nlohmann::json::parse(r.output);
+  EXPECT_EQ(doc["available"].get<bool>(), r.status == 0);
+  EXPECT_TRUE(doc.contains(r.status == 0 ? "name" : "reason")) << r.output;
+}

@@ -1,0 +1,176 @@
+#include "kernels/cuda/kernel_bench.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/embedding_bag.hpp"
+#include "kernels/cuda/noisy_update.hpp"
+#include "kernels/gaussian.hpp"
+
+namespace privrec::cuda {
+
+namespace {
+struct Grow {  // a device allocation that only grows
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  template <class T>
+  T* get(size_t n) {
+    if (n * sizeof(T) > bytes) {
+      cudaFree(ptr);
+      ptr = nullptr;
+      bytes = 0;
+      PRIVREC_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T)));
+      bytes = n * sizeof(T);
+    }
+    return static_cast<T*>(ptr);
+  }
+};
+
+__global__ void write_noise(float* z, int64_t rows, int64_t dim, uint64_t seed, uint64_t step) {
+  const int64_t qpr = (dim + 3) / 4, total = rows * qpr;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = i / qpr, q = i - r * qpr;
+    const NoiseCounter n = noise_counter(RngDomain::table_noise, step, 0, static_cast<uint64_t>(r));
+    float v[4];
+    normals_from_block(philox4x32_10(static_cast<uint32_t>(q), n.c1, n.c2, n.c3, static_cast<uint32_t>(seed),
+                                     static_cast<uint32_t>(seed >> 32)),
+                       v);
+    for (int k = 0; k < 4 && 4 * q + k < dim; ++k) z[r * dim + 4 * q + k] = v[k];
+  }
+}
+
+__global__ void add_noise(float* w, const float* z, int64_t n, float scale, float stddev) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    w[i] = __fsub_rn(w[i], __fmul_rn(scale, __fmul_rn(stddev, z[i])));
+}
+
+int grid(int64_t threads) { return static_cast<int>(std::min<int64_t>((threads + 255) / 256, int64_t{1} << 20)); }
+
+// Bag indices drawn on the host: uniform, or zipf(s) by inverse CDF over a truncated harmonic sum.
+std::vector<int64_t> draw_rows(int64_t rows, int64_t n, double s, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::vector<int64_t> out(n);
+  if (s <= 0) {
+    std::uniform_int_distribution<int64_t> u(0, rows - 1);
+    for (auto& r : out) r = u(gen);
+    return out;
+  }
+  const int64_t support = std::min<int64_t>(rows, int64_t{1} << 22);  // the head carries nearly all mass
+  std::vector<double> cdf(support);
+  double acc = 0;
+  for (int64_t k = 0; k < support; ++k) cdf[k] = (acc += std::pow(static_cast<double>(k + 1), -s));
+  std::uniform_real_distribution<double> u(0, acc);
+  for (auto& r : out) r = std::lower_bound(cdf.begin(), cdf.end(), u(gen)) - cdf.begin();
+  return out;
+}
+}  // namespace
+
+struct KernelBench::State {
+  cudaEvent_t start, stop;
+  Grow a, b, slots, offsets, indices, grad;
+  CoalesceWorkspace coalesce;
+  template <class F>
+  double time(F&& f) {
+    f();  // warm-up (allocations, first touch, caches)
+    PRIVREC_CUDA_CHECK(cudaEventRecord(start));
+    f();
+    PRIVREC_CUDA_CHECK(cudaEventRecord(stop));
+    PRIVREC_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    PRIVREC_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    return ms;
+  }
+  // Setup (zeroing buffers, drawing a batch) runs only when the arguments change, not every
+  // iteration: Google Benchmark calls the same case many times.
+  std::vector<double> last_setup;
+  bool changed(std::vector<double> key) {
+    if (key == last_setup) return false;
+    last_setup = std::move(key);
+    return true;
+  }
+  void batch(int64_t rows, int64_t batch, int64_t pooling, double zipf_s) {
+    const std::vector<int64_t> idx = draw_rows(rows, batch * pooling, zipf_s, 7);
+    std::vector<int64_t> off(batch + 1);
+    for (int64_t i = 0; i <= batch; ++i) off[i] = i * pooling;
+    PRIVREC_CUDA_CHECK(cudaMemcpy(offsets.get<int64_t>(off.size()), off.data(), off.size() * 8, cudaMemcpyHostToDevice));
+    PRIVREC_CUDA_CHECK(cudaMemcpy(indices.get<int64_t>(idx.size()), idx.data(), idx.size() * 8, cudaMemcpyHostToDevice));
+  }
+};
+
+KernelBench::KernelBench() : s_(std::make_unique<State>()) {
+  PRIVREC_CUDA_CHECK(cudaEventCreate(&s_->start));
+  PRIVREC_CUDA_CHECK(cudaEventCreate(&s_->stop));
+}
+
+KernelBench::~KernelBench() {
+  cudaEventDestroy(s_->start);
+  cudaEventDestroy(s_->stop);
+  for (Grow* g : {&s_->a, &s_->b, &s_->slots, &s_->offsets, &s_->indices, &s_->grad}) cudaFree(g->ptr);
+}
+
+double KernelBench::copy_ms(int64_t bytes) {
+  char* src = s_->a.get<char>(bytes);
+  char* dst = s_->b.get<char>(bytes);
+  return s_->time([&] { PRIVREC_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice)); });
+}
+
+double KernelBench::fused_dense_update_ms(int64_t rows, int64_t dim) {
+  float* t = s_->a.get<float>(rows * dim);
+  int32_t* slots = s_->slots.get<int32_t>(rows);
+  if (s_->changed({1, double(rows), double(dim)})) {
+    PRIVREC_CUDA_CHECK(cudaMemset(t, 0, rows * dim * sizeof(float)));
+    PRIVREC_CUDA_CHECK(cudaMemset(slots, 0xFF, rows * sizeof(int32_t)));
+  }
+  uint64_t step = 1;
+  // With a slot map (4 bytes a row) as a training step has it.
+  return s_->time([&] { launch_dense_noisy_update(t, rows, dim, 0, slots, nullptr, 0.01f, 1.0f, 1, DeviceNoise::gaussian, step++); });
+}
+
+double KernelBench::generate_then_add_ms(int64_t rows, int64_t dim) {
+  float* t = s_->a.get<float>(rows * dim);
+  float* z = s_->b.get<float>(rows * dim);
+  if (s_->changed({2, double(rows), double(dim)})) PRIVREC_CUDA_CHECK(cudaMemset(t, 0, rows * dim * sizeof(float)));
+  uint64_t step = 1;
+  return s_->time([&] {
+    write_noise<<<grid(rows * ((dim + 3) / 4)), 256>>>(z, rows, dim, 1, step++);
+    PRIVREC_CUDA_CHECK_LAUNCH(write_noise);
+    add_noise<<<grid(rows * dim), 256>>>(t, z, rows * dim, 0.01f, 1.0f);
+    PRIVREC_CUDA_CHECK_LAUNCH(add_noise);
+  });
+}
+
+double KernelBench::embedding_forward_ms(int64_t rows, int64_t dim, int64_t batch, int64_t pooling, double zipf_s) {
+  float* t = s_->a.get<float>(rows * dim);
+  float* out = s_->b.get<float>(batch * dim);
+  if (s_->changed({3, double(rows), double(dim), double(batch), double(pooling), zipf_s})) {
+    PRIVREC_CUDA_CHECK(cudaMemset(t, 0, rows * dim * sizeof(float)));
+    s_->batch(rows, batch, pooling, zipf_s);
+  }
+  const int64_t* off = s_->offsets.get<int64_t>(batch + 1);
+  const int64_t* idx = s_->indices.get<int64_t>(batch * pooling);
+  return s_->time([&] { launch_embedding_forward(t, dim, off, idx, batch, out, dim); });
+}
+
+double KernelBench::embedding_backward_update_ms(int64_t rows, int64_t dim, int64_t batch, int64_t pooling,
+                                                 double zipf_s) {
+  float* t = s_->a.get<float>(rows * dim);
+  float* g = s_->grad.get<float>(batch * dim);
+  if (s_->changed({4, double(rows), double(dim), double(batch), double(pooling), zipf_s})) {
+    PRIVREC_CUDA_CHECK(cudaMemset(t, 0, rows * dim * sizeof(float)));
+    PRIVREC_CUDA_CHECK(cudaMemset(g, 0, batch * dim * sizeof(float)));
+    s_->batch(rows, batch, pooling, zipf_s);
+  }
+  const int64_t* off = s_->offsets.get<int64_t>(batch + 1);
+  const int64_t* idx = s_->indices.get<int64_t>(batch * pooling);
+  return s_->time([&] {
+    const DeviceSparseRows r = s_->coalesce.coalesce(off, idx, batch, batch * pooling, rows - 1, g, dim, dim, nullptr);
+    launch_sparse_update(t, dim, r.rows, r.grads, r.count, 0.01f);
+  });
+}
+
+}  // namespace privrec::cuda

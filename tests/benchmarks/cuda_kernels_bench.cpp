@@ -1,0 +1,86 @@
+// CUDA kernel microbenchmarks (label: run on the GPU machine by tools/gpu-run.sh). Each iteration
+// is one kernel run timed with CUDA events (manual time); bytes are what the kernel must move.
+// Without a device every benchmark stops with an error saying so.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+
+#include "kernels/cuda/device.hpp"
+#include "kernels/cuda/kernel_bench.hpp"
+
+using namespace privrec;
+
+namespace {
+cuda::KernelBench* bench(benchmark::State& state) {
+  static const cuda::DeviceInfo d = cuda::query_device();
+  if (!d.available) {
+    state.SkipWithError(("no CUDA device: " + d.reason).c_str());
+    return nullptr;
+  }
+  static std::unique_ptr<cuda::KernelBench> b = std::make_unique<cuda::KernelBench>();
+  return b.get();
+}
+
+constexpr int64_t kTableBytes = int64_t{4} << 30;  // 4 GB: far beyond the 50 MB L2
+}  // namespace
+
+// The ceiling: device-to-device copy, read + write.
+static void BM_CudaCopy(benchmark::State& state) {
+  auto* b = bench(state);
+  if (!b) return;
+  for (auto _ : state) state.SetIterationTime(b->copy_ms(kTableBytes) / 1e3);
+  state.SetBytesProcessed(state.iterations() * 2 * kTableBytes);
+}
+BENCHMARK(BM_CudaCopy)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+static void BM_CudaFusedDenseNoisyUpdate(benchmark::State& state) {
+  auto* b = bench(state);
+  if (!b) return;
+  const int64_t dim = state.range(0), rows = kTableBytes / 4 / dim;
+  for (auto _ : state) state.SetIterationTime(b->fused_dense_update_ms(rows, dim) / 1e3);
+  state.SetBytesProcessed(state.iterations() * (2 * kTableBytes + rows * 4));  // table in and out, slot map
+  state.SetItemsProcessed(state.iterations() * rows * dim);                      // normals
+}
+BENCHMARK(BM_CudaFusedDenseNoisyUpdate)->Arg(32)->Arg(128)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// The peer: noise written to memory, then added (4 x table of traffic).
+static void BM_CudaGenerateThenAdd(benchmark::State& state) {
+  auto* b = bench(state);
+  if (!b) return;
+  const int64_t dim = state.range(0), rows = kTableBytes / 4 / dim;
+  for (auto _ : state) state.SetIterationTime(b->generate_then_add_ms(rows, dim) / 1e3);
+  state.SetBytesProcessed(state.iterations() * 4 * kTableBytes);
+  state.SetItemsProcessed(state.iterations() * rows * dim);
+}
+BENCHMARK(BM_CudaGenerateThenAdd)->Arg(32)->Arg(128)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// args: dim, zipf exponent x 100 (0: uniform); batch 2048 x pooling 80 lookups from a 4 GB table.
+static void BM_CudaEmbeddingForward(benchmark::State& state) {
+  auto* b = bench(state);
+  if (!b) return;
+  const int64_t dim = state.range(0), rows = kTableBytes / 4 / dim, batch = 2048 * 26, pooling = 20;
+  const double s = static_cast<double>(state.range(1)) / 100.0;
+  for (auto _ : state) state.SetIterationTime(b->embedding_forward_ms(rows, dim, batch, pooling, s) / 1e3);
+  state.SetBytesProcessed(state.iterations() * batch * pooling * dim * 4);
+}
+BENCHMARK(BM_CudaEmbeddingForward)
+    ->ArgsProduct({{32, 64, 128, 256}, {0, 105}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+static void BM_CudaEmbeddingBackwardUpdate(benchmark::State& state) {
+  auto* b = bench(state);
+  if (!b) return;
+  const int64_t dim = state.range(0), rows = kTableBytes / 4 / dim, batch = 2048 * 26, pooling = 20;
+  const double s = static_cast<double>(state.range(1)) / 100.0;
+  for (auto _ : state)
+    state.SetIterationTime(b->embedding_backward_update_ms(rows, dim, batch, pooling, s) / 1e3);
+  // The rows' gradients read once, the touched rows read and written (at most one per lookup).
+  state.SetBytesProcessed(state.iterations() * batch * pooling * dim * 4);
+}
+BENCHMARK(BM_CudaEmbeddingBackwardUpdate)
+    ->ArgsProduct({{32, 128}, {0, 105}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
