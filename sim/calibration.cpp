@@ -14,10 +14,11 @@ struct Point {
 // One stage's fit: an efficiency per group of cases (a group per roofline bound) and one fixed
 // cost shared by all of them, minimizing sum ((a_g r + b - m) / m)^2 (least squares on the
 // relative error). For a given b each a_g has a closed form, and the objective is then a parabola
-// in b, found exactly from three evaluations. b is fitted only from three cases up (two would
-// always fit), kept >= 0, and kept at most half the smallest observation: a larger fixed cost is
-// not identifiable from cases that are all much longer than it, and would swamp the short stages
-// it is later applied to.
+// in b, found exactly from three evaluations. b is fitted only from five cases up (with three, a
+// slope and an intercept chase the noise: update.sparse once came out as 0.7 x roofline + 1.9 ms,
+// and predicted a 0.9 ms stage at 3.2 ms), kept >= 0, and kept at most a quarter of the smallest
+// observation: a larger fixed cost is not identifiable from cases that are all much longer than
+// it, and would swamp the short stages it is later applied to.
 struct GroupFit {
   std::vector<double> efficiency;  // per group
   double fixed_ms = 0;
@@ -48,12 +49,12 @@ GroupFit fit_groups(const std::vector<std::vector<Point>>& groups) {
     return j;
   };
   GroupFit f;
-  if (n >= 3) {
-    const double h = 0.25 * smallest, j0 = objective(0), j1 = objective(h), j2 = objective(2 * h);
+  if (n >= 5) {
+    const double h = 0.125 * smallest, j0 = objective(0), j1 = objective(h), j2 = objective(2 * h);
     const double curvature = j2 - 2 * j1 + j0;
     if (curvature > 1e-15 * (j0 + j1 + j2 + 1e-300)) {
       const double b = h * (0.5 - (j1 - j0) / curvature);  // the vertex of the parabola through the three
-      f.fixed_ms = std::clamp(b, 0.0, 0.5 * smallest);
+      f.fixed_ms = std::clamp(b, 0.0, 0.25 * smallest);
     }
   }
   f.efficiency = ratios(f.fixed_ms);

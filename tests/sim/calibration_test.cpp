@@ -35,9 +35,9 @@ StageObservation obs(Stage s, double roof_ms, double measured_ms) {
 TEST(Calibration, RecoversEfficiencyAndFixedCostExactly) {
   // measured = 1.5 roof + 2 + 0.1 (the modeled overhead): the fit must return 1.5 and 2.
   std::vector<StageObservation> o;
-  for (double r : {10.0, 40.0, 90.0, 300.0}) o.push_back(obs(Stage::bwd_emb, r, 1.5 * r + 2.0 + 0.1));
+  for (double r : {10.0, 40.0, 90.0, 300.0, 500.0}) o.push_back(obs(Stage::bwd_emb, r, 1.5 * r + 2.0 + 0.1));
   EXPECT_EQ(fit_stages(o).efficiency.count("bwd.emb:memory"), 0u) << "one bound only: no per-bound key";
-  // Two cases only: a pure ratio through the origin (two points would always fit a line exactly).
+  // Fewer than five cases: a pure ratio through the origin (a slope and an intercept would chase noise).
   o.push_back(obs(Stage::update_mlp, 10.0, 20.1));
   o.push_back(obs(Stage::update_mlp, 20.0, 40.1));
   // One case only: a pure ratio, no fixed cost.
@@ -59,8 +59,8 @@ TEST(Calibration, RecoversEfficiencyAndFixedCostExactly) {
 TEST(Calibration, AStageThatHitsTwoBoundsGetsAnEfficiencyPerBound) {
   // One fixed cost for the stage (0.5 ms), an efficiency per bound: recovered exactly.
   std::vector<StageObservation> o;
-  for (double r : {2.0, 4.0}) o.push_back(obs(Stage::dp_update, r, 3.0 * r + 0.5 + 0.1));  // memory-bound cases
-  for (double r : {5.0, 7.0}) {
+  for (double r : {2.0, 4.0, 6.0}) o.push_back(obs(Stage::dp_update, r, 3.0 * r + 0.5 + 0.1));  // memory-bound cases
+  for (double r : {5.0, 7.0, 9.0}) {
     StageObservation x = obs(Stage::dp_update, 0.0, 1.2 * r + 0.5 + 0.1);
     x.modeled.rng_ms = r;  // RNG-bound cases
     o.push_back(x);
@@ -79,15 +79,18 @@ TEST(Calibration, AStageThatHitsTwoBoundsGetsAnEfficiencyPerBound) {
   EXPECT_NEAR(t.ms, 1.2 * 1.0 + 0.5, 1e-9);
 }
 
-TEST(Calibration, AFixedCostIsNeverMoreThanHalfTheShortestCase) {
+TEST(Calibration, AFixedCostIsNeverMoreThanAQuarterOfTheShortestCase) {
   // Long cases whose line would cross zero at 30 ms: that intercept cannot be told apart from a
-  // steeper slope, and applied to a 2 ms stage it would be absurd. It is held at half the
-  // shortest case (here 0.5 x 40 = 20 ms) and the efficiency refitted around it.
+  // steeper slope, and applied to a 2 ms stage it would be absurd. It is held at a quarter of the
+  // shortest case (here 0.25 x 40 = 10 ms) and the efficiency refitted around it.
   std::vector<StageObservation> o;
-  for (double r : {10.0, 20.0, 40.0}) o.push_back(obs(Stage::bwd_emb, r, r + 30.0 + 0.1));
+  for (double r : {10.0, 20.0, 40.0, 60.0, 80.0}) o.push_back(obs(Stage::bwd_emb, r, r + 30.0 + 0.1));
   const StageFit f = fit_stages(o);
-  EXPECT_NEAR(f.fixed_ms.at("bwd.emb"), 20.0, 1e-6);
+  EXPECT_NEAR(f.fixed_ms.at("bwd.emb"), 10.0, 1e-6);
   EXPECT_GT(f.efficiency.at("bwd.emb"), 1.0);
+  // Four cases: no fixed cost at all.
+  o.pop_back();
+  EXPECT_EQ(fit_stages(o).fixed_ms.at("bwd.emb"), 0.0);
 }
 
 TEST(Calibration, CombinesTermsByTheOverlapFraction) {
