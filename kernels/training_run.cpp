@@ -47,13 +47,21 @@ MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t availa
 
 TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                              const TrainOptions& opt) {
-  using clock = std::chrono::steady_clock;
-  TrainReport rep;
-  const auto t_setup = clock::now();
+  const auto t_setup = std::chrono::steady_clock::now();
   cpu::DlrmModel model = cpu::DlrmModel::create(w, cfg.seed);
   auto trainer = cpu::make_trainer(model, cfg);
-  rep.setup_s = std::chrono::duration<double>(clock::now() - t_setup).count();
+  const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
+  TrainReport rep = run_training_loop(*trainer, trace, opt, [&] {
+    if (!opt.save_model.empty()) save_model(opt.save_model, model, opt.save_info);
+  });
+  rep.setup_s = setup_s;
+  return rep;
+}
 
+TrainReport run_training_loop(cpu::StepTrainer& trainer, const TraceSource& trace, const TrainOptions& opt,
+                              const std::function<void()>& save) {
+  using clock = std::chrono::steady_clock;
+  TrainReport rep;
   std::vector<cpu::StepRecord> records;
   std::vector<double> step_s;
   Batch current = trace.batch(0), next;
@@ -64,7 +72,7 @@ TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, cons
     if (has_next) next = trace.batch(t);
     cpu::StepRecord rec;
     const auto t0 = clock::now();
-    trainer->step(t, current, has_next ? &next : nullptr, rec);
+    trainer.step(t, current, has_next ? &next : nullptr, rec);
     const double secs = std::chrono::duration<double>(clock::now() - t0).count();
     rep.losses.push_back(rec.loss);
     rep.last_extras = rec.extras;
@@ -82,7 +90,7 @@ TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, cons
     if (has_next) std::swap(current, next);
   }
   cpu::StepRecord fin;
-  trainer->finish(opt.steps, fin);
+  trainer.finish(opt.steps, fin);
   for (size_t s = 0; s < cpu::kStages; ++s) {
     if (!fin.ran[s]) continue;
     StageSummary sum{static_cast<Stage>(s), 0, 0, 0, {}};
@@ -113,7 +121,7 @@ TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, cons
   rep.step_ms_min = *std::min_element(step_s.begin(), step_s.end()) * 1e3;
   rep.step_ms_max = *std::max_element(step_s.begin(), step_s.end()) * 1e3;
   rep.throughput_examples_per_s = rep.step_ms_median > 0 ? rep.batch_size / (rep.step_ms_median * 1e-3) : 0;
-  if (!opt.save_model.empty()) save_model(opt.save_model, model, opt.save_info);
+  if (save) save();
   return rep;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Runs training on a backend: plans memory, builds the model, runs the steps with warm-up, and
 // summarises every stage (median time with its spread, work per step) and the throughput.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,5 +52,13 @@ MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t availa
 
 TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                              const TrainOptions& opt);
+
+namespace cpu {
+class StepTrainer;
+}
+// The driver both backends share: steps with warm-up and progress, the final flush, and the
+// per-stage summary. `save` (if set) runs after the flush, for --save-model.
+TrainReport run_training_loop(cpu::StepTrainer& trainer, const TraceSource& trace, const TrainOptions& opt,
+                              const std::function<void()>& save);
 
 }  // namespace privrec

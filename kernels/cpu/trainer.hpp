@@ -44,14 +44,20 @@ class StageScope {
   std::chrono::steady_clock::time_point t0_;
 };
 
-class Trainer {
+// What the training driver runs, on any backend.
+class StepTrainer {
  public:
-  Trainer(DlrmModel& model, const AlgorithmConfig& cfg);
-  virtual ~Trainer() = default;
+  virtual ~StepTrainer() = default;
   // `next` is the batch of step t+1 (nullptr on the last step): lazydp's lookahead.
   virtual void step(int64_t t, const Batch& batch, const Batch* next, StepRecord& rec) = 0;
   // Work owed before the model is released (lazydp's flush); `last_step` is the final step.
-  virtual void finish(int64_t last_step, StepRecord& rec);
+  virtual void finish(int64_t last_step, StepRecord& rec) = 0;
+};
+
+class Trainer : public StepTrainer {
+ public:
+  Trainer(DlrmModel& model, const AlgorithmConfig& cfg);
+  void finish(int64_t last_step, StepRecord& rec) override;
   const AlgorithmConfig& config() const { return cfg_; }
 
  protected:

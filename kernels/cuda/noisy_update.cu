@@ -85,6 +85,64 @@ __global__ void sparse_update_kernel(float* __restrict__ table, int64_t dim, con
   }
 }
 
+__global__ void sparse_noisy_update_kernel(float* __restrict__ table, int64_t dim, uint32_t table_id,
+                                           const int64_t* __restrict__ rows, const float* __restrict__ grads,
+                                           int64_t count, float scale, float stddev, uint64_t seed, DeviceNoise noise,
+                                           uint64_t step) {
+  const int64_t qpr = (dim + 3) / 4, total = count * qpr;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t u = i / qpr, q = i - u * qpr, c0 = 4 * q, r = rows[u];
+    float z[4];
+    block_normals(seed, RngDomain::table_noise, step, table_id, static_cast<uint64_t>(r), static_cast<uint32_t>(q),
+                  noise, z);
+    for (int64_t k = 0; k < 4 && c0 + k < dim; ++k) {
+      float* w = table + r * dim + c0 + k;
+      *w = __fsub_rn(*w, __fmul_rn(scale, __fadd_rn(grads[u * dim + c0 + k], __fmul_rn(stddev, z[k]))));
+    }
+  }
+}
+
+// One thread per row: the row's pending noise, column block by column block.
+__global__ void lazy_settle_kernel(float* __restrict__ table, int64_t dim, uint32_t table_id,
+                                   const int64_t* __restrict__ rows, int64_t n, uint32_t* __restrict__ history,
+                                   uint32_t now, float stddev, bool exact, DeviceNoise noise, uint64_t seed,
+                                   const double* scale, const double* cum, const double* cum_sq,
+                                   unsigned long long* owed_steps) {
+  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = rows ? rows[k] : k;
+    const uint32_t h = history[r];
+    if (h >= now) continue;
+    history[r] = now;
+    atomicAdd(&owed_steps[0], 1ull);
+    atomicAdd(&owed_steps[1], static_cast<unsigned long long>(now - h));
+    if (noise == DeviceNoise::zero || stddev == 0.0f) continue;
+    float* w = table + r * dim;
+    const int64_t qpr = (dim + 3) / 4;
+    if (exact) {
+      for (uint32_t s = h + 1; s <= now; ++s) {
+        const float a = __fmul_rn(static_cast<float>(scale[s]), stddev);
+        for (int64_t q = 0; q < qpr; ++q) {
+          float z[4];
+          block_normals(seed, RngDomain::table_noise, s, table_id, static_cast<uint64_t>(r), static_cast<uint32_t>(q),
+                        noise, z);
+          for (int64_t c = 0; c < 4 && 4 * q + c < dim; ++c) w[4 * q + c] = __fsub_rn(w[4 * q + c], __fmul_rn(a, z[c]));
+        }
+      }
+    } else {
+      const float a = noise == DeviceNoise::ones ? __fmul_rn(static_cast<float>(cum[now] - cum[h]), stddev)
+                                                 : __fmul_rn(static_cast<float>(sqrt(cum_sq[now] - cum_sq[h])), stddev);
+      for (int64_t q = 0; q < qpr; ++q) {
+        float z[4];
+        block_normals(seed, RngDomain::table_noise, now, table_id, static_cast<uint64_t>(r), static_cast<uint32_t>(q),
+                      noise, z);
+        for (int64_t c = 0; c < 4 && 4 * q + c < dim; ++c) w[4 * q + c] = __fsub_rn(w[4 * q + c], __fmul_rn(a, z[c]));
+      }
+    }
+  }
+}
+
 __global__ void set_slots_kernel(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {
   for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < count;
        u += static_cast<int64_t>(gridDim.x) * blockDim.x)
@@ -120,6 +178,25 @@ void launch_sparse_update(float* table, int64_t dim, const int64_t* rows, const 
   if (count == 0) return;
   sparse_update_kernel<<<blocks_for(count * dim), kThreads>>>(table, dim, rows, grads, count, scale);
   PRIVREC_CUDA_CHECK_LAUNCH(sparse_update_kernel);
+}
+
+void launch_sparse_noisy_update(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, const float* grads,
+                                int64_t count, float scale, float stddev, uint64_t seed, DeviceNoise noise,
+                                uint64_t step) {
+  if (count == 0) return;
+  sparse_noisy_update_kernel<<<blocks_for(count * ((dim + 3) / 4)), kThreads>>>(table, dim, table_id, rows, grads, count,
+                                                                                scale, stddev, seed, noise, step);
+  PRIVREC_CUDA_CHECK_LAUNCH(sparse_noisy_update_kernel);
+}
+
+void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t n,
+                        uint32_t* history, uint32_t now, float stddev, bool exact, DeviceNoise noise, uint64_t seed,
+                        const double* scale, const double* cum, const double* cum_sq,
+                        unsigned long long* owed_steps) {
+  if (n == 0) return;
+  lazy_settle_kernel<<<blocks_for(n), kThreads>>>(table, dim, table_id, rows, n, history, now, stddev, exact, noise, seed,
+                                                  scale, cum, cum_sq, owed_steps);
+  PRIVREC_CUDA_CHECK_LAUNCH(lazy_settle_kernel);
 }
 
 void launch_set_slots(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {

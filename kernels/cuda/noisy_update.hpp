@@ -26,6 +26,23 @@ void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t
 void launch_sparse_update(float* table, int64_t dim, const int64_t* rows, const float* grads, int64_t count,
                           float scale);
 
+// eana: w[rows[u]] -= scale * (grads[u] + stddev z) for the batch's coalesced rows only, with the
+// row's noise keyed as in the dense update (the CPU backend's sparse_noisy_update).
+void launch_sparse_noisy_update(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, const float* grads,
+                                int64_t count, float scale, float stddev, uint64_t seed, DeviceNoise noise,
+                                uint64_t step);
+
+// lazydp: brings rows[0 .. n) (rows == nullptr: every row 0 .. n) up to step `now`: a row whose
+// history h < now receives the pending noise of steps h+1 .. now and h becomes now. aggregated:
+// one draw of step `now` scaled by stddev sqrt(sum of scale_s^2) (with ones: stddev sum scale_s);
+// exact: each skipped step's own draw with its own scale. cum and cum_sq are the schedule's prefix
+// sums of scale_s and scale_s^2 (index = step), scale the scales. Adds the rows that owed noise
+// and the pending steps applied to *owed_steps[0] and [1] (device).
+void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t n,
+                        uint32_t* history, uint32_t now, float stddev, bool exact, DeviceNoise noise, uint64_t seed,
+                        const double* scale, const double* cum, const double* cum_sq,
+                        unsigned long long* owed_steps);
+
 // slots[grad_rows[u]] = u for u < count (set) or -1 (clear).
 void launch_set_slots(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set);
 

@@ -1,0 +1,265 @@
+#include "kernels/cuda/dense_ops.hpp"
+
+#include <cmath>
+
+#include "kernels/cuda/cuda_check.hpp"
+#include "kernels/gaussian.hpp"
+
+namespace privrec::cuda {
+
+namespace {
+constexpr int kThreads = 256;
+int grid(int64_t threads) {
+  const int64_t b = (threads + kThreads - 1) / kThreads;
+  return static_cast<int>(b < 1 ? 1 : (b > (int64_t{1} << 20) ? (int64_t{1} << 20) : b));
+}
+#define GRID_STRIDE(i, n)                                                                  \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
+// 64 x 64 tiles of C, 16 x 16 threads each computing 4 x 4, K in slices of 16 through shared memory.
+constexpr int kTile = 64, kSlice = 16;
+__global__ void gemm_kernel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* __restrict__ A, int64_t lda,
+                            const float* __restrict__ B, int64_t ldb, float* __restrict__ C, int64_t ldc, bool acc) {
+  __shared__ float As[kSlice][kTile + 1];
+  __shared__ float Bs[kSlice][kTile + 1];
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kTile, col0 = static_cast<int64_t>(blockIdx.x) * kTile;
+  float c[4][4] = {};
+  for (int64_t k0 = 0; k0 < K; k0 += kSlice) {
+    for (int e = threadIdx.x; e < kSlice * kTile; e += blockDim.x) {
+      const int kk = e / kTile, mm = e % kTile;
+      const int64_t r = row0 + mm, k = k0 + kk, cc = col0 + mm;
+      As[kk][mm] = (r < M && k < K) ? (ta ? A[k * lda + r] : A[r * lda + k]) : 0.0f;
+      Bs[kk][mm] = (cc < N && k < K) ? (tb ? B[cc * ldb + k] : B[k * ldb + cc]) : 0.0f;
+    }
+    __syncthreads();
+    for (int kk = 0; kk < kSlice; ++kk) {
+      float a[4], b[4];
+      for (int x = 0; x < 4; ++x) a[x] = As[kk][ty * 4 + x], b[x] = Bs[kk][tx * 4 + x];
+      for (int x = 0; x < 4; ++x)
+        for (int y = 0; y < 4; ++y) c[x][y] += a[x] * b[y];
+    }
+    __syncthreads();
+  }
+  for (int x = 0; x < 4; ++x)
+    for (int y = 0; y < 4; ++y) {
+      const int64_t r = row0 + ty * 4 + x, cc = col0 + tx * 4 + y;
+      if (r < M && cc < N) C[r * ldc + cc] = acc ? C[r * ldc + cc] + c[x][y] : c[x][y];
+    }
+}
+
+__global__ void add_bias_act_kernel(float* Y, const float* bias, int64_t B, int64_t out, bool relu) {
+  GRID_STRIDE(k, B * out) {
+    const float v = Y[k] + bias[k % out];
+    Y[k] = relu ? fmaxf(v, 0.0f) : v;
+  }
+}
+
+__global__ void relu_mask_kernel(float* dX, const float* X, int64_t n) {
+  GRID_STRIDE(k, n) if (!(X[k] > 0.0f)) dX[k] = 0.0f;
+}
+
+// One thread per (example, output slot): slot < d copies x; slot d + p is pair p = (a, b), a > b.
+__global__ void interaction_forward_kernel(const float* x, float* feat, int64_t B, int64_t F, int64_t d, float* z,
+                                           int64_t width) {
+  GRID_STRIDE(t, B * width) {
+    const int64_t i = t / width, s = t - i * width;
+    const float* fi = feat + i * F * d;
+    if (s < d) {
+      z[t] = x[i * d + s];
+    } else {
+      int64_t p = s - d, a = 1;
+      while (p >= a) p -= a, ++a;  // pair p of row a: b = p
+      const float* fa = a == 0 ? x + i * d : fi + a * d;
+      const float* fb = p == 0 ? x + i * d : fi + p * d;
+      float acc = 0;
+      for (int64_t k = 0; k < d; ++k) acc += fa[k] * fb[k];
+      z[t] = acc;
+    }
+  }
+}
+
+__global__ void copy_bottom_kernel(const float* x, float* feat, int64_t B, int64_t F, int64_t d) {
+  GRID_STRIDE(t, B * d) {
+    const int64_t i = t / d, k = t - i * d;
+    feat[i * F * d + k] = x[t];
+  }
+}
+
+// One thread per (example, feature a, column k): the pairs (a, b) and (b, a) that contain a.
+__global__ void interaction_backward_kernel(const float* feat, const float* dz, int64_t B, int64_t F, int64_t d,
+                                            int64_t width, float* dfeat) {
+  GRID_STRIDE(t, B * F * d) {
+    const int64_t i = t / (F * d), r = t - i * F * d, a = r / d, k = r - a * d;
+    const float* fi = feat + i * F * d;
+    const float* dzi = dz + i * width;
+    float acc = a == 0 ? dzi[k] : 0.0f;
+    for (int64_t b = 0; b < F; ++b) {
+      if (b == a) continue;
+      const int64_t hi = a > b ? a : b, lo = a > b ? b : a;
+      acc += dzi[d + hi * (hi - 1) / 2 + lo] * fi[b * d + k];
+    }
+    dfeat[t] = acc;
+  }
+}
+
+__global__ void bce_kernel(const float* logits, const float* labels, int64_t B, float* dlogit, double* loss) {
+  GRID_STRIDE(i, B) {
+    const double x = logits[i], y = labels[i];
+    const double li = fmax(x, 0.0) - x * y + log1p(exp(-fabs(x)));
+    dlogit[i] = static_cast<float>(1.0 / (1.0 + exp(-x))) - static_cast<float>(y);
+    atomicAdd(loss, li);
+  }
+}
+
+__global__ void column_sums_kernel(const float* delta, const float* scale, int64_t B, int64_t out, float* sums) {
+  GRID_STRIDE(o, out) {
+    float s = 0;
+    for (int64_t i = 0; i < B; ++i) s += (scale ? scale[i] : 1.0f) * delta[i * out + o];
+    sums[o] = s;
+  }
+}
+
+__global__ void scale_rows_kernel(const float* src, const float* scale, int64_t B, int64_t cols, float* dst) {
+  GRID_STRIDE(k, B * cols) dst[k] = scale[k / cols] * src[k];
+}
+
+__global__ void ghost_layer_kernel(const float* A, int64_t in, const float* D, int64_t out, int64_t B, double* norm2) {
+  GRID_STRIDE(i, B) {
+    double a2 = 0, d2 = 0;
+    for (int64_t k = 0; k < in; ++k) a2 += static_cast<double>(A[i * in + k]) * A[i * in + k];
+    for (int64_t o = 0; o < out; ++o) d2 += static_cast<double>(D[i * out + o]) * D[i * out + o];
+    norm2[i] += a2 * d2 + d2;
+  }
+}
+
+// Sum over distinct rows of count^2 equals the sum over lookups of that lookup's row count.
+__global__ void bag_count_squares_kernel(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t,
+                                         int64_t T, float* cs) {
+  GRID_STRIDE(i, B) {
+    double s = 0;
+    for (int64_t k = offsets[i]; k < offsets[i + 1]; ++k) {
+      int64_t c = 0;
+      for (int64_t j = offsets[i]; j < offsets[i + 1]; ++j) c += indices[j] == indices[k];
+      s += static_cast<double>(c);
+    }
+    cs[i * T + t] = static_cast<float>(s);
+  }
+}
+
+__global__ void ghost_embedding_kernel(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d,
+                                       double* norm2) {
+  GRID_STRIDE(i, B) {
+    double s = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* g = dfeat + (i * (T + 1) + 1 + t) * d;
+      float g2 = 0;
+      for (int64_t c = 0; c < d; ++c) g2 += g[c] * g[c];
+      s += static_cast<double>(g2) * cs[i * T + t];
+    }
+    norm2[i] += s;
+  }
+}
+
+__global__ void clip_kernel(const double* norm2, int64_t B, double clip, float* c) {
+  GRID_STRIDE(i, B) {
+    const double n = sqrt(norm2[i]);
+    c[i] = (isinf(clip) || !(n > clip)) ? 1.0f : static_cast<float>(clip / n);
+  }
+}
+
+__global__ void mlp_update_kernel(float* w, const float* g, int64_t rows, int64_t cols, float scale, float stddev,
+                                  uint64_t seed, DeviceNoise noise, bool with_noise, uint64_t step, uint32_t table) {
+  GRID_STRIDE(t, rows * cols) {
+    const int64_t o = t / cols, k = t - o * cols;
+    float z = 0.0f;
+    if (with_noise) {
+      if (noise == DeviceNoise::gaussian)
+        z = noise_normal(seed, RngDomain::mlp_noise, step, table, static_cast<uint64_t>(o), static_cast<uint32_t>(k));
+      else
+        z = noise == DeviceNoise::ones ? 1.0f : 0.0f;
+    }
+    w[t] = __fsub_rn(w[t], __fmul_rn(scale, __fadd_rn(g[t], __fmul_rn(stddev, z))));
+  }
+}
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float* C, int64_t ldc, bool accumulate) {
+  if (M == 0 || N == 0) return;
+  const dim3 blocks(static_cast<unsigned>((N + kTile - 1) / kTile), static_cast<unsigned>((M + kTile - 1) / kTile));
+  gemm_kernel<<<blocks, 256>>>(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  PRIVREC_CUDA_CHECK_LAUNCH(gemm_kernel);
+}
+
+void add_bias_act(float* Y, const float* bias, int64_t B, int64_t out, bool relu) {
+  add_bias_act_kernel<<<grid(B * out), kThreads>>>(Y, bias, B, out, relu);
+  PRIVREC_CUDA_CHECK_LAUNCH(add_bias_act_kernel);
+}
+
+void relu_mask(float* dX, const float* X, int64_t n) {
+  relu_mask_kernel<<<grid(n), kThreads>>>(dX, X, n);
+  PRIVREC_CUDA_CHECK_LAUNCH(relu_mask_kernel);
+}
+
+void interaction_forward(const float* x, float* feat, int64_t B, int64_t F, int64_t d, float* z, int64_t width) {
+  copy_bottom_kernel<<<grid(B * d), kThreads>>>(x, feat, B, F, d);
+  PRIVREC_CUDA_CHECK_LAUNCH(copy_bottom_kernel);
+  interaction_forward_kernel<<<grid(B * width), kThreads>>>(x, feat, B, F, d, z, width);
+  PRIVREC_CUDA_CHECK_LAUNCH(interaction_forward_kernel);
+}
+
+void interaction_backward(const float* feat, const float* dz, int64_t B, int64_t F, int64_t d, int64_t width,
+                          float* dfeat) {
+  interaction_backward_kernel<<<grid(B * F * d), kThreads>>>(feat, dz, B, F, d, width, dfeat);
+  PRIVREC_CUDA_CHECK_LAUNCH(interaction_backward_kernel);
+}
+
+double bce_loss(const float* logits, const float* labels, int64_t B, float* dlogit, double* loss_scratch) {
+  PRIVREC_CUDA_CHECK(cudaMemset(loss_scratch, 0, sizeof(double)));
+  bce_kernel<<<grid(B), kThreads>>>(logits, labels, B, dlogit, loss_scratch);
+  PRIVREC_CUDA_CHECK_LAUNCH(bce_kernel);
+  double loss = 0;
+  PRIVREC_CUDA_CHECK(cudaMemcpy(&loss, loss_scratch, sizeof(double), cudaMemcpyDeviceToHost));
+  return loss / static_cast<double>(B);
+}
+
+void column_sums(const float* delta, const float* scale, int64_t B, int64_t out, float* sums) {
+  column_sums_kernel<<<grid(out), kThreads>>>(delta, scale, B, out, sums);
+  PRIVREC_CUDA_CHECK_LAUNCH(column_sums_kernel);
+}
+
+void scale_rows(const float* src, const float* scale, int64_t B, int64_t cols, float* dst) {
+  scale_rows_kernel<<<grid(B * cols), kThreads>>>(src, scale, B, cols, dst);
+  PRIVREC_CUDA_CHECK_LAUNCH(scale_rows_kernel);
+}
+
+void ghost_norms_layer(const float* A, int64_t in, const float* D, int64_t out, int64_t B, double* norm2) {
+  ghost_layer_kernel<<<grid(B), kThreads>>>(A, in, D, out, B, norm2);
+  PRIVREC_CUDA_CHECK_LAUNCH(ghost_layer_kernel);
+}
+
+void bag_count_squares(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t, int64_t T, float* cs) {
+  bag_count_squares_kernel<<<grid(B), kThreads>>>(offsets, indices, B, t, T, cs);
+  PRIVREC_CUDA_CHECK_LAUNCH(bag_count_squares_kernel);
+}
+
+void ghost_norms_embedding(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d, double* norm2) {
+  ghost_embedding_kernel<<<grid(B), kThreads>>>(dfeat, cs, B, T, d, norm2);
+  PRIVREC_CUDA_CHECK_LAUNCH(ghost_embedding_kernel);
+}
+
+void clip_factors(const double* norm2, int64_t B, double clip, float* c) {
+  clip_kernel<<<grid(B), kThreads>>>(norm2, B, clip, c);
+  PRIVREC_CUDA_CHECK_LAUNCH(clip_kernel);
+}
+
+void noisy_mlp_update(float* w, const float* g, int64_t rows, int64_t cols, float scale, float stddev, uint64_t seed,
+                      DeviceNoise noise, bool with_noise, uint64_t step, uint32_t noise_table) {
+  mlp_update_kernel<<<grid(rows * cols), kThreads>>>(w, g, rows, cols, scale, stddev, seed, noise, with_noise, step,
+                                                     noise_table);
+  PRIVREC_CUDA_CHECK_LAUNCH(mlp_update_kernel);
+}
+
+}  // namespace privrec::cuda

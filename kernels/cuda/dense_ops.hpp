@@ -1,0 +1,47 @@
+#pragma once
+// CUDA kernels of the dense half of a DLRM step (plain C++ interface; kernels in dense_ops.cu):
+// the MLP GEMMs (the project's own tiled SGEMM: cuBLAS is a shared library too large to carry to
+// the GPU machine), bias and ReLU, the dot interaction and its backward, the loss, and the
+// per-example quantities DP-SGD needs (ghost norms, bag count squares, clip factors), and the noisy
+// MLP update. All pointers are device pointers; every launch is checked.
+#include <cstdint>
+
+#include "kernels/cuda/noisy_update.hpp"
+
+namespace privrec::cuda {
+
+// C (M x N, row stride ldc) = op(A) op(B) (+ C when accumulate). op(A) is M x K: A is M x K with
+// row stride lda, or K x M when trans_a; likewise op(B) is K x N.
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float* C, int64_t ldc, bool accumulate);
+
+// Y[i, o] = max(Y[i, o] + bias[o], 0) (or without the max), for B rows of `out` columns.
+void add_bias_act(float* Y, const float* bias, int64_t B, int64_t out, bool relu);
+// dX[k] = X[k] > 0 ? dX[k] : 0 over n elements (the ReLU of the layer that produced X).
+void relu_mask(float* dX, const float* X, int64_t n);
+// feat is B x F x d with feat[i, 0] = x_i (the bottom output, copied in here from `x`);
+// z[i] = [x_i, <f_a, f_b> for a > b].
+void interaction_forward(const float* x, float* feat, int64_t B, int64_t F, int64_t d, float* z, int64_t width);
+// dfeat[i, a] = (a == 0 ? dz[i, 0:d] : 0) + sum over pairs containing a of dz_pair f_other.
+void interaction_backward(const float* feat, const float* dz, int64_t B, int64_t F, int64_t d, int64_t width,
+                          float* dfeat);
+// Sigmoid + binary cross-entropy: dlogit = sigmoid(x) - y; returns the mean loss (synchronizes).
+double bce_loss(const float* logits, const float* labels, int64_t B, float* dlogit, double* loss_scratch);
+// out[o] = sum_i scale[i] delta[i, o] (scale == nullptr: 1).
+void column_sums(const float* delta, const float* scale, int64_t B, int64_t out, float* sums);
+// dst[i, o] = scale[i] src[i, o].
+void scale_rows(const float* src, const float* scale, int64_t B, int64_t cols, float* dst);
+// norm2[i] += |a_i|^2 |d_i|^2 + |d_i|^2 for a linear layer with input a (B x in), output delta d (B x out).
+void ghost_norms_layer(const float* A, int64_t in, const float* D, int64_t out, int64_t B, double* norm2);
+// cs[i * T + t] = sum over distinct rows of example i's bag of count^2 (one table t of T).
+void bag_count_squares(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t, int64_t T, float* cs);
+// norm2[i] += sum_t |dfeat[i, 1 + t]|^2 cs[i * T + t].
+void ghost_norms_embedding(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d, double* norm2);
+// c[i] = clip / sqrt(norm2[i]) where that is below 1, else 1 (clip = +inf: all 1).
+void clip_factors(const double* norm2, int64_t B, double clip, float* c);
+// w[o, k] -= scale * (g[o, k] + stddev z) with z = noise(mlp_noise, step, noise_table, row o, column k)
+// (noise none: no noise term), for a rows x cols parameter block.
+void noisy_mlp_update(float* w, const float* g, int64_t rows, int64_t cols, float scale, float stddev, uint64_t seed,
+                      DeviceNoise noise, bool with_noise, uint64_t step, uint32_t noise_table);
+
+}  // namespace privrec::cuda

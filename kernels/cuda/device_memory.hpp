@@ -1,0 +1,78 @@
+#pragma once
+// Device memory and CUDA-event timing behind a plain C++ interface, so host code that drives the
+// kernels (the CUDA trainers) compiles as ordinary C++20 without CUDA headers.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace privrec::cuda {
+
+void* device_alloc(size_t bytes);  // throws CudaError (as std::runtime_error) on failure
+void device_free(void* p);
+void copy_to_device(void* dst, const void* src, size_t bytes);
+void copy_to_host(void* dst, const void* src, size_t bytes);
+void copy_on_device(void* dst, const void* src, size_t bytes);
+void fill_bytes(void* p, int value, size_t bytes);
+void synchronize();
+
+template <class T>
+class DeviceArray {
+ public:
+  DeviceArray() = default;
+  explicit DeviceArray(size_t n) { resize(n); }
+  ~DeviceArray() { device_free(p_); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  DeviceArray(DeviceArray&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+  DeviceArray& operator=(DeviceArray&& o) noexcept {
+    std::swap(p_, o.p_), std::swap(n_, o.n_);
+    return *this;
+  }
+  // Grows only (contents not kept); n == 0 keeps what there is.
+  void resize(size_t n) {
+    if (n <= cap_) {
+      n_ = n;
+      return;
+    }
+    device_free(p_);
+    p_ = static_cast<T*>(device_alloc(n * sizeof(T)));
+    n_ = cap_ = n;
+  }
+  void upload(const T* src, size_t n) {
+    resize(n);
+    if (n) copy_to_device(p_, src, n * sizeof(T));
+  }
+  void upload(const std::vector<T>& v) { upload(v.data(), v.size()); }
+  std::vector<T> download() const {
+    std::vector<T> v(n_);
+    if (n_) copy_to_host(v.data(), p_, n_ * sizeof(T));
+    return v;
+  }
+  void zero() {
+    if (n_) fill_bytes(p_, 0, n_ * sizeof(T));
+  }
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  T* p_ = nullptr;
+  size_t n_ = 0, cap_ = 0;
+};
+
+// Elapsed device time between start() and stop() (events on the default stream; stop() waits).
+class EventTimer {
+ public:
+  EventTimer();
+  ~EventTimer();
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+  void start();
+  double stop_ms();
+
+ private:
+  void* start_ = nullptr;
+  void* stop_ = nullptr;
+};
+
+}  // namespace privrec::cuda
