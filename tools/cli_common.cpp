@@ -183,8 +183,8 @@ void RunFlags::add_to(po::options_description& o) {
     ("trace", po::value(&trace), "a trace file (binary, or text if it ends in .txt) instead of synthetic data");
 }
 
-void RunFlags::check(int64_t max_steps) const {
-  require_cpu_backend(backend);
+void RunFlags::check(int64_t max_steps, bool cuda_runs) const {
+  if (!(cuda_runs && backend == "cuda")) require_cpu_backend(backend);
   if (steps < 1 || steps > max_steps) throw InputError(fmt::format("--steps {}: expected 1 .. {}", steps, max_steps));
   if (warmup < 0) throw InputError(fmt::format("--warmup {}: expected >= 0", warmup));
 }
@@ -201,8 +201,8 @@ void require_cpu_backend(const std::string& backend) {
     // Say first whether there is a device at all; with one, say what is missing.
     const cuda::DeviceInfo d = cuda::query_device();
     if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
-    throw InputError("--backend cuda: found " + d.name + ", but the CUDA trainers are not implemented yet (the CUDA "
-                     "backend has its noise and dense noisy-update kernels only; --backend cpu runs every algorithm)");
+    throw InputError("--backend cuda: found " + d.name + ", but this command does not run on the CUDA backend yet "
+                     "(privrec train --backend cuda does, for sgd, dpsgd-f, eana and lazydp)");
   }
   if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
 }

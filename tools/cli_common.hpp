@@ -37,8 +37,9 @@ struct RunFlags {
   int64_t steps = 5, warmup = 1;
   uint64_t seed = 1;
   void add_to(po::options_description& o);
-  // The backend is cpu, 1 <= steps <= max_steps, warmup >= 0 (InputError naming the flag).
-  void check(int64_t max_steps) const;
+  // The backend is cpu (or cuda where `cuda_runs`), 1 <= steps <= max_steps, warmup >= 0
+  // (InputError naming the flag).
+  void check(int64_t max_steps, bool cuda_runs = false) const;
 };
 
 // --json, --csv, --force, --quiet: what every reporting command offers.
@@ -69,7 +70,7 @@ std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::
 // The measured profile of the development machine that compare and validate use by default.
 inline constexpr const char* kDefaultCpuProfile = "cpu-epyc-2c";
 
-// Refuses every backend but cpu: cuda is named but not implemented in this build.
+// Refuses every backend but cpu, saying for cuda whether a device was found and what is missing.
 void require_cpu_backend(const std::string& backend);
 
 // Refuses (InputError) a real run whose model and working memory cannot fit here, before allocating;

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/cuda/cuda_trainer.hpp"
+#include "kernels/cuda/device.hpp"
 #include "kernels/training_run.hpp"
 #include "models/config_error.hpp"
 #include "tools/cli_common.hpp"
@@ -61,12 +63,13 @@ int cmd_train(int argc, char** argv) {
   pf.add_to(opts);
   po::variables_map vm;
   if (!parse(argc, argv, opts, vm,
-             "usage: privrec train [--backend cpu] [--model PRESET|FILE] [--table-scale X] [--algo ALGO] [--steps N] ...\n"
+             "usage: privrec train [--backend cpu|cuda] [--model PRESET|FILE] [--table-scale X] [--algo ALGO] [--steps N] ...\n"
              "Runs real training steps and prints each stage's median time per step, share, traffic and rates."))
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
   const std::string &json_path = out.json, &csv_path = out.csv;
-  run.check(100000000);
+  run.check(100000000, /*cuda_runs=*/true);
+  const bool on_cuda = run.backend == "cuda";
   const int64_t steps = run.steps, warmup = run.warmup;
   const uint64_t seed = run.seed;
   const std::string& trace_path = run.trace;
@@ -90,6 +93,16 @@ int cmd_train(int argc, char** argv) {
   // The privacy of the training these steps stand for, at the workload's batch (a target epsilon
   // sets the noise before any step runs).
   const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
+  if (on_cuda) {
+    cuda::require_cuda_algorithm(cfg.kind);
+    const cuda::DeviceInfo d = cuda::query_device();
+    const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
+                        (cfg.kind == AlgorithmKind::lazydp ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);
+    if (need > 0.9 * d.memory_GB * 1e9)
+      throw InputError(fmt::format("--backend cuda: {} needs {} of device memory for its parameters and {} has {:.1f} GB; "
+                                   "use a smaller --table-scale",
+                                   w.name, human_bytes(need), d.name, d.memory_GB));
+  }
   const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
   if (plan.batch != w.batch_size) {
     if (trace) throw InputError(plan.note + " (the trace fixes the batch; write it with smaller batches)");
@@ -110,13 +123,13 @@ int cmd_train(int argc, char** argv) {
   opt.progress = !quiet;
   opt.save_model = save_path;
   opt.save_info = {{"algorithm", cfg.to_json()}, {"steps", steps}, {"trace", trace->describe()}};
-  const TrainReport rep = run_cpu_training(w, cfg, *trace, opt);
+  const TrainReport rep = on_cuda ? cuda::run_cuda_training(w, cfg, *trace, opt) : run_cpu_training(w, cfg, *trace, opt);
 
   double total = 0;
   for (const auto& s : rep.stages) total += s.median_ms;
-  std::printf("privrec train: %s (%s of tables, batch %lld), %s, backend cpu, %lld timed steps of %lld, seed %llu\n",
+  std::printf("privrec train: %s (%s of tables, batch %lld), %s, backend %s, %lld timed steps of %lld, seed %llu\n",
               w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
-              static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name,
+              static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name, run.backend.c_str(),
               static_cast<long long>(rep.measured_steps), static_cast<long long>(steps),
               static_cast<unsigned long long>(seed));
   std::printf("%-16s %10s %9s %11s %11s %8s %10s %8s   %s\n", "stage", "ms/step", "share", "read", "written", "GB/s",
@@ -129,7 +142,7 @@ int cmd_train(int argc, char** argv) {
 
   nlohmann::json j;
   j["command"] = "train";
-  j["backend"] = "cpu";
+  j["backend"] = run.backend;
   j["workload"] = w.to_json();
   j["algorithm"] = cfg.to_json();
   j["privacy"] = priv.to_json();

@@ -56,6 +56,14 @@ __global__ void add_bias_act_kernel(float* Y, const float* bias, int64_t B, int6
   }
 }
 
+__global__ void feature_delta_kernel(const float* dfeat, const float* x, int64_t B, int64_t F, int64_t d, int64_t slot,
+                                     float* out) {
+  GRID_STRIDE(t, B * d) {
+    const int64_t i = t / d, k = t - i * d;
+    out[t] = x[t] > 0.0f ? dfeat[(i * F + slot) * d + k] : 0.0f;
+  }
+}
+
 __global__ void relu_mask_kernel(float* dX, const float* X, int64_t n) {
   GRID_STRIDE(k, n) if (!(X[k] > 0.0f)) dX[k] = 0.0f;
 }
@@ -196,6 +204,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const flo
 void add_bias_act(float* Y, const float* bias, int64_t B, int64_t out, bool relu) {
   add_bias_act_kernel<<<grid(B * out), kThreads>>>(Y, bias, B, out, relu);
   PRIVREC_CUDA_CHECK_LAUNCH(add_bias_act_kernel);
+}
+
+void feature_delta(const float* dfeat, const float* x, int64_t B, int64_t F, int64_t d, int64_t slot, float* out) {
+  feature_delta_kernel<<<grid(B * d), kThreads>>>(dfeat, x, B, F, d, slot, out);
+  PRIVREC_CUDA_CHECK_LAUNCH(feature_delta_kernel);
 }
 
 void relu_mask(float* dX, const float* X, int64_t n) {

@@ -17,6 +17,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const flo
 
 // Y[i, o] = max(Y[i, o] + bias[o], 0) (or without the max), for B rows of `out` columns.
 void add_bias_act(float* Y, const float* bias, int64_t B, int64_t out, bool relu);
+// out[i, :] = feat[i, slot, :] where x[i, :] > 0, else 0 (the bottom MLP's delta from dfeat).
+void feature_delta(const float* dfeat, const float* x, int64_t B, int64_t F, int64_t d, int64_t slot, float* out);
 // dX[k] = X[k] > 0 ? dX[k] : 0 over n elements (the ReLU of the layer that produced X).
 void relu_mask(float* dX, const float* X, int64_t n);
 // feat is B x F x d with feat[i, 0] = x_i (the bottom output, copied in here from `x`);

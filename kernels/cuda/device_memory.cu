@@ -23,6 +23,7 @@ void copy_on_device(void* dst, const void* src, size_t bytes) {
 }
 void fill_bytes(void* p, int value, size_t bytes) { PRIVREC_CUDA_CHECK(cudaMemset(p, value, bytes)); }
 void synchronize() { PRIVREC_CUDA_CHECK(cudaDeviceSynchronize()); }
+void synchronize_quietly() noexcept { cudaDeviceSynchronize(); }
 
 EventTimer::EventTimer() {
   cudaEvent_t a, b;

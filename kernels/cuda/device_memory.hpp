@@ -3,6 +3,7 @@
 // kernels (the CUDA trainers) compiles as ordinary C++20 without CUDA headers.
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace privrec::cuda {
@@ -14,6 +15,9 @@ void copy_to_host(void* dst, const void* src, size_t bytes);
 void copy_on_device(void* dst, const void* src, size_t bytes);
 void fill_bytes(void* p, int value, size_t bytes);
 void synchronize();
+// For destructors: waits for the device without throwing; an error stays pending on the device
+// (CUDA errors are sticky) and surfaces at the next checked call.
+void synchronize_quietly() noexcept;
 
 template <class T>
 class DeviceArray {
@@ -23,9 +27,9 @@ class DeviceArray {
   ~DeviceArray() { device_free(p_); }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
-  DeviceArray(DeviceArray&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+  DeviceArray(DeviceArray&& o) noexcept : p_(o.p_), n_(o.n_), cap_(o.cap_) { o.p_ = nullptr, o.n_ = o.cap_ = 0; }
   DeviceArray& operator=(DeviceArray&& o) noexcept {
-    std::swap(p_, o.p_), std::swap(n_, o.n_);
+    std::swap(p_, o.p_), std::swap(n_, o.n_), std::swap(cap_, o.cap_);
     return *this;
   }
   // Grows only (contents not kept); n == 0 keeps what there is.

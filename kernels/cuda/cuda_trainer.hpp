@@ -1,0 +1,22 @@
+#pragma once
+// Training on the CUDA backend: the model and every stage on the device, per-stage times taken
+// with the device synchronized at each stage's end, the same stage vocabulary, counters and
+// report as the CPU backend. Algorithms: sgd, dpsgd-f, eana, lazydp (both noise modes). dpsgd-b,
+// dpsgd-r and adafest are not implemented on this backend yet and are refused with a message.
+#include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/training_run.hpp"
+
+namespace privrec::cuda {
+
+// Throws InputError for an algorithm this backend lacks or when no device is present.
+void require_cuda_algorithm(AlgorithmKind kind);
+
+// Trains `steps` steps of `trace` on the device from the CPU backend's initial model (seed
+// model_seed) and returns the trained model on the host, after lazydp's flush: for comparisons.
+cpu::DlrmModel train_model_on_cuda(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                                   int64_t steps, uint64_t model_seed);
+
+TrainReport run_cuda_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                              const TrainOptions& opt);
+
+}  // namespace privrec::cuda
