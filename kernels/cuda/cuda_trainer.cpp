@@ -94,10 +94,15 @@ class CudaTrainer : public cpu::StepTrainer {
       if (!dp) weight_grads(nullptr, s.work());
     }
     const float* factors = nullptr;
+    const bool materialized = cfg_.kind == AlgorithmKind::dpsgd_b || cfg_.kind == AlgorithmKind::dpsgd_r;
     if (dp) {
       {
         DeviceStage s(rec, Stage::dp_norm);
-        ghost_norms(batch, s.work());
+        if (materialized)
+          materialized_norms(batch, cfg_.kind == AlgorithmKind::dpsgd_b, s.work());
+        else
+          ghost_norms(batch, s.work());
+        clip_factors(norm2_.data(), B, cfg_.clip, clip_.data());
       }
       const std::vector<float> c = clip_.download();
       int64_t clipped = 0;
@@ -105,17 +110,16 @@ class CudaTrainer : public cpu::StepTrainer {
       rec.extras["clipped_fraction"] = B ? static_cast<double>(clipped) / static_cast<double>(B) : 0.0;
       factors = clip_.data();
       DeviceStage s(rec, Stage::dp_clip);
-      weight_grads(factors, s.work());
-    }
-    {
-      DeviceStage s(rec, Stage::bwd_emb);
-      for (int64_t k = 0; k < T_; ++k) {
-        const auto& tb = batch.tables[k];
-        grads_[k] = ws_[k]->coalesce(offsets_[k].data(), indices_[k].data(), B, static_cast<int64_t>(tb.indices.size()),
-                                    rows_[k] - 1, feat_grad(k), F_ * dim_, dim_, factors);
-        count_coalesce(static_cast<uint64_t>(tb.indices.size()), static_cast<uint64_t>(grads_[k].count), factors,
-                       s.work());
+      if (cfg_.kind == AlgorithmKind::dpsgd_b) {
+        clipped_mlp_sum(s.work());
+        coalesce_tables(batch, factors, s.work());  // dpsgd-b sums the embedding rows here too
+      } else {
+        weight_grads(factors, s.work());
       }
+    }
+    if (cfg_.kind != AlgorithmKind::dpsgd_b) {
+      DeviceStage s(rec, Stage::bwd_emb);
+      coalesce_tables(batch, factors, s.work());
     }
     {
       DeviceStage s(rec, Stage::update_mlp);
@@ -128,6 +132,8 @@ class CudaTrainer : public cpu::StepTrainer {
         for (int64_t k = 0; k < T_; ++k) sparse_update(k, scale, s.work());
         break;
       }
+      case AlgorithmKind::dpsgd_b:
+      case AlgorithmKind::dpsgd_r:
       case AlgorithmKind::dpsgd_f: {
         DeviceStage s(rec, Stage::dp_update);
         for (int64_t k = 0; k < T_; ++k) {
@@ -330,8 +336,60 @@ class CudaTrainer : public cpu::StepTrainer {
       w.flops += p2, w.bytes_read_seq += batch.tables[k].indices.size() * kI, w.launches += 1;
     }
     ghost_norms_embedding(dfeat_.data(), cs_.data(), B, T_, dim_, norm2_.data());
-    clip_factors(norm2_.data(), B, cfg_.clip, clip_.data());
     w.flops += 2 * B * T_ * dim_ + 2 * B * T_, w.bytes_read_seq += B * T_ * (dim_ + 1) * kF, w.launches += 2;
+  }
+
+  void coalesce_tables(const Batch& batch, const float* factors, WorkCounters& w) {
+    for (int64_t k = 0; k < T_; ++k) {
+      const auto& tb = batch.tables[k];
+      grads_[k] = ws_[k]->coalesce(offsets_[k].data(), indices_[k].data(), B_, static_cast<int64_t>(tb.indices.size()),
+                                   rows_[k] - 1, feat_grad(k), F_ * dim_, dim_, factors);
+      count_coalesce(static_cast<uint64_t>(tb.indices.size()), static_cast<uint64_t>(grads_[k].count), factors, w);
+    }
+  }
+
+  // dpsgd-b (all layers at once, kept for the clipped sum) or dpsgd-r (one layer at a time, for the
+  // norms only): every example's gradient written out, its squared norm summed; the tables' rows too.
+  void materialized_norms(const Batch& batch, bool keep_all, WorkCounters& w) {
+    const int64_t B = B_;
+    norm2_.zero();
+    int64_t total = 0, widest = 0;
+    for (const auto& L : layers_) total += L.out * L.in + L.out, widest = std::max(widest, L.out * L.in + L.out);
+    per_example_.resize(static_cast<size_t>(B * (keep_all ? total : widest)));
+    int64_t offset = 0;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const DevLayer& L = layers_[l];
+      const int64_t P = L.out * L.in + L.out;
+      materialize_layer(input_[l].data(), L.in, delta_[l].data(), L.out, B, per_example_.data() + (keep_all ? offset : 0),
+                        keep_all ? total : P, norm2_.data());
+      offset += P;
+      w.flops += 3 * B * P, w.bytes_read_seq += kF * B * (L.in + L.out), w.bytes_written_seq += kF * B * P;
+      w.launches += 1;
+    }
+    per_example_stride_ = total;
+    for (int64_t k = 0; k < T_; ++k) {
+      const auto& tb = batch.tables[k];
+      emb_rows_.resize(std::max(emb_rows_.size(), tb.indices.size() * static_cast<size_t>(dim_)));
+      materialize_embedding(dfeat_.data(), B, F_, dim_, k, offsets_[k].data(), indices_[k].data(), emb_rows_.data(),
+                            norm2_.data());
+      const uint64_t L = tb.indices.size();
+      w.bytes_read_seq += L * kI + B * dim_ * kF, w.bytes_written_seq += L * dim_ * kF, w.flops += 3 * L * dim_;
+      w.launches += 1;
+    }
+  }
+
+  // dpsgd-b: sum_i c_i g_i over the materialized per-example MLP gradients, into each layer's grads.
+  void clipped_mlp_sum(WorkCounters& w) {
+    const int64_t B = B_, P = per_example_stride_;
+    sum_.resize(static_cast<size_t>(P));
+    clipped_sum(per_example_.data(), P, clip_.data(), B, P, sum_.data());
+    int64_t offset = 0;
+    for (auto& L : layers_) {
+      copy_on_device(L.gw.data(), sum_.data() + offset, static_cast<size_t>(L.out * L.in) * kF);
+      copy_on_device(L.gb.data(), sum_.data() + offset + L.out * L.in, static_cast<size_t>(L.out) * kF);
+      offset += L.out * L.in + L.out;
+    }
+    w.bytes_read_seq += 4ull * B * P, w.bytes_written_seq += 4ull * P, w.flops += 2ull * B * P, w.launches += 1;
   }
 
   void mlp_update(float scale, float stddev, bool noise, uint64_t t, WorkCounters& w) {
@@ -396,6 +454,8 @@ class CudaTrainer : public cpu::StepTrainer {
   std::vector<DeviceArray<float>> input_, delta_;
   DeviceArray<float> bottom_out_, feat_, dfeat_, logits_, labels_, dlogit_, dz_, clip_, cs_, scaled_;
   DeviceArray<double> norm2_, loss_;
+  DeviceArray<float> per_example_, emb_rows_, sum_;
+  int64_t per_example_stride_ = 0;
   std::vector<DeviceArray<int64_t>> offsets_, indices_, next_offsets_, next_indices_;
   std::vector<std::unique_ptr<CoalesceWorkspace>> ws_;
   std::vector<DeviceSparseRows> grads_;
@@ -410,9 +470,9 @@ class CudaTrainer : public cpu::StepTrainer {
 void require_cuda_algorithm(AlgorithmKind kind) {
   const DeviceInfo d = query_device();
   if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
-  if (kind == AlgorithmKind::dpsgd_b || kind == AlgorithmKind::dpsgd_r || kind == AlgorithmKind::adafest)
-    throw InputError(fmt::format("--backend cuda: {} is not implemented on the CUDA backend yet (sgd, dpsgd-f, eana "
-                                 "and lazydp are); --backend cpu runs it",
+  if (kind == AlgorithmKind::adafest)
+    throw InputError(fmt::format("--backend cuda: {} is not implemented on the CUDA backend yet (sgd, dpsgd-b, "
+                                 "dpsgd-r, dpsgd-f, eana and lazydp are); --backend cpu runs it",
                                  algorithm_info(kind).name));
 }
 

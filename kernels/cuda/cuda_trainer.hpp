@@ -1,8 +1,8 @@
 #pragma once
 // Training on the CUDA backend: the model and every stage on the device, per-stage times taken
 // with the device synchronized at each stage's end, the same stage vocabulary, counters and
-// report as the CPU backend. Algorithms: sgd, dpsgd-f, eana, lazydp (both noise modes). dpsgd-b,
-// dpsgd-r and adafest are not implemented on this backend yet and are refused with a message.
+// report as the CPU backend. Algorithms: sgd, dpsgd-b, dpsgd-r, dpsgd-f, eana, lazydp (both noise
+// modes). adafest is not implemented on this backend yet and is refused with a message.
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/training_run.hpp"
 

@@ -170,6 +170,66 @@ __global__ void ghost_embedding_kernel(const float* dfeat, const float* cs, int6
   }
 }
 
+// One block per example: the block writes the example's P values and reduces their squares.
+__global__ void materialize_layer_kernel(const float* A, int64_t in, const float* D, int64_t out, int64_t B, float* dst,
+                                         int64_t stride, double* norm2) {
+  __shared__ double part[kThreads];
+  for (int64_t i = blockIdx.x; i < B; i += gridDim.x) {
+    const float* a = A + i * in;
+    const float* dl = D + i * out;
+    float* g = dst + i * stride;
+    double s = 0;
+    for (int64_t p = threadIdx.x; p < out * in + out; p += blockDim.x) {
+      const float v = p < out * in ? dl[p / in] * a[p % in] : dl[p - out * in];
+      g[p] = v;
+      s += static_cast<double>(v) * v;
+    }
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w > 0; w /= 2) {
+      if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) norm2[i] += part[0];
+    __syncthreads();
+  }
+}
+
+__global__ void materialize_embedding_kernel(const float* dfeat, int64_t B, int64_t F, int64_t d, int64_t t,
+                                             const int64_t* offsets, const int64_t* indices, float* dst,
+                                             double* norm2) {
+  GRID_STRIDE(i, B) {
+    const float* g = dfeat + (i * F + 1 + t) * d;
+    double s = 0;
+    for (int64_t k = offsets[i]; k < offsets[i + 1]; ++k) {
+      bool first = true;
+      int64_t count = 0;
+      for (int64_t j = offsets[i]; j < offsets[i + 1]; ++j) {
+        if (indices[j] != indices[k]) continue;
+        first = first && j >= k;
+        ++count;
+      }
+      if (!first) continue;
+      float r2 = 0;
+      for (int64_t c = 0; c < d; ++c) {
+        const float v = static_cast<float>(count) * g[c];
+        dst[k * d + c] = v;
+        r2 += v * v;
+      }
+      s += r2;
+    }
+    norm2[i] += s;
+  }
+}
+
+__global__ void clipped_sum_kernel(const float* src, int64_t stride, const float* c, int64_t B, int64_t P, float* out) {
+  GRID_STRIDE(p, P) {
+    float s = 0;
+    for (int64_t i = 0; i < B; ++i) s += c[i] * src[i * stride + p];
+    out[p] = s;
+  }
+}
+
 __global__ void clip_kernel(const double* norm2, int64_t B, double clip, float* c) {
   GRID_STRIDE(i, B) {
     const double n = sqrt(norm2[i]);
@@ -261,6 +321,24 @@ void bag_count_squares(const int64_t* offsets, const int64_t* indices, int64_t B
 void ghost_norms_embedding(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d, double* norm2) {
   ghost_embedding_kernel<<<grid(B), kThreads>>>(dfeat, cs, B, T, d, norm2);
   PRIVREC_CUDA_CHECK_LAUNCH(ghost_embedding_kernel);
+}
+
+void materialize_layer(const float* A, int64_t in, const float* D, int64_t out, int64_t B, float* dst, int64_t stride,
+                       double* norm2) {
+  if (B == 0) return;
+  materialize_layer_kernel<<<static_cast<int>(B < 65535 ? B : 65535), kThreads>>>(A, in, D, out, B, dst, stride, norm2);
+  PRIVREC_CUDA_CHECK_LAUNCH(materialize_layer_kernel);
+}
+
+void materialize_embedding(const float* dfeat, int64_t B, int64_t F, int64_t d, int64_t t, const int64_t* offsets,
+                           const int64_t* indices, float* dst, double* norm2) {
+  materialize_embedding_kernel<<<grid(B), kThreads>>>(dfeat, B, F, d, t, offsets, indices, dst, norm2);
+  PRIVREC_CUDA_CHECK_LAUNCH(materialize_embedding_kernel);
+}
+
+void clipped_sum(const float* src, int64_t stride, const float* c, int64_t B, int64_t P, float* out) {
+  clipped_sum_kernel<<<grid(P), kThreads>>>(src, stride, c, B, P, out);
+  PRIVREC_CUDA_CHECK_LAUNCH(clipped_sum_kernel);
 }
 
 void clip_factors(const double* norm2, int64_t B, double clip, float* c) {

@@ -39,6 +39,17 @@ void ghost_norms_layer(const float* A, int64_t in, const float* D, int64_t out, 
 void bag_count_squares(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t, int64_t T, float* cs);
 // norm2[i] += sum_t |dfeat[i, 1 + t]|^2 cs[i * T + t].
 void ghost_norms_embedding(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d, double* norm2);
+// dpsgd-b/r: every example's gradient of a linear layer written out, dst[i * stride + o * in + k] =
+// d[i, o] a[i, k] then the bias part dst[i * stride + out * in + o] = d[i, o]; norm2[i] += its square.
+void materialize_layer(const float* A, int64_t in, const float* D, int64_t out, int64_t B, float* dst, int64_t stride,
+                       double* norm2);
+// dpsgd-b/r: each example's table gradient written out, one row per distinct row of its bag
+// (count x pooled gradient, at the position of the row's first lookup; dst is lookups x d), and
+// its square added to norm2 (one table t of T; pooled gradients in dfeat, F = T + 1).
+void materialize_embedding(const float* dfeat, int64_t B, int64_t F, int64_t d, int64_t t, const int64_t* offsets,
+                           const int64_t* indices, float* dst, double* norm2);
+// dpsgd-b: out[p] = sum_i c[i] src[i * stride + p] for p < P (the clipped sum of per-example gradients).
+void clipped_sum(const float* src, int64_t stride, const float* c, int64_t B, int64_t P, float* out);
 // c[i] = clip / sqrt(norm2[i]) where that is below 1, else 1 (clip = +inf: all 1).
 void clip_factors(const double* norm2, int64_t B, double clip, float* c);
 // w[o, k] -= scale * (g[o, k] + stddev z) with z = noise(mlp_noise, step, noise_table, row o, column k)

@@ -127,7 +127,8 @@ double max_rel_diff(const cpu::DlrmModel& a, const cpu::DlrmModel& b) {
 TEST(CudaTrainers, MatchTheCpuBackend) {
   REQUIRE_GPU();
   const Workload w = test::small_workload(16);
-  for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_f, AlgorithmKind::eana, AlgorithmKind::lazydp}) {
+  for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_b, AlgorithmKind::dpsgd_r, AlgorithmKind::dpsgd_f,
+                          AlgorithmKind::eana, AlgorithmKind::lazydp}) {
     for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact}) {
       if (mode == LazyNoiseMode::exact && k != AlgorithmKind::lazydp) continue;
       AlgorithmConfig cfg = test::algo(k, 0.8, 0.5);
