@@ -202,7 +202,7 @@ void require_cpu_backend(const std::string& backend) {
     const cuda::DeviceInfo d = cuda::query_device();
     if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
     throw InputError("--backend cuda: found " + d.name + ", but this command does not run on the CUDA backend yet "
-                     "(privrec train --backend cuda does, for every algorithm but adafest)");
+                     "(privrec train --backend cuda does, for every algorithm)");
   }
   if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
 }

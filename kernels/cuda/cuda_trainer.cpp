@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/cpu/trainer.hpp"
+#include "kernels/cuda/adafest_selection.hpp"
 #include "kernels/cuda/dense_ops.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/device_memory.hpp"
@@ -109,6 +110,10 @@ class CudaTrainer : public cpu::StepTrainer {
       for (float f : c) clipped += f < 1.0f;
       rec.extras["clipped_fraction"] = B ? static_cast<double>(clipped) / static_cast<double>(B) : 0.0;
       factors = clip_.data();
+      if (cfg_.kind == AlgorithmKind::adafest) {
+        DeviceStage s(rec, Stage::adafest_select);
+        select_rows(batch, static_cast<uint64_t>(t), rec, s.work());
+      }
       DeviceStage s(rec, Stage::dp_clip);
       if (cfg_.kind == AlgorithmKind::dpsgd_b) {
         clipped_mlp_sum(s.work());
@@ -137,10 +142,7 @@ class CudaTrainer : public cpu::StepTrainer {
       case AlgorithmKind::dpsgd_f: {
         DeviceStage s(rec, Stage::dp_update);
         for (int64_t k = 0; k < T_; ++k) {
-          if (slots_.size() < static_cast<size_t>(rows_[k])) {
-            slots_.resize(static_cast<size_t>(rows_[k]));
-            fill_bytes(slots_.data(), 0xFF, slots_.size() * sizeof(int32_t));
-          }
+          ensure_slots(rows_[k]);
           launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, true);
           launch_dense_noisy_update(tables_[k].data(), rows_[k], dim_, static_cast<uint32_t>(k), slots_.data(),
                                     grads_[k].grads, scale, stddev, cfg_.seed, device_noise(cfg_.noise),
@@ -170,6 +172,24 @@ class CudaTrainer : public cpu::StepTrainer {
         }
         break;
       }
+      case AlgorithmKind::adafest: {
+        DeviceStage s(rec, Stage::dp_update);
+        for (int64_t k = 0; k < T_; ++k) {
+          ensure_slots(rows_[k]);
+          launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, true);
+          launch_selected_noisy_update(tables_[k].data(), dim_, static_cast<uint32_t>(k), selection_[k].rows,
+                                       selection_[k].count, slots_.data(), grads_[k].grads, scale, stddev, cfg_.seed,
+                                       device_noise(cfg_.noise), static_cast<uint64_t>(t));
+          launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, false);
+          const uint64_t n = static_cast<uint64_t>(selection_[k].count), gu = static_cast<uint64_t>(grads_[k].count);
+          count_rows(s.work(), n, n * dim_ * kF, true);
+          s.work().bytes_read_seq += n * kI + gu * (kI + dim_ * kF) + n * 4;
+          s.work().rng_samples += cfg_.noise == NoiseSource::gaussian ? n * dim_ : 0;
+          s.work().flops += 3 * n * dim_ + gu * dim_;
+          s.work().launches += 3;
+        }
+        break;
+      }
       case AlgorithmKind::lazydp: {
         {
           DeviceStage s(rec, Stage::dp_update);
@@ -183,9 +203,7 @@ class CudaTrainer : public cpu::StepTrainer {
         rec.extras["catchup_rows"] = settle(next, static_cast<uint32_t>(t), s.work());
         break;
       }
-      default:
-        throw InputError(fmt::format("--backend cuda: {} is not implemented on the CUDA backend yet",
-                                     algorithm_info(cfg_.kind).name));
+
     }
   }
 
@@ -339,6 +357,50 @@ class CudaTrainer : public cpu::StepTrainer {
     w.flops += 2 * B * T_ * dim_ + 2 * B * T_, w.bytes_read_seq += B * T_ * (dim_ + 1) * kF, w.launches += 2;
   }
 
+  // A slot map covering `rows` rows, all -1 (set and cleared around each use).
+  void ensure_slots(int64_t rows) {
+    if (slots_.size() >= static_cast<size_t>(rows)) return;
+    slots_.resize(static_cast<size_t>(rows));
+    fill_bytes(slots_.data(), 0xFF, slots_.size() * sizeof(int32_t));
+  }
+
+  // adafest: the contribution maps' clip factors, then per table the selected rows.
+  void select_rows(const Batch& batch, uint64_t t, cpu::StepRecord& rec, WorkCounters& w) {
+    const int64_t B = B_;
+    std::vector<const int64_t*> off(T_), idx(T_);
+    for (int64_t k = 0; k < T_; ++k) off[k] = offsets_[k].data(), idx[k] = indices_[k].data();
+    off_ptrs_.upload(off), idx_ptrs_.upload(idx);
+    factor_.resize(static_cast<size_t>(B));
+    adafest_example_factors(off_ptrs_.data(), idx_ptrs_.data(), T_, B, cfg_.adafest_c1, factor_.data());
+    if (selectors_.empty())
+      for (int64_t k = 0; k < T_; ++k) selectors_.push_back(std::make_unique<AdafestSelector>());
+    selection_.resize(T_);
+    const double p = cfg_.zero_count_selection_probability();
+    int64_t touched = 0, selected = 0, fps = 0, untouched = 0;
+    for (int64_t k = 0; k < T_; ++k) {
+      const auto& tb = batch.tables[k];
+      const int64_t L = static_cast<int64_t>(tb.indices.size());
+      ws_[k]->coalesce(offsets_[k].data(), indices_[k].data(), B, L, rows_[k] - 1, nullptr, 0, 0, nullptr);
+      selection_[k] = selectors_[k]->select(ws_[k]->last_sort(), factor_.data(), rows_[k], static_cast<uint32_t>(k),
+                                            cfg_.adafest_sigma1, cfg_.adafest_tau, p, cfg_.seed,
+                                            device_noise(cfg_.noise), t);
+      const TableSelection& sel = selection_[k];
+      touched += sel.touched, selected += sel.selected_touched, fps += sel.false_positives;
+      untouched += rows_[k] - sel.touched;
+      w.bytes_read_seq += static_cast<uint64_t>(L) * kI;
+      w.bytes_written_seq += static_cast<uint64_t>(sel.count) * kI;
+      w.rng_samples += (cfg_.noise == NoiseSource::gaussian ? sel.touched : 0) + sel.draws;
+      w.flops += L + 2 * sel.touched + 4 * sel.draws;
+      w.sort_ops += 2 * static_cast<uint64_t>(L) * 8;
+      w.launches += 8;
+    }
+    w.launches += 1;
+    rec.extras["touched_rows"] = touched;
+    rec.extras["selected_touched_rows"] = selected;
+    rec.extras["false_positive_rows"] = fps;
+    rec.extras["untouched_rows"] = untouched;
+  }
+
   void coalesce_tables(const Batch& batch, const float* factors, WorkCounters& w) {
     for (int64_t k = 0; k < T_; ++k) {
       const auto& tb = batch.tables[k];
@@ -460,6 +522,10 @@ class CudaTrainer : public cpu::StepTrainer {
   std::vector<std::unique_ptr<CoalesceWorkspace>> ws_;
   std::vector<DeviceSparseRows> grads_;
   DeviceArray<int32_t> slots_;
+  DeviceArray<const int64_t*> off_ptrs_, idx_ptrs_;
+  DeviceArray<float> factor_;
+  std::vector<std::unique_ptr<AdafestSelector>> selectors_;
+  std::vector<TableSelection> selection_;
   std::vector<DeviceArray<uint32_t>> history_;
   std::vector<double> scale_, cum_, cum_sq_;
   DeviceArray<double> scale_d_, cum_d_, cum_sq_d_;
@@ -470,10 +536,7 @@ class CudaTrainer : public cpu::StepTrainer {
 void require_cuda_algorithm(AlgorithmKind kind) {
   const DeviceInfo d = query_device();
   if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
-  if (kind == AlgorithmKind::adafest)
-    throw InputError(fmt::format("--backend cuda: {} is not implemented on the CUDA backend yet (sgd, dpsgd-b, "
-                                 "dpsgd-r, dpsgd-f, eana and lazydp are); --backend cpu runs it",
-                                 algorithm_info(kind).name));
+  (void)kind;  // every algorithm runs on this backend
 }
 
 cpu::DlrmModel train_model_on_cuda(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,

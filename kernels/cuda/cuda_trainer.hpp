@@ -1,14 +1,13 @@
 #pragma once
 // Training on the CUDA backend: the model and every stage on the device, per-stage times taken
 // with the device synchronized at each stage's end, the same stage vocabulary, counters and
-// report as the CPU backend. Algorithms: sgd, dpsgd-b, dpsgd-r, dpsgd-f, eana, lazydp (both noise
-// modes). adafest is not implemented on this backend yet and is refused with a message.
+// report as the CPU backend, for every algorithm (lazydp in both noise modes).
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/training_run.hpp"
 
 namespace privrec::cuda {
 
-// Throws InputError for an algorithm this backend lacks or when no device is present.
+// Throws InputError when no device is present.
 void require_cuda_algorithm(AlgorithmKind kind);
 
 // Trains `steps` steps of `trace` on the device from the CPU backend's initial model (seed

@@ -185,6 +185,7 @@ DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64
   out.count = U;
   out.rows = rows;
   out.grads = grads;
+  last_ = {keys_out, starts_sorted, example, rows, lookups, U, shift};
   return out;
 }
 

@@ -21,6 +21,17 @@ struct DeviceSparseRows {
   float* grads = nullptr;   // device, count x dim
 };
 
+// The sorted state of the last coalesce(): keys row << shift | lookup, ascending; the first sorted
+// position of each distinct row; the example of each lookup (indexed by lookup).
+struct SortedLookups {
+  const uint64_t* keys = nullptr;
+  const int64_t* starts = nullptr;
+  const int32_t* example = nullptr;
+  const int64_t* rows = nullptr;
+  int64_t lookups = 0, distinct = 0;
+  int shift = 0;
+};
+
 // Scratch reused across calls (grown as needed, freed with the object).
 class CoalesceWorkspace {
  public:
@@ -33,8 +44,10 @@ class CoalesceWorkspace {
   // workspace and stays valid until the next call.
   DeviceSparseRows coalesce(const int64_t* offsets, const int64_t* indices, int64_t bags, int64_t lookups,
                             int64_t max_row, const float* grad, int64_t grad_stride, int64_t dim, const float* scale);
+  const SortedLookups& last_sort() const { return last_; }
 
  private:
+  SortedLookups last_;
   struct Scratch {  // a device allocation that only grows
     void* ptr = nullptr;
     size_t bytes = 0;

@@ -128,7 +128,7 @@ TEST(CudaTrainers, MatchTheCpuBackend) {
   REQUIRE_GPU();
   const Workload w = test::small_workload(16);
   for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_b, AlgorithmKind::dpsgd_r, AlgorithmKind::dpsgd_f,
-                          AlgorithmKind::eana, AlgorithmKind::lazydp}) {
+                          AlgorithmKind::eana, AlgorithmKind::lazydp, AlgorithmKind::adafest}) {
     for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact}) {
       if (mode == LazyNoiseMode::exact && k != AlgorithmKind::lazydp) continue;
       AlgorithmConfig cfg = test::algo(k, 0.8, 0.5);

@@ -1,0 +1,53 @@
+#pragma once
+// adafest's private row selection on the device (plain C++ interface; kernels in
+// adafest_selection.cu), the CPU backend's adafest_select step for step:
+//  - per example, the contribution map's clip factor min(1, C1 / sqrt(distinct rows over all tables));
+//  - per table, each touched row's count (the factors of the distinct examples that touched it,
+//    summed in example order) plus sigma1 z (z keyed by select_noise, the row, column 0), kept if
+//    at least tau;
+//  - the untouched rows that pass anyway (false positives), drawn as geometric gaps with the same
+//    Philox stream as the CPU backend; one device thread per table walks them in order.
+#include <cstdint>
+
+#include "kernels/cuda/embedding_bag.hpp"
+#include "kernels/cuda/noisy_update.hpp"
+
+namespace privrec::cuda {
+
+// factor[i] for B examples; offsets[t] and indices[t] are device arrays of T device pointers.
+void adafest_example_factors(const int64_t* const* offsets, const int64_t* const* indices, int64_t T, int64_t B,
+                             double c1, float* factor);
+
+struct TableSelection {
+  int64_t touched = 0, selected_touched = 0, false_positives = 0, draws = 0;
+  int64_t count = 0;          // selected rows (touched ones plus false positives)
+  const int64_t* rows = nullptr;  // device, ascending, valid until the next select() on this object
+};
+
+class AdafestSelector {
+ public:
+  AdafestSelector() = default;
+  ~AdafestSelector();
+  AdafestSelector(const AdafestSelector&) = delete;
+  AdafestSelector& operator=(const AdafestSelector&) = delete;
+  // `sorted`: the table's batch as sorted by CoalesceWorkspace::coalesce (rows only is enough).
+  // p: the probability that an untouched row passes (AlgorithmConfig::zero_count_selection_probability).
+  TableSelection select(const SortedLookups& sorted, const float* factor, int64_t table_rows, uint32_t table,
+                        double sigma1, double tau, double p, uint64_t seed, DeviceNoise noise, uint64_t step);
+
+ private:
+  struct Scratch {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+    void* ensure(size_t need);
+  };
+  Scratch flags_, chosen_, fp_, merged_, sorted_, temp_, counters_;
+};
+
+// w[rows[u]] -= scale * (g + stddev z) where the row has a gradient (slots[row] >= 0: g is
+// grads[slots[row]]), else scale * (stddev z): the noisy update of adafest's selected rows.
+void launch_selected_noisy_update(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t count,
+                                  const int32_t* slots, const float* grads, float scale, float stddev, uint64_t seed,
+                                  DeviceNoise noise, uint64_t step);
+
+}  // namespace privrec::cuda
