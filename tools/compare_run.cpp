@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "kernels/cpu/machine_bench.hpp"
+#include "kernels/cuda/cuda_trainer.hpp"
 #include "kernels/training_run.hpp"
 #include "sim/error_metrics.hpp"
 #include "sim/simulation.hpp"
@@ -47,17 +48,34 @@ nlohmann::json Comparison::to_json() const {
   return j;
 }
 
-Comparison compare_cpu(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
-                       const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
-  TrainOptions opt;
-  opt.steps = steps;
-  opt.warmup = warmup;
-  opt.progress = progress;
-  const TrainReport rep = run_cpu_training(w, cfg, trace, opt);
+namespace {
+Comparison measure_and_model(const TrainReport& rep, const Workload& w, const AlgorithmConfig& cfg,
+                             const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps, int64_t warmup) {
   std::vector<std::pair<Stage, double>> measured;
   for (const auto& s : rep.stages) measured.emplace_back(s.stage, s.median_ms);
   const sim::SimReport model = sim::simulate(w, cfg, trace, h, steps, {}, warmup + 1);
   return pair_up(measured, rep.step_ms_median, model, rep.batch_size);
+}
+
+TrainOptions options(int64_t steps, int64_t warmup, bool progress) {
+  TrainOptions opt;
+  opt.steps = steps;
+  opt.warmup = warmup;
+  opt.progress = progress;
+  return opt;
+}
+}  // namespace
+
+Comparison compare_cpu(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                       const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
+  return measure_and_model(run_cpu_training(w, cfg, trace, options(steps, warmup, progress)), w, cfg, trace, h, steps,
+                           warmup);
+}
+
+Comparison compare_cuda(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                        const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
+  return measure_and_model(cuda::run_cuda_training(w, cfg, trace, options(steps, warmup, progress)), w, cfg, trace, h,
+                           steps, warmup);
 }
 
 Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,

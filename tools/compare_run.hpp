@@ -28,6 +28,9 @@ struct Comparison {
 
 Comparison compare_cpu(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                        const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
+// The same with the step measured on the CUDA backend.
+Comparison compare_cuda(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                        const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
 
 // The same comparison timed again on another profile (no new measurement): for calibration.
 Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,
