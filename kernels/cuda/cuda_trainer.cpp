@@ -1,5 +1,6 @@
 #include "kernels/cuda/cuda_trainer.hpp"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -22,17 +23,26 @@ namespace privrec::cuda {
 namespace {
 constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
 
-// A stage on the device: synchronized before the host clock stops, so the stage's kernels are
-// inside its time (members are destroyed in reverse order: the sync runs first). A failure inside
-// the stage surfaces at the next checked CUDA call (errors are sticky), not in this destructor.
+// A stage on the device, timed with CUDA events around its kernels (and the host work between
+// them: copies, launches); the stop event is waited for, so the next stage starts after it. A
+// failure inside the stage surfaces at the next checked CUDA call (errors are sticky), not here.
+EventTimer& stage_timer(Stage s) {
+  static std::array<std::unique_ptr<EventTimer>, cpu::kStages> timers;
+  auto& t = timers[static_cast<size_t>(s)];
+  if (!t) t = std::make_unique<EventTimer>();
+  return *t;
+}
+
 struct DeviceStage {
-  struct Sync {
-    ~Sync() { synchronize_quietly(); }
-  };
-  cpu::StageScope scope;
-  Sync sync;
-  DeviceStage(cpu::StepRecord& rec, Stage s) : scope(rec, s) {}
-  WorkCounters& work() { return scope.work(); }
+  cpu::StepRecord& rec;
+  size_t s;
+  EventTimer& timer;
+  DeviceStage(cpu::StepRecord& r, Stage stage) : rec(r), s(static_cast<size_t>(stage)), timer(stage_timer(stage)) {
+    rec.ran[s] = true;
+    timer.start();
+  }
+  ~DeviceStage() { rec.seconds[s] += timer.stop_ms_quietly() / 1e3; }
+  WorkCounters& work() { return rec.work[s]; }
 };
 
 DeviceNoise device_noise(NoiseSource s) {

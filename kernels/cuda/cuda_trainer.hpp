@@ -1,6 +1,6 @@
 #pragma once
-// Training on the CUDA backend: the model and every stage on the device, per-stage times taken
-// with the device synchronized at each stage's end, the same stage vocabulary, counters and
+// Training on the CUDA backend: the model and every stage on the device, per-stage times from
+// CUDA events (waited for at each stage's end), the same stage vocabulary, counters and
 // report as the CPU backend, for every algorithm (lazydp in both noise modes).
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/training_run.hpp"

@@ -73,6 +73,8 @@ class EventTimer {
   EventTimer& operator=(const EventTimer&) = delete;
   void start();
   double stop_ms();
+  // For destructors: 0 if the device reports an error (which stays pending, see synchronize_quietly).
+  double stop_ms_quietly() noexcept;
 
  private:
   void* start_ = nullptr;
