@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cuda/adafest_selection.hpp"
 #include "kernels/cuda/cuda_check.hpp"
 #include "kernels/cuda/embedding_bag.hpp"
 #include "kernels/cuda/noisy_update.hpp"
@@ -72,8 +73,9 @@ std::vector<int64_t> draw_rows(int64_t rows, int64_t n, double s, uint64_t seed)
 
 struct KernelBench::State {
   cudaEvent_t start, stop;
-  Grow a, b, slots, offsets, indices, grad;
+  Grow a, b, slots, offsets, indices, grad, history, schedule, counters, factor;
   CoalesceWorkspace coalesce;
+  AdafestSelector selector;
   template <class F>
   double time(F&& f) {
     f();  // warm-up (allocations, first touch, caches)
@@ -110,7 +112,9 @@ KernelBench::KernelBench() : s_(std::make_unique<State>()) {
 KernelBench::~KernelBench() {
   cudaEventDestroy(s_->start);
   cudaEventDestroy(s_->stop);
-  for (Grow* g : {&s_->a, &s_->b, &s_->slots, &s_->offsets, &s_->indices, &s_->grad}) cudaFree(g->ptr);
+  for (Grow* g : {&s_->a, &s_->b, &s_->slots, &s_->offsets, &s_->indices, &s_->grad, &s_->history, &s_->schedule,
+                  &s_->counters, &s_->factor})
+    cudaFree(g->ptr);
 }
 
 double KernelBench::copy_ms(int64_t bytes) {
@@ -170,6 +174,50 @@ double KernelBench::embedding_backward_update_ms(int64_t rows, int64_t dim, int6
   return s_->time([&] {
     const DeviceSparseRows r = s_->coalesce.coalesce(off, idx, batch, batch * pooling, rows - 1, g, dim, dim, nullptr);
     launch_sparse_update(t, dim, r.rows, r.grads, r.count, 0.01f);
+  });
+}
+
+double KernelBench::lazydp_catchup_ms(int64_t rows, int64_t dim, int64_t batch, int64_t pooling, double zipf_s,
+                                      int64_t pending) {
+  float* t = s_->a.get<float>(rows * dim);
+  uint32_t* hist = s_->history.get<uint32_t>(rows);
+  double* sched = s_->schedule.get<double>(3 * (pending + 2));
+  auto* owed = s_->counters.get<unsigned long long>(2);
+  if (s_->changed({5, double(rows), double(dim), double(batch), double(pooling), zipf_s, double(pending)})) {
+    PRIVREC_CUDA_CHECK(cudaMemset(t, 0, rows * dim * sizeof(float)));
+    s_->batch(rows, batch, pooling, zipf_s);
+    std::vector<double> h(3 * (pending + 2));  // scale, cumulative sums of scale and scale^2, per step
+    for (int64_t k = 1; k < pending + 2; ++k) {
+      h[k] = 0.01;
+      h[(pending + 2) + k] = h[(pending + 2) + k - 1] + 0.01;
+      h[2 * (pending + 2) + k] = h[2 * (pending + 2) + k - 1] + 1e-4;
+    }
+    PRIVREC_CUDA_CHECK(cudaMemcpy(sched, h.data(), h.size() * sizeof(double), cudaMemcpyHostToDevice));
+  }
+  const int64_t* off = s_->offsets.get<int64_t>(batch + 1);
+  const int64_t* idx = s_->indices.get<int64_t>(batch * pooling);
+  const uint32_t now = static_cast<uint32_t>(pending + 1);
+  return s_->time([&] {
+    PRIVREC_CUDA_CHECK(cudaMemset(hist, 0, rows * sizeof(uint32_t)));  // every row owes `now` steps
+    const DeviceSparseRows r = s_->coalesce.coalesce(off, idx, batch, batch * pooling, rows - 1, nullptr, 0, 0, nullptr);
+    launch_lazy_settle(t, dim, 0, r.rows, r.count, hist, now, 0.4f, false, DeviceNoise::gaussian, 1, sched,
+                       sched + (pending + 2), sched + 2 * (pending + 2), owed);
+  });
+}
+
+double KernelBench::adafest_select_ms(int64_t rows, int64_t batch, int64_t pooling, double zipf_s, double p) {
+  float* factor = s_->factor.get<float>(batch);
+  if (s_->changed({6, double(rows), double(batch), double(pooling), zipf_s, p})) {
+    std::vector<float> ones(batch, 1.0f);
+    PRIVREC_CUDA_CHECK(cudaMemcpy(factor, ones.data(), batch * sizeof(float), cudaMemcpyHostToDevice));
+    s_->batch(rows, batch, pooling, zipf_s);
+  }
+  const int64_t* off = s_->offsets.get<int64_t>(batch + 1);
+  const int64_t* idx = s_->indices.get<int64_t>(batch * pooling);
+  uint64_t step = 1;
+  return s_->time([&] {
+    s_->coalesce.coalesce(off, idx, batch, batch * pooling, rows - 1, nullptr, 0, 0, nullptr);
+    s_->selector.select(s_->coalesce.last_sort(), factor, rows, 0, 1.0, 3.0, p, 1, DeviceNoise::gaussian, step++);
   });
 }
 

@@ -26,6 +26,12 @@ class KernelBench {
   double embedding_forward_ms(int64_t rows, int64_t dim, int64_t batch, int64_t pooling, double zipf_s);
   // Backward with update: coalesce the batch's gradient rows (sort, segment sums) and apply them.
   double embedding_backward_update_ms(int64_t rows, int64_t dim, int64_t batch, int64_t pooling, double zipf_s);
+  // lazydp's catch-up for one table: the batch's distinct rows (sorted on the device) each receive
+  // `pending` steps of aggregated noise and have their history updated.
+  double lazydp_catchup_ms(int64_t rows, int64_t dim, int64_t batch, int64_t pooling, double zipf_s, int64_t pending);
+  // adafest's selection for one table: distinct rows, per-row counts over distinct examples, the
+  // noisy threshold, and false positives with probability p over the untouched rows.
+  double adafest_select_ms(int64_t rows, int64_t batch, int64_t pooling, double zipf_s, double p);
 
  private:
   struct State;

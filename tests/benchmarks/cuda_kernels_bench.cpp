@@ -3,6 +3,7 @@
 // Without a device every benchmark stops with an error saying so.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <memory>
 
 #include "kernels/cuda/device.hpp"
@@ -82,5 +83,26 @@ BENCHMARK(BM_CudaEmbeddingBackwardUpdate)
     ->ArgsProduct({{32, 128}, {0, 105}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
+
+// lazydp catch-up of one 4 GB table (dim 128): the batch's distinct rows, 10 pending steps each.
+static void BM_CudaLazydpCatchup(benchmark::State& state) {
+  auto* b = bench(state);
+  if (!b) return;
+  const int64_t dim = 128, rows = kTableBytes / 4 / dim, batch = 2048, pooling = state.range(0);
+  for (auto _ : state) state.SetIterationTime(b->lazydp_catchup_ms(rows, dim, batch, pooling, 0.0, 10) / 1e3);
+  state.SetBytesProcessed(state.iterations() * batch * pooling * dim * 4 * 2);  // touched rows in and out (at most)
+}
+BENCHMARK(BM_CudaLazydpCatchup)->Arg(1)->Arg(80)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// adafest selection of one 32M-row table: false-positive probability Q(3) (sigma1 1, tau 3) by default.
+static void BM_CudaAdafestSelect(benchmark::State& state) {
+  auto* b = bench(state);
+  if (!b) return;
+  const int64_t rows = int64_t{1} << 25, batch = 2048, pooling = state.range(0);
+  const double p = 0.5 * std::erfc(3.0 / std::sqrt(2.0));
+  for (auto _ : state) state.SetIterationTime(b->adafest_select_ms(rows, batch, pooling, 1.05, p) / 1e3);
+  state.SetItemsProcessed(state.iterations() * batch * pooling);
+}
+BENCHMARK(BM_CudaAdafestSelect)->Arg(1)->Arg(80)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
