@@ -5,16 +5,12 @@
 #include <cub/cub.cuh>
 
 #include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/gaussian.hpp"
 
 namespace privrec::cuda {
 
 namespace {
-constexpr int kThreads = 256;
-int grid(int64_t threads) {
-  const int64_t b = (threads + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 1 ? 1 : (b > (int64_t{1} << 20) ? (int64_t{1} << 20) : b));
-}
 
 __global__ void example_factors_kernel(const int64_t* const* offsets, const int64_t* const* indices, int64_t T,
                                        int64_t B, double c1, float* factor) {
@@ -128,24 +124,10 @@ __global__ void selected_update_kernel(float* table, int64_t dim, uint32_t table
 
 void adafest_example_factors(const int64_t* const* offsets, const int64_t* const* indices, int64_t T, int64_t B,
                              double c1, float* factor) {
-  example_factors_kernel<<<grid(B), kThreads>>>(offsets, indices, T, B, c1, factor);
+  example_factors_kernel<<<grid_for(B), kThreads>>>(offsets, indices, T, B, c1, factor);
   PRIVREC_CUDA_CHECK_LAUNCH(example_factors_kernel);
 }
 
-void* AdafestSelector::Scratch::ensure(size_t need) {
-  if (need <= bytes) return ptr;
-  cudaFree(ptr);
-  ptr = nullptr;
-  bytes = 0;
-  const size_t grown = need + need / 4 + 64;
-  PRIVREC_CUDA_CHECK(cudaMalloc(&ptr, grown));
-  bytes = grown;
-  return ptr;
-}
-
-AdafestSelector::~AdafestSelector() {
-  for (Scratch* s : {&flags_, &chosen_, &fp_, &merged_, &sorted_, &temp_, &counters_}) cudaFree(s->ptr);
-}
 
 TableSelection AdafestSelector::select(const SortedLookups& s, const float* factor, int64_t table_rows, uint32_t table,
                                        double sigma1, double tau, double p, uint64_t seed, DeviceNoise noise,
@@ -153,17 +135,17 @@ TableSelection AdafestSelector::select(const SortedLookups& s, const float* fact
   TableSelection out;
   const int64_t U = s.distinct;
   out.touched = U;
-  auto* flags = static_cast<uint8_t*>(flags_.ensure(static_cast<size_t>(U) + 1));
-  auto* chosen = static_cast<int64_t*>(chosen_.ensure((static_cast<size_t>(U) + 1) * sizeof(int64_t)));
-  auto* counters = static_cast<unsigned long long*>(counters_.ensure(4 * sizeof(unsigned long long)));
+  auto* flags = scratch<uint8_t>(flags_, static_cast<size_t>(U) + 1);
+  auto* chosen = scratch<int64_t>(chosen_, (static_cast<size_t>(U) + 1) * sizeof(int64_t));
+  auto* counters = scratch<unsigned long long>(counters_, 4 * sizeof(unsigned long long));
   PRIVREC_CUDA_CHECK(cudaMemset(counters, 0, 4 * sizeof(unsigned long long)));
   if (U > 0) {
-    count_and_flag<<<grid(U), kThreads>>>(s.keys, s.starts, s.example, s.rows, s.lookups, U, s.shift, factor, table,
+    count_and_flag<<<grid_for(U), kThreads>>>(s.keys, s.starts, s.example, s.rows, s.lookups, U, s.shift, factor, table,
                                           sigma1, tau, seed, noise, step, flags);
     PRIVREC_CUDA_CHECK_LAUNCH(count_and_flag);
     size_t need = 0;
     PRIVREC_CUDA_CHECK(cub::DeviceSelect::Flagged(nullptr, need, s.rows, flags, chosen, counters + 2, U));
-    PRIVREC_CUDA_CHECK(cub::DeviceSelect::Flagged(temp_.ensure(need), need, s.rows, flags, chosen, counters + 2, U));
+    PRIVREC_CUDA_CHECK(cub::DeviceSelect::Flagged(scratch<char>(temp_, need), need, s.rows, flags, chosen, counters + 2, U));
   }
   // False positives: capacity for the expected number and then some; rerun larger if it was short.
   int64_t cap = static_cast<int64_t>(p * static_cast<double>(table_rows) * 1.5 + 64.0 * std::sqrt(p * table_rows + 1.0) + 64);
@@ -171,7 +153,7 @@ TableSelection AdafestSelector::select(const SortedLookups& s, const float* fact
   unsigned long long host[3] = {0, 0, 0};
   if (p > 0) {
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto* fp = static_cast<int64_t*>(fp_.ensure((static_cast<size_t>(cap) + 1) * sizeof(int64_t)));
+      auto* fp = scratch<int64_t>(fp_, (static_cast<size_t>(cap) + 1) * sizeof(int64_t));
       false_positives_kernel<<<1, 1>>>(s.rows, U, table_rows, table, p, seed, step, fp, cap, counters);
       PRIVREC_CUDA_CHECK_LAUNCH(false_positives_kernel);
       PRIVREC_CUDA_CHECK(cudaMemcpy(host, counters, 3 * sizeof(unsigned long long), cudaMemcpyDeviceToHost));
@@ -186,17 +168,17 @@ TableSelection AdafestSelector::select(const SortedLookups& s, const float* fact
   out.selected_touched = static_cast<int64_t>(host[2]);
   out.count = out.selected_touched + out.false_positives;
   // The chosen rows and the false positives are both ascending and disjoint: one sort merges them.
-  auto* merged = static_cast<int64_t*>(merged_.ensure((static_cast<size_t>(out.count) + 1) * sizeof(int64_t)));
-  auto* sorted = static_cast<int64_t*>(sorted_.ensure((static_cast<size_t>(out.count) + 1) * sizeof(int64_t)));
+  auto* merged = scratch<int64_t>(merged_, (static_cast<size_t>(out.count) + 1) * sizeof(int64_t));
+  auto* sorted = scratch<int64_t>(sorted_, (static_cast<size_t>(out.count) + 1) * sizeof(int64_t));
   if (out.selected_touched)
     PRIVREC_CUDA_CHECK(cudaMemcpy(merged, chosen, out.selected_touched * sizeof(int64_t), cudaMemcpyDeviceToDevice));
   if (out.false_positives)
-    PRIVREC_CUDA_CHECK(cudaMemcpy(merged + out.selected_touched, fp_.ptr, out.false_positives * sizeof(int64_t),
+    PRIVREC_CUDA_CHECK(cudaMemcpy(merged + out.selected_touched, fp_.data(), out.false_positives * sizeof(int64_t),
                                   cudaMemcpyDeviceToDevice));
   if (out.count > 0) {
     size_t need = 0;
     PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, need, merged, sorted, out.count));
-    PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp_.ensure(need), need, merged, sorted, out.count));
+    PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(scratch<char>(temp_, need), need, merged, sorted, out.count));
   }
   out.rows = sorted;
   return out;
@@ -206,7 +188,7 @@ void launch_selected_noisy_update(float* table, int64_t dim, uint32_t table_id, 
                                   const int32_t* slots, const float* grads, float scale, float stddev, uint64_t seed,
                                   DeviceNoise noise, uint64_t step) {
   if (count == 0) return;
-  selected_update_kernel<<<grid(count * ((dim + 3) / 4)), kThreads>>>(table, dim, table_id, rows, count, slots, grads,
+  selected_update_kernel<<<grid_for(count * ((dim + 3) / 4)), kThreads>>>(table, dim, table_id, rows, count, slots, grads,
                                                                       scale, stddev, seed, noise, step);
   PRIVREC_CUDA_CHECK_LAUNCH(selected_update_kernel);
 }

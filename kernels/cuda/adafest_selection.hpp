@@ -9,6 +9,7 @@
 //    Philox stream as the CPU backend; one device thread per table walks them in order.
 #include <cstdint>
 
+#include "kernels/cuda/device_memory.hpp"
 #include "kernels/cuda/embedding_bag.hpp"
 #include "kernels/cuda/noisy_update.hpp"
 
@@ -27,7 +28,6 @@ struct TableSelection {
 class AdafestSelector {
  public:
   AdafestSelector() = default;
-  ~AdafestSelector();
   AdafestSelector(const AdafestSelector&) = delete;
   AdafestSelector& operator=(const AdafestSelector&) = delete;
   // `sorted`: the table's batch as sorted by CoalesceWorkspace::coalesce (rows only is enough).
@@ -36,12 +36,7 @@ class AdafestSelector {
                         double sigma1, double tau, double p, uint64_t seed, DeviceNoise noise, uint64_t step);
 
  private:
-  struct Scratch {
-    void* ptr = nullptr;
-    size_t bytes = 0;
-    void* ensure(size_t need);
-  };
-  Scratch flags_, chosen_, fp_, merged_, sorted_, temp_, counters_;
+  DeviceArray<char> flags_, chosen_, fp_, merged_, sorted_, temp_, counters_;
 };
 
 // w[rows[u]] -= scale * (g + stddev z) where the row has a gradient (slots[row] >= 0: g is

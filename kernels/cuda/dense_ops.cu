@@ -3,19 +3,13 @@
 #include <cmath>
 
 #include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/gaussian.hpp"
 
 namespace privrec::cuda {
 
 namespace {
-constexpr int kThreads = 256;
-int grid(int64_t threads) {
-  const int64_t b = (threads + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 1 ? 1 : (b > (int64_t{1} << 20) ? (int64_t{1} << 20) : b));
-}
-#define GRID_STRIDE(i, n)                                                                  \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+#define GRID_STRIDE PRIVREC_GRID_STRIDE
 
 // 64 x 64 tiles of C, 16 x 16 threads each computing 4 x 4, K in slices of 16 through shared memory.
 constexpr int kTile = 64, kSlice = 16;
@@ -262,36 +256,36 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const flo
 }
 
 void add_bias_act(float* Y, const float* bias, int64_t B, int64_t out, bool relu) {
-  add_bias_act_kernel<<<grid(B * out), kThreads>>>(Y, bias, B, out, relu);
+  add_bias_act_kernel<<<grid_for(B * out), kThreads>>>(Y, bias, B, out, relu);
   PRIVREC_CUDA_CHECK_LAUNCH(add_bias_act_kernel);
 }
 
 void feature_delta(const float* dfeat, const float* x, int64_t B, int64_t F, int64_t d, int64_t slot, float* out) {
-  feature_delta_kernel<<<grid(B * d), kThreads>>>(dfeat, x, B, F, d, slot, out);
+  feature_delta_kernel<<<grid_for(B * d), kThreads>>>(dfeat, x, B, F, d, slot, out);
   PRIVREC_CUDA_CHECK_LAUNCH(feature_delta_kernel);
 }
 
 void relu_mask(float* dX, const float* X, int64_t n) {
-  relu_mask_kernel<<<grid(n), kThreads>>>(dX, X, n);
+  relu_mask_kernel<<<grid_for(n), kThreads>>>(dX, X, n);
   PRIVREC_CUDA_CHECK_LAUNCH(relu_mask_kernel);
 }
 
 void interaction_forward(const float* x, float* feat, int64_t B, int64_t F, int64_t d, float* z, int64_t width) {
-  copy_bottom_kernel<<<grid(B * d), kThreads>>>(x, feat, B, F, d);
+  copy_bottom_kernel<<<grid_for(B * d), kThreads>>>(x, feat, B, F, d);
   PRIVREC_CUDA_CHECK_LAUNCH(copy_bottom_kernel);
-  interaction_forward_kernel<<<grid(B * width), kThreads>>>(x, feat, B, F, d, z, width);
+  interaction_forward_kernel<<<grid_for(B * width), kThreads>>>(x, feat, B, F, d, z, width);
   PRIVREC_CUDA_CHECK_LAUNCH(interaction_forward_kernel);
 }
 
 void interaction_backward(const float* feat, const float* dz, int64_t B, int64_t F, int64_t d, int64_t width,
                           float* dfeat) {
-  interaction_backward_kernel<<<grid(B * F * d), kThreads>>>(feat, dz, B, F, d, width, dfeat);
+  interaction_backward_kernel<<<grid_for(B * F * d), kThreads>>>(feat, dz, B, F, d, width, dfeat);
   PRIVREC_CUDA_CHECK_LAUNCH(interaction_backward_kernel);
 }
 
 double bce_loss(const float* logits, const float* labels, int64_t B, float* dlogit, double* loss_scratch) {
   PRIVREC_CUDA_CHECK(cudaMemset(loss_scratch, 0, sizeof(double)));
-  bce_kernel<<<grid(B), kThreads>>>(logits, labels, B, dlogit, loss_scratch);
+  bce_kernel<<<grid_for(B), kThreads>>>(logits, labels, B, dlogit, loss_scratch);
   PRIVREC_CUDA_CHECK_LAUNCH(bce_kernel);
   double loss = 0;
   PRIVREC_CUDA_CHECK(cudaMemcpy(&loss, loss_scratch, sizeof(double), cudaMemcpyDeviceToHost));
@@ -299,27 +293,27 @@ double bce_loss(const float* logits, const float* labels, int64_t B, float* dlog
 }
 
 void column_sums(const float* delta, const float* scale, int64_t B, int64_t out, float* sums) {
-  column_sums_kernel<<<grid(out), kThreads>>>(delta, scale, B, out, sums);
+  column_sums_kernel<<<grid_for(out), kThreads>>>(delta, scale, B, out, sums);
   PRIVREC_CUDA_CHECK_LAUNCH(column_sums_kernel);
 }
 
 void scale_rows(const float* src, const float* scale, int64_t B, int64_t cols, float* dst) {
-  scale_rows_kernel<<<grid(B * cols), kThreads>>>(src, scale, B, cols, dst);
+  scale_rows_kernel<<<grid_for(B * cols), kThreads>>>(src, scale, B, cols, dst);
   PRIVREC_CUDA_CHECK_LAUNCH(scale_rows_kernel);
 }
 
 void ghost_norms_layer(const float* A, int64_t in, const float* D, int64_t out, int64_t B, double* norm2) {
-  ghost_layer_kernel<<<grid(B), kThreads>>>(A, in, D, out, B, norm2);
+  ghost_layer_kernel<<<grid_for(B), kThreads>>>(A, in, D, out, B, norm2);
   PRIVREC_CUDA_CHECK_LAUNCH(ghost_layer_kernel);
 }
 
 void bag_count_squares(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t, int64_t T, float* cs) {
-  bag_count_squares_kernel<<<grid(B), kThreads>>>(offsets, indices, B, t, T, cs);
+  bag_count_squares_kernel<<<grid_for(B), kThreads>>>(offsets, indices, B, t, T, cs);
   PRIVREC_CUDA_CHECK_LAUNCH(bag_count_squares_kernel);
 }
 
 void ghost_norms_embedding(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d, double* norm2) {
-  ghost_embedding_kernel<<<grid(B), kThreads>>>(dfeat, cs, B, T, d, norm2);
+  ghost_embedding_kernel<<<grid_for(B), kThreads>>>(dfeat, cs, B, T, d, norm2);
   PRIVREC_CUDA_CHECK_LAUNCH(ghost_embedding_kernel);
 }
 
@@ -332,23 +326,23 @@ void materialize_layer(const float* A, int64_t in, const float* D, int64_t out, 
 
 void materialize_embedding(const float* dfeat, int64_t B, int64_t F, int64_t d, int64_t t, const int64_t* offsets,
                            const int64_t* indices, float* dst, double* norm2) {
-  materialize_embedding_kernel<<<grid(B), kThreads>>>(dfeat, B, F, d, t, offsets, indices, dst, norm2);
+  materialize_embedding_kernel<<<grid_for(B), kThreads>>>(dfeat, B, F, d, t, offsets, indices, dst, norm2);
   PRIVREC_CUDA_CHECK_LAUNCH(materialize_embedding_kernel);
 }
 
 void clipped_sum(const float* src, int64_t stride, const float* c, int64_t B, int64_t P, float* out) {
-  clipped_sum_kernel<<<grid(P), kThreads>>>(src, stride, c, B, P, out);
+  clipped_sum_kernel<<<grid_for(P), kThreads>>>(src, stride, c, B, P, out);
   PRIVREC_CUDA_CHECK_LAUNCH(clipped_sum_kernel);
 }
 
 void clip_factors(const double* norm2, int64_t B, double clip, float* c) {
-  clip_kernel<<<grid(B), kThreads>>>(norm2, B, clip, c);
+  clip_kernel<<<grid_for(B), kThreads>>>(norm2, B, clip, c);
   PRIVREC_CUDA_CHECK_LAUNCH(clip_kernel);
 }
 
 void noisy_mlp_update(float* w, const float* g, int64_t rows, int64_t cols, float scale, float stddev, uint64_t seed,
                       DeviceNoise noise, bool with_noise, uint64_t step, uint32_t noise_table) {
-  mlp_update_kernel<<<grid(rows * cols), kThreads>>>(w, g, rows, cols, scale, stddev, seed, noise, with_noise, step,
+  mlp_update_kernel<<<grid_for(rows * cols), kThreads>>>(w, g, rows, cols, scale, stddev, seed, noise, with_noise, step,
                                                      noise_table);
   PRIVREC_CUDA_CHECK_LAUNCH(mlp_update_kernel);
 }

@@ -64,6 +64,13 @@ class DeviceArray {
   size_t n_ = 0, cap_ = 0;
 };
 
+// Scratch memory: `a` grown to at least `bytes` (never shrunk), handed out as T*.
+template <class T>
+T* scratch(DeviceArray<char>& a, size_t bytes) {
+  if (bytes > a.size()) a.resize(bytes);
+  return reinterpret_cast<T*>(a.data());
+}
+
 // Elapsed device time between start() and stop() (events on the default stream; stop() waits).
 class EventTimer {
  public:

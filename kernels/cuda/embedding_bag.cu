@@ -3,16 +3,11 @@
 #include <cub/cub.cuh>
 
 #include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/launch.cuh"
 
 namespace privrec::cuda {
 
 namespace {
-constexpr int kThreads = 256;
-
-int grid_for(int64_t threads) {
-  const int64_t b = (threads + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 1 ? 1 : (b > (int64_t{1} << 20) ? (int64_t{1} << 20) : b));
-}
 
 int bits_for(uint64_t v) {
   int b = 0;
@@ -126,21 +121,6 @@ void launch_embedding_forward(const float* table, int64_t dim, const int64_t* of
   }
 }
 
-void* CoalesceWorkspace::Scratch::ensure(size_t need) {
-  if (need <= bytes) return ptr;
-  cudaFree(ptr);
-  ptr = nullptr;
-  bytes = 0;
-  const size_t grown = need + need / 4;
-  PRIVREC_CUDA_CHECK(cudaMalloc(&ptr, grown));
-  bytes = grown;
-  return ptr;
-}
-
-CoalesceWorkspace::~CoalesceWorkspace() {
-  for (Scratch* s : {&keys_in_, &keys_out_, &example_, &starts_, &starts_sorted_, &rows_, &grads_, &temp_, &count_})
-    cudaFree(s->ptr);
-}
 
 DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64_t* indices, int64_t bags,
                                              int64_t lookups, int64_t max_row, const float* grad,
@@ -151,13 +131,13 @@ DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64
   const int end_bit = shift + bits_for(static_cast<uint64_t>(max_row));
   if (end_bit > 64) throw CudaError("coalesce: row and lookup ids need more than 64 key bits");
   const size_t n = static_cast<size_t>(lookups);
-  auto* keys_in = static_cast<uint64_t*>(keys_in_.ensure(n * sizeof(uint64_t)));
-  auto* keys_out = static_cast<uint64_t*>(keys_out_.ensure(n * sizeof(uint64_t)));
-  auto* example = static_cast<int32_t*>(example_.ensure(n * sizeof(int32_t)));
-  auto* starts = static_cast<int64_t*>(starts_.ensure(n * sizeof(int64_t)));
-  auto* starts_sorted = static_cast<int64_t*>(starts_sorted_.ensure(n * sizeof(int64_t)));
-  auto* rows = static_cast<int64_t*>(rows_.ensure(n * sizeof(int64_t)));
-  auto* count = static_cast<unsigned long long*>(count_.ensure(sizeof(unsigned long long)));
+  auto* keys_in = scratch<uint64_t>(keys_in_, n * sizeof(uint64_t));
+  auto* keys_out = scratch<uint64_t>(keys_out_, n * sizeof(uint64_t));
+  auto* example = scratch<int32_t>(example_, n * sizeof(int32_t));
+  auto* starts = scratch<int64_t>(starts_, n * sizeof(int64_t));
+  auto* starts_sorted = scratch<int64_t>(starts_sorted_, n * sizeof(int64_t));
+  auto* rows = scratch<int64_t>(rows_, n * sizeof(int64_t));
+  auto* count = scratch<unsigned long long>(count_, sizeof(unsigned long long));
 
   make_keys<<<grid_for(bags), kThreads>>>(offsets, indices, bags, shift, keys_in, example);
   PRIVREC_CUDA_CHECK_LAUNCH(make_keys);
@@ -165,7 +145,7 @@ DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64
   size_t temp_need = 0;
   PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, temp_need, keys_in, keys_out, lookups, shift, end_bit));
   PRIVREC_CUDA_CHECK(
-      cub::DeviceRadixSort::SortKeys(temp_.ensure(temp_need), temp_need, keys_in, keys_out, lookups, shift, end_bit));
+      cub::DeviceRadixSort::SortKeys(scratch<char>(temp_, temp_need), temp_need, keys_in, keys_out, lookups, shift, end_bit));
   PRIVREC_CUDA_CHECK(cudaMemset(count, 0, sizeof(unsigned long long)));
   mark_starts<<<grid_for(lookups), kThreads>>>(keys_out, lookups, shift, starts, count);
   PRIVREC_CUDA_CHECK_LAUNCH(mark_starts);
@@ -175,10 +155,10 @@ DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64
   // The atomics hand out slots in any order: sort the starts (ascending starts are ascending rows).
   size_t need = 0;
   PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, need, starts, starts_sorted, U));
-  PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp_.ensure(need), need, starts, starts_sorted, U));
+  PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(scratch<char>(temp_, need), need, starts, starts_sorted, U));
   rows_of_starts<<<grid_for(U), kThreads>>>(keys_out, starts_sorted, U, shift, rows);
   PRIVREC_CUDA_CHECK_LAUNCH(rows_of_starts);
-  auto* grads = static_cast<float*>(grads_.ensure(static_cast<size_t>(U * dim) * sizeof(float)));
+  auto* grads = scratch<float>(grads_, static_cast<size_t>(U * dim) * sizeof(float));
   sum_segments<<<grid_for(U * dim), kThreads>>>(keys_out, lookups, shift, starts_sorted, U, example, grad, grad_stride,
                                                 dim, scale, grads);
   PRIVREC_CUDA_CHECK_LAUNCH(sum_segments);
@@ -189,41 +169,29 @@ DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64
   return out;
 }
 
-namespace {
-template <class T>
-struct Buffer {  // a device copy of a host vector, freed on scope exit
-  T* ptr = nullptr;
-  Buffer(const T* host, size_t n) {
-    if (!n) return;
-    PRIVREC_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T)));
-    if (host) PRIVREC_CUDA_CHECK(cudaMemcpy(ptr, host, n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  ~Buffer() { cudaFree(ptr); }
-};
-}  // namespace
-
 std::vector<float> embedding_forward_on_device(const std::vector<float>& table, int64_t dim,
                                                const std::vector<int64_t>& offsets, const std::vector<int64_t>& indices) {
   const int64_t bags = static_cast<int64_t>(offsets.size()) - 1;
-  Buffer<float> t(table.data(), table.size()), o(nullptr, static_cast<size_t>(bags * dim));
-  Buffer<int64_t> off(offsets.data(), offsets.size()), idx(indices.data(), indices.size());
-  launch_embedding_forward(t.ptr, dim, off.ptr, idx.ptr, bags, o.ptr, dim);
-  std::vector<float> out(static_cast<size_t>(bags * dim));
-  PRIVREC_CUDA_CHECK(cudaDeviceSynchronize());
-  if (!out.empty()) PRIVREC_CUDA_CHECK(cudaMemcpy(out.data(), o.ptr, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
-  return out;
+  DeviceArray<float> t, o(static_cast<size_t>(bags * dim));
+  DeviceArray<int64_t> off, idx;
+  t.upload(table), off.upload(offsets), idx.upload(indices);
+  launch_embedding_forward(t.data(), dim, off.data(), idx.data(), bags, o.data(), dim);
+  synchronize();
+  return o.download();
 }
 
 void coalesce_on_device(const std::vector<int64_t>& offsets, const std::vector<int64_t>& indices, int64_t max_row,
                         const std::vector<float>& grad, int64_t dim, const std::vector<float>* scale,
                         std::vector<int64_t>& rows, std::vector<float>& grads) {
   const int64_t bags = static_cast<int64_t>(offsets.size()) - 1;
-  Buffer<int64_t> off(offsets.data(), offsets.size()), idx(indices.data(), indices.size());
-  Buffer<float> g(grad.data(), grad.size()), s(scale ? scale->data() : nullptr, scale ? scale->size() : 0);
+  DeviceArray<int64_t> off, idx;
+  DeviceArray<float> g, s;
+  off.upload(offsets), idx.upload(indices), g.upload(grad);
+  if (scale) s.upload(*scale);
   CoalesceWorkspace ws;
-  const DeviceSparseRows d = ws.coalesce(off.ptr, idx.ptr, bags, static_cast<int64_t>(indices.size()), max_row, g.ptr,
-                                         dim, dim, scale ? s.ptr : nullptr);
-  PRIVREC_CUDA_CHECK(cudaDeviceSynchronize());
+  const DeviceSparseRows d = ws.coalesce(off.data(), idx.data(), bags, static_cast<int64_t>(indices.size()), max_row,
+                                         g.data(), dim, dim, scale ? s.data() : nullptr);
+  synchronize();
   rows.resize(static_cast<size_t>(d.count));
   grads.resize(static_cast<size_t>(d.count * dim));
   if (d.count) {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cuda/device_memory.hpp"
+
 namespace privrec::cuda {
 
 // out[i * out_stride + c] = sum over k in [offsets[i], offsets[i+1]) of table[indices[k] * dim + c],
@@ -36,7 +38,6 @@ struct SortedLookups {
 class CoalesceWorkspace {
  public:
   CoalesceWorkspace() = default;
-  ~CoalesceWorkspace();
   CoalesceWorkspace(const CoalesceWorkspace&) = delete;
   CoalesceWorkspace& operator=(const CoalesceWorkspace&) = delete;
   // Sorts the (row, lookup) keys of one table's batch with CUB's radix sort (stable), marks where
@@ -48,12 +49,7 @@ class CoalesceWorkspace {
 
  private:
   SortedLookups last_;
-  struct Scratch {  // a device allocation that only grows
-    void* ptr = nullptr;
-    size_t bytes = 0;
-    void* ensure(size_t need);
-  };
-  Scratch keys_in_, keys_out_, example_, starts_, starts_sorted_, rows_, grads_, temp_, count_;
+  DeviceArray<char> keys_in_, keys_out_, example_, starts_, starts_sorted_, rows_, grads_, temp_, count_;
 };
 
 // Host conveniences for tests: run on the device, return host vectors.

@@ -7,6 +7,8 @@
 
 #include "kernels/cuda/adafest_selection.hpp"
 #include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/device_memory.hpp"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/embedding_bag.hpp"
 #include "kernels/cuda/noisy_update.hpp"
 #include "kernels/gaussian.hpp"
@@ -14,19 +16,11 @@
 namespace privrec::cuda {
 
 namespace {
-struct Grow {  // a device allocation that only grows
-  void* ptr = nullptr;
-  size_t bytes = 0;
+struct Grow {  // a device allocation that only grows, handed out as T*
+  DeviceArray<char> bytes;
   template <class T>
   T* get(size_t n) {
-    if (n * sizeof(T) > bytes) {
-      cudaFree(ptr);
-      ptr = nullptr;
-      bytes = 0;
-      PRIVREC_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T)));
-      bytes = n * sizeof(T);
-    }
-    return static_cast<T*>(ptr);
+    return scratch<T>(bytes, n * sizeof(T));
   }
 };
 
@@ -50,7 +44,6 @@ __global__ void add_noise(float* w, const float* z, int64_t n, float scale, floa
     w[i] = __fsub_rn(w[i], __fmul_rn(scale, __fmul_rn(stddev, z[i])));
 }
 
-int grid(int64_t threads) { return static_cast<int>(std::min<int64_t>((threads + 255) / 256, int64_t{1} << 20)); }
 
 // Bag indices drawn on the host: uniform, or zipf(s) by inverse CDF over a truncated harmonic sum.
 std::vector<int64_t> draw_rows(int64_t rows, int64_t n, double s, uint64_t seed) {
@@ -112,9 +105,6 @@ KernelBench::KernelBench() : s_(std::make_unique<State>()) {
 KernelBench::~KernelBench() {
   cudaEventDestroy(s_->start);
   cudaEventDestroy(s_->stop);
-  for (Grow* g : {&s_->a, &s_->b, &s_->slots, &s_->offsets, &s_->indices, &s_->grad, &s_->history, &s_->schedule,
-                  &s_->counters, &s_->factor})
-    cudaFree(g->ptr);
 }
 
 double KernelBench::copy_ms(int64_t bytes) {
@@ -141,9 +131,9 @@ double KernelBench::generate_then_add_ms(int64_t rows, int64_t dim) {
   if (s_->changed({2, double(rows), double(dim)})) PRIVREC_CUDA_CHECK(cudaMemset(t, 0, rows * dim * sizeof(float)));
   uint64_t step = 1;
   return s_->time([&] {
-    write_noise<<<grid(rows * ((dim + 3) / 4)), 256>>>(z, rows, dim, 1, step++);
+    write_noise<<<grid_for(rows * ((dim + 3) / 4)), 256>>>(z, rows, dim, 1, step++);
     PRIVREC_CUDA_CHECK_LAUNCH(write_noise);
-    add_noise<<<grid(rows * dim), 256>>>(t, z, rows * dim, 0.01f, 1.0f);
+    add_noise<<<grid_for(rows * dim), 256>>>(t, z, rows * dim, 0.01f, 1.0f);
     PRIVREC_CUDA_CHECK_LAUNCH(add_noise);
   });
 }

@@ -1,29 +1,13 @@
 #include "kernels/cuda/noisy_update.hpp"
 
 #include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/device_memory.hpp"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/gaussian.hpp"
 
 namespace privrec::cuda {
 
 namespace {
-constexpr int kThreads = 256;
-
-// A device buffer freed on scope exit (also when a later check throws).
-template <class T>
-struct DeviceBuffer {
-  T* ptr = nullptr;
-  explicit DeviceBuffer(size_t n) {
-    if (n) PRIVREC_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T)));
-  }
-  ~DeviceBuffer() { cudaFree(ptr); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
-
-int blocks_for(int64_t work) {
-  const int64_t b = (work + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 65535 * 16 ? (b > 0 ? b : 1) : 65535 * 16);  // grid-stride beyond that
-}
 
 // The four normals of one Philox block: columns 4 q .. 4 q + 3 of a row.
 __device__ inline void block_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row,
@@ -168,7 +152,7 @@ void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t
                                uint64_t step) {
   const int64_t work = rows * ((dim + 3) / 4);
   if (work == 0) return;
-  dense_noisy_update_kernel<<<blocks_for(work), kThreads>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
+  dense_noisy_update_kernel<<<grid_for(work), kThreads>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
                                                             noise, step);
   PRIVREC_CUDA_CHECK_LAUNCH(dense_noisy_update_kernel);
 }
@@ -176,7 +160,7 @@ void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t
 void launch_sparse_update(float* table, int64_t dim, const int64_t* rows, const float* grads, int64_t count,
                           float scale) {
   if (count == 0) return;
-  sparse_update_kernel<<<blocks_for(count * dim), kThreads>>>(table, dim, rows, grads, count, scale);
+  sparse_update_kernel<<<grid_for(count * dim), kThreads>>>(table, dim, rows, grads, count, scale);
   PRIVREC_CUDA_CHECK_LAUNCH(sparse_update_kernel);
 }
 
@@ -184,7 +168,7 @@ void launch_sparse_noisy_update(float* table, int64_t dim, uint32_t table_id, co
                                 int64_t count, float scale, float stddev, uint64_t seed, DeviceNoise noise,
                                 uint64_t step) {
   if (count == 0) return;
-  sparse_noisy_update_kernel<<<blocks_for(count * ((dim + 3) / 4)), kThreads>>>(table, dim, table_id, rows, grads, count,
+  sparse_noisy_update_kernel<<<grid_for(count * ((dim + 3) / 4)), kThreads>>>(table, dim, table_id, rows, grads, count,
                                                                                 scale, stddev, seed, noise, step);
   PRIVREC_CUDA_CHECK_LAUNCH(sparse_noisy_update_kernel);
 }
@@ -194,14 +178,14 @@ void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int6
                         const double* scale, const double* cum, const double* cum_sq,
                         unsigned long long* owed_steps) {
   if (n == 0) return;
-  lazy_settle_kernel<<<blocks_for(n), kThreads>>>(table, dim, table_id, rows, n, history, now, stddev, exact, noise, seed,
+  lazy_settle_kernel<<<grid_for(n), kThreads>>>(table, dim, table_id, rows, n, history, now, stddev, exact, noise, seed,
                                                   scale, cum, cum_sq, owed_steps);
   PRIVREC_CUDA_CHECK_LAUNCH(lazy_settle_kernel);
 }
 
 void launch_set_slots(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {
   if (count == 0) return;
-  set_slots_kernel<<<blocks_for(count), kThreads>>>(slots, grad_rows, count, set);
+  set_slots_kernel<<<grid_for(count), kThreads>>>(slots, grad_rows, count, set);
   PRIVREC_CUDA_CHECK_LAUNCH(set_slots_kernel);
 }
 
@@ -209,20 +193,16 @@ void dense_noisy_update_on_device(std::vector<float>& table, int64_t rows, int64
                                   const std::vector<int64_t>& grad_rows, const std::vector<float>& grads, float scale,
                                   float stddev, uint64_t seed, DeviceNoise noise, uint64_t step) {
   const int64_t U = static_cast<int64_t>(grad_rows.size());
-  DeviceBuffer<float> t(table.size()), g(grads.size());
-  DeviceBuffer<int32_t> slots(static_cast<size_t>(rows));
-  DeviceBuffer<int64_t> gr(grad_rows.size());
-  PRIVREC_CUDA_CHECK(cudaMemcpy(t.ptr, table.data(), table.size() * sizeof(float), cudaMemcpyHostToDevice));
-  if (U) {
-    PRIVREC_CUDA_CHECK(cudaMemcpy(g.ptr, grads.data(), grads.size() * sizeof(float), cudaMemcpyHostToDevice));
-    PRIVREC_CUDA_CHECK(cudaMemcpy(gr.ptr, grad_rows.data(), U * sizeof(int64_t), cudaMemcpyHostToDevice));
-  }
-  PRIVREC_CUDA_CHECK(cudaMemset(slots.ptr, 0xFF, static_cast<size_t>(rows) * sizeof(int32_t)));  // all -1
-  launch_set_slots(slots.ptr, gr.ptr, U, true);
-  launch_dense_noisy_update(t.ptr, rows, dim, table_id, slots.ptr, g.ptr, scale, stddev, seed, noise, step);
-  launch_set_slots(slots.ptr, gr.ptr, U, false);
-  PRIVREC_CUDA_CHECK(cudaDeviceSynchronize());
-  PRIVREC_CUDA_CHECK(cudaMemcpy(table.data(), t.ptr, table.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  DeviceArray<float> t, g;
+  DeviceArray<int64_t> gr;
+  DeviceArray<int32_t> slots(static_cast<size_t>(rows));
+  t.upload(table), g.upload(grads), gr.upload(grad_rows);
+  fill_bytes(slots.data(), 0xFF, static_cast<size_t>(rows) * sizeof(int32_t));  // all -1
+  launch_set_slots(slots.data(), gr.data(), U, true);
+  launch_dense_noisy_update(t.data(), rows, dim, table_id, slots.data(), g.data(), scale, stddev, seed, noise, step);
+  launch_set_slots(slots.data(), gr.data(), U, false);
+  synchronize();
+  table = t.download();
 }
 
 void normal_rows_on_device(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table,
@@ -230,13 +210,13 @@ void normal_rows_on_device(uint64_t seed, RngDomain domain, uint64_t step, uint3
   const int64_t nrows = static_cast<int64_t>(rows.size());
   out.assign(static_cast<size_t>(nrows * n), 0.0f);
   if (out.empty()) return;
-  DeviceBuffer<int64_t> r(rows.size());
-  DeviceBuffer<float> o(out.size());
-  PRIVREC_CUDA_CHECK(cudaMemcpy(r.ptr, rows.data(), rows.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
-  normal_rows_kernel<<<blocks_for(nrows * ((n + 3) / 4)), kThreads>>>(seed, domain, step, table, r.ptr, nrows, n, o.ptr);
+  DeviceArray<int64_t> r;
+  DeviceArray<float> o(out.size());
+  r.upload(rows);
+  normal_rows_kernel<<<grid_for(nrows * ((n + 3) / 4)), kThreads>>>(seed, domain, step, table, r.data(), nrows, n, o.data());
   PRIVREC_CUDA_CHECK_LAUNCH(normal_rows_kernel);
-  PRIVREC_CUDA_CHECK(cudaDeviceSynchronize());
-  PRIVREC_CUDA_CHECK(cudaMemcpy(out.data(), o.ptr, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  synchronize();
+  out = o.download();
 }
 
 }  // namespace privrec::cuda
