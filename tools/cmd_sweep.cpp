@@ -15,7 +15,7 @@
 namespace privrec::cli {
 
 namespace {
-const std::vector<std::string> kAxes = {"hardware", "model", "table-scale", "algo", "batch", "pooling", "dist"};
+const std::vector<std::string> kAxes = {"hardware", "model", "table-scale", "algo", "batch", "pooling", "dist", "adafest-tau"};
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -60,7 +60,8 @@ int cmd_sweep(int argc, char** argv) {
   int64_t steps = 2;
   uint64_t seed = 1;
   opts.add_options()("help,h", "show this help")
-    ("axis", po::value(&axes), "NAME=V1,V2,... (repeatable): hardware, model, table-scale, algo, batch, pooling or dist")
+    ("axis", po::value(&axes), "NAME=V1,V2,... (repeatable): hardware, model, table-scale, algo, batch, pooling, dist or "
+                               "adafest-tau")
     ("hardware", po::value(&hardware)->default_value(hardware), "hardware profile when there is no hardware axis")
     ("steps", po::value(&steps)->default_value(steps), "batches modeled per case")
     ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic traces")
@@ -88,9 +89,10 @@ int cmd_sweep(int argc, char** argv) {
     const std::string name = a.substr(0, eq);
     if (eq == std::string::npos || eq + 1 == a.size())
       throw InputError("--axis " + a + ": expected NAME=V1,V2,... with NAME one of hardware, model, table-scale, algo, "
-                       "batch, pooling, dist");
+                       "batch, pooling, dist, adafest-tau");
     if (std::find(kAxes.begin(), kAxes.end(), name) == kAxes.end())
-      throw InputError("--axis " + a + ": unknown axis '" + name + "' (hardware, model, table-scale, algo, batch, pooling, dist)");
+      throw InputError("--axis " + a + ": unknown axis '" + name +
+                       "' (hardware, model, table-scale, algo, batch, pooling, dist, adafest-tau)");
     if (values.count(name)) throw InputError("--axis " + name + ": given twice");
     values[name] = split(a.substr(eq + 1), ',');
     for (const auto& v : values[name])
@@ -102,7 +104,8 @@ int cmd_sweep(int argc, char** argv) {
   const auto hws = axis("hardware", hardware), models = axis("model", wf.model),
              scales = axis("table-scale", fmt::format("{}", wf.table_scale)), algos = axis("algo", af.algo),
              batches = axis("batch", wf.batch ? std::to_string(wf.batch) : ""),
-             poolings = axis("pooling", wf.pooling ? std::to_string(wf.pooling) : ""), dists = axis("dist", wf.dist);
+             poolings = axis("pooling", wf.pooling ? std::to_string(wf.pooling) : ""), dists = axis("dist", wf.dist),
+             taus = axis("adafest-tau", fmt::format("{}", af.cfg.adafest_tau));
   // Check every value before the first case runs, so a typo fails at once, not an hour in.
   std::vector<sim::HardwareProfile> profiles;
   for (const auto& h : hws) profiles.push_back(sim::load_hardware_profile(h));
@@ -111,12 +114,14 @@ int cmd_sweep(int argc, char** argv) {
   for (const auto& b : batches) if (!b.empty()) parse_int("batch", b);
   for (const auto& p : poolings) if (!p.empty()) parse_int("pooling", p);
   for (const auto& d : dists) if (!d.empty()) AccessDistribution::parse(d);
+  for (const auto& t : taus) parse_double("adafest-tau", t);
   for (const auto& m : models) load_workload(m);
 
-  const size_t total = hws.size() * models.size() * scales.size() * algos.size() * batches.size() * poolings.size() * dists.size();
+  const size_t total = hws.size() * models.size() * scales.size() * algos.size() * batches.size() * poolings.size() *
+                       dists.size() * taus.size();
   std::string csv =
-      "hardware,model,table_scale,table_bytes,algo,batch,pooling,dist,throughput_examples_per_s,step_ms,epsilon,delta,"
-      "noise_multiplier";
+      "hardware,model,table_scale,table_bytes,algo,batch,pooling,dist,adafest_tau,throughput_examples_per_s,step_ms,"
+      "rows_updated_per_step,epsilon,delta,noise_multiplier";
   for (const char* s : kStageNames) csv += fmt::format(",{}_ms", s);
   csv += "\n";
   nlohmann::json cases = nlohmann::json::array();
@@ -128,6 +133,7 @@ int cmd_sweep(int argc, char** argv) {
         for (const auto& b : batches)
           for (const auto& p : poolings)
             for (const auto& d : dists)
+              for (const auto& tau : taus)
               for (const auto& a : algos) {
                 WorkloadFlags cw = wf;
                 cw.model = m;
@@ -138,6 +144,7 @@ int cmd_sweep(int argc, char** argv) {
                 const Workload w = cw.resolve();
                 AlgorithmFlags ca = af;
                 ca.algo = a;
+                ca.cfg.adafest_tau = parse_double("adafest-tau", tau);
                 AlgorithmConfig cfg = ca.resolve(seed);
                 // A target epsilon sets the noise (and adafest's selection rate) before the model runs.
                 const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
@@ -148,10 +155,19 @@ int cmd_sweep(int argc, char** argv) {
                 }();
                 std::map<std::string, double> ms;
                 for (const auto& st : r.stages) ms[stage_name(st.stage)] = st.time.ms;
+                // Table rows the step rewrites: the update stage's random row writes, or every row
+                // when it streams the whole tables (the dense noisy update).
+                double rows_updated = 0;
+                for (const auto& st : r.stages) {
+                  if (st.stage != Stage::dp_update && st.stage != Stage::update_sparse) continue;
+                  rows_updated += st.work.rows_written_rand > 0 ? static_cast<double>(st.work.rows_written_rand)
+                                  : st.work.bytes_written_seq > 0 ? static_cast<double>(w.table_rows())
+                                                                  : 0.0;
+                }
                 if (r.flush) ms["lazydp.flush"] = r.flush->time.ms;
-                csv += fmt::format("{},{},{},{},{},{},{},{},{},{}", profiles[hi].name, w.name, cw.table_scale,
+                csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}", profiles[hi].name, w.name, cw.table_scale,
                                    w.table_bytes(), a, w.batch_size, p.empty() ? "" : p, d.empty() ? "" : d,
-                                   r.throughput_examples_per_s, r.step_ms);
+                                   ca.cfg.adafest_tau, r.throughput_examples_per_s, r.step_ms, rows_updated);
                 csv += priv.accounted ? fmt::format(",{},{},{}", priv.epsilon, priv.delta, priv.noise_multiplier)
                                       : fmt::format(",,{},", priv.delta);
                 for (const char* sn : kStageNames) csv += fmt::format(",{}", ms.count(sn) ? ms[sn] : 0.0);
@@ -159,7 +175,8 @@ int cmd_sweep(int argc, char** argv) {
                 nlohmann::json c = {{"hardware", profiles[hi].name}, {"model", w.name}, {"table_scale", cw.table_scale},
                                     {"table_bytes", w.table_bytes()}, {"algo", a}, {"batch", w.batch_size},
                                     {"pooling", p}, {"dist", d}, {"throughput_examples_per_s", r.throughput_examples_per_s},
-                                    {"step_ms", r.step_ms}, {"stages_ms", ms}, {"privacy", priv.to_json()}};
+                                    {"step_ms", r.step_ms}, {"rows_updated_per_step", rows_updated},
+                                    {"adafest_tau", ca.cfg.adafest_tau}, {"stages_ms", ms}, {"privacy", priv.to_json()}};
                 cases.push_back(c);
                 ++done;
                 if (!quiet)

@@ -20,6 +20,7 @@ int cmd_calibrate(int argc, char** argv);
 int cmd_validate(int argc, char** argv);
 int cmd_epsilon(int argc, char** argv);
 int cmd_device(int argc, char** argv);
+int cmd_report(int argc, char** argv);
 }  // namespace privrec::cli
 
 namespace {
@@ -33,6 +34,7 @@ const char* kUsage =
     "  compare      the real step and the model side by side, per stage, with the error\n"
     "  calibrate    measure this machine and fit a hardware profile (microbenchmarks + calibration cases)\n"
     "  validate     compare over held-out cases: median and worst error, correlation, share within 10%\n"
+    "  report       sweeps, characterization figures (PNG, SVG) and an HTML/Markdown report\n"
     "  epsilon      privacy accounting: epsilon for (q, sigma, steps, delta), or sigma for a target epsilon\n"
     "  device       the CUDA device this build would use, or why there is none\n"
     "  trace gen    write a synthetic trace (uniform or zipf) to a file\n"
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
     if (cmd == "validate") return privrec::cli::cmd_validate(argc - 1, argv + 1);
     if (cmd == "epsilon") return privrec::cli::cmd_epsilon(argc - 1, argv + 1);
     if (cmd == "device") return privrec::cli::cmd_device(argc - 1, argv + 1);
+    if (cmd == "report") return privrec::cli::cmd_report(argc - 1, argv + 1);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -266,11 +266,14 @@ TEST(Cli, RunsReportTheirEpsilon) {
   std::getline(csv, l);
   std::getline(csv, e);
   EXPECT_NE(header.find(",epsilon,delta,noise_multiplier"), std::string::npos) << header;
-  auto eps = [](const std::string& row) {  // the epsilon column is the 11th
+  auto column = [](const std::string& row, int n) {
     size_t p = 0;
-    for (int i = 0; i < 10; ++i) p = row.find(',', p) + 1;
+    for (int i = 0; i < n; ++i) p = row.find(',', p) + 1;
     return row.substr(p, row.find(',', p) - p);
   };
+  int eps_col = 0;
+  while (column(header, eps_col) != "epsilon") ++eps_col;
+  auto eps = [&](const std::string& row) { return column(row, eps_col); };
   EXPECT_EQ(eps(sgd), "");
   EXPECT_EQ(eps(e), "");
   EXPECT_FALSE(eps(f).empty());
@@ -290,4 +293,69 @@ TEST(Cli, DeviceSaysWhatItFound) {
   const auto doc = nlohmann::json::parse(r.output);
   EXPECT_EQ(doc["available"].get<bool>(), r.status == 0);
   EXPECT_TRUE(doc.contains(r.status == 0 ? "name" : "reason")) << r.output;
+}
+
+namespace {
+// A PNG that is a real picture: the signature, an IHDR of at least 200 x 100 pixels, and more
+// than a few kilobytes of image data.
+bool non_trivial_png(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::string b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (b.size() < 5000 || b.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 || b.compare(12, 4, "IHDR") != 0) return false;
+  auto be32 = [&](size_t o) {
+    return (uint32_t(uint8_t(b[o])) << 24) | (uint32_t(uint8_t(b[o + 1])) << 16) | (uint32_t(uint8_t(b[o + 2])) << 8) |
+           uint32_t(uint8_t(b[o + 3]));
+  };
+  return be32(16) >= 200 && be32(20) >= 100;
+}
+}  // namespace
+
+// The report end to end on the tiny workload: every figure that has data rendered as a valid
+// picture (PNG and SVG), index.html and report.md written, the measured figure left out with a
+// line saying why when no validate report is given, and drawn when one is.
+TEST(Cli, ReportRendersEveryFigureThatHasData) {
+  const std::string d = dir() + "/report";
+  std::filesystem::remove_all(d);
+  Result r = run("report --model tiny --table-scales 0.5,1,4 --hardware h100-sxm -q --out " + d);
+  ASSERT_EQ(r.status, 0) << r.output;
+  int pngs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(d)) {
+    if (e.path().extension() != ".png") continue;
+    ++pngs;
+    EXPECT_TRUE(non_trivial_png(e.path().string())) << e.path();
+    auto svg = e.path();
+    EXPECT_TRUE(std::filesystem::exists(svg.replace_extension(".svg"))) << svg;
+  }
+  EXPECT_EQ(pngs, 7);  // figures 1-4 and 6-8 for one profile; 5 needs measurements
+  std::ifstream md(d + "/report.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("no --measured validate report"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(d + "/index.html"));
+  expect_bad("report --model tiny --out " + d, "exists");
+  r = run("report --model tiny --table-scales 1 --hardware h100-sxm -q --force --out " + d +
+          " --measured " + std::string(PRIVREC_SOURCE_DIR) + "/configs/validation/results/cpu-epyc-2c_validate_2026-11-23.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(non_trivial_png(d + "/fig5_measured_vs_modeled.png"));
+  expect_bad("report --model tiny", "--out");
+  expect_bad("report --model tiny --hardware h900 --out " + d + "x", "h900");
+  expect_bad("report --model tiny --measured nowhere.json --out " + d + "y", "nowhere.json");
+}
+
+// The renderer alone, on a data folder holding only one small sweep: the figures it can draw,
+// and a "Left out" line for each it cannot.
+TEST(Cli, RendererDrawsWhatItHasAndSaysWhatItLeftOut) {
+  const std::string d = dir() + "/render_only";
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d + "/data");
+  ASSERT_EQ(run("sweep --model tiny --analytic -q --axis table-scale=1,2 --axis algo=sgd,dpsgd-f,lazydp --csv " + d +
+                "/data/sizes.csv").status,
+            0);
+  const std::string cmd = std::string("/usr/bin/python3 ") + PRIVREC_SOURCE_DIR + "/tools/report/render_report.py " + d;
+  ASSERT_EQ(std::system((cmd + " > /dev/null").c_str()), 0);
+  EXPECT_TRUE(non_trivial_png(d + "/fig1_breakdown_h100-sxm.png"));
+  EXPECT_TRUE(non_trivial_png(d + "/fig3_throughput.png"));
+  std::ifstream md(d + "/report.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("Left out"), std::string::npos);
+  EXPECT_NE(text.find("no tau sweep"), std::string::npos);
 }

@@ -1,0 +1,554 @@
+#!/usr/bin/python3
+"""Renders privrec's characterization report from the data `privrec report` wrote.
+
+usage: render_report.py DIR [--png-only]
+       (reads DIR/data/, writes DIR/*.png, DIR/*.svg unless --png-only, DIR/index.html, DIR/report.md)
+
+Every figure is drawn only from data that exists; a figure without data is left out with a line
+saying why. Each caption states the finding in numbers taken from the same data.
+Needs matplotlib (Debian: python3-matplotlib; run with /usr/bin/python3).
+"""
+import csv
+import glob
+import html
+import json
+import math
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ALGOS = ["sgd", "dpsgd-b", "dpsgd-r", "dpsgd-f", "eana", "lazydp", "adafest"]
+STAGES = ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp",
+          "update.sparse", "lazydp.catchup", "adafest.select"]
+COLORS = {"sgd": "#4c72b0", "dpsgd-b": "#8c564b", "dpsgd-r": "#e377c2", "dpsgd-f": "#c44e52", "eana": "#8172b3",
+          "lazydp": "#55a868", "adafest": "#ccb974"}
+STAGE_COLORS = plt.get_cmap("tab20").colors
+
+
+def human_bytes(b):
+    for unit, div in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if b >= div:
+            return f"{b / div:.3g} {unit}"
+    return f"{b:.0f} B"
+
+
+def num(v):
+    """A number for a caption: thousands separated above 1000, three significant digits below."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def read_csv(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k, v in list(r.items()):
+            try:
+                r[k] = float(v)
+            except (TypeError, ValueError):
+                pass
+    return rows
+
+
+class Report:
+    def __init__(self, out, svg=True):
+        self.out = out
+        self.svg = svg
+        self.data = os.path.join(out, "data")
+        self.sections = []  # (title, [images], caption, table_html, table_md)
+        self.skipped = []
+
+    def save(self, fig, name):
+        fig.savefig(os.path.join(self.out, name + ".png"), dpi=90, bbox_inches="tight")
+        if self.svg:
+            fig.savefig(os.path.join(self.out, name + ".svg"), bbox_inches="tight")
+        plt.close(fig)
+        return name
+
+    def add(self, title, images, caption, table=None):
+        self.sections.append((title, images, caption, table))
+
+    def skip(self, title, why):
+        self.skipped.append((title, why))
+
+
+def by(rows, **eq):
+    return [r for r in rows if all(r.get(k) == v for k, v in eq.items())]
+
+
+def hardware_of(rows):
+    seen = []
+    for r in rows:
+        if r["hardware"] not in seen:
+            seen.append(r["hardware"])
+    return seen
+
+
+def profile_memory(rep, hw):
+    """Table-side memory (GB) of a profile, from any simulate JSON of it."""
+    for path in glob.glob(os.path.join(rep.data, f"sim_{hw}_*.json")):
+        with open(path) as f:
+            h = json.load(f)["hardware"]
+        side = h.get("host") if h.get("tables_in") == "host" else h["device"]
+        return side["memory_GB"], h.get("tables_in", "device")
+    return None, None
+
+
+# 1. Per-stage breakdown versus table size, normalized to sgd.
+def fig_breakdown(rep, rows):
+    for hw in hardware_of(rows):
+        hr = by(rows, hardware=hw)
+        scales = sorted({r["table_scale"] for r in hr})
+        n = len(scales)
+        cols = min(3, n)
+        fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(4.2 * cols, 3.3 * ((n + cols - 1) // cols)),
+                                 squeeze=False)
+        worst = []
+        for i, sc in enumerate(scales):
+            ax = axes[i // cols][i % cols]
+            sr = by(hr, table_scale=sc)
+            base = by(sr, algo="sgd")
+            if not base:
+                continue
+            base_ms = base[0]["step_ms"]
+            algos = [a for a in ALGOS if by(sr, algo=a)]
+            bottom = [0.0] * len(algos)
+            for si, st in enumerate(STAGES):
+                vals = [by(sr, algo=a)[0].get(st + "_ms", 0.0) / base_ms for a in algos]
+                if any(v > 0 for v in vals):
+                    ax.bar(range(len(algos)), vals, bottom=bottom, color=STAGE_COLORS[si % 20], label=st, width=0.75)
+                    bottom = [b + v for b, v in zip(bottom, vals)]
+            ax.set_xticks(range(len(algos)))
+            ax.set_xticklabels(algos, rotation=45, ha="right", fontsize=8)
+            ax.set_title(f"tables {human_bytes(sr[0]['table_bytes'])}", fontsize=10)
+            ax.set_ylabel("step time / sgd's step time")
+            worst.append((sr[0]["table_bytes"], max(zip(bottom, algos))))
+        for j in range(n, axes.size):
+            axes[j // cols][j % cols].axis("off")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, bbox_to_anchor=(0.5, -0.06))
+        fig.suptitle(f"Where a training step's time goes, per stage, versus table size ({hr[0]['model']} on {hw}, "
+                     "modeled)", fontsize=11)
+        fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+        name = rep.save(fig, f"fig1_breakdown_{hw}")
+        small, large = worst[0], worst[-1]
+        rep.add(f"1. Per-stage breakdown versus table size ({hw})", [name],
+                f"Each bar is one algorithm's modeled step, stacked by stage and divided by sgd's step at the same "
+                f"table size. At {human_bytes(small[0])} of tables the slowest algorithm ({small[1][1]}) takes "
+                f"{num(small[1][0])}x sgd's step, mostly in its per-example gradients (dp.norm, dp.clip); at "
+                f"{human_bytes(large[0])} the slowest ({large[1][1]}) takes {num(large[1][0])}x, almost all of it in "
+                f"dp.update, because dpsgd-b/r/f sample noise for and rewrite every table row every step while sgd, "
+                f"eana, lazydp and adafest touch only the batch's rows.")
+
+
+# 2. The model-update stage alone: noise sampling, the noisy update's memory traffic, the rest.
+def fig_update_split(rep):
+    files = sorted(glob.glob(os.path.join(rep.data, "sim_*_dpsgd-f_*.json")))
+    if not files:
+        rep.skip("2. Model-update stage split", "no simulate data for dpsgd-f")
+        return
+    per_hw = {}
+    for path in files:
+        with open(path) as f:
+            j = json.load(f)
+        st = next((s for s in j["stages"] if s["name"] == "dp.update"), None)
+        if st:
+            per_hw.setdefault(j["hardware"]["name"], []).append((j["workload"]["table_bytes"], st))
+    for hw, pts in per_hw.items():
+        pts.sort(key=lambda p: p[0])
+        x = list(range(len(pts)))
+        fig, ax = plt.subplots(figsize=(7, 4))
+        w = 0.27
+        rng = [p[1]["rng_ms"] for p in pts]
+        mem = [p[1]["memory_ms"] for p in pts]
+        rest = [p[1]["overhead_ms"] + p[1]["link_ms"] + p[1]["compute_ms"] for p in pts]
+        ax.bar([i - w for i in x], rng, w, label="noise sampling (RNG term)", color="#c44e52")
+        ax.bar(x, mem, w, label="noisy update (memory term)", color="#4c72b0")
+        ax.bar([i + w for i in x], rest, w, label="the rest (arithmetic, launches, link)", color="#999999")
+        ax.set_yscale("log")
+        ax.set_xticks(x)
+        ax.set_xticklabels([human_bytes(p[0]) for p in pts])
+        ax.set_xlabel("embedding table size")
+        ax.set_ylabel("modeled ms per step (log)")
+        ax.set_title(f"dpsgd-f's dp.update stage, its terms, versus table size ({hw})", fontsize=10)
+        ax.legend(fontsize=8)
+        name = rep.save(fig, f"fig2_update_split_{hw}")
+        big = pts[-1][1]
+        bound = "sampling" if big["rng_ms"] >= big["memory_ms"] else "memory traffic"
+        rep.add(f"2. The model-update stage split ({hw})", [name],
+                f"The terms of dpsgd-f's dense noisy update as modeled (they overlap: the stage takes the largest, "
+                f"plus the unoverlapped share of the others, times the profile's efficiency). At "
+                f"{human_bytes(pts[-1][0])} the RNG term is {num(big['rng_ms'])} ms and the memory term "
+                f"{num(big['memory_ms'])} ms: the update is bound by {bound}. The stage grows linearly with the table, "
+                f"from {num(pts[0][1]['ms_per_step'])} ms at {human_bytes(pts[0][0])} to {num(big['ms_per_step'])} ms.")
+
+
+# 3. Throughput versus table size, log-log, one line per algorithm, one panel per hardware.
+def fig_throughput(rep, rows):
+    hws = hardware_of(rows)
+    fig, axes = plt.subplots(1, len(hws), figsize=(6 * len(hws), 4.3), squeeze=False)
+    table_md = ["| hardware | tables | " + " | ".join(ALGOS) + " |", "|---|---|" + "---|" * len(ALGOS)]
+    notes = []
+    for i, hw in enumerate(hws):
+        ax = axes[0][i]
+        hr = by(rows, hardware=hw)
+        for a in ALGOS:
+            pts = sorted((r["table_bytes"], r["throughput_examples_per_s"]) for r in by(hr, algo=a))
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=a, color=COLORS[a])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        mem, where = profile_memory(rep, hw)
+        if mem:
+            ax.axvline(mem * 1e9, color="k", ls="--", lw=1)
+            ax.text(mem * 1e9, 0.04, f" {where} memory\n {mem:g} GB", fontsize=8, transform=ax.get_xaxis_transform())
+        ax.set_xlabel("embedding table size (bytes)")
+        ax.set_ylabel("training throughput (examples/s)")
+        ax.set_title(hw, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize=8)
+        for sc in sorted({r["table_scale"] for r in hr}):
+            sr = by(hr, table_scale=sc)
+            vals = [f"{by(sr, algo=a)[0]['throughput_examples_per_s']:,.0f}" if by(sr, algo=a) else "" for a in ALGOS]
+            table_md.append(f"| {hw} | {human_bytes(sr[0]['table_bytes'])} | " + " | ".join(vals) + " |")
+        big = max(hr, key=lambda r: r["table_bytes"])["table_bytes"]
+        f = by(hr, table_bytes=big, algo="dpsgd-f")
+        l = by(hr, table_bytes=big, algo="lazydp")
+        if f and l:
+            notes.append(f"on {hw} at {human_bytes(big)} lazydp trains {num(l[0]['throughput_examples_per_s'])} "
+                         f"examples/s against dpsgd-f's {num(f[0]['throughput_examples_per_s'])} "
+                         f"({num(l[0]['throughput_examples_per_s'] / f[0]['throughput_examples_per_s'])}x)")
+    fig.suptitle(f"Throughput versus table size ({rows[0]['model']}, modeled; dashed: where the tables stop "
+                 "fitting)", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    name = rep.save(fig, "fig3_throughput")
+    flat, falling = [], []
+    for a in ALGOS:
+        drops = []
+        for hw in hws:
+            pts = sorted((r["table_bytes"], r["throughput_examples_per_s"]) for r in by(rows, hardware=hw, algo=a))
+            if len(pts) > 1:
+                drops.append(pts[0][1] / pts[-1][1])
+        if drops:
+            (flat if max(drops) < 2 else falling).append(f"{a} ({num(max(drops))}x)")
+    rep.add("3. Throughput versus table size", [name],
+            "Modeled examples per second, one line per algorithm. From the smallest to the largest tables, "
+            f"throughput drops by under 2x for {', '.join(flat) or 'none'} and by more for "
+            f"{', '.join(falling) or 'none'} (the largest drop over the profiles in parentheses). " +
+            "; ".join(notes).capitalize()[:1] +
+            "; ".join(notes)[1:] + ". Right of the dashed line "
+            "the tables exceed the profile's memory and the prediction assumes it were large enough.",
+            "\n".join(table_md))
+
+
+# 4. lazydp's speedup over dpsgd-f, heatmap over batch size and table size.
+def fig_heatmap(rep, rows):
+    if not rows:
+        rep.skip("4. lazydp speedup heatmap", "no batch-size sweep")
+        return
+    for hw in hardware_of(rows):
+        hr = by(rows, hardware=hw)
+        batches = sorted({r["batch"] for r in hr})
+        sizes = sorted({r["table_bytes"] for r in hr})
+        grid = []
+        for b in batches:
+            line = []
+            for s in sizes:
+                f = by(hr, batch=b, table_bytes=s, algo="dpsgd-f")
+                l = by(hr, batch=b, table_bytes=s, algo="lazydp")
+                line.append(f[0]["step_ms"] / l[0]["step_ms"] if f and l else float("nan"))
+            grid.append(line)
+        fig, ax = plt.subplots(figsize=(1.3 * len(sizes) + 2, 0.55 * len(batches) + 1.8))
+        im = ax.imshow([[math.log10(v) for v in line] for line in grid], cmap="viridis", aspect="auto",
+                       origin="lower")
+        for yi, line in enumerate(grid):
+            for xi, v in enumerate(line):
+                ax.text(xi, yi, f"{v:,.0f}x" if v >= 100 else f"{v:.3g}x", ha="center", va="center", fontsize=7,
+                        color="w" if math.log10(v) < (max(map(max, grid)) and 0.5 * math.log10(max(map(max, grid))))
+                        else "k")
+        ax.set_xticks(range(len(sizes)))
+        ax.set_xticklabels([human_bytes(s) for s in sizes], fontsize=8)
+        ax.set_yticks(range(len(batches)))
+        ax.set_yticklabels([f"{b:.0f}" for b in batches], fontsize=8)
+        ax.set_xlabel("embedding table size")
+        ax.set_ylabel("batch size (examples)")
+        cb = fig.colorbar(im, ax=ax)
+        cb.set_label("log10(dpsgd-f step / lazydp step)")
+        ax.set_title(f"lazydp's speedup over dpsgd-f ({hr[0]['model']} on {hw}, modeled)", fontsize=10)
+        name = rep.save(fig, f"fig4_lazydp_speedup_{hw}")
+        lo = min(min(line) for line in grid)
+        hi = max(max(line) for line in grid)
+        rep.add(f"4. lazydp's speedup over dpsgd-f ({hw})", [name],
+                f"dpsgd-f's step time over lazydp's, by batch size and table size: from {num(lo)}x to {num(hi)}x. "
+                "The gap grows with the table (dpsgd-f's dense update scales with it, lazydp's catch-up with the "
+                "batch's rows) and shrinks with the batch (both do more per-example work, and lazydp's catch-up "
+                "touches more rows).")
+
+
+# 5. Measured versus modeled, from validate reports.
+def fig_measured(rep):
+    files = sorted(glob.glob(os.path.join(rep.data, "measured_*.json")))
+    if not files:
+        rep.skip("5. Measured versus modeled", "no --measured validate report was given")
+        return
+    meas, model, names, cases = [], [], [], []
+    for path in files:
+        with open(path) as f:
+            j = json.load(f)
+        for c in j.get("cases", []):
+            cases.append((c["label"], c["stages"]))
+            for s in c["stages"]:
+                if s["measured_ms"] > 0 and s["modeled_ms"] > 0:
+                    meas.append(s["measured_ms"])
+                    model.append(s["modeled_ms"])
+                    names.append(s["name"])
+        hw = j["hardware"]["name"]
+    if not meas:
+        rep.skip("5. Measured versus modeled", "the validate reports hold no stage pairs")
+        return
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [1, 1.6]})
+    lo, hi = min(meas + model) * 0.7, max(meas + model) * 1.4
+    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="#cccccc", alpha=0.6, label="±10 %")
+    ax.plot([lo, hi], [lo, hi], "k-", lw=1, label="y = x")
+    for st in sorted(set(names)):
+        idx = [i for i, n in enumerate(names) if n == st]
+        ax.scatter([meas[i] for i in idx], [model[i] for i in idx], s=14,
+                   color=STAGE_COLORS[STAGES.index(st) % 20] if st in STAGES else "k", label=st)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("measured ms per step")
+    ax.set_ylabel("modeled ms per step")
+    ax.set_title("every stage of every validated case", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    x = 0
+    ticks = []
+    for label, stages in cases:
+        for k, key in enumerate(("measured_ms", "modeled_ms")):
+            bottom = 0
+            for s in stages:
+                si = STAGES.index(s["name"]) if s["name"] in STAGES else 0
+                bx.bar(x + k * 0.4, s[key], 0.38, bottom=bottom, color=STAGE_COLORS[si % 20],
+                       edgecolor="k" if k else "none", lw=0.3)
+                bottom += s[key]
+        ticks.append((x + 0.2, label))
+        x += 1
+    bx.set_xticks([t[0] for t in ticks])
+    bx.set_xticklabels([t[1] for t in ticks], rotation=40, ha="right", fontsize=7)
+    bx.set_ylabel("ms per step (left bar measured, right bar modeled)")
+    bx.set_title("per case, stacked by stage", fontsize=10)
+    fig.suptitle(f"Measured versus modeled on {hw}", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    name = rep.save(fig, "fig5_measured_vs_modeled")
+    errs = sorted(abs(m - s) / s * 100 for s, m in zip(meas, model))
+    median = errs[len(errs) // 2] if len(errs) % 2 else 0.5 * (errs[len(errs) // 2 - 1] + errs[len(errs) // 2])
+    within = sum(e <= 10 for e in errs) / len(errs) * 100
+    rep.add("5. Measured versus modeled", [name],
+            f"{len(errs)} stage pairs from {len(cases)} held-out cases on {hw}: median absolute error "
+            f"{median:.1f} %, {within:.0f} % of pairs within the ±10 % band, worst {errs[-1]:.0f} %. The stacked "
+            "bars put each case's measured step (left) beside the modeled one (right).")
+
+
+# 6. adafest: rows updated and step time versus tau, next to dpsgd-f and lazydp.
+def fig_tau(rep, rows):
+    if not rows:
+        rep.skip("6. adafest versus tau", "no tau sweep")
+        return
+    for hw in hardware_of(rows):
+        hr = by(rows, hardware=hw)
+        ada = sorted(by(hr, algo="adafest"), key=lambda r: r["adafest_tau"])
+        if not ada:
+            continue
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+        taus = [r["adafest_tau"] for r in ada]
+        ax.plot(taus, [r["rows_updated_per_step"] for r in ada], "o-", color=COLORS["adafest"], label="adafest")
+        for a in ("dpsgd-f", "lazydp"):
+            r = by(hr, algo=a)
+            if r:
+                ax.axhline(r[0]["rows_updated_per_step"], color=COLORS[a], ls="--", label=a)
+                bx.axhline(r[0]["step_ms"], color=COLORS[a], ls="--", label=a)
+        bx.plot(taus, [r["step_ms"] for r in ada], "o-", color=COLORS["adafest"], label="adafest")
+        ax.set_yscale("log")
+        ax.set_xlabel("selection threshold tau")
+        ax.set_ylabel("table rows updated per step (log)")
+        bx.set_yscale("log")
+        bx.set_xlabel("selection threshold tau")
+        bx.set_ylabel("modeled ms per step (log)")
+        ax.legend(fontsize=8)
+        bx.legend(fontsize=8)
+        fig.suptitle(f"adafest: rows updated and step time versus tau ({hr[0]['model']}, "
+                     f"{human_bytes(ada[0]['table_bytes'])} of tables, {hw})", fontsize=10)
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
+        name = rep.save(fig, f"fig6_adafest_tau_{hw}")
+        rep.add(f"6. adafest versus its threshold ({hw})", [name],
+                f"With sigma1 = 1, tau {taus[0]:g} selects {ada[0]['rows_updated_per_step']:,.0f} rows per step "
+                f"(false positives dominate: an untouched row passes with probability Q(tau/sigma1)), tau "
+                f"{taus[-1]:g} only {ada[-1]['rows_updated_per_step']:,.0f}; the step goes from "
+                f"{num(ada[0]['step_ms'])} to {num(ada[-1]['step_ms'])} ms, against dpsgd-f's "
+                f"{num(by(hr, algo='dpsgd-f')[0]['step_ms'])} ms and lazydp's {num(by(hr, algo='lazydp')[0]['step_ms'])} ms.")
+
+
+# 7. Every stage on the hardware's roofline.
+def fig_roofline(rep):
+    files = glob.glob(os.path.join(rep.data, "sim_*_*_1.json"))
+    if not files:
+        rep.skip("7. Roofline", "no simulate data at table scale 1")
+        return
+    per_hw = {}
+    for path in files:
+        with open(path) as f:
+            j = json.load(f)
+        per_hw.setdefault(j["hardware"]["name"], []).append(j)
+    for hw, runs in per_hw.items():
+        h = runs[0]["hardware"]
+        fig, ax = plt.subplots(figsize=(7, 5))
+        procs = [("device", h["device"])] + ([("host", h["host"])] if h.get("host") else [])
+        xs = [10 ** (k / 10) for k in range(-40, 31)]
+        for pname, p in procs:
+            peak = p["gemm_GFLOPps"]
+            ax.plot(xs, [min(peak, p["stream_GBps"] * x) for x in xs], "-" if pname == "device" else ":", color="k",
+                    lw=1, label=f"{pname} roof: {p['stream_GBps']:.3g} GB/s, {peak:,.0f} GFLOP/s")
+        best = None
+        for j in runs:
+            for s in j["stages"]:
+                b = s["bytes_read"] + s["bytes_written"]
+                if s["flops"] <= 0 or b <= 0 or s["ms_per_step"] <= 0:
+                    continue
+                x = s["flops"] / b
+                y = s["flops"] / (s["ms_per_step"] * 1e6)
+                ax.scatter(x, y, s=22, color=COLORS[j["algorithm"]["name"]], marker="o" if s["runs_on"] == "device"
+                           else "s")
+                ax.annotate(s["name"], (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+                if best is None or y > best[1]:
+                    best = (s["name"], y, j["algorithm"]["name"])
+        for a in ("sgd", "dpsgd-f", "lazydp", "adafest"):
+            ax.scatter([], [], color=COLORS[a], label=a)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("operational intensity (flops per byte moved)")
+        ax.set_ylabel("attained GFLOP/s (modeled)")
+        ax.set_title(f"Each stage on the roofline ({runs[0]['workload']['name']}, tables "
+                     f"{human_bytes(runs[0]['workload']['table_bytes'])}, {hw}; squares: stages on the tables)",
+                     fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+        name = rep.save(fig, f"fig7_roofline_{hw}")
+        rep.add(f"7. Stages on the roofline ({hw})", [name],
+                f"Each stage of sgd, dpsgd-f, lazydp and adafest at table scale 1 as flops per byte against attained "
+                f"GFLOP/s. The MLP stages sit at high intensity near the compute roof (best: {best[2]}'s {best[0]} at "
+                f"{best[1]:,.0f} GFLOP/s); the embedding and update stages sit far left, under the bandwidth "
+                "slope; the sampling-bound dense update has too few flops per byte to show its RNG limit here "
+                "(figure 2 shows it).")
+
+
+# 8. Sensitivity of the lazydp/dpsgd-f gap to pooling and skew.
+def fig_sensitivity(rep, pooling, skew):
+    if not pooling and not skew:
+        rep.skip("8. Sensitivity", "no pooling or skew sweep")
+        return
+    for hw in hardware_of(pooling or skew):
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+        notes = []
+        pr = by(pooling, hardware=hw)
+        if pr:
+            ps = sorted({r["pooling"] for r in pr})
+            gap = [by(pr, pooling=p, algo="dpsgd-f")[0]["step_ms"] / by(pr, pooling=p, algo="lazydp")[0]["step_ms"]
+                   for p in ps]
+            ax.plot(ps, gap, "o-", color=COLORS["lazydp"])
+            ax.set_xscale("log")
+            notes.append(f"the gap is {gap[0]:,.1f}x at pooling {ps[0]:g} and {gap[-1]:,.1f}x at {ps[-1]:g}")
+        ax.set_xlabel("lookups per example per table (pooling)")
+        ax.set_ylabel("dpsgd-f step / lazydp step")
+        ax.set_ylim(bottom=0)
+        sr = by(skew, hardware=hw)
+        if sr:
+            def exponent(d):
+                return 0.0 if d in ("uniform", "", None) else float(str(d).split(":")[1])
+            ds = sorted({r["dist"] for r in sr}, key=exponent)
+            gap = [by(sr, dist=d, algo="dpsgd-f")[0]["step_ms"] / by(sr, dist=d, algo="lazydp")[0]["step_ms"]
+                   for d in ds]
+            bx.plot([exponent(d) for d in ds], gap, "o-", color=COLORS["lazydp"])
+            notes.append(f"{gap[0]:,.1f}x for uniform access and {gap[-1]:,.1f}x at zipf {exponent(ds[-1]):g}")
+        bx.set_xlabel("zipf exponent of row access (0: uniform)")
+        bx.set_ylabel("dpsgd-f step / lazydp step")
+        model = (pr or sr)[0]["model"]
+        fig.suptitle(f"How the lazydp/dpsgd-f gap depends on pooling and skew ({model}, "
+                     f"{human_bytes((pr or sr)[0]['table_bytes'])} of tables, {hw})", fontsize=10)
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
+        name = rep.save(fig, f"fig8_sensitivity_{hw}")
+        rep.add(f"8. Sensitivity to pooling and skew ({hw})", [name],
+                "; ".join(notes).capitalize() + ". More lookups per example means more rows for lazydp to catch up "
+                "and more coalescing for both; skew concentrates lookups on fewer distinct rows, which lazydp's "
+                "catch-up benefits from.")
+
+
+def write(rep):
+    html_parts = ["<!doctype html><meta charset='utf-8'><title>privrec report</title>",
+                  "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
+                  "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}</style>",
+                  "<h1>privrec characterization report</h1>"]
+    md = ["# privrec characterization report", ""]
+    for title, images, caption, table in rep.sections:
+        html_parts.append(f"<h2>{html.escape(title)}</h2>")
+        md += [f"## {title}", ""]
+        for im in images:
+            svg = f"<br><a href='{im}.svg'>SVG</a>" if rep.svg else ""
+            html_parts.append(f"<p><img src='{im}.png' alt='{html.escape(title)}'>{svg}</p>")
+            md += [f"![{title}]({im}.png)", ""]
+        html_parts.append(f"<p>{html.escape(caption)}</p>")
+        md += [caption, ""]
+        if table:
+            lines = [l.strip("|").split("|") for l in table.splitlines()]
+            html_parts.append("<table>" + "".join(
+                "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c.strip())}</{'th' if i == 0 else 'td'}>"
+                                 for c in cells) + "</tr>"
+                for i, cells in enumerate(lines) if i != 1) + "</table>")
+            md += [table, ""]
+    if rep.skipped:
+        html_parts.append("<h2>Left out</h2><ul>" + "".join(
+            f"<li>{html.escape(t)}: {html.escape(w)}</li>" for t, w in rep.skipped) + "</ul>")
+        md += ["## Left out", ""] + [f"- {t}: {w}" for t, w in rep.skipped] + [""]
+    with open(os.path.join(rep.out, "index.html"), "w") as f:
+        f.write("\n".join(html_parts) + "\n")
+    with open(os.path.join(rep.out, "report.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+
+
+def main():
+    args = [a for a in sys.argv[1:] if a != "--png-only"]
+    if len(args) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    rep = Report(args[0], svg="--png-only" not in sys.argv)
+    if not os.path.isdir(rep.data):
+        print(f"render_report: {rep.data} is missing (run privrec report)", file=sys.stderr)
+        return 2
+    sizes = read_csv(os.path.join(rep.data, "sizes.csv"))
+    if sizes:
+        fig_breakdown(rep, sizes)
+    else:
+        rep.skip("1. Per-stage breakdown", "no table-size sweep")
+    fig_update_split(rep)
+    if sizes:
+        fig_throughput(rep, sizes)
+    else:
+        rep.skip("3. Throughput", "no table-size sweep")
+    fig_heatmap(rep, read_csv(os.path.join(rep.data, "batch_size.csv")))
+    fig_measured(rep)
+    fig_tau(rep, read_csv(os.path.join(rep.data, "adafest_tau.csv")))
+    fig_roofline(rep)
+    fig_sensitivity(rep, read_csv(os.path.join(rep.data, "pooling.csv")), read_csv(os.path.join(rep.data, "skew.csv")))
+    write(rep)
+    print(f"render_report: {len(rep.sections)} figures, {len(rep.skipped)} left out")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
