@@ -206,7 +206,7 @@ def fig_throughput(rep, rows):
         mem, where = profile_memory(rep, hw)
         if mem:
             ax.axvline(mem * 1e9, color="k", ls="--", lw=1)
-            ax.text(mem * 1e9, 0.04, f" {where} memory\n {mem:g} GB", fontsize=8, transform=ax.get_xaxis_transform())
+            ax.text(mem * 1e9, 0.04, f" {where} memory\n {mem:.3g} GB", fontsize=8, transform=ax.get_xaxis_transform())
         ax.set_xlabel("embedding table size (bytes)")
         ax.set_ylabel("training throughput (examples/s)")
         ax.set_title(hw, fontsize=10)
