@@ -77,6 +77,16 @@ class Report:
         self.skipped.append((title, why))
 
 
+def simulations(rep, pattern):
+    """The simulate JSONs matching `pattern` under data/, grouped by hardware profile name."""
+    per_hw = {}
+    for path in sorted(glob.glob(os.path.join(rep.data, pattern))):
+        with open(path) as f:
+            j = json.load(f)
+        per_hw.setdefault(j["hardware"]["name"], []).append(j)
+    return per_hw
+
+
 def by(rows, **eq):
     return [r for r in rows if all(r.get(k) == v for k, v in eq.items())]
 
@@ -148,18 +158,12 @@ def fig_breakdown(rep, rows):
 
 # 2. The model-update stage alone: noise sampling, the noisy update's memory traffic, the rest.
 def fig_update_split(rep):
-    files = sorted(glob.glob(os.path.join(rep.data, "sim_*_dpsgd-f_*.json")))
-    if not files:
+    sims = simulations(rep, "sim_*_dpsgd-f_*.json")
+    if not sims:
         rep.skip("2. Model-update stage split", "no simulate data for dpsgd-f")
         return
-    per_hw = {}
-    for path in files:
-        with open(path) as f:
-            j = json.load(f)
-        st = next((s for s in j["stages"] if s["name"] == "dp.update"), None)
-        if st:
-            per_hw.setdefault(j["hardware"]["name"], []).append((j["workload"]["table_bytes"], st))
-    for hw, pts in per_hw.items():
+    for hw, runs in sims.items():
+        pts = [(j["workload"]["table_bytes"], s) for j in runs for s in j["stages"] if s["name"] == "dp.update"]
         pts.sort(key=lambda p: p[0])
         x = list(range(len(pts)))
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -397,15 +401,10 @@ def fig_tau(rep, rows):
 
 # 7. Every stage on the hardware's roofline.
 def fig_roofline(rep):
-    files = glob.glob(os.path.join(rep.data, "sim_*_*_1.json"))
-    if not files:
+    per_hw = simulations(rep, "sim_*_*_1.json")
+    if not per_hw:
         rep.skip("7. Roofline", "no simulate data at table scale 1")
         return
-    per_hw = {}
-    for path in files:
-        with open(path) as f:
-            j = json.load(f)
-        per_hw.setdefault(j["hardware"]["name"], []).append(j)
     for hw, runs in per_hw.items():
         h = runs[0]["hardware"]
         fig, ax = plt.subplots(figsize=(7, 5))
