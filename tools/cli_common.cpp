@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 
 #include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/cpu/trainer.hpp"
+#include "kernels/cuda/cuda_trainer.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/training_run.hpp"
 #include "traces/trace_file.hpp"
@@ -210,6 +212,18 @@ void require_cpu_backend(const std::string& backend) {
 void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg) {
   const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
   if (plan.batch != w.batch_size) throw InputError(plan.note + "; pass --batch " + std::to_string(plan.batch));
+}
+
+void require_fits_on_device(const Workload& w, const AlgorithmConfig& cfg) {
+  cuda::require_cuda_algorithm(cfg.kind);
+  const cuda::DeviceInfo d = cuda::query_device();
+  const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
+                      static_cast<double>(cpu::trainer_working_bytes(w, cfg.kind, w.batch_size)) +
+                      (cfg.kind == AlgorithmKind::lazydp ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);
+  if (need > 0.9 * d.memory_GB * 1e9)
+    throw InputError(fmt::format("--backend cuda: {} needs {} of device memory (parameters and working buffers) and "
+                                 "{} has {:.1f} GB; use a smaller --table-scale or --batch",
+                                 w.name, human_bytes(need), d.name, d.memory_GB));
 }
 
 std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::variables_map& vm, Workload& w) {

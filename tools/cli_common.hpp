@@ -77,6 +77,9 @@ void require_cpu_backend(const std::string& backend);
 // dpsgd-b/r at a batch that does not fit are told to use a smaller --batch.
 void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg);
 
+// The same for the CUDA backend: a device must exist and hold the parameters and working buffers.
+void require_fits_on_device(const Workload& w, const AlgorithmConfig& cfg);
+
 // Refuses to replace an existing file unless --force was given.
 void check_output(const std::string& path, bool force);
 void write_text_file(const std::string& path, const std::string& text);

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "kernels/cpu/machine_bench.hpp"
+#include "kernels/cuda/device.hpp"
+#include "kernels/cuda/device_rates.hpp"
 #include "models/config_error.hpp"
 #include "sim/calibration.hpp"
 #include "tools/case_list.hpp"
@@ -22,22 +24,29 @@ int cmd_calibrate(int argc, char** argv) {
   std::string backend = "cpu", out_path, name, cases_path = "configs/validation/cpu_calibration_cases.json";
   uint64_t seed = 1;
   opts.add_options()("help,h", "show this help")
-    ("backend", po::value(&backend)->default_value(backend), "cpu (cuda: not implemented yet)")
+    ("backend", po::value(&backend)->default_value(backend), "cpu or cuda (this machine's GPU)")
     ("out", po::value(&out_path), "where to write the profile (required), e.g. configs/hardware/NAME.json")
     ("name", po::value(&name), "the profile's name (default: the output file's name)")
-    ("cases", po::value(&cases_path)->default_value(cases_path), "calibration cases (never the validation cases)")
+    ("cases", po::value(&cases_path)->default_value(cases_path),
+     "calibration cases (never the validation cases; cuda: configs/validation/gpu_calibration_cases.json)")
     ("seed", po::value(&seed)->default_value(seed), "seed of the cases' models and traces")
     ("force", "overwrite an existing profile")
     ("quiet,q", "no progress on stderr");
   po::variables_map vm;
   if (!parse(argc, argv, opts, vm,
-             "usage: privrec calibrate --backend cpu --out configs/hardware/NAME.json [--cases FILE]\n"
+             "usage: privrec calibrate --backend cpu|cuda --out configs/hardware/NAME.json [--cases FILE]\n"
              "Microbenchmarks this machine (streaming and random-row bandwidth, GEMM and vector rates, normals per\n"
              "second, parallel-region overhead), runs the calibration cases, fits per-stage efficiencies and writes a\n"
              "measured hardware profile."))
     return 0;
   const bool quiet = vm.count("quiet") > 0;
-  require_cpu_backend(backend);
+  const bool on_cuda = backend == "cuda";
+  if (!on_cuda) require_cpu_backend(backend);
+  if (on_cuda && vm["cases"].defaulted()) cases_path = "configs/validation/gpu_calibration_cases.json";
+  if (on_cuda) {  // first of all: is there a device?
+    const cuda::DeviceInfo d = cuda::query_device();
+    if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
+  }
   if (out_path.empty()) throw InputError("--out: required (the profile file to write)");
   check_output(out_path, vm.count("force") > 0);
   if (name.empty()) name = std::filesystem::path(out_path).stem().string();
@@ -47,20 +56,35 @@ int cmd_calibrate(int argc, char** argv) {
   };
   const auto t0 = std::chrono::steady_clock::now();
 
-  const cpu::MachineRates r = cpu::measure_cpu_rates(say);
   sim::HardwareProfile h;
   h.name = name;
-  h.description = fmt::format("this machine's CPU ({} threads), measured by privrec calibrate", r.threads);
   h.tables_in = "device";
-  h.device.memory_GB = r.memory_GB;
-  h.device.stream_GBps = r.stream_GBps;
-  h.device.random_GBps = r.random_GBps_by_row_B[1].second;  // 128 B rows
-  h.device.random_GBps_by_row_B = r.random_GBps_by_row_B;
-  h.device.gemm_GFLOPps = r.gemm_GFLOPps;
-  h.device.vector_GFLOPps = r.vector_GFLOPps;
-  h.device.rng_normals_per_s = r.rng_normals_per_s;
-  h.device.sort_ops_per_s = r.sort_ops_per_s;
-  h.device.launch_overhead_us = r.launch_overhead_us;
+  if (on_cuda) {
+    const cuda::DeviceRates r = cuda::measure_device_rates(say);
+    h.description = fmt::format("{} (CUDA), measured by privrec calibrate", r.name);
+    h.device.memory_GB = r.memory_GB;
+    h.device.stream_GBps = r.stream_GBps;
+    h.device.random_GBps_by_row_B = r.random_GBps_by_row_B;
+    h.device.random_GBps = h.device.random_GBps_for(128.0);
+    h.device.gemm_GFLOPps = r.gemm_GFLOPps;
+    // Element-wise work runs on the same FP32 pipes as the SGEMM, whose rate bounds it.
+    h.device.vector_GFLOPps = r.gemm_GFLOPps;
+    h.device.rng_normals_per_s = r.rng_normals_per_s;
+    h.device.sort_ops_per_s = r.sort_ops_per_s;
+    h.device.launch_overhead_us = r.launch_overhead_us;
+  } else {
+    const cpu::MachineRates r = cpu::measure_cpu_rates(say);
+    h.description = fmt::format("this machine's CPU ({} threads), measured by privrec calibrate", r.threads);
+    h.device.memory_GB = r.memory_GB;
+    h.device.stream_GBps = r.stream_GBps;
+    h.device.random_GBps = r.random_GBps_by_row_B[1].second;  // 128 B rows
+    h.device.random_GBps_by_row_B = r.random_GBps_by_row_B;
+    h.device.gemm_GFLOPps = r.gemm_GFLOPps;
+    h.device.vector_GFLOPps = r.vector_GFLOPps;
+    h.device.rng_normals_per_s = r.rng_normals_per_s;
+    h.device.sort_ops_per_s = r.sort_ops_per_s;
+    h.device.launch_overhead_us = r.launch_overhead_us;
+  }
 
   std::vector<sim::StageObservation> obs;
   std::vector<sim::ProcessorProfile> probes;
@@ -72,9 +96,13 @@ int cmd_calibrate(int argc, char** argv) {
     SyntheticTrace trace(w, seed);
     // Modeled at the rates a probe measures right before the case: the fit sees the machine as it
     // ran the case (a shared host drifts), and validate models its cases the same way.
-    const sim::HardwareProfile now = with_rates_now(h);
-    probes.push_back(now.device);
-    const Comparison cmp = compare_cpu(w, cfg, trace, now, c.steps, c.warmup, false);
+    if (on_cuda) require_fits_on_device(w, cfg);
+    // On the CPU, a probe re-measures the rates right before the case (a shared VM drifts); the
+    // GPU is not shared, and its cases are modeled at the rates measured above.
+    const sim::HardwareProfile now = on_cuda ? h : with_rates_now(h);
+    if (!on_cuda) probes.push_back(now.device);
+    const Comparison cmp = on_cuda ? compare_cuda(w, cfg, trace, now, c.steps, c.warmup, false)
+                                   : compare_cpu(w, cfg, trace, now, c.steps, c.warmup, false);
     for (const auto& s : cmp.stages) obs.push_back({s.stage, s.measured_ms, s.modeled});
     say(fmt::format("case {}/{} {}: measured {:.1f} ms/step, roofline {:.1f} ms", i + 1, cases.size(), c.label(),
                     cmp.measured_step_ms, cmp.modeled_step_ms));
@@ -114,22 +142,30 @@ int cmd_calibrate(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
   nlohmann::json case_labels = nlohmann::json::array();
   for (const auto& c : cases) case_labels.push_back(c.label());
+  const std::string method =
+      std::string(on_cuda ? "rates: the CUDA microbenchmarks (median of five, CUDA events; the vector rate is the "
+                            "SGEMM's); "
+                          : "rates: the median of the half-second probes taken right before each calibration case "
+                            "(random bandwidth by row size: the full microbenchmark's curve, rescaled to the probes' "
+                            "128 B figure; the full microbenchmarks are under full_benchmark); ") +
+      "stage_efficiency and stage_fixed_ms: per stage, measured - modeled overheads = efficiency x combined terms (at "
+      "the rates the case was modeled with) + fixed, least squares on the relative error over the calibration cases; "
+      "overlap_fraction: the grid value (0 .. 1 by 0.05) whose fit has the smallest median error over those cases";
+  nlohmann::json machine = machine_json();
+  if (on_cuda) {
+    const cuda::DeviceInfo d = cuda::query_device();
+    machine["gpu"] = {{"name", d.name}, {"compute_capability", fmt::format("{}.{}", d.compute_major, d.compute_minor)},
+                      {"driver_version", d.driver_version}, {"runtime_version", d.runtime_version}};
+  }
   h.provenance = {{"source", "measured"},
-                  {"machine", machine_json()},
+                  {"machine", machine},
                   {"date", date},
                   {"command", command},
                   {"git_revision", git_revision()},
                   {"calibration_cases_file", cases_path},
                   {"calibration_cases", case_labels},
-                  {"method", "rates: the median of the half-second probes taken right before each calibration case "
-                             "(random bandwidth by row size: the full microbenchmark's curve, rescaled to the probes' 128 B "
-                             "figure; the full microbenchmarks are under full_benchmark); stage_efficiency and "
-                             "stage_fixed_ms: per stage, measured - modeled overheads = efficiency x combined terms (at "
-                             "the rates probed before the case) + fixed, least squares on the relative error over the "
-                             "calibration cases; overlap_fraction: the grid value (0 .. 1 "
-                             "by 0.05) whose fit has the smallest median error over those cases"},
+                  {"method", method},
                   {"calibration_median_abs_error_pct", fit.median_abs_error_pct},
-                  {"rates", "medians of the probes before each calibration case (see method)"},
                   {"full_benchmark", rates_json(full)}};
   write_text_file(out_path, h.to_json().dump(2) + "\n");
   std::printf("privrec calibrate: wrote %s (%.0f s)\n", out_path.c_str(),

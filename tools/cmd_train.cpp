@@ -94,17 +94,7 @@ int cmd_train(int argc, char** argv) {
   // The privacy of the training these steps stand for, at the workload's batch (a target epsilon
   // sets the noise before any step runs).
   const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
-  if (on_cuda) {
-    cuda::require_cuda_algorithm(cfg.kind);
-    const cuda::DeviceInfo d = cuda::query_device();
-    const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
-                        static_cast<double>(cpu::trainer_working_bytes(w, cfg.kind, w.batch_size)) +
-                        (cfg.kind == AlgorithmKind::lazydp ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);
-    if (need > 0.9 * d.memory_GB * 1e9)
-      throw InputError(fmt::format("--backend cuda: {} needs {} of device memory (parameters and working buffers) and "
-                                   "{} has {:.1f} GB; use a smaller --table-scale or --batch",
-                                   w.name, human_bytes(need), d.name, d.memory_GB));
-  }
+  if (on_cuda) require_fits_on_device(w, cfg);
   const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
   if (plan.batch != w.batch_size) {
     if (trace) throw InputError(plan.note + " (the trace fixes the batch; write it with smaller batches)");

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "kernels/cpu/machine_bench.hpp"
+#include "kernels/cuda/device.hpp"
 #include "models/config_error.hpp"
 #include "sim/error_metrics.hpp"
 #include "tools/case_list.hpp"
@@ -19,20 +20,29 @@ int cmd_validate(int argc, char** argv) {
   std::string backend = "cpu", hardware = kDefaultCpuProfile, cases_path = "configs/validation/cpu_validation_cases.json";
   uint64_t seed = 1;
   opts.add_options()("help,h", "show this help")
-    ("backend", po::value(&backend)->default_value(backend), "cpu (cuda: not implemented yet)")
+    ("backend", po::value(&backend)->default_value(backend), "cpu or cuda (this machine's GPU)")
     ("hardware", po::value(&hardware)->default_value(hardware), "the profile to validate: a preset or a JSON file")
-    ("cases", po::value(&cases_path)->default_value(cases_path), "held-out cases (none may be a calibration case)")
+    ("cases", po::value(&cases_path)->default_value(cases_path),
+     "held-out cases (none may be a calibration case; cuda: configs/validation/gpu_validation_cases.json)")
     ("seed", po::value(&seed)->default_value(seed), "seed of the cases' models and traces");
   OutputFlags out;
   out.add_to(opts);
   po::variables_map vm;
   if (!parse(argc, argv, opts, vm,
-             "usage: privrec validate --backend cpu --hardware PROFILE --cases FILE [--json FILE]\n"
+             "usage: privrec validate --backend cpu|cuda --hardware PROFILE --cases FILE [--json FILE]\n"
              "Runs compare on every case; reports per-stage and end-to-end median and worst absolute error, Pearson\n"
              "correlation and the share of cases within 10 %."))
     return 0;
   const bool quiet = vm.count("quiet") > 0;
-  require_cpu_backend(backend);
+  const bool on_cuda = backend == "cuda";
+  if (!on_cuda) require_cpu_backend(backend);
+  if (on_cuda && vm["cases"].defaulted()) cases_path = "configs/validation/gpu_validation_cases.json";
+  if (on_cuda && vm["hardware"].defaulted())
+    throw InputError("--backend cuda: give --hardware, the GPU profile to validate (privrec calibrate --backend cuda)");
+  if (on_cuda) {  // first of all: is there a device?
+    const cuda::DeviceInfo d = cuda::query_device();
+    if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
+  }
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, vm.count("force") > 0);
   const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   const std::vector<Case> cases = load_cases(cases_path);
@@ -43,7 +53,10 @@ int cmd_validate(int argc, char** argv) {
         if (used == c.label())
           throw InputError(fmt::format("{}: case '{}' was used to calibrate {}; validate on held-out cases", cases_path,
                                        c.label(), hw.name));
-  for (const auto& c : cases) require_fits_in_memory(c.workload(), c.algorithm(seed));
+  for (const auto& c : cases) {
+    require_fits_in_memory(c.workload(), c.algorithm(seed));
+    if (on_cuda) require_fits_on_device(c.workload(), c.algorithm(seed));
+  }
 
   // Each case is modeled twice: with the profile's rates as written, and with the profile's rates
   // re-measured by a half-second probe right before the case (efficiencies unchanged). On a shared
@@ -60,10 +73,11 @@ int cmd_validate(int argc, char** argv) {
       }
     }
   } profile_rates, rates_now;
-  const double stream_before = cpu::measure_stream_GBps(int64_t{1} << 29);
+  const double stream_before = on_cuda ? 0.0 : cpu::measure_stream_GBps(int64_t{1} << 29);
   nlohmann::json jcases = nlohmann::json::array();
   std::string csv = "case,stage,measured_ms,modeled_ms,error_pct,modeled_ms_rates_now,error_pct_rates_now\n";
-  std::printf("privrec validate: %s on %zu held-out cases from %s\n", hw.name.c_str(), cases.size(), cases_path.c_str());
+  std::printf("privrec validate: %s on %zu held-out cases from %s, measured on the %s\n", hw.name.c_str(), cases.size(),
+              cases_path.c_str(), backend.c_str());
   std::printf("%-40s %11s %11s %8s   %11s %8s\n", "", "", "profile", "", "rates now", "");
   std::printf("%-40s %11s %11s %8s   %11s %8s\n", "case (end to end)", "measured ms", "modeled ms", "error",
               "modeled ms", "error");
@@ -72,14 +86,16 @@ int cmd_validate(int argc, char** argv) {
     const Workload w = c.workload();
     const AlgorithmConfig cfg = c.algorithm(seed);
     SyntheticTrace trace(w, seed);
-    const sim::HardwareProfile now = with_rates_now(hw);
-    const Comparison cmp_now = compare_cpu(w, cfg, trace, now, c.steps, c.warmup, false);
-    const Comparison cmp = remodel(cmp_now, w, cfg, trace, hw, c.steps, c.warmup);
+    // The GPU is not shared: its cases are modeled at the profile's rates only (both columns agree).
+    const sim::HardwareProfile now = on_cuda ? hw : with_rates_now(hw);
+    const Comparison cmp_now = on_cuda ? compare_cuda(w, cfg, trace, now, c.steps, c.warmup, false)
+                                       : compare_cpu(w, cfg, trace, now, c.steps, c.warmup, false);
+    const Comparison cmp = on_cuda ? cmp_now : remodel(cmp_now, w, cfg, trace, hw, c.steps, c.warmup);
     std::printf("%-40s %11.2f %11.2f %7.1f%%   %11.2f %7.1f%%\n", c.label().c_str(), cmp.measured_step_ms,
                 cmp.modeled_step_ms, cmp.error_pct, cmp_now.modeled_step_ms, cmp_now.error_pct);
     std::fflush(stdout);
     if (!quiet)
-      std::fprintf(stderr, "[privrec] case %zu/%zu done (rates now: stream %.0f GB/s, normals %.0f M/s, GEMM %.0f GFLOP/s)\n",
+      std::fprintf(stderr, "[privrec] case %zu/%zu done (rates: stream %.0f GB/s, normals %.0f M/s, GEMM %.0f GFLOP/s)\n",
                    i + 1, cases.size(), now.device.stream_GBps, now.device.rng_normals_per_s / 1e6,
                    now.device.gemm_GFLOPps);
     profile_rates.add(cmp);
@@ -98,7 +114,7 @@ int cmd_validate(int argc, char** argv) {
     jc["rates_now"]["rates"] = rates_json(now.device);
     jcases.push_back(jc);
   }
-  const double stream_after = cpu::measure_stream_GBps(int64_t{1} << 29);
+  const double stream_after = on_cuda ? 0.0 : cpu::measure_stream_GBps(int64_t{1} << 29);
   auto summaries = [](const Tally& t, nlohmann::json& jstages) {
     for (const auto& [name, mm] : t.by_stage) jstages[name] = sim::summarize_errors(mm.first, mm.second).to_json();
     return std::pair{sim::summarize_errors(t.st_meas, t.st_model), sim::summarize_errors(t.e2e_meas, t.e2e_model)};
@@ -120,10 +136,11 @@ int cmd_validate(int argc, char** argv) {
   }
   row("all stages", per_stage, per_stage_now);
   row("end to end", e2e, e2e_now);
-  std::printf("machine check: streaming read+write %.1f GB/s before the cases, %.1f GB/s after; the profile says %.1f GB/s\n",
-              stream_before, stream_after, hw.device.stream_GBps);
+  if (!on_cuda)
+    std::printf("machine check: streaming read+write %.1f GB/s before the cases, %.1f GB/s after; the profile says %.1f GB/s\n",
+                stream_before, stream_after, hw.device.stream_GBps);
   if (!out.json.empty())
-    write_text_file(out.json, nlohmann::json({{"command", "validate"},
+    write_text_file(out.json, nlohmann::json({{"command", "validate"}, {"backend", backend},
                                               {"stream_GBps_now", {{"before", stream_before}, {"after", stream_after},
                                                                    {"profile", hw.device.stream_GBps}}},
                                               {"hardware", hw.to_json()}, {"cases_file", cases_path},

@@ -2,11 +2,9 @@
 # On the GPU machine (H100/H200), from the repository root with build/ carried over (built here
 # with sm_90, then tools/gpu-bundle.sh): the gpu tests, the CUDA microbenchmarks and the device's
 # description, all under one output folder ($OUT, or the first argument). Sections (second argument
-# or $SECTIONS, default all): tests bench compare train; each is time-boxed so that all four stay
-# within about 10 minutes, and any subset can run in a call of its own.
-#
-# Not yet in it, because privrec does not have it yet: `privrec calibrate --backend cuda` (the
-# script says so in its summary; compare against the h100-sxm preset stands in for it).
+# or $SECTIONS): tests bench compare train (the default: about 10 minutes together) and calibrate
+# (privrec calibrate --backend cuda, then validate --backend cuda on the held-out GPU cases: run it
+# in a call of its own).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-${OUT:-out/gpu-run}}"
@@ -75,5 +73,14 @@ for scale in 0.01 0.1 0.6; do
 done
 fi
 
-log "not run (not implemented yet): privrec calibrate --backend cuda"
+if want calibrate; then
+log "calibrate --backend cuda on configs/validation/gpu_calibration_cases.json"
+timeout 330 build/privrec calibrate --backend cuda --out "$out/gpu-profile.json" --force > "$out/calibrate.txt" 2>&1 \
+  || status=1
+tail -n 25 "$out/calibrate.txt" >> "$out/summary.txt"
+log "validate --backend cuda on configs/validation/gpu_validation_cases.json"
+timeout 240 build/privrec validate --backend cuda --hardware "$out/gpu-profile.json" -q --json "$out/validate.json" \
+  --force > "$out/validate.txt" 2>&1 || status=1
+grep -E 'all stages|end to end' "$out/validate.txt" | tee -a "$out/summary.txt"
+fi
 exit $status

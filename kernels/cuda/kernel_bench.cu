@@ -7,6 +7,7 @@
 
 #include "kernels/cuda/adafest_selection.hpp"
 #include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/dense_ops.hpp"
 #include "kernels/cuda/device_memory.hpp"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/embedding_bag.hpp"
@@ -37,6 +38,8 @@ __global__ void write_noise(float* z, int64_t rows, int64_t dim, uint64_t seed, 
     for (int k = 0; k < 4 && 4 * q + k < dim; ++k) z[r * dim + 4 * q + k] = v[k];
   }
 }
+
+__global__ void empty_kernel() {}
 
 __global__ void add_noise(float* w, const float* z, int64_t n, float scale, float stddev) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
@@ -209,6 +212,40 @@ double KernelBench::adafest_select_ms(int64_t rows, int64_t batch, int64_t pooli
     s_->coalesce.coalesce(off, idx, batch, batch * pooling, rows - 1, nullptr, 0, 0, nullptr);
     s_->selector.select(s_->coalesce.last_sort(), factor, rows, 0, 1.0, 3.0, p, 1, DeviceNoise::gaussian, step++);
   });
+}
+
+double KernelBench::gemm_ms(int64_t M, int64_t N, int64_t K) {
+  float* a = s_->a.get<float>(M * K);
+  float* b = s_->b.get<float>(K * N);
+  float* c = s_->grad.get<float>(M * N);
+  if (s_->changed({7, double(M), double(N), double(K)})) {
+    PRIVREC_CUDA_CHECK(cudaMemset(a, 0, M * K * sizeof(float)));
+    PRIVREC_CUDA_CHECK(cudaMemset(b, 0, K * N * sizeof(float)));
+  }
+  return s_->time([&] { gemm(false, false, M, N, K, a, K, b, N, c, N, false); });
+}
+
+double KernelBench::normals_ms(int64_t rows, int64_t dim) {
+  float* z = s_->b.get<float>(rows * dim);
+  uint64_t step = 1;
+  return s_->time([&] {
+    write_noise<<<grid_for(rows * ((dim + 3) / 4)), kThreads>>>(z, rows, dim, 1, step++);
+    PRIVREC_CUDA_CHECK_LAUNCH(write_noise);
+  });
+}
+
+double KernelBench::launches_ms(int64_t launches) {
+  return s_->time([&] {
+    for (int64_t i = 0; i < launches; ++i) empty_kernel<<<1, 1>>>();
+    PRIVREC_CUDA_CHECK_LAUNCH(empty_kernel);
+  });
+}
+
+double KernelBench::sort_ms(int64_t rows, int64_t batch, int64_t pooling) {
+  if (s_->changed({8, double(rows), double(batch), double(pooling)})) s_->batch(rows, batch, pooling, 0.0);
+  const int64_t* off = s_->offsets.get<int64_t>(batch + 1);
+  const int64_t* idx = s_->indices.get<int64_t>(batch * pooling);
+  return s_->time([&] { s_->coalesce.coalesce(off, idx, batch, batch * pooling, rows - 1, nullptr, 0, 0, nullptr); });
 }
 
 }  // namespace privrec::cuda

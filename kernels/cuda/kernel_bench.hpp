@@ -32,6 +32,14 @@ class KernelBench {
   // adafest's selection for one table: distinct rows, per-row counts over distinct examples, the
   // noisy threshold, and false positives with probability p over the untouched rows.
   double adafest_select_ms(int64_t rows, int64_t batch, int64_t pooling, double zipf_s, double p);
+  // The project's SGEMM, C (M x N) = A (M x K) B (K x N).
+  double gemm_ms(int64_t M, int64_t N, int64_t K);
+  // Philox normals written to memory (rows x dim): the sampling rate, with the writes it needs.
+  double normals_ms(int64_t rows, int64_t dim);
+  // `launches` empty kernel launches in a row.
+  double launches_ms(int64_t launches);
+  // CUB's radix sort of a batch's (row, lookup) keys: the coalescing sort alone.
+  double sort_ms(int64_t rows, int64_t batch, int64_t pooling);
 
  private:
   struct State;

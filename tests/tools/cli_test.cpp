@@ -202,6 +202,8 @@ TEST(Cli, ValidateRefusesCalibrationCasesAndBadCaseFiles) {
   expect_bad("validate --cases " + f, "dpsgd-z");
   expect_bad("calibrate --backend cpu", "--out");
   expect_bad("compare --backend cuda", "--backend cuda: ");
+  expect_bad("calibrate --backend cuda --out " + dir() + "/gpu.json", "--backend cuda: ");
+  expect_bad("validate --backend cuda", "--hardware");
 }
 
 TEST(Cli, CompareRunsTheStepAndTheModel) {

@@ -1,0 +1,55 @@
+#include "kernels/cuda/device_rates.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "kernels/cuda/device.hpp"
+#include "kernels/cuda/kernel_bench.hpp"
+#include "models/config_error.hpp"
+
+namespace privrec::cuda {
+
+namespace {
+template <class F>
+double median_ms(F&& f) {
+  std::vector<double> v;
+  for (int r = 0; r < 5; ++r) v.push_back(f());
+  std::sort(v.begin(), v.end());
+  return v[2];
+}
+}  // namespace
+
+DeviceRates measure_device_rates(const std::function<void(const std::string&)>& say) {
+  const DeviceInfo d = query_device();
+  if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
+  DeviceRates r;
+  r.name = d.name;
+  r.memory_GB = d.memory_GB;
+  KernelBench b;
+  constexpr int64_t kBytes = int64_t{4} << 30;
+  r.stream_GBps = 2.0 * kBytes / (median_ms([&] { return b.copy_ms(kBytes); }) * 1e6);
+  say(fmt::format("device copy (read + write): {:.0f} GB/s", r.stream_GBps));
+  for (int64_t dim : {16, 32, 64, 128}) {
+    const int64_t rows = kBytes / 4 / dim, batch = 2048 * 26, pooling = 20;
+    const double ms = median_ms([&] { return b.embedding_forward_ms(rows, dim, batch, pooling, 0.0); });
+    r.random_GBps_by_row_B.emplace_back(4.0 * dim, static_cast<double>(batch * pooling * dim * 4) / (ms * 1e6));
+    say(fmt::format("row gathers, {} B rows: {:.0f} GB/s", 4 * dim, r.random_GBps_by_row_B.back().second));
+  }
+  const double gemm = median_ms([&] { return b.gemm_ms(2048, 1024, 1024); });
+  r.gemm_GFLOPps = 2.0 * 2048 * 1024 * 1024 / (gemm * 1e6);
+  say(fmt::format("SGEMM 2048x1024x1024: {:.0f} GFLOP/s", r.gemm_GFLOPps));
+  const int64_t n_rows = int64_t{1} << 23, n_dim = 128;
+  r.rng_normals_per_s = static_cast<double>(n_rows * n_dim) / (median_ms([&] { return b.normals_ms(n_rows, n_dim); }) * 1e-3);
+  say(fmt::format("normals: {:.0f} G/s", r.rng_normals_per_s / 1e9));
+  const int64_t batch = 2048 * 26, pooling = 20, keys = batch * pooling;
+  // The counters count a sort of n keys as 2 n 8 key-steps (eight 8-bit passes, keys and copies).
+  r.sort_ops_per_s = 16.0 * static_cast<double>(keys) /
+                     (median_ms([&] { return b.sort_ms(int64_t{1} << 25, batch, pooling); }) * 1e-3);
+  say(fmt::format("sorting: {:.0f} G key-steps/s", r.sort_ops_per_s / 1e9));
+  r.launch_overhead_us = median_ms([&] { return b.launches_ms(1000); }) * 1e3 / 1000.0;
+  say(fmt::format("kernel launch: {:.2f} us", r.launch_overhead_us));
+  return r;
+}
+
+}  // namespace privrec::cuda

@@ -1,0 +1,26 @@
+#pragma once
+// This GPU's rates in the performance model's terms, from the CUDA microbenchmarks (each a
+// warm-up and a timed run with CUDA events, the median of five): what `privrec calibrate --backend
+// cuda` writes into a measured profile before fitting the stage efficiencies.
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace privrec::cuda {
+
+struct DeviceRates {
+  std::string name;
+  double memory_GB = 0;
+  double stream_GBps = 0;                                     // device-to-device copy, read + write, 4 GB
+  std::vector<std::pair<double, double>> random_GBps_by_row_B;  // embedding-bag forward gathers, 64..512 B rows
+  double gemm_GFLOPps = 0;                                    // the project's SGEMM at 2048 x 1024 x 1024
+  double rng_normals_per_s = 0;                               // Philox + Box-Muller normals written, 1 G of them
+  double sort_ops_per_s = 0;                                  // CUB radix sort of (row, lookup) keys
+  double launch_overhead_us = 0;                              // back-to-back empty launches
+};
+
+// Throws InputError when there is no device; `say` gets a line per benchmark.
+DeviceRates measure_device_rates(const std::function<void(const std::string&)>& say);
+
+}  // namespace privrec::cuda
