@@ -178,7 +178,7 @@ nlohmann::json machine_json() {
 }
 
 void RunFlags::add_to(po::options_description& o) {
-  o.add_options()("backend", po::value(&backend)->default_value(backend), "cpu (cuda: not implemented yet)")
+  o.add_options()("backend", po::value(&backend)->default_value(backend), "cpu or cuda (a CUDA device must be present)")
     ("steps", po::value(&steps)->default_value(steps), "training steps (measured: those after the warm-up)")
     ("warmup", po::value(&warmup)->default_value(warmup), "steps run before measurement begins")
     ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
