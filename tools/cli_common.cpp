@@ -201,8 +201,7 @@ void OutputFlags::add_to(po::options_description& o) {
 void require_cpu_backend(const std::string& backend) {
   if (backend == "cuda") {
     // Say first whether there is a device at all; with one, say what is missing.
-    const cuda::DeviceInfo d = cuda::query_device();
-    if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
+    const cuda::DeviceInfo d = cuda::require_device();
     throw InputError("--backend cuda: found " + d.name + ", but this command does not run on the CUDA backend yet "
                      "(privrec train --backend cuda does, for every algorithm)");
   }
@@ -215,8 +214,7 @@ void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg) {
 }
 
 void require_fits_on_device(const Workload& w, const AlgorithmConfig& cfg) {
-  cuda::require_cuda_algorithm(cfg.kind);
-  const cuda::DeviceInfo d = cuda::query_device();
+  const cuda::DeviceInfo d = cuda::require_device();
   const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
                       static_cast<double>(cpu::trainer_working_bytes(w, cfg.kind, w.batch_size)) +
                       (cfg.kind == AlgorithmKind::lazydp ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);

@@ -43,10 +43,7 @@ int cmd_calibrate(int argc, char** argv) {
   const bool on_cuda = backend == "cuda";
   if (!on_cuda) require_cpu_backend(backend);
   if (on_cuda && vm["cases"].defaulted()) cases_path = "configs/validation/gpu_calibration_cases.json";
-  if (on_cuda) {  // first of all: is there a device?
-    const cuda::DeviceInfo d = cuda::query_device();
-    if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
-  }
+  if (on_cuda) cuda::require_device();  // first of all: is there a device?
   if (out_path.empty()) throw InputError("--out: required (the profile file to write)");
   check_output(out_path, vm.count("force") > 0);
   if (name.empty()) name = std::filesystem::path(out_path).stem().string();

@@ -39,10 +39,7 @@ int cmd_validate(int argc, char** argv) {
   if (on_cuda && vm["cases"].defaulted()) cases_path = "configs/validation/gpu_validation_cases.json";
   if (on_cuda && vm["hardware"].defaulted())
     throw InputError("--backend cuda: give --hardware, the GPU profile to validate (privrec calibrate --backend cuda)");
-  if (on_cuda) {  // first of all: is there a device?
-    const cuda::DeviceInfo d = cuda::query_device();
-    if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
-  }
+  if (on_cuda) cuda::require_device();  // first of all: is there a device?
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, vm.count("force") > 0);
   const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   const std::vector<Case> cases = load_cases(cases_path);

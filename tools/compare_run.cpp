@@ -49,12 +49,19 @@ nlohmann::json Comparison::to_json() const {
 }
 
 namespace {
+// The model of the steps after the warm-up, paired with the measured stages.
+Comparison with_model(const std::vector<std::pair<Stage, double>>& measured, double step_ms, int64_t batch,
+                      const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                      const sim::HardwareProfile& h, int64_t steps, int64_t warmup) {
+  const sim::SimReport model = sim::simulate(w, cfg, trace, h, steps, {}, warmup + 1);
+  return pair_up(measured, step_ms, model, batch);
+}
+
 Comparison measure_and_model(const TrainReport& rep, const Workload& w, const AlgorithmConfig& cfg,
                              const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps, int64_t warmup) {
   std::vector<std::pair<Stage, double>> measured;
   for (const auto& s : rep.stages) measured.emplace_back(s.stage, s.median_ms);
-  const sim::SimReport model = sim::simulate(w, cfg, trace, h, steps, {}, warmup + 1);
-  return pair_up(measured, rep.step_ms_median, model, rep.batch_size);
+  return with_model(measured, rep.step_ms_median, rep.batch_size, w, cfg, trace, h, steps, warmup);
 }
 
 TrainOptions options(int64_t steps, int64_t warmup, bool progress) {
@@ -82,8 +89,7 @@ Comparison remodel(const Comparison& measured, const Workload& w, const Algorith
                    const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps, int64_t warmup) {
   std::vector<std::pair<Stage, double>> m;
   for (const auto& s : measured.stages) m.emplace_back(s.stage, s.measured_ms);
-  const sim::SimReport model = sim::simulate(w, cfg, trace, h, steps, {}, warmup + 1);
-  return pair_up(m, measured.measured_step_ms, model, w.batch_size);
+  return with_model(m, measured.measured_step_ms, w.batch_size, w, cfg, trace, h, steps, warmup);
 }
 
 sim::HardwareProfile with_rates_now(const sim::HardwareProfile& h) {

@@ -544,9 +544,8 @@ class CudaTrainer : public cpu::StepTrainer {
 }  // namespace
 
 void require_cuda_algorithm(AlgorithmKind kind) {
-  const DeviceInfo d = query_device();
-  if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
   (void)kind;  // every algorithm runs on this backend
+  require_device();
 }
 
 cpu::DlrmModel train_model_on_cuda(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,

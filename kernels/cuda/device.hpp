@@ -17,4 +17,7 @@ struct DeviceInfo {
 // Device 0, or why there is none (no driver, no device, or a build without CUDA). Never throws.
 DeviceInfo query_device();
 
+// Device 0, or InputError "--backend cuda: no CUDA device was found (why)".
+DeviceInfo require_device();
+
 }  // namespace privrec::cuda

@@ -21,8 +21,7 @@ double median_ms(F&& f) {
 }  // namespace
 
 DeviceRates measure_device_rates(const std::function<void(const std::string&)>& say) {
-  const DeviceInfo d = query_device();
-  if (!d.available) throw InputError("--backend cuda: no CUDA device was found (" + d.reason + ")");
+  const DeviceInfo d = require_device();
   DeviceRates r;
   r.name = d.name;
   r.memory_GB = d.memory_GB;
