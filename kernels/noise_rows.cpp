@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/normals_avx2.hpp"
-#include "kernels/gaussian.hpp"
+#include "models/rng/gaussian.hpp"
 
 namespace privrec {
 

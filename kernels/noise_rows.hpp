@@ -4,7 +4,7 @@
 // elsewhere a loop the compiler vectorizes). Bit-identical to noise_normal() (gaussian.hpp).
 #include <cstdint>
 
-#include "kernels/philox.hpp"
+#include "models/rng/philox.hpp"
 #include "models/algorithm.hpp"
 
 namespace privrec {

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/gaussian.hpp"
+#include "models/rng/gaussian.hpp"
 
 namespace privrec {
 

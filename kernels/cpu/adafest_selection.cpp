@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/gaussian.hpp"
+#include "models/rng/gaussian.hpp"
 #include "traces/row_sort.hpp"
 
 namespace privrec::cpu {

@@ -9,7 +9,7 @@
 #include <new>
 #include <string>
 
-#include "kernels/gaussian.hpp"
+#include "models/rng/gaussian.hpp"
 #include "kernels/noise_rows.hpp"
 
 namespace privrec::cpu {

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "kernels/philox.hpp"
+#include "models/rng/philox.hpp"
 
 namespace privrec::cpu::avx2 {
 

@@ -12,7 +12,7 @@
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/embedding_bag.hpp"
 #include "kernels/cuda/noisy_update.hpp"
-#include "kernels/gaussian.hpp"
+#include "models/rng/gaussian.hpp"
 
 namespace privrec::cuda {
 

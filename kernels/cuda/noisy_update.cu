@@ -3,7 +3,7 @@
 #include "kernels/cuda/cuda_check.hpp"
 #include "kernels/cuda/device_memory.hpp"
 #include "kernels/cuda/launch.cuh"
-#include "kernels/gaussian.hpp"
+#include "models/rng/gaussian.hpp"
 
 namespace privrec::cuda {
 

@@ -3,14 +3,14 @@
 //
 // The dense update generates each coordinate's noise in registers (Philox4x32-10 keyed by seed,
 // step, table, row and column block, then Box-Muller with the project's IEEE-exact functions, see
-// kernels/gaussian.hpp) and applies w -= scale * (g + stddev * z) in the CPU backend's operation
+// models/rng/gaussian.hpp) and applies w -= scale * (g + stddev * z) in the CPU backend's operation
 // order with non-fusing intrinsics: the noise, and the updated table, are bit-identical to the CPU
 // backend's. The table moves through memory once in and once out; rows with a gradient find it
 // through a per-row slot map (4 bytes a row, built and cleared around the pass).
 #include <cstdint>
 #include <vector>
 
-#include "kernels/philox.hpp"
+#include "models/rng/philox.hpp"
 
 namespace privrec::cuda {
 

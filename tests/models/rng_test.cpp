@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "kernels/gaussian.hpp"
+#include "models/rng/gaussian.hpp"
 #include "kernels/noise_rows.hpp"
 
 using namespace privrec;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/philox.hpp"
+#include "models/rng/philox.hpp"
 
 #if !defined(__CUDA_ARCH__)
 #include <cmath>
