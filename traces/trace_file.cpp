@@ -148,6 +148,79 @@ float parse_float_token(const std::string& tok, const std::string& where, const 
   return v;
 }
 
+// The header line 'privrec-trace-text v1 dense=D tables=T batch=B': sets t's shape, returns B.
+int64_t parse_text_header(std::istringstream& tokens, const std::string& where, TraceData& t) {
+  std::string magic, version, tok;
+  tokens >> magic >> version;
+  if (magic != kTextHeader || version != "v1")
+    throw InputError(where + ": expected the header 'privrec-trace-text v1 dense=D tables=T batch=B'");
+  int64_t batch = 0;
+  while (tokens >> tok) {
+    const auto eq = tok.find('=');
+    const std::string key = tok.substr(0, eq), value = eq == std::string::npos ? "" : tok.substr(eq + 1);
+    const int64_t v = parse_int_token(value, where, key.c_str());
+    if (key == "dense") t.num_dense = v;
+    else if (key == "tables") t.num_tables = v;
+    else if (key == "batch") batch = v;
+    else throw InputError(where + ": unknown header key '" + key + "' (expected dense, tables, batch)");
+  }
+  if (t.num_dense < 0 || t.num_tables <= 0 || batch <= 0)
+    throw InputError(where + ": header needs dense >= 0, tables > 0 and batch > 0");
+  return batch;
+}
+
+// One example line of a text trace: the label, the dense values, then one '|' group of row ids per table.
+struct TextExample {
+  float label = 0;
+  std::vector<float> dense;
+  std::vector<std::vector<int64_t>> bags;  // table -> row ids
+};
+
+TextExample parse_text_example(const std::vector<std::string>& toks, const std::string& where, const TraceData& t) {
+  TextExample ex;
+  size_t k = 0;
+  ex.label = parse_float_token(toks[k++], where, "label");
+  if (ex.label != 0.0f && ex.label != 1.0f) throw InputError(fmt::format("{}: label {} is not 0 or 1", where, toks[0]));
+  for (int64_t f = 0; f < t.num_dense; ++f) {
+    if (k >= toks.size() || toks[k] == "|")
+      throw InputError(fmt::format("{}: {} dense values expected, found {}", where, t.num_dense, f));
+    ex.dense.push_back(parse_float_token(toks[k++], where, "dense value"));
+  }
+  while (k < toks.size()) {
+    if (toks[k] != "|")
+      throw InputError(fmt::format("{}: expected '|' before table {}'s row ids, found '{}'", where, ex.bags.size(), toks[k]));
+    ++k;
+    ex.bags.emplace_back();
+    while (k < toks.size() && toks[k] != "|") {
+      const int64_t id = parse_int_token(toks[k++], where, "row id");
+      if (id < 0) throw InputError(fmt::format("{}: row id {} is negative", where, id));
+      ex.bags.back().push_back(id);
+    }
+  }
+  if (static_cast<int64_t>(ex.bags.size()) != t.num_tables)
+    throw InputError(fmt::format("{}: {} tables ('|' groups) expected, found {}", where, t.num_tables, ex.bags.size()));
+  return ex;
+}
+
+// The examples of one batch in the trace's columnar layout.
+Batch assemble_text_batch(const std::vector<TextExample>& examples, const TraceData& t) {
+  Batch b;
+  b.size = static_cast<int64_t>(examples.size());
+  b.num_dense = t.num_dense;
+  for (const auto& ex : examples) b.labels.push_back(ex.label);
+  for (const auto& ex : examples) b.dense.insert(b.dense.end(), ex.dense.begin(), ex.dense.end());
+  b.tables.resize(t.num_tables);
+  for (int64_t ti = 0; ti < t.num_tables; ++ti) {
+    auto& tb = b.tables[ti];
+    tb.offsets.push_back(0);
+    for (const auto& ex : examples) {
+      tb.indices.insert(tb.indices.end(), ex.bags[ti].begin(), ex.bags[ti].end());
+      tb.offsets.push_back(static_cast<int64_t>(tb.indices.size()));
+    }
+  }
+  return b;
+}
+
 TraceData read_text(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot open the trace for reading");
@@ -156,28 +229,7 @@ TraceData read_text(const std::string& path) {
   std::string line;
   int64_t line_no = 0;
   bool have_header = false;
-  std::vector<std::vector<float>> dense;
-  std::vector<float> labels;
-  std::vector<std::vector<std::vector<int64_t>>> bags;  // example -> table -> ids
-  auto flush = [&]() {
-    if (labels.empty()) return;
-    Batch b;
-    b.size = static_cast<int64_t>(labels.size());
-    b.num_dense = t.num_dense;
-    b.labels = labels;
-    for (auto& d : dense) b.dense.insert(b.dense.end(), d.begin(), d.end());
-    b.tables.resize(t.num_tables);
-    for (int64_t ti = 0; ti < t.num_tables; ++ti) {
-      auto& tb = b.tables[ti];
-      tb.offsets.push_back(0);
-      for (auto& ex : bags) {
-        tb.indices.insert(tb.indices.end(), ex[ti].begin(), ex[ti].end());
-        tb.offsets.push_back(static_cast<int64_t>(tb.indices.size()));
-      }
-    }
-    t.batches.push_back(std::move(b));
-    dense.clear(), labels.clear(), bags.clear();
-  };
+  std::vector<TextExample> examples;
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -186,58 +238,22 @@ TraceData read_text(const std::string& path) {
     const std::string where = fmt::format("{}:{}", path, line_no);
     std::istringstream tokens(line);
     if (!have_header) {
-      std::string magic, version, tok;
-      tokens >> magic >> version;
-      if (magic != kTextHeader || version != "v1")
-        throw InputError(where + ": expected the header 'privrec-trace-text v1 dense=D tables=T batch=B'");
-      while (tokens >> tok) {
-        const auto eq = tok.find('=');
-        const std::string key = tok.substr(0, eq), value = eq == std::string::npos ? "" : tok.substr(eq + 1);
-        const int64_t v = parse_int_token(value, where, key.c_str());
-        if (key == "dense") t.num_dense = v;
-        else if (key == "tables") t.num_tables = v;
-        else if (key == "batch") batch = v;
-        else throw InputError(where + ": unknown header key '" + key + "' (expected dense, tables, batch)");
-      }
-      if (t.num_dense < 0 || t.num_tables <= 0 || batch <= 0)
-        throw InputError(where + ": header needs dense >= 0, tables > 0 and batch > 0");
+      batch = parse_text_header(tokens, where, t);
       have_header = true;
       continue;
     }
     std::string tok;
     std::vector<std::string> toks;
     while (tokens >> tok) toks.push_back(tok);
-    size_t k = 0;
     if (toks.empty()) continue;
-    const float label = parse_float_token(toks[k++], where, "label");
-    if (label != 0.0f && label != 1.0f) throw InputError(fmt::format("{}: label {} is not 0 or 1", where, toks[0]));
-    std::vector<float> d;
-    for (int64_t f = 0; f < t.num_dense; ++f) {
-      if (k >= toks.size() || toks[k] == "|")
-        throw InputError(fmt::format("{}: {} dense values expected, found {}", where, t.num_dense, f));
-      d.push_back(parse_float_token(toks[k++], where, "dense value"));
+    examples.push_back(parse_text_example(toks, where, t));
+    if (static_cast<int64_t>(examples.size()) == batch) {
+      t.batches.push_back(assemble_text_batch(examples, t));
+      examples.clear();
     }
-    std::vector<std::vector<int64_t>> ex;
-    while (k < toks.size()) {
-      if (toks[k] != "|")
-        throw InputError(fmt::format("{}: expected '|' before table {}'s row ids, found '{}'", where, ex.size(), toks[k]));
-      ++k;
-      ex.emplace_back();
-      while (k < toks.size() && toks[k] != "|") {
-        const int64_t id = parse_int_token(toks[k++], where, "row id");
-        if (id < 0) throw InputError(fmt::format("{}: row id {} is negative", where, id));
-        ex.back().push_back(id);
-      }
-    }
-    if (static_cast<int64_t>(ex.size()) != t.num_tables)
-      throw InputError(fmt::format("{}: {} tables ('|' groups) expected, found {}", where, t.num_tables, ex.size()));
-    labels.push_back(label);
-    dense.push_back(std::move(d));
-    bags.push_back(std::move(ex));
-    if (static_cast<int64_t>(labels.size()) == batch) flush();
   }
   if (!have_header) throw InputError(path + ": empty trace (no header line)");
-  flush();
+  if (!examples.empty()) t.batches.push_back(assemble_text_batch(examples, t));
   if (t.batches.empty()) throw InputError(path + ": the trace holds no examples");
   return t;
 }
