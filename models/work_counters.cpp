@@ -3,45 +3,58 @@
 namespace privrec {
 
 WorkCounters& WorkCounters::operator+=(const WorkCounters& o) {
-  bytes_read_seq += o.bytes_read_seq;
-  bytes_written_seq += o.bytes_written_seq;
-  bytes_read_rand += o.bytes_read_rand;
-  bytes_written_rand += o.bytes_written_rand;
-  rows_read_rand += o.rows_read_rand;
-  rows_written_rand += o.rows_written_rand;
-  rng_samples += o.rng_samples;
-  flops += o.flops;
-  gemm_flops += o.gemm_flops;
-  launches += o.launches;
-  sort_ops += o.sort_ops;
+#define PRIVREC_ADD_COUNTER(name, doc) name += o.name;
+  PRIVREC_WORK_COUNTER_FIELDS(PRIVREC_ADD_COUNTER)
+#undef PRIVREC_ADD_COUNTER
   return *this;
 }
 
 WorkCounters WorkCounters::divided_by(uint64_t n) const {
   WorkCounters m;
-  if (n == 0) return m;
-  m.bytes_read_seq = bytes_read_seq / n;
-  m.bytes_written_seq = bytes_written_seq / n;
-  m.bytes_read_rand = bytes_read_rand / n;
-  m.bytes_written_rand = bytes_written_rand / n;
-  m.rows_read_rand = rows_read_rand / n;
-  m.rows_written_rand = rows_written_rand / n;
-  m.rng_samples = rng_samples / n;
-  m.flops = flops / n;
-  m.gemm_flops = gemm_flops / n;
-  m.launches = launches / n;
-  m.sort_ops = sort_ops / n;
+  if (n == 0) return m;  // no steps: a zero mean rather than a division by zero
+#define PRIVREC_DIVIDE_COUNTER(name, doc) m.name = name / n;
+  PRIVREC_WORK_COUNTER_FIELDS(PRIVREC_DIVIDE_COUNTER)
+#undef PRIVREC_DIVIDE_COUNTER
   return m;
 }
 
 nlohmann::json WorkCounters::to_json() const {
-  return {{"bytes_read_seq", bytes_read_seq},     {"bytes_written_seq", bytes_written_seq},
-          {"bytes_read_rand", bytes_read_rand},   {"bytes_written_rand", bytes_written_rand},
-          {"rows_read_rand", rows_read_rand},     {"rows_written_rand", rows_written_rand},
-          {"rng_samples", rng_samples},           {"flops", flops},
-          {"gemm_flops", gemm_flops},             {"launches", launches},                 {"sort_ops", sort_ops},
-          {"bytes_read", bytes_read()},
-          {"bytes_written", bytes_written()}};
+  nlohmann::json j = nlohmann::json::object();
+#define PRIVREC_COUNTER_JSON(name, doc) j[#name] = name;
+  PRIVREC_WORK_COUNTER_FIELDS(PRIVREC_COUNTER_JSON)
+#undef PRIVREC_COUNTER_JSON
+  j["bytes_read"] = bytes_read();
+  j["bytes_written"] = bytes_written();
+  return j;
+}
+
+const std::vector<std::string>& WorkCounters::field_names() {
+#define PRIVREC_COUNTER_NAME(name, doc) #name,
+  static const std::vector<std::string> names{PRIVREC_WORK_COUNTER_FIELDS(PRIVREC_COUNTER_NAME)};
+#undef PRIVREC_COUNTER_NAME
+  return names;
+}
+
+const std::vector<std::string>& work_counter_docs() {
+#define PRIVREC_COUNTER_DOC(name, doc) doc,
+  static const std::vector<std::string> docs{PRIVREC_WORK_COUNTER_FIELDS(PRIVREC_COUNTER_DOC)};
+#undef PRIVREC_COUNTER_DOC
+  return docs;
+}
+
+std::string WorkCounters::csv_header() {
+  std::string s;
+  for (const auto& name : field_names()) s += (s.empty() ? "" : ",") + name;
+  return s;
+}
+
+std::string WorkCounters::csv_values() const {
+  std::string s;
+  // The separator goes before every value but the first, matching csv_header() column for column.
+#define PRIVREC_COUNTER_CSV(name, doc) s += (s.empty() ? "" : ",") + std::to_string(name);
+  PRIVREC_WORK_COUNTER_FIELDS(PRIVREC_COUNTER_CSV)
+#undef PRIVREC_COUNTER_CSV
+  return s;
 }
 
 }  // namespace privrec

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <utility>
+
+#include "models/sample_stats.hpp"
 
 namespace privrec::sim {
 
@@ -121,11 +124,7 @@ StageFit fit_stages(const std::vector<StageObservation>& observations, double ov
         roof * lookup(fit.efficiency, 1.0) + lookup(fit.fixed_ms, 0.0) + o.modeled.overhead_ms + o.modeled.link_ms;
     errors.push_back(std::abs(predicted - o.measured_ms) / o.measured_ms * 100.0);
   }
-  if (!errors.empty()) {
-    std::sort(errors.begin(), errors.end());
-    const size_t n = errors.size();
-    fit.median_abs_error_pct = n % 2 ? errors[n / 2] : 0.5 * (errors[n / 2 - 1] + errors[n / 2]);
-  }
+  fit.median_abs_error_pct = median(std::move(errors));  // 0 when no observation was usable
   return fit;
 }
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+
+#include "models/sample_stats.hpp"
 
 namespace privrec::sim {
 
@@ -28,9 +31,9 @@ ErrorSummary summarize_errors(const std::vector<double>& measured, const std::ve
     abs_err[i] = std::abs(error_pct(measured[i], modeled[i]));
     within += abs_err[i] <= 10.0;
   }
-  std::sort(abs_err.begin(), abs_err.end());
-  s.median_abs_pct = n % 2 ? abs_err[n / 2] : 0.5 * (abs_err[n / 2 - 1] + abs_err[n / 2]);
-  s.worst_abs_pct = abs_err.back();
+  const SampleStats stats = summarize(std::move(abs_err));
+  s.median_abs_pct = stats.median;
+  s.worst_abs_pct = stats.max;
   s.share_within_10pct = static_cast<double>(within) / static_cast<double>(n);
   if (n >= 2) {
     double mx = 0, my = 0;

@@ -1,22 +1,25 @@
 #include "kernels/cuda/device_rates.hpp"
 
-#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/kernel_bench.hpp"
 #include "models/config_error.hpp"
+#include "models/sample_stats.hpp"
 
 namespace privrec::cuda {
 
 namespace {
+// Median of five runs of `f`, each returning its own CUDA-event time in ms (KernelBench does the
+// warm-up); the statistic is the shared one.
 template <class F>
 double median_ms(F&& f) {
   std::vector<double> v;
   for (int r = 0; r < 5; ++r) v.push_back(f());
-  std::sort(v.begin(), v.end());
-  return v[2];
+  return median(std::move(v));
 }
 }  // namespace
 
