@@ -12,11 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "kernels/backend.hpp"
 #include "kernels/cpu/dlrm_model.hpp"
-#include "kernels/cpu/trainer.hpp"
-#include "kernels/cuda/cuda_trainer.hpp"
-#include "kernels/cuda/device.hpp"
-#include "kernels/training_run.hpp"
 #include "traces/trace_file.hpp"
 #include "models/config_error.hpp"
 
@@ -177,18 +174,47 @@ nlohmann::json machine_json() {
           {"git_revision", git_revision()}};
 }
 
+std::string backend_help() {
+  std::string help;
+  for (const std::string& name : backend_names())
+    help += (help.empty() ? "" : "; ") + name + ": " + find_backend(name).description;
+  return help;
+}
+
+std::string backend_defaults(const std::function<std::string(const Backend&)>& field) {
+  std::string help;
+  for (const std::string& name : backend_names()) {
+    const std::string value = field(find_backend(name));
+    help += (help.empty() ? "" : ", ") + name + ": " + (value.empty() ? "none" : value);
+  }
+  return help;
+}
+
 void RunFlags::add_to(po::options_description& o) {
-  o.add_options()("backend", po::value(&backend)->default_value(backend), "cpu or cuda (a CUDA device must be present)")
+  o.add_options()("backend", po::value(&backend)->default_value(backend), backend_help().c_str())
     ("steps", po::value(&steps)->default_value(steps), "training steps (measured: those after the warm-up)")
     ("warmup", po::value(&warmup)->default_value(warmup), "steps run before measurement begins")
     ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
     ("trace", po::value(&trace), "a trace file (binary, or text if it ends in .txt) instead of synthetic data");
 }
 
-void RunFlags::check(int64_t max_steps, bool cuda_runs) const {
-  if (!(cuda_runs && backend == "cuda")) require_cpu_backend(backend);
+namespace {
+// Refuses a backend that does not run on the host, saying first whether it could run here at all.
+void require_host_backend(const Backend& b) {
+  if (b.runs_on_host) return;
+  const std::string found = b.require_available();
+  throw InputError(fmt::format("--backend {}: found {}, but this command does not run on the {} backend yet "
+                               "(privrec train --backend {} does, for every algorithm)",
+                               b.name, found, b.title, b.name));
+}
+}  // namespace
+
+const Backend& RunFlags::check(int64_t max_steps, bool every_backend) const {
+  const Backend& b = find_backend(backend);
+  if (!every_backend) require_host_backend(b);
   if (steps < 1 || steps > max_steps) throw InputError(fmt::format("--steps {}: expected 1 .. {}", steps, max_steps));
   if (warmup < 0) throw InputError(fmt::format("--warmup {}: expected >= 0", warmup));
+  return b;
 }
 
 void OutputFlags::add_to(po::options_description& o) {
@@ -198,30 +224,9 @@ void OutputFlags::add_to(po::options_description& o) {
     ("quiet,q", "no progress on stderr");
 }
 
-void require_cpu_backend(const std::string& backend) {
-  if (backend == "cuda") {
-    // Say first whether there is a device at all; with one, say what is missing.
-    const cuda::DeviceInfo d = cuda::require_device();
-    throw InputError("--backend cuda: found " + d.name + ", but this command does not run on the CUDA backend yet "
-                     "(privrec train --backend cuda does, for every algorithm)");
-  }
-  if (backend != "cpu") throw InputError("--backend " + backend + ": expected cpu or cuda");
-}
-
-void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg) {
-  const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
+void require_fits(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg) {
+  const MemoryPlan plan = backend.plan_memory(w, cfg.kind);
   if (plan.batch != w.batch_size) throw InputError(plan.note + "; pass --batch " + std::to_string(plan.batch));
-}
-
-void require_fits_on_device(const Workload& w, const AlgorithmConfig& cfg) {
-  const cuda::DeviceInfo d = cuda::require_device();
-  const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
-                      static_cast<double>(cpu::trainer_working_bytes(w, cfg.kind, w.batch_size)) +
-                      (cfg.kind == AlgorithmKind::lazydp ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);
-  if (need > 0.9 * d.memory_GB * 1e9)
-    throw InputError(fmt::format("--backend cuda: {} needs {} of device memory (parameters and working buffers) and "
-                                 "{} has {:.1f} GB; use a smaller --table-scale or --batch",
-                                 w.name, human_bytes(need), d.name, d.memory_GB));
 }
 
 std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::variables_map& vm, Workload& w) {

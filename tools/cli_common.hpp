@@ -1,5 +1,6 @@
 #pragma once
 // What the subcommands share: workload and algorithm flags, output files, machine description.
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -10,6 +11,10 @@
 #include "models/privacy/privacy_budget.hpp"
 #include "models/workload.hpp"
 #include "traces/trace_source.hpp"
+
+namespace privrec {
+struct Backend;
+}
 
 namespace privrec::cli {
 
@@ -31,16 +36,25 @@ struct WorkloadFlags {
   Workload resolve() const;  // throws InputError
 };
 
+// What --backend is when not given (calibrate and validate too).
+inline constexpr const char* kDefaultBackend = "cpu";
+
 // --backend, --steps, --warmup, --seed, --trace: what every command that runs real steps takes.
 struct RunFlags {
-  std::string backend = "cpu", trace;
+  std::string backend = kDefaultBackend, trace;
   int64_t steps = 5, warmup = 1;
   uint64_t seed = 1;
   void add_to(po::options_description& o);
-  // The backend is cpu (or cuda where `cuda_runs`), 1 <= steps <= max_steps, warmup >= 0
+  // The --backend named, if it is registered and the command runs on it (on every backend where
+  // `every_backend`, else only on those that run on the host); 1 <= steps <= max_steps, warmup >= 0
   // (InputError naming the flag).
-  void check(int64_t max_steps, bool cuda_runs = false) const;
+  const Backend& check(int64_t max_steps, bool every_backend = false) const;
 };
+
+// What --backend says in --help: every registered backend and what it runs on.
+std::string backend_help();
+// A per-backend default in --help: "cpu: X, cuda: Y" ("none" where a backend has none).
+std::string backend_defaults(const std::function<std::string(const Backend&)>& field);
 
 // --json, --csv, --force, --quiet: what every reporting command offers.
 struct OutputFlags {
@@ -67,18 +81,9 @@ struct PrivacyFlags {
 // --dist, --pooling and --batch are refused alongside it).
 std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::variables_map& vm, Workload& w);
 
-// The measured profile of the development machine that compare and validate use by default.
-inline constexpr const char* kDefaultCpuProfile = "cpu-epyc-2c";
-
-// Refuses every backend but cpu, saying for cuda whether a device was found and what is missing.
-void require_cpu_backend(const std::string& backend);
-
-// Refuses (InputError) a real run whose model and working memory cannot fit here, before allocating;
-// dpsgd-b/r at a batch that does not fit are told to use a smaller --batch.
-void require_fits_in_memory(const Workload& w, const AlgorithmConfig& cfg);
-
-// The same for the CUDA backend: a device must exist and hold the parameters and working buffers.
-void require_fits_on_device(const Workload& w, const AlgorithmConfig& cfg);
+// Refuses (InputError) a real run on `backend` whose model and working memory cannot fit, before
+// allocating; dpsgd-b/r at a batch that does not fit are told to use a smaller --batch.
+void require_fits(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg);
 
 // Refuses to replace an existing file unless --force was given.
 void check_output(const std::string& path, bool force);

@@ -1,16 +1,14 @@
 // privrec calibrate: measures this machine's rates with microbenchmarks, runs the calibration
 // cases for real, fits each stage's efficiency, and writes a measured hardware profile.
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 
 #include <fmt/format.h>
 
-#include "kernels/cpu/machine_bench.hpp"
-#include "kernels/cuda/device.hpp"
-#include "kernels/cuda/device_rates.hpp"
+#include "kernels/backend.hpp"
 #include "models/config_error.hpp"
+#include "models/sample_stats.hpp"
 #include "sim/calibration.hpp"
 #include "tools/case_list.hpp"
 #include "tools/cli_common.hpp"
@@ -21,14 +19,15 @@ namespace privrec::cli {
 
 int cmd_calibrate(int argc, char** argv) {
   po::options_description opts("privrec calibrate options");
-  std::string backend = "cpu", out_path, name, cases_path = "configs/validation/cpu_calibration_cases.json";
+  std::string backend = kDefaultBackend, out_path, name, cases_path = find_backend(backend).calibration_cases;
   uint64_t seed = 1;
+  const std::string cases_help = "calibration cases (never the validation cases; default: the backend's, " +
+                                 backend_defaults([](const Backend& b) { return b.calibration_cases; }) + ")";
   opts.add_options()("help,h", "show this help")
-    ("backend", po::value(&backend)->default_value(backend), "cpu or cuda (this machine's GPU)")
+    ("backend", po::value(&backend)->default_value(backend), backend_help().c_str())
     ("out", po::value(&out_path), "where to write the profile (required), e.g. configs/hardware/NAME.json")
     ("name", po::value(&name), "the profile's name (default: the output file's name)")
-    ("cases", po::value(&cases_path)->default_value(cases_path),
-     "calibration cases (never the validation cases; cuda: configs/validation/gpu_calibration_cases.json)")
+    ("cases", po::value(&cases_path)->default_value(cases_path), cases_help.c_str())
     ("seed", po::value(&seed)->default_value(seed), "seed of the cases' models and traces")
     ("force", "overwrite an existing profile")
     ("quiet,q", "no progress on stderr");
@@ -40,10 +39,9 @@ int cmd_calibrate(int argc, char** argv) {
              "measured hardware profile."))
     return 0;
   const bool quiet = vm.count("quiet") > 0;
-  const bool on_cuda = backend == "cuda";
-  if (!on_cuda) require_cpu_backend(backend);
-  if (on_cuda && vm["cases"].defaulted()) cases_path = "configs/validation/gpu_calibration_cases.json";
-  if (on_cuda) cuda::require_device();  // first of all: is there a device?
+  const Backend& b = find_backend(backend);
+  if (vm["cases"].defaulted()) cases_path = b.calibration_cases;
+  b.require_available();  // first of all: can it run here (is there a device)?
   if (out_path.empty()) throw InputError("--out: required (the profile file to write)");
   check_output(out_path, vm.count("force") > 0);
   if (name.empty()) name = std::filesystem::path(out_path).stem().string();
@@ -56,32 +54,18 @@ int cmd_calibrate(int argc, char** argv) {
   sim::HardwareProfile h;
   h.name = name;
   h.tables_in = "device";
-  if (on_cuda) {
-    const cuda::DeviceRates r = cuda::measure_device_rates(say);
-    h.description = fmt::format("{} (CUDA), measured by privrec calibrate", r.name);
-    h.device.memory_GB = r.memory_GB;
-    h.device.stream_GBps = r.stream_GBps;
-    h.device.random_GBps_by_row_B = r.random_GBps_by_row_B;
-    h.device.random_GBps = h.device.random_GBps_for(128.0);
-    h.device.gemm_GFLOPps = r.gemm_GFLOPps;
-    // Element-wise work runs on the same FP32 pipes as the SGEMM, whose rate bounds it.
-    h.device.vector_GFLOPps = r.gemm_GFLOPps;
-    h.device.rng_normals_per_s = r.rng_normals_per_s;
-    h.device.sort_ops_per_s = r.sort_ops_per_s;
-    h.device.launch_overhead_us = r.launch_overhead_us;
-  } else {
-    const cpu::MachineRates r = cpu::measure_cpu_rates(say);
-    h.description = fmt::format("this machine's CPU ({} threads), measured by privrec calibrate", r.threads);
-    h.device.memory_GB = r.memory_GB;
-    h.device.stream_GBps = r.stream_GBps;
-    h.device.random_GBps = r.random_GBps_by_row_B[1].second;  // 128 B rows
-    h.device.random_GBps_by_row_B = r.random_GBps_by_row_B;
-    h.device.gemm_GFLOPps = r.gemm_GFLOPps;
-    h.device.vector_GFLOPps = r.vector_GFLOPps;
-    h.device.rng_normals_per_s = r.rng_normals_per_s;
-    h.device.sort_ops_per_s = r.sort_ops_per_s;
-    h.device.launch_overhead_us = r.launch_overhead_us;
-  }
+  h.kernels = b.kernel_family;  // the profile models the kernels of the backend it was measured on
+  const BackendRates r = b.measure_rates(say);
+  h.description = r.processor + ", measured by privrec calibrate";
+  h.device.memory_GB = r.memory_GB;
+  h.device.stream_GBps = r.stream_GBps;
+  h.device.random_GBps = r.random_GBps;  // 128 B rows
+  h.device.random_GBps_by_row_B = r.random_GBps_by_row_B;
+  h.device.gemm_GFLOPps = r.gemm_GFLOPps;
+  h.device.vector_GFLOPps = r.vector_GFLOPps;
+  h.device.rng_normals_per_s = r.rng_normals_per_s;
+  h.device.sort_ops_per_s = r.sort_ops_per_s;
+  h.device.launch_overhead_us = r.launch_overhead_us;
 
   std::vector<sim::StageObservation> obs;
   std::vector<sim::ProcessorProfile> probes;
@@ -89,17 +73,14 @@ int cmd_calibrate(int argc, char** argv) {
     const Case& c = cases[i];
     const Workload w = c.workload();
     const AlgorithmConfig cfg = c.algorithm(seed);
-    require_fits_in_memory(w, cfg);
+    require_fits(b, w, cfg);
     SyntheticTrace trace(w, seed);
     // Modeled at the rates a probe measures right before the case: the fit sees the machine as it
-    // ran the case (a shared host drifts), and validate models its cases the same way.
-    if (on_cuda) require_fits_on_device(w, cfg);
-    // On the CPU, a probe re-measures the rates right before the case (a shared VM drifts); the
-    // GPU is not shared, and its cases are modeled at the rates measured above.
-    const sim::HardwareProfile now = on_cuda ? h : with_rates_now(h);
-    if (!on_cuda) probes.push_back(now.device);
-    const Comparison cmp = on_cuda ? compare_cuda(w, cfg, trace, now, c.steps, c.warmup, false)
-                                   : compare_cpu(w, cfg, trace, now, c.steps, c.warmup, false);
+    // ran the case (a shared host drifts), and validate models its cases the same way. A processor
+    // that is not shared (the GPU) has its cases modeled at the rates measured above.
+    const std::optional<sim::HardwareProfile> probed = with_rates_now(b, h);
+    if (probed) probes.push_back(probed->device);
+    const Comparison cmp = compare(b, w, cfg, trace, probed ? *probed : h, c.steps, c.warmup, false);
     for (const auto& s : cmp.stages) obs.push_back({s.stage, s.measured_ms, s.modeled});
     say(fmt::format("case {}/{} {}: measured {:.1f} ms/step, roofline {:.1f} ms", i + 1, cases.size(), c.label(),
                     cmp.measured_step_ms, cmp.modeled_step_ms));
@@ -112,8 +93,7 @@ int cmd_calibrate(int argc, char** argv) {
   auto median_of = [&](auto field) {
     std::vector<double> v;
     for (const auto& p : probes) v.push_back(field(p));
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+    return median(std::move(v));
   };
   if (!probes.empty()) {
     sim::ProcessorProfile& d = h.device;
@@ -139,21 +119,18 @@ int cmd_calibrate(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
   nlohmann::json case_labels = nlohmann::json::array();
   for (const auto& c : cases) case_labels.push_back(c.label());
+  const std::string rates_method =
+      b.shared_processor ? "the median of the half-second probes taken right before each calibration case (random "
+                           "bandwidth by row size: the full microbenchmark's curve, rescaled to the probes' 128 B "
+                           "figure; the full microbenchmarks are under full_benchmark)"
+                         : r.method;
   const std::string method =
-      std::string(on_cuda ? "rates: the CUDA microbenchmarks (median of five, CUDA events; the vector rate is the "
-                            "SGEMM's); "
-                          : "rates: the median of the half-second probes taken right before each calibration case "
-                            "(random bandwidth by row size: the full microbenchmark's curve, rescaled to the probes' "
-                            "128 B figure; the full microbenchmarks are under full_benchmark); ") +
+      "rates: " + rates_method + "; " +
       "stage_efficiency and stage_fixed_ms: per stage, measured - modeled overheads = efficiency x combined terms (at "
       "the rates the case was modeled with) + fixed, least squares on the relative error over the calibration cases; "
       "overlap_fraction: the grid value (0 .. 1 by 0.05) whose fit has the smallest median error over those cases";
   nlohmann::json machine = machine_json();
-  if (on_cuda) {
-    const cuda::DeviceInfo d = cuda::query_device();
-    machine["gpu"] = {{"name", d.name}, {"compute_capability", fmt::format("{}.{}", d.compute_major, d.compute_minor)},
-                      {"driver_version", d.driver_version}, {"runtime_version", d.runtime_version}};
-  }
+  machine.update(b.device_json());  // the GPU, where there is one
   h.provenance = {{"source", "measured"},
                   {"machine", machine},
                   {"date", date},

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/cuda/cuda_trainer.hpp"
+#include "kernels/backend.hpp"
 #include "models/config_error.hpp"
 #include "tools/cli_common.hpp"
 #include "tools/compare_run.hpp"
@@ -17,7 +17,7 @@ int cmd_compare(int argc, char** argv) {
   WorkloadFlags wf;
   AlgorithmFlags af;
   RunFlags run;
-  std::string hardware = kDefaultCpuProfile;
+  std::string hardware = find_backend(run.backend).model_profile;  // the default backend's
   opts.add_options()("help,h", "show this help")
     ("hardware", po::value(&hardware)->default_value(hardware), "the profile to model with: a preset or a JSON file");
   run.add_to(opts);
@@ -32,37 +32,35 @@ int cmd_compare(int argc, char** argv) {
              "modeled ms per stage with the error in percent, and end to end."))
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
-  run.check(100000, /*cuda_runs=*/true);
-  const bool on_cuda = run.backend == "cuda";
+  const Backend& backend = run.check(100000, /*every_backend=*/true);
   const int64_t steps = run.steps, warmup = run.warmup;
   const uint64_t seed = run.seed;
-  const std::string &backend = run.backend, &trace_path = run.trace;
+  const std::string& trace_path = run.trace;
   // The model averages the measured steps: with every step a warm-up step there would be none.
   if (warmup >= steps) throw InputError(fmt::format("--warmup {}: expected 0 .. steps-1", warmup));
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);
-  // On the GPU the default model is the H100 preset (or the profile given).
+  // Each backend has its own default profile (the GPU's is the H100 preset).
   const sim::HardwareProfile hw =
-      sim::load_hardware_profile(on_cuda && vm["hardware"].defaulted() ? std::string("h100-sxm") : hardware);
+      sim::load_hardware_profile(vm["hardware"].defaulted() ? backend.model_profile : hardware);
   wf.finish(vm);
   Workload w = wf.resolve();
   const AlgorithmConfig cfg = af.resolve(seed);
   const std::unique_ptr<TraceSource> trace =
       trace_path.empty() ? std::make_unique<SyntheticTrace>(w, seed) : load_trace_file(trace_path, vm, w);
-  require_fits_in_memory(w, cfg);
-  if (on_cuda) cuda::require_cuda_algorithm(cfg.kind);
+  require_fits(backend, w, cfg);
   if (!quiet)
     std::fprintf(stderr, "[privrec] measuring %s (%s of tables, batch %lld), %s on the %s; modeling on %s\n",
                  w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
-                 static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name, backend.c_str(), hw.name.c_str());
-  const Comparison c = on_cuda ? compare_cuda(w, cfg, *trace, hw, steps, warmup, !quiet)
-                               : compare_cpu(w, cfg, *trace, hw, steps, warmup, !quiet);
+                 static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name, backend.name.c_str(),
+                 hw.name.c_str());
+  const Comparison c = compare(backend, w, cfg, *trace, hw, steps, warmup, !quiet);
   std::printf("privrec compare: %s (%s of tables, batch %lld), %s, measured on the %s, modeled on %s\n", w.name.c_str(),
               human_bytes(static_cast<double>(w.table_bytes())).c_str(), static_cast<long long>(w.batch_size),
-              algorithm_info(cfg.kind).name, backend.c_str(), hw.name.c_str());
+              algorithm_info(cfg.kind).name, backend.name.c_str(), hw.name.c_str());
   print_comparison(c);
   nlohmann::json j = c.to_json();
   j["command"] = "compare";
-  j["backend"] = backend;
+  j["backend"] = backend.name;
   j["hardware"] = hw.to_json();
   j["workload"] = w.to_json();
   j["algorithm"] = cfg.to_json();

@@ -4,8 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/cpu/machine_bench.hpp"
-#include "kernels/cuda/device.hpp"
+#include "kernels/backend.hpp"
 #include "models/config_error.hpp"
 #include "sim/error_metrics.hpp"
 #include "tools/case_list.hpp"
@@ -17,13 +16,17 @@ namespace privrec::cli {
 
 int cmd_validate(int argc, char** argv) {
   po::options_description opts("privrec validate options");
-  std::string backend = "cpu", hardware = kDefaultCpuProfile, cases_path = "configs/validation/cpu_validation_cases.json";
+  std::string backend = kDefaultBackend;  // whose defaults --help shows
+  std::string hardware = find_backend(backend).measured_profile, cases_path = find_backend(backend).validation_cases;
   uint64_t seed = 1;
+  const std::string hardware_help = "the profile to validate: a preset or a JSON file (default: the backend's, " +
+                                    backend_defaults([](const Backend& b) { return b.measured_profile; }) + ")";
+  const std::string cases_help = "held-out cases (none may be a calibration case; default: the backend's, " +
+                                 backend_defaults([](const Backend& b) { return b.validation_cases; }) + ")";
   opts.add_options()("help,h", "show this help")
-    ("backend", po::value(&backend)->default_value(backend), "cpu or cuda (this machine's GPU)")
-    ("hardware", po::value(&hardware)->default_value(hardware), "the profile to validate: a preset or a JSON file")
-    ("cases", po::value(&cases_path)->default_value(cases_path),
-     "held-out cases (none may be a calibration case; cuda: configs/validation/gpu_validation_cases.json)")
+    ("backend", po::value(&backend)->default_value(backend), backend_help().c_str())
+    ("hardware", po::value(&hardware)->default_value(hardware), hardware_help.c_str())
+    ("cases", po::value(&cases_path)->default_value(cases_path), cases_help.c_str())
     ("seed", po::value(&seed)->default_value(seed), "seed of the cases' models and traces");
   OutputFlags out;
   out.add_to(opts);
@@ -34,12 +37,14 @@ int cmd_validate(int argc, char** argv) {
              "correlation and the share of cases within 10 %."))
     return 0;
   const bool quiet = vm.count("quiet") > 0;
-  const bool on_cuda = backend == "cuda";
-  if (!on_cuda) require_cpu_backend(backend);
-  if (on_cuda && vm["cases"].defaulted()) cases_path = "configs/validation/gpu_validation_cases.json";
-  if (on_cuda && vm["hardware"].defaulted())
-    throw InputError("--backend cuda: give --hardware, the GPU profile to validate (privrec calibrate --backend cuda)");
-  if (on_cuda) cuda::require_device();  // first of all: is there a device?
+  const Backend& b = find_backend(backend);
+  if (vm["cases"].defaulted()) cases_path = b.validation_cases;
+  if (vm["hardware"].defaulted() && b.measured_profile.empty())
+    throw InputError(fmt::format(
+        "--backend {}: give --hardware, the {} profile to validate (privrec calibrate --backend {})", b.name,
+        b.processor, b.name));
+  if (vm["hardware"].defaulted()) hardware = b.measured_profile;
+  b.require_available();  // first of all: can it run here (is there a device)?
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, vm.count("force") > 0);
   const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   const std::vector<Case> cases = load_cases(cases_path);
@@ -50,10 +55,7 @@ int cmd_validate(int argc, char** argv) {
         if (used == c.label())
           throw InputError(fmt::format("{}: case '{}' was used to calibrate {}; validate on held-out cases", cases_path,
                                        c.label(), hw.name));
-  for (const auto& c : cases) {
-    require_fits_in_memory(c.workload(), c.algorithm(seed));
-    if (on_cuda) require_fits_on_device(c.workload(), c.algorithm(seed));
-  }
+  for (const auto& c : cases) require_fits(b, c.workload(), c.algorithm(seed));
 
   // Each case is modeled twice: with the profile's rates as written, and with the profile's rates
   // re-measured by a half-second probe right before the case (efficiencies unchanged). On a shared
@@ -70,7 +72,7 @@ int cmd_validate(int argc, char** argv) {
       }
     }
   } profile_rates, rates_now;
-  const double stream_before = on_cuda ? 0.0 : cpu::measure_stream_GBps(int64_t{1} << 29);
+  const double stream_before = b.shared_processor ? b.stream_GBps_now() : 0.0;
   nlohmann::json jcases = nlohmann::json::array();
   std::string csv = "case,stage,measured_ms,modeled_ms,error_pct,modeled_ms_rates_now,error_pct_rates_now\n";
   std::printf("privrec validate: %s on %zu held-out cases from %s, measured on the %s\n", hw.name.c_str(), cases.size(),
@@ -83,11 +85,12 @@ int cmd_validate(int argc, char** argv) {
     const Workload w = c.workload();
     const AlgorithmConfig cfg = c.algorithm(seed);
     SyntheticTrace trace(w, seed);
-    // The GPU is not shared: its cases are modeled at the profile's rates only (both columns agree).
-    const sim::HardwareProfile now = on_cuda ? hw : with_rates_now(hw);
-    const Comparison cmp_now = on_cuda ? compare_cuda(w, cfg, trace, now, c.steps, c.warmup, false)
-                                       : compare_cpu(w, cfg, trace, now, c.steps, c.warmup, false);
-    const Comparison cmp = on_cuda ? cmp_now : remodel(cmp_now, w, cfg, trace, hw, c.steps, c.warmup);
+    // A processor that is not shared (the GPU) has its cases modeled at the profile's rates only
+    // (both columns agree).
+    const std::optional<sim::HardwareProfile> probed = with_rates_now(b, hw);
+    const sim::HardwareProfile& now = probed ? *probed : hw;
+    const Comparison cmp_now = compare(b, w, cfg, trace, now, c.steps, c.warmup, false);
+    const Comparison cmp = probed ? remodel(cmp_now, w, cfg, trace, hw, c.steps, c.warmup) : cmp_now;
     std::printf("%-40s %11.2f %11.2f %7.1f%%   %11.2f %7.1f%%\n", c.label().c_str(), cmp.measured_step_ms,
                 cmp.modeled_step_ms, cmp.error_pct, cmp_now.modeled_step_ms, cmp_now.error_pct);
     std::fflush(stdout);
@@ -111,7 +114,7 @@ int cmd_validate(int argc, char** argv) {
     jc["rates_now"]["rates"] = rates_json(now.device);
     jcases.push_back(jc);
   }
-  const double stream_after = on_cuda ? 0.0 : cpu::measure_stream_GBps(int64_t{1} << 29);
+  const double stream_after = b.shared_processor ? b.stream_GBps_now() : 0.0;
   auto summaries = [](const Tally& t, nlohmann::json& jstages) {
     for (const auto& [name, mm] : t.by_stage) jstages[name] = sim::summarize_errors(mm.first, mm.second).to_json();
     return std::pair{sim::summarize_errors(t.st_meas, t.st_model), sim::summarize_errors(t.e2e_meas, t.e2e_model)};
@@ -133,7 +136,7 @@ int cmd_validate(int argc, char** argv) {
   }
   row("all stages", per_stage, per_stage_now);
   row("end to end", e2e, e2e_now);
-  if (!on_cuda)
+  if (b.shared_processor)
     std::printf("machine check: streaming read+write %.1f GB/s before the cases, %.1f GB/s after; the profile says %.1f GB/s\n",
                 stream_before, stream_after, hw.device.stream_GBps);
   if (!out.json.empty())

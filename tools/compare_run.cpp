@@ -2,8 +2,6 @@
 
 #include <cstdio>
 
-#include "kernels/cpu/machine_bench.hpp"
-#include "kernels/cuda/cuda_trainer.hpp"
 #include "kernels/training_run.hpp"
 #include "sim/error_metrics.hpp"
 #include "sim/simulation.hpp"
@@ -73,16 +71,10 @@ TrainOptions options(int64_t steps, int64_t warmup, bool progress) {
 }
 }  // namespace
 
-Comparison compare_cpu(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
-                       const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
-  return measure_and_model(run_cpu_training(w, cfg, trace, options(steps, warmup, progress)), w, cfg, trace, h, steps,
+Comparison compare(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                   const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
+  return measure_and_model(backend.train(w, cfg, trace, options(steps, warmup, progress)), w, cfg, trace, h, steps,
                            warmup);
-}
-
-Comparison compare_cuda(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
-                        const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
-  return measure_and_model(cuda::run_cuda_training(w, cfg, trace, options(steps, warmup, progress)), w, cfg, trace, h,
-                           steps, warmup);
 }
 
 Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,
@@ -92,11 +84,12 @@ Comparison remodel(const Comparison& measured, const Workload& w, const Algorith
   return with_model(m, measured.measured_step_ms, w.batch_size, w, cfg, trace, h, steps, warmup);
 }
 
-sim::HardwareProfile with_rates_now(const sim::HardwareProfile& h) {
-  const cpu::MachineRates r = cpu::probe_cpu_rates();
+std::optional<sim::HardwareProfile> with_rates_now(const Backend& backend, const sim::HardwareProfile& h) {
+  if (!backend.shared_processor) return std::nullopt;
+  const BackendRates r = backend.probe_rates();
   sim::HardwareProfile now = h;
   sim::ProcessorProfile& d = now.device;
-  const double random_now = r.random_GBps_by_row_B.front().second;  // 128 B rows
+  const double random_now = r.random_GBps;  // 128 B rows
   const double random_ratio = random_now / d.random_GBps_for(128.0);
   d.stream_GBps = r.stream_GBps;
   d.random_GBps = random_now;

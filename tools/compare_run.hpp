@@ -1,10 +1,12 @@
 #pragma once
-// One comparison: the real training step on the CPU backend and the performance model on the same
+// One comparison: the real training step on a backend and the performance model on the same
 // workload, trace and steps; per stage and end to end, measured against modeled.
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/backend.hpp"
 #include "models/algorithm.hpp"
 #include "models/workload.hpp"
 #include "sim/hardware_profile.hpp"
@@ -26,11 +28,9 @@ struct Comparison {
   nlohmann::json to_json() const;
 };
 
-Comparison compare_cpu(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
-                       const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
-// The same with the step measured on the CUDA backend.
-Comparison compare_cuda(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
-                        const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
+// Trains `steps` steps on `backend` (the first `warmup` untimed) and models the same on `h`.
+Comparison compare(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                   const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
 
 // The same comparison timed again on another profile (no new measurement): for calibration.
 Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,
@@ -38,11 +38,12 @@ Comparison remodel(const Comparison& measured, const Workload& w, const Algorith
 
 void print_comparison(const Comparison& c);
 
-// The profile with its device rates replaced by a probe of this machine now (calibrated
+// The profile with its device rates replaced by a probe of the backend's processor now (calibrated
 // efficiencies, fixed costs and overlap kept; random bandwidth by row size rescaled by the probe's
 // 128 B figure). What calibrate and validate model each case with, so drift between cases on a
-// shared machine is measured rather than folded into the model's error.
-sim::HardwareProfile with_rates_now(const sim::HardwareProfile& h);
+// shared machine is measured rather than folded into the model's error. Nothing where the
+// backend's processor is not shared (its cases are modeled at the profile's rates).
+std::optional<sim::HardwareProfile> with_rates_now(const Backend& backend, const sim::HardwareProfile& h);
 // Its rates as JSON (for the report).
 nlohmann::json rates_json(const sim::ProcessorProfile& p);
 
