@@ -30,9 +30,15 @@ struct StageSummary {
   WorkCounters work;  // per step (mean over measured steps)
 };
 
+// Stages a plan runs once per run: before the first step (setup) or after the last (finish).
+struct OnceStage {
+  StageSummary summary;
+  bool before_training = false;
+};
+
 struct TrainReport {
   std::vector<StageSummary> stages;  // per-step stages, in vocabulary order
-  std::optional<StageSummary> flush;  // once-per-run work (lazydp.flush)
+  std::vector<OnceStage> once;       // once-per-run work (dp-fest's fixed rows, lazydp.flush)
   double step_ms_median = 0, step_ms_min = 0, step_ms_max = 0;
   double throughput_examples_per_s = 0;
   int64_t batch_size = 0;
@@ -53,12 +59,11 @@ MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t availa
 TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                              const TrainOptions& opt);
 
-namespace cpu {
-class StepTrainer;
-}
-// The driver both backends share: steps with warm-up and progress, the final flush, and the
-// per-stage summary. `save` (if set) runs after the flush, for --save-model.
-TrainReport run_training_loop(cpu::StepTrainer& trainer, const TraceSource& trace, const TrainOptions& opt,
+class PlanRunner;
+// The training loop every backend shares: the plan's setup, the steps with warm-up and progress,
+// its finish (lazydp's flush), and the per-stage summary. `save` (if set) runs after the finish,
+// for --save-model.
+TrainReport run_training_loop(PlanRunner& runner, const TraceSource& trace, const TrainOptions& opt,
                               const std::function<void()>& save);
 
 }  // namespace privrec

@@ -8,17 +8,27 @@
 
 namespace privrec {
 
+// Each algorithm's definition and plan lives in models/algorithms/; registering one is one line here.
+AlgorithmInfo sgd_algorithm();
+AlgorithmInfo dpsgd_b_algorithm();
+AlgorithmInfo dpsgd_r_algorithm();
+AlgorithmInfo dpsgd_f_algorithm();
+AlgorithmInfo eana_algorithm();
+AlgorithmInfo lazydp_algorithm();
+AlgorithmInfo adafest_algorithm();
+
 const std::vector<AlgorithmInfo>& algorithm_registry() {
   static const std::vector<AlgorithmInfo> registry = {
-      {AlgorithmKind::sgd, "sgd", "minibatch SGD, sparse embedding update", false},
-      {AlgorithmKind::dpsgd_b, "dpsgd-b", "DP-SGD, per-example gradients materialized, dense noise", true},
-      {AlgorithmKind::dpsgd_r, "dpsgd-r", "DP-SGD, per-example norms then reweighted second backward, dense noise", true},
-      {AlgorithmKind::dpsgd_f, "dpsgd-f", "DP-SGD, ghost-clipping norms, reweighted backward, dense noise", true},
-      {AlgorithmKind::eana, "eana", "dpsgd-f with noise on the batch's rows only (no DP guarantee for tables)", false},
-      {AlgorithmKind::lazydp, "lazydp", "dpsgd-f with lazily applied noise (history table, lookahead, flush)", true},
-      {AlgorithmKind::adafest, "adafest", "DP-AdaFEST: private row selection, noise on selected rows only", true},
+      sgd_algorithm(),  dpsgd_b_algorithm(), dpsgd_r_algorithm(), dpsgd_f_algorithm(),
+      eana_algorithm(), lazydp_algorithm(),  adafest_algorithm(),
   };
   return registry;
+}
+
+std::string algorithm_names() {
+  std::string known;
+  for (const auto& a : algorithm_registry()) known += (known.empty() ? "" : ", ") + std::string(a.name);
+  return known;
 }
 
 const AlgorithmInfo& algorithm_info(AlgorithmKind kind) {
@@ -28,12 +38,9 @@ const AlgorithmInfo& algorithm_info(AlgorithmKind kind) {
 }
 
 AlgorithmKind parse_algorithm(const std::string& name) {
-  std::string known;
-  for (const auto& a : algorithm_registry()) {
+  for (const auto& a : algorithm_registry())
     if (name == a.name) return a.kind;
-    known += (known.empty() ? "" : ", ") + std::string(a.name);
-  }
-  throw InputError("--algo " + name + ": unknown algorithm (expected one of " + known + ")");
+  throw InputError("--algo " + name + ": unknown algorithm (expected one of " + algorithm_names() + ")");
 }
 
 std::string noise_source_name(NoiseSource s) {

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/plan.hpp"
+
 namespace privrec {
 
 enum class AlgorithmKind { sgd, dpsgd_b, dpsgd_r, dpsgd_f, eana, lazydp, adafest };
@@ -21,10 +23,15 @@ struct AlgorithmInfo {
   const char* name;
   const char* summary;
   bool differentially_private;  // eana is not: which rows change reveals which values occurred
+  Plan plan;                    // what one step does (models/algorithms/)
 };
 
+// Every algorithm, in registration order (models/algorithm.cpp: one line each).
 const std::vector<AlgorithmInfo>& algorithm_registry();
 const AlgorithmInfo& algorithm_info(AlgorithmKind kind);
+inline const Plan& plan_of(AlgorithmKind kind) { return algorithm_info(kind).plan; }
+// "sgd, dpsgd-b, ..." for help texts and error messages.
+std::string algorithm_names();
 AlgorithmKind parse_algorithm(const std::string& name);  // throws InputError listing the known names
 
 struct AlgorithmConfig {

@@ -21,7 +21,9 @@ enum class Stage {
   count
 };
 
-constexpr std::array<const char*, static_cast<size_t>(Stage::count)> kStageNames = {
+constexpr size_t kStages = static_cast<size_t>(Stage::count);
+
+constexpr std::array<const char*, kStages> kStageNames = {
     "fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp",
     "update.sparse", "lazydp.catchup", "lazydp.flush", "adafest.select"};
 

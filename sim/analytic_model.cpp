@@ -73,14 +73,14 @@ AnalyticModel::AnalyticModel(const Workload& w, const AlgorithmConfig& cfg) : w_
     batch_distinct_.push_back(expected_distinct(rows_.back(), B * L));
     bag_distinct_.push_back(B * expected_distinct(rows_.back(), L));
   }
-  fixed_ = expected_fixed_inputs();
+  fixed_ = expected_fixed_sizes();
 }
 
-StepInputs AnalyticModel::expected_fixed_inputs() const {
-  StepInputs in;
+StepSizes AnalyticModel::expected_fixed_sizes() const {
+  BatchStats stats;
   const int64_t B = w_.batch_size;
-  in.stats.batch = B;
-  in.stats.dense_values = B * w_.dense_features;
+  stats.batch = B;
+  stats.dense_values = B * w_.dense_features;
   for (size_t i = 0; i < w_.tables.size(); ++i) {
     const auto& spec = w_.tables[i];
     TableBatchStats s;
@@ -89,9 +89,12 @@ StepInputs AnalyticModel::expected_fixed_inputs() const {
     s.bag_distinct = static_cast<int64_t>(round_count(bag_distinct_[i]));
     s.max_row = spec.rows - 1;  // over a batch of many lookups the largest id is all but surely near the top
     s.bag_sort_ops = static_cast<uint64_t>(B) * comparison_sort_ops(static_cast<uint64_t>(spec.pooling));
-    in.stats.tables.push_back(s);
+    s.bag_lookups_sq = static_cast<uint64_t>(B * spec.pooling * spec.pooling);
+    stats.tables.push_back(s);
   }
-  if (cfg_.kind == AlgorithmKind::adafest) {
+  StepSizes sizes = step_sizes(w_, stats);
+  if (plan_of(cfg_.kind).has(OpKind::select_rows)) {
+    std::vector<TableSelection> selection;
     // Rows touched by exactly m examples, each adding a clipped contribution f: the per-example
     // factor min(1, C1 / sqrt(distinct rows of the example over all tables)).
     double per_example_distinct = 0;
@@ -121,51 +124,61 @@ StepInputs AnalyticModel::expected_fixed_inputs() const {
       });
       sel.false_positives = p0 * (n - batch_distinct_[i]);
       sel.draws = p0 > 0 ? p0 * n + 1 : 0;
-      in.selection.push_back(sel);
+      selection.push_back(sel);
     }
+    add_selection(selection, sizes);
   }
-  return in;
+  return sizes;
 }
 
-StepInputs AnalyticModel::step(int64_t t, bool has_next) const {
-  StepInputs in = fixed_;
+StepSizes AnalyticModel::step(int64_t t, bool has_next) const {
+  StepSizes in = fixed_;
   const int64_t B = w_.batch_size;
-  if (cfg_.kind == AlgorithmKind::lazydp && has_next) {
+  if (plan_of(cfg_.kind).has(OpKind::lazy_catchup) && has_next) {
     // Every row of the next batch is owed (no row is caught up twice in a step). Its pending steps:
     // sum_r P(r in the next batch) E[t - h_r | ...] = sum_r 1 - (1 - q_r)^t, q_r = P(r in a batch).
     for (size_t i = 0; i < w_.tables.size(); ++i) {
       const auto& spec = w_.tables[i];
       const double k = static_cast<double>(B * spec.pooling);
-      TableCatchup c;
+      TableSizes& c = in.tables[i];
       c.next_lookups = static_cast<uint64_t>(B * spec.pooling);
       c.next_unique = round_count(batch_distinct_[i]);
       c.owed = c.next_unique;
-      c.sort_ops = radix_sort_ops(c.next_lookups, bits_for(static_cast<uint64_t>(spec.rows - 1)));
-      c.steps = round_count(rows_[i].sum([&](double p) {
+      c.next_sort_ops = radix_sort_ops(c.next_lookups, bits_for(static_cast<uint64_t>(spec.rows - 1)));
+      c.owed_steps = round_count(rows_[i].sum([&](double p) {
         const double q = hit_at_least_once(p, k);
         return hit_at_least_once(q, static_cast<double>(t));
       }));
-      in.catchup.push_back(c);
     }
   }
   return in;
 }
 
-std::vector<TableFlush> AnalyticModel::flush(int64_t last_step) const {
-  std::vector<TableFlush> out;
+StepSizes AnalyticModel::setup(int64_t steps) const {
+  StepSizes out;
+  out.dense = fixed_.dense;
+  for (const auto& spec : w_.tables)
+    out.tables.push_back({.rows = static_cast<uint64_t>(spec.rows),
+                          .trace_lookups = static_cast<uint64_t>(steps * w_.batch_size * spec.pooling)});
+  return out;
+}
+
+StepSizes AnalyticModel::flush(int64_t last_step) const {
+  StepSizes out;
+  out.dense = fixed_.dense;
   const double T = static_cast<double>(last_step);
   for (size_t i = 0; i < w_.tables.size(); ++i) {
     const auto& spec = w_.tables[i];
     const double k = static_cast<double>(w_.batch_size * spec.pooling);
-    TableFlush f;
+    TableSizes f;
     f.rows = static_cast<uint64_t>(spec.rows);
     f.owed = f.rows;  // the last step catches nothing up: every row has pending noise
     // E[T - h_r] = sum_{j < T} (1 - q_r)^j = (1 - (1 - q_r)^T) / q_r (T when q_r = 0).
-    f.steps = round_count(rows_[i].sum([&](double p) {
+    f.owed_steps = round_count(rows_[i].sum([&](double p) {
       const double q = hit_at_least_once(p, k);
       return q > 0 ? hit_at_least_once(q, T) / q : T;
     }));
-    out.push_back(f);
+    out.tables.push_back(f);
   }
   return out;
 }

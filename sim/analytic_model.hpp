@@ -34,17 +34,19 @@ class AnalyticModel {
  public:
   AnalyticModel(const Workload& w, const AlgorithmConfig& cfg);
   // Expected inputs of step t (1-based); `has_next`: lazydp catches up rows of a next batch.
-  StepInputs step(int64_t t, bool has_next) const;
+  StepSizes step(int64_t t, bool has_next) const;
+  // The sizes of the once-per-run setup of a run of `steps` steps.
+  StepSizes setup(int64_t steps) const;
   // Expected flush after `last_step` steps.
-  std::vector<TableFlush> flush(int64_t last_step) const;
+  StepSizes flush(int64_t last_step) const;
 
  private:
-  StepInputs expected_fixed_inputs() const;
+  StepSizes expected_fixed_sizes() const;
   Workload w_;
   AlgorithmConfig cfg_;
   std::vector<RowProbabilities> rows_;
   std::vector<double> batch_distinct_, bag_distinct_;  // per table
-  StepInputs fixed_;  // what does not depend on the step: batch statistics, adafest's selection
+  StepSizes fixed_;  // what does not depend on the step: batch statistics, adafest's selection
 };
 
 }  // namespace privrec::sim

@@ -26,6 +26,8 @@ BatchStats batch_stats(const Batch& batch) {
     ts.bag_sort_ops = bag_sort_ops(tb);
     std::vector<int64_t> bag;
     for (int64_t i = 0; i < batch.size; ++i) {
+      const uint64_t p = static_cast<uint64_t>(tb.offsets[i + 1] - tb.offsets[i]);
+      ts.bag_lookups_sq += p * p;
       bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
       std::sort(bag.begin(), bag.end());
       ts.bag_distinct += std::unique(bag.begin(), bag.end()) - bag.begin();

@@ -15,6 +15,7 @@ struct TableBatchStats {
   int64_t bag_distinct = 0;  // sum over examples of the distinct rows in the example's bag
   int64_t max_row = 0;       // largest row id (sets the radix sort's passes)
   uint64_t bag_sort_ops = 0;  // sorting work of sorting each bag on its own
+  uint64_t bag_lookups_sq = 0;  // sum over examples of (ids in the bag)^2
 };
 
 struct BatchStats {

@@ -31,9 +31,10 @@ nlohmann::json chrome_trace(const SimReport& report, const HardwareProfile& h, c
     events.push_back(span(s, t, split && runs_with_tables(s.stage) ? 2 : 1));
     t += s.time.ms * 1e3;
   }
-  if (report.flush) {
-    events.push_back(thread_name(3, "once per run"));
-    events.push_back(span(*report.flush, t, 3));
+  if (!report.once.empty()) events.push_back(thread_name(3, "once per run"));
+  for (const auto& s : report.once) {
+    events.push_back(span(s, t, 3));
+    t += s.time.ms * 1e3;
   }
   return {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
 }

@@ -1,6 +1,10 @@
 #include "sim/hardware_profile.hpp"
 
 #include <algorithm>
+
+#include "models/kernel_work/kernel_work.hpp"
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -120,6 +124,10 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
   h.tables_in = r.required_string("tables_in");
   if (h.tables_in != "device" && h.tables_in != "host")
     throw config_error(file, r.key_path("tables_in"), h.tables_in, "\"device\" or \"host\"");
+  h.kernels = r.required_string("kernels");
+  const std::vector<std::string> families = kernel_work_families();
+  if (std::find(families.begin(), families.end(), h.kernels) == families.end())
+    throw config_error(file, r.key_path("kernels"), h.kernels, "the kernels it models: \"cpu\" or \"cuda\"");
   h.device = parse_processor(r.required_object("device"), file, r.key_path("device"));
   if (h.tables_in == "host") {
     h.host = parse_processor(r.required_object("host", "an object (tables_in is \"host\")"), file, r.key_path("host"));
@@ -155,7 +163,7 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
 
 nlohmann::json HardwareProfile::to_json() const {
   nlohmann::json j = {{"name", name}, {"description", description}, {"provenance", provenance},
-                      {"tables_in", tables_in}, {"device", processor_json(device)}};
+                      {"tables_in", tables_in}, {"kernels", kernels}, {"device", processor_json(device)}};
   if (host) {
     j["host"] = processor_json(*host);
     j["link"] = {{"GBps", link_GBps}, {"latency_us", link_latency_us}};

@@ -42,6 +42,9 @@ struct HardwareProfile {
   // table stages run on the host), MLPs on the device, pooled embeddings and their gradients
   // crossing the link every step (the LazyDP paper's system).
   std::string tables_in = "device";
+  // Whose kernels the profile models: the family of work formulas (models/kernel_work/) that
+  // predicts the counters, "cpu" or "cuda" (GPU presets model the CUDA backend's kernels).
+  std::string kernels;
   ProcessorProfile device;
   std::optional<ProcessorProfile> host;
   double link_GBps = 0;  // per direction, only with tables_in == "host"

@@ -7,6 +7,7 @@
 #include "models/config_error.hpp"
 #include "sim/analytic_model.hpp"
 #include "sim/work_model.hpp"
+#include "traces/step_walk.hpp"
 
 namespace privrec::sim {
 
@@ -14,16 +15,25 @@ namespace privrec::sim {
 namespace {
 // Work per step, summed over the counted steps that ran each stage, then averaged.
 struct Accumulator {
-  StageWork total;
+  StepRecord total;
   std::array<int64_t, kStages> counted{};
-  void add(const StageWork& sw) {
+  void add(const StepRecord& sw) {
     for (size_t s = 0; s < kStages; ++s)
       if (sw.ran[s]) total.ran[s] = true, total.work[s] += sw.work[s], ++counted[s];
   }
 };
 
+void add_once(const StepRecord& rec, bool before, const HardwareProfile& h, uint64_t table_bytes, SimReport& r) {
+  for (size_t s = 0; s < kStages; ++s) {
+    if (!rec.ran[s]) continue;
+    SimStage x{static_cast<Stage>(s), rec.work[s], 0, {}, before};
+    x.time = stage_time(x.stage, x.work, 0, h, table_bytes);
+    r.once.push_back(x);
+  }
+}
+
 SimReport build_report(const Workload& w, const HardwareProfile& h, int64_t steps, const Accumulator& acc,
-                       const StageWork& fin) {
+                       const StepRecord& setup, const StepRecord& fin) {
   SimReport r;
   r.batch_size = w.batch_size;
   r.steps = steps;
@@ -39,12 +49,8 @@ SimReport build_report(const Workload& w, const HardwareProfile& h, int64_t step
     r.step_ms += x.time.ms;
     r.stages.push_back(x);
   }
-  const size_t f = static_cast<size_t>(Stage::lazydp_flush);
-  if (fin.ran[f]) {
-    SimStage x{Stage::lazydp_flush, fin.work[f], 0, {}};
-    x.time = stage_time(Stage::lazydp_flush, x.work, 0, h, table_bytes);
-    r.flush = x;
-  }
+  add_once(setup, true, h, table_bytes, r);
+  add_once(fin, false, h, table_bytes, r);
   r.throughput_examples_per_s = r.step_ms > 0 ? 1e3 * static_cast<double>(w.batch_size) / r.step_ms : 0;
   return r;
 }
@@ -58,29 +64,27 @@ SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSou
                    int64_t steps, const std::function<void(int64_t)>& progress, int64_t first_counted_step) {
   check_steps(steps);
   if (first_counted_step > steps) first_counted_step = 1;  // as train: with only warm-up steps, count them all
-  WorkModel model(w, cfg);
+  WorkModel model(w, cfg, kernel_work(h.kernels));
   Accumulator acc;
-  Batch current = trace.batch(0), next;
-  for (int64_t t = 1; t <= steps; ++t) {
-    const bool has_next = t < steps;
-    if (has_next) next = trace.batch(t);
-    const StageWork sw = model.step(t, current, has_next ? &next : nullptr);
+  const StepRecord setup = model.setup(trace, steps);
+  walk_steps(trace, steps, [&](int64_t t, const Batch& batch, const Batch* next) {
+    const StepRecord sw = model.step(t, batch, next);
     if (t >= first_counted_step) acc.add(sw);
-    if (has_next) std::swap(current, next);
     if (progress) progress(t);
-  }
-  return build_report(w, h, steps, acc, model.finish(steps));
+  });
+  return build_report(w, h, steps, acc, setup, model.finish(steps));
 }
 
 SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h, int64_t steps,
                             int64_t first_counted_step) {
   check_steps(steps);
   if (first_counted_step > steps) first_counted_step = 1;
-  const WorkModel model(w, cfg);
+  const WorkModel model(w, cfg, kernel_work(h.kernels));
   const AnalyticModel expected(w, cfg);
   Accumulator acc;
-  for (int64_t t = first_counted_step; t <= steps; ++t) acc.add(model.work_of(expected.step(t, t < steps)));
-  return build_report(w, h, steps, acc, model.work_of_flush(expected.flush(steps)));
+  for (int64_t t = first_counted_step; t <= steps; ++t) acc.add(model.work_of(expected.step(t, t < steps), t < steps));
+  return build_report(w, h, steps, acc, model.work_of_setup(expected.setup(steps)),
+                      model.work_of_finish(expected.flush(steps)));
 }
 
 }  // namespace privrec::sim

@@ -18,11 +18,12 @@ struct SimStage {
   WorkCounters work;  // per step, the mean over the modeled steps
   uint64_t link_bytes = 0;
   StageTime time;
+  bool before_training = false;  // a once-per-run stage of the plan's setup (not its finish)
 };
 
 struct SimReport {
   std::vector<SimStage> stages;  // in vocabulary order
-  std::optional<SimStage> flush;  // once per run (lazydp.flush)
+  std::vector<SimStage> once;    // once per run: the plan's setup and finish (lazydp.flush)
   double step_ms = 0;
   double throughput_examples_per_s = 0;
   int64_t batch_size = 0;

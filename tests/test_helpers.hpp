@@ -2,6 +2,7 @@
 // Builders shared by the tests: small workloads, traces, and a trainer loop that returns the model.
 #include "kernels/cpu/trainer.hpp"
 #include "models/workload.hpp"
+#include "traces/step_walk.hpp"
 #include "traces/synthetic_trace.hpp"
 
 namespace privrec::test {
@@ -24,23 +25,24 @@ inline AlgorithmConfig algo(AlgorithmKind kind, double sigma, double clip, Noise
   return c;
 }
 
-// Trains `steps` steps on the synthetic trace of `w` (seed 3) and applies finish() (lazydp's flush).
+// Trains `steps` steps on the synthetic trace of `w` (seed 3), with the plan's setup before and its
+// finish (lazydp's flush) after; records holds each step's record, then the finish's.
 inline cpu::DlrmModel train(const Workload& w, const AlgorithmConfig& cfg, int64_t steps,
-                            std::vector<double>* losses = nullptr, std::vector<cpu::StepRecord>* records = nullptr) {
+                            std::vector<double>* losses = nullptr, std::vector<StepRecord>* records = nullptr,
+                            StepRecord* setup_record = nullptr) {
   cpu::DlrmModel m = cpu::DlrmModel::create(w, 11);
   auto trainer = cpu::make_trainer(m, cfg);
   SyntheticTrace trace(w, 3);
-  Batch cur = trace.batch(0);
-  for (int64_t t = 1; t <= steps; ++t) {
-    Batch next;
-    if (t < steps) next = trace.batch(t);
-    cpu::StepRecord rec;
-    trainer->step(t, cur, t < steps ? &next : nullptr, rec);
+  StepRecord setup;
+  trainer->setup(trace, steps, setup);
+  if (setup_record) *setup_record = setup;
+  walk_steps(trace, steps, [&](int64_t t, const Batch& batch, const Batch* next) {
+    StepRecord rec;
+    trainer->step(t, batch, next, rec);
     if (losses) losses->push_back(rec.loss);
     if (records) records->push_back(rec);
-    cur = std::move(next);
-  }
-  cpu::StepRecord fin;
+  });
+  StepRecord fin;
   trainer->finish(steps, fin);
   if (records) records->push_back(fin);
   return m;

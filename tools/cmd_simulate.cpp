@@ -106,7 +106,8 @@ int cmd_simulate(int argc, char** argv) {
   std::printf("%-16s %10s %9s %11s %11s  %-9s %9s %9s %9s %9s\n", "stage", "ms/step", "share", "read", "written", "bound",
               "mem ms", "flop ms", "rng ms", "ovh ms");
   for (const auto& s : rep.stages) print_row(s, rep.step_ms, "");
-  if (rep.flush) print_row(*rep.flush, 0, "   (once, at the end of training)");
+  for (const auto& o : rep.once)
+    print_row(o, 0, o.before_training ? "   (once, before training)" : "   (once, at the end of training)");
   std::printf("step: %.3f ms modeled, %.0f examples/s\n", rep.step_ms, rep.throughput_examples_per_s);
   std::printf("%s\n", priv.summary().c_str());
 
@@ -127,7 +128,7 @@ int cmd_simulate(int argc, char** argv) {
   j["step_ms"] = rep.step_ms;
   j["stages"] = nlohmann::json::array();
   for (const auto& s : rep.stages) j["stages"].push_back(stage_json(s));
-  if (rep.flush) j["once"] = nlohmann::json::array({stage_json(*rep.flush)});
+  for (const auto& o : rep.once) j["once"].push_back(stage_json(o));
   j["machine"] = machine_json();
   if (!json_path.empty()) write_text_file(json_path, j.dump(2) + "\n");
   if (!trace_out.empty())
@@ -136,20 +137,16 @@ int cmd_simulate(int argc, char** argv) {
                                    .dump(1) + "\n");
   if (!csv_path.empty()) {
     std::string csv =
-        "hardware,model,algo,batch,table_bytes,stage,ms_per_step,bound,memory_ms,compute_ms,rng_ms,overhead_ms,link_ms,"
-        "bytes_read_seq,bytes_written_seq,bytes_read_rand,bytes_written_rand,rows_read_rand,rows_written_rand,"
-        "rng_samples,flops,gemm_flops,launches,sort_ops,throughput_examples_per_s\n";
+        "hardware,model,algo,batch,table_bytes,stage,ms_per_step,bound,memory_ms,compute_ms,rng_ms,overhead_ms,link_ms," +
+        WorkCounters::csv_header() + ",throughput_examples_per_s\n";
     auto row = [&](const sim::SimStage& s) {
-      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", hw.name, w.name,
-                         algorithm_info(cfg.kind).name, rep.batch_size, w.table_bytes(), stage_name(s.stage), s.time.ms,
-                         sim::bound_name(s.time.bound), s.time.memory_ms, s.time.compute_ms, s.time.rng_ms,
-                         s.time.overhead_ms, s.time.link_ms, s.work.bytes_read_seq, s.work.bytes_written_seq,
-                         s.work.bytes_read_rand, s.work.bytes_written_rand, s.work.rows_read_rand,
-                         s.work.rows_written_rand, s.work.rng_samples, s.work.flops, s.work.gemm_flops, s.work.launches,
-                         s.work.sort_ops, rep.throughput_examples_per_s);
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", hw.name, w.name, algorithm_info(cfg.kind).name,
+                         rep.batch_size, w.table_bytes(), stage_name(s.stage), s.time.ms, sim::bound_name(s.time.bound),
+                         s.time.memory_ms, s.time.compute_ms, s.time.rng_ms, s.time.overhead_ms, s.time.link_ms,
+                         s.work.csv_values(), rep.throughput_examples_per_s);
     };
     for (const auto& s : rep.stages) row(s);
-    if (rep.flush) row(*rep.flush);
+    for (const auto& o : rep.once) row(o);
     write_text_file(csv_path, csv);
   }
   return 0;

@@ -164,7 +164,7 @@ int cmd_sweep(int argc, char** argv) {
                                   : st.work.bytes_written_seq > 0 ? static_cast<double>(w.table_rows())
                                                                   : 0.0;
                 }
-                if (r.flush) ms["lazydp.flush"] = r.flush->time.ms;
+                for (const auto& o : r.once) ms[stage_name(o.stage)] = o.time.ms;
                 csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}", profiles[hi].name, w.name, cw.table_scale,
                                    w.table_bytes(), a, w.batch_size, p.empty() ? "" : p, d.empty() ? "" : d,
                                    ca.cfg.adafest_tau, r.throughput_examples_per_s, r.step_ms, rows_updated);

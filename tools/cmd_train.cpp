@@ -7,11 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/cpu/dlrm_model.hpp"
-#include "kernels/cpu/trainer.hpp"
-#include "kernels/cuda/cuda_trainer.hpp"
-#include "kernels/cuda/device.hpp"
-#include "kernels/training_run.hpp"
+#include "kernels/backend.hpp"
 #include "models/config_error.hpp"
 #include "tools/cli_common.hpp"
 #include "traces/synthetic_trace.hpp"
@@ -69,8 +65,7 @@ int cmd_train(int argc, char** argv) {
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
   const std::string &json_path = out.json, &csv_path = out.csv;
-  run.check(100000000, /*cuda_runs=*/true);
-  const bool on_cuda = run.backend == "cuda";
+  const Backend& backend = run.check(100000000, /*every_backend=*/true);
   const int64_t steps = run.steps, warmup = run.warmup;
   const uint64_t seed = run.seed;
   const std::string& trace_path = run.trace;
@@ -94,8 +89,7 @@ int cmd_train(int argc, char** argv) {
   // The privacy of the training these steps stand for, at the workload's batch (a target epsilon
   // sets the noise before any step runs).
   const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
-  if (on_cuda) require_fits_on_device(w, cfg);
-  const MemoryPlan plan = plan_cpu_memory(w, cfg.kind, cpu::available_memory_bytes());
+  const MemoryPlan plan = backend.plan_memory(w, cfg.kind);
   if (plan.batch != w.batch_size) {
     if (trace) throw InputError(plan.note + " (the trace fixes the batch; write it with smaller batches)");
     note = plan.note;
@@ -115,7 +109,7 @@ int cmd_train(int argc, char** argv) {
   opt.progress = !quiet;
   opt.save_model = save_path;
   opt.save_info = {{"algorithm", cfg.to_json()}, {"steps", steps}, {"trace", trace->describe()}};
-  const TrainReport rep = on_cuda ? cuda::run_cuda_training(w, cfg, *trace, opt) : run_cpu_training(w, cfg, *trace, opt);
+  const TrainReport rep = backend.train(w, cfg, *trace, opt);
 
   double total = 0;
   for (const auto& s : rep.stages) total += s.median_ms;
@@ -127,7 +121,8 @@ int cmd_train(int argc, char** argv) {
   std::printf("%-16s %10s %9s %11s %11s %8s %10s %8s   %s\n", "stage", "ms/step", "share", "read", "written", "GB/s",
               "Mnormal/s", "GFLOP/s", "min..max ms");
   for (const auto& s : rep.stages) print_row(s, total, "");
-  if (rep.flush) print_row(*rep.flush, 0, "   (once, at the end of training)");
+  for (const auto& o : rep.once)
+    print_row(o.summary, 0, o.before_training ? "   (once, before training)" : "   (once, at the end of training)");
   std::printf("step: %.3f ms median (%.3f..%.3f), %.0f examples/s; loss %.4f -> %.4f\n", rep.step_ms_median,
               rep.step_ms_min, rep.step_ms_max, rep.throughput_examples_per_s, rep.losses.front(), rep.losses.back());
   std::printf("%s\n", priv.summary().c_str());
@@ -151,24 +146,20 @@ int cmd_train(int argc, char** argv) {
   j["losses"] = rep.losses;
   j["stages"] = nlohmann::json::array();
   for (const auto& s : rep.stages) j["stages"].push_back(stage_json(s));
-  if (rep.flush) j["once"] = nlohmann::json::array({stage_json(*rep.flush)});
+  for (const auto& o : rep.once) j["once"].push_back(stage_json(o.summary));
   j["extras"] = rep.last_extras;
   j["machine"] = machine_json();
   if (!json_path.empty()) write_text_file(json_path, j.dump(2) + "\n");
   if (!csv_path.empty()) {
-    std::string csv =
-        "model,algo,batch,table_bytes,stage,ms_per_step,ms_min,ms_max,bytes_read_seq,bytes_written_seq,bytes_read_rand,"
-        "bytes_written_rand,rows_read_rand,rows_written_rand,rng_samples,flops,gemm_flops,launches,sort_ops,throughput_examples_per_s\n";
+    std::string csv = "model,algo,batch,table_bytes,stage,ms_per_step,ms_min,ms_max," + WorkCounters::csv_header() +
+                      ",throughput_examples_per_s\n";
     auto row = [&](const StageSummary& s) {
-      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", w.name, algorithm_info(cfg.kind).name,
-                         rep.batch_size, w.table_bytes(), stage_name(s.stage), s.median_ms, s.min_ms, s.max_ms,
-                         s.work.bytes_read_seq, s.work.bytes_written_seq, s.work.bytes_read_rand,
-                         s.work.bytes_written_rand, s.work.rows_read_rand, s.work.rows_written_rand,
-                         s.work.rng_samples, s.work.flops, s.work.gemm_flops, s.work.launches, s.work.sort_ops,
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", w.name, algorithm_info(cfg.kind).name, rep.batch_size,
+                         w.table_bytes(), stage_name(s.stage), s.median_ms, s.min_ms, s.max_ms, s.work.csv_values(),
                          rep.throughput_examples_per_s);
     };
     for (const auto& s : rep.stages) row(s);
-    if (rep.flush) row(*rep.flush);
+    for (const auto& o : rep.once) row(o.summary);
     write_text_file(csv_path, csv);
   }
   return 0;

@@ -3,17 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/kernel_work/cpu_work.hpp"
 #include "models/rng/gaussian.hpp"
 #include "traces/row_sort.hpp"
 
 namespace privrec::cpu {
 
-Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_rows, const AlgorithmConfig& cfg,
-                         uint64_t step, WorkCounters& work) {
+std::vector<float> contribution_clip_factors(const Batch& batch, double c1) {
   const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
-  Selection sel;
-  sel.rows.resize(T);
-  // Per-example clip factor of the contribution map: min(1, C1 / sqrt(distinct rows over all tables)).
   std::vector<float> factor(B);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < B; ++i) {
@@ -25,27 +22,66 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
       std::sort(bag.begin(), bag.end());
       distinct += std::unique(bag.begin(), bag.end()) - bag.begin();
     }
-    factor[i] = distinct == 0 ? 1.0f
-                              : static_cast<float>(std::min(1.0, cfg.adafest_c1 / std::sqrt(static_cast<double>(distinct))));
+    factor[i] = distinct == 0 ? 1.0f : static_cast<float>(std::min(1.0, c1 / std::sqrt(static_cast<double>(distinct))));
   }
+  return factor;
+}
+
+namespace {
+// False positives of table t: every row is a Bernoulli(p) trial; positions come from geometric
+// gaps, and the trials that land on touched rows (sorted `touched`) are dropped: those rows were
+// decided by their counts. Returns the rows; `draws` counts the uniforms used.
+std::vector<int64_t> false_positive_rows(int64_t table_rows, uint32_t t, const std::vector<int64_t>& touched,
+                                         const AlgorithmConfig& cfg, double p, uint64_t step, int64_t& draws) {
+  std::vector<int64_t> fp;
+  if (!(p > 0)) return fp;
+  const uint32_t k0 = static_cast<uint32_t>(cfg.seed), k1 = static_cast<uint32_t>(cfg.seed >> 32);
+  const double log1m_p = std::log1p(-p), n = static_cast<double>(table_rows);
+  double pos = -1;
+  for (uint64_t j = 0;; ++j) {
+    const NoiseCounter nc = noise_counter(RngDomain::select_skip, step, t, j);
+    const Philox4 x = philox4x32_10(0, nc.c1, nc.c2, nc.c3, k0, k1);
+    const double u = (static_cast<double>((static_cast<uint64_t>(x.v[0]) << 21) ^ (x.v[1] >> 11)) + 0.5) * 0x1p-53;
+    const double gap = p >= 1.0 ? 0.0 : std::floor(std::log(u) / log1m_p);
+    pos += gap + 1;
+    ++draws;
+    if (pos >= n) break;
+    const int64_t r = static_cast<int64_t>(pos);
+    if (!std::binary_search(touched.begin(), touched.end(), r)) fp.push_back(r);
+  }
+  return fp;
+}
+
+// The (row, example) pairs of table t sorted by row then example, one per distinct pair; the
+// sorting work goes to `sort_ops`.
+std::vector<uint64_t> row_example_pairs(const Batch& batch, int64_t t, uint64_t& sort_ops) {
+  const auto& tb = batch.tables[t];
+  std::vector<uint64_t> keys(tb.indices.size());
+  uint64_t max_row = 0;
+  for (int64_t i = 0; i < batch.size; ++i)
+    for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
+      max_row = std::max(max_row, static_cast<uint64_t>(tb.indices[k]));
+      keys[k] = (static_cast<uint64_t>(tb.indices[k]) << 24) | static_cast<uint64_t>(i);
+    }
+  // Stable by row, and examples come in order: sorted by (row, example).
+  sort_ops = radix_sort_bits(keys, 24, bits_for(max_row));
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+}  // namespace
+
+Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_rows, const AlgorithmConfig& cfg,
+                         uint64_t step, WorkCounters& work) {
+  const int64_t T = static_cast<int64_t>(batch.tables.size());
+  Selection sel;
+  sel.rows.resize(T);
+  const std::vector<float> factor = contribution_clip_factors(batch, cfg.adafest_c1);
   const double p = cfg.zero_count_selection_probability();
-  const double log1m_p = std::log1p(-p);
   std::vector<int64_t> touched(T), sel_touched(T), fps(T), draws(T), untouched(T);
   std::vector<uint64_t> sort_ops(T);
-  const uint32_t k0 = static_cast<uint32_t>(cfg.seed), k1 = static_cast<uint32_t>(cfg.seed >> 32);
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t t = 0; t < T; ++t) {
-    const auto& tb = batch.tables[t];
-    std::vector<uint64_t> keys(tb.indices.size());
-    uint64_t max_row = 0;
-    for (int64_t i = 0; i < B; ++i)
-      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
-        max_row = std::max(max_row, static_cast<uint64_t>(tb.indices[k]));
-        keys[k] = (static_cast<uint64_t>(tb.indices[k]) << 24) | static_cast<uint64_t>(i);
-      }
-    // Stable by row, and examples come in order: sorted by (row, example).
-    sort_ops[t] = radix_sort_bits(keys, 24, bits_for(max_row));
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());  // one count per (row, example)
+    const std::vector<uint64_t> keys = row_example_pairs(batch, t, sort_ops[t]);
     std::vector<int64_t> rows, chosen;
     for (size_t k = 0; k < keys.size();) {
       const int64_t r = static_cast<int64_t>(keys[k] >> 24);
@@ -62,25 +98,8 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
     touched[t] = static_cast<int64_t>(rows.size());
     sel_touched[t] = static_cast<int64_t>(chosen.size());
     untouched[t] = table_rows[t] - touched[t];
-    // False positives: every row is a Bernoulli(p) trial; positions come from geometric gaps, and
-    // the trials that land on touched rows are dropped (those rows were decided above).
-    std::vector<int64_t> fp;
-    if (p > 0) {
-      const double n = static_cast<double>(table_rows[t]);
-      double pos = -1;
-      for (uint64_t j = 0;; ++j) {
-        const NoiseCounter nc = noise_counter(RngDomain::select_skip, step, static_cast<uint32_t>(t), j);
-        const Philox4 x = philox4x32_10(0, nc.c1, nc.c2, nc.c3, k0, k1);
-        const double u =
-            (static_cast<double>((static_cast<uint64_t>(x.v[0]) << 21) ^ (x.v[1] >> 11)) + 0.5) * 0x1p-53;
-        const double gap = p >= 1.0 ? 0.0 : std::floor(std::log(u) / log1m_p);
-        pos += gap + 1;
-        ++draws[t];
-        if (pos >= n) break;
-        const int64_t r = static_cast<int64_t>(pos);
-        if (!std::binary_search(rows.begin(), rows.end(), r)) fp.push_back(r);
-      }
-    }
+    const std::vector<int64_t> fp =
+        false_positive_rows(table_rows[t], static_cast<uint32_t>(t), rows, cfg, p, step, draws[t]);
     fps[t] = static_cast<int64_t>(fp.size());
     std::vector<int64_t> merged(chosen.size() + fp.size());
     std::merge(chosen.begin(), chosen.end(), fp.begin(), fp.end(), merged.begin());
@@ -91,12 +110,14 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
     sel.selected_touched += sel_touched[t];
     sel.false_positives += fps[t];
     sel.untouched += untouched[t];
-    const uint64_t n = batch.tables[t].indices.size();
-    work.bytes_read_seq += n * sizeof(int64_t);
-    work.bytes_written_seq += sel.rows[t].size() * sizeof(int64_t);
-    work.rng_samples += (cfg.noise == NoiseSource::gaussian ? touched[t] : 0) + draws[t];
-    work.flops += n + 2 * touched[t] + 4 * draws[t];
-    work.sort_ops += sort_ops[t] + bag_sort_ops(batch.tables[t]);  // the per-example bag sorts for the clip factors
+    TableSizes z;
+    z.lookups = batch.tables[t].indices.size();
+    z.unique_rows = static_cast<uint64_t>(touched[t]);
+    z.selected = sel.rows[t].size();
+    z.selection_draws = static_cast<uint64_t>(draws[t]);
+    z.lookup_sort_ops = sort_ops[t];
+    z.bag_sort_ops = bag_sort_ops(batch.tables[t]);  // the per-example bag sorts for the clip factors
+    work += cpu_work::adafest_select_table(z, cfg.noise == NoiseSource::gaussian);
   }
   work.launches += 1;
   return sel;

@@ -3,14 +3,14 @@
 #include <cmath>
 
 #include "kernels/cpu/gemm.hpp"
+#include "models/kernel_work/cpu_work.hpp"
 
 namespace privrec::cpu {
 
 namespace {
-constexpr uint64_t kF = sizeof(float);
 
 // Y (B x out) = X W^T + b, then ReLU if the layer has one.
-void dense_forward(const DenseLayer& l, const float* X, int64_t B, float* Y, WorkCounters& work) {
+void dense_forward(const DenseLayer& l, const float* X, int64_t B, float* Y) {
   std::vector<float> wt(l.in * l.out);
   transpose(l.out, l.in, l.weight.data(), wt.data());
   sgemm_nn(B, l.out, l.in, X, l.in, wt.data(), l.out, Y, l.out, false);
@@ -20,29 +20,15 @@ void dense_forward(const DenseLayer& l, const float* X, int64_t B, float* Y, Wor
       const float v = Y[i * l.out + o] + l.bias[o];
       Y[i * l.out + o] = l.relu ? std::max(v, 0.0f) : v;
     }
-  work.flops += 2ull * B * l.in * l.out + 2ull * B * l.out;
-  work.gemm_flops += 2ull * B * l.in * l.out;
-  work.bytes_read_seq += kF * (B * l.in + 2 * l.in * l.out + l.out + B * l.out);
-  work.bytes_written_seq += kF * (l.in * l.out + 2 * B * l.out);
-  work.launches += 3;
 }
 
 // dX (B x in) = delta W; then masked by the ReLU of the layer below (whose output is X).
-void dense_backward_input(const DenseLayer& l, const float* delta, int64_t B, const float* X_below, float* dX,
-                          WorkCounters& work) {
+void dense_backward_input(const DenseLayer& l, const float* delta, int64_t B, const float* X_below, float* dX) {
   sgemm_nn(B, l.in, l.out, delta, l.out, l.weight.data(), l.in, dX, l.in, false);
-  work.flops += 2ull * B * l.in * l.out;
-  work.gemm_flops += 2ull * B * l.in * l.out;
-  work.bytes_read_seq += kF * (B * l.out + l.in * l.out);
-  work.bytes_written_seq += kF * B * l.in;
-  work.launches += 1;
   if (X_below) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < B * l.in; ++i)
       if (!(X_below[i] > 0.0f)) dX[i] = 0.0f;
-    work.bytes_read_seq += 2 * kF * B * l.in;
-    work.bytes_written_seq += kF * B * l.in;
-    work.launches += 1;
   }
 }
 
@@ -85,11 +71,10 @@ double forward_dense(const DlrmModel& m, const Batch& batch, PassBuffers& buf, W
   const int64_t B = batch.size, F = buf.features, d = buf.dim;
   const size_t nb = m.bottom.size(), nt = m.top.size();
   std::copy(batch.dense.begin(), batch.dense.end(), buf.layer_input[0].begin());
-  work.bytes_read_seq += kF * batch.dense.size();
-  work.bytes_written_seq += kF * batch.dense.size();
+  work += cpu_work::forward_dense(dense_shape(m.workload, B));
   for (size_t l = 0; l < nb; ++l) {
     float* out = l + 1 < nb ? buf.layer_input[l + 1].data() : buf.bottom_out.data();
-    dense_forward(m.bottom[l], buf.layer_input[l].data(), B, out, work);
+    dense_forward(m.bottom[l], buf.layer_input[l].data(), B, out);
   }
   // Dot interaction: z_i = [x_i, <f_a, f_b> for a > b] over f = [x, pooled tables].
   float* z = buf.layer_input[nb].data();
@@ -104,14 +89,9 @@ double forward_dense(const DlrmModel& m, const Batch& batch, PassBuffers& buf, W
     for (int64_t a = 1; a < F; ++a)
       for (int64_t b = 0; b < a; ++b) zi[p++] = static_cast<float>(dot(fi + a * d, fi + b * d, d));
   }
-  const uint64_t pairs = static_cast<uint64_t>(F * (F - 1) / 2);
-  work.flops += 2ull * B * pairs * d;
-  work.bytes_read_seq += kF * (B * F * d + B * d);
-  work.bytes_written_seq += kF * (B * d + B * width);
-  work.launches += 1;
   for (size_t l = 0; l < nt; ++l) {
     float* out = l + 1 < nt ? buf.layer_input[nb + l + 1].data() : buf.logits.data();
-    dense_forward(m.top[l], buf.layer_input[nb + l].data(), B, out, work);
+    dense_forward(m.top[l], buf.layer_input[nb + l].data(), B, out);
   }
   double loss = 0;
 #pragma omp parallel for schedule(static) reduction(+ : loss)
@@ -123,9 +103,6 @@ double forward_dense(const DlrmModel& m, const Batch& batch, PassBuffers& buf, W
     buf.dlogit[i] = buf.probs[i] - static_cast<float>(y);
     loss += li;
   }
-  work.flops += 10ull * B;
-  work.bytes_read_seq += 2 * kF * B;
-  work.bytes_written_seq += 3 * kF * B;
   return loss / static_cast<double>(B);
 }
 
@@ -139,9 +116,9 @@ void backward_deltas(const DlrmModel& m, PassBuffers& buf, WorkCounters& work) {
     const size_t g = nb + l;
     if (l > 0)
       dense_backward_input(m.top[l], buf.layer_delta[g].data(), B, buf.layer_input[g].data(),
-                           buf.layer_delta[g - 1].data(), work);
+                           buf.layer_delta[g - 1].data());
     else
-      dense_backward_input(m.top[l], buf.layer_delta[g].data(), B, nullptr, dz.data(), work);
+      dense_backward_input(m.top[l], buf.layer_delta[g].data(), B, nullptr, dz.data());
   }
   // Interaction backward: d f_a += dz_p f_b, d f_b += dz_p f_a; the direct copy of x.
 #pragma omp parallel for schedule(static)
@@ -161,22 +138,16 @@ void backward_deltas(const DlrmModel& m, PassBuffers& buf, WorkCounters& work) {
         }
       }
   }
-  const uint64_t pairs = static_cast<uint64_t>(F * (F - 1) / 2);
-  work.flops += 4ull * B * pairs * d;
-  work.bytes_read_seq += kF * (B * width + B * F * d);
-  work.bytes_written_seq += kF * B * F * d;
-  work.launches += 1;
   // Bottom MLP: its output had a ReLU.
   float* top_delta = buf.layer_delta[nb - 1].data();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < B; ++i)
     for (int64_t k = 0; k < d; ++k)
       top_delta[i * d + k] = buf.bottom_out[i * d + k] > 0.0f ? buf.dfeat[i * F * d + k] : 0.0f;
-  work.bytes_read_seq += 2 * kF * B * d;
-  work.bytes_written_seq += kF * B * d;
   for (size_t l = nb; l-- > 1;)
     dense_backward_input(m.bottom[l], buf.layer_delta[l].data(), B, buf.layer_input[l].data(),
-                         buf.layer_delta[l - 1].data(), work);
+                         buf.layer_delta[l - 1].data());
+  work += cpu_work::backward_deltas(dense_shape(m.workload, B));
 }
 
 void weight_grads(const DlrmModel& m, const PassBuffers& buf, const std::vector<float>* scale, MlpGrads& grads,
@@ -191,7 +162,6 @@ void weight_grads(const DlrmModel& m, const PassBuffers& buf, const std::vector<
 #pragma omp parallel for schedule(static)
       for (int64_t o = 0; o < L.out; ++o)
         for (int64_t i = 0; i < B; ++i) dt[o * B + i] *= (*scale)[i];
-      work.flops += static_cast<uint64_t>(B * L.out);
     }
     sgemm_nn(L.out, L.in, B, dt.data(), B, buf.layer_input[l].data(), L.in, grads.weight[l].data(), L.in, false);
 #pragma omp parallel for schedule(static) if (L.out * B > 65536)
@@ -202,12 +172,8 @@ void weight_grads(const DlrmModel& m, const PassBuffers& buf, const std::vector<
       for (int64_t i = 0; i < B; ++i) s += row[i];
       grads.bias[l][o] = s;
     }
-    work.flops += 2ull * B * L.in * L.out + static_cast<uint64_t>(B * L.out);
-    work.gemm_flops += 2ull * B * L.in * L.out;
-    work.bytes_read_seq += kF * (2 * B * L.out + B * L.in);
-    work.bytes_written_seq += kF * (B * L.out + L.in * L.out + L.out);
-    work.launches += 3;
   }
+  work += cpu_work::weight_grads(dense_shape(m.workload, B), scale != nullptr);
 }
 
 void ghost_norms_mlp(const DlrmModel& m, const PassBuffers& buf, std::vector<double>& norm2, WorkCounters& work) {
@@ -223,10 +189,8 @@ void ghost_norms_mlp(const DlrmModel& m, const PassBuffers& buf, std::vector<dou
       const double d2 = dot(D + i * out, D + i * out, out);
       norm2[i] += a2 * d2 + d2;
     }
-    work.flops += 2ull * B * (in + out) + 3ull * B;
-    work.bytes_read_seq += kF * B * (in + out);
-    work.launches += 1;
   }
+  work += cpu_work::ghost_norms_mlp(dense_shape(m.workload, B));
 }
 
 void materialize_layer_grads(const DenseLayer& L, const std::vector<float>& input, const std::vector<float>& delta,
@@ -258,10 +222,8 @@ void materialize_layer_grads(const DenseLayer& L, const std::vector<float>& inpu
     }
     norm2[i] += s + bs;
   }
-  work.flops += 3ull * B * P;
-  work.bytes_read_seq += kF * B * (L.in + L.out);
-  work.bytes_written_seq += kF * B * P;
-  work.launches += 1;
+  work += cpu_work::materialize_layer_grads({static_cast<uint64_t>(L.in), static_cast<uint64_t>(L.out)},
+                                           static_cast<uint64_t>(B));
 }
 
 }  // namespace privrec::cpu

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/kernel_work/cpu_work.hpp"
 #include "traces/row_sort.hpp"
 
 namespace privrec::cpu {
@@ -80,13 +81,8 @@ void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf,
       }
     }
   }
-  const uint64_t lookups = static_cast<uint64_t>(batch.lookups());
-  work.rows_read_rand += lookups;
-  work.bytes_read_rand += lookups * d * kF;
-  work.bytes_read_seq += lookups * kI + static_cast<uint64_t>(T * (B + 1)) * kI;
-  work.bytes_written_seq += static_cast<uint64_t>(B * T * d) * kF;
-  work.flops += lookups * d;
-  work.launches += 1;
+  work += cpu_work::embedding_forward(static_cast<uint64_t>(B), static_cast<uint64_t>(T), static_cast<uint64_t>(d),
+                                      static_cast<uint64_t>(batch.lookups()));
 }
 
 void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const std::vector<float>* scale,
@@ -115,14 +111,13 @@ void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const 
         },
         out[t]);
   }
+  std::vector<TableSizes> sizes(T);
   for (int64_t t = 0; t < T; ++t) {
-    const uint64_t n = batch.tables[t].indices.size(), u = out[t].rows.size();
-    work.bytes_read_seq += n * (kI + d * kF);
-    work.bytes_written_seq += u * (kI + d * kF);
-    work.flops += n * d * (scale ? 2 : 1);
-    work.sort_ops += sort_ops[t];
+    sizes[t].lookups = batch.tables[t].indices.size();
+    sizes[t].unique_rows = out[t].rows.size();
+    sizes[t].lookup_sort_ops = sort_ops[t];
   }
-  work.launches += 1;
+  work += cpu_work::coalesce(sizes, static_cast<uint64_t>(d), scale != nullptr);
 }
 
 std::vector<float> bag_count_square_sums(const Batch& batch, WorkCounters& work) {
@@ -145,10 +140,12 @@ std::vector<float> bag_count_square_sums(const Batch& batch, WorkCounters& work)
       out[i * T + t] = static_cast<float>(s);
     }
   }
-  work.bytes_read_seq += static_cast<uint64_t>(batch.lookups()) * kI;
-  work.bytes_written_seq += static_cast<uint64_t>(B * T) * kF;
-  for (const auto& tb : batch.tables) work.sort_ops += bag_sort_ops(tb);
-  work.launches += 1;
+  std::vector<TableSizes> sizes(T);
+  for (int64_t t = 0; t < T; ++t) {
+    sizes[t].lookups = batch.tables[t].indices.size();
+    sizes[t].bag_sort_ops = bag_sort_ops(batch.tables[t]);
+  }
+  work += cpu_work::bag_count_square_sums(sizes, static_cast<uint64_t>(B));
   return out;
 }
 
@@ -167,15 +164,14 @@ void ghost_norms_embedding(const PassBuffers& buf, const std::vector<float>& cou
     }
     norm2[i] += s;
   }
-  work.flops += 2ull * B * T * d + 2ull * B * T;
-  work.bytes_read_seq += static_cast<uint64_t>(B * T) * (d + 1) * kF;
-  work.launches += 1;
+  work += cpu_work::ghost_norms_embedding(static_cast<uint64_t>(B), static_cast<uint64_t>(T), static_cast<uint64_t>(d));
 }
 
 void materialize_embedding_grads(const Batch& batch, const PassBuffers& buf, std::vector<ExampleRows>& out,
                                  std::vector<double>& norm2, WorkCounters& work) {
   const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size()), d = buf.dim;
   out.resize(T);
+  std::vector<TableSizes> sizes(T);
   for (int64_t t = 0; t < T; ++t) {
     const auto& tb = batch.tables[t];
     ExampleRows& er = out[t];
@@ -213,13 +209,11 @@ void materialize_embedding_grads(const Batch& batch, const PassBuffers& buf, std
       }
       norm2[i] += s;
     }
-    const uint64_t n = er.rows.size();
-    work.bytes_read_seq += static_cast<uint64_t>(tb.indices.size()) * kI + static_cast<uint64_t>(B * d) * kF;
-    work.bytes_written_seq += n * (kI + d * kF);
-    work.flops += 3ull * n * d;
-    work.sort_ops += bag_sort_ops(tb);
+    sizes[t].lookups = tb.indices.size();
+    sizes[t].bag_distinct = er.rows.size();
+    sizes[t].bag_sort_ops = bag_sort_ops(tb);
   }
-  work.launches += static_cast<uint64_t>(T);
+  work += cpu_work::materialize_embedding_grads(sizes, static_cast<uint64_t>(B), static_cast<uint64_t>(d));
 }
 
 void coalesce_materialized(const std::vector<ExampleRows>& per_example, const std::vector<float>& scale, int64_t dim,
@@ -246,14 +240,13 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
         },
         out[t]);
   }
+  std::vector<TableSizes> sizes(T);
   for (int64_t t = 0; t < T; ++t) {
-    const uint64_t n = per_example[t].rows.size(), u = out[t].rows.size();
-    work.bytes_read_seq += n * (kI + dim * kF);
-    work.bytes_written_seq += u * (kI + dim * kF);
-    work.flops += 2ull * n * dim;
-    work.sort_ops += sort_ops[t];
+    sizes[t].bag_distinct = per_example[t].rows.size();
+    sizes[t].unique_rows = out[t].rows.size();
+    sizes[t].bag_distinct_sort_ops = sort_ops[t];
   }
-  work.launches += 1;
+  work += cpu_work::coalesce_materialized(sizes, static_cast<uint64_t>(dim));
 }
 
 void sparse_update(EmbeddingTable& table, const SparseRows& grad, float scale, WorkCounters& work) {
@@ -264,13 +257,7 @@ void sparse_update(EmbeddingTable& table, const SparseRows& grad, float scale, W
     const float* g = grad.grads.data() + u * d;
     for (int64_t c = 0; c < d; ++c) w[c] -= scale * g[c];
   }
-  work.rows_read_rand += U;
-  work.rows_written_rand += U;
-  work.bytes_read_rand += static_cast<uint64_t>(U * d) * kF;
-  work.bytes_written_rand += static_cast<uint64_t>(U * d) * kF;
-  work.bytes_read_seq += static_cast<uint64_t>(U) * (kI + d * kF);
-  work.flops += 2ull * U * d;
-  work.launches += 1;
+  work += cpu_work::sparse_update(static_cast<uint64_t>(U), static_cast<uint64_t>(d));
 }
 
 }  // namespace privrec::cpu

@@ -2,10 +2,11 @@
 
 #include <cmath>
 
+#include "models/kernel_work/cpu_work.hpp"
+
 namespace privrec::cpu {
 
 namespace {
-constexpr uint64_t kF = sizeof(float);
 constexpr int64_t kMaxDim = 4096;
 
 // Applies the pending noise of steps (h, now] to one row; returns RNG samples drawn.
@@ -72,23 +73,19 @@ Settled settle_rows(EmbeddingTable& table, uint32_t t, int64_t n, RowOf row_of, 
   return {owed, samples, steps};
 }
 
-uint64_t settle_flops(const Settled& s, const LazyNoiseParams& p, int64_t d) {
-  return (p.mode == LazyNoiseMode::exact ? 2 * s.steps : 2 * static_cast<uint64_t>(s.owed)) * d;
+// What the formulas count as draws: one per owed row (aggregated) or per pending step (exact).
+uint64_t settle_draws(const Settled& s, const LazyNoiseParams& p) {
+  return p.mode == LazyNoiseMode::exact ? s.steps : static_cast<uint64_t>(s.owed);
 }
+bool draws_gaussian(const LazyNoiseParams& p) { return p.noise->source() == NoiseSource::gaussian && p.stddev != 0.0f; }
 }  // namespace
 
 int64_t lazy_catch_up(EmbeddingTable& table, uint32_t t, const std::vector<int64_t>& rows,
                       std::vector<uint32_t>& history, uint32_t now, const LazyNoiseParams& p, WorkCounters& work) {
   const int64_t n = static_cast<int64_t>(rows.size()), d = table.dim;
   const Settled s = settle_rows(table, t, n, [&](int64_t k) { return rows[k]; }, history, now, p);
-  work.bytes_read_seq += static_cast<uint64_t>(n) * sizeof(int64_t);
-  work.bytes_read_rand += static_cast<uint64_t>(n) * sizeof(uint32_t) + static_cast<uint64_t>(s.owed * d) * kF;
-  work.bytes_written_rand += static_cast<uint64_t>(s.owed) * sizeof(uint32_t) + static_cast<uint64_t>(s.owed * d) * kF;
-  work.rows_read_rand += s.owed;
-  work.rows_written_rand += s.owed;
-  work.rng_samples += s.samples;
-  work.flops += settle_flops(s, p, d);
-  work.launches += 1;
+  work += cpu_work::lazy_catch_up(static_cast<uint64_t>(n), static_cast<uint64_t>(s.owed), settle_draws(s, p),
+                                 static_cast<uint64_t>(d), draws_gaussian(p));
   return s.owed;
 }
 
@@ -96,11 +93,8 @@ int64_t lazy_flush(EmbeddingTable& table, uint32_t t, std::vector<uint32_t>& his
                    const LazyNoiseParams& p, WorkCounters& work) {
   const int64_t rows = table.rows, d = table.dim;
   const Settled s = settle_rows(table, t, rows, [](int64_t k) { return k; }, history, now, p);
-  work.bytes_read_seq += static_cast<uint64_t>(rows) * sizeof(uint32_t) + static_cast<uint64_t>(s.owed * d) * kF;
-  work.bytes_written_seq += static_cast<uint64_t>(s.owed) * sizeof(uint32_t) + static_cast<uint64_t>(s.owed * d) * kF;
-  work.rng_samples += s.samples;
-  work.flops += settle_flops(s, p, d);
-  work.launches += 1;
+  work += cpu_work::lazy_flush(static_cast<uint64_t>(rows), static_cast<uint64_t>(s.owed), settle_draws(s, p),
+                              static_cast<uint64_t>(d), draws_gaussian(p));
   return s.owed;
 }
 

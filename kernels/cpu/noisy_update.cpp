@@ -2,10 +2,11 @@
 
 #include <algorithm>
 
+#include "models/kernel_work/cpu_work.hpp"
+
 namespace privrec::cpu {
 
 namespace {
-constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
 constexpr int64_t kRowsPerChunk = 512;
 constexpr int64_t kMaxDim = 4096;
 constexpr int64_t kNoiseFloats = 1024;  // noise generated per fill: 4 KB
@@ -45,12 +46,8 @@ void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& gra
       }
     }
   }
-  const uint64_t n = static_cast<uint64_t>(rows * d), gu = grad.rows.size();
-  work.bytes_read_seq += n * kF + gu * (kI + d * kF);
-  work.bytes_written_seq += n * kF;
-  work.rng_samples += noise.samples_for(rows * d);
-  work.flops += 3 * n + gu * d;
-  work.launches += 1;
+  work += cpu_work::dense_noisy_update(static_cast<uint64_t>(rows), static_cast<uint64_t>(d), grad.rows.size(),
+                                      noise.source() == NoiseSource::gaussian);
 }
 
 void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<int64_t>& rows, const SparseRows& grad,
@@ -78,14 +75,8 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
       }
     }
   }
-  work.rows_read_rand += n;
-  work.rows_written_rand += n;
-  work.bytes_read_rand += static_cast<uint64_t>(n * d) * kF;
-  work.bytes_written_rand += static_cast<uint64_t>(n * d) * kF;
-  work.bytes_read_seq += static_cast<uint64_t>(n) * kI + with_grad * d * kF;
-  work.rng_samples += noise.samples_for(n * d);
-  work.flops += 3ull * n * d + with_grad * d;
-  work.launches += 1;
+  work += cpu_work::sparse_noisy_update(static_cast<uint64_t>(n), static_cast<uint64_t>(d), with_grad,
+                                       noise.source() == NoiseSource::gaussian);
 }
 
 void mlp_update(DlrmModel& m, const MlpGrads& grads, float scale, float stddev, const NoiseGenerator* noise,
@@ -104,13 +95,9 @@ void mlp_update(DlrmModel& m, const MlpGrads& grads, float scale, float stddev, 
     std::vector<float> zb(L.out, 0.0f);
     if (noise) noise->fill(RngDomain::mlp_noise, step, static_cast<uint32_t>(2 * l + 1), 0, L.out, zb.data());
     for (int64_t o = 0; o < L.out; ++o) L.bias[o] -= scale * (grads.bias[l][o] + stddev * zb[o]);
-    const uint64_t p = static_cast<uint64_t>(L.out * L.in + L.out);
-    work.bytes_read_seq += 2 * p * kF;
-    work.bytes_written_seq += p * kF;
-    work.flops += (noise ? 4 : 2) * p;
-    if (noise) work.rng_samples += noise->samples_for(static_cast<int64_t>(p));
-    work.launches += 2;
   }
+  work += cpu_work::mlp_update(dense_shape(m.workload, 0), noise != nullptr,
+                               noise && noise->source() == NoiseSource::gaussian);
 }
 
 }  // namespace privrec::cpu

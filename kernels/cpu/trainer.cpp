@@ -1,24 +1,27 @@
 #include "kernels/cpu/trainer.hpp"
 
+#include <algorithm>
 #include <cmath>
-#include <map>
+
+#include "kernels/cpu/adafest_selection.hpp"
+#include "kernels/cpu/noisy_update.hpp"
+#include "models/kernel_work/cpu_work.hpp"
+#include "traces/row_sort.hpp"
 
 namespace privrec::cpu {
 
-// Each algorithm's factory lives in its own file; registering one is one line here.
-std::unique_ptr<Trainer> make_sgd_trainer(DlrmModel&, const AlgorithmConfig&);
-std::unique_ptr<Trainer> make_dpsgd_trainer(DlrmModel&, const AlgorithmConfig&);
-std::unique_ptr<Trainer> make_lazydp_trainer(DlrmModel&, const AlgorithmConfig&);
-std::unique_ptr<Trainer> make_adafest_trainer(DlrmModel&, const AlgorithmConfig&);
+namespace {
+// The norms a plan finds per example, if any.
+const Op* norms_op(const Plan& plan) {
+  for (const PlanStage& s : plan.step)
+    for (const Op& op : s.ops)
+      if (op.kind == OpKind::clip_norms) return &op;
+  return nullptr;
+}
+}  // namespace
 
 std::unique_ptr<Trainer> make_trainer(DlrmModel& model, const AlgorithmConfig& cfg) {
-  static const std::map<AlgorithmKind, TrainerFactory> registry = {
-      {AlgorithmKind::sgd, make_sgd_trainer},       {AlgorithmKind::dpsgd_b, make_dpsgd_trainer},
-      {AlgorithmKind::dpsgd_r, make_dpsgd_trainer}, {AlgorithmKind::dpsgd_f, make_dpsgd_trainer},
-      {AlgorithmKind::eana, make_dpsgd_trainer},    {AlgorithmKind::lazydp, make_lazydp_trainer},
-      {AlgorithmKind::adafest, make_adafest_trainer},
-  };
-  return registry.at(cfg.kind)(model, cfg);
+  return std::make_unique<Trainer>(model, cfg);
 }
 
 int64_t trainer_working_bytes(const Workload& w, AlgorithmKind kind, int64_t batch) {
@@ -30,72 +33,184 @@ int64_t trainer_working_bytes(const Workload& w, AlgorithmKind kind, int64_t bat
   for (int64_t x : w.top_mlp) widest = std::max(widest, x);
   // Activations, deltas, features, gradients of lookups (coalescing), all fp32.
   int64_t bytes = batch * (4 * f * d + 6 * widest + lookups * (d + 4)) * 4;
-  int64_t largest_layer = 0, in = w.dense_features;
-  for (int64_t out : w.bottom_mlp) largest_layer = std::max(largest_layer, (in + 1) * out), in = out;
-  in = w.interaction_width();
-  for (int64_t out : w.top_mlp) largest_layer = std::max(largest_layer, (in + 1) * out), in = out;
-  if (kind == AlgorithmKind::dpsgd_b) bytes += batch * (w.mlp_parameters() + lookups * d) * 4;
-  if (kind == AlgorithmKind::dpsgd_r) bytes += batch * (largest_layer + lookups * d) * 4;
+  int64_t largest_layer = 0;
+  for (const MlpLayer& l : dense_shape(w, batch).layers)
+    largest_layer = std::max(largest_layer, static_cast<int64_t>(l.parameters()));
+  const Op* norms = norms_op(plan_of(kind));
+  if (norms && norms->norms == Norms::materialized_kept) bytes += batch * (w.mlp_parameters() + lookups * d) * 4;
+  if (norms && norms->norms == Norms::materialized) bytes += batch * (largest_layer + lookups * d) * 4;
   return bytes;
 }
 
-Trainer::Trainer(DlrmModel& model, const AlgorithmConfig& cfg)
+CpuStepOps::CpuStepOps(DlrmModel& model, const AlgorithmConfig& cfg)
     : model_(model), cfg_(cfg), noise_(cfg.seed, cfg.noise) {
   grads_.resize(model_);
+  if (plan_of(cfg.kind).has(OpKind::lazy_catchup))
+    for (const auto& t : model_.tables) history_.emplace_back(static_cast<size_t>(t.rows), 0u);
 }
 
-void Trainer::finish(int64_t, StepRecord&) {}
-
-float Trainer::step_scale(int64_t t, const Batch& batch) const {
-  return static_cast<float>(cfg_.lr_at(t) / static_cast<double>(batch.size));
+void CpuStepOps::embedding_forward(const OpContext& c, WorkCounters& w) {
+  if (buf_.batch != c.batch->size) buf_.resize(model_, c.batch->size);
+  cpu::embedding_forward(model_, *c.batch, buf_, w);
 }
 
-void Trainer::forward(const Batch& batch, StepRecord& rec) {
-  if (buf_.batch != batch.size) buf_.resize(model_, batch.size);
-  {
-    StageScope s(rec, Stage::fwd_emb);
-    embedding_forward(model_, batch, buf_, s.work());
-  }
-  StageScope s(rec, Stage::fwd_mlp);
-  rec.loss = forward_dense(model_, batch, buf_, s.work());
+void CpuStepOps::dense_forward(const OpContext& c, WorkCounters& w) {
+  c.rec->loss = forward_dense(model_, *c.batch, buf_, w);
 }
 
-std::vector<float> Trainer::clip_factors(const std::vector<double>& norm2) const {
-  std::vector<float> c(norm2.size(), 1.0f);
-  if (std::isinf(cfg_.clip)) return c;
-  for (size_t i = 0; i < norm2.size(); ++i) {
-    const double n = std::sqrt(norm2[i]);
-    if (n > cfg_.clip) c[i] = static_cast<float>(cfg_.clip / n);
-  }
-  return c;
+void CpuStepOps::backward_deltas(const OpContext&, WorkCounters& w) { cpu::backward_deltas(model_, buf_, w); }
+
+void CpuStepOps::weight_grads(const OpContext&, bool clipped, WorkCounters& w) {
+  cpu::weight_grads(model_, buf_, clipped ? &factors_ : nullptr, grads_, w);
 }
 
-void Trainer::record_clipping(const std::vector<float>& factors, StepRecord& rec) const {
+void CpuStepOps::coalesce(const OpContext& c, bool clipped, WorkCounters& w) {
+  coalesce_embedding_grads(*c.batch, buf_, clipped ? &factors_ : nullptr, emb_grads_, w);
+}
+
+void CpuStepOps::set_clip_factors(const std::vector<double>& norm2, StepRecord& rec) {
+  factors_.assign(norm2.size(), 1.0f);
   int64_t clipped = 0;
-  for (float f : factors) clipped += f < 1.0f;
-  rec.extras["clipped_fraction"] = factors.empty() ? 0.0 : static_cast<double>(clipped) / factors.size();
+  if (!std::isinf(cfg_.clip))
+    for (size_t i = 0; i < norm2.size(); ++i) {
+      const double n = std::sqrt(norm2[i]);
+      if (n > cfg_.clip) factors_[i] = static_cast<float>(cfg_.clip / n), ++clipped;
+    }
+  rec.extras["clipped_fraction"] = norm2.empty() ? 0.0 : static_cast<double>(clipped) / norm2.size();
 }
 
-std::vector<float> Trainer::ghost_clip_factors(const Batch& batch, StepRecord& rec) {
+void CpuStepOps::clip_norms(const OpContext& c, Norms norms, WorkCounters& w) {
+  const Batch& batch = *c.batch;
   std::vector<double> norm2(batch.size, 0.0);
-  {
-    StageScope s(rec, Stage::dp_norm);
-    ghost_norms_mlp(model_, buf_, norm2, s.work());
-    const auto count_sq = bag_count_square_sums(batch, s.work());
-    ghost_norms_embedding(buf_, count_sq, norm2, s.work());
+  if (norms == Norms::ghost) {
+    ghost_norms_mlp(model_, buf_, norm2, w);
+    const auto count_sq = bag_count_square_sums(batch, w);
+    ghost_norms_embedding(buf_, count_sq, norm2, w);
+  } else {
+    materialized_norms(batch, norms == Norms::materialized_kept, norm2, w);
   }
-  auto c = clip_factors(norm2);
-  record_clipping(c, rec);
-  return c;
+  set_clip_factors(norm2, *c.rec);
 }
 
-void Trainer::reweighted_gradients(const Batch& batch, const std::vector<float>& factors, StepRecord& rec) {
-  {
-    StageScope s(rec, Stage::dp_clip);
-    weight_grads(model_, buf_, &factors, grads_, s.work());
+// Every example's gradient written out: all layers side by side and kept for the clipped sum
+// (dpsgd-b), or one layer at a time for the norms only (dpsgd-r); the tables' rows likewise.
+void CpuStepOps::materialized_norms(const Batch& batch, bool keep, std::vector<double>& norm2, WorkCounters& w) {
+  const auto layers = model_.layers();
+  const int64_t B = batch.size;
+  int64_t total = 0;
+  for (const DenseLayer* l : layers) total += l->out * l->in + l->out;
+  int64_t offset = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const DenseLayer& l = *layers[i];
+    const int64_t P = l.out * l.in + l.out;
+    reserve_per_example(B * (keep ? total : P));
+    materialize_layer_grads(l, buf_.layer_input[i], buf_.layer_delta[i], B, per_example_.data() + (keep ? offset : 0),
+                            keep ? total : P, norm2, w);
+    offset += P;
   }
-  StageScope s(rec, Stage::bwd_emb);
-  coalesce_embedding_grads(batch, buf_, &factors, emb_grads_, s.work());
+  per_example_stride_ = total;
+  materialize_embedding_grads(batch, buf_, example_rows_, norm2, w);
+}
+
+// Grows only: every element is written before it is read, so old contents never matter.
+void CpuStepOps::reserve_per_example(int64_t n) {
+  if (per_example_.size() < n) per_example_ = FloatArray(n);
+}
+
+// dpsgd-b: sum_i c_i g_i over the materialized per-example gradients, MLP and tables.
+void CpuStepOps::clipped_sum(const OpContext& c, WorkCounters& w) {
+  const auto layers = model_.layers();
+  const int64_t B = c.batch->size, P = per_example_stride_;
+  std::vector<float> sum(static_cast<size_t>(P), 0.0f);
+  constexpr int64_t kChunk = 4096;
+#pragma omp parallel for schedule(static)
+  for (int64_t p0 = 0; p0 < P; p0 += kChunk) {
+    const int64_t p1 = std::min(P, p0 + kChunk);
+    for (int64_t i = 0; i < B; ++i) {
+      const float ci = factors_[i];
+      const float* g = per_example_.data() + i * P;
+      for (int64_t p = p0; p < p1; ++p) sum[p] += ci * g[p];
+    }
+  }
+  int64_t offset = 0;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const int64_t nw = layers[l]->out * layers[l]->in, nb = layers[l]->out;
+    std::copy(sum.begin() + offset, sum.begin() + offset + nw, grads_.weight[l].begin());
+    std::copy(sum.begin() + offset + nw, sum.begin() + offset + nw + nb, grads_.bias[l].begin());
+    offset += nw + nb;
+  }
+  w += cpu_work::clipped_mlp_sum(dense_shape(model_.workload, B));
+  coalesce_materialized(example_rows_, factors_, buf_.dim, emb_grads_, w);
+}
+
+void CpuStepOps::select_rows(const OpContext& c, WorkCounters& w) {
+  std::vector<int64_t> rows;
+  for (const auto& t : model_.tables) rows.push_back(t.rows);
+  Selection sel = adafest_select(*c.batch, rows, cfg_, static_cast<uint64_t>(c.step), w);
+  c.rec->extras["touched_rows"] = sel.touched;
+  c.rec->extras["selected_touched_rows"] = sel.selected_touched;
+  c.rec->extras["false_positive_rows"] = sel.false_positives;
+  c.rec->extras["untouched_rows"] = sel.untouched;
+  selection_ = std::move(sel.rows);
+}
+
+void CpuStepOps::choose_fixed_rows(const OpContext&, WorkCounters&) {
+  throw std::logic_error("choose_fixed_rows: no algorithm of the CPU backend uses it yet");
+}
+
+void CpuStepOps::mlp_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) {
+  const bool noisy = noise != NoiseTarget::none;
+  cpu::mlp_update(model_, grads_, c.scale, noisy ? static_cast<float>(cfg_.noise_stddev()) : 0.0f,
+                  noisy ? &noise_ : nullptr, static_cast<uint64_t>(c.step), w);
+}
+
+void CpuStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) {
+  const float stddev = static_cast<float>(cfg_.noise_stddev());
+  const uint64_t t = static_cast<uint64_t>(c.step);
+  if (noise == NoiseTarget::next_batch_rows) schedule_.push(c.scale);  // this step's noise is owed
+  for (size_t k = 0; k < model_.tables.size(); ++k) {
+    EmbeddingTable& table = model_.tables[k];
+    const uint32_t id = static_cast<uint32_t>(k);
+    switch (noise) {
+      case NoiseTarget::none:
+      case NoiseTarget::next_batch_rows: sparse_update(table, emb_grads_[k], c.scale, w); break;
+      case NoiseTarget::every_row: dense_noisy_update(table, id, emb_grads_[k], c.scale, stddev, noise_, t, w); break;
+      case NoiseTarget::touched_rows:
+        sparse_noisy_update(table, id, emb_grads_[k].rows, emb_grads_[k], c.scale, stddev, noise_, t, w);
+        break;
+      case NoiseTarget::selected_rows:
+        sparse_noisy_update(table, id, selection_[k], emb_grads_[k], c.scale, stddev, noise_, t, w);
+        break;
+    }
+  }
+}
+
+LazyNoiseParams CpuStepOps::lazy_params() const {
+  return {static_cast<float>(cfg_.noise_stddev()), cfg_.lazydp_noise, &noise_, &schedule_};
+}
+
+void CpuStepOps::lazy_catchup(const OpContext& c, WorkCounters& w) {
+  const Batch& next = *c.next;
+  const int64_t T = static_cast<int64_t>(model_.tables.size());
+  std::vector<std::vector<int64_t>> rows(T);
+  std::vector<uint64_t> sort_ops(T);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t k = 0; k < T; ++k) rows[k] = unique_rows(next.tables[k], &sort_ops[k]);
+  int64_t owed = 0;
+  for (int64_t k = 0; k < T; ++k) {
+    w += cpu_work::unique_next_rows(next.tables[k].indices.size(), sort_ops[k]);
+    owed += lazy_catch_up(model_.tables[k], static_cast<uint32_t>(k), rows[k], history_[k],
+                          static_cast<uint32_t>(c.step), lazy_params(), w);
+  }
+  c.rec->extras["catchup_rows"] = owed;
+}
+
+void CpuStepOps::lazy_flush(const OpContext& c, WorkCounters& w) {
+  int64_t owed = 0;
+  for (size_t k = 0; k < model_.tables.size(); ++k)
+    owed += cpu::lazy_flush(model_.tables[k], static_cast<uint32_t>(k), history_[k], static_cast<uint32_t>(c.step),
+                            lazy_params(), w);
+  c.rec->extras["flushed_rows"] = owed;
 }
 
 }  // namespace privrec::cpu

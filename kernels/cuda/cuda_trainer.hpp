@@ -1,7 +1,8 @@
 #pragma once
-// Training on the CUDA backend: the model and every stage on the device, per-stage times from
-// CUDA events (waited for at each stage's end), the same stage vocabulary, counters and
-// report as the CPU backend, for every algorithm (lazydp in both noise modes).
+// Training on the CUDA backend: an algorithm's plan run by the step driver (kernels/step_driver.hpp)
+// on the CUDA operations (cuda_step_ops.hpp), with the model and every stage on the device,
+// per-stage times from CUDA events, and the same stage vocabulary, counters and report as the CPU
+// backend, for every algorithm (lazydp in both noise modes).
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/training_run.hpp"
 

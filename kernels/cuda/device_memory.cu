@@ -44,12 +44,4 @@ double EventTimer::stop_ms() {
   return ms;
 }
 
-double EventTimer::stop_ms_quietly() noexcept {
-  if (cudaEventRecord(static_cast<cudaEvent_t>(stop_)) != cudaSuccess) return 0;
-  if (cudaEventSynchronize(static_cast<cudaEvent_t>(stop_)) != cudaSuccess) return 0;
-  float ms = 0;
-  if (cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start_), static_cast<cudaEvent_t>(stop_)) != cudaSuccess) return 0;
-  return ms;
-}
-
 }  // namespace privrec::cuda

@@ -49,8 +49,13 @@ class DeviceArray {
   void upload(const std::vector<T>& v) { upload(v.data(), v.size()); }
   std::vector<T> download() const {
     std::vector<T> v(n_);
-    if (n_) copy_to_host(v.data(), p_, n_ * sizeof(T));
+    download_to(v.data());
     return v;
+  }
+  // Into size() elements of host memory at dst: a model's tables go straight into the host's
+  // tables, with no temporary copy of a table that may be most of the machine's memory.
+  void download_to(T* dst) const {
+    if (n_) copy_to_host(dst, p_, n_ * sizeof(T));
   }
   void zero() {
     if (n_) fill_bytes(p_, 0, n_ * sizeof(T));
@@ -80,8 +85,6 @@ class EventTimer {
   EventTimer& operator=(const EventTimer&) = delete;
   void start();
   double stop_ms();
-  // For destructors: 0 if the device reports an error (which stays pending, see synchronize_quietly).
-  double stop_ms_quietly() noexcept;
 
  private:
   void* start_ = nullptr;

@@ -1,20 +1,27 @@
-// The CUDA kernels against the CPU backend (label gpu). Without a device every test is reported
-// as skipped, never as passed.
+// The CUDA kernels against the CPU backend, and their work counters against the performance
+// model's CUDA formulas (label gpu). Without a device every test is reported as skipped, never as
+// passed.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/noisy_update.hpp"
-#include "kernels/cuda/embedding_bag.hpp"
+#include "kernels/cuda/cuda_step_ops.hpp"
 #include "kernels/cuda/cuda_trainer.hpp"
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/embedding_bag.hpp"
 #include "kernels/cuda/noisy_update.hpp"
 #include "kernels/noise_rows.hpp"
+#include "kernels/step_driver.hpp"
+#include "models/kernel_work/kernel_work.hpp"
+#include "sim/work_model.hpp"
 #include "tests/test_helpers.hpp"
+#include "traces/step_walk.hpp"
 
 namespace privrec {
 namespace {
@@ -150,6 +157,94 @@ TEST(CudaTrainers, LazydpEqualsDpsgdfOnTheDevice) {
   const auto f = cuda::train_model_on_cuda(w, test::algo(AlgorithmKind::dpsgd_f, 0.8, 0.5, NoiseSource::ones), trace, 6, 11);
   const auto l = cuda::train_model_on_cuda(w, test::algo(AlgorithmKind::lazydp, 0.8, 0.5, NoiseSource::ones), trace, 6, 11);
   EXPECT_LT(max_rel_diff(l, f), 1e-5);
+}
+
+// The CUDA operations' records for `steps` steps of the synthetic trace (seed 3) from the initial
+// model of seed 11: the setup's, each step's, then the finish's.
+std::vector<StepRecord> records_on_device(const Workload& w, const AlgorithmConfig& cfg, int64_t steps) {
+  const cpu::DlrmModel host = cpu::DlrmModel::create(w, 11);
+  cuda::CudaStepOps ops(host, cfg);
+  PlanRunner runner(cfg, ops);
+  SyntheticTrace trace(w, 3);
+  std::vector<StepRecord> recs(1);
+  runner.setup(trace, steps, recs[0]);
+  walk_steps(trace, steps, [&](int64_t t, const Batch& b, const Batch* next) {
+    StepRecord rec;
+    runner.step(t, b, next, rec);
+    recs.push_back(rec);
+  });
+  StepRecord fin;
+  runner.finish(steps, fin);
+  recs.push_back(fin);
+  return recs;
+}
+
+// The same records as the performance model predicts them with the CUDA work formulas.
+std::vector<StepRecord> records_of_model(const Workload& w, const AlgorithmConfig& cfg, int64_t steps) {
+  sim::WorkModel model(w, cfg, kernel_work("cuda"));
+  SyntheticTrace trace(w, 3);
+  std::vector<StepRecord> recs{model.setup(trace, steps)};
+  walk_steps(trace, steps, [&](int64_t t, const Batch& b, const Batch* next) { recs.push_back(model.step(t, b, next)); });
+  recs.push_back(model.finish(steps));
+  return recs;
+}
+
+// Every stage of the setup, of every step and of the finish: the counters the CUDA kernels counted
+// equal the model's prediction, number for number (the GPU's tests/sim/work_model_test.cpp).
+void expect_model_equals_device(const Workload& w, const AlgorithmConfig& cfg, int64_t steps) {
+  const std::vector<StepRecord> got = records_on_device(w, cfg, steps), want = records_of_model(w, cfg, steps);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const std::string when = std::string(algorithm_info(cfg.kind).name) + " " +
+                             (i == 0 ? "setup" : i + 1 == got.size() ? "finish" : "step " + std::to_string(i));
+    for (size_t s = 0; s < kStages; ++s) {
+      ASSERT_EQ(got[i].ran[s], want[i].ran[s]) << when << " stage " << kStageNames[s];
+      EXPECT_EQ(got[i].work[s], want[i].work[s]) << when << " stage " << kStageNames[s] << "\n model:   "
+                                                 << want[i].work[s].to_json().dump() << "\n kernels: "
+                                                 << got[i].work[s].to_json().dump();
+    }
+  }
+}
+
+TEST(CudaWork, EqualsTheModelForEveryAlgorithm) {
+  REQUIRE_GPU();
+  for (const char* dist : {"uniform", "zipf:1.1"}) {
+    const Workload w = test::small_workload(16, dist);
+    for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_b, AlgorithmKind::dpsgd_r, AlgorithmKind::dpsgd_f,
+                            AlgorithmKind::eana, AlgorithmKind::lazydp}) {
+      SCOPED_TRACE(std::string(algorithm_info(k).name) + " " + dist);
+      expect_model_equals_device(w, test::algo(k, 0.8, 0.5), 4);
+    }
+  }
+}
+
+// Both lazydp modes under every noise source: the rows and steps owed are read back from the
+// device, the model tracks them with its own history.
+TEST(CudaWork, EqualsTheModelForLazyDpModes) {
+  REQUIRE_GPU();
+  const Workload w = test::small_workload(16, "zipf:1.1");
+  for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact})
+    for (NoiseSource src : {NoiseSource::gaussian, NoiseSource::ones, NoiseSource::zero}) {
+      auto cfg = test::algo(AlgorithmKind::lazydp, 0.8, 0.5, src);
+      cfg.lazydp_noise = mode;
+      SCOPED_TRACE(lazy_noise_mode_name(mode) + " " + noise_source_name(src));
+      expect_model_equals_device(w, cfg, 5);
+    }
+}
+
+// adafest's selection is deterministic under `ones` and `zero`, so the model's counts are exact:
+// thresholds where some touched rows pass and some do not, none pass, or every row passes.
+TEST(CudaWork, EqualsTheModelForAdaFestWhenSelectionIsDeterministic) {
+  REQUIRE_GPU();
+  const Workload w = test::small_workload(16, "zipf:1.1");
+  for (double tau : {1.5, 2.2, 1e30, -1e30})
+    for (NoiseSource src : {NoiseSource::ones, NoiseSource::zero}) {
+      auto cfg = test::algo(AlgorithmKind::adafest, 0.8, 0.5, src);
+      cfg.adafest_tau = tau;
+      cfg.adafest_c1 = 1.0;
+      SCOPED_TRACE("tau " + std::to_string(tau) + " " + noise_source_name(src));
+      expect_model_equals_device(w, cfg, 3);
+    }
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ TEST(Equivalence, DpsgdBRFAgreeWithClippingActive) {
   for (const char* dist : {"uniform", "zipf:1.5"}) {  // zipf puts duplicate rows in bags
     const Workload w = small_workload(8, dist);
     const auto cfg_b = algo(AlgorithmKind::dpsgd_b, 0, 0.05);
-    std::vector<cpu::StepRecord> recs;
+    std::vector<StepRecord> recs;
     const auto b = train(w, cfg_b, kSteps, nullptr, &recs);
     EXPECT_GT(recs[0].extras["clipped_fraction"].get<double>(), 0.5) << "clipping must be active for this test";
     const auto r = train(w, algo(AlgorithmKind::dpsgd_r, 0, 0.05), kSteps);
@@ -75,7 +75,7 @@ TEST(Equivalence, LazyDpWithoutFlushIsNotDpsgdF) {
   SyntheticTrace trace(w, 3);
   for (int t = 1; t <= kSteps; ++t) {
     const Batch b = trace.batch(t - 1), n = trace.batch(t);
-    cpu::StepRecord rec;
+    StepRecord rec;
     lazy->step(t, b, t < kSteps ? &n : nullptr, rec);
   }
   EXPECT_GT(max_rel(f, m), 1e-2);
@@ -85,7 +85,7 @@ TEST(Equivalence, AdaFestSelectingEverythingIsDpsgdF) {
   const Workload w = small_workload(8);
   auto a = algo(AlgorithmKind::adafest, 0.7, 0.5);
   a.adafest_tau = -1e30;  // every row passes the threshold
-  std::vector<cpu::StepRecord> recs;
+  std::vector<StepRecord> recs;
   const auto ma = train(w, a, kSteps, nullptr, &recs);
   const auto mf = train(w, algo(AlgorithmKind::dpsgd_f, 0.7, 0.5), kSteps);
   EXPECT_LT(max_rel(ma, mf), kRounding);
@@ -120,7 +120,7 @@ TEST(AdaFest, RowsNeitherTouchedNorSelectedAreNeverWritten) {
   auto cfg = algo(AlgorithmKind::adafest, 1.0, 1.0);
   cfg.adafest_tau = 1e30;  // nothing is selected
   const cpu::DlrmModel before = cpu::DlrmModel::create(w, 11);
-  std::vector<cpu::StepRecord> recs;
+  std::vector<StepRecord> recs;
   const auto after = train(w, cfg, 3, nullptr, &recs);
   for (size_t t = 0; t < w.tables.size(); ++t)
     for (int64_t i = 0; i < w.tables[t].rows * w.tables[t].dim; ++i)

@@ -58,6 +58,11 @@ TEST(HardwareProfile, BadProfilesNameFileKeyAndValue) {
   e = with([](auto& j) { j["tables_in"] = "disk"; });
   EXPECT_NE(e.find("tables_in"), std::string::npos) << e;
   EXPECT_NE(e.find("disk"), std::string::npos) << e;
+  e = with([](auto& j) { j["kernels"] = "tpu"; });  // the kernel family the profile models
+  EXPECT_NE(e.find("kernels"), std::string::npos) << e;
+  EXPECT_NE(e.find("tpu"), std::string::npos) << e;
+  e = with([](auto& j) { j.erase("kernels"); });
+  EXPECT_NE(e.find("kernels"), std::string::npos) << e;
   e = with([](auto& j) { j.erase("link"); });
   EXPECT_NE(e.find("link"), std::string::npos) << e;
   e = with([](auto& j) { j["provenance"] = "trust me"; });

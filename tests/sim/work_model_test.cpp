@@ -15,31 +15,27 @@ namespace {
 std::string describe(const WorkCounters& w) { return w.to_json().dump(); }
 
 void expect_model_equals_kernels(const Workload& w, const AlgorithmConfig& cfg, int64_t steps) {
-  std::vector<cpu::StepRecord> recs;
-  train(w, cfg, steps, nullptr, &recs);
+  std::vector<StepRecord> recs;
+  StepRecord setup_rec;
+  train(w, cfg, steps, nullptr, &recs, &setup_rec);
   ASSERT_EQ(static_cast<int64_t>(recs.size()), steps + 1);
   sim::WorkModel model(w, cfg);
   SyntheticTrace trace(w, 3);  // the trace test::train uses
-  Batch cur = trace.batch(0);
-  for (int64_t t = 1; t <= steps + 1; ++t) {
-    sim::StageWork predicted;
-    if (t <= steps) {
-      Batch next;
-      if (t < steps) next = trace.batch(t);
-      predicted = model.step(t, cur, t < steps ? &next : nullptr);
-      cur = std::move(next);
-    } else {
-      predicted = model.finish(steps);
-    }
-    const cpu::StepRecord& rec = recs[t - 1];
-    for (size_t s = 0; s < sim::kStages; ++s) {
+  std::vector<StepRecord> predicted;
+  const StepRecord setup_pred = model.setup(trace, steps);
+  walk_steps(trace, steps, [&](int64_t t, const Batch& b, const Batch* next) { predicted.push_back(model.step(t, b, next)); });
+  predicted.push_back(model.finish(steps));
+  auto expect_equal = [&](const StepRecord& pred, const StepRecord& rec, const std::string& when) {
+    for (size_t s = 0; s < kStages; ++s) {
       const char* name = kStageNames[s];
-      ASSERT_EQ(predicted.ran[s], rec.ran[s]) << algorithm_info(cfg.kind).name << " step " << t << " stage " << name;
-      EXPECT_EQ(predicted.work[s], rec.work[s])
-          << algorithm_info(cfg.kind).name << " step " << t << " stage " << name << "\n model:   "
-          << describe(predicted.work[s]) << "\n kernels: " << describe(rec.work[s]);
+      ASSERT_EQ(pred.ran[s], rec.ran[s]) << algorithm_info(cfg.kind).name << " " << when << " stage " << name;
+      EXPECT_EQ(pred.work[s], rec.work[s])
+          << algorithm_info(cfg.kind).name << " " << when << " stage " << name << "\n model:   "
+          << describe(pred.work[s]) << "\n kernels: " << describe(rec.work[s]);
     }
-  }
+  };
+  expect_equal(setup_pred, setup_rec, "setup");
+  for (int64_t t = 1; t <= steps + 1; ++t) expect_equal(predicted[t - 1], recs[t - 1], "step " + std::to_string(t));
 }
 }  // namespace
 

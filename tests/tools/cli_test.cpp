@@ -166,7 +166,7 @@ TEST(Cli, SimulateWritesAChromeTrace) {
 TEST(Cli, SimulateRefusesBadHardware) {
   expect_bad("simulate --model tiny --hardware h300", "h100-sxm");
   const std::string f = dir() + "/bad_hw.json";
-  std::ofstream(f) << R"({"name": "x", "provenance": {"source": "datasheet"}, "tables_in": "device",
+  std::ofstream(f) << R"({"name": "x", "provenance": {"source": "datasheet"}, "tables_in": "device", "kernels": "cuda",
     "device": {"memory_GB": 80, "stream_GBps": 0, "random_GBps": 1, "gemm_GFLOPps": 1, "vector_GFLOPps": 1,
                "rng_normals_per_s": 1, "launch_overhead_us": 1}})";
   expect_bad("simulate --model tiny --hardware " + f, "device.stream_GBps");

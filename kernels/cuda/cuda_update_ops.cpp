@@ -1,0 +1,172 @@
+// The CUDA backend's operations, part two: adafest's selection, the MLP and table updates, and
+// lazydp's settling of pending noise (catch-up and flush).
+#include <algorithm>
+
+#include "kernels/cuda/cuda_step_ops.hpp"
+#include "kernels/cuda/dense_ops.hpp"
+#include "kernels/cuda/noisy_update.hpp"
+#include "models/config_error.hpp"
+
+namespace privrec::cuda {
+
+namespace {
+DeviceNoise device_noise(NoiseSource s) {
+  switch (s) {
+    case NoiseSource::gaussian: return DeviceNoise::gaussian;
+    case NoiseSource::ones: return DeviceNoise::ones;
+    case NoiseSource::zero: return DeviceNoise::zero;
+  }
+  return DeviceNoise::zero;
+}
+}  // namespace
+
+// adafest: the contribution maps' clip factors, then per table the batch's ids sorted (no
+// gradient yet) and the selected rows.
+void CudaStepOps::select_rows(const OpContext& c, WorkCounters& w) {
+  const Batch& batch = *c.batch;
+  std::vector<const int64_t*> off(T_), idx(T_);
+  for (int64_t k = 0; k < T_; ++k) off[k] = offsets_[k].data(), idx[k] = indices_[k].data();
+  off_ptrs_.upload(off), idx_ptrs_.upload(idx);
+  factor_.resize(static_cast<size_t>(B_));
+  adafest_example_factors(off_ptrs_.data(), idx_ptrs_.data(), T_, B_, cfg_.adafest_c1, factor_.data());
+  if (selectors_.empty())
+    for (int64_t k = 0; k < T_; ++k) selectors_.push_back(std::make_unique<AdafestSelector>());
+  selection_.resize(T_);
+  const double p = cfg_.zero_count_selection_probability();
+  int64_t touched = 0, selected = 0, fps = 0, untouched = 0;
+  for (int64_t k = 0; k < T_; ++k) {
+    const int64_t L = static_cast<int64_t>(batch.tables[k].indices.size());
+    ws_[k]->coalesce(offsets_[k].data(), indices_[k].data(), B_, L, rows_[k] - 1, nullptr, 0, 0, nullptr);
+    selection_[k] = selectors_[k]->select(ws_[k]->last_sort(), factor_.data(), rows_[k], static_cast<uint32_t>(k),
+                                          cfg_.adafest_sigma1, cfg_.adafest_tau, p, cfg_.seed, device_noise(cfg_.noise),
+                                          static_cast<uint64_t>(c.step));
+    const TableSelection& sel = selection_[k];
+    TableSizes& t = sizes_.tables[k];
+    t.unique_rows = static_cast<uint64_t>(sel.touched), t.selected = static_cast<uint64_t>(sel.count);
+    t.selected_touched = static_cast<uint64_t>(sel.selected_touched);
+    t.selection_draws = static_cast<uint64_t>(sel.draws);
+    touched += sel.touched, selected += sel.selected_touched, fps += sel.false_positives;
+    untouched += rows_[k] - sel.touched;
+  }
+  count({OpKind::select_rows}, w);
+  c.rec->extras["touched_rows"] = touched;
+  c.rec->extras["selected_touched_rows"] = selected;
+  c.rec->extras["false_positive_rows"] = fps;
+  c.rec->extras["untouched_rows"] = untouched;
+}
+
+void CudaStepOps::choose_fixed_rows(const OpContext&, WorkCounters&) {
+  throw InputError("--backend cuda: dp-fest's fixed-row selection has no CUDA kernel yet");
+}
+
+void CudaStepOps::mlp_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) {
+  const bool noisy = noise != NoiseTarget::none;
+  const float stddev = noisy ? static_cast<float>(cfg_.noise_stddev()) : 0.0f;
+  const auto t = static_cast<uint64_t>(c.step);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    noisy_mlp_update(L.w.data(), L.gw.data(), L.out, L.in, c.scale, stddev, cfg_.seed, device_noise(cfg_.noise), noisy,
+                     t, static_cast<uint32_t>(2 * l));
+    noisy_mlp_update(L.b.data(), L.gb.data(), 1, L.out, c.scale, stddev, cfg_.seed, device_noise(cfg_.noise), noisy, t,
+                     static_cast<uint32_t>(2 * l + 1));
+  }
+  count({.kind = OpKind::mlp_update, .noise = noise}, w);
+}
+
+void CudaStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) {
+  const auto t = static_cast<uint64_t>(c.step);
+  for (int64_t k = 0; k < T_; ++k) {
+    switch (noise) {
+      case NoiseTarget::none:
+      case NoiseTarget::next_batch_rows: sparse_update(k, c.scale); break;
+      case NoiseTarget::every_row: dense_noisy_update(k, c.scale, t); break;
+      case NoiseTarget::touched_rows:
+        launch_sparse_noisy_update(tables_[k].data(), dim_, static_cast<uint32_t>(k), grads_[k].rows, grads_[k].grads,
+                                   grads_[k].count, c.scale, static_cast<float>(cfg_.noise_stddev()), cfg_.seed,
+                                   device_noise(cfg_.noise), t);
+        break;
+      case NoiseTarget::selected_rows: selected_noisy_update(k, c.scale, t); break;
+    }
+    sizes_.tables[k].unique_rows = static_cast<uint64_t>(grads_[k].count);
+    if (noise == NoiseTarget::selected_rows) sizes_.tables[k].selected = static_cast<uint64_t>(selection_[k].count);
+  }
+  count({.kind = OpKind::table_update, .noise = noise}, w);
+  if (noise != NoiseTarget::next_batch_rows) return;
+  // lazydp: every row now owes this step's noise, at this step's scale.
+  scale_.push_back(c.scale);
+  cum_.push_back(cum_.back() + c.scale);
+  cum_sq_.push_back(cum_sq_.back() + static_cast<double>(c.scale) * c.scale);
+}
+
+void CudaStepOps::sparse_update(int64_t k, float scale) {
+  launch_sparse_update(tables_[k].data(), dim_, grads_[k].rows, grads_[k].grads, grads_[k].count, scale);
+}
+
+// A slot map covering `rows` rows, all -1 (set and cleared around each use).
+void CudaStepOps::ensure_slots(int64_t rows) {
+  if (slots_.size() >= static_cast<size_t>(rows)) return;
+  slots_.resize(static_cast<size_t>(rows));
+  fill_bytes(slots_.data(), 0xFF, slots_.size() * sizeof(int32_t));
+}
+
+void CudaStepOps::dense_noisy_update(int64_t k, float scale, uint64_t step) {
+  ensure_slots(rows_[k]);
+  launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, true);
+  launch_dense_noisy_update(tables_[k].data(), rows_[k], dim_, static_cast<uint32_t>(k), slots_.data(), grads_[k].grads,
+                            scale, static_cast<float>(cfg_.noise_stddev()), cfg_.seed, device_noise(cfg_.noise), step);
+  launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, false);
+}
+
+void CudaStepOps::selected_noisy_update(int64_t k, float scale, uint64_t step) {
+  ensure_slots(rows_[k]);
+  launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, true);
+  launch_selected_noisy_update(tables_[k].data(), dim_, static_cast<uint32_t>(k), selection_[k].rows,
+                               selection_[k].count, slots_.data(), grads_[k].grads, scale,
+                               static_cast<float>(cfg_.noise_stddev()), cfg_.seed, device_noise(cfg_.noise), step);
+  launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, false);
+}
+
+void CudaStepOps::lazy_catchup(const OpContext& c, WorkCounters& w) {
+  settle(c.next, static_cast<uint32_t>(c.step));
+  count({OpKind::lazy_catchup}, w);
+  uint64_t owed = 0;
+  for (const TableSizes& t : sizes_.tables) owed += t.owed;
+  c.rec->extras["catchup_rows"] = static_cast<int64_t>(owed);
+}
+
+void CudaStepOps::lazy_flush(const OpContext& c, WorkCounters& w) {
+  settle(nullptr, static_cast<uint32_t>(c.step));
+  count({OpKind::lazy_flush}, w);
+  uint64_t owed = 0;
+  for (const TableSizes& t : sizes_.tables) owed += t.owed;
+  c.rec->extras["flushed_rows"] = static_cast<int64_t>(owed);
+}
+
+// lazydp: the next batch's distinct rows (next == nullptr: every row) receive their pending noise;
+// each table's rows that owed noise and their pending steps are read back for the counters.
+void CudaStepOps::settle(const Batch* next, uint32_t now) {
+  scale_d_.upload(scale_), cum_d_.upload(cum_), cum_sq_d_.upload(cum_sq_);
+  owed_.zero();
+  const bool exact = cfg_.lazydp_noise == LazyNoiseMode::exact;
+  for (int64_t k = 0; k < T_; ++k) {
+    const int64_t* rows = nullptr;
+    int64_t n = rows_[k];
+    if (next) {
+      const auto& tb = next->tables[k];
+      next_offsets_[k].upload(tb.offsets), next_indices_[k].upload(tb.indices);
+      const DeviceSparseRows u =
+          ws_[k]->coalesce(next_offsets_[k].data(), next_indices_[k].data(), next->size,
+                           static_cast<int64_t>(tb.indices.size()), rows_[k] - 1, nullptr, 0, 0, nullptr);
+      rows = u.rows, n = u.count;
+      sizes_.tables[k].next_lookups = tb.indices.size();
+      sizes_.tables[k].next_unique = static_cast<uint64_t>(u.count);
+    }
+    launch_lazy_settle(tables_[k].data(), dim_, static_cast<uint32_t>(k), rows, n, history_[k].data(), now,
+                       static_cast<float>(cfg_.noise_stddev()), exact, device_noise(cfg_.noise), cfg_.seed,
+                       scale_d_.data(), cum_d_.data(), cum_sq_d_.data(), owed_.data() + 2 * k);
+  }
+  const std::vector<unsigned long long> o = owed_.download();
+  for (int64_t k = 0; k < T_; ++k) sizes_.tables[k].owed = o[2 * k], sizes_.tables[k].owed_steps = o[2 * k + 1];
+}
+
+}  // namespace privrec::cuda

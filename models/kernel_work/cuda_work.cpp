@@ -1,0 +1,286 @@
+#include "models/kernel_work/cuda_work.hpp"
+
+namespace privrec::cuda_work {
+
+namespace {
+constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
+constexpr uint64_t kSlot = sizeof(int32_t), kHistory = sizeof(uint32_t);
+// CUB's onesweep radix sort of 64-bit keys: 8 passes of 8-bit digits, over the keys and their copies.
+constexpr uint64_t kRadixSortOpsPerKey = 2 * 8;
+
+// Embedding rows gathered (and scattered back, when written) by index.
+void count_rows(WorkCounters& w, uint64_t rows, uint64_t dim, bool write) {
+  w.rows_read_rand += rows, w.bytes_read_rand += rows * dim * kF;
+  if (write) w.rows_written_rand += rows, w.bytes_written_rand += rows * dim * kF;
+}
+
+// A linear layer's GEMM of B x in by in x out (forward, backward delta or weight gradient).
+uint64_t gemm_flops(const MlpLayer& l, uint64_t batch) { return 2 * batch * l.in * l.out; }
+}  // namespace
+
+WorkCounters embedding_forward(uint64_t batch, uint64_t dim, uint64_t lookups) {
+  WorkCounters w;
+  count_rows(w, lookups, dim, false);
+  w.bytes_read_seq = lookups * kI + (batch + 1) * kI;  // indices and offsets
+  w.bytes_written_seq = batch * dim * kF;
+  w.flops = lookups * dim;
+  w.launches = 1;
+  return w;
+}
+
+WorkCounters coalesce(uint64_t lookups, uint64_t distinct, uint64_t dim, bool scaled) {
+  WorkCounters w;
+  w.bytes_read_seq = lookups * (kI + dim * kF);
+  w.bytes_written_seq = distinct * (kI + dim * kF);
+  w.flops = lookups * dim * (scaled ? 2 : 1);
+  w.sort_ops = kRadixSortOpsPerKey * lookups;
+  w.launches = 6;
+  return w;
+}
+
+WorkCounters unique_next_rows(uint64_t lookups) {
+  WorkCounters w;
+  w.bytes_read_seq = lookups * kI;
+  w.sort_ops = kRadixSortOpsPerKey * lookups;
+  w.launches = 5;
+  return w;
+}
+
+WorkCounters dense_forward(const DenseShape& s) {
+  WorkCounters w;
+  const uint64_t B = s.batch;
+  for (size_t l = 0; l < s.layers.size(); ++l) {
+    if (l == s.bottom) w.flops += 2 * B * s.pairs() * s.dim, w.launches += 2;  // the interaction
+    const MlpLayer& L = s.layers[l];
+    w.flops += gemm_flops(L, B) + 2 * B * L.out, w.gemm_flops += gemm_flops(L, B);
+    w.bytes_read_seq += kF * (B * L.in + L.in * L.out + L.out);
+    w.bytes_written_seq += kF * B * L.out;
+    w.launches += 2;  // GEMM, bias and activation
+  }
+  w.launches += 1;  // the loss
+  return w;
+}
+
+// Every layer but the first passes a delta down (GEMM, then the ReLU mask: 2 launches, counted as
+// 2 for the top MLP's first layer too, whose delta goes to the interaction unmasked); the
+// interaction's backward and the bottom MLP's delta from it are 2 more.
+WorkCounters backward_deltas(const DenseShape& s) {
+  WorkCounters w;
+  const uint64_t B = s.batch;
+  for (size_t l = 1; l < s.layers.size(); ++l) {
+    w.flops += gemm_flops(s.layers[l], B), w.gemm_flops += gemm_flops(s.layers[l], B);
+    w.launches += 2;
+  }
+  w.flops += 4 * B * s.pairs() * s.dim, w.launches += 2;
+  return w;
+}
+
+WorkCounters weight_grads(const DenseShape& s, bool scaled) {
+  WorkCounters w;
+  const uint64_t B = s.batch;
+  for (const MlpLayer& L : s.layers) {
+    if (scaled) w.flops += B * L.out, w.launches += 1;  // the deltas scaled by the clip factors first
+    w.flops += gemm_flops(L, B) + B * L.out, w.gemm_flops += gemm_flops(L, B);
+    w.bytes_read_seq += kF * (2 * B * L.out + B * L.in);
+    w.bytes_written_seq += kF * (L.in * L.out + L.out);
+    w.launches += 2;  // GEMM, column sums
+  }
+  return w;
+}
+
+// Per layer |a_i|^2 |d_i|^2; per table the bag's sum of count^2 (bounded by the bag's ids squared,
+// the kernel's pairwise scan); then the embeddings' part. The clip factors' launch is not counted.
+WorkCounters ghost_norms(const DenseShape& s, const std::vector<TableSizes>& t) {
+  WorkCounters w;
+  const uint64_t B = s.batch, T = t.size();
+  for (const MlpLayer& L : s.layers) {
+    w.flops += 2 * B * (L.in + L.out) + 3 * B, w.launches += 1;
+    w.bytes_read_seq += kF * B * (L.in + L.out);
+  }
+  for (const TableSizes& k : t) w.flops += k.bag_lookups_sq, w.bytes_read_seq += k.lookups * kI, w.launches += 1;
+  w.flops += 2 * B * T * s.dim + 2 * B * T, w.bytes_read_seq += B * T * (s.dim + 1) * kF, w.launches += 2;
+  return w;
+}
+
+// dpsgd-b (kept) and dpsgd-r (one layer at a time) write the same per-example gradients.
+WorkCounters materialized_norms(const DenseShape& s, const std::vector<TableSizes>& t) {
+  WorkCounters w;
+  const uint64_t B = s.batch;
+  for (const MlpLayer& L : s.layers) {
+    const uint64_t P = L.parameters();
+    w.flops += 3 * B * P, w.bytes_read_seq += kF * B * (L.in + L.out), w.bytes_written_seq += kF * B * P;
+    w.launches += 1;
+  }
+  for (const TableSizes& k : t) {
+    w.bytes_read_seq += k.lookups * kI + B * s.dim * kF, w.bytes_written_seq += k.lookups * s.dim * kF;
+    w.flops += 3 * k.lookups * s.dim, w.launches += 1;
+  }
+  return w;
+}
+
+WorkCounters clipped_mlp_sum(const DenseShape& s) {
+  const uint64_t B = s.batch, P = s.mlp_parameters();
+  WorkCounters w;
+  w.bytes_read_seq = kF * B * P, w.bytes_written_seq = kF * P, w.flops = 2 * B * P, w.launches = 1;
+  return w;
+}
+
+WorkCounters mlp_update(const DenseShape& s, bool noisy, bool gaussian) {
+  WorkCounters w;
+  for (const MlpLayer& L : s.layers) {
+    const uint64_t p = L.parameters();
+    w.bytes_read_seq += 2 * p * kF, w.bytes_written_seq += p * kF, w.flops += (noisy ? 4 : 2) * p;
+    w.launches += 2;  // weights, biases
+    if (noisy && gaussian) w.rng_samples += p;
+  }
+  return w;
+}
+
+WorkCounters sparse_update(uint64_t grad_rows, uint64_t dim) {
+  WorkCounters w;
+  count_rows(w, grad_rows, dim, true);
+  w.bytes_read_seq = grad_rows * (kI + dim * kF), w.flops = 2 * grad_rows * dim, w.launches = 1;
+  return w;
+}
+
+// The table streams through once in and once out; the gradient rows are found through the slot
+// map (set and cleared around the pass: 3 launches).
+WorkCounters dense_noisy_update(uint64_t rows, uint64_t dim, uint64_t grad_rows, bool gaussian) {
+  const uint64_t n = rows * dim;
+  WorkCounters w;
+  w.bytes_read_seq = n * kF + grad_rows * (kI + dim * kF) + rows * kSlot;
+  w.bytes_written_seq = n * kF + 2 * grad_rows * kSlot;
+  w.rng_samples = gaussian ? n : 0;
+  w.flops = 3 * n + grad_rows * dim;
+  w.launches = 3;
+  return w;
+}
+
+WorkCounters sparse_noisy_update(uint64_t grad_rows, uint64_t dim, bool gaussian) {
+  WorkCounters w;
+  count_rows(w, grad_rows, dim, true);
+  w.bytes_read_seq = grad_rows * (kI + dim * kF);
+  w.rng_samples = gaussian ? grad_rows * dim : 0;
+  w.flops = 4 * grad_rows * dim;
+  w.launches = 1;
+  return w;
+}
+
+WorkCounters lazy_settle(uint64_t history_rows, uint64_t owed, uint64_t draws, uint64_t dim, bool gaussian) {
+  WorkCounters w;
+  w.bytes_read_rand = history_rows * kHistory, w.launches = 1;
+  count_rows(w, owed, dim, true);
+  w.bytes_written_rand += owed * kHistory;
+  w.rng_samples = gaussian ? draws * dim : 0;
+  w.flops = 2 * draws * dim;
+  return w;
+}
+
+// The sort of the batch's ids, each touched row's noisy count (one normal each), the selected
+// rows written out, and the untouched rows' geometric gaps (one uniform each).
+WorkCounters adafest_select_table(const TableSizes& t, bool gaussian) {
+  WorkCounters w;
+  w.bytes_read_seq = t.lookups * kI;
+  w.bytes_written_seq = t.selected * kI;
+  w.rng_samples = (gaussian ? t.unique_rows : 0) + t.selection_draws;
+  w.flops = t.lookups + 2 * t.unique_rows + 4 * t.selection_draws;
+  w.sort_ops = kRadixSortOpsPerKey * t.lookups;
+  w.launches = 8;
+  return w;
+}
+
+WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64_t dim, bool gaussian) {
+  WorkCounters w;
+  count_rows(w, selected, dim, true);
+  w.bytes_read_seq = selected * kI + grad_rows * (kI + dim * kF) + selected * kSlot;
+  w.rng_samples = gaussian ? selected * dim : 0;
+  w.flops = 3 * selected * dim + grad_rows * dim;
+  w.launches = 3;
+  return w;
+}
+
+namespace {
+bool gaussian(const AlgorithmConfig& cfg) { return cfg.noise == NoiseSource::gaussian; }
+
+template <class F>
+WorkCounters per_table(const StepSizes& s, F&& f) {
+  WorkCounters w;
+  for (const TableSizes& t : s.tables) w += f(t);
+  return w;
+}
+
+// The noise rows a lazydp settle counts as drawn: one per owed row (none under `zero`) when
+// aggregated, one per owed step when exact. The kernel skips the noise under `zero` or a zero
+// stddev in both modes; exact mode's flops still count the steps, as the backend always has.
+uint64_t settle_draws(const TableSizes& t, const AlgorithmConfig& cfg) {
+  if (cfg.lazydp_noise == LazyNoiseMode::exact) return t.owed_steps;
+  return cfg.noise == NoiseSource::zero ? 0 : t.owed;
+}
+
+// The tables' update; the rows with a gradient are the batch's distinct rows (the coalesce's output).
+WorkCounters table_update(NoiseTarget noise, const StepSizes& s, const AlgorithmConfig& cfg) {
+  const uint64_t d = s.dense.dim;
+  const bool g = gaussian(cfg);
+  switch (noise) {
+    case NoiseTarget::none:
+    case NoiseTarget::next_batch_rows:  // lazydp: the gradient now, the noise when the rows are next read
+      return per_table(s, [&](const TableSizes& t) { return sparse_update(t.unique_rows, d); });
+    case NoiseTarget::every_row:
+      return per_table(s, [&](const TableSizes& t) { return dense_noisy_update(t.rows, d, t.unique_rows, g); });
+    case NoiseTarget::touched_rows:
+      return per_table(s, [&](const TableSizes& t) { return sparse_noisy_update(t.unique_rows, d, g); });
+    case NoiseTarget::selected_rows:
+      return per_table(s, [&](const TableSizes& t) { return selected_noisy_update(t.selected, t.unique_rows, d, g); });
+  }
+  return {};
+}
+
+WorkCounters lazy_op(bool catchup, const StepSizes& s, const AlgorithmConfig& cfg) {
+  return per_table(s, [&](const TableSizes& t) {
+    WorkCounters w = catchup ? unique_next_rows(t.next_lookups) : WorkCounters{};
+    w += lazy_settle(catchup ? t.next_unique : t.rows, t.owed, settle_draws(t, cfg), s.dense.dim, gaussian(cfg));
+    return w;
+  });
+}
+
+WorkCounters coalesce_tables(const StepSizes& s, bool scaled) {
+  return per_table(s, [&](const TableSizes& t) { return coalesce(t.lookups, t.unique_rows, s.dense.dim, scaled); });
+}
+}  // namespace
+
+WorkCounters CudaKernelWork::op(const Op& op, const StepSizes& s, const AlgorithmConfig& cfg) const {
+  const DenseShape& d = s.dense;
+  switch (op.kind) {
+    case OpKind::embedding_forward:
+      return per_table(s, [&](const TableSizes& t) { return embedding_forward(d.batch, d.dim, t.lookups); });
+    case OpKind::dense_forward: return dense_forward(d);
+    case OpKind::backward_deltas: return backward_deltas(d);
+    case OpKind::weight_grads: return weight_grads(d, op.clipped);
+    case OpKind::clip_norms:
+      return op.norms == Norms::ghost ? ghost_norms(d, s.tables) : materialized_norms(d, s.tables);
+    case OpKind::clipped_sum: {  // dpsgd-b: the MLP's sum, and the tables' rows coalesced with the clip factors
+      WorkCounters w = clipped_mlp_sum(d);
+      w += coalesce_tables(s, true);
+      return w;
+    }
+    case OpKind::coalesce: return coalesce_tables(s, op.clipped);
+    case OpKind::select_rows: {
+      WorkCounters w = per_table(s, [&](const TableSizes& t) { return adafest_select_table(t, gaussian(cfg)); });
+      w.launches += 1;  // the contribution maps' clip factors, over all tables
+      return w;
+    }
+    case OpKind::choose_fixed_rows: return {};  // no CUDA kernel yet: the operation refuses to run
+    case OpKind::mlp_update: return mlp_update(d, op.noise != NoiseTarget::none, gaussian(cfg));
+    case OpKind::table_update: return table_update(op.noise, s, cfg);
+    case OpKind::lazy_catchup: return lazy_op(true, s, cfg);
+    case OpKind::lazy_flush: return lazy_op(false, s, cfg);
+  }
+  return {};
+}
+
+const KernelWork& cuda_kernel_work() {
+  static const CudaKernelWork family;
+  return family;
+}
+
+}  // namespace privrec::cuda_work

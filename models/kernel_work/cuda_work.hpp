@@ -1,0 +1,55 @@
+#pragma once
+// The CUDA backend's kernel work formulas (kernels/cuda/): one function per kernel (or per fixed
+// group of launches), from the sizes it ran with to what it reads, writes, draws and computes.
+// kernels/cuda/cuda_step_ops.cpp counts by calling CudaKernelWork with the sizes it ran; the
+// performance model predicts by calling the same with the sizes it expects, so a GPU profile's
+// prediction follows the CUDA kernels, not the CPU ones.
+//
+// Where the counting differs from the CPU family (cpu_work.hpp), it is because the kernels do:
+// sorts are CUB radix sorts of 64-bit keys (8 passes of 8 bits, keys and their copies:
+// 2 x 8 x n), launches are kernel launches, not parallel regions, and the dense noisy update
+// reads and writes a 4-byte slot per row to find the rows with a gradient.
+#include <cstdint>
+#include <vector>
+
+#include "models/algorithm.hpp"
+#include "models/kernel_work/kernel_work.hpp"
+#include "models/kernel_work/step_sizes.hpp"
+#include "models/work_counters.hpp"
+
+namespace privrec::cuda_work {
+
+// kernels/cuda/embedding_bag.hpp, one table.
+WorkCounters embedding_forward(uint64_t batch, uint64_t dim, uint64_t lookups);
+WorkCounters coalesce(uint64_t lookups, uint64_t distinct, uint64_t dim, bool scaled);
+// The radix sort alone (lazydp's next rows; adafest counts its own in adafest_select_table).
+WorkCounters unique_next_rows(uint64_t lookups);
+// kernels/cuda/dense_ops.hpp
+WorkCounters dense_forward(const DenseShape& s);
+WorkCounters backward_deltas(const DenseShape& s);
+WorkCounters weight_grads(const DenseShape& s, bool scaled);
+WorkCounters ghost_norms(const DenseShape& s, const std::vector<TableSizes>& t);
+WorkCounters materialized_norms(const DenseShape& s, const std::vector<TableSizes>& t);
+WorkCounters clipped_mlp_sum(const DenseShape& s);
+WorkCounters mlp_update(const DenseShape& s, bool noisy, bool gaussian);
+// kernels/cuda/noisy_update.hpp, one table. `gaussian`: the noise source draws real samples.
+WorkCounters sparse_update(uint64_t grad_rows, uint64_t dim);
+WorkCounters dense_noisy_update(uint64_t rows, uint64_t dim, uint64_t grad_rows, bool gaussian);
+WorkCounters sparse_noisy_update(uint64_t grad_rows, uint64_t dim, bool gaussian);
+// lazydp: `history_rows` history entries read, `owed` rows that owed noise, `draws` the noise rows
+// drawn (owed, or the owed steps in exact mode).
+WorkCounters lazy_settle(uint64_t history_rows, uint64_t owed, uint64_t draws, uint64_t dim, bool gaussian);
+// kernels/cuda/adafest_selection.hpp, one table (the example factors are one more launch).
+WorkCounters adafest_select_table(const TableSizes& t, bool gaussian);
+WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64_t dim, bool gaussian);
+
+// The family "cuda": the formulas composed the way kernels/cuda/cuda_step_ops.cpp runs them.
+class CudaKernelWork final : public KernelWork {
+ public:
+  const char* family() const override { return "cuda"; }
+  WorkCounters op(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg) const override;
+};
+
+const KernelWork& cuda_kernel_work();
+
+}  // namespace privrec::cuda_work
