@@ -59,14 +59,6 @@ NoiseSource parse_noise_source(const std::string& name) {
   throw InputError("--noise " + name + ": expected gaussian, ones or zero");
 }
 
-std::string lazy_noise_mode_name(LazyNoiseMode m) { return m == LazyNoiseMode::exact ? "exact" : "aggregated"; }
-
-LazyNoiseMode parse_lazy_noise_mode(const std::string& name) {
-  if (name == "aggregated") return LazyNoiseMode::aggregated;
-  if (name == "exact") return LazyNoiseMode::exact;
-  throw InputError("--lazydp-noise " + name + ": expected aggregated or exact");
-}
-
 double AlgorithmConfig::lr_at(int64_t step) const { return lr * std::pow(lr_decay, static_cast<double>(step - 1)); }
 
 double AlgorithmConfig::noise_stddev() const { return sigma == 0 ? 0.0 : sigma * clip; }
@@ -81,12 +73,7 @@ void AlgorithmConfig::validate() const {
   if (!(sigma >= 0) || !std::isfinite(sigma)) throw bad("--sigma", sigma, "a finite number >= 0");
   if (sigma > 0 && std::isinf(clip) && is_dp_family())
     throw InputError(fmt::format("--sigma {} with --clip inf: noise stddev sigma*C needs a finite clip norm", sigma));
-  if (kind == AlgorithmKind::adafest) {
-    if (!(adafest_c1 > 0) || !std::isfinite(adafest_c1)) throw bad("--adafest-c1", adafest_c1, "a positive finite number");
-    if (!(adafest_sigma1 > 0) || !std::isfinite(adafest_sigma1))
-      throw bad("--adafest-sigma1", adafest_sigma1, "a positive finite number");
-    if (std::isnan(adafest_tau)) throw bad("--adafest-tau", adafest_tau, "a number");
-  }
+  if (kind == AlgorithmKind::adafest) adafest.validate();
 }
 
 nlohmann::json AlgorithmConfig::to_json() const {
@@ -97,23 +84,12 @@ nlohmann::json AlgorithmConfig::to_json() const {
     j["sigma"] = sigma;
     j["differentially_private"] = algorithm_info(kind).differentially_private;
   }
-  if (kind == AlgorithmKind::lazydp) j["lazydp_noise"] = lazy_noise_mode_name(lazydp_noise);
+  if (kind == AlgorithmKind::lazydp) j["lazydp_noise"] = lazydp.to_json();
   if (kind == AlgorithmKind::adafest) {
-    j["adafest"] = {{"c1", adafest_c1}, {"sigma1", adafest_sigma1}, {"tau", adafest_tau},
+    j["adafest"] = {{"c1", adafest.c1}, {"sigma1", adafest.sigma1}, {"tau", adafest.tau},
                     {"c2", j["clip"]},  {"sigma2", sigma}};
   }
   return j;
-}
-
-double AlgorithmConfig::zero_count_selection_probability() const {
-  // count 0 plus noise sigma1 z passes when sigma1 z >= tau: Q(tau / sigma1) for Gaussian z, and
-  // a certainty either way for the deterministic stand-ins (z = 1 or z = 0).
-  switch (noise) {
-    case NoiseSource::gaussian: return 0.5 * std::erfc(adafest_tau / (adafest_sigma1 * std::sqrt(2.0)));
-    case NoiseSource::ones: return adafest_sigma1 >= adafest_tau ? 1.0 : 0.0;
-    case NoiseSource::zero: return 0.0 >= adafest_tau ? 1.0 : 0.0;
-  }
-  return 0.0;
 }
 
 }  // namespace privrec

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/algorithms/adafest.hpp"
+#include "models/algorithms/lazydp.hpp"
 #include "models/plan.hpp"
 
 namespace privrec {
@@ -16,7 +18,6 @@ enum class AlgorithmKind { sgd, dpsgd_b, dpsgd_r, dpsgd_f, eana, lazydp, adafest
 // Where noise samples come from. `ones` and `zero` make noise deterministic for tests: with `ones`
 // every per-step sample is exactly 1, so k skipped steps sum to exactly k (in both lazydp modes).
 enum class NoiseSource { gaussian, ones, zero };
-enum class LazyNoiseMode { aggregated, exact };
 
 struct AlgorithmInfo {
   AlgorithmKind kind;
@@ -42,25 +43,22 @@ struct AlgorithmConfig {
   // DP-SGD family (and adafest's gradient mechanism: C2, sigma2).
   double clip = 0.4;   // C; +infinity turns clipping off
   double sigma = 1.0;  // noise multiplier; noise stddev is sigma * C
-  LazyNoiseMode lazydp_noise = LazyNoiseMode::aggregated;
-  // adafest's selection mechanism.
-  double adafest_c1 = 1.0;
-  double adafest_sigma1 = 1.0;
-  double adafest_tau = 3.0;
   NoiseSource noise = NoiseSource::gaussian;
+  // Parameters of one algorithm each, declared, validated and written to JSON by that algorithm
+  // (models/algorithms/); only the chosen algorithm's are read.
+  LazyDpParams lazydp;
+  AdafestParams adafest;
 
   bool is_dp_family() const { return kind != AlgorithmKind::sgd; }
   double lr_at(int64_t step) const;            // step is 1-based
   double noise_stddev() const;                 // sigma * C (0 when sigma is 0)
   // adafest: probability that a row no example touched passes the noisy threshold.
-  double zero_count_selection_probability() const;
+  double zero_count_selection_probability() const { return adafest.zero_count_selection_probability(noise); }
   void validate() const;                       // throws InputError naming the flag
   nlohmann::json to_json() const;
 };
 
 std::string noise_source_name(NoiseSource s);
 NoiseSource parse_noise_source(const std::string& name);
-std::string lazy_noise_mode_name(LazyNoiseMode m);
-LazyNoiseMode parse_lazy_noise_mode(const std::string& name);
 
 }  // namespace privrec

@@ -99,13 +99,13 @@ StepSizes AnalyticModel::expected_fixed_sizes() const {
     // factor min(1, C1 / sqrt(distinct rows of the example over all tables)).
     double per_example_distinct = 0;
     for (size_t i = 0; i < w_.tables.size(); ++i) per_example_distinct += bag_distinct_[i] / static_cast<double>(B);
-    const double f = static_cast<float>(std::min(1.0, cfg_.adafest_c1 / std::sqrt(std::max(1.0, per_example_distinct))));
+    const double f = static_cast<float>(std::min(1.0, cfg_.adafest.c1 / std::sqrt(std::max(1.0, per_example_distinct))));
     auto pass = [&](double count) {
       switch (cfg_.noise) {
         case NoiseSource::gaussian:
-          return 0.5 * std::erfc((cfg_.adafest_tau - count) / (cfg_.adafest_sigma1 * std::sqrt(2.0)));
-        case NoiseSource::ones: return count + cfg_.adafest_sigma1 >= cfg_.adafest_tau ? 1.0 : 0.0;
-        default: return count >= cfg_.adafest_tau ? 1.0 : 0.0;
+          return 0.5 * std::erfc((cfg_.adafest.tau - count) / (cfg_.adafest.sigma1 * std::sqrt(2.0)));
+        case NoiseSource::ones: return count + cfg_.adafest.sigma1 >= cfg_.adafest.tau ? 1.0 : 0.0;
+        default: return count >= cfg_.adafest.tau ? 1.0 : 0.0;
       }
     };
     const double p0 = cfg_.zero_count_selection_probability();

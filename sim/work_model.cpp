@@ -26,7 +26,7 @@ std::vector<TableSelection> expected_selection(const Workload& w, const Algorith
     }
     // The kernel rounds the factor to float before summing; so does the model.
     if (distinct > 0)
-      factor[i] = static_cast<float>(std::min(1.0, cfg.adafest_c1 / std::sqrt(static_cast<double>(distinct))));
+      factor[i] = static_cast<float>(std::min(1.0, cfg.adafest.c1 / std::sqrt(static_cast<double>(distinct))));
   }
   const double p = cfg.zero_count_selection_probability();
   std::vector<TableSelection> out(T);
@@ -46,10 +46,10 @@ std::vector<TableSelection> expected_selection(const Workload& w, const Algorith
       double pass;
       switch (cfg.noise) {
         case NoiseSource::gaussian:
-          pass = 0.5 * std::erfc((cfg.adafest_tau - count) / (cfg.adafest_sigma1 * std::sqrt(2.0)));
+          pass = 0.5 * std::erfc((cfg.adafest.tau - count) / (cfg.adafest.sigma1 * std::sqrt(2.0)));
           break;
-        case NoiseSource::ones: pass = count + cfg.adafest_sigma1 >= cfg.adafest_tau ? 1.0 : 0.0; break;
-        default: pass = count >= cfg.adafest_tau ? 1.0 : 0.0; break;
+        case NoiseSource::ones: pass = count + cfg.adafest.sigma1 >= cfg.adafest.tau ? 1.0 : 0.0; break;
+        default: pass = count >= cfg.adafest.tau ? 1.0 : 0.0; break;
       }
       out[t].selected_touched += pass;
     }

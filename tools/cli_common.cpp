@@ -110,9 +110,9 @@ void AlgorithmFlags::add_to(po::options_description& o) {
     ("noise", po::value(&noise)->default_value(noise), "noise source: gaussian, ones (every sample is 1) or zero")
     ("lazydp-noise", po::value(&lazydp_noise)->default_value(lazydp_noise),
      "lazydp: aggregated (one draw of sqrt(k) sigma C) or exact (the k skipped steps' own values)")
-    ("adafest-c1", po::value(&cfg.adafest_c1)->default_value(cfg.adafest_c1, fmt::format("{}", cfg.adafest_c1)), "adafest: contribution-map clip norm C1")
-    ("adafest-sigma1", po::value(&cfg.adafest_sigma1)->default_value(cfg.adafest_sigma1, fmt::format("{}", cfg.adafest_sigma1)), "adafest: selection noise sigma1")
-    ("adafest-tau", po::value(&cfg.adafest_tau)->default_value(cfg.adafest_tau, fmt::format("{}", cfg.adafest_tau)), "adafest: selection threshold tau");
+    ("adafest-c1", po::value(&cfg.adafest.c1)->default_value(cfg.adafest.c1, fmt::format("{}", cfg.adafest.c1)), "adafest: contribution-map clip norm C1")
+    ("adafest-sigma1", po::value(&cfg.adafest.sigma1)->default_value(cfg.adafest.sigma1, fmt::format("{}", cfg.adafest.sigma1)), "adafest: selection noise sigma1")
+    ("adafest-tau", po::value(&cfg.adafest.tau)->default_value(cfg.adafest.tau, fmt::format("{}", cfg.adafest.tau)), "adafest: selection threshold tau");
 }
 
 AlgorithmConfig AlgorithmFlags::resolve(uint64_t seed) const {
@@ -120,7 +120,7 @@ AlgorithmConfig AlgorithmFlags::resolve(uint64_t seed) const {
   c.kind = parse_algorithm(algo);
   c.seed = seed;
   c.noise = parse_noise_source(noise);
-  c.lazydp_noise = parse_lazy_noise_mode(lazydp_noise);
+  c.lazydp.noise = parse_lazy_noise_mode(lazydp_noise);
   if (clip == "inf") {
     c.clip = INFINITY;
   } else {

@@ -105,7 +105,7 @@ int cmd_sweep(int argc, char** argv) {
              scales = axis("table-scale", fmt::format("{}", wf.table_scale)), algos = axis("algo", af.algo),
              batches = axis("batch", wf.batch ? std::to_string(wf.batch) : ""),
              poolings = axis("pooling", wf.pooling ? std::to_string(wf.pooling) : ""), dists = axis("dist", wf.dist),
-             taus = axis("adafest-tau", fmt::format("{}", af.cfg.adafest_tau));
+             taus = axis("adafest-tau", fmt::format("{}", af.cfg.adafest.tau));
   // Check every value before the first case runs, so a typo fails at once, not an hour in.
   std::vector<sim::HardwareProfile> profiles;
   for (const auto& h : hws) profiles.push_back(sim::load_hardware_profile(h));
@@ -144,7 +144,7 @@ int cmd_sweep(int argc, char** argv) {
                 const Workload w = cw.resolve();
                 AlgorithmFlags ca = af;
                 ca.algo = a;
-                ca.cfg.adafest_tau = parse_double("adafest-tau", tau);
+                ca.cfg.adafest.tau = parse_double("adafest-tau", tau);
                 AlgorithmConfig cfg = ca.resolve(seed);
                 // A target epsilon sets the noise (and adafest's selection rate) before the model runs.
                 const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
@@ -167,7 +167,7 @@ int cmd_sweep(int argc, char** argv) {
                 for (const auto& o : r.once) ms[stage_name(o.stage)] = o.time.ms;
                 csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}", profiles[hi].name, w.name, cw.table_scale,
                                    w.table_bytes(), a, w.batch_size, p.empty() ? "" : p, d.empty() ? "" : d,
-                                   ca.cfg.adafest_tau, r.throughput_examples_per_s, r.step_ms, rows_updated);
+                                   ca.cfg.adafest.tau, r.throughput_examples_per_s, r.step_ms, rows_updated);
                 csv += priv.accounted ? fmt::format(",{},{},{}", priv.epsilon, priv.delta, priv.noise_multiplier)
                                       : fmt::format(",,{},", priv.delta);
                 for (const char* sn : kStageNames) csv += fmt::format(",{}", ms.count(sn) ? ms[sn] : 0.0);
@@ -176,7 +176,7 @@ int cmd_sweep(int argc, char** argv) {
                                     {"table_bytes", w.table_bytes()}, {"algo", a}, {"batch", w.batch_size},
                                     {"pooling", p}, {"dist", d}, {"throughput_examples_per_s", r.throughput_examples_per_s},
                                     {"step_ms", r.step_ms}, {"rows_updated_per_step", rows_updated},
-                                    {"adafest_tau", ca.cfg.adafest_tau}, {"stages_ms", ms}, {"privacy", priv.to_json()}};
+                                    {"adafest_tau", ca.cfg.adafest.tau}, {"stages_ms", ms}, {"privacy", priv.to_json()}};
                 cases.push_back(c);
                 ++done;
                 if (!quiet)

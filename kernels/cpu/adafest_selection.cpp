@@ -75,7 +75,7 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
   const int64_t T = static_cast<int64_t>(batch.tables.size());
   Selection sel;
   sel.rows.resize(T);
-  const std::vector<float> factor = contribution_clip_factors(batch, cfg.adafest_c1);
+  const std::vector<float> factor = contribution_clip_factors(batch, cfg.adafest.c1);
   const double p = cfg.zero_count_selection_probability();
   std::vector<int64_t> touched(T), sel_touched(T), fps(T), draws(T), untouched(T);
   std::vector<uint64_t> sort_ops(T);
@@ -93,7 +93,7 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
         z = noise_normal(cfg.seed, RngDomain::select_noise, step, static_cast<uint32_t>(t), static_cast<uint64_t>(r), 0);
       else if (cfg.noise == NoiseSource::ones)
         z = 1.0;
-      if (count + cfg.adafest_sigma1 * z >= cfg.adafest_tau) chosen.push_back(r);
+      if (count + cfg.adafest.sigma1 * z >= cfg.adafest.tau) chosen.push_back(r);
     }
     touched[t] = static_cast<int64_t>(rows.size());
     sel_touched[t] = static_cast<int64_t>(chosen.size());

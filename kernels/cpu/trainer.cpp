@@ -186,7 +186,7 @@ void CpuStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounter
 }
 
 LazyNoiseParams CpuStepOps::lazy_params() const {
-  return {static_cast<float>(cfg_.noise_stddev()), cfg_.lazydp_noise, &noise_, &schedule_};
+  return {static_cast<float>(cfg_.noise_stddev()), cfg_.lazydp.noise, &noise_, &schedule_};
 }
 
 void CpuStepOps::lazy_catchup(const OpContext& c, WorkCounters& w) {

@@ -28,7 +28,7 @@ void CudaStepOps::select_rows(const OpContext& c, WorkCounters& w) {
   for (int64_t k = 0; k < T_; ++k) off[k] = offsets_[k].data(), idx[k] = indices_[k].data();
   off_ptrs_.upload(off), idx_ptrs_.upload(idx);
   factor_.resize(static_cast<size_t>(B_));
-  adafest_example_factors(off_ptrs_.data(), idx_ptrs_.data(), T_, B_, cfg_.adafest_c1, factor_.data());
+  adafest_example_factors(off_ptrs_.data(), idx_ptrs_.data(), T_, B_, cfg_.adafest.c1, factor_.data());
   if (selectors_.empty())
     for (int64_t k = 0; k < T_; ++k) selectors_.push_back(std::make_unique<AdafestSelector>());
   selection_.resize(T_);
@@ -38,7 +38,7 @@ void CudaStepOps::select_rows(const OpContext& c, WorkCounters& w) {
     const int64_t L = static_cast<int64_t>(batch.tables[k].indices.size());
     ws_[k]->coalesce(offsets_[k].data(), indices_[k].data(), B_, L, rows_[k] - 1, nullptr, 0, 0, nullptr);
     selection_[k] = selectors_[k]->select(ws_[k]->last_sort(), factor_.data(), rows_[k], static_cast<uint32_t>(k),
-                                          cfg_.adafest_sigma1, cfg_.adafest_tau, p, cfg_.seed, device_noise(cfg_.noise),
+                                          cfg_.adafest.sigma1, cfg_.adafest.tau, p, cfg_.seed, device_noise(cfg_.noise),
                                           static_cast<uint64_t>(c.step));
     const TableSelection& sel = selection_[k];
     TableSizes& t = sizes_.tables[k];
@@ -147,7 +147,7 @@ void CudaStepOps::lazy_flush(const OpContext& c, WorkCounters& w) {
 void CudaStepOps::settle(const Batch* next, uint32_t now) {
   scale_d_.upload(scale_), cum_d_.upload(cum_), cum_sq_d_.upload(cum_sq_);
   owed_.zero();
-  const bool exact = cfg_.lazydp_noise == LazyNoiseMode::exact;
+  const bool exact = cfg_.lazydp.noise == LazyNoiseMode::exact;
   for (int64_t k = 0; k < T_; ++k) {
     const int64_t* rows = nullptr;
     int64_t n = rows_[k];

@@ -1,9 +1,34 @@
 // adafest (DP-AdaFEST, Ghazi et al., NeurIPS 2023): each step a private selection of the rows that
 // receive a noisy update; gradients of unselected rows are dropped, noise goes to selected rows.
+#include <cmath>
+
+#include <fmt/format.h>
+
 #include "models/algorithm.hpp"
 #include "models/algorithms/plan_parts.hpp"
+#include "models/config_error.hpp"
 
 namespace privrec {
+
+void AdafestParams::validate() const {
+  auto bad = [](const char* flag, double v, const char* expected) {
+    return InputError(fmt::format("{} {}: expected {}", flag, v, expected));
+  };
+  if (!(c1 > 0) || !std::isfinite(c1)) throw bad("--adafest-c1", c1, "a positive finite number");
+  if (!(sigma1 > 0) || !std::isfinite(sigma1)) throw bad("--adafest-sigma1", sigma1, "a positive finite number");
+  if (std::isnan(tau)) throw bad("--adafest-tau", tau, "a number");
+}
+
+double AdafestParams::zero_count_selection_probability(NoiseSource noise) const {
+  // count 0 plus noise sigma1 z passes when sigma1 z >= tau: Q(tau / sigma1) for Gaussian z, and
+  // a certainty either way for the deterministic stand-ins (z = 1 or z = 0).
+  switch (noise) {
+    case NoiseSource::gaussian: return 0.5 * std::erfc(tau / (sigma1 * std::sqrt(2.0)));
+    case NoiseSource::ones: return sigma1 >= tau ? 1.0 : 0.0;
+    case NoiseSource::zero: return 0.0 >= tau ? 1.0 : 0.0;
+  }
+  return 0.0;
+}
 
 AlgorithmInfo adafest_algorithm() {
   using namespace plan_parts;

@@ -4,8 +4,17 @@
 // the model is released.
 #include "models/algorithm.hpp"
 #include "models/algorithms/plan_parts.hpp"
+#include "models/config_error.hpp"
 
 namespace privrec {
+
+std::string lazy_noise_mode_name(LazyNoiseMode m) { return m == LazyNoiseMode::exact ? "exact" : "aggregated"; }
+
+LazyNoiseMode parse_lazy_noise_mode(const std::string& name) {
+  if (name == "aggregated") return LazyNoiseMode::aggregated;
+  if (name == "exact") return LazyNoiseMode::exact;
+  throw InputError("--lazydp-noise " + name + ": expected aggregated or exact");
+}
 
 AlgorithmInfo lazydp_algorithm() {
   using namespace plan_parts;

@@ -299,7 +299,7 @@ WorkCounters lazy_settle(bool flush, const StepSizes& s, const AlgorithmConfig& 
   const bool draws_noise = cfg.noise == NoiseSource::gaussian && cfg.noise_stddev() != 0.0;
   WorkCounters w;
   for (const TableSizes& t : s.tables) {
-    const uint64_t draws = cfg.lazydp_noise == LazyNoiseMode::exact ? t.owed_steps : t.owed;
+    const uint64_t draws = cfg.lazydp.noise == LazyNoiseMode::exact ? t.owed_steps : t.owed;
     if (flush) {
       w += lazy_flush(t.rows, t.owed, draws, s.dense.dim, draws_noise);
     } else {

@@ -213,7 +213,7 @@ WorkCounters per_table(const StepSizes& s, F&& f) {
 // aggregated, one per owed step when exact. The kernel skips the noise under `zero` or a zero
 // stddev in both modes; exact mode's flops still count the steps, as the backend always has.
 uint64_t settle_draws(const TableSizes& t, const AlgorithmConfig& cfg) {
-  if (cfg.lazydp_noise == LazyNoiseMode::exact) return t.owed_steps;
+  if (cfg.lazydp.noise == LazyNoiseMode::exact) return t.owed_steps;
   return cfg.noise == NoiseSource::zero ? 0 : t.owed;
 }
 

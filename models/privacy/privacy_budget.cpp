@@ -93,7 +93,7 @@ PrivacyReport account(const PrivacySettings& s, const Workload& w, int64_t batch
     const double sigma_eff = sigma_for_epsilon(r.sampling_rate, r.steps, s.delta, s.target_epsilon);
     if (k == AlgorithmKind::adafest) {
       const AdafestSplit split = split_adafest(sigma_eff, s.adafest_selection_budget);
-      cfg.adafest_sigma1 = split.selection_multiplier * cfg.adafest_c1;
+      cfg.adafest.sigma1 = split.selection_multiplier * cfg.adafest.c1;
       cfg.sigma = split.gradient_multiplier;
     } else {
       cfg.sigma = sigma_eff;
@@ -102,11 +102,11 @@ PrivacyReport account(const PrivacySettings& s, const Workload& w, int64_t batch
   }
 
   if (k == AlgorithmKind::adafest) {
-    r.noise_multiplier = cfg.sigma > 0 ? effective_noise_multiplier({cfg.adafest_sigma1 / cfg.adafest_c1, cfg.sigma})
+    r.noise_multiplier = cfg.sigma > 0 ? effective_noise_multiplier({cfg.adafest.sigma1 / cfg.adafest.c1, cfg.sigma})
                                        : 0.0;
     r.note = fmt::format("adafest: selection (sigma1/C1 = {:.4g}) and gradient (sigma2 = {:.4g}) compose as one "
                          "Gaussian mechanism",
-                         cfg.adafest_sigma1 / cfg.adafest_c1, cfg.sigma);
+                         cfg.adafest.sigma1 / cfg.adafest.c1, cfg.sigma);
   } else {
     r.noise_multiplier = cfg.sigma;
     if (k == AlgorithmKind::lazydp) r.note = "lazydp releases dpsgd-f's model: the same mechanism, the same epsilon";

@@ -139,7 +139,7 @@ TEST(CudaTrainers, MatchTheCpuBackend) {
     for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact}) {
       if (mode == LazyNoiseMode::exact && k != AlgorithmKind::lazydp) continue;
       AlgorithmConfig cfg = test::algo(k, 0.8, 0.5);
-      cfg.lazydp_noise = mode;
+      cfg.lazydp.noise = mode;
       SyntheticTrace trace(w, 3);
       const cpu::DlrmModel on_gpu = cuda::train_model_on_cuda(w, cfg, trace, 4, 11);
       const cpu::DlrmModel on_cpu = test::train(w, cfg, 4);
@@ -226,7 +226,7 @@ TEST(CudaWork, EqualsTheModelForLazyDpModes) {
   for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact})
     for (NoiseSource src : {NoiseSource::gaussian, NoiseSource::ones, NoiseSource::zero}) {
       auto cfg = test::algo(AlgorithmKind::lazydp, 0.8, 0.5, src);
-      cfg.lazydp_noise = mode;
+      cfg.lazydp.noise = mode;
       SCOPED_TRACE(lazy_noise_mode_name(mode) + " " + noise_source_name(src));
       expect_model_equals_device(w, cfg, 5);
     }
@@ -240,8 +240,8 @@ TEST(CudaWork, EqualsTheModelForAdaFestWhenSelectionIsDeterministic) {
   for (double tau : {1.5, 2.2, 1e30, -1e30})
     for (NoiseSource src : {NoiseSource::ones, NoiseSource::zero}) {
       auto cfg = test::algo(AlgorithmKind::adafest, 0.8, 0.5, src);
-      cfg.adafest_tau = tau;
-      cfg.adafest_c1 = 1.0;
+      cfg.adafest.tau = tau;
+      cfg.adafest.c1 = 1.0;
       SCOPED_TRACE("tau " + std::to_string(tau) + " " + noise_source_name(src));
       expect_model_equals_device(w, cfg, 3);
     }

@@ -55,7 +55,7 @@ TEST(Equivalence, LazyDpEqualsDpsgdFAfterTheFlush) {
       auto f_cfg = algo(AlgorithmKind::dpsgd_f, 0.7, 0.5, c.noise);
       auto l_cfg = algo(AlgorithmKind::lazydp, 0.7, 0.5, c.noise);
       f_cfg.lr_decay = l_cfg.lr_decay = 0.9;  // a changing lr: pending noise must use each step's scale
-      l_cfg.lazydp_noise = c.mode;
+      l_cfg.lazydp.noise = c.mode;
       const auto f = train(w, f_cfg, kSteps);
       const auto l = train(w, l_cfg, kSteps);
       EXPECT_LT(max_rel(f, l), kRounding) << dist << " noise " << noise_source_name(c.noise) << " "
@@ -84,7 +84,7 @@ TEST(Equivalence, LazyDpWithoutFlushIsNotDpsgdF) {
 TEST(Equivalence, AdaFestSelectingEverythingIsDpsgdF) {
   const Workload w = small_workload(8);
   auto a = algo(AlgorithmKind::adafest, 0.7, 0.5);
-  a.adafest_tau = -1e30;  // every row passes the threshold
+  a.adafest.tau = -1e30;  // every row passes the threshold
   std::vector<StepRecord> recs;
   const auto ma = train(w, a, kSteps, nullptr, &recs);
   const auto mf = train(w, algo(AlgorithmKind::dpsgd_f, 0.7, 0.5), kSteps);
@@ -96,7 +96,7 @@ TEST(AdaFest, FalsePositivesMatchTheirBinomialExpectation) {
   Workload w = small_workload(8);
   w.tables[0].rows = 200000;
   auto cfg = algo(AlgorithmKind::adafest, 1.0, 1.0);
-  cfg.adafest_tau = 2.5;  // p = Q(2.5) = 0.00621
+  cfg.adafest.tau = 2.5;  // p = Q(2.5) = 0.00621
   const double p = cfg.zero_count_selection_probability();
   EXPECT_NEAR(p, 0.0062096653, 1e-9);
   SyntheticTrace trace(w, 3);
@@ -118,7 +118,7 @@ TEST(AdaFest, FalsePositivesMatchTheirBinomialExpectation) {
 TEST(AdaFest, RowsNeitherTouchedNorSelectedAreNeverWritten) {
   const Workload w = small_workload(8);
   auto cfg = algo(AlgorithmKind::adafest, 1.0, 1.0);
-  cfg.adafest_tau = 1e30;  // nothing is selected
+  cfg.adafest.tau = 1e30;  // nothing is selected
   const cpu::DlrmModel before = cpu::DlrmModel::create(w, 11);
   std::vector<StepRecord> recs;
   const auto after = train(w, cfg, 3, nullptr, &recs);
@@ -138,7 +138,7 @@ TEST(Training, LossFallsOnPlantedSignal) {
                           AlgorithmKind::eana, AlgorithmKind::lazydp, AlgorithmKind::adafest}) {
     auto cfg = algo(k, k == AlgorithmKind::sgd ? 0.0 : 0.3, k == AlgorithmKind::sgd ? INFINITY : 1.0);
     cfg.lr = 0.2;
-    cfg.adafest_tau = 0.5;
+    cfg.adafest.tau = 0.5;
     std::vector<double> losses;
     train(w, cfg, 150, &losses);
     double first = 0, last = 0;

@@ -209,12 +209,12 @@ TEST(PrivacyBudget, TargetEpsilonSetsTheNoise) {
   EXPECT_EQ(f.sigma, r.noise_multiplier);
   AlgorithmConfig a;
   a.kind = AlgorithmKind::adafest;
-  a.adafest_c1 = 2.0;
+  a.adafest.c1 = 2.0;
   s.adafest_selection_budget = 0.25;
   const auto ra = account(s, w, w.batch_size, a);
   EXPECT_NEAR(ra.epsilon, 50, 1e-6);
   EXPECT_NEAR(ra.noise_multiplier, f.sigma, 1e-12 * f.sigma);  // the same mechanism in total
-  EXPECT_NEAR(a.adafest_sigma1 / a.adafest_c1, f.sigma / std::sqrt(0.25), 1e-12);
+  EXPECT_NEAR(a.adafest.sigma1 / a.adafest.c1, f.sigma / std::sqrt(0.25), 1e-12);
   EXPECT_NEAR(a.sigma, f.sigma / std::sqrt(0.75), 1e-12);
 }
 

@@ -49,7 +49,7 @@ TEST(AnalyticModel, AgreesWithTheTraceDrivenModel) {
     for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_f, AlgorithmKind::eana, AlgorithmKind::lazydp,
                             AlgorithmKind::adafest, AlgorithmKind::dpsgd_b}) {
       auto cfg = algo(k, 0.8, 0.5);
-      cfg.adafest_tau = 0.3;  // some touched rows pass, some do not
+      cfg.adafest.tau = 0.3;  // some touched rows pass, some do not
       SyntheticTrace trace(w, 3);
       const auto traced = sim::simulate(w, cfg, trace, h, 8);
       const auto expected = sim::simulate_analytic(w, cfg, h, 8);
@@ -66,7 +66,7 @@ TEST(AnalyticModel, AgreesWithTheTraceDrivenModel) {
     }
     // lazydp's exact mode draws one sample per pending step: the pending-step sums must agree too.
     auto exact = algo(AlgorithmKind::lazydp, 0.8, 0.5);
-    exact.lazydp_noise = LazyNoiseMode::exact;
+    exact.lazydp.noise = LazyNoiseMode::exact;
     SyntheticTrace trace(w, 3);
     const auto traced = sim::simulate(w, exact, trace, h, 8);
     const auto expected = sim::simulate_analytic(w, exact, h, 8);

@@ -55,7 +55,7 @@ TEST(WorkModel, EqualsKernelCountersForLazyDpModes) {
   for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact})
     for (NoiseSource src : {NoiseSource::gaussian, NoiseSource::ones, NoiseSource::zero}) {
       auto cfg = algo(AlgorithmKind::lazydp, 0.8, 0.5, src);
-      cfg.lazydp_noise = mode;
+      cfg.lazydp.noise = mode;
       expect_model_equals_kernels(w, cfg, 5);
     }
 }
@@ -68,8 +68,8 @@ TEST(WorkModel, EqualsKernelCountersForAdaFestWhenSelectionIsDeterministic) {
   for (double tau : {1.5, 2.2, 1e30, -1e30})
     for (NoiseSource src : {NoiseSource::ones, NoiseSource::zero}) {
       auto cfg = algo(AlgorithmKind::adafest, 0.8, 0.5, src);
-      cfg.adafest_tau = tau;
-      cfg.adafest_c1 = 1.0;
+      cfg.adafest.tau = tau;
+      cfg.adafest.c1 = 1.0;
       SCOPED_TRACE("tau " + std::to_string(tau));
       expect_model_equals_kernels(w, cfg, 3);
     }
