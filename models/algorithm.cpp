@@ -73,7 +73,7 @@ void AlgorithmConfig::validate() const {
   if (!(sigma >= 0) || !std::isfinite(sigma)) throw bad("--sigma", sigma, "a finite number >= 0");
   if (sigma > 0 && std::isinf(clip) && is_dp_family())
     throw InputError(fmt::format("--sigma {} with --clip inf: noise stddev sigma*C needs a finite clip norm", sigma));
-  if (kind == AlgorithmKind::adafest) adafest.validate();
+  if (const auto check = algorithm_info(kind).validate_params) check(*this);
 }
 
 nlohmann::json AlgorithmConfig::to_json() const {
@@ -84,11 +84,7 @@ nlohmann::json AlgorithmConfig::to_json() const {
     j["sigma"] = sigma;
     j["differentially_private"] = algorithm_info(kind).differentially_private;
   }
-  if (kind == AlgorithmKind::lazydp) j["lazydp_noise"] = lazydp.to_json();
-  if (kind == AlgorithmKind::adafest) {
-    j["adafest"] = {{"c1", adafest.c1}, {"sigma1", adafest.sigma1}, {"tau", adafest.tau},
-                    {"c2", j["clip"]},  {"sigma2", sigma}};
-  }
+  if (const auto add = algorithm_info(kind).params_json) add(*this, j);
   return j;
 }
 

@@ -19,12 +19,18 @@ enum class AlgorithmKind { sgd, dpsgd_b, dpsgd_r, dpsgd_f, eana, lazydp, adafest
 // every per-step sample is exactly 1, so k skipped steps sum to exactly k (in both lazydp modes).
 enum class NoiseSource { gaussian, ones, zero };
 
+struct AlgorithmConfig;
+
 struct AlgorithmInfo {
   AlgorithmKind kind;
   const char* name;
   const char* summary;
   bool differentially_private;  // eana is not: which rows change reveals which values occurred
   Plan plan;                    // what one step does (models/algorithms/)
+  // The algorithm's own parameters: checked (throws InputError naming the flag) and written into
+  // the config's JSON. Null for an algorithm that has none.
+  void (*validate_params)(const AlgorithmConfig&) = nullptr;
+  void (*params_json)(const AlgorithmConfig&, nlohmann::json&) = nullptr;
 };
 
 // Every algorithm, in registration order (models/algorithm.cpp: one line each).

@@ -15,19 +15,7 @@ uint64_t round_count(double x) { return static_cast<uint64_t>(std::llround(std::
 std::vector<TableSelection> expected_selection(const Workload& w, const AlgorithmConfig& cfg, const Batch& batch) {
   const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
   // Each example's contribution map is clipped to C1 over the distinct rows of all its bags.
-  std::vector<double> factor(B, 1.0);
-  std::vector<int64_t> bag;
-  for (int64_t i = 0; i < B; ++i) {
-    int64_t distinct = 0;
-    for (const auto& tb : batch.tables) {
-      bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
-      std::sort(bag.begin(), bag.end());
-      distinct += std::unique(bag.begin(), bag.end()) - bag.begin();
-    }
-    // The kernel rounds the factor to float before summing; so does the model.
-    if (distinct > 0)
-      factor[i] = static_cast<float>(std::min(1.0, cfg.adafest.c1 / std::sqrt(static_cast<double>(distinct))));
-  }
+  const std::vector<float> factor = contribution_clip_factors(batch, cfg.adafest.c1);
   const double p = cfg.zero_count_selection_probability();
   std::vector<TableSelection> out(T);
   for (int64_t t = 0; t < T; ++t) {

@@ -100,9 +100,21 @@ Workload WorkloadFlags::resolve() const {
   return w;
 }
 
+namespace {
+// "sgd, dpsgd-b, ... or adafest", from the algorithm registry.
+const std::string& algorithm_help() {
+  static const std::string text = [] {
+    std::string names = algorithm_names();
+    const size_t last = names.rfind(", ");
+    return last == std::string::npos ? names : names.replace(last, 2, " or ");
+  }();
+  return text;
+}
+}  // namespace
+
 void AlgorithmFlags::add_to(po::options_description& o) {
   o.add_options()
-    ("algo", po::value(&algo)->default_value(algo), "sgd, dpsgd-b, dpsgd-r, dpsgd-f, eana, lazydp or adafest")
+    ("algo", po::value(&algo)->default_value(algo), algorithm_help().c_str())
     ("lr", po::value(&cfg.lr)->default_value(cfg.lr, fmt::format("{}", cfg.lr)), "learning rate")
     ("lr-decay", po::value(&cfg.lr_decay)->default_value(cfg.lr_decay, fmt::format("{}", cfg.lr_decay)), "lr at step t is lr * decay^(t-1)")
     ("clip", po::value(&clip)->default_value(clip), "per-example clip norm C (adafest: C2); 'inf' turns clipping off")

@@ -95,7 +95,8 @@ int cmd_report(int argc, char** argv) {
   auto say = [&](const std::string& s) {
     if (!quiet) std::fprintf(stderr, "[privrec] report: %s\n", s.c_str());
   };
-  const std::string all_algos = "sgd,dpsgd-b,dpsgd-r,dpsgd-f,eana,lazydp,adafest";
+  std::string all_algos;
+  for (const auto& a : algorithm_registry()) all_algos += (all_algos.empty() ? "" : ",") + std::string(a.name);
   auto sweep = [&](const std::string& file, std::vector<std::string> axes) {
     std::vector<std::string> args = {"sweep", "--model", model, "--analytic", "-q", "--force",
                                      "--csv", (data / file).string()};

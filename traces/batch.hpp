@@ -29,4 +29,9 @@ uint64_t unique_rows_sort_ops(const TableBatch& tb);
 // Sorting work of sorting every bag on its own (per-example duplicate counting).
 uint64_t bag_sort_ops(const TableBatch& tb);
 
+// Per-example clip factor of the contribution map (one count per distinct row the example touches,
+// over all tables): min(1, C1 / sqrt(distinct rows)), rounded to float as the kernels sum it.
+// adafest's selection and dp-fest's histogram clip with it; the model predicts with it.
+std::vector<float> contribution_clip_factors(const Batch& batch, double c1);
+
 }  // namespace privrec

@@ -8,22 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "models/kernel_work/sort_work.hpp"
+
 namespace privrec {
-
-inline constexpr int kRadixDigitBits = 11;
-inline constexpr size_t kRadixSmall = 256;  // below this, a comparison sort
-
-// The sorting work (WorkCounters::sort_ops) of a comparison sort of k keys: k ceil(log2 k).
-inline uint64_t comparison_sort_ops(uint64_t k) {
-  return k < 2 ? 0 : k * static_cast<uint64_t>(std::bit_width(k - 1));
-}
-
-// The sorting work of radix_sort_bits on n keys with a `bits`-wide field: n per pass.
-inline uint64_t radix_sort_ops(uint64_t n, int bits) {
-  if (bits <= 0 || n < 2) return 0;
-  if (n < kRadixSmall) return comparison_sort_ops(n);
-  return n * static_cast<uint64_t>((bits + kRadixDigitBits - 1) / kRadixDigitBits);
-}
 
 // Sorts keys stably by their bits [shift, shift + bits). Keys equal there keep their order.
 // Returns the sorting work, radix_sort_ops(keys.size(), bits).

@@ -9,24 +9,6 @@
 
 namespace privrec::cpu {
 
-std::vector<float> contribution_clip_factors(const Batch& batch, double c1) {
-  const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
-  std::vector<float> factor(B);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < B; ++i) {
-    int64_t distinct = 0;
-    std::vector<int64_t> bag;
-    for (int64_t t = 0; t < T; ++t) {
-      const auto& tb = batch.tables[t];
-      bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
-      std::sort(bag.begin(), bag.end());
-      distinct += std::unique(bag.begin(), bag.end()) - bag.begin();
-    }
-    factor[i] = distinct == 0 ? 1.0f : static_cast<float>(std::min(1.0, c1 / std::sqrt(static_cast<double>(distinct))));
-  }
-  return factor;
-}
-
 namespace {
 // False positives of table t: every row is a Bernoulli(p) trial; positions come from geometric
 // gaps, and the trials that land on touched rows (sorted `touched`) are dropped: those rows were

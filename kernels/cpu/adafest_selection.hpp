@@ -19,10 +19,6 @@ struct Selection {
   int64_t untouched = 0;                   // rows the batch did not touch (the false-positive trials)
 };
 
-// Per-example clip factor of the contribution map (one count per distinct row the example
-// touches, over all tables): min(1, C1 / sqrt(distinct rows)). Shared with dp-fest's histogram.
-std::vector<float> contribution_clip_factors(const Batch& batch, double c1);
-
 Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_rows, const AlgorithmConfig& cfg,
                          uint64_t step, WorkCounters& work);
 

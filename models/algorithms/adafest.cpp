@@ -35,8 +35,16 @@ AlgorithmInfo adafest_algorithm() {
   Plan p;
   p.step = concat(forward(), deltas(), clip_norms(Norms::ghost), PlanStage{Stage::adafest_select, {{OpKind::select_rows}}},
                   reweighted_backward(), noisy_mlp_update(), table_update(Stage::dp_update, NoiseTarget::selected_rows));
-  return {AlgorithmKind::adafest, "adafest", "DP-AdaFEST: private row selection, noise on selected rows only", true,
-          std::move(p)};
+  return {AlgorithmKind::adafest,
+          "adafest",
+          "DP-AdaFEST: private row selection, noise on selected rows only",
+          true,
+          std::move(p),
+          [](const AlgorithmConfig& c) { c.adafest.validate(); },
+          [](const AlgorithmConfig& c, nlohmann::json& j) {
+            j["adafest"] = {{"c1", c.adafest.c1}, {"sigma1", c.adafest.sigma1}, {"tau", c.adafest.tau},
+                            {"c2", j["clip"]},    {"sigma2", c.sigma}};
+          }};
 }
 
 }  // namespace privrec

@@ -22,8 +22,13 @@ AlgorithmInfo lazydp_algorithm() {
   p.step = concat(ghost_clipped_step(table_update(Stage::dp_update, NoiseTarget::next_batch_rows)),
                   PlanStage{Stage::lazydp_catchup, {{OpKind::lazy_catchup}}});
   p.finish = {{Stage::lazydp_flush, {{OpKind::lazy_flush}}}};
-  return {AlgorithmKind::lazydp, "lazydp", "dpsgd-f with lazily applied noise (history table, lookahead, flush)",
-          true, std::move(p)};
+  return {AlgorithmKind::lazydp,
+          "lazydp",
+          "dpsgd-f with lazily applied noise (history table, lookahead, flush)",
+          true,
+          std::move(p),
+          nullptr,
+          [](const AlgorithmConfig& c, nlohmann::json& j) { j["lazydp_noise"] = c.lazydp.to_json(); }};
 }
 
 }  // namespace privrec
