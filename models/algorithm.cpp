@@ -16,11 +16,12 @@ AlgorithmInfo dpsgd_f_algorithm();
 AlgorithmInfo eana_algorithm();
 AlgorithmInfo lazydp_algorithm();
 AlgorithmInfo adafest_algorithm();
+AlgorithmInfo dp_fest_algorithm();
 
 const std::vector<AlgorithmInfo>& algorithm_registry() {
   static const std::vector<AlgorithmInfo> registry = {
       sgd_algorithm(),  dpsgd_b_algorithm(), dpsgd_r_algorithm(), dpsgd_f_algorithm(),
-      eana_algorithm(), lazydp_algorithm(),  adafest_algorithm(),
+      eana_algorithm(), lazydp_algorithm(),  adafest_algorithm(), dp_fest_algorithm(),
   };
   return registry;
 }

@@ -8,12 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "models/algorithms/adafest.hpp"
+#include "models/algorithms/dp_fest.hpp"
 #include "models/algorithms/lazydp.hpp"
 #include "models/plan.hpp"
 
 namespace privrec {
 
-enum class AlgorithmKind { sgd, dpsgd_b, dpsgd_r, dpsgd_f, eana, lazydp, adafest };
+enum class AlgorithmKind { sgd, dpsgd_b, dpsgd_r, dpsgd_f, eana, lazydp, adafest, dp_fest };
 
 // Where noise samples come from. `ones` and `zero` make noise deterministic for tests: with `ones`
 // every per-step sample is exactly 1, so k skipped steps sum to exactly k (in both lazydp modes).
@@ -54,6 +55,7 @@ struct AlgorithmConfig {
   // (models/algorithms/); only the chosen algorithm's are read.
   LazyDpParams lazydp;
   AdafestParams adafest;
+  FestParams fest;
 
   bool is_dp_family() const { return kind != AlgorithmKind::sgd; }
   double lr_at(int64_t step) const;            // step is 1-based

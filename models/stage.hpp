@@ -18,6 +18,7 @@ enum class Stage {
   lazydp_catchup,  // lazydp: pending noise for the next batch's rows, history table update
   lazydp_flush,    // lazydp: all pending noise, once, before the model is released
   adafest_select,  // adafest: contribution counts, clip, noisy threshold, false-positive sampling
+  fest_select,     // dp-fest: the fixed rows per table, from a noisy histogram of the run's data, once
   count
 };
 
@@ -25,7 +26,7 @@ constexpr size_t kStages = static_cast<size_t>(Stage::count);
 
 constexpr std::array<const char*, kStages> kStageNames = {
     "fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp",
-    "update.sparse", "lazydp.catchup", "lazydp.flush", "adafest.select"};
+    "update.sparse", "lazydp.catchup", "lazydp.flush", "adafest.select", "fest.select"};
 
 inline const char* stage_name(Stage s) { return kStageNames[static_cast<size_t>(s)]; }
 Stage parse_stage(const std::string& name);  // throws InputError

@@ -65,6 +65,16 @@ double expected_distinct(const RowProbabilities& rows, double k) {
   return rows.sum([k](double p) { return hit_at_least_once(p, k); });
 }
 
+double expected_distinct_hottest(const RowProbabilities& rows, double n, double k) {
+  double total = 0;
+  for (const auto& [p, count] : rows.groups()) {  // most probable first
+    const double take = std::min(count, n);
+    total += take * hit_at_least_once(p, k);
+    if ((n -= take) <= 0) break;
+  }
+  return total;
+}
+
 AnalyticModel::AnalyticModel(const Workload& w, const AlgorithmConfig& cfg) : w_(w), cfg_(cfg) {
   const double B = static_cast<double>(w.batch_size);
   for (const auto& t : w.tables) {
@@ -128,6 +138,14 @@ StepSizes AnalyticModel::expected_fixed_sizes() const {
     }
     add_selection(selection, sizes);
   }
+  if (plan_of(cfg_.kind).has(OpKind::choose_fixed_rows)) {
+    for (size_t i = 0; i < w_.tables.size(); ++i) {
+      const double n = static_cast<double>(std::min<int64_t>(std::max<int64_t>(0, cfg_.fest.k), w_.tables[i].rows));
+      sizes.tables[i].selected = static_cast<uint64_t>(n);
+      sizes.tables[i].selected_touched =
+          round_count(expected_distinct_hottest(rows_[i], n, static_cast<double>(B * w_.tables[i].pooling)));
+    }
+  }
   return sizes;
 }
 
@@ -157,9 +175,15 @@ StepSizes AnalyticModel::step(int64_t t, bool has_next) const {
 StepSizes AnalyticModel::setup(int64_t steps) const {
   StepSizes out;
   out.dense = fixed_.dense;
-  for (const auto& spec : w_.tables)
+  for (size_t i = 0; i < w_.tables.size(); ++i) {
+    const auto& spec = w_.tables[i];
+    const TableSizes& step = fixed_.tables[i];
     out.tables.push_back({.rows = static_cast<uint64_t>(spec.rows),
-                          .trace_lookups = static_cast<uint64_t>(steps * w_.batch_size * spec.pooling)});
+                          .trace_lookups = static_cast<uint64_t>(steps) * step.lookups,
+                          .trace_bag_distinct = static_cast<uint64_t>(steps) * step.bag_distinct,
+                          .trace_bag_sort_ops = static_cast<uint64_t>(steps) * step.bag_sort_ops});
+    out.tables.back().selected = step.selected;
+  }
   return out;
 }
 

@@ -29,6 +29,8 @@ class RowProbabilities {
 
 // Expected distinct rows among k independent lookups: sum_r 1 - (1 - p_r)^k.
 double expected_distinct(const RowProbabilities& rows, double k);
+// The same counted over the `n` most probable rows only (dp-fest's fixed rows, as expected).
+double expected_distinct_hottest(const RowProbabilities& rows, double n, double k);
 
 class AnalyticModel {
  public:

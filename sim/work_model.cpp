@@ -100,15 +100,51 @@ StepRecord WorkModel::work_of_finish(const StepSizes& sizes) const { return walk
 
 StepRecord WorkModel::work_of_setup(const StepSizes& sizes) const { return walk(plan_.setup, sizes, false); }
 
-StepRecord WorkModel::setup(const TraceSource& trace, int64_t steps) const {
+FixedRows expected_fixed_rows(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, int64_t steps) {
+  const RowHistogram h = contribution_histogram(trace, steps, cfg.fest.c1);
+  FixedRows f;
+  for (size_t t = 0; t < w.tables.size(); ++t) {
+    auto counts = h.tables[t];
+    const uint64_t k = static_cast<uint64_t>(std::max<int64_t>(0, cfg.fest.k));
+    f.size.push_back(std::min(k, u(w.tables[t].rows)));
+    const size_t keep = std::min<size_t>(counts.size(), f.size.back());
+    std::partial_sort(counts.begin(), counts.begin() + keep, counts.end(), [](const auto& a, const auto& b) {
+      return a.second > b.second || (a.second == b.second && a.first < b.first);
+    });
+    std::vector<int64_t> rows;
+    for (size_t i = 0; i < keep; ++i) rows.push_back(counts[i].first);
+    std::sort(rows.begin(), rows.end());
+    f.touched.push_back(std::move(rows));
+  }
+  return f;
+}
+
+void add_fixed_rows(const FixedRows& fixed, const Batch& batch, StepSizes& sizes) {
+  for (size_t t = 0; t < fixed.size.size(); ++t) {
+    const std::vector<int64_t>& set = fixed.touched[t];
+    uint64_t hit = 0;
+    for (const int64_t r : unique_rows(batch.tables[t])) hit += std::binary_search(set.begin(), set.end(), r);
+    sizes.tables[t].selected = fixed.size[t];
+    sizes.tables[t].selected_touched = hit;
+  }
+}
+
+StepRecord WorkModel::setup(const TraceSource& trace, int64_t steps) {
   if (plan_.setup.empty()) return {};
+  if (plan_.has(OpKind::choose_fixed_rows)) fixed_ = expected_fixed_rows(w_, cfg_, trace, steps);
   StepSizes sizes;
   sizes.dense = dense_shape(w_, w_.batch_size);
   for (const auto& t : w_.tables) sizes.tables.push_back({.rows = u(t.rows)});
   for (int64_t b = 0; b < steps; ++b) {
-    const Batch batch = trace.batch(b);
-    for (size_t ti = 0; ti < batch.tables.size(); ++ti) sizes.tables[ti].trace_lookups += batch.tables[ti].indices.size();
+    const BatchStats stats = batch_stats(trace.batch(b));
+    for (size_t ti = 0; ti < stats.tables.size(); ++ti) {
+      TableSizes& t = sizes.tables[ti];
+      t.trace_lookups += u(stats.tables[ti].lookups);
+      t.trace_bag_distinct += u(stats.tables[ti].bag_distinct);
+      t.trace_bag_sort_ops += stats.tables[ti].bag_sort_ops;
+    }
   }
+  for (size_t ti = 0; ti < fixed_.size.size(); ++ti) sizes.tables[ti].selected = fixed_.size[ti];
   return work_of_setup(sizes);
 }
 
@@ -131,6 +167,7 @@ void WorkModel::add_catchup(int64_t t, const Batch& next, StepSizes& sizes) {
 StepRecord WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
   StepSizes sizes = step_sizes(w_, batch_stats(batch));
   if (plan_.has(OpKind::select_rows)) add_selection(expected_selection(w_, cfg_, batch), sizes);
+  if (plan_.has(OpKind::choose_fixed_rows)) add_fixed_rows(fixed_, batch, sizes);
   if (plan_.has(OpKind::lazy_catchup) && next) add_catchup(t, *next, sizes);
   return work_of(sizes, next != nullptr);
 }

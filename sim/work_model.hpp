@@ -16,6 +16,7 @@
 #include "sim/batch_stats.hpp"
 #include "traces/batch.hpp"
 #include "traces/trace_source.hpp"
+#include "traces/row_histogram.hpp"
 
 namespace privrec::sim {
 
@@ -36,12 +37,24 @@ StepSizes step_sizes(const Workload& w, const BatchStats& stats);
 // Adds an expected selection to the sizes (rounded as the kernels count whole rows).
 void add_selection(const std::vector<TableSelection>& sel, StepSizes& sizes);
 
+// dp-fest's fixed rows as the model expects them: per table the k rows of largest clipped count in
+// the run's data, ties to the lower row (exactly the kernels' choice when the noise is zero or the
+// same for every row; the expectation's stand-in under Gaussian noise). Only rows the data touches
+// are listed (the others never meet a batch); `size` is how many rows the set holds in all.
+struct FixedRows {
+  std::vector<std::vector<int64_t>> touched;  // per table, ascending
+  std::vector<uint64_t> size;                 // per table: min(k, rows)
+};
+FixedRows expected_fixed_rows(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, int64_t steps);
+// The fixed rows' sizes in a step on a batch with these sizes' rows: the set, and those it touched.
+void add_fixed_rows(const FixedRows& fixed, const Batch& batch, StepSizes& sizes);
+
 class WorkModel {
  public:
   WorkModel(const Workload& w, const AlgorithmConfig& cfg, const KernelWork& family = kernel_work("cpu"));
 
   // Once-per-run work before the first step, from the data of the whole run (dp-fest's fixed rows).
-  StepRecord setup(const TraceSource& trace, int64_t steps) const;
+  StepRecord setup(const TraceSource& trace, int64_t steps);
   // Step t (1-based) on `batch`; `next` is step t+1's batch (nullptr on the last step).
   StepRecord step(int64_t t, const Batch& batch, const Batch* next);
   // Once-per-run work after the last step (lazydp's flush); the last call.
@@ -65,6 +78,7 @@ class WorkModel {
   // lazydp: the last step whose noise a row has, for the rows the trace has touched; every other
   // row is still at step 0. Sparse, so modeling costs what the trace holds, not what the table does.
   std::vector<std::unordered_map<int64_t, uint32_t>> history_;
+  FixedRows fixed_;  // dp-fest, from setup
 };
 
 }  // namespace privrec::sim

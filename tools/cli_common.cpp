@@ -124,7 +124,12 @@ void AlgorithmFlags::add_to(po::options_description& o) {
      "lazydp: aggregated (one draw of sqrt(k) sigma C) or exact (the k skipped steps' own values)")
     ("adafest-c1", po::value(&cfg.adafest.c1)->default_value(cfg.adafest.c1, fmt::format("{}", cfg.adafest.c1)), "adafest: contribution-map clip norm C1")
     ("adafest-sigma1", po::value(&cfg.adafest.sigma1)->default_value(cfg.adafest.sigma1, fmt::format("{}", cfg.adafest.sigma1)), "adafest: selection noise sigma1")
-    ("adafest-tau", po::value(&cfg.adafest.tau)->default_value(cfg.adafest.tau, fmt::format("{}", cfg.adafest.tau)), "adafest: selection threshold tau");
+    ("adafest-tau", po::value(&cfg.adafest.tau)->default_value(cfg.adafest.tau, fmt::format("{}", cfg.adafest.tau)), "adafest: selection threshold tau")
+    ("fest-k", po::value(&cfg.fest.k)->default_value(cfg.fest.k), "dp-fest: rows kept per table (the k largest noisy counts)")
+    ("fest-sigma", po::value(&cfg.fest.sigma)->default_value(cfg.fest.sigma, fmt::format("{}", cfg.fest.sigma)),
+     "dp-fest: noise stddev on every row's count in the one-shot histogram")
+    ("fest-c1", po::value(&cfg.fest.c1)->default_value(cfg.fest.c1, fmt::format("{}", cfg.fest.c1)),
+     "dp-fest: contribution-map clip norm of the histogram");
 }
 
 AlgorithmConfig AlgorithmFlags::resolve(uint64_t seed) const {
@@ -250,12 +255,5 @@ std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::
   return std::make_unique<FileTrace>(std::move(data), path);
 }
 
-std::string human_bytes(double b) {
-  if (b >= 1e12) return fmt::format("{:.2f} TB", b / 1e12);
-  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
-  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
-  if (b >= 1e3) return fmt::format("{:.1f} kB", b / 1e3);
-  return fmt::format("{:.0f} B", b);
-}
 
 }  // namespace privrec::cli

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/algorithm.hpp"
+#include "models/human_bytes.hpp"
 #include "models/privacy/privacy_budget.hpp"
 #include "models/workload.hpp"
 #include "traces/trace_source.hpp"
@@ -89,6 +90,6 @@ void require_fits(const Backend& backend, const Workload& w, const AlgorithmConf
 void check_output(const std::string& path, bool force);
 void write_text_file(const std::string& path, const std::string& text);
 nlohmann::json machine_json();
-std::string human_bytes(double bytes);  // "12.3 MB"
+using privrec::human_bytes;  // "12.3 MB" (models/human_bytes.hpp)
 
 }  // namespace privrec::cli

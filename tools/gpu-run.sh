@@ -54,7 +54,7 @@ fi
 
 if want compare; then
 log "compare --backend cuda against the h100-sxm preset (rmc2 x0.1, 9.6 GB of tables)"
-for algo in sgd dpsgd-f eana lazydp adafest dpsgd-r; do
+for algo in sgd dpsgd-f eana lazydp adafest dp-fest dpsgd-r; do
   timeout 60 build/privrec compare --backend cuda --model rmc2 --table-scale 0.1 --algo "$algo" --steps 8 --warmup 2 -q \
     --json "$out/compare_rmc2_x0.1_$algo.json" --force > "$out/compare_rmc2_x0.1_$algo.txt" 2>&1 || status=1
   log "  $algo: $(grep -E '^end to end' "$out/compare_rmc2_x0.1_$algo.txt")"

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/adafest_selection.hpp"
+#include "kernels/cpu/fest_selection.hpp"
 #include "kernels/cpu/noisy_update.hpp"
 #include "models/kernel_work/cpu_work.hpp"
 #include "traces/row_sort.hpp"
@@ -154,8 +155,14 @@ void CpuStepOps::select_rows(const OpContext& c, WorkCounters& w) {
   selection_ = std::move(sel.rows);
 }
 
-void CpuStepOps::choose_fixed_rows(const OpContext&, WorkCounters&) {
-  throw std::logic_error("choose_fixed_rows: no algorithm of the CPU backend uses it yet");
+void CpuStepOps::choose_fixed_rows(const OpContext& c, WorkCounters& w) {
+  std::vector<int64_t> rows;
+  for (const auto& t : model_.tables) rows.push_back(t.rows);
+  const RowHistogram h = contribution_histogram(*c.trace, c.steps, cfg_.fest.c1);
+  selection_ = cpu::choose_fixed_rows(h, rows, cfg_, w);
+  int64_t kept = 0;
+  for (const auto& s : selection_) kept += static_cast<int64_t>(s.size());
+  c.rec->extras["fixed_rows"] = kept;
 }
 
 void CpuStepOps::mlp_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) {

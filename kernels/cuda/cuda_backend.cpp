@@ -10,18 +10,11 @@
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/device_rates.hpp"
 #include "models/config_error.hpp"
+#include "models/human_bytes.hpp"
 
 namespace privrec::cuda {
 
 namespace {
-// As the command line writes sizes ("12.3 MB"); tools/ has its own, which kernels/ cannot include.
-std::string human_bytes(double b) {
-  if (b >= 1e12) return fmt::format("{:.2f} TB", b / 1e12);
-  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
-  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
-  if (b >= 1e3) return fmt::format("{:.1f} kB", b / 1e3);
-  return fmt::format("{:.0f} B", b);
-}
 
 struct CudaBackend final : Backend {
   CudaBackend() {

@@ -93,6 +93,8 @@ class CudaStepOps final : public StepOps {
   DeviceArray<float> factor_;
   std::vector<std::unique_ptr<AdafestSelector>> selectors_;
   std::vector<TableSelection> selection_;
+  // dp-fest: each table's fixed rows, chosen once; selection_ points into them for every step.
+  std::vector<DeviceArray<int64_t>> fixed_rows_;
   // lazydp: per row the last step whose noise it has; the schedule's scales and prefix sums
   // (index = step); per table the rows that owed noise and their pending steps.
   std::vector<DeviceArray<uint32_t>> history_;

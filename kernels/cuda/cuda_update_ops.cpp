@@ -1,11 +1,12 @@
-// The CUDA backend's operations, part two: adafest's selection, the MLP and table updates, and
-// lazydp's settling of pending noise (catch-up and flush).
+// The CUDA backend's operations, part two: adafest's selection, dp-fest's fixed rows, the MLP and
+// table updates, and lazydp's settling of pending noise (catch-up and flush).
 #include <algorithm>
 
 #include "kernels/cuda/cuda_step_ops.hpp"
 #include "kernels/cuda/dense_ops.hpp"
+#include "kernels/cuda/fest_selection.hpp"
 #include "kernels/cuda/noisy_update.hpp"
-#include "models/config_error.hpp"
+#include "traces/row_histogram.hpp"
 
 namespace privrec::cuda {
 
@@ -55,8 +56,26 @@ void CudaStepOps::select_rows(const OpContext& c, WorkCounters& w) {
   c.rec->extras["untouched_rows"] = untouched;
 }
 
-void CudaStepOps::choose_fixed_rows(const OpContext&, WorkCounters&) {
-  throw InputError("--backend cuda: dp-fest's fixed-row selection has no CUDA kernel yet");
+// dp-fest: the contribution histogram of the run's data on the host (where the data is), each
+// table's noisy counts and top k on the device; the chosen rows stay there as the selection every
+// step's table_update(selected_rows) reads, as adafest's per-step one.
+void CudaStepOps::choose_fixed_rows(const OpContext& c, WorkCounters& w) {
+  const RowHistogram h = contribution_histogram(*c.trace, c.steps, cfg_.fest.c1);
+  fixed_rows_.resize(static_cast<size_t>(T_));
+  selection_.assign(static_cast<size_t>(T_), {});
+  int64_t kept = 0;
+  for (int64_t k = 0; k < T_; ++k) {
+    TableSelection& sel = selection_[k];
+    sel.count = choose_fixed_rows_on_device(h.tables[k], rows_[k], cfg_.fest.k, static_cast<uint32_t>(k),
+                                            cfg_.fest.sigma, cfg_.seed, device_noise(cfg_.noise), fixed_rows_[k]);
+    sel.rows = fixed_rows_[k].data();
+    TableSizes& t = sizes_.tables[k];
+    t.trace_lookups = h.lookups[k], t.trace_bag_distinct = h.bag_distinct[k], t.trace_bag_sort_ops = h.bag_sort_ops[k];
+    t.selected = static_cast<uint64_t>(sel.count);
+    kept += sel.count;
+  }
+  count({OpKind::choose_fixed_rows}, w);
+  c.rec->extras["fixed_rows"] = kept;
 }
 
 void CudaStepOps::mlp_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) {

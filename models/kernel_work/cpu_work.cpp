@@ -1,5 +1,7 @@
 #include "models/kernel_work/cpu_work.hpp"
 
+#include "models/kernel_work/sort_work.hpp"
+
 namespace privrec::cpu_work {
 
 namespace {
@@ -244,6 +246,25 @@ WorkCounters lazy_flush(uint64_t rows, uint64_t owed, uint64_t draws, uint64_t d
   return w;
 }
 
+WorkCounters choose_fixed_rows_table(const TableSizes& t, bool gaussian) {
+  WorkCounters w;
+  // The histogram: every id read, each bag sorted twice (clip factors, distinct rows), one
+  // hashed count update per distinct row of a bag.
+  w.bytes_read_seq = t.trace_lookups * kI;
+  w.sort_ops = 2 * t.trace_bag_sort_ops;
+  w.bytes_read_rand = t.trace_bag_distinct * 2 * kI;
+  w.bytes_written_rand = t.trace_bag_distinct * 2 * kI;
+  w.flops = t.trace_bag_distinct;
+  // Every row's noisy count (8-byte scores), then the k largest and their ids in order.
+  w.rng_samples = gaussian ? t.rows : 0;
+  w.flops += 2 * t.rows;
+  w.bytes_written_seq = t.rows * kI + t.selected * kI;
+  w.bytes_read_seq += t.rows * kI;
+  w.sort_ops += t.rows + comparison_sort_ops(t.selected);
+  w.launches = 1;
+  return w;
+}
+
 WorkCounters adafest_select_table(const TableSizes& t, bool gaussian) {
   WorkCounters w;
   w.bytes_read_seq = t.lookups * kI;
@@ -333,7 +354,11 @@ class CpuKernelWork : public KernelWork {
         w.launches += 1;
         return w;
       }
-      case OpKind::choose_fixed_rows: return {};
+      case OpKind::choose_fixed_rows: {
+        WorkCounters w;
+        for (const TableSizes& t : s.tables) w += choose_fixed_rows_table(t, gaussian);
+        return w;
+      }
       case OpKind::mlp_update: return mlp_update(d, op.noise != NoiseTarget::none, gaussian);
       case OpKind::table_update: return table_update(op.noise, s, gaussian);
       case OpKind::lazy_catchup: return lazy_settle(false, s, cfg);

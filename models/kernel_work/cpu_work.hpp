@@ -39,6 +39,10 @@ WorkCounters lazy_flush(uint64_t rows, uint64_t owed, uint64_t draws, uint64_t d
 // kernels/cpu/adafest_selection.hpp, one table (the kernel adds one launch for all tables).
 WorkCounters adafest_select_table(const TableSizes& t, bool gaussian);
 
+// kernels/cpu/fest_selection.hpp, one table: the contribution histogram of the run's data
+// (traces/row_histogram.hpp), every row's noisy count, and the k largest.
+WorkCounters choose_fixed_rows_table(const TableSizes& t, bool gaussian);
+
 // The family "cpu" for the model (models/kernel_work/kernel_work.hpp).
 const KernelWork& cpu_kernel_work();
 

@@ -199,6 +199,31 @@ WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64
   return w;
 }
 
+WorkCounters choose_fixed_rows_table(const TableSizes& t, bool gaussian) {
+  WorkCounters w;
+  // The host's histogram, the same terms as the CPU backend's: every id read, each bag sorted
+  // twice (clip factors, distinct rows), one hashed count update per distinct row of a bag.
+  w.bytes_read_seq = t.trace_lookups * kI;
+  w.sort_ops = 2 * t.trace_bag_sort_ops;
+  w.bytes_read_rand = t.trace_bag_distinct * 2 * kI;
+  w.bytes_written_rand = t.trace_bag_distinct * 2 * kI;
+  w.flops = t.trace_bag_distinct;
+  if (t.selected == 0) return w;
+  if (t.selected >= t.rows) {  // every row, in order
+    w.bytes_written_seq = t.rows * kI, w.launches = 1;
+    return w;
+  }
+  // Every row's dense count read and its noisy count written as a key with its row id; the
+  // (key, row) sort; the kept rows' sort into the output.
+  w.bytes_read_seq += t.rows * kI;
+  w.rng_samples = gaussian ? t.rows : 0;
+  w.flops += 2 * t.rows;
+  w.bytes_written_seq = t.rows * 2 * kI + t.selected * kI;
+  w.sort_ops += kRadixSortOpsPerKey * (t.rows + t.selected);
+  w.launches = 3;
+  return w;
+}
+
 namespace {
 bool gaussian(const AlgorithmConfig& cfg) { return cfg.noise == NoiseSource::gaussian; }
 
@@ -269,7 +294,8 @@ WorkCounters CudaKernelWork::op(const Op& op, const StepSizes& s, const Algorith
       w.launches += 1;  // the contribution maps' clip factors, over all tables
       return w;
     }
-    case OpKind::choose_fixed_rows: return {};  // no CUDA kernel yet: the operation refuses to run
+    case OpKind::choose_fixed_rows:
+      return per_table(s, [&](const TableSizes& t) { return choose_fixed_rows_table(t, gaussian(cfg)); });
     case OpKind::mlp_update: return mlp_update(d, op.noise != NoiseTarget::none, gaussian(cfg));
     case OpKind::table_update: return table_update(op.noise, s, cfg);
     case OpKind::lazy_catchup: return lazy_op(true, s, cfg);

@@ -42,6 +42,11 @@ WorkCounters lazy_settle(uint64_t history_rows, uint64_t owed, uint64_t draws, u
 // kernels/cuda/adafest_selection.hpp, one table (the example factors are one more launch).
 WorkCounters adafest_select_table(const TableSizes& t, bool gaussian);
 WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64_t dim, bool gaussian);
+// kernels/cuda/fest_selection.hpp, one table (`selected`: the rows kept): the host's contribution
+// histogram of the run's data (counted as cpu_work's), then on the device every row's noisy count
+// as a sort key, a radix sort of (key, row) and one of the kept rows. Keeping none or every row
+// needs no scores: nothing, or one launch writing the rows.
+WorkCounters choose_fixed_rows_table(const TableSizes& t, bool gaussian);
 
 // The family "cuda": the formulas composed the way kernels/cuda/cuda_step_ops.cpp runs them.
 class CudaKernelWork final : public KernelWork {

@@ -47,8 +47,10 @@ struct TableSizes {
   uint64_t next_lookups = 0, next_unique = 0, next_sort_ops = 0;
   uint64_t owed = 0;        // rows that owed noise (catch-up or flush)
   uint64_t owed_steps = 0;  // pending steps summed over those rows
-  // dp-fest's once-only choice of fixed rows.
-  uint64_t trace_lookups = 0;  // ids over every batch the run trains on
+  // A once-per-run setup over every batch the run trains on (dp-fest's fixed rows).
+  uint64_t trace_lookups = 0;       // ids
+  uint64_t trace_bag_distinct = 0;  // distinct rows per bag, summed
+  uint64_t trace_bag_sort_ops = 0;  // sorting every bag on its own
 };
 
 struct StepSizes {

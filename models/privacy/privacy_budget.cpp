@@ -48,6 +48,43 @@ std::string PrivacyReport::summary() const {
                      note.empty() ? "" : "; " + note);
 }
 
+namespace {
+// Sets the algorithm's noise so that the run meets the target epsilon (adafest: both its
+// mechanisms, split by the selection budget).
+void set_noise_for_target(const PrivacySettings& s, const PrivacyReport& r, const std::vector<double>& once,
+                          AlgorithmConfig& cfg) {
+  const double sigma_eff =
+      sigma_for_epsilon(r.sampling_rate, r.steps, s.delta, s.target_epsilon, default_orders(), Conversion::tight, once);
+  if (cfg.kind == AlgorithmKind::adafest) {
+    const AdafestSplit split = split_adafest(sigma_eff, s.adafest_selection_budget);
+    cfg.adafest.sigma1 = split.selection_multiplier * cfg.adafest.c1;
+    cfg.sigma = split.gradient_multiplier;
+  } else {
+    cfg.sigma = sigma_eff;
+  }
+  cfg.validate();
+}
+
+// The noise multiplier the steps are accounted with, and what the note says of it.
+void set_noise_multiplier(const AlgorithmConfig& cfg, PrivacyReport& r) {
+  const AlgorithmKind k = cfg.kind;
+  if (k == AlgorithmKind::adafest) {
+    r.noise_multiplier = cfg.sigma > 0 ? effective_noise_multiplier({cfg.adafest.sigma1 / cfg.adafest.c1, cfg.sigma})
+                                       : 0.0;
+    r.note = fmt::format("adafest: selection (sigma1/C1 = {:.4g}) and gradient (sigma2 = {:.4g}) compose as one "
+                         "Gaussian mechanism",
+                         cfg.adafest.sigma1 / cfg.adafest.c1, cfg.sigma);
+    return;
+  }
+  r.noise_multiplier = cfg.sigma;
+  if (k == AlgorithmKind::lazydp) r.note = "lazydp releases dpsgd-f's model: the same mechanism, the same epsilon";
+  if (k == AlgorithmKind::dp_fest)
+    r.note = fmt::format("dp-fest: the steps compose with the one-shot histogram of noise multiplier {:.4g} "
+                         "(fest-sigma / fest-c1)",
+                         cfg.fest.sigma / cfg.fest.c1);
+}
+}  // namespace
+
 PrivacyReport account(const PrivacySettings& s, const Workload& w, int64_t batch, AlgorithmConfig& cfg) {
   s.validate();
   PrivacyReport r;
@@ -89,28 +126,11 @@ PrivacyReport account(const PrivacySettings& s, const Workload& w, int64_t batch
     return r;
   }
 
-  if (s.target_epsilon > 0) {
-    const double sigma_eff = sigma_for_epsilon(r.sampling_rate, r.steps, s.delta, s.target_epsilon);
-    if (k == AlgorithmKind::adafest) {
-      const AdafestSplit split = split_adafest(sigma_eff, s.adafest_selection_budget);
-      cfg.adafest.sigma1 = split.selection_multiplier * cfg.adafest.c1;
-      cfg.sigma = split.gradient_multiplier;
-    } else {
-      cfg.sigma = sigma_eff;
-    }
-    cfg.validate();
-  }
-
-  if (k == AlgorithmKind::adafest) {
-    r.noise_multiplier = cfg.sigma > 0 ? effective_noise_multiplier({cfg.adafest.sigma1 / cfg.adafest.c1, cfg.sigma})
-                                       : 0.0;
-    r.note = fmt::format("adafest: selection (sigma1/C1 = {:.4g}) and gradient (sigma2 = {:.4g}) compose as one "
-                         "Gaussian mechanism",
-                         cfg.adafest.sigma1 / cfg.adafest.c1, cfg.sigma);
-  } else {
-    r.noise_multiplier = cfg.sigma;
-    if (k == AlgorithmKind::lazydp) r.note = "lazydp releases dpsgd-f's model: the same mechanism, the same epsilon";
-  }
+  // dp-fest's histogram is one more Gaussian mechanism, on the whole data once (sensitivity C1).
+  const std::vector<double> once =
+      k == AlgorithmKind::dp_fest ? gaussian_rdp(cfg.fest.sigma / cfg.fest.c1) : std::vector<double>{};
+  if (s.target_epsilon > 0) set_noise_for_target(s, r, once, cfg);
+  set_noise_multiplier(cfg, r);
   if (cfg.noise != NoiseSource::gaussian) {
     r.dp_guarantee = false;
     r.accounted = false;
@@ -122,7 +142,8 @@ PrivacyReport account(const PrivacySettings& s, const Workload& w, int64_t batch
     r.note = std::isinf(cfg.clip) ? "--clip inf: unbounded sensitivity, no privacy" : "--sigma 0: no noise, no privacy";
     return r;
   }
-  const Epsilon e = dpsgd_epsilon(r.sampling_rate, r.noise_multiplier, r.steps, s.delta);
+  const Epsilon e =
+      dpsgd_epsilon(r.sampling_rate, r.noise_multiplier, r.steps, s.delta, default_orders(), Conversion::tight, once);
   r.accounted = true;
   r.epsilon = e.epsilon;
   r.optimal_order = e.order;

@@ -143,24 +143,45 @@ Epsilon epsilon_from_rdp(const std::vector<double>& orders, const std::vector<do
   return best;
 }
 
+std::vector<double> gaussian_rdp(double m, const std::vector<double>& orders) {
+  if (!(m > 0) || !std::isfinite(m)) throw InputError(fmt::format("noise multiplier {}: expected a positive number", m));
+  std::vector<double> r;
+  for (double a : orders) r.push_back(a / (2 * m * m));
+  return r;
+}
+
+namespace {
+// The steps' RDP curve plus the one-shot mechanisms' (if any).
+std::vector<double> total_rdp(double q, double sigma, int64_t steps, const std::vector<double>& orders,
+                              const std::vector<double>& once) {
+  std::vector<double> r = rdp_curve(q, sigma, steps, orders);
+  if (once.empty()) return r;
+  if (once.size() != r.size()) throw std::logic_error("one-shot RDP curve over other orders");
+  for (size_t i = 0; i < r.size(); ++i) r[i] += once[i];
+  return r;
+}
+}  // namespace
+
 Epsilon dpsgd_epsilon(double q, double sigma, int64_t steps, double delta, const std::vector<double>& orders,
-                      Conversion conv) {
+                      Conversion conv, const std::vector<double>& once) {
   check_rate(q);
   if (!(sigma >= 0) || !std::isfinite(sigma))
     throw InputError(fmt::format("--sigma {}: expected a finite noise multiplier >= 0", sigma));
   check_steps(steps);
   check_delta(delta);
-  return epsilon_from_rdp(orders, rdp_curve(q, sigma, steps, orders), delta, conv);
+  return epsilon_from_rdp(orders, total_rdp(q, sigma, steps, orders, once), delta, conv);
 }
 
 double sigma_for_epsilon(double q, int64_t steps, double delta, double target, const std::vector<double>& orders,
-                         Conversion conv) {
+                         Conversion conv, const std::vector<double>& once) {
   check_rate(q);
   check_steps(steps);
   check_delta(delta);
   if (!(target > 0) || !std::isfinite(target))
     throw InputError(fmt::format("--target-epsilon {}: expected a positive finite number", target));
-  auto eps = [&](double s) { return epsilon_from_rdp(orders, rdp_curve(q, s, steps, orders), delta, conv).epsilon; };
+  auto eps = [&](double s) {
+    return epsilon_from_rdp(orders, total_rdp(q, s, steps, orders, once), delta, conv).epsilon;
+  };
   constexpr double kMaxSigma = 1e6, kMinSigma = 1e-6;
   double hi = 1.0;
   while (eps(hi) > target) {
@@ -169,7 +190,7 @@ double sigma_for_epsilon(double q, int64_t steps, double delta, double target, c
       throw InputError(fmt::format(
           "--target-epsilon {}: no noise multiplier up to {:g} reaches it at delta {:g} over {} steps (epsilon "
           "there is {:.4g}; the smallest epsilon these orders can certify at this delta is about {:.4g})",
-          target, kMaxSigma, delta, steps, eps(kMaxSigma), epsilon_from_rdp(orders, std::vector<double>(orders.size(), 0.0), delta, conv).epsilon));
+          target, kMaxSigma, delta, steps, eps(kMaxSigma), epsilon_from_rdp(orders, once.empty() ? std::vector<double>(orders.size(), 0.0) : once, delta, conv).epsilon));
   }
   double lo = hi / 2;
   while (eps(lo) <= target) {

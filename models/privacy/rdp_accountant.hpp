@@ -46,16 +46,23 @@ Epsilon epsilon_from_rdp(const std::vector<double>& orders, const std::vector<do
 // The RDP curve of `steps` steps of the subsampled Gaussian at each order.
 std::vector<double> rdp_curve(double q, double sigma, int64_t steps, const std::vector<double>& orders);
 
-// (epsilon, delta) of `steps` steps of DP-SGD with sampling rate q and noise multiplier sigma.
-// Throws InputError for q outside (0, 1], sigma < 0, steps < 1 or delta outside (0, 1).
+// The RDP curve of a Gaussian mechanism applied once to the whole data set (no subsampling) with
+// noise multiplier m (noise stddev over sensitivity): alpha / (2 m^2). dp-fest's histogram.
+std::vector<double> gaussian_rdp(double m, const std::vector<double>& orders = default_orders());
+
+// (epsilon, delta) of `steps` steps of DP-SGD with sampling rate q and noise multiplier sigma,
+// composed with the one-shot mechanisms whose RDP curve is `once` (over the same orders; empty:
+// none). Throws InputError for q outside (0, 1], sigma < 0, steps < 1 or delta outside (0, 1).
 Epsilon dpsgd_epsilon(double q, double sigma, int64_t steps, double delta,
-                      const std::vector<double>& orders = default_orders(), Conversion conv = Conversion::tight);
+                      const std::vector<double>& orders = default_orders(), Conversion conv = Conversion::tight,
+                      const std::vector<double>& once = {});
 
 // The smallest noise multiplier whose epsilon is at most `target` (bisection in log sigma to a
 // relative width of 1e-9: epsilon decreases monotonically in sigma). Throws InputError naming the
 // target when no sigma up to 1e6 reaches it (targets below what the orders can express).
 double sigma_for_epsilon(double q, int64_t steps, double delta, double target,
-                         const std::vector<double>& orders = default_orders(), Conversion conv = Conversion::tight);
+                         const std::vector<double>& orders = default_orders(), Conversion conv = Conversion::tight,
+                         const std::vector<double>& once = {});
 
 // Noise multipliers of Gaussian mechanisms applied to the same sample compose as one Gaussian with
 // sigma_eff = (sum sigma_i^-2)^(-1/2) (their RDP curves alpha / (2 sigma_i^2) add up).

@@ -59,6 +59,7 @@ enum class RngDomain : uint32_t {
   init = 4,            // parameter initialisation
   data = 5,            // synthetic dense features and labels
   index = 6,           // synthetic row indices
+  fest_noise = 7,      // dp-fest: noise on a row's count in the one-shot histogram
 };
 
 // The 128-bit counter for a coordinate. Rows up to 2^40, 2^16 tables, 2^32 column blocks.

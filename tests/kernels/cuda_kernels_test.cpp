@@ -10,17 +10,20 @@
 #include <vector>
 
 #include "kernels/cpu/embedding_bag.hpp"
+#include "kernels/cpu/fest_selection.hpp"
 #include "kernels/cpu/noisy_update.hpp"
 #include "kernels/cuda/cuda_step_ops.hpp"
 #include "kernels/cuda/cuda_trainer.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/embedding_bag.hpp"
+#include "kernels/cuda/fest_selection.hpp"
 #include "kernels/cuda/noisy_update.hpp"
 #include "kernels/noise_rows.hpp"
 #include "kernels/step_driver.hpp"
 #include "models/kernel_work/kernel_work.hpp"
 #include "sim/work_model.hpp"
 #include "tests/test_helpers.hpp"
+#include "traces/row_histogram.hpp"
 #include "traces/step_walk.hpp"
 
 namespace privrec {
@@ -130,16 +133,19 @@ double max_rel_diff(const cpu::DlrmModel& a, const cpu::DlrmModel& b) {
 
 // Every algorithm the CUDA backend has, trained on the device and on the host from the same model
 // and trace: equal within float tolerance (the GEMMs sum in a different order; noise is
-// bit-identical). 1e-4 relative after 4 steps is far below one step's update.
+// bit-identical). 1e-4 relative after 4 steps is far below one step's update. dp-fest keeps 37 rows
+// per table (tables of 1000, 200 and 50 rows): a wrong fixed row would leave a row unchanged on one
+// side and noised on the other, far above the tolerance.
 TEST(CudaTrainers, MatchTheCpuBackend) {
   REQUIRE_GPU();
   const Workload w = test::small_workload(16);
   for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_b, AlgorithmKind::dpsgd_r, AlgorithmKind::dpsgd_f,
-                          AlgorithmKind::eana, AlgorithmKind::lazydp, AlgorithmKind::adafest}) {
+                          AlgorithmKind::eana, AlgorithmKind::lazydp, AlgorithmKind::adafest, AlgorithmKind::dp_fest}) {
     for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact}) {
       if (mode == LazyNoiseMode::exact && k != AlgorithmKind::lazydp) continue;
       AlgorithmConfig cfg = test::algo(k, 0.8, 0.5);
       cfg.lazydp.noise = mode;
+      cfg.fest.k = 37;
       SyntheticTrace trace(w, 3);
       const cpu::DlrmModel on_gpu = cuda::train_model_on_cuda(w, cfg, trace, 4, 11);
       const cpu::DlrmModel on_cpu = test::train(w, cfg, 4);
@@ -211,7 +217,7 @@ TEST(CudaWork, EqualsTheModelForEveryAlgorithm) {
   for (const char* dist : {"uniform", "zipf:1.1"}) {
     const Workload w = test::small_workload(16, dist);
     for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_b, AlgorithmKind::dpsgd_r, AlgorithmKind::dpsgd_f,
-                            AlgorithmKind::eana, AlgorithmKind::lazydp}) {
+                            AlgorithmKind::eana, AlgorithmKind::lazydp, AlgorithmKind::dp_fest}) {
       SCOPED_TRACE(std::string(algorithm_info(k).name) + " " + dist);
       expect_model_equals_device(w, test::algo(k, 0.8, 0.5), 4);
     }
@@ -244,6 +250,55 @@ TEST(CudaWork, EqualsTheModelForAdaFestWhenSelectionIsDeterministic) {
       cfg.adafest.c1 = 1.0;
       SCOPED_TRACE("tau " + std::to_string(tau) + " " + noise_source_name(src));
       expect_model_equals_device(w, cfg, 3);
+    }
+}
+
+// dp-fest: the CUDA formulas depend on how many rows are kept (min(k, rows), the model's too), not
+// on which, so the model is exact under every noise source: no row, a few, some, every row.
+TEST(CudaWork, EqualsTheModelForDpFest) {
+  REQUIRE_GPU();
+  const Workload w = test::small_workload(16, "zipf:1.1");
+  for (int64_t k : {0, 3, 40, 1000000})
+    for (NoiseSource src : {NoiseSource::gaussian, NoiseSource::ones, NoiseSource::zero}) {
+      auto cfg = test::algo(AlgorithmKind::dp_fest, 0.8, 0.5, src);
+      cfg.fest.k = k;
+      SCOPED_TRACE("k " + std::to_string(k) + " " + noise_source_name(src));
+      expect_model_equals_device(w, cfg, 3);
+    }
+}
+
+// dp-fest's fixed rows on the device are the CPU backend's, row for row: Gaussian noise small
+// enough that counts and noise both decide; under `ones` every row never seen ties with every
+// other (score sigma), so the ties go to the lower rows on both; under `zero` the counts alone.
+TEST(CudaKernels, FixedRowsAreTheCpuBackendsChoice) {
+  REQUIRE_GPU();
+  const Workload w = test::small_workload(64, "zipf:1.1");
+  SyntheticTrace trace(w, 3);
+  const int64_t steps = 4;
+  std::vector<int64_t> rows;
+  for (const auto& t : w.tables) rows.push_back(t.rows);
+  for (NoiseSource src : {NoiseSource::gaussian, NoiseSource::ones, NoiseSource::zero})
+    for (double sigma : {0.05, 0.3, 1.0}) {
+      const cuda::DeviceNoise noise = src == NoiseSource::gaussian ? cuda::DeviceNoise::gaussian
+                                      : src == NoiseSource::ones   ? cuda::DeviceNoise::ones
+                                                                   : cuda::DeviceNoise::zero;
+      auto cfg = test::algo(AlgorithmKind::dp_fest, 0.8, 0.5, src);
+      cfg.fest.sigma = sigma;
+      cfg.fest.c1 = 1.0;
+      const RowHistogram h = contribution_histogram(trace, steps, cfg.fest.c1);
+      for (int64_t k : {0, 1, 3, 40, 49, 50, 199, 999, 1000, 1000000}) {
+        cfg.fest.k = k;
+        WorkCounters work;
+        const auto want = cpu::choose_fixed_rows(h, rows, cfg, work);
+        for (size_t t = 0; t < rows.size(); ++t) {
+          cuda::DeviceArray<int64_t> out;
+          const int64_t n = cuda::choose_fixed_rows_on_device(h.tables[t], rows[t], k, static_cast<uint32_t>(t), sigma,
+                                                              cfg.seed, noise, out);
+          std::vector<int64_t> got = out.download();
+          got.resize(static_cast<size_t>(n));
+          ASSERT_EQ(got, want[t]) << noise_source_name(src) << " sigma " << sigma << " k " << k << " table " << t;
+        }
+      }
     }
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/adafest_selection.hpp"
+#include "kernels/cpu/fest_selection.hpp"
 #include "kernels/model_io.hpp"
 #include "tests/test_helpers.hpp"
 
@@ -132,10 +133,48 @@ TEST(AdaFest, RowsNeitherTouchedNorSelectedAreNeverWritten) {
   }
 }
 
+// dp-fest with a set that holds every row updates every row with its noise every step: dpsgd-f.
+TEST(Equivalence, DpFestKeepingEveryRowIsDpsgdF) {
+  for (const char* dist : {"uniform", "zipf:1.2"}) {
+    const Workload w = small_workload(8, dist);
+    auto d = algo(AlgorithmKind::dp_fest, 0.7, 0.5);
+    d.fest.k = 1 << 30;
+    const auto md = train(w, d, kSteps);
+    const auto mf = train(w, algo(AlgorithmKind::dpsgd_f, 0.7, 0.5), kSteps);
+    EXPECT_LT(max_rel(md, mf), kRounding) << dist;
+  }
+}
+
+// Rows outside the fixed set are never written, not by the gradient and not by noise; rows inside
+// are (every step adds noise to each of them).
+TEST(DpFest, RowsOutsideTheFixedSetAreNeverWritten) {
+  const Workload w = small_workload(8, "zipf:1.1");
+  auto cfg = algo(AlgorithmKind::dp_fest, 1.0, 1.0);
+  cfg.fest.k = 7;
+  const int64_t steps = 3;
+  const cpu::DlrmModel before = cpu::DlrmModel::create(w, 11);
+  const auto after = train(w, cfg, steps);
+  SyntheticTrace trace(w, 3);  // the trace test::train uses
+  std::vector<int64_t> rows;
+  for (const auto& t : w.tables) rows.push_back(t.rows);
+  WorkCounters work;
+  const auto set = cpu::choose_fixed_rows(contribution_histogram(trace, steps, cfg.fest.c1), rows, cfg, work);
+  for (size_t t = 0; t < w.tables.size(); ++t) {
+    ASSERT_EQ(set[t].size(), 7u);
+    const int64_t d = w.tables[t].dim;
+    for (int64_t r = 0; r < w.tables[t].rows; ++r) {
+      const bool kept = std::binary_search(set[t].begin(), set[t].end(), r);
+      const bool changed = !std::equal(before.tables[t].weights.data() + r * d, before.tables[t].weights.data() + (r + 1) * d,
+                                       after.tables[t].weights.data() + r * d);
+      ASSERT_EQ(changed, kept) << "table " << t << " row " << r;
+    }
+  }
+}
+
 TEST(Training, LossFallsOnPlantedSignal) {
   Workload w = small_workload(32);
   for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_b, AlgorithmKind::dpsgd_r, AlgorithmKind::dpsgd_f,
-                          AlgorithmKind::eana, AlgorithmKind::lazydp, AlgorithmKind::adafest}) {
+                          AlgorithmKind::eana, AlgorithmKind::lazydp, AlgorithmKind::adafest, AlgorithmKind::dp_fest}) {
     auto cfg = algo(k, k == AlgorithmKind::sgd ? 0.0 : 0.3, k == AlgorithmKind::sgd ? INFINITY : 1.0);
     cfg.lr = 0.2;
     cfg.adafest.tau = 0.5;

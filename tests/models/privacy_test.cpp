@@ -233,3 +233,33 @@ TEST(PrivacyBudget, NeedsASamplingRateForATarget) {
 
 }  // namespace
 }  // namespace privrec::privacy
+
+namespace privrec::privacy {
+
+// dp-fest: the one-shot histogram (noise multiplier fest-sigma / fest-c1, the whole data once) adds
+// its Gaussian RDP alpha / (2 m^2) to the steps' curve at every order.
+TEST(PrivacyBudget, DpFestComposesTheHistogramWithTheSteps) {
+  PrivacySettings s;
+  const Workload w = mlperf();
+  AlgorithmConfig f, d;
+  f.kind = AlgorithmKind::dpsgd_f;
+  d.kind = AlgorithmKind::dp_fest;
+  d.fest.sigma = 40, d.fest.c1 = 2;  // m = 20
+  const auto rf = account(s, w, w.batch_size, f), rd = account(s, w, w.batch_size, d);
+  ASSERT_TRUE(rd.accounted);
+  EXPECT_GT(rd.epsilon, rf.epsilon);
+  std::vector<double> total = rdp_curve(rd.sampling_rate, d.sigma, rd.steps, default_orders());
+  for (size_t i = 0; i < total.size(); ++i) total[i] += default_orders()[i] / (2 * 20.0 * 20.0);
+  EXPECT_DOUBLE_EQ(rd.epsilon, epsilon_from_rdp(default_orders(), total, s.delta).epsilon);
+  // With a target, the steps' noise grows to leave room for the histogram.
+  s.target_epsilon = 50;
+  AlgorithmConfig t = d;
+  const auto rt = account(s, w, w.batch_size, t);
+  EXPECT_NEAR(rt.epsilon, 50, 1e-6);
+  AlgorithmConfig ft;
+  ft.kind = AlgorithmKind::dpsgd_f;
+  account(s, w, w.batch_size, ft);
+  EXPECT_GT(t.sigma, ft.sigma);
+}
+
+}  // namespace privrec::privacy

@@ -75,6 +75,20 @@ TEST(WorkModel, EqualsKernelCountersForAdaFestWhenSelectionIsDeterministic) {
     }
 }
 
+// dp-fest's fixed rows come from a noisy histogram; with zero noise, or the same noise on every row,
+// they are the k rows of largest clipped count, and the model's choice (and so every counter of the
+// setup and of every step) must be exact. k from none, through some, to more than a table holds.
+TEST(WorkModel, EqualsKernelCountersForDpFestWhenTheChoiceIsDeterministic) {
+  const Workload w = small_workload(16, "zipf:1.1");
+  for (int64_t k : {0, 3, 40, 1000000})
+    for (NoiseSource src : {NoiseSource::ones, NoiseSource::zero}) {
+      auto cfg = algo(AlgorithmKind::dp_fest, 0.8, 0.5, src);
+      cfg.fest.k = k;
+      SCOPED_TRACE("k " + std::to_string(k));
+      expect_model_equals_kernels(w, cfg, 3);
+    }
+}
+
 // REFERENCE.md section 2: dense-noise DP-SGD grows linearly with table bytes; sgd and lazydp do
 // not. Modeled on the H100 preset for tables 100x, 1000x and 10000x the tiny preset's.
 TEST(TimeModel, DenseNoiseGrowsWithTableBytesSgdAndLazyDpStayFlat) {
