@@ -1,8 +1,6 @@
 #pragma once
 // The one step driver: runs an algorithm's plan against a backend's operations, timing each stage
 // on the backend's clock. It knows nothing of any algorithm or backend.
-#include <memory>
-
 #include "kernels/step_ops.hpp"
 #include "models/algorithm.hpp"
 #include "models/plan.hpp"

@@ -98,7 +98,6 @@ TrainReport run_training_loop(PlanRunner& runner, const TraceSource& trace, cons
   std::vector<double> step_ms;
   StepRecord setup;
   runner.setup(trace, opt.steps, setup);
-  add_once(setup, true, rep);
   auto last_print = clock::now();
   const auto t_run = clock::now();
   walk_steps(trace, opt.steps, [&](int64_t t, const Batch& batch, const Batch* next) {
@@ -120,6 +119,7 @@ TrainReport run_training_loop(PlanRunner& runner, const TraceSource& trace, cons
   });
   StepRecord fin;
   runner.finish(opt.steps, fin);
+  add_once(setup, true, rep);  // after the steps, whose extras replace each other's
   add_once(fin, false, rep);
   rep.measured_steps = static_cast<int64_t>(records.size());
   summarize_stages(records, rep);

@@ -55,22 +55,21 @@ struct PlanStage {
   std::vector<Op> ops;
 };
 
+// Whether a stage runs: not when one of its operations needs a next batch and there is none.
+bool stage_runs(const PlanStage& stage, bool has_next);
+
 struct Plan {
   std::vector<PlanStage> setup;   // once, before the first step
   std::vector<PlanStage> step;    // every step, in order
   std::vector<PlanStage> finish;  // once, after the last step and before the model is released
 
   bool has(OpKind kind) const;       // in any phase
-  bool reads_next_batch() const { return has(OpKind::lazy_catchup); }
   std::string describe() const;      // one line per stage: "dp.update: table_update(noise=every_row)"
 };
 
 const char* op_name(OpKind kind);
 // Operations that read the next step's batch: a stage of them is skipped on the last step.
 inline bool needs_next_batch(OpKind kind) { return kind == OpKind::lazy_catchup; }
-struct PlanStage;
-// Whether a stage runs: not when one of its operations needs a next batch and there is none.
-bool stage_runs(const PlanStage& stage, bool has_next);
 const char* noise_target_name(NoiseTarget t);
 const char* norms_name(Norms n);
 

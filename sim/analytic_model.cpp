@@ -110,14 +110,7 @@ StepSizes AnalyticModel::expected_fixed_sizes() const {
     double per_example_distinct = 0;
     for (size_t i = 0; i < w_.tables.size(); ++i) per_example_distinct += bag_distinct_[i] / static_cast<double>(B);
     const double f = static_cast<float>(std::min(1.0, cfg_.adafest.c1 / std::sqrt(std::max(1.0, per_example_distinct))));
-    auto pass = [&](double count) {
-      switch (cfg_.noise) {
-        case NoiseSource::gaussian:
-          return 0.5 * std::erfc((cfg_.adafest.tau - count) / (cfg_.adafest.sigma1 * std::sqrt(2.0)));
-        case NoiseSource::ones: return count + cfg_.adafest.sigma1 >= cfg_.adafest.tau ? 1.0 : 0.0;
-        default: return count >= cfg_.adafest.tau ? 1.0 : 0.0;
-      }
-    };
+    auto pass = [&](double count) { return cfg_.adafest.pass_probability(count, cfg_.noise); };
     const double p0 = cfg_.zero_count_selection_probability();
     for (size_t i = 0; i < w_.tables.size(); ++i) {
       const double L = static_cast<double>(w_.tables[i].pooling), n = static_cast<double>(w_.tables[i].rows);

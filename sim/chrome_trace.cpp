@@ -27,15 +27,17 @@ nlohmann::json chrome_trace(const SimReport& report, const HardwareProfile& h, c
   events.push_back(thread_name(1, split ? "device (MLPs)" : h.name));
   if (split) events.push_back(thread_name(2, "host (tables)"));
   double t = 0;
+  if (!report.once.empty()) events.push_back(thread_name(3, "once per run"));
+  auto once = [&](bool before) {
+    for (const auto& s : report.once)
+      if (s.before_training == before) events.push_back(span(s, t, 3)), t += s.time.ms * 1e3;
+  };
+  once(true);  // the plan's setup, before the first step
   for (const auto& s : report.stages) {
     events.push_back(span(s, t, split && runs_with_tables(s.stage) ? 2 : 1));
     t += s.time.ms * 1e3;
   }
-  if (!report.once.empty()) events.push_back(thread_name(3, "once per run"));
-  for (const auto& s : report.once) {
-    events.push_back(span(s, t, 3));
-    t += s.time.ms * 1e3;
-  }
+  once(false);
   return {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
 }
 

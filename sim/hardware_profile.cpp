@@ -1,10 +1,6 @@
 #include "sim/hardware_profile.hpp"
 
 #include <algorithm>
-
-#include "models/kernel_work/kernel_work.hpp"
-
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -13,6 +9,7 @@
 
 #include "models/config_error.hpp"
 #include "models/json_reader.hpp"
+#include "models/kernel_work/kernel_work.hpp"
 #include "models/stage.hpp"
 
 namespace privrec::sim {

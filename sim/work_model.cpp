@@ -31,15 +31,7 @@ std::vector<TableSelection> expected_selection(const Workload& w, const Algorith
       double count = 0;
       for (; k < pairs.size() && pairs[k].first == r; ++k) count += static_cast<float>(factor[pairs[k].second]);
       ++touched;
-      double pass;
-      switch (cfg.noise) {
-        case NoiseSource::gaussian:
-          pass = 0.5 * std::erfc((cfg.adafest.tau - count) / (cfg.adafest.sigma1 * std::sqrt(2.0)));
-          break;
-        case NoiseSource::ones: pass = count + cfg.adafest.sigma1 >= cfg.adafest.tau ? 1.0 : 0.0; break;
-        default: pass = count >= cfg.adafest.tau ? 1.0 : 0.0; break;
-      }
-      out[t].selected_touched += pass;
+      out[t].selected_touched += cfg.adafest.pass_probability(count, cfg.noise);
     }
     const double n = static_cast<double>(w.tables[t].rows);
     out[t].false_positives = p * (n - static_cast<double>(touched));
@@ -135,7 +127,7 @@ StepRecord WorkModel::setup(const TraceSource& trace, int64_t steps) {
   StepSizes sizes;
   sizes.dense = dense_shape(w_, w_.batch_size);
   for (const auto& t : w_.tables) sizes.tables.push_back({.rows = u(t.rows)});
-  for (int64_t b = 0; b < steps; ++b) {
+  for (int64_t b = 0; b < distinct_batches(trace, steps); ++b) {
     const BatchStats stats = batch_stats(trace.batch(b));
     for (size_t ti = 0; ti < stats.tables.size(); ++ti) {
       TableSizes& t = sizes.tables[ti];

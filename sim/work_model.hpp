@@ -51,7 +51,8 @@ void add_fixed_rows(const FixedRows& fixed, const Batch& batch, StepSizes& sizes
 
 class WorkModel {
  public:
-  WorkModel(const Workload& w, const AlgorithmConfig& cfg, const KernelWork& family = kernel_work("cpu"));
+  // `family`: whose kernels are modeled (the hardware profile's `kernels`).
+  WorkModel(const Workload& w, const AlgorithmConfig& cfg, const KernelWork& family);
 
   // Once-per-run work before the first step, from the data of the whole run (dp-fest's fixed rows).
   StepRecord setup(const TraceSource& trace, int64_t steps);

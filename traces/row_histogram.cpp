@@ -27,7 +27,8 @@ void add_table(const TableBatch& tb, const std::vector<uint64_t>& counts_of_exam
 }
 }  // namespace
 
-RowHistogram contribution_histogram(const TraceSource& trace, int64_t batches, double c1) {
+RowHistogram contribution_histogram(const TraceSource& trace, int64_t steps, double c1) {
+  const int64_t batches = distinct_batches(trace, steps);
   const int64_t T = trace.num_tables();
   RowHistogram h;
   h.tables.resize(T);

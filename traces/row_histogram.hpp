@@ -20,8 +20,9 @@ struct RowHistogram {
   std::vector<uint64_t> lookups, bag_distinct, bag_sort_ops;
 };
 
-// The histogram of batches 0 .. batches-1 of `trace`, each example's map clipped to c1.
-RowHistogram contribution_histogram(const TraceSource& trace, int64_t batches, double c1);
+// The histogram of the data a run of `steps` steps trains on (its distinct batches, each example
+// once even when a file trace wraps around), each example's map clipped to c1.
+RowHistogram contribution_histogram(const TraceSource& trace, int64_t steps, double c1);
 
 // A clip factor as a fixed-point count.
 uint64_t fixed_point_count(float factor);

@@ -19,4 +19,11 @@ class TraceSource {
   virtual std::string describe() const = 0;
 };
 
+// The distinct batches a run of `steps` steps reads: a file of fewer batches wraps around, and its
+// examples are the same data again (what a one-shot mechanism over the data must count once).
+inline int64_t distinct_batches(const TraceSource& trace, int64_t steps) {
+  const int64_t n = trace.num_batches();
+  return n > 0 && n < steps ? n : steps;
+}
+
 }  // namespace privrec

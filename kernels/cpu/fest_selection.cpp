@@ -30,17 +30,14 @@ std::vector<double> noisy_counts(const std::vector<std::pair<int64_t, uint64_t>>
   return score;
 }
 
-// The k rows of largest score (ties to the lower row), ascending.
+// The k (< rows) rows of largest score (ties to the lower row), ascending.
 std::vector<int64_t> top_rows(const std::vector<double>& score, int64_t k) {
-  const int64_t rows = static_cast<int64_t>(score.size());
-  std::vector<int64_t> idx(static_cast<size_t>(rows));
+  std::vector<int64_t> idx(score.size());
   std::iota(idx.begin(), idx.end(), 0);
-  if (k < rows) {
-    auto before = [&](int64_t a, int64_t b) { return score[a] > score[b] || (score[a] == score[b] && a < b); };
-    std::nth_element(idx.begin(), idx.begin() + k, idx.end(), before);
-    idx.resize(static_cast<size_t>(k));
-    std::sort(idx.begin(), idx.end());
-  }
+  auto before = [&](int64_t a, int64_t b) { return score[a] > score[b] || (score[a] == score[b] && a < b); };
+  std::nth_element(idx.begin(), idx.begin() + k, idx.end(), before);
+  idx.resize(static_cast<size_t>(k));
+  std::sort(idx.begin(), idx.end());
   return idx;
 }
 }  // namespace
@@ -49,9 +46,14 @@ std::vector<std::vector<int64_t>> choose_fixed_rows(const RowHistogram& h, const
                                                     const AlgorithmConfig& cfg, WorkCounters& work) {
   const size_t T = table_rows.size();
   std::vector<std::vector<int64_t>> chosen(T);
+  const int64_t k = std::max<int64_t>(0, cfg.fest.k);
   for (size_t t = 0; t < T; ++t) {
-    const std::vector<double> score = noisy_counts(h.tables[t], table_rows[t], static_cast<uint32_t>(t), cfg);
-    chosen[t] = top_rows(score, cfg.fest.k);
+    if (k >= table_rows[t]) {  // every row: nothing to rank, no noise to draw
+      chosen[t].resize(static_cast<size_t>(table_rows[t]));
+      std::iota(chosen[t].begin(), chosen[t].end(), 0);
+    } else if (k > 0) {
+      chosen[t] = top_rows(noisy_counts(h.tables[t], table_rows[t], static_cast<uint32_t>(t), cfg), k);
+    }
     TableSizes z;
     z.rows = static_cast<uint64_t>(table_rows[t]);
     z.trace_lookups = h.lookups[t];

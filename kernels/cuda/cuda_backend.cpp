@@ -1,4 +1,4 @@
-// The CUDA backend as the command line uses it: device 0, its memory, the CUDA trainers and the
+// The CUDA backend as the command line uses it: device 0, its memory, the CUDA operations and the
 // CUDA microbenchmarks. Plain C++ on the CUDA headers, so a build without CUDA registers it too
 // (device_none.cpp answers every call with "built without CUDA", exit 2).
 #include <fmt/format.h>
@@ -34,7 +34,7 @@ struct CudaBackend final : Backend {
     const DeviceInfo d = require_device();
     const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
                         static_cast<double>(cpu::trainer_working_bytes(w, kind, w.batch_size)) +
-                        (kind == AlgorithmKind::lazydp ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);
+                        (plan_of(kind).has(OpKind::lazy_catchup) ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);
     if (need > 0.9 * d.memory_GB * 1e9)
       throw InputError(fmt::format("--backend cuda: {} needs {} of device memory (parameters and working buffers) and "
                                    "{} has {:.1f} GB; use a smaller --table-scale or --batch",

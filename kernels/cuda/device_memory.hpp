@@ -1,6 +1,6 @@
 #pragma once
 // Device memory and CUDA-event timing behind a plain C++ interface, so host code that drives the
-// kernels (the CUDA trainers) compiles as ordinary C++20 without CUDA headers.
+// kernels (the CUDA operations) compiles as ordinary C++20 without CUDA headers.
 #include <cstddef>
 #include <cstdint>
 #include <utility>

@@ -19,13 +19,13 @@ void AdafestParams::validate() const {
   if (std::isnan(tau)) throw bad("--adafest-tau", tau, "a number");
 }
 
-double AdafestParams::zero_count_selection_probability(NoiseSource noise) const {
-  // count 0 plus noise sigma1 z passes when sigma1 z >= tau: Q(tau / sigma1) for Gaussian z, and
-  // a certainty either way for the deterministic stand-ins (z = 1 or z = 0).
+double AdafestParams::pass_probability(double count, NoiseSource noise) const {
+  // count + sigma1 z passes when sigma1 z >= tau - count: Q((tau - count) / sigma1) for Gaussian z,
+  // and a certainty either way for the deterministic stand-ins (z = 1 or z = 0).
   switch (noise) {
-    case NoiseSource::gaussian: return 0.5 * std::erfc(tau / (sigma1 * std::sqrt(2.0)));
-    case NoiseSource::ones: return sigma1 >= tau ? 1.0 : 0.0;
-    case NoiseSource::zero: return 0.0 >= tau ? 1.0 : 0.0;
+    case NoiseSource::gaussian: return 0.5 * std::erfc((tau - count) / (sigma1 * std::sqrt(2.0)));
+    case NoiseSource::ones: return count + sigma1 >= tau ? 1.0 : 0.0;
+    case NoiseSource::zero: return count >= tau ? 1.0 : 0.0;
   }
   return 0.0;
 }

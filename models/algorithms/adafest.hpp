@@ -12,8 +12,11 @@ struct AdafestParams {
   double sigma1 = 1.0;  // stddev of the noise on a row's count
   double tau = 3.0;     // selection threshold
   void validate() const;  // throws InputError naming the flag
-  // The probability that a row no example touched passes the noisy threshold under `noise`.
-  double zero_count_selection_probability(NoiseSource noise) const;
+  // The probability that a row whose clipped count is `count` passes the noisy threshold,
+  // count + sigma1 z >= tau, under `noise` (z Gaussian, or the deterministic 1 or 0).
+  double pass_probability(double count, NoiseSource noise) const;
+  // The same for a row no example touched.
+  double zero_count_selection_probability(NoiseSource noise) const { return pass_probability(0.0, noise); }
 };
 
 }  // namespace privrec

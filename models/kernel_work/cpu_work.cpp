@@ -1,5 +1,6 @@
 #include "models/kernel_work/cpu_work.hpp"
 
+#include "models/kernel_work/histogram_work.hpp"
 #include "models/kernel_work/sort_work.hpp"
 
 namespace privrec::cpu_work {
@@ -247,14 +248,12 @@ WorkCounters lazy_flush(uint64_t rows, uint64_t owed, uint64_t draws, uint64_t d
 }
 
 WorkCounters choose_fixed_rows_table(const TableSizes& t, bool gaussian) {
-  WorkCounters w;
-  // The histogram: every id read, each bag sorted twice (clip factors, distinct rows), one
-  // hashed count update per distinct row of a bag.
-  w.bytes_read_seq = t.trace_lookups * kI;
-  w.sort_ops = 2 * t.trace_bag_sort_ops;
-  w.bytes_read_rand = t.trace_bag_distinct * 2 * kI;
-  w.bytes_written_rand = t.trace_bag_distinct * 2 * kI;
-  w.flops = t.trace_bag_distinct;
+  WorkCounters w = contribution_histogram_work(t);
+  if (t.selected == 0) return w;
+  if (t.selected >= t.rows) {  // every row, in order: no noise to draw, nothing to rank
+    w.bytes_written_seq = t.rows * kI, w.launches = 1;
+    return w;
+  }
   // Every row's noisy count (8-byte scores), then the k largest and their ids in order.
   w.rng_samples = gaussian ? t.rows : 0;
   w.flops += 2 * t.rows;

@@ -1,5 +1,7 @@
 #include "models/kernel_work/cuda_work.hpp"
 
+#include "models/kernel_work/histogram_work.hpp"
+
 namespace privrec::cuda_work {
 
 namespace {
@@ -200,14 +202,7 @@ WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64
 }
 
 WorkCounters choose_fixed_rows_table(const TableSizes& t, bool gaussian) {
-  WorkCounters w;
-  // The host's histogram, the same terms as the CPU backend's: every id read, each bag sorted
-  // twice (clip factors, distinct rows), one hashed count update per distinct row of a bag.
-  w.bytes_read_seq = t.trace_lookups * kI;
-  w.sort_ops = 2 * t.trace_bag_sort_ops;
-  w.bytes_read_rand = t.trace_bag_distinct * 2 * kI;
-  w.bytes_written_rand = t.trace_bag_distinct * 2 * kI;
-  w.flops = t.trace_bag_distinct;
+  WorkCounters w = contribution_histogram_work(t);  // on the host, as the CPU backend builds it
   if (t.selected == 0) return w;
   if (t.selected >= t.rows) {  // every row, in order
     w.bytes_written_seq = t.rows * kI, w.launches = 1;

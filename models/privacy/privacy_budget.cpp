@@ -53,6 +53,13 @@ namespace {
 // mechanisms, split by the selection budget).
 void set_noise_for_target(const PrivacySettings& s, const PrivacyReport& r, const std::vector<double>& once,
                           AlgorithmConfig& cfg) {
+  if (!once.empty()) {  // the one-shot mechanism alone must leave room for the steps
+    const double floor = epsilon_from_rdp(default_orders(), once, s.delta).epsilon;
+    if (floor >= s.target_epsilon)
+      throw InputError(fmt::format("--target-epsilon {}: dp-fest's histogram alone spends epsilon {:.4g} (--fest-sigma "
+                                   "{} over --fest-c1 {}); raise --fest-sigma",
+                                   s.target_epsilon, floor, cfg.fest.sigma, cfg.fest.c1));
+  }
   const double sigma_eff =
       sigma_for_epsilon(r.sampling_rate, r.steps, s.delta, s.target_epsilon, default_orders(), Conversion::tight, once);
   if (cfg.kind == AlgorithmKind::adafest) {

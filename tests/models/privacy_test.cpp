@@ -263,3 +263,23 @@ TEST(PrivacyBudget, DpFestComposesTheHistogramWithTheSteps) {
 }
 
 }  // namespace privrec::privacy
+
+namespace privrec::privacy {
+
+// A target the histogram alone already spends is refused, naming the flag that fixes it.
+TEST(PrivacyBudget, DpFestTargetBelowTheHistogramsShareIsRefused) {
+  PrivacySettings s;
+  s.target_epsilon = 1;
+  const Workload w = mlperf();
+  AlgorithmConfig d;
+  d.kind = AlgorithmKind::dp_fest;
+  d.fest.sigma = 0.5;  // m = 0.5: one release at delta 1e-5 costs far more than epsilon 1
+  try {
+    account(s, w, w.batch_size, d);
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--fest-sigma"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace privrec::privacy

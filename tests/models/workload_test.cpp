@@ -82,3 +82,22 @@ TEST(Algorithm, ValidationNamesTheFlag) {
   d.sigma = 0;
   EXPECT_NO_THROW(d.validate());
 }
+
+// Plans are data: dpsgd-f's step reads as docs/plans-and-backends.md shows it, and every
+// registered algorithm's plan starts with the forward pass and updates the tables.
+TEST(Plans, DescribeTheAlgorithmsAsTheDocsSay) {
+  EXPECT_EQ(plan_of(AlgorithmKind::dpsgd_f).describe(),
+            "fwd.emb: embedding_forward\nfwd.mlp: dense_forward\nbwd.mlp: backward_deltas\n"
+            "dp.norm: clip_norms(ghost)\ndp.clip: weight_grads(clipped)\nbwd.emb: coalesce(clipped)\n"
+            "update.mlp: mlp_update(noise=every_row)\ndp.update: table_update(noise=every_row)\n");
+  for (const auto& a : algorithm_registry()) {
+    ASSERT_GE(a.plan.step.size(), 2u) << a.name;
+    EXPECT_EQ(a.plan.step[0].stage, Stage::fwd_emb) << a.name;
+    EXPECT_TRUE(a.plan.has(OpKind::table_update)) << a.name;
+  }
+  EXPECT_EQ(plan_of(AlgorithmKind::lazydp).describe().find("once after training, lazydp.flush: lazy_flush") !=
+                std::string::npos,
+            true);
+  EXPECT_TRUE(plan_of(AlgorithmKind::dp_fest).has(OpKind::choose_fixed_rows));
+  EXPECT_FALSE(plan_of(AlgorithmKind::dpsgd_f).has(OpKind::choose_fixed_rows));
+}

@@ -19,7 +19,7 @@ void expect_model_equals_kernels(const Workload& w, const AlgorithmConfig& cfg, 
   StepRecord setup_rec;
   train(w, cfg, steps, nullptr, &recs, &setup_rec);
   ASSERT_EQ(static_cast<int64_t>(recs.size()), steps + 1);
-  sim::WorkModel model(w, cfg);
+  sim::WorkModel model(w, cfg, kernel_work("cpu"));
   SyntheticTrace trace(w, 3);  // the trace test::train uses
   std::vector<StepRecord> predicted;
   const StepRecord setup_pred = model.setup(trace, steps);

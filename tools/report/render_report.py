@@ -21,11 +21,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ALGOS = ["sgd", "dpsgd-b", "dpsgd-r", "dpsgd-f", "eana", "lazydp", "adafest"]
+ALGOS = ["sgd", "dpsgd-b", "dpsgd-r", "dpsgd-f", "eana", "lazydp", "adafest", "dp-fest"]
 STAGES = ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp",
           "update.sparse", "lazydp.catchup", "adafest.select"]
 COLORS = {"sgd": "#4c72b0", "dpsgd-b": "#8c564b", "dpsgd-r": "#e377c2", "dpsgd-f": "#c44e52", "eana": "#8172b3",
-          "lazydp": "#55a868", "adafest": "#ccb974"}
+          "lazydp": "#55a868", "adafest": "#ccb974", "dp-fest": "#64b5cd"}
 STAGE_COLORS = plt.get_cmap("tab20").colors
 
 
