@@ -1,59 +1,16 @@
 #include "kernels/training_run.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
 
-#include "kernels/cpu/trainer.hpp"
 #include "kernels/step_driver.hpp"
-#include "kernels/model_io.hpp"
 #include "models/config_error.hpp"
 #include "models/sample_stats.hpp"
 #include "traces/step_walk.hpp"
 
 namespace privrec {
-
-namespace {
-std::string gb(int64_t bytes) { return fmt::format("{:.2f} GB", static_cast<double>(bytes) / 1e9); }
-}  // namespace
-
-MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t available) {
-  const int64_t model = cpu::model_parameter_bytes(w);
-  // lazydp's history table: 4 bytes per row.
-  const int64_t extra = plan_of(kind).has(OpKind::lazy_catchup) ? w.table_rows() * 4 : 0;
-  if (available > 0 && model + extra > available * 9 / 10)
-    throw InputError(fmt::format("workload '{}' needs {} for its parameters{} but only {} of memory is available; "
-                                 "use a smaller --table-scale",
-                                 w.name, gb(model), extra ? fmt::format(" and {} for lazydp's history", gb(extra)) : "",
-                                 gb(available)));
-  const int64_t budget = available > 0 ? available * 9 / 10 - model - extra : INT64_MAX;
-  int64_t batch = w.batch_size;
-  const int64_t need = cpu::trainer_working_bytes(w, kind, batch);
-  if (need <= budget) return {batch, ""};
-  const int64_t per_example = cpu::trainer_working_bytes(w, kind, 1);
-  batch = budget / std::max<int64_t>(per_example, 1);
-  if (batch < 1)
-    throw InputError(fmt::format("{}: one example's per-example gradients need {} and only {} is left after the model",
-                                 algorithm_info(kind).name, gb(per_example), gb(budget)));
-  return {batch, fmt::format("{} at batch {} needs {} of working memory (per-example gradients) and {} is available "
-                             "after the model; running batch {} instead",
-                             algorithm_info(kind).name, w.batch_size, gb(need), gb(budget), batch)};
-}
-
-TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
-                             const TrainOptions& opt) {
-  const auto t_setup = std::chrono::steady_clock::now();
-  cpu::DlrmModel model = cpu::DlrmModel::create(w, cfg.seed);
-  cpu::Trainer trainer(model, cfg);
-  const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
-  TrainReport rep = run_training_loop(trainer.runner(), trace, opt, [&] {
-    if (!opt.save_model.empty()) save_model(opt.save_model, model, opt.save_info);
-  });
-  rep.setup_s = setup_s;
-  return rep;
-}
 
 namespace {
 // The stages a once-per-run phase (setup or finish) ran, each as its own summary.
@@ -97,6 +54,10 @@ TrainReport run_training_loop(PlanRunner& runner, const TraceSource& trace, cons
   std::vector<StepRecord> records;
   std::vector<double> step_ms;
   StepRecord setup;
+  if (opt.progress)
+    for (const PlanStage& st : runner.plan().setup)
+      std::fprintf(stderr, "[privrec] %s: once before training, over the data of %lld steps\n", stage_name(st.stage),
+                   static_cast<long long>(opt.steps));
   runner.setup(trace, opt.steps, setup);
   auto last_print = clock::now();
   const auto t_run = clock::now();

@@ -53,12 +53,6 @@ struct MemoryPlan {
   int64_t batch;
   std::string note;
 };
-// Throws InputError if even the model does not fit.
-MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t available_bytes);
-
-TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
-                             const TrainOptions& opt);
-
 class PlanRunner;
 // The training loop every backend shares: the plan's setup, the steps with warm-up and progress,
 // its finish (lazydp's flush), and the per-stage summary. `save` (if set) runs after the finish,

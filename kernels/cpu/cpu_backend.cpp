@@ -2,6 +2,7 @@
 // trainers and the machine microbenchmarks.
 #include <fmt/format.h>
 
+#include "kernels/cpu/cpu_training.hpp"
 #include "kernels/backend.hpp"
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/cpu/machine_bench.hpp"

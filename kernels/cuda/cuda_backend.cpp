@@ -3,6 +3,7 @@
 // (device_none.cpp answers every call with "built without CUDA", exit 2).
 #include <fmt/format.h>
 
+#include "kernels/cpu/cpu_training.hpp"
 #include "kernels/backend.hpp"
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/cpu/trainer.hpp"

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "kernels/cpu/cpu_training.hpp"
 #include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/lazydp_history.hpp"

@@ -1,6 +1,7 @@
 // The backend registry that tools/ asks instead of testing a backend's name.
 #include <gtest/gtest.h>
 
+#include "kernels/cpu/cpu_training.hpp"
 #include "kernels/backend.hpp"
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/cuda/device.hpp"
