@@ -5,6 +5,7 @@
 
 #include "models/kernel_work/cpu_work.hpp"
 #include "models/rng/gaussian.hpp"
+#include "models/rng/geometric_gap.hpp"
 #include "traces/row_sort.hpp"
 
 namespace privrec::cpu {
@@ -17,15 +18,11 @@ std::vector<int64_t> false_positive_rows(int64_t table_rows, uint32_t t, const s
                                          const AlgorithmConfig& cfg, double p, uint64_t step, int64_t& draws) {
   std::vector<int64_t> fp;
   if (!(p > 0)) return fp;
-  const uint32_t k0 = static_cast<uint32_t>(cfg.seed), k1 = static_cast<uint32_t>(cfg.seed >> 32);
+  // The CUDA backend draws the same gaps (geometric_gap, the same log1p of the host).
   const double log1m_p = std::log1p(-p), n = static_cast<double>(table_rows);
   double pos = -1;
   for (uint64_t j = 0;; ++j) {
-    const NoiseCounter nc = noise_counter(RngDomain::select_skip, step, t, j);
-    const Philox4 x = philox4x32_10(0, nc.c1, nc.c2, nc.c3, k0, k1);
-    const double u = (static_cast<double>((static_cast<uint64_t>(x.v[0]) << 21) ^ (x.v[1] >> 11)) + 0.5) * 0x1p-53;
-    const double gap = p >= 1.0 ? 0.0 : std::floor(std::log(u) / log1m_p);
-    pos += gap + 1;
+    pos += geometric_gap(cfg.seed, step, t, j, log1m_p) + 1;
     ++draws;
     if (pos >= n) break;
     const int64_t r = static_cast<int64_t>(pos);

@@ -7,6 +7,7 @@
 #include "kernels/cuda/cuda_check.hpp"
 #include "kernels/cuda/launch.cuh"
 #include "models/rng/gaussian.hpp"
+#include "models/rng/geometric_gap.hpp"
 
 namespace privrec::cuda {
 
@@ -26,7 +27,9 @@ __global__ void example_factors_kernel(const int64_t* const* offsets, const int6
         distinct += first;
       }
     }
-    factor[i] = distinct == 0 ? 1.0f : static_cast<float>(fmin(1.0, c1 / sqrt(static_cast<double>(distinct))));
+    // Correctly rounded sqrt and division, as the host's (contribution_clip_factors).
+    factor[i] = distinct == 0 ? 1.0f
+                              : static_cast<float>(fmin(1.0, __ddiv_rn(c1, __dsqrt_rn(static_cast<double>(distinct)))));
   }
 }
 
@@ -46,14 +49,16 @@ __global__ void count_and_flag(const uint64_t* keys, const int64_t* starts, cons
       const int32_t i = example[keys[k] & mask];
       if (i == last) continue;  // one count per (row, example)
       last = i;
-      count += factor[i];
+      count = __dadd_rn(count, static_cast<double>(factor[i]));
     }
     double z = 0;
     if (noise == DeviceNoise::gaussian)
       z = noise_normal(seed, RngDomain::select_noise, step, table, static_cast<uint64_t>(rows[u]), 0);
     else if (noise == DeviceNoise::ones)
       z = 1.0;
-    flags[u] = count + sigma1 * z >= tau ? 1 : 0;
+    // The host rounds the product, then the sum (-ffp-contract=off): no fused multiply-add here,
+    // or rows near tau would be chosen differently.
+    flags[u] = __dadd_rn(count, __dmul_rn(sigma1, z)) >= tau ? 1 : 0;
   }
 }
 
@@ -69,20 +74,17 @@ __device__ bool contains(const int64_t* sorted, int64_t n, int64_t v) {
 
 // One thread: every row is a Bernoulli(p) trial; positions come from geometric gaps, trials on
 // touched rows are dropped. counters[0] = false positives written (capped at cap), [1] = draws.
+// log1m_p = log1p(-p) comes from the host, as the CPU backend's: CUDA's log1p may differ in the
+// last bit, and so may one gap and every position after it.
 __global__ void false_positives_kernel(const int64_t* touched, int64_t n_touched, int64_t table_rows, uint32_t table,
-                                       double p, uint64_t seed, uint64_t step, int64_t* out, int64_t cap,
+                                       double log1m_p, uint64_t seed, uint64_t step, int64_t* out, int64_t cap,
                                        unsigned long long* counters) {
   if (blockIdx.x != 0 || threadIdx.x != 0) return;
-  const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  const double log1m_p = log1p(-p), n = static_cast<double>(table_rows);
+  const double n = static_cast<double>(table_rows);
   double pos = -1;
   unsigned long long fp = 0, draws = 0;
   for (uint64_t j = 0;; ++j) {
-    const NoiseCounter nc = noise_counter(RngDomain::select_skip, step, table, j);
-    const Philox4 x = philox4x32_10(0, nc.c1, nc.c2, nc.c3, k0, k1);
-    const double u = (static_cast<double>((static_cast<uint64_t>(x.v[0]) << 21) ^ (x.v[1] >> 11)) + 0.5) * 0x1p-53;
-    const double gap = p >= 1.0 ? 0.0 : floor(log(u) / log1m_p);
-    pos += gap + 1;
+    pos = __dadd_rn(pos, __dadd_rn(geometric_gap(seed, step, table, j, log1m_p), 1.0));
     ++draws;
     if (pos >= n) break;
     const int64_t r = static_cast<int64_t>(pos);
@@ -152,9 +154,10 @@ TableSelection AdafestSelector::select(const SortedLookups& s, const float* fact
   cap = std::min<int64_t>(cap, table_rows);
   unsigned long long host[3] = {0, 0, 0};
   if (p > 0) {
+    const double log1m_p = std::log1p(-p);
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto* fp = scratch<int64_t>(fp_, (static_cast<size_t>(cap) + 1) * sizeof(int64_t));
-      false_positives_kernel<<<1, 1>>>(s.rows, U, table_rows, table, p, seed, step, fp, cap, counters);
+      false_positives_kernel<<<1, 1>>>(s.rows, U, table_rows, table, log1m_p, seed, step, fp, cap, counters);
       PRIVREC_CUDA_CHECK_LAUNCH(false_positives_kernel);
       PRIVREC_CUDA_CHECK(cudaMemcpy(host, counters, 3 * sizeof(unsigned long long), cudaMemcpyDeviceToHost));
       if (host[0] <= static_cast<unsigned long long>(cap)) break;

@@ -5,8 +5,9 @@
 //  - per table, each touched row's count (the factors of the distinct examples that touched it,
 //    summed in example order) plus sigma1 z (z keyed by select_noise, the row, column 0), kept if
 //    at least tau;
-//  - the untouched rows that pass anyway (false positives), drawn as geometric gaps with the same
-//    Philox stream as the CPU backend; one device thread per table walks them in order.
+//  - the untouched rows that pass anyway (false positives), drawn as geometric gaps by the CPU
+//    backend's own function (models/rng/geometric_gap.hpp: the same Philox stream, IEEE-only log,
+//    ln(1-p) from the host); one device thread per table walks them in order.
 #include <cstdint>
 
 #include "kernels/cuda/device_memory.hpp"

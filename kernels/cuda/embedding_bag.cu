@@ -126,7 +126,12 @@ DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64
                                              int64_t lookups, int64_t max_row, const float* grad,
                                              int64_t grad_stride, int64_t dim, const float* scale) {
   DeviceSparseRows out;
-  if (lookups == 0) return out;
+  if (lookups == 0) {
+    // An empty table: no row touched. The previous call's sort must not survive in last_sort(),
+    // which adafest's selection reads next (it would select that table's rows again).
+    last_ = {};
+    return out;
+  }
   const int shift = bits_for(static_cast<uint64_t>(lookups));
   const int end_bit = shift + bits_for(static_cast<uint64_t>(max_row));
   if (end_bit > 64) throw CudaError("coalesce: row and lookup ids need more than 64 key bits");

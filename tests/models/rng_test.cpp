@@ -2,8 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 #include "models/rng/gaussian.hpp"
+#include "models/rng/geometric_gap.hpp"
+#include "models/rng/ieee_log.hpp"
 #include "kernels/noise_rows.hpp"
 
 using namespace privrec;
@@ -101,4 +105,56 @@ TEST(Gaussian, CoordinatesGiveDistinctStreams) {
   EXPECT_NE(a, noise_normal(1, RngDomain::table_noise, 1, 0, 1, 0));
   EXPECT_NE(a, noise_normal(1, RngDomain::mlp_noise, 1, 0, 0, 0));
   EXPECT_NE(a, noise_normal(1, RngDomain::table_noise, 1, 0, 0, 1));
+}
+
+// The IEEE-only logarithm (adafest's false-positive gaps) against libm over (0, 1]: the uniforms
+// the gaps use, arbitrary doubles of every exponent, u near 1 where log(u) is tiny, every power of
+// two and its neighbours, and the subnormals. glibc's log is within an ulp, so a relative
+// difference below 1e-15 (a few ulp) says ours is too.
+TEST(IeeeLog, MatchesLibmOverTheUnitInterval) {
+  double worst = 0, worst_u = 0;
+  auto check = [&](double u) {
+    ASSERT_TRUE(u > 0 && u <= 1) << u;
+    const double want = std::log(u), got = ieee_log(u);
+    const double rel = want == 0 ? std::fabs(got) : std::fabs((got - want) / want);
+    if (rel > worst) worst = rel, worst_u = u;
+  };
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  auto next = [&x] { x ^= x << 13, x ^= x >> 7, x ^= x << 17; return x; };
+  for (int k = 0; k < 300000; ++k) {
+    check((static_cast<double>(next() >> 11) + 0.5) * 0x1p-53);  // the gaps' uniforms
+    uint64_t b = next() % 0x3FF0000000000000ull + 1;               // any double in (0, 1)
+    double v;
+    std::memcpy(&v, &b, sizeof v);
+    check(v);
+    check(1.0 - static_cast<double>(k + 1) * 0x1p-53);  // just below 1
+  }
+  for (int e = 0; e <= 1074; ++e) {
+    check(std::ldexp(1.0, -e));
+    if (e > 0) check(std::nextafter(std::ldexp(1.0, -e), 2.0));
+    if (e < 1074) check(std::nextafter(std::ldexp(1.0, -e), 0.0));
+  }
+  for (double u : {0x1p-1022, 0x1.fffffffffffffp-1023, 0x1p-1074, 0x1.8p-1073, 0x1.6a09e667f3bcdp-1, 0x1.6a09e667f3bccp-1,
+                   0x1.6a09e667f3bcep-1, 0.5, 0.75, 0.1})
+    check(u);
+  EXPECT_LT(worst, 1e-15) << "at u = " << worst_u;
+  EXPECT_EQ(ieee_log(1.0), 0.0);
+  EXPECT_EQ(ieee_log(0.5), -0x1.62e42fefa39efp-1);  // -ln 2, correctly rounded
+  EXPECT_EQ(ieee_log(0.0), -std::numeric_limits<double>::infinity());
+}
+
+// p = 1 (ln(1 - p) = -inf): every row passes, so every gap is 0; small p: gaps average (1 - p) / p.
+TEST(IeeeLog, GeometricGapsOfTheExtremes) {
+  const double all = std::log1p(-1.0);
+  for (uint64_t j = 0; j < 1000; ++j) ASSERT_EQ(geometric_gap(7, 3, 1, j, all), 0.0) << j;
+  const double p = 0.01, l = std::log1p(-p);
+  double sum = 0;
+  const int n = 200000;
+  for (int j = 0; j < n; ++j) {
+    const double g = geometric_gap(7, 3, 1, static_cast<uint64_t>(j), l);
+    ASSERT_TRUE(g >= 0 && g == std::floor(g)) << g;
+    sum += g;
+  }
+  // The geometric distribution's stddev is sqrt(1 - p) / p; 5 standard errors.
+  EXPECT_NEAR(sum / n, (1 - p) / p, 5 * std::sqrt(1 - p) / p / std::sqrt(double(n)));
 }
