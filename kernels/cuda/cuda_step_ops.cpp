@@ -76,7 +76,7 @@ void CudaStepOps::resize(int64_t B) {
   }
   bottom_out_.resize(B * dim_), feat_.resize(B * F_ * dim_), dfeat_.resize(B * F_ * dim_);
   logits_.resize(B), labels_.resize(B), dlogit_.resize(B), dz_.resize(B * width_);
-  norm2_.resize(B), clip_.resize(B), cs_.resize(B * T_), loss_.resize(1);
+  norm2_.resize(B), clip_.resize(B), cs_.resize(B * T_), loss_.resize(kBceLossScratch);
   scaled_.resize(0);
   grads_.assign(T_, {});
   DenseShape& d = sizes_.dense;

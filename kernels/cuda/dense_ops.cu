@@ -12,13 +12,13 @@ namespace {
 #define GRID_STRIDE PRIVREC_GRID_STRIDE
 
 // 64 x 64 tiles of C, 16 x 16 threads each computing 4 x 4, K in slices of 16 through shared memory.
-constexpr int kTile = 64, kSlice = 16;
-__global__ void gemm_kernel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* __restrict__ A, int64_t lda,
-                            const float* __restrict__ B, int64_t ldb, float* __restrict__ C, int64_t ldc, bool acc) {
+constexpr int kTile = static_cast<int>(GemmGrid::kTile), kSlice = 16;
+__device__ void gemm_tile(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* __restrict__ A, int64_t lda,
+                          const float* __restrict__ B, int64_t ldb, float* __restrict__ C, int64_t ldc, bool acc,
+                          int64_t row0, int64_t col0) {
   __shared__ float As[kSlice][kTile + 1];
   __shared__ float Bs[kSlice][kTile + 1];
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kTile, col0 = static_cast<int64_t>(blockIdx.x) * kTile;
   float c[4][4] = {};
   for (int64_t k0 = 0; k0 < K; k0 += kSlice) {
     for (int e = threadIdx.x; e < kSlice * kTile; e += blockDim.x) {
@@ -41,6 +41,30 @@ __global__ void gemm_kernel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, c
       const int64_t r = row0 + ty * 4 + x, cc = col0 + tx * 4 + y;
       if (r < M && cc < N) C[r * ldc + cc] = acc ? C[r * ldc + cc] + c[x][y] : c[x][y];
     }
+}
+
+// The tile loop's bounds depend on blockIdx alone, so the whole block takes every iteration
+// together and the barriers in gemm_tile stay uniform; the barrier that ends gemm_tile's K loop
+// also keeps the next tile's first fill from overwriting slices still being read.
+__global__ void gemm_kernel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* __restrict__ A, int64_t lda,
+                            const float* __restrict__ B, int64_t ldb, float* __restrict__ C, int64_t ldc, bool acc,
+                            GemmGrid grid) {
+  for (int64_t t = blockIdx.x; t < grid.tiles(); t += gridDim.x)
+    gemm_tile(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, grid.row0(t), grid.col0(t));
+}
+
+// Sum of v over the block's threads in a fixed tree order (blockDim.x == kThreads, a power of two);
+// every thread gets the result.
+__device__ double block_sum(double v, double* part) {
+  part[threadIdx.x] = v;
+  __syncthreads();
+  for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
+    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  const double total = part[0];
+  __syncthreads();  // part may be reused by the caller's next block_sum
+  return total;
 }
 
 __global__ void add_bias_act_kernel(float* Y, const float* bias, int64_t B, int64_t out, bool relu) {
@@ -106,13 +130,28 @@ __global__ void interaction_backward_kernel(const float* feat, const float* dz, 
   }
 }
 
-__global__ void bce_kernel(const float* logits, const float* labels, int64_t B, float* dlogit, double* loss) {
+// Pass one of the loss: each thread adds its grid-stride examples in index order, the block folds
+// its threads in a fixed tree, block b writes partial[b]. No atomics, so the sum's order, and its
+// bits, depend on B alone.
+__global__ void bce_kernel(const float* logits, const float* labels, int64_t B, float* dlogit, double* partial) {
+  __shared__ double part[kThreads];
+  double s = 0;
   GRID_STRIDE(i, B) {
     const double x = logits[i], y = labels[i];
-    const double li = fmax(x, 0.0) - x * y + log1p(exp(-fabs(x)));
+    s += fmax(x, 0.0) - x * y + log1p(exp(-fabs(x)));
     dlogit[i] = static_cast<float>(1.0 / (1.0 + exp(-x))) - static_cast<float>(y);
-    atomicAdd(loss, li);
   }
+  const double total = block_sum(s, part);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
+}
+
+// Pass two, one block: the n partials in the same fixed order.
+__global__ void sum_partials_kernel(const double* partial, int64_t n, double* out) {
+  __shared__ double part[kThreads];
+  double s = 0;
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) s += partial[j];
+  const double total = block_sum(s, part);
+  if (threadIdx.x == 0) *out = total;
 }
 
 __global__ void column_sums_kernel(const float* delta, const float* scale, int64_t B, int64_t out, float* sums) {
@@ -250,8 +289,9 @@ __global__ void mlp_update_kernel(float* w, const float* g, int64_t rows, int64_
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float* C, int64_t ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
-  const dim3 blocks(static_cast<unsigned>((N + kTile - 1) / kTile), static_cast<unsigned>((M + kTile - 1) / kTile));
-  gemm_kernel<<<blocks, 256>>>(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  const GemmGrid grid = gemm_grid(M, N);
+  gemm_kernel<<<static_cast<unsigned>(grid.blocks()), 256>>>(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc,
+                                                             accumulate, grid);
   PRIVREC_CUDA_CHECK_LAUNCH(gemm_kernel);
 }
 
@@ -284,9 +324,12 @@ void interaction_backward(const float* feat, const float* dz, int64_t B, int64_t
 }
 
 double bce_loss(const float* logits, const float* labels, int64_t B, float* dlogit, double* loss_scratch) {
-  PRIVREC_CUDA_CHECK(cudaMemset(loss_scratch, 0, sizeof(double)));
-  bce_kernel<<<grid_for(B), kThreads>>>(logits, labels, B, dlogit, loss_scratch);
+  const int64_t blocks = bce_loss_blocks(B, kThreads);
+  double* partial = loss_scratch + 1;
+  bce_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(logits, labels, B, dlogit, partial);
   PRIVREC_CUDA_CHECK_LAUNCH(bce_kernel);
+  sum_partials_kernel<<<1, kThreads>>>(partial, blocks, loss_scratch);
+  PRIVREC_CUDA_CHECK_LAUNCH(sum_partials_kernel);
   double loss = 0;
   PRIVREC_CUDA_CHECK(cudaMemcpy(&loss, loss_scratch, sizeof(double), cudaMemcpyDeviceToHost));
   return loss / static_cast<double>(B);

@@ -7,8 +7,41 @@
 #include <cstdint>
 
 #include "kernels/cuda/noisy_update.hpp"
+#include "models/rng/philox.hpp"  // PRIVREC_HD: the geometry below runs in the kernels too
 
 namespace privrec::cuda {
+
+// The SGEMM's launch geometry, kept pure so that host tests check it without a device. C is cut
+// into 64 x 64 tiles numbered row tile by row tile (a row tile's column tiles are neighbours and
+// share that slice of A in cache). The grid is one-dimensional because gridDim.y and .z stop at
+// 65535, which a batch of 2^24 rows (262,144 row tiles) exceeds; it is also capped, and block b
+// computes tiles b, b + blocks, b + 2 blocks, ..., so every M x N fits.
+struct GemmGrid {
+  static constexpr int64_t kTile = 64;
+  // Dozens of waves of resident blocks on an H100/H200, so the cap costs no occupancy.
+  static constexpr int64_t kMaxBlocks = int64_t{1} << 16;
+  int64_t row_tiles = 0, col_tiles = 0;
+
+  PRIVREC_HD constexpr int64_t tiles() const { return row_tiles * col_tiles; }
+  constexpr int64_t blocks() const { return tiles() < kMaxBlocks ? tiles() : kMaxBlocks; }
+  // First row and column of C in tile t < tiles().
+  PRIVREC_HD constexpr int64_t row0(int64_t t) const { return t / col_tiles * kTile; }
+  PRIVREC_HD constexpr int64_t col0(int64_t t) const { return t % col_tiles * kTile; }
+};
+
+constexpr GemmGrid gemm_grid(int64_t M, int64_t N) {
+  return {(M + GemmGrid::kTile - 1) / GemmGrid::kTile, (N + GemmGrid::kTile - 1) / GemmGrid::kTile};
+}
+
+// The loss is reduced in a fixed order (same bits on every run): at most kBceLossBlocks blocks,
+// a number that depends on B alone, each write one partial sum, and a single block adds the
+// partials. loss_scratch holds the result and the partials.
+constexpr int64_t kBceLossBlocks = 1024;
+constexpr int64_t kBceLossScratch = kBceLossBlocks + 1;
+constexpr int64_t bce_loss_blocks(int64_t B, int64_t threads_per_block) {
+  const int64_t b = (B + threads_per_block - 1) / threads_per_block;
+  return b < 1 ? 1 : b < kBceLossBlocks ? b : kBceLossBlocks;
+}
 
 // C (M x N, row stride ldc) = op(A) op(B) (+ C when accumulate). op(A) is M x K: A is M x K with
 // row stride lda, or K x M when trans_a; likewise op(B) is K x N.
@@ -27,7 +60,8 @@ void interaction_forward(const float* x, float* feat, int64_t B, int64_t F, int6
 // dfeat[i, a] = (a == 0 ? dz[i, 0:d] : 0) + sum over pairs containing a of dz_pair f_other.
 void interaction_backward(const float* feat, const float* dz, int64_t B, int64_t F, int64_t d, int64_t width,
                           float* dfeat);
-// Sigmoid + binary cross-entropy: dlogit = sigmoid(x) - y; returns the mean loss (synchronizes).
+// Sigmoid + binary cross-entropy: dlogit = sigmoid(x) - y; returns the mean loss (synchronizes),
+// the same bits on every run. loss_scratch: kBceLossScratch doubles on the device.
 double bce_loss(const float* logits, const float* labels, int64_t B, float* dlogit, double* loss_scratch);
 // out[o] = sum_i scale[i] delta[i, o] (scale == nullptr: 1).
 void column_sums(const float* delta, const float* scale, int64_t B, int64_t out, float* sums);

@@ -5,16 +5,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/adafest_selection.hpp"
 #include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/fest_selection.hpp"
 #include "kernels/cpu/noisy_update.hpp"
+#include "kernels/cuda/adafest_selection.hpp"
 #include "kernels/cuda/cuda_step_ops.hpp"
 #include "kernels/cuda/cuda_trainer.hpp"
+#include "kernels/cuda/dense_ops.hpp"
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/device_memory.hpp"
 #include "kernels/cuda/embedding_bag.hpp"
 #include "kernels/cuda/fest_selection.hpp"
 #include "kernels/cuda/noisy_update.hpp"
@@ -300,6 +306,142 @@ TEST(CudaKernels, FixedRowsAreTheCpuBackendsChoice) {
         }
       }
     }
+}
+
+// adafest's selection on the device is the CPU backend's, row for row. One coalesce workspace and
+// one selector serve every table of two batches, and the second batch's last table is empty right
+// after non-empty ones: a sort left over from the table before would show as touched rows the CPU
+// does not have. `ones` with tau just above 1 selects exactly the touched rows; Gaussian noise with
+// tau = 1.5 adds false positives (p = Q(1.5), about 67 in a table of 1000 rows).
+TEST(CudaKernels, AdafestSelectionIsTheCpuBackendsWithAnEmptyTable) {
+  REQUIRE_GPU();
+  const Workload w = test::small_workload(32, "zipf:1.1");
+  SyntheticTrace trace(w, 3);
+  std::vector<Batch> batches = {trace.batch(0), trace.batch(1)};
+  TableBatch& empty = batches[1].tables.back();
+  empty.indices.clear();
+  std::fill(empty.offsets.begin(), empty.offsets.end(), 0);
+  std::vector<int64_t> rows;
+  for (const auto& t : w.tables) rows.push_back(t.rows);
+  cuda::CoalesceWorkspace ws;
+  cuda::AdafestSelector selector;
+  for (NoiseSource src : {NoiseSource::ones, NoiseSource::gaussian}) {
+    auto cfg = test::algo(AlgorithmKind::adafest, 0.8, 0.5, src);
+    cfg.adafest.tau = src == NoiseSource::ones ? 1.0 + 1e-9 : 1.5;
+    const double p = cfg.zero_count_selection_probability();
+    const auto noise = src == NoiseSource::ones ? cuda::DeviceNoise::ones : cuda::DeviceNoise::gaussian;
+    for (size_t step = 0; step < batches.size(); ++step) {
+      const Batch& b = batches[step];
+      const int64_t T = static_cast<int64_t>(b.tables.size());
+      WorkCounters work;
+      const cpu::Selection want = cpu::adafest_select(b, rows, cfg, step, work);
+      std::vector<cuda::DeviceArray<int64_t>> off(T), idx(T);
+      std::vector<const int64_t*> off_ptrs(T), idx_ptrs(T);
+      for (int64_t t = 0; t < T; ++t) {
+        off[t].upload(b.tables[t].offsets), idx[t].upload(b.tables[t].indices);
+        off_ptrs[t] = off[t].data(), idx_ptrs[t] = idx[t].data();
+      }
+      cuda::DeviceArray<const int64_t*> d_off, d_idx;
+      d_off.upload(off_ptrs), d_idx.upload(idx_ptrs);
+      cuda::DeviceArray<float> factor(static_cast<size_t>(b.size));
+      cuda::adafest_example_factors(d_off.data(), d_idx.data(), T, b.size, cfg.adafest.c1, factor.data());
+      int64_t touched = 0, selected_touched = 0, false_positives = 0;
+      for (int64_t t = 0; t < T; ++t) {
+        SCOPED_TRACE(noise_source_name(src) + " step " + std::to_string(step) + " table " + std::to_string(t));
+        const int64_t lookups = static_cast<int64_t>(b.tables[t].indices.size());
+        ws.coalesce(off[t].data(), idx[t].data(), b.size, lookups, rows[t] - 1, nullptr, 0, 0, nullptr);
+        const cuda::TableSelection sel = selector.select(ws.last_sort(), factor.data(), rows[t], static_cast<uint32_t>(t),
+                                                         cfg.adafest.sigma1, cfg.adafest.tau, p, cfg.seed, noise, step);
+        std::vector<int64_t> got(static_cast<size_t>(sel.count));
+        if (sel.count) cuda::copy_to_host(got.data(), sel.rows, got.size() * sizeof(int64_t));
+        ASSERT_EQ(got, want.rows[t]);
+        if (lookups == 0) {
+          EXPECT_EQ(sel.touched, 0);
+        }
+        touched += sel.touched, selected_touched += sel.selected_touched, false_positives += sel.false_positives;
+      }
+      EXPECT_EQ(touched, want.touched);
+      EXPECT_EQ(selected_touched, want.selected_touched);
+      EXPECT_EQ(false_positives, want.false_positives);
+      if (src == NoiseSource::gaussian) {
+        EXPECT_GT(false_positives, 0);
+      } else {
+        EXPECT_EQ(selected_touched, touched);
+      }
+    }
+  }
+}
+
+
+// Row r of C computed on the host in double: sum_k A[r, k] W[o, k] for every o.
+std::vector<double> host_gemm_row(const std::vector<float>& a, const std::vector<float>& w, int64_t r, int64_t K,
+                                  int64_t N, std::vector<double>& magnitude) {
+  std::vector<double> c(static_cast<size_t>(N), 0.0);
+  magnitude.assign(static_cast<size_t>(N), 0.0);
+  for (int64_t o = 0; o < N; ++o)
+    for (int64_t k = 0; k < K; ++k) {
+      const double p = static_cast<double>(a[r * K + k]) * w[o * K + k];
+      c[o] += p, magnitude[o] += std::abs(p);
+    }
+  return c;
+}
+
+// A batch of 2^22 + 1000 rows through a small layer (13 -> 70, two column tiles), as the forward
+// pass calls it (W transposed) and then accumulating as the backward pass calls it (W plain): rows
+// on both sides of the old grid's last reachable row (4,194,239) against a host reference.
+TEST(CudaKernels, GemmTakesBatchesBeyondTheOldGridLimit) {
+  REQUIRE_GPU();
+  const int64_t M = (int64_t{1} << 22) + 1000, K = 13, N = 70;
+  std::vector<float> a(static_cast<size_t>(M * K)), w(static_cast<size_t>(N * K)), wt(static_cast<size_t>(K * N));
+  for (int64_t k = 0; k < M * K; ++k) a[k] = 0.01f * static_cast<float>(k % 97) - 0.48f;
+  for (int64_t o = 0; o < N; ++o)
+    for (int64_t k = 0; k < K; ++k) w[o * K + k] = wt[k * N + o] = 0.02f * static_cast<float>((o * 7 + k * 3) % 29) - 0.28f;
+  cuda::DeviceArray<float> da, dw, dwt, dc(static_cast<size_t>(M * N));
+  da.upload(a), dw.upload(w), dwt.upload(wt);
+  auto check = [&](double factor) {
+    for (int64_t r : {int64_t{0}, int64_t{1}, int64_t{4194239}, int64_t{4194240}, int64_t{4194241}, M / 2 + 12345,
+                      M - 1}) {
+      std::vector<float> got(static_cast<size_t>(N));
+      cuda::copy_to_host(got.data(), dc.data() + r * N, static_cast<size_t>(N) * sizeof(float));
+      std::vector<double> mag;
+      const std::vector<double> want = host_gemm_row(a, w, r, K, N, mag);
+      for (int64_t o = 0; o < N; ++o)
+        ASSERT_NEAR(got[o], factor * want[o], 1e-5 * factor * (1.0 + mag[o])) << "row " << r << " column " << o;
+    }
+  };
+  cuda::gemm(false, true, M, N, K, da.data(), K, dw.data(), K, dc.data(), N, false);
+  check(1.0);
+  cuda::gemm(false, false, M, N, K, da.data(), K, dwt.data(), N, dc.data(), N, true);
+  check(2.0);
+}
+
+// The loss twice on the same inputs: the same bits (no atomics, a fixed summation order), and the
+// host's double sum within rounding. One scratch serves every batch size, largest first, so stale
+// partials of a larger batch would show.
+TEST(CudaKernels, LossIsTheSameBitsOnEveryRun) {
+  REQUIRE_GPU();
+  cuda::DeviceArray<double> scratch(static_cast<size_t>(cuda::kBceLossScratch));
+  for (int64_t B : {int64_t{3000017}, int64_t{1000}, int64_t{1}}) {
+    std::vector<float> logits(static_cast<size_t>(B)), labels(static_cast<size_t>(B));
+    double host = 0;
+    for (int64_t i = 0; i < B; ++i) {
+      logits[i] = 0.001f * static_cast<float>((i * 7919) % 16001) - 8.0f;
+      labels[i] = (i * 31) % 7 < 3 ? 1.0f : 0.0f;
+      const double x = logits[i], y = labels[i];
+      host += std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::abs(x)));
+    }
+    host /= static_cast<double>(B);
+    cuda::DeviceArray<float> dx, dy, dlogit(static_cast<size_t>(B));
+    dx.upload(logits), dy.upload(labels);
+    const double first = cuda::bce_loss(dx.data(), dy.data(), B, dlogit.data(), scratch.data());
+    const std::vector<float> grad_first = dlogit.download();
+    const double second = cuda::bce_loss(dx.data(), dy.data(), B, dlogit.data(), scratch.data());
+    EXPECT_EQ(std::memcmp(&first, &second, sizeof(double)), 0) << "B " << B << ": " << first << " then " << second;
+    EXPECT_EQ(grad_first, dlogit.download()) << "B " << B;
+    // A lost or doubled block would be off by ~1e-3 of the mean; the host's own serial sum of 3e6
+    // terms may be off by up to ~3e-10 relative.
+    EXPECT_NEAR(first, host, 1e-9 * (1.0 + std::abs(host))) << "B " << B;
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/cpu/cpu_training.hpp"
+#include "kernels/cuda/dense_ops.hpp"
 #include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/lazydp_history.hpp"
@@ -146,5 +147,46 @@ TEST(Gemm, TransposeMatchesTheDefinition) {
     privrec::cpu::transpose(rows, cols, in.data(), out.data());
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j) ASSERT_EQ(out[j * rows + i], in[i * cols + j]) << rows << "x" << cols;
+  }
+}
+
+// The CUDA launch geometry is plain arithmetic, checked here on the host (no device needed).
+// The SGEMM's launch geometry, on the host (no device needed): every 64 x 64 tile of C is computed
+// by exactly one block, and the one-dimensional grid stays within the x limit and the cap, from a
+// single tile up to the workloads' 2^24-row batches with wide layers. The old grid put the row
+// tiles on gridDim.y (at most 65535), so batches above 65535 * 64 = 4,194,240 rows failed to launch.
+TEST(CudaGeometry, GemmTilesCoverCExactlyOnce) {
+  struct Shape {
+    int64_t M, N;
+  };
+  const int64_t big = int64_t{1} << 24;
+  for (Shape s : {Shape{1, 1}, Shape{64, 64}, Shape{65, 130}, Shape{(int64_t{1} << 22) + 1000, 70}, Shape{big, 13},
+                  Shape{big, 4096}}) {
+    SCOPED_TRACE(std::to_string(s.M) + " x " + std::to_string(s.N));
+    const cuda::GemmGrid g = cuda::gemm_grid(s.M, s.N);
+    ASSERT_EQ(g.row_tiles, (s.M + 63) / 64);
+    ASSERT_EQ(g.col_tiles, (s.N + 63) / 64);
+    ASSERT_GE(g.blocks(), 1);
+    ASSERT_LE(g.blocks(), std::min<int64_t>(cuda::GemmGrid::kMaxBlocks, std::numeric_limits<int32_t>::max()));
+    std::vector<uint8_t> seen(static_cast<size_t>(g.tiles()), 0);
+    for (int64_t b = 0; b < g.blocks(); ++b)  // the kernel's tile loop, block by block
+      for (int64_t t = b; t < g.tiles(); t += g.blocks()) {
+        const int64_t r = g.row0(t), c = g.col0(t);
+        ASSERT_TRUE(r >= 0 && r < s.M && c >= 0 && c < s.N && r % 64 == 0 && c % 64 == 0) << "tile " << t;
+        ASSERT_EQ(seen[static_cast<size_t>(r / 64 * g.col_tiles + c / 64)]++, 0) << "tile " << t;
+      }
+    ASSERT_EQ(std::count(seen.begin(), seen.end(), uint8_t{1}), g.tiles());
+  }
+  EXPECT_GT(cuda::gemm_grid((int64_t{1} << 22) + 1000, 70).row_tiles, 65535);  // past the old y limit
+}
+
+// The loss's first pass: a grid that depends on the batch size alone (so the summation order, and
+// the bits, do too), never more blocks than the scratch has partials.
+TEST(CudaGeometry, LossBlocksDependOnTheBatchAlone) {
+  for (int64_t B : {int64_t{0}, int64_t{1}, int64_t{255}, int64_t{256}, int64_t{257}, int64_t{1024 * 256},
+                    int64_t{1024 * 256 + 1}, int64_t{1} << 24}) {
+    const int64_t n = cuda::bce_loss_blocks(B, 256);
+    EXPECT_EQ(n, std::clamp<int64_t>((B + 255) / 256, 1, cuda::kBceLossBlocks)) << B;
+    EXPECT_LE(n + 1, cuda::kBceLossScratch) << B;
   }
 }
