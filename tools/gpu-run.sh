@@ -11,7 +11,8 @@ out="${1:-${OUT:-out/gpu-run}}"
 sections="${2:-${SECTIONS:-tests bench compare train}}"
 want() { [[ " $sections " == *" $1 "* ]]; }
 mkdir -p "$out"
-export LD_LIBRARY_PATH="$PWD/build/gpu-libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# No LD_LIBRARY_PATH: the binaries need only glibc, and privrec-cuda-bench finds the one library
+# tools/gpu-bundle.sh may put in build/gpu-libs (libbenchmark.so) through its own run path.
 log() { echo "[gpu-run] $*" | tee -a "$out/summary.txt"; }
 
 if ! build/privrec device --json > "$out/device.json" 2>&1; then
