@@ -51,7 +51,9 @@ std::string WorkCounters::csv_header() {
 std::string WorkCounters::csv_values() const {
   std::string s;
   // The separator goes before every value but the first, matching csv_header() column for column.
-#define PRIVREC_COUNTER_CSV(name, doc) s += (s.empty() ? "" : ",") + std::to_string(name);
+#define PRIVREC_COUNTER_CSV(name, doc) \
+  if (!s.empty()) s += ',';                \
+  s += std::to_string(name);
   PRIVREC_WORK_COUNTER_FIELDS(PRIVREC_COUNTER_CSV)
 #undef PRIVREC_COUNTER_CSV
   return s;
