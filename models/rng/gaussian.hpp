@@ -8,32 +8,11 @@
 #include <cstring>
 
 #include "models/rng/philox.hpp"
-
-#if !defined(__CUDA_ARCH__)
-#include <cmath>
-#endif
+#include "models/rng/rounded_ops.hpp"
 
 namespace privrec {
 namespace gaussian_detail {
-
-#if defined(__CUDA_ARCH__)
-__device__ inline float mul(float a, float b) { return __fmul_rn(a, b); }
-__device__ inline float add(float a, float b) { return __fadd_rn(a, b); }
-__device__ inline float sub(float a, float b) { return __fsub_rn(a, b); }
-__device__ inline float div(float a, float b) { return __fdiv_rn(a, b); }
-__device__ inline float sqrt_rn(float a) { return __fsqrt_rn(a); }
-__device__ inline uint32_t bits(float f) { return __float_as_uint(f); }
-__device__ inline float from_bits(uint32_t u) { return __uint_as_float(u); }
-#else
-inline float mul(float a, float b) { return a * b; }
-inline float add(float a, float b) { return a + b; }
-inline float sub(float a, float b) { return a - b; }
-inline float div(float a, float b) { return a / b; }
-inline float sqrt_rn(float a) { return std::sqrt(a); }
-inline uint32_t bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
-inline float from_bits(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
-#endif
-
+using namespace rounded;
 }  // namespace gaussian_detail
 
 // A uniform in (0, 1) with 23 bits: (2m + 1) / 2^24 for the top 23 bits m; never 0 or 1.

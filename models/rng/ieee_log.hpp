@@ -10,25 +10,12 @@
 #include <cstring>
 
 #include "models/rng/philox.hpp"  // PRIVREC_HD
+#include "models/rng/rounded_ops.hpp"
 
 namespace privrec {
 namespace ieee_log_detail {
 
-#if defined(__CUDA_ARCH__)
-__device__ inline double mul(double a, double b) { return __dmul_rn(a, b); }
-__device__ inline double add(double a, double b) { return __dadd_rn(a, b); }
-__device__ inline double sub(double a, double b) { return __dsub_rn(a, b); }
-__device__ inline double div(double a, double b) { return __ddiv_rn(a, b); }
-__device__ inline uint64_t bits(double d) { return static_cast<uint64_t>(__double_as_longlong(d)); }
-__device__ inline double from_bits(uint64_t u) { return __longlong_as_double(static_cast<long long>(u)); }
-#else
-inline double mul(double a, double b) { return a * b; }
-inline double add(double a, double b) { return a + b; }
-inline double sub(double a, double b) { return a - b; }
-inline double div(double a, double b) { return a / b; }
-inline uint64_t bits(double d) { uint64_t u; std::memcpy(&u, &d, 8); return u; }
-inline double from_bits(uint64_t u) { double d; std::memcpy(&d, &u, 8); return d; }
-#endif
+using namespace rounded;
 
 // ln 2 split so that e * kLn2Hi is exact for every exponent e of a double (|e| < 2^11: kLn2Hi has
 // 42 significant bits), and kLn2Lo = ln 2 - kLn2Hi rounded.
@@ -45,7 +32,7 @@ constexpr double kSqrt2 = 0x1.6a09e667f3bcdp+0;
 // as in fdlibm's log. |s| <= 0.1716, so R to k = 10 leaves a relative error below 1e-18.
 PRIVREC_HD inline double ieee_log(double u) {
   using namespace ieee_log_detail;
-  if (u == 0.0) return from_bits(0xFFF0000000000000ull);
+  if (u == 0.0) return from_bits(uint64_t{0xFFF0000000000000ull});
   int32_t e = 0;
   uint64_t b = bits(u);
   if ((b >> 52) == 0) {  // subnormal: scale into the normal range (exact)
@@ -53,7 +40,7 @@ PRIVREC_HD inline double ieee_log(double u) {
     e = -54;
   }
   e += static_cast<int32_t>(b >> 52) - 1023;
-  double m = from_bits((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);
+  double m = from_bits(static_cast<uint64_t>((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull));
   const bool high = m > kSqrt2;
   m = mul(m, high ? 0.5 : 1.0);  // exact
   e += high ? 1 : 0;
