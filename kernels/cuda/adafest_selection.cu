@@ -1,17 +1,25 @@
 #include "kernels/cuda/adafest_selection.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <cub/cub.cuh>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
 
 #include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/false_positive_plan.hpp"
 #include "kernels/cuda/launch.cuh"
 #include "models/rng/gaussian.hpp"
-#include "models/rng/geometric_gap.hpp"
 
 namespace privrec::cuda {
 
 namespace {
+
+// The selection's counters on the device, read back once per false-positive chunk: the touched
+// rows selected, the walk's draws (0 until the draw that ends it is found), the last chunk's last
+// position (the next chunk's carry), and the false positives of the last chunk.
+enum : int { kSelectedCounter, kDrawsCounter, kLastCounter, kChunkCounter, kCounters };
 
 __global__ void example_factors_kernel(const int64_t* const* offsets, const int64_t* const* indices, int64_t T,
                                        int64_t B, double c1, float* factor) {
@@ -72,29 +80,46 @@ __device__ bool contains(const int64_t* sorted, int64_t n, int64_t v) {
   return lo < n && sorted[lo] == v;
 }
 
-// One thread: every row is a Bernoulli(p) trial; positions come from geometric gaps, trials on
-// touched rows are dropped. counters[0] = false positives written (capped at cap), [1] = draws.
-// log1m_p = log1p(-p) comes from the host, as the CPU backend's: CUDA's log1p may differ in the
-// last bit, and so may one gap and every position after it.
-__global__ void false_positives_kernel(const int64_t* touched, int64_t n_touched, int64_t table_rows, uint32_t table,
-                                       double log1m_p, uint64_t seed, uint64_t step, int64_t* out, int64_t cap,
-                                       unsigned long long* counters) {
-  if (blockIdx.x != 0 || threadIdx.x != 0) return;
-  const double n = static_cast<double>(table_rows);
-  double pos = -1;
-  unsigned long long fp = 0, draws = 0;
-  for (uint64_t j = 0;; ++j) {
-    pos = __dadd_rn(pos, __dadd_rn(geometric_gap(seed, step, table, j, log1m_p), 1.0));
-    ++draws;
-    if (pos >= n) break;
-    const int64_t r = static_cast<int64_t>(pos);
-    if (!contains(touched, n_touched, r)) {
-      if (fp < static_cast<unsigned long long>(cap)) out[fp] = r;
-      ++fp;
-    }
+namespace fpp = false_positives;
+
+// The scan's input i, computed as the scan loads it: the gaps never go through memory.
+struct ScanInput {
+  fpp::GapStream g;
+  int64_t first_draw, carry;
+  __device__ int64_t operator()(int64_t i) const { return fpp::scan_input(g, first_draw, i, carry); }
+};
+
+struct SaturatingAdd {
+  __device__ int64_t operator()(int64_t a, int64_t b) const { return fpp::saturating_add(a, b); }
+};
+
+// A trial that passes on a row of the table that the batch did not touch (a touched row was
+// decided by its count, so the CPU backend drops the trial).
+struct KeepTrial {
+  const int64_t* touched;
+  int64_t n_touched, rows;
+  __device__ bool operator()(int64_t pos) const { return pos < rows && !contains(touched, n_touched, pos); }
+};
+
+// After a chunk's scan: the draw that ends the walk, if it is in this chunk, writes the walk's draw
+// count (it counts, as on the CPU); the chunk's last position is the next chunk's carry.
+__global__ void chunk_end_kernel(const int64_t* pos, int64_t n, int64_t rows, int64_t carry, int64_t first_draw,
+                                 int64_t* counters) {
+  PRIVREC_GRID_STRIDE(i, n) {
+    if (fpp::ends_walk(i == 0 ? carry : pos[i - 1], pos[i], rows)) counters[kDrawsCounter] = first_draw + i + 1;
+    if (i == n - 1) counters[kLastCounter] = pos[i];
   }
-  counters[0] = fp;
-  counters[1] = draws;
+}
+
+// Grows `a` to at least `bytes`, doubling at least, and keeps its first `keep` bytes (the false
+// positives of earlier chunks).
+int64_t* reserve_keeping(DeviceArray<char>& a, size_t bytes, size_t keep) {
+  if (bytes > a.size()) {
+    DeviceArray<char> b(std::max(bytes, 2 * a.size()));
+    if (keep) copy_on_device(b.data(), a.data(), keep);
+    a = std::move(b);
+  }
+  return reinterpret_cast<int64_t*>(a.data());
 }
 
 __global__ void selected_update_kernel(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t count,
@@ -139,36 +164,28 @@ TableSelection AdafestSelector::select(const SortedLookups& s, const float* fact
   out.touched = U;
   auto* flags = scratch<uint8_t>(flags_, static_cast<size_t>(U) + 1);
   auto* chosen = scratch<int64_t>(chosen_, (static_cast<size_t>(U) + 1) * sizeof(int64_t));
-  auto* counters = scratch<unsigned long long>(counters_, 4 * sizeof(unsigned long long));
-  PRIVREC_CUDA_CHECK(cudaMemset(counters, 0, 4 * sizeof(unsigned long long)));
+  auto* counters = scratch<int64_t>(counters_, kCounters * sizeof(int64_t));
+  PRIVREC_CUDA_CHECK(cudaMemset(counters, 0, kCounters * sizeof(int64_t)));
   if (U > 0) {
     count_and_flag<<<grid_for(U), kThreads>>>(s.keys, s.starts, s.example, s.rows, s.lookups, U, s.shift, factor, table,
                                           sigma1, tau, seed, noise, step, flags);
     PRIVREC_CUDA_CHECK_LAUNCH(count_and_flag);
     size_t need = 0;
-    PRIVREC_CUDA_CHECK(cub::DeviceSelect::Flagged(nullptr, need, s.rows, flags, chosen, counters + 2, U));
-    PRIVREC_CUDA_CHECK(cub::DeviceSelect::Flagged(scratch<char>(temp_, need), need, s.rows, flags, chosen, counters + 2, U));
+    PRIVREC_CUDA_CHECK(cub::DeviceSelect::Flagged(nullptr, need, s.rows, flags, chosen, counters + kSelectedCounter, U));
+    PRIVREC_CUDA_CHECK(cub::DeviceSelect::Flagged(scratch<char>(temp_, need), need, s.rows, flags, chosen,
+                                                  counters + kSelectedCounter, U));
   }
-  // False positives: capacity for the expected number and then some; rerun larger if it was short.
-  int64_t cap = static_cast<int64_t>(p * static_cast<double>(table_rows) * 1.5 + 64.0 * std::sqrt(p * table_rows + 1.0) + 64);
-  cap = std::min<int64_t>(cap, table_rows);
-  unsigned long long host[3] = {0, 0, 0};
+  int64_t host[kCounters] = {};
   if (p > 0) {
-    const double log1m_p = std::log1p(-p);
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      auto* fp = scratch<int64_t>(fp_, (static_cast<size_t>(cap) + 1) * sizeof(int64_t));
-      false_positives_kernel<<<1, 1>>>(s.rows, U, table_rows, table, log1m_p, seed, step, fp, cap, counters);
-      PRIVREC_CUDA_CHECK_LAUNCH(false_positives_kernel);
-      PRIVREC_CUDA_CHECK(cudaMemcpy(host, counters, 3 * sizeof(unsigned long long), cudaMemcpyDeviceToHost));
-      if (host[0] <= static_cast<unsigned long long>(cap)) break;
-      cap = static_cast<int64_t>(host[0]);
-    }
+    // log1p(-p) from the host, as the CPU backend's: CUDA's log1p may differ in the last bit, and
+    // so may one gap and every position after it.
+    out.false_positives = draw_false_positives(s.rows, U, table_rows, {seed, step, table, std::log1p(-p)}, p,
+                                               counters, host);
   } else {
-    PRIVREC_CUDA_CHECK(cudaMemcpy(host, counters, 3 * sizeof(unsigned long long), cudaMemcpyDeviceToHost));
+    copy_to_host(host, counters, sizeof host);
   }
-  out.false_positives = static_cast<int64_t>(host[0]);
-  out.draws = static_cast<int64_t>(host[1]);
-  out.selected_touched = static_cast<int64_t>(host[2]);
+  out.draws = host[kDrawsCounter];
+  out.selected_touched = host[kSelectedCounter];
   out.count = out.selected_touched + out.false_positives;
   // The chosen rows and the false positives are both ascending and disjoint: one sort merges them.
   auto* merged = scratch<int64_t>(merged_, (static_cast<size_t>(out.count) + 1) * sizeof(int64_t));
@@ -185,6 +202,41 @@ TableSelection AdafestSelector::select(const SortedLookups& s, const float* fact
   }
   out.rows = sorted;
   return out;
+}
+
+// Chunk by chunk: the chunk's positions are one inclusive scan of the advances (each gap drawn as
+// the scan loads it), the draw that ends the walk is found in parallel, and the trials on untouched
+// rows are compacted in order after the earlier chunks'. One read-back per chunk says whether the
+// walk ended there and, if not, where the next chunk starts from; the chunk size makes one chunk
+// nearly always enough.
+int64_t AdafestSelector::draw_false_positives(const int64_t* touched, int64_t n_touched, int64_t rows,
+                                              const false_positives::GapStream& g, double p, int64_t* counters,
+                                              int64_t* host) {
+  if (rows >= fpp::kMaxRows) throw CudaError("adafest: false positives match the CPU backend only below 2^53 rows");
+  const int64_t chunk = fpp::chunk_draws(rows, p, max_chunk_);
+  auto* pos = scratch<int64_t>(pos_, static_cast<size_t>(chunk) * sizeof(int64_t));
+  const KeepTrial keep{touched, n_touched, rows};
+  int64_t found = 0, carry = -1;
+  for (int64_t first = 0;; first += chunk) {
+    const int64_t n = fpp::chunk_items(rows, chunk, first);
+    if (n == 0) throw CudaError("adafest: the false-positive walk passed rows + 1 draws without ending");
+    int64_t* out = reserve_keeping(fp_, static_cast<size_t>(found + n) * sizeof(int64_t),
+                                   static_cast<size_t>(found) * sizeof(int64_t)) +
+                   found;
+    const auto in = thrust::make_transform_iterator(thrust::counting_iterator<int64_t>(0), ScanInput{g, first, carry});
+    size_t scan_need = 0, select_need = 0;
+    PRIVREC_CUDA_CHECK(cub::DeviceScan::InclusiveScan(nullptr, scan_need, in, pos, SaturatingAdd{}, n));
+    PRIVREC_CUDA_CHECK(cub::DeviceSelect::If(nullptr, select_need, pos, out, counters + kChunkCounter, n, keep));
+    char* temp = scratch<char>(temp_, std::max(scan_need, select_need));
+    PRIVREC_CUDA_CHECK(cub::DeviceScan::InclusiveScan(temp, scan_need, in, pos, SaturatingAdd{}, n));
+    chunk_end_kernel<<<grid_for(n), kThreads>>>(pos, n, rows, carry, first, counters);
+    PRIVREC_CUDA_CHECK_LAUNCH(chunk_end_kernel);
+    PRIVREC_CUDA_CHECK(cub::DeviceSelect::If(temp, select_need, pos, out, counters + kChunkCounter, n, keep));
+    copy_to_host(host, counters, kCounters * sizeof(int64_t));
+    found += host[kChunkCounter];
+    if (host[kDrawsCounter] != 0) return found;
+    carry = host[kLastCounter];
+  }
 }
 
 void launch_selected_noisy_update(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t count,

@@ -7,10 +7,13 @@
 //    at least tau;
 //  - the untouched rows that pass anyway (false positives), drawn as geometric gaps by the CPU
 //    backend's own function (models/rng/geometric_gap.hpp: the same Philox stream, IEEE-only log,
-//    ln(1-p) from the host); one device thread per table walks them in order.
+//    ln(1-p) from the host). Gap j depends on j alone, so chunks of draws are drawn in parallel and
+//    prefix-summed into positions (kernels/cuda/false_positive_plan.hpp): the same rows, in the same
+//    order, and the same draw count as the CPU's walk.
 #include <cstdint>
 
 #include "kernels/cuda/device_memory.hpp"
+#include "kernels/cuda/false_positive_plan.hpp"
 #include "kernels/cuda/embedding_bag.hpp"
 #include "kernels/cuda/noisy_update.hpp"
 
@@ -35,9 +38,18 @@ class AdafestSelector {
   // p: the probability that an untouched row passes (AlgorithmConfig::zero_count_selection_probability).
   TableSelection select(const SortedLookups& sorted, const float* factor, int64_t table_rows, uint32_t table,
                         double sigma1, double tau, double p, uint64_t seed, DeviceNoise noise, uint64_t step);
+  // At most this many false-positive draws per chunk (tests use small chunks, so that many chunks
+  // carry their last position over to the next).
+  void limit_chunk_draws(int64_t draws) { max_chunk_ = draws < 1 ? 1 : draws; }
 
  private:
-  DeviceArray<char> flags_, chosen_, fp_, merged_, sorted_, temp_, counters_;
+  // The false positives of one table into fp_ (ascending); returns how many. `host` receives the
+  // counters as last read (the draw count among them).
+  int64_t draw_false_positives(const int64_t* touched, int64_t n_touched, int64_t rows,
+                               const false_positives::GapStream& g, double p, int64_t* counters, int64_t* host);
+
+  DeviceArray<char> flags_, chosen_, fp_, pos_, merged_, sorted_, temp_, counters_;
+  int64_t max_chunk_ = false_positives::kMaxChunk;
 };
 
 // w[rows[u]] -= scale * (g + stddev z) where the row has a gradient (slots[row] >= 0: g is

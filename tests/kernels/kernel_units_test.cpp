@@ -2,10 +2,15 @@
 // counted work, memory planning.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
+#include "kernels/cpu/adafest_selection.hpp"
 #include "kernels/cpu/cpu_training.hpp"
 #include "kernels/cuda/dense_ops.hpp"
+#include "kernels/cuda/false_positive_plan.hpp"
 #include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/lazydp_history.hpp"
@@ -189,4 +194,152 @@ TEST(CudaGeometry, LossBlocksDependOnTheBatchAlone) {
     EXPECT_EQ(n, std::clamp<int64_t>((B + 255) / 256, 1, cuda::kBceLossBlocks)) << B;
     EXPECT_LE(n + 1, cuda::kBceLossScratch) << B;
   }
+}
+
+// adafest's false positives on the device (kernels/cuda/false_positive_plan.hpp): the integer
+// advances and their saturating sum, at the edges the gaps reach (p = 1 gives -0, tiny p gives
+// gaps near 1e300 or +inf).
+TEST(FalsePositivePlan, AdvancesSaturateAndTheSumIsAssociative) {
+  namespace fpp = cuda::false_positives;
+  EXPECT_EQ(fpp::advance(0.0), 1);
+  EXPECT_EQ(fpp::advance(-0.0), 1);
+  EXPECT_EQ(fpp::advance(41.0), 42);
+  const double below = std::nextafter(static_cast<double>(fpp::kFar), 0.0);
+  EXPECT_EQ(fpp::advance(below), static_cast<int64_t>(below) + 1);
+  EXPECT_LT(fpp::advance(below), fpp::kFar);
+  for (double g : {static_cast<double>(fpp::kFar), 1e300, HUGE_VAL, std::nan("")}) EXPECT_EQ(fpp::advance(g), fpp::kFar);
+  EXPECT_EQ(fpp::saturating_add(-1, 1), 0);
+  EXPECT_EQ(fpp::saturating_add(-1, fpp::kFar), fpp::kFar - 1);
+  EXPECT_EQ(fpp::saturating_add(fpp::kFar - 2, 1), fpp::kFar - 1);
+  EXPECT_EQ(fpp::saturating_add(fpp::kFar - 1, 1), fpp::kFar);
+  EXPECT_EQ(fpp::saturating_add(fpp::kFar, fpp::kFar), fpp::kFar);
+  const std::vector<int64_t> v = {0, 1, 7, fpp::kFar / 2, fpp::kFar / 2 + 1, fpp::kFar - 3, fpp::kFar - 1, fpp::kFar};
+  for (int64_t a : v)
+    for (int64_t b : v)
+      for (int64_t c : v)
+        ASSERT_EQ(fpp::saturating_add(fpp::saturating_add(a, b), c), fpp::saturating_add(a, fpp::saturating_add(b, c)))
+            << a << " " << b << " " << c;
+  // Positions strictly increase: exactly one draw ends the walk.
+  EXPECT_TRUE(fpp::ends_walk(-1, 0, 0));
+  EXPECT_TRUE(fpp::ends_walk(9, 10, 10));
+  EXPECT_FALSE(fpp::ends_walk(10, 11, 10));
+  EXPECT_FALSE(fpp::ends_walk(8, 9, 10));
+}
+
+// Chunks: none for p = 0, the whole walk (rows + 1 draws) when it is short, one chunk of the
+// expected count (with room for its spread) in between, never above the limit, and the last chunk
+// cut at the hard bound of rows + 1 draws.
+TEST(FalsePositivePlan, ChunksFollowTheExpectedDrawCount) {
+  namespace fpp = cuda::false_positives;
+  EXPECT_EQ(fpp::chunk_draws(1000, 0.0), 0);
+  EXPECT_EQ(fpp::chunk_draws(1000, -0.0), 0);
+  EXPECT_EQ(fpp::chunk_draws(0, 0.5), 1);
+  EXPECT_EQ(fpp::chunk_draws(1, 1.0), 2);
+  EXPECT_EQ(fpp::chunk_draws(1000, 1.0), 1001);
+  EXPECT_EQ(fpp::chunk_draws(1000, 1e-4), 1001);
+  EXPECT_EQ(fpp::chunk_draws(3000000, 1.0), 3000001);
+  EXPECT_EQ(fpp::chunk_draws(int64_t{1} << 40, 1.0), fpp::kMaxChunk);
+  EXPECT_EQ(fpp::chunk_draws(10000000, 1e-4), fpp::kMinChunk);  // ~1000 draws expected
+  EXPECT_EQ(fpp::chunk_draws(3000000, 1.0, 4093), 4093);
+  EXPECT_EQ(fpp::chunk_draws(3000000, 1.0, 0), 1);
+  for (int64_t rows : {int64_t{1}, int64_t{1000}, int64_t{3000000}, int64_t{1} << 40})
+    for (double p : {1e-12, 1e-4, 0.05, 0.5, 1.0}) {
+      const double mean = p * static_cast<double>(rows), sd = std::sqrt(mean * (1 - p));
+      const int64_t e = fpp::draw_estimate(rows, p), c = fpp::chunk_draws(rows, p);
+      EXPECT_LE(e, rows + 1);
+      EXPECT_TRUE(e == rows + 1 || static_cast<double>(e) >= mean + 8 * sd) << rows << " " << p;
+      EXPECT_LE(c, std::min(rows + 1, fpp::kMaxChunk));
+      EXPECT_GE(c, std::min({rows + 1, fpp::kMinChunk, e}));
+    }
+  EXPECT_EQ(fpp::chunk_items(10, 4, 0), 4);
+  EXPECT_EQ(fpp::chunk_items(10, 4, 8), 3);  // draws 8, 9, 10: the walk never needs draw 11
+  EXPECT_EQ(fpp::chunk_items(10, 4, 11), 0);
+}
+
+namespace {
+struct ChunkedWalk {
+  std::vector<int64_t> rows;
+  int64_t draws = 0;
+};
+
+// The device's false-positive walk replayed on the host with the same pieces: per chunk, the scan
+// inputs, an inclusive scan in blocks of 5 (its totals scanned, then added in, so the sum is
+// associated differently from the serial walk, as CUB's is), the draw that ends the walk, and the
+// trials on untouched rows in order; the chunk's last position carries into the next.
+ChunkedWalk replay_chunked_walk(int64_t rows, double p, const cuda::false_positives::GapStream& g,
+                                const std::vector<int64_t>& touched, int64_t max_chunk) {
+  namespace fpp = cuda::false_positives;
+  ChunkedWalk w;
+  const int64_t chunk = fpp::chunk_draws(rows, p, max_chunk);
+  if (chunk == 0) return w;
+  int64_t carry = -1;
+  for (int64_t first = 0;; first += chunk) {
+    const int64_t n = fpp::chunk_items(rows, chunk, first);
+    if (n == 0) {
+      ADD_FAILURE() << "the walk passed rows + 1 draws";
+      return w;
+    }
+    std::vector<int64_t> pos(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) pos[i] = fpp::scan_input(g, first, i, carry);
+    std::vector<int64_t> total;
+    for (int64_t b = 0; b < n; b += 5) {
+      for (int64_t i = b + 1; i < std::min(n, b + 5); ++i) pos[i] = fpp::saturating_add(pos[i - 1], pos[i]);
+      total.push_back(pos[std::min(n, b + 5) - 1]);
+    }
+    for (size_t k = 1; k < total.size(); ++k) total[k] = fpp::saturating_add(total[k - 1], total[k]);
+    for (int64_t i = 5; i < n; ++i) pos[i] = fpp::saturating_add(total[i / 5 - 1], pos[i]);
+    for (int64_t i = 0; i < n; ++i) {
+      if (fpp::ends_walk(i == 0 ? carry : pos[i - 1], pos[i], rows)) w.draws = first + i + 1;
+      if (pos[i] < rows && !std::binary_search(touched.begin(), touched.end(), pos[i])) w.rows.push_back(pos[i]);
+    }
+    if (w.draws) return w;
+    carry = pos[n - 1];
+  }
+}
+
+// One table of `rows` rows whose batch touches `touched` (2 examples, duplicates and all).
+Batch one_table_batch(const std::vector<int64_t>& touched) {
+  Batch b;
+  b.size = 2;
+  b.tables.resize(1);
+  std::vector<int64_t>& idx = b.tables[0].indices;
+  for (int64_t r : touched) idx.push_back(r), idx.push_back(r);
+  b.tables[0].offsets = {0, static_cast<int64_t>(idx.size() / 2), static_cast<int64_t>(idx.size())};
+  return b;
+}
+}  // namespace
+
+// The chunked walk, with chunks from one draw to the whole walk, gives the CPU backend's false
+// positives and draw count: p from 0 to 1, tables from 1 row to 2^40, touched rows or none. The
+// CPU's draws are its uniforms (rng_samples) less the touched rows' normals.
+TEST(FalsePositivePlan, TheChunkedWalkIsTheCpuBackends) {
+  namespace fpp = cuda::false_positives;
+  // tau / sigma1 with Q(tau / sigma1) = p: 0, about 1e-4, about 0.05, 1; and about 1e-9.
+  const std::vector<double> taus = {1e30, 3.719016485455709, 1.6448536269514729, -1e30, 5.997807015007686};
+  for (int64_t rows : {int64_t{1}, int64_t{1000}, int64_t{100000}, int64_t{1} << 40})
+    for (double tau : taus) {
+      auto cfg = test::algo(AlgorithmKind::adafest, 0.8, 0.5, NoiseSource::gaussian);
+      cfg.adafest.sigma1 = 1.0, cfg.adafest.tau = tau;
+      const double p = cfg.zero_count_selection_probability();
+      if (p * static_cast<double>(rows) > 1e6) continue;  // the CPU's walk would take too long
+      for (bool any : {true, false}) {
+        std::vector<int64_t> touched;
+        if (any) touched = rows == 1 ? std::vector<int64_t>{0} : std::vector<int64_t>{0, 1, 2, rows / 3, rows - 1};
+        WorkCounters work;
+        const Selection want = adafest_select(one_table_batch(touched), {rows}, cfg, 5, work);
+        std::vector<int64_t> fps;
+        for (int64_t r : want.rows[0])
+          if (!std::binary_search(touched.begin(), touched.end(), r)) fps.push_back(r);
+        const int64_t draws = static_cast<int64_t>(work.rng_samples) - want.touched;
+        const fpp::GapStream g{cfg.seed, 5, 0, std::log1p(-p)};
+        for (int64_t limit : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{4093}, fpp::kMaxChunk}) {
+          if (p * static_cast<double>(rows) / static_cast<double>(limit) > 2e4) continue;
+          const ChunkedWalk got = replay_chunked_walk(rows, p, g, touched, limit);
+          SCOPED_TRACE("rows " + std::to_string(rows) + " p " + std::to_string(p) + " limit " + std::to_string(limit));
+          ASSERT_EQ(got.rows, fps);
+          ASSERT_EQ(got.draws, draws);
+          EXPECT_EQ(got.draws == 0, p == 0);
+        }
+      }
+    }
 }
