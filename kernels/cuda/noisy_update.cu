@@ -9,53 +9,130 @@ namespace privrec::cuda {
 
 namespace {
 
+// A 32-bit value the compiler cannot trace back to the 64-bit one it was cut from (no instruction).
+// Left traceable, NVVM folds the truncation of row, step and seed into Philox's products and
+// xors and emits them as 64-bit operations on masked operands (mul.lo.s64, xor.b64 in the PTX),
+// which ptxas only partly narrows back: about 24 more SASS instructions per Philox block.
+__device__ inline uint32_t as_u32(uint32_t x) {
+  asm("" : "+r"(x));
+  return x;
+}
+
 // The four normals of one Philox block: columns 4 q .. 4 q + 3 of a row.
 __device__ inline void block_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row,
                                      uint32_t q, DeviceNoise noise, float z[4]) {
   if (noise == DeviceNoise::gaussian) {
     const NoiseCounter n = noise_counter(domain, step, table, row);
-    normals_from_block(philox4x32_10(q, n.c1, n.c2, n.c3, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)), z);
+    normals_from_block(philox4x32_10(q, as_u32(n.c1), as_u32(n.c2), as_u32(n.c3), as_u32(static_cast<uint32_t>(seed)),
+                                     as_u32(static_cast<uint32_t>(seed >> 32))),
+                       z);
   } else {
     const float v = noise == DeviceNoise::ones ? 1.0f : 0.0f;
     z[0] = z[1] = z[2] = z[3] = v;
   }
 }
 
-// One thread per (row, column block of 4): the block's noise in registers, the update in the CPU
-// backend's order: w - scale * (g + stddev * z), or w - scale * (stddev * z) without a gradient.
-__global__ void dense_noisy_update_kernel(float* __restrict__ table, int64_t rows, int64_t dim,
-                                          uint32_t table_id, const int32_t* __restrict__ slots,
-                                          const float* __restrict__ grads, float scale, float stddev, uint64_t seed,
-                                          DeviceNoise noise, uint64_t step) {
-  const int64_t qpr = (dim + 3) / 4, total = rows * qpr;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / qpr, q = i - r * qpr, c0 = 4 * q;
-    float z[4];
-    block_normals(seed, RngDomain::table_noise, step, table_id, static_cast<uint64_t>(r), static_cast<uint32_t>(q),
-                  noise, z);
-    const int32_t slot = slots ? slots[r] : -1;
-    float* w = table + r * dim + c0;
-    const float* g = slot >= 0 ? grads + static_cast<int64_t>(slot) * dim + c0 : nullptr;
-    if (dim % 4 == 0) {  // 16-byte loads and stores
-      float4 v = *reinterpret_cast<float4*>(w);
-      float* vv = reinterpret_cast<float*>(&v);
-      if (g) {
-        const float4 gv = *reinterpret_cast<const float4*>(g);
-        const float* gg = reinterpret_cast<const float*>(&gv);
-        for (int k = 0; k < 4; ++k) vv[k] = __fsub_rn(vv[k], __fmul_rn(scale, __fadd_rn(gg[k], __fmul_rn(stddev, z[k]))));
-      } else {
-        for (int k = 0; k < 4; ++k) vv[k] = __fsub_rn(vv[k], __fmul_rn(scale, __fmul_rn(stddev, z[k])));
-      }
-      *reinterpret_cast<float4*>(w) = v;
-    } else {
-      const int64_t n = dim - c0 < 4 ? dim - c0 : 4;
-      for (int64_t k = 0; k < n; ++k) {
-        const float t = g ? __fadd_rn(g[k], __fmul_rn(stddev, z[k])) : __fmul_rn(stddev, z[k]);
-        w[k] = __fsub_rn(w[k], __fmul_rn(scale, t));
-      }
-    }
+// The dense update and lazydp's settle cover a table in tiles of whole rows: a block of
+// (bx, by) threads takes by * kRowsPerThread consecutive rows (or listed rows) a pass, thread x the
+// column blocks x, x + bx, ... of rows y, y + by, ... of the tile. bx is the row's column-block
+// count (split in equal passes above 256), so the hardware's thread indices give (row, column
+// block) with no division, and consecutive threads touch consecutive 16-byte blocks of the tile.
+constexpr int kRowsPerThread = 2;      // independent rows in flight per thread: loads overlap the noise
+constexpr int64_t kMaxTiles = 1 << 20;  // grid cap; a grid-stride loop over tiles beyond it
+
+struct RowTiling {
+  dim3 block;
+  int64_t tile_rows;
+};
+
+RowTiling row_tiling(int64_t dim) {
+  const int64_t qpr = dim > 0 ? (dim + 3) / 4 : 1;  // dim 0: lazydp still keeps the history
+  const int64_t passes = (qpr + kThreads - 1) / kThreads;
+  const int bx = static_cast<int>((qpr + passes - 1) / passes);
+  const int by = kThreads / bx;
+  return {dim3(static_cast<unsigned>(bx), static_cast<unsigned>(by)), int64_t{by} * kRowsPerThread};
+}
+
+int tile_grid(int64_t rows, int64_t tile_rows) {
+  const int64_t tiles = (rows + tile_rows - 1) / tile_rows;
+  return static_cast<int>(tiles < kMaxTiles ? tiles : kMaxTiles);
+}
+
+// 16-byte accesses need every row to start on a 16-byte boundary: dim % 4 == 0 and aligned bases.
+bool rows_are_16_byte_aligned(int64_t dim, const void* a, const void* b = nullptr) {
+  return dim % 4 == 0 && (reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b)) % 16 == 0;
+}
+
+// Columns 4 q .. 4 q + n - 1 of a row (n < 4 only in the last block of a row whose dim is not a
+// multiple of 4): one float4 access when rows are 16-byte aligned, else n scalar ones.
+template <bool Vec>
+__device__ inline void load_block(const float* p, int n, float v[4]) {
+  if constexpr (Vec) {
+    const float4 t = *reinterpret_cast<const float4*>(p);
+    v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+  } else {
+    for (int k = 0; k < 4; ++k) v[k] = k < n ? p[k] : 0.0f;
   }
+}
+
+template <bool Vec>
+__device__ inline void store_block(float* p, int n, const float v[4]) {
+  if constexpr (Vec) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int k = 0; k < n; ++k) p[k] = v[k];
+  }
+}
+
+// One column block of kRowsPerThread rows of a tile: every load is issued before the noise is
+// computed, then the update in the CPU backend's order: w - scale * (g + stddev * z), or
+// w - scale * (stddev * z) without a gradient (not g = 0: 0 + (-0) would round to +0).
+template <bool Vec>
+__device__ inline void dense_block(float* __restrict__ table, int64_t rows, int64_t dim, uint32_t table_id,
+                                   const int32_t* __restrict__ slots, const float* __restrict__ grads, float scale,
+                                   float stddev, uint64_t seed, DeviceNoise noise, uint64_t step, int64_t r0,
+                                   uint32_t q) {
+  const int64_t c0 = 4 * int64_t{q};
+  const int n = dim - c0 < 4 ? static_cast<int>(dim - c0) : 4;
+  float w[kRowsPerThread][4], g[kRowsPerThread][4];
+  bool has_g[kRowsPerThread];
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    const int64_t r = r0 + int64_t{k} * blockDim.y;
+    has_g[k] = false;
+    if (r >= rows) continue;
+    const int32_t slot = slots ? slots[r] : -1;
+    load_block<Vec>(table + r * dim + c0, n, w[k]);
+    has_g[k] = slot >= 0;
+    if (has_g[k]) load_block<Vec>(grads + int64_t{slot} * dim + c0, n, g[k]);
+  }
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    const int64_t r = r0 + int64_t{k} * blockDim.y;
+    if (r >= rows) continue;
+    float z[4];
+    block_normals(seed, RngDomain::table_noise, step, table_id, static_cast<uint64_t>(r), q, noise, z);
+    if (has_g[k]) {
+      for (int c = 0; c < 4; ++c) w[k][c] = __fsub_rn(w[k][c], __fmul_rn(scale, __fadd_rn(g[k][c], __fmul_rn(stddev, z[c]))));
+    } else {
+      for (int c = 0; c < 4; ++c) w[k][c] = __fsub_rn(w[k][c], __fmul_rn(scale, __fmul_rn(stddev, z[c])));
+    }
+    store_block<Vec>(table + r * dim + c0, n, w[k]);
+  }
+}
+
+// Tiles of rows (see RowTiling); the noise of each column block in registers.
+template <bool Vec>
+__global__ void __launch_bounds__(kThreads)
+    dense_noisy_update_kernel(float* __restrict__ table, int64_t rows, int64_t dim, uint32_t table_id,
+                              const int32_t* __restrict__ slots, const float* __restrict__ grads, float scale,
+                              float stddev, uint64_t seed, DeviceNoise noise, uint64_t step) {
+  const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
+  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread;
+  for (int64_t base = blockIdx.x * tile; base < rows; base += int64_t{gridDim.x} * tile)
+    for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x)
+      dense_block<Vec>(table, rows, dim, table_id, slots, grads, scale, stddev, seed, noise, step,
+                       base + threadIdx.y, q);
 }
 
 __global__ void sparse_update_kernel(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
@@ -87,44 +164,117 @@ __global__ void sparse_noisy_update_kernel(float* __restrict__ table, int64_t di
   }
 }
 
-// One thread per row: the row's pending noise, column block by column block.
-__global__ void lazy_settle_kernel(float* __restrict__ table, int64_t dim, uint32_t table_id,
-                                   const int64_t* __restrict__ rows, int64_t n, uint32_t* __restrict__ history,
-                                   uint32_t now, float stddev, bool exact, DeviceNoise noise, uint64_t seed,
-                                   const double* scale, const double* cum, const double* cum_sq,
-                                   unsigned long long* owed_steps) {
-  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < n;
-       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = rows ? rows[k] : k;
-    const uint32_t h = history[r];
-    if (h >= now) continue;
-    history[r] = now;
-    atomicAdd(&owed_steps[0], 1ull);
-    atomicAdd(&owed_steps[1], static_cast<unsigned long long>(now - h));
-    if (noise == DeviceNoise::zero || stddev == 0.0f) continue;
-    float* w = table + r * dim;
-    const int64_t qpr = (dim + 3) / 4;
-    if (exact) {
-      for (uint32_t s = h + 1; s <= now; ++s) {
-        const float a = __fmul_rn(static_cast<float>(scale[s]), stddev);
-        for (int64_t q = 0; q < qpr; ++q) {
-          float z[4];
-          block_normals(seed, RngDomain::table_noise, s, table_id, static_cast<uint64_t>(r), static_cast<uint32_t>(q),
-                        noise, z);
-          for (int64_t c = 0; c < 4 && 4 * q + c < dim; ++c) w[4 * q + c] = __fsub_rn(w[4 * q + c], __fmul_rn(a, z[c]));
+// lazydp's settle: a row that owes noise, as its tile's bookkeeping pass leaves it for the threads
+// that apply the noise. h == now: the row owes nothing (or the tile has no row there).
+struct PendingRow {
+  int64_t r;
+  uint32_t h;
+  float a;  // aggregated: the single draw's factor
+};
+
+struct SettleParams {
+  uint32_t table_id, now;
+  float stddev;
+  bool exact, draws;  // draws: the noise changes the table (not `zero`, stddev != 0)
+  DeviceNoise noise;
+  uint64_t seed;
+  const double *scale, *cum, *cum_sq;
+};
+
+// Bookkeeping of the tile's rows base .. base + tile - 1 (one thread each): reads the history,
+// marks owing rows current, counts them and their pending steps in the thread's counters, and
+// computes the aggregated factor in the CPU backend's order (double difference and sqrt, one
+// rounding to float, one float product).
+__device__ inline void settle_bookkeeping(const int64_t* __restrict__ rows, int64_t n, uint32_t* __restrict__ history,
+                                          const SettleParams& p, int64_t base, int64_t tile, PendingRow* out,
+                                          unsigned long long& owed, unsigned long long& steps) {
+  const uint32_t tid = threadIdx.y * blockDim.x + threadIdx.x, nthreads = blockDim.x * blockDim.y;
+  for (uint32_t j = tid; j < tile; j += nthreads) {
+    PendingRow e{-1, p.now, 0.0f};
+    const int64_t k = base + j;
+    if (k < n) {
+      const int64_t r = rows ? rows[k] : k;
+      const uint32_t h = history[r];
+      if (h < p.now) {
+        history[r] = p.now;  // only this thread reads row r's history
+        ++owed, steps += p.now - h;
+        e = {r, h, 0.0f};
+        if (!p.exact && p.draws) {
+          const double s = p.noise == DeviceNoise::ones ? __dsub_rn(p.cum[p.now], p.cum[h])
+                                                        : __dsqrt_rn(__dsub_rn(p.cum_sq[p.now], p.cum_sq[h]));
+          e.a = __fmul_rn(static_cast<float>(s), p.stddev);
         }
       }
-    } else {
-      const float a = noise == DeviceNoise::ones ? __fmul_rn(static_cast<float>(cum[now] - cum[h]), stddev)
-                                                 : __fmul_rn(static_cast<float>(sqrt(cum_sq[now] - cum_sq[h])), stddev);
-      for (int64_t q = 0; q < qpr; ++q) {
-        float z[4];
-        block_normals(seed, RngDomain::table_noise, now, table_id, static_cast<uint64_t>(r), static_cast<uint32_t>(q),
-                      noise, z);
-        for (int64_t c = 0; c < 4 && 4 * q + c < dim; ++c) w[4 * q + c] = __fsub_rn(w[4 * q + c], __fmul_rn(a, z[c]));
-      }
+    }
+    out[j] = e;
+  }
+}
+
+// One column block of an owing row: loaded once, every pending draw applied in step order (each
+// rounded to float as on the CPU), stored once.
+template <bool Vec>
+__device__ inline void settle_block(float* __restrict__ table, int64_t dim, const PendingRow& e, uint32_t q,
+                                    const SettleParams& p) {
+  const int64_t c0 = 4 * int64_t{q};
+  const int n = dim - c0 < 4 ? static_cast<int>(dim - c0) : 4;
+  float* w = table + e.r * dim + c0;
+  float v[4], z[4];
+  load_block<Vec>(w, n, v);
+  if (p.exact) {
+    for (uint32_t s = e.h; s != p.now;) {  // steps h+1 .. now, with no wrap at 2^32 - 1
+      ++s;
+      const float a = __fmul_rn(static_cast<float>(p.scale[s]), p.stddev);
+      block_normals(p.seed, RngDomain::table_noise, s, p.table_id, static_cast<uint64_t>(e.r), q, p.noise, z);
+      for (int c = 0; c < 4; ++c) v[c] = __fsub_rn(v[c], __fmul_rn(a, z[c]));
+    }
+  } else {
+    block_normals(p.seed, RngDomain::table_noise, p.now, p.table_id, static_cast<uint64_t>(e.r), q, p.noise, z);
+    for (int c = 0; c < 4; ++c) v[c] = __fsub_rn(v[c], __fmul_rn(e.a, z[c]));
+  }
+  store_block<Vec>(w, n, v);
+}
+
+// Adds the counters of every thread of the warp to out[0] and out[1] with one atomic each. A
+// block of bx * by threads may end in a partial warp: only its existing lanes take part.
+__device__ inline void add_counters_per_warp(unsigned long long owed, unsigned long long steps,
+                                             unsigned long long* out) {
+  const uint32_t tid = threadIdx.y * blockDim.x + threadIdx.x, nthreads = blockDim.x * blockDim.y;
+  const uint32_t lane = tid & 31u, width = min(32u, nthreads - (tid - lane));
+  const uint32_t mask = width == 32 ? 0xFFFFFFFFu : (1u << width) - 1u;
+  for (uint32_t off = 16; off > 0; off >>= 1) {
+    const unsigned long long o = __shfl_down_sync(mask, owed, off), s = __shfl_down_sync(mask, steps, off);
+    if (lane + off < width) owed += o, steps += s;
+  }
+  if (lane == 0 && owed != 0) {
+    atomicAdd(&out[0], owed);
+    atomicAdd(&out[1], steps);
+  }
+}
+
+// Tiles of listed rows (see RowTiling): a bookkeeping pass, one barrier, then (row, column block)
+// threads apply the pending noise. The tile's row list is double-buffered in shared memory, so
+// the next tile's bookkeeping cannot overwrite entries a slower thread is still reading.
+template <bool Vec>
+__global__ void __launch_bounds__(kThreads)
+    lazy_settle_kernel(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows, int64_t n,
+                       uint32_t* __restrict__ history, SettleParams p, unsigned long long* owed_steps) {
+  __shared__ PendingRow pending[2][kThreads * kRowsPerThread];
+  const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
+  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread;
+  unsigned long long owed = 0, steps = 0;
+  int buf = 0;
+  for (int64_t base = blockIdx.x * tile; base < n; base += int64_t{gridDim.x} * tile, buf ^= 1) {
+    settle_bookkeeping(rows, n, history, p, base, tile, pending[buf], owed, steps);
+    if (!p.draws) continue;  // uniform: the history and the counters are all there is to do
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < kRowsPerThread; ++k) {
+      const PendingRow e = pending[buf][threadIdx.y + k * blockDim.y];
+      if (e.h == p.now) continue;
+      for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x) settle_block<Vec>(table, dim, e, q, p);
     }
   }
+  add_counters_per_warp(owed, steps, owed_steps);
 }
 
 __global__ void set_slots_kernel(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {
@@ -150,10 +300,16 @@ __global__ void normal_rows_kernel(uint64_t seed, RngDomain domain, uint64_t ste
 void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t table_id, const int32_t* slots,
                                const float* grads, float scale, float stddev, uint64_t seed, DeviceNoise noise,
                                uint64_t step) {
-  const int64_t work = rows * ((dim + 3) / 4);
-  if (work == 0) return;
-  dense_noisy_update_kernel<<<grid_for(work), kThreads>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
-                                                            noise, step);
+  if (rows == 0 || dim == 0) return;
+  const RowTiling t = row_tiling(dim);
+  const int grid = tile_grid(rows, t.tile_rows);
+  if (rows_are_16_byte_aligned(dim, table, grads)) {
+    dense_noisy_update_kernel<true><<<grid, t.block>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
+                                                       noise, step);
+  } else {
+    dense_noisy_update_kernel<false><<<grid, t.block>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
+                                                        noise, step);
+  }
   PRIVREC_CUDA_CHECK_LAUNCH(dense_noisy_update_kernel);
 }
 
@@ -178,8 +334,15 @@ void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int6
                         const double* scale, const double* cum, const double* cum_sq,
                         unsigned long long* owed_steps) {
   if (n == 0) return;
-  lazy_settle_kernel<<<grid_for(n), kThreads>>>(table, dim, table_id, rows, n, history, now, stddev, exact, noise, seed,
-                                                  scale, cum, cum_sq, owed_steps);
+  const SettleParams p{table_id, now,  stddev, exact, noise != DeviceNoise::zero && stddev != 0.0f,
+                       noise,    seed, scale,  cum,   cum_sq};
+  const RowTiling t = row_tiling(dim);
+  const int grid = tile_grid(n, t.tile_rows);
+  if (rows_are_16_byte_aligned(dim, table)) {
+    lazy_settle_kernel<true><<<grid, t.block>>>(table, dim, rows, n, history, p, owed_steps);
+  } else {
+    lazy_settle_kernel<false><<<grid, t.block>>>(table, dim, rows, n, history, p, owed_steps);
+  }
   PRIVREC_CUDA_CHECK_LAUNCH(lazy_settle_kernel);
 }
 

@@ -6,7 +6,9 @@
 // models/rng/gaussian.hpp) and applies w -= scale * (g + stddev * z) in the CPU backend's operation
 // order with non-fusing intrinsics: the noise, and the updated table, are bit-identical to the CPU
 // backend's. The table moves through memory once in and once out; rows with a gradient find it
-// through a per-row slot map (4 bytes a row, built and cleared around the pass).
+// through a per-row slot map (4 bytes a row, built and cleared around the pass). The dense update
+// and lazydp's settle give each thread a 4-column block (16-byte accesses when dim % 4 == 0) of
+// two rows of a tile of consecutive rows: no index division anywhere.
 #include <cstdint>
 #include <vector>
 
@@ -37,7 +39,7 @@ void launch_sparse_noisy_update(float* table, int64_t dim, uint32_t table_id, co
 // one draw of step `now` scaled by stddev sqrt(sum of scale_s^2) (with ones: stddev sum scale_s);
 // exact: each skipped step's own draw with its own scale. cum and cum_sq are the schedule's prefix
 // sums of scale_s and scale_s^2 (index = step), scale the scales. Adds the rows that owed noise
-// and the pending steps applied to *owed_steps[0] and [1] (device).
+// and the pending steps applied to *owed_steps[0] and [1] (device; one atomic per warp each).
 void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t n,
                         uint32_t* history, uint32_t now, float stddev, bool exact, DeviceNoise noise, uint64_t seed,
                         const double* scale, const double* cum, const double* cum_sq,

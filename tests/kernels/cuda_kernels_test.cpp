@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -14,6 +15,7 @@
 #include "kernels/cpu/adafest_selection.hpp"
 #include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/fest_selection.hpp"
+#include "kernels/cpu/lazydp_history.hpp"
 #include "kernels/cpu/noisy_update.hpp"
 #include "kernels/cuda/adafest_selection.hpp"
 #include "kernels/cuda/cuda_step_ops.hpp"
@@ -442,6 +444,236 @@ TEST(CudaKernels, LossIsTheSameBitsOnEveryRun) {
     // terms may be off by up to ~3e-10 relative.
     EXPECT_NEAR(first, host, 1e-9 * (1.0 + std::abs(host))) << "B " << B;
   }
+}
+
+// One table whose batch touches `touched` (each row twice, over two examples).
+Batch one_table_batch(const std::vector<int64_t>& touched) {
+  Batch b;
+  b.size = 2;
+  b.tables.resize(1);
+  std::vector<int64_t>& idx = b.tables[0].indices;
+  for (int64_t r : touched) idx.push_back(r), idx.push_back(r);
+  b.tables[0].offsets = {0, static_cast<int64_t>(idx.size() / 2), static_cast<int64_t>(idx.size())};
+  return b;
+}
+
+// adafest's selection of the one table of `b` on the device, its rows downloaded into `got`.
+cuda::TableSelection select_one_table(const Batch& b, int64_t rows, const AlgorithmConfig& cfg, uint64_t step,
+                                      cuda::CoalesceWorkspace& ws, cuda::AdafestSelector& selector,
+                                      std::vector<int64_t>& got) {
+  const TableBatch& tb = b.tables[0];
+  cuda::DeviceArray<int64_t> off, idx;
+  off.upload(tb.offsets), idx.upload(tb.indices);
+  cuda::DeviceArray<const int64_t*> d_off, d_idx;
+  d_off.upload(std::vector<const int64_t*>{off.data()}), d_idx.upload(std::vector<const int64_t*>{idx.data()});
+  cuda::DeviceArray<float> factor(static_cast<size_t>(b.size));
+  cuda::adafest_example_factors(d_off.data(), d_idx.data(), 1, b.size, cfg.adafest.c1, factor.data());
+  const int64_t lookups = static_cast<int64_t>(tb.indices.size());
+  ws.coalesce(off.data(), idx.data(), b.size, lookups, rows - 1, nullptr, 0, 0, nullptr);
+  const cuda::TableSelection sel =
+      selector.select(ws.last_sort(), factor.data(), rows, 0, cfg.adafest.sigma1, cfg.adafest.tau,
+                      cfg.zero_count_selection_probability(), cfg.seed, cuda::DeviceNoise::gaussian, step);
+  got.assign(static_cast<size_t>(sel.count), 0);
+  if (sel.count) cuda::copy_to_host(got.data(), sel.rows, got.size() * sizeof(int64_t));
+  return sel;
+}
+
+// adafest's false positives, drawn in parallel chunks, are the CPU backend's serial walk: the same
+// rows, counts and draws (the CPU's uniforms, rng_samples less the touched rows' normals), for p = 0,
+// about 1e-9, 1e-4, 0.05 and 1, on tables of 1, 1000, 3,000,000 and 2^40 rows, with touched rows and
+// without. Besides one chunk (the default), chunks of 4093 and 7 draws make many chunks carry over.
+TEST(CudaKernels, AdafestFalsePositivesAreTheCpuBackendsWalkAtEveryP) {
+  REQUIRE_GPU();
+  // tau / sigma1 with Q(tau / sigma1) = p.
+  const std::vector<double> taus = {1e30, 5.997807015007686, 3.719016485455709, 1.6448536269514729, -1e30};
+  cuda::CoalesceWorkspace ws;
+  cuda::AdafestSelector selector;
+  for (int64_t rows : {int64_t{1}, int64_t{1000}, int64_t{3000000}, int64_t{1} << 40})
+    for (double tau : taus) {
+      auto cfg = test::algo(AlgorithmKind::adafest, 0.8, 0.5, NoiseSource::gaussian);
+      cfg.adafest.sigma1 = 1.0, cfg.adafest.tau = tau;
+      const double p = cfg.zero_count_selection_probability(), mean = p * static_cast<double>(rows);
+      if (mean > 4e6) continue;  // the CPU's walk would take too long
+      for (bool any : {true, false}) {
+        std::vector<int64_t> touched;
+        if (any) touched = rows == 1 ? std::vector<int64_t>{0} : std::vector<int64_t>{0, 1, 2, rows / 3, rows - 1};
+        const Batch b = one_table_batch(touched);
+        WorkCounters work;
+        const cpu::Selection want = cpu::adafest_select(b, {rows}, cfg, 3, work);
+        const int64_t draws = static_cast<int64_t>(work.rng_samples) - want.touched;
+        for (int64_t limit : {cuda::false_positives::kMaxChunk, int64_t{4093}, int64_t{7}}) {
+          if (mean / static_cast<double>(limit) > 2e4) continue;
+          SCOPED_TRACE("rows " + std::to_string(rows) + " p " + std::to_string(p) + " limit " + std::to_string(limit) +
+                       (any ? " touched" : " untouched"));
+          selector.limit_chunk_draws(limit);
+          std::vector<int64_t> got;
+          const cuda::TableSelection sel = select_one_table(b, rows, cfg, 3, ws, selector, got);
+          ASSERT_EQ(got, want.rows[0]);
+          EXPECT_EQ(sel.touched, want.touched);
+          EXPECT_EQ(sel.selected_touched, want.selected_touched);
+          EXPECT_EQ(sel.false_positives, want.false_positives);
+          EXPECT_EQ(sel.draws, draws);
+          if (p == 1.0) {
+            EXPECT_EQ(sel.false_positives, rows - want.touched);
+          }
+        }
+      }
+    }
+}
+
+// The parallel walk's speed where the serial one took seconds: every row of 3,000,000 a trial
+// (p = 1), one chunk. Printed for the GPU check's log; the rows are checked above.
+TEST(CudaKernels, AdafestFalsePositivesRate) {
+  REQUIRE_GPU();
+  auto cfg = test::algo(AlgorithmKind::adafest, 0.8, 0.5, NoiseSource::gaussian);
+  cfg.adafest.sigma1 = 1.0, cfg.adafest.tau = -1e30;
+  const int64_t rows = 3000000;
+  const Batch b = one_table_batch({});
+  cuda::CoalesceWorkspace ws;
+  cuda::AdafestSelector selector;
+  std::vector<int64_t> got;
+  select_one_table(b, rows, cfg, 3, ws, selector, got);  // warm-up: allocations
+  cuda::EventTimer timer;
+  timer.start();
+  const cuda::TableSelection sel = select_one_table(b, rows, cfg, 4, ws, selector, got);
+  const double ms = timer.stop_ms();
+  EXPECT_EQ(sel.draws, rows + 1);
+  EXPECT_EQ(sel.false_positives, rows);
+  std::printf("adafest selection, p = 1, %lld rows: %.3f ms, %.3g draws/s (upload, coalesce and sort included)\n",
+              static_cast<long long>(rows), ms, static_cast<double>(sel.draws) / (ms * 1e-3));
+}
+
+// A rows x dim table whose values are all distinct enough to show a misplaced column.
+cpu::EmbeddingTable test_table(int64_t rows, int64_t dim) {
+  cpu::EmbeddingTable table;
+  table.rows = rows;
+  table.dim = dim;
+  table.weights = cpu::FloatArray(rows * dim);
+  for (int64_t k = 0; k < rows * dim; ++k) table.weights[k] = 0.001f * static_cast<float>(k % 977) - 0.3f;
+  return table;
+}
+
+cuda::DeviceNoise device_noise_of(NoiseSource src) {
+  return src == NoiseSource::gaussian ? cuda::DeviceNoise::gaussian
+         : src == NoiseSource::ones   ? cuda::DeviceNoise::ones
+                                      : cuda::DeviceNoise::zero;
+}
+
+// The dense update on the device with the table starting `offset` floats into its allocation (an
+// offset of 1 takes the scalar path even when dim is a multiple of 4).
+std::vector<float> dense_update_at_offset(const cpu::EmbeddingTable& table, const cpu::SparseRows& grad,
+                                          cuda::DeviceNoise noise, int64_t offset) {
+  const int64_t rows = table.rows, dim = table.dim;
+  std::vector<float> host(static_cast<size_t>(offset), 0.0f);
+  host.insert(host.end(), table.weights.data(), table.weights.data() + rows * dim);
+  cuda::DeviceArray<float> t, g;
+  cuda::DeviceArray<int64_t> gr;
+  cuda::DeviceArray<int32_t> slots(static_cast<size_t>(rows));
+  t.upload(host), g.upload(grad.grads), gr.upload(grad.rows);
+  cuda::fill_bytes(slots.data(), 0xFF, static_cast<size_t>(rows) * sizeof(int32_t));
+  const int64_t U = static_cast<int64_t>(grad.rows.size());
+  cuda::launch_set_slots(slots.data(), gr.data(), U, true);
+  cuda::launch_dense_noisy_update(t.data() + offset, rows, dim, 4, slots.data(), g.data(), 0.05f, 0.4f, 7, noise, 3);
+  cuda::launch_set_slots(slots.data(), gr.data(), U, false);
+  cuda::synchronize();
+  host = t.download();
+  return std::vector<float>(host.begin() + offset, host.end());
+}
+
+// The dense update's 2-D mapping (blocks of rows, threads over 4-column blocks) on shapes where
+// it has edges: dim 37 (a partial last block, scalar accesses), dim 3 (one block a row, 512 rows a
+// tile), dim 1030 (258 blocks a row: two column passes of 129 threads), dim 64 (float4), and dim
+// 32 at an offset of one float (not 16-byte aligned: scalar). 1001 rows is a multiple of no
+// tile's row count, so every shape ends in a partial tile; gradients on the first, some middle
+// and the last row.
+TEST(CudaKernels, DenseNoisyUpdateIsBitIdenticalForAnyShape) {
+  REQUIRE_GPU();
+  const int64_t rows = 1001;
+  for (int64_t dim : {37, 3, 1030, 64, 32})
+    for (NoiseSource src : {NoiseSource::gaussian, NoiseSource::ones}) {
+      const int64_t offset = dim == 32 ? 1 : 0;
+      cpu::EmbeddingTable table = test_table(rows, dim);
+      cpu::SparseRows grad;
+      grad.rows = {0, 49, 50, 511, 512, 999, 1000};
+      grad.grads.resize(grad.rows.size() * dim);
+      for (size_t k = 0; k < grad.grads.size(); ++k) grad.grads[k] = 0.01f * static_cast<float>(k % 13) - 0.05f;
+      const std::vector<float> on_gpu = dense_update_at_offset(table, grad, device_noise_of(src), offset);
+      WorkCounters w;
+      cpu::dense_noisy_update(table, 4, grad, 0.05f, 0.4f, NoiseGenerator(7, src), 3, w);
+      for (int64_t k = 0; k < rows * dim; ++k)
+        ASSERT_TRUE(same_bits(on_gpu[k], table.weights[k]))
+            << "dim " << dim << " " << noise_source_name(src) << " row " << k / dim << " column " << k % dim;
+    }
+}
+
+struct SettleCase {
+  int64_t dim;
+  LazyNoiseMode mode;
+  NoiseSource src;
+  bool flush;
+};
+
+// lazydp's settle of one table on the device against the CPU backend's catch-up or flush: the
+// table's bits, the history, and the owed rows and steps the per-warp sums add to the counters.
+void expect_settle_matches_cpu(const SettleCase& c) {
+  const int64_t rows = 1001;
+  const uint32_t now = 6, table_id = 2;
+  const float stddev = 0.4f;
+  const uint64_t seed = 9;
+  cpu::EmbeddingTable table = test_table(rows, c.dim);
+  std::vector<uint32_t> history(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) history[r] = static_cast<uint32_t>((r * 5) % (now + 1));  // 0 .. now: some owe nothing
+  std::vector<int64_t> list;  // catch-up: a sorted distinct subset; flush: every row
+  for (int64_t r = 0; r < rows; ++r)
+    if (c.flush || r % 3 != 1) list.push_back(r);
+  cpu::NoiseSchedule schedule;
+  std::vector<double> scale{0.0}, cum{0.0}, cum_sq{0.0};
+  for (uint32_t s = 1; s <= now; ++s) {
+    const double x = 0.05 + 0.01 * s;
+    schedule.push(x);
+    scale.push_back(x), cum.push_back(cum.back() + x), cum_sq.push_back(cum_sq.back() + x * x);
+  }
+  uint64_t want_steps = 0;
+  for (int64_t r : list) want_steps += history[r] < now ? now - history[r] : 0;
+  cuda::DeviceArray<float> t;
+  cuda::DeviceArray<uint32_t> h;
+  cuda::DeviceArray<int64_t> d_list;
+  cuda::DeviceArray<double> d_scale, d_cum, d_cum_sq;
+  cuda::DeviceArray<unsigned long long> owed(2);
+  t.upload(table.weights.data(), static_cast<size_t>(rows * c.dim)), h.upload(history), d_list.upload(list);
+  d_scale.upload(scale), d_cum.upload(cum), d_cum_sq.upload(cum_sq), owed.zero();
+  cuda::launch_lazy_settle(t.data(), c.dim, table_id, c.flush ? nullptr : d_list.data(),
+                           static_cast<int64_t>(list.size()), h.data(), now, stddev,
+                           c.mode == LazyNoiseMode::exact, device_noise_of(c.src), seed, d_scale.data(), d_cum.data(),
+                           d_cum_sq.data(), owed.data());
+  cuda::synchronize();
+  const NoiseGenerator gen(seed, c.src);
+  const cpu::LazyNoiseParams p{stddev, c.mode, &gen, &schedule};
+  WorkCounters w;
+  const int64_t want_owed = c.flush ? cpu::lazy_flush(table, table_id, history, now, p, w)
+                                    : cpu::lazy_catch_up(table, table_id, list, history, now, p, w);
+  const std::vector<float> got = t.download();
+  for (int64_t k = 0; k < rows * c.dim; ++k)
+    ASSERT_TRUE(same_bits(got[k], table.weights[k])) << "row " << k / c.dim << " column " << k % c.dim;
+  EXPECT_EQ(h.download(), history);
+  const std::vector<unsigned long long> counters = owed.download();
+  EXPECT_EQ(counters[0], static_cast<unsigned long long>(want_owed));
+  EXPECT_EQ(counters[1], want_steps);
+}
+
+// Catch-up and flush with the dense update's mapping: dim 37 (25 rows of 10 threads: blocks of
+// 250 threads, so the last warp has 26 lanes and rows straddle warps), dim 3 (512 rows a tile),
+// dim 1030 (two column passes) and dim 32 (float4), in both noise modes under every source.
+TEST(CudaKernels, LazySettleIsBitIdenticalToTheCpuBackend) {
+  REQUIRE_GPU();
+  for (int64_t dim : {37, 3, 1030, 32})
+    for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact})
+      for (NoiseSource src : {NoiseSource::gaussian, NoiseSource::ones, NoiseSource::zero})
+        for (bool flush : {false, true}) {
+          SCOPED_TRACE("dim " + std::to_string(dim) + " " + lazy_noise_mode_name(mode) + " " +
+                       noise_source_name(src) + (flush ? " flush" : " catch-up"));
+          expect_settle_matches_cpu({dim, mode, src, flush});
+        }
 }
 
 }  // namespace
