@@ -48,4 +48,16 @@ inline cpu::DlrmModel train(const Workload& w, const AlgorithmConfig& cfg, int64
   return m;
 }
 
+// A batch of one table and two examples, each touching every row of `touched` once (so every row
+// is touched twice): adafest's selection tests.
+inline Batch one_table_batch(const std::vector<int64_t>& touched) {
+  Batch b;
+  b.size = 2;
+  b.tables.resize(1);
+  std::vector<int64_t>& idx = b.tables[0].indices;
+  for (int64_t r : touched) idx.push_back(r), idx.push_back(r);
+  b.tables[0].offsets = {0, static_cast<int64_t>(idx.size() / 2), static_cast<int64_t>(idx.size())};
+  return b;
+}
+
 }  // namespace privrec::test

@@ -446,16 +446,6 @@ TEST(CudaKernels, LossIsTheSameBitsOnEveryRun) {
   }
 }
 
-// One table whose batch touches `touched` (each row twice, over two examples).
-Batch one_table_batch(const std::vector<int64_t>& touched) {
-  Batch b;
-  b.size = 2;
-  b.tables.resize(1);
-  std::vector<int64_t>& idx = b.tables[0].indices;
-  for (int64_t r : touched) idx.push_back(r), idx.push_back(r);
-  b.tables[0].offsets = {0, static_cast<int64_t>(idx.size() / 2), static_cast<int64_t>(idx.size())};
-  return b;
-}
 
 // adafest's selection of the one table of `b` on the device, its rows downloaded into `got`.
 cuda::TableSelection select_one_table(const Batch& b, int64_t rows, const AlgorithmConfig& cfg, uint64_t step,
@@ -497,7 +487,7 @@ TEST(CudaKernels, AdafestFalsePositivesAreTheCpuBackendsWalkAtEveryP) {
       for (bool any : {true, false}) {
         std::vector<int64_t> touched;
         if (any) touched = rows == 1 ? std::vector<int64_t>{0} : std::vector<int64_t>{0, 1, 2, rows / 3, rows - 1};
-        const Batch b = one_table_batch(touched);
+        const Batch b = test::one_table_batch(touched);
         WorkCounters work;
         const cpu::Selection want = cpu::adafest_select(b, {rows}, cfg, 3, work);
         const int64_t draws = static_cast<int64_t>(work.rng_samples) - want.touched;
@@ -528,7 +518,7 @@ TEST(CudaKernels, AdafestFalsePositivesRate) {
   auto cfg = test::algo(AlgorithmKind::adafest, 0.8, 0.5, NoiseSource::gaussian);
   cfg.adafest.sigma1 = 1.0, cfg.adafest.tau = -1e30;
   const int64_t rows = 3000000;
-  const Batch b = one_table_batch({});
+  const Batch b = test::one_table_batch({});
   cuda::CoalesceWorkspace ws;
   cuda::AdafestSelector selector;
   std::vector<int64_t> got;

@@ -297,16 +297,6 @@ ChunkedWalk replay_chunked_walk(int64_t rows, double p, const cuda::false_positi
   }
 }
 
-// One table of `rows` rows whose batch touches `touched` (2 examples, duplicates and all).
-Batch one_table_batch(const std::vector<int64_t>& touched) {
-  Batch b;
-  b.size = 2;
-  b.tables.resize(1);
-  std::vector<int64_t>& idx = b.tables[0].indices;
-  for (int64_t r : touched) idx.push_back(r), idx.push_back(r);
-  b.tables[0].offsets = {0, static_cast<int64_t>(idx.size() / 2), static_cast<int64_t>(idx.size())};
-  return b;
-}
 }  // namespace
 
 // The chunked walk, with chunks from one draw to the whole walk, gives the CPU backend's false
@@ -326,7 +316,7 @@ TEST(FalsePositivePlan, TheChunkedWalkIsTheCpuBackends) {
         std::vector<int64_t> touched;
         if (any) touched = rows == 1 ? std::vector<int64_t>{0} : std::vector<int64_t>{0, 1, 2, rows / 3, rows - 1};
         WorkCounters work;
-        const Selection want = adafest_select(one_table_batch(touched), {rows}, cfg, 5, work);
+        const Selection want = adafest_select(test::one_table_batch(touched), {rows}, cfg, 5, work);
         std::vector<int64_t> fps;
         for (int64_t r : want.rows[0])
           if (!std::binary_search(touched.begin(), touched.end(), r)) fps.push_back(r);
