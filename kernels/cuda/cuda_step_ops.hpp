@@ -100,6 +100,7 @@ class CudaStepOps final : public StepOps {
   std::vector<DeviceArray<uint32_t>> history_;
   std::vector<double> scale_, cum_, cum_sq_;
   DeviceArray<double> scale_d_, cum_d_, cum_sq_d_;
+  size_t schedule_on_device_ = 0;  // schedule entries already uploaded (the schedule only grows)
   DeviceArray<unsigned long long> owed_;
 };
 

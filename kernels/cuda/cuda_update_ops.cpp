@@ -164,7 +164,11 @@ void CudaStepOps::lazy_flush(const OpContext& c, WorkCounters& w) {
 // lazydp: the next batch's distinct rows (next == nullptr: every row) receive their pending noise;
 // each table's rows that owed noise and their pending steps are read back for the counters.
 void CudaStepOps::settle(const Batch* next, uint32_t now) {
-  scale_d_.upload(scale_), cum_d_.upload(cum_), cum_sq_d_.upload(cum_sq_);
+  // Only the steps added since the last settle go up (the whole schedule is 24 bytes a step: at a
+  // Criteo epoch's two million steps, 48 MB a step if re-uploaded).
+  scale_d_.upload_tail(scale_, schedule_on_device_), cum_d_.upload_tail(cum_, schedule_on_device_);
+  cum_sq_d_.upload_tail(cum_sq_, schedule_on_device_);
+  schedule_on_device_ = scale_.size();
   owed_.zero();
   const bool exact = cfg_.lazydp.noise == LazyNoiseMode::exact;
   for (int64_t k = 0; k < T_; ++k) {

@@ -1,6 +1,7 @@
 #pragma once
 // Device memory and CUDA-event timing behind a plain C++ interface, so host code that drives the
 // kernels (the CUDA operations) compiles as ordinary C++20 without CUDA headers.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -63,6 +64,20 @@ class DeviceArray {
   T* data() { return p_; }
   const T* data() const { return p_; }
   size_t size() const { return n_; }
+  size_t capacity() const { return cap_; }
+  // Brings the device copy of a host array that only grows at its end up to date: only the
+  // elements past the first `current` cross the link, unless the device array must grow (then the
+  // capacity doubles and everything goes up, O(log n) times in all).
+  void upload_tail(const std::vector<T>& v, size_t current) {
+    if (v.size() > cap_) {
+      device_free(p_);
+      cap_ = std::max(v.size(), 2 * cap_);
+      p_ = static_cast<T*>(device_alloc(cap_ * sizeof(T)));
+      current = 0;
+    }
+    n_ = v.size();
+    if (n_ > current) copy_to_device(p_ + current, v.data() + current, (n_ - current) * sizeof(T));
+  }
 
  private:
   T* p_ = nullptr;
