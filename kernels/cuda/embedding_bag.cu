@@ -86,24 +86,81 @@ __global__ void rows_of_starts(const uint64_t* sorted, const int64_t* starts, in
     rows[u] = static_cast<int64_t>(sorted[starts[u]] >> shift);
 }
 
-// One thread per (distinct row, column): acc = s g (first lookup), then += s g in sorted order.
-__global__ void sum_segments(const uint64_t* sorted, int64_t n, int shift, const int64_t* starts, int64_t count,
-                             const int32_t* example, const float* grad, int64_t grad_stride, int64_t dim,
-                             const float* scale, float* out) {
-  const uint64_t mask = (uint64_t{1} << shift) - 1;
-  const int64_t total = count * dim;
-  for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
-       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t u = t / dim, c = t - u * dim;
-    const int64_t k0 = starts[u], k1 = u + 1 < count ? starts[u + 1] : n;
-    float acc = 0.f;
-    for (int64_t k = k0; k < k1; ++k) {
-      const int32_t i = example[sorted[k] & mask];
-      const float s = scale ? scale[i] : 1.0f;
-      const float v = __fmul_rn(s, grad[static_cast<int64_t>(i) * grad_stride + c]);
-      acc = k == k0 ? v : __fadd_rn(acc, v);
+constexpr int kChunk = 32;
+
+// Adds lookups 0 .. m-1 of a chunk (lane j holds lookup j's example ex and scale sc) to acc in
+// order; `first`: lookup 0 is the row's first (acc = s g, no add). A full chunk issues its 32 loads
+// before the first add; a short one (a short segment, or a long one's tail) four at a time.
+__device__ __forceinline__ float sum_chunk(const float* g, int64_t grad_stride, int32_t ex, float sc, int m, bool live,
+                                           bool first, float acc) {
+  if (m == kChunk) {
+    float v[kChunk];
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) {
+      const int32_t i = __shfl_sync(0xffffffffu, ex, j);
+      v[j] = live ? g[static_cast<int64_t>(i) * grad_stride] : 0.f;
     }
-    out[u * dim + c] = acc;
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) {
+      const float p = __fmul_rn(__shfl_sync(0xffffffffu, sc, j), v[j]);
+      acc = first && j == 0 ? p : __fadd_rn(acc, p);
+    }
+    return acc;
+  }
+  for (int j0 = 0; j0 < m; j0 += 4) {  // m is warp-uniform: every lane takes the same path
+    float v[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int32_t i = __shfl_sync(0xffffffffu, ex, (j0 + j) & (kChunk - 1));
+      v[j] = live && j0 + j < m ? g[static_cast<int64_t>(i) * grad_stride] : 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float p = __fmul_rn(__shfl_sync(0xffffffffu, sc, (j0 + j) & (kChunk - 1)), v[j]);
+      if (j0 + j < m) acc = first && j0 + j == 0 ? p : __fadd_rn(acc, p);
+    }
+  }
+  return acc;
+}
+
+// One warp per (distinct row, 32-column slice), lane = column: the gradient loads of a lookup are
+// one coalesced 128-byte line, and a hot row's slices run on different warps (SMs). The lookups are
+// taken in chunks of 32: lane j fetches lookup j's example and scale (key -> example -> scale, one
+// load of each per lane, pipelined: the key two chunks ahead and the example one ahead are in flight
+// while this chunk is summed), the warp broadcasts them with shuffles and sum_chunk adds them
+// strictly in lookup order: acc = s g (first lookup), then acc += s g, each correctly rounded (the
+// CPU backend's order and rounding). Short segments cost one warp pass per slice.
+__global__ void sum_segments(const uint64_t* __restrict__ sorted, int64_t n, int shift,
+                             const int64_t* __restrict__ starts, int64_t count, const int32_t* __restrict__ example,
+                             const float* __restrict__ grad, int64_t grad_stride, int64_t dim,
+                             const float* __restrict__ scale, float* __restrict__ out) {
+  const uint64_t mask = (uint64_t{1} << shift) - 1;
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int64_t slices = (dim + 31) / 32, tasks = count * slices;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
+  for (int64_t w = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; w < tasks; w += warps) {
+    const int64_t u = w / slices, c = (w - u * slices) * 32 + lane;  // u is warp-uniform
+    const int64_t k0 = starts[u], k1 = u + 1 < count ? starts[u + 1] : n;
+    const bool live = c < dim;
+    const float* g = grad + (live ? c : 0);
+    int32_t ex = 0;  // (example, scale) of lookup k + lane
+    float sc = 1.0f;
+    if (k0 + lane < k1) {
+      ex = example[sorted[k0 + lane] & mask];
+      if (scale) sc = scale[ex];
+    }
+    uint64_t key = k0 + kChunk + lane < k1 ? sorted[k0 + kChunk + lane] : 0;  // of lookup k + 32 + lane
+    float acc = 0.f;
+    for (int64_t k = k0; k < k1; k += kChunk) {
+      const int m = k1 - k < kChunk ? static_cast<int>(k1 - k) : kChunk;  // warp-uniform
+      const int64_t kn = k + kChunk + lane;
+      const int32_t ex_next = kn < k1 ? example[key & mask] : 0;  // key arrived during the last chunk
+      key = kn + kChunk < k1 ? sorted[kn + kChunk] : 0;
+      acc = sum_chunk(g, grad_stride, ex, sc, m, live, k == k0, acc);
+      ex = ex_next;
+      sc = scale && kn < k1 ? scale[ex] : 1.0f;  // needed only after the next chunk's loads
+    }
+    if (live) out[u * dim + c] = acc;
   }
 }
 
@@ -164,8 +221,9 @@ DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64
   rows_of_starts<<<grid_for(U), kThreads>>>(keys_out, starts_sorted, U, shift, rows);
   PRIVREC_CUDA_CHECK_LAUNCH(rows_of_starts);
   auto* grads = scratch<float>(grads_, static_cast<size_t>(U * dim) * sizeof(float));
-  sum_segments<<<grid_for(U * dim), kThreads>>>(keys_out, lookups, shift, starts_sorted, U, example, grad, grad_stride,
-                                                dim, scale, grads);
+  // One warp per (distinct row, 32-column slice).
+  sum_segments<<<grid_for(U * ((dim + 31) / 32) * 32), kThreads>>>(keys_out, lookups, shift, starts_sorted, U, example,
+                                                                    grad, grad_stride, dim, scale, grads);
   PRIVREC_CUDA_CHECK_LAUNCH(sum_segments);
   out.count = U;
   out.rows = rows;
