@@ -135,33 +135,74 @@ __global__ void __launch_bounds__(kThreads)
                        base + threadIdx.y, q);
 }
 
-__global__ void sparse_update_kernel(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
-                                     const float* __restrict__ grads, int64_t count, float scale) {
-  const int64_t total = count * dim;
-  for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
-       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t u = t / dim, c = t - u * dim;
-    float* w = table + rows[u] * dim + c;
-    *w = __fsub_rn(*w, __fmul_rn(scale, grads[t]));
+// sgd's and eana's row-wise updates (rows distinct) and the noise of listed rows, tiled as the
+// dense update (see RowTiling) over the list: thread (x, y) takes column blocks x, x + bx, ... of
+// list entries y, y + by, ... of a tile, so the list index and column come with no division.
+struct SparseParams {
+  float scale, stddev;
+  uint64_t seed, step;
+  uint32_t table_id;
+  DeviceNoise noise;
+};
+
+// One column block of kRowsPerThread listed rows u0, u0 + by, ...: every load issued first, then
+// the update in the CPU backend's order: w - scale * g (sgd), or w - scale * (g + stddev * z)
+// (eana: the row's noise keyed as in the dense update).
+template <bool Vec, bool Noisy>
+__device__ inline void sparse_block(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
+                                    const float* __restrict__ grads, int64_t count, const SparseParams& p, int64_t u0,
+                                    uint32_t q) {
+  const int64_t c0 = 4 * int64_t{q};
+  const int n = dim - c0 < 4 ? static_cast<int>(dim - c0) : 4;
+  float w[kRowsPerThread][4], g[kRowsPerThread][4];
+  int64_t r[kRowsPerThread];
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    const int64_t u = u0 + int64_t{k} * blockDim.y;
+    r[k] = -1;
+    if (u >= count) continue;
+    r[k] = rows[u];
+    load_block<Vec>(table + r[k] * dim + c0, n, w[k]);
+    load_block<Vec>(grads + u * dim + c0, n, g[k]);
+  }
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    if (u0 + int64_t{k} * blockDim.y >= count) continue;
+    if constexpr (Noisy) {
+      float z[4];
+      block_normals(p.seed, RngDomain::table_noise, p.step, p.table_id, static_cast<uint64_t>(r[k]), q, p.noise, z);
+      for (int c = 0; c < 4; ++c)
+        w[k][c] = __fsub_rn(w[k][c], __fmul_rn(p.scale, __fadd_rn(g[k][c], __fmul_rn(p.stddev, z[c]))));
+    } else {
+      for (int c = 0; c < 4; ++c) w[k][c] = __fsub_rn(w[k][c], __fmul_rn(p.scale, g[k][c]));
+    }
+    store_block<Vec>(table + r[k] * dim + c0, n, w[k]);
   }
 }
 
-__global__ void sparse_noisy_update_kernel(float* __restrict__ table, int64_t dim, uint32_t table_id,
-                                           const int64_t* __restrict__ rows, const float* __restrict__ grads,
-                                           int64_t count, float scale, float stddev, uint64_t seed, DeviceNoise noise,
-                                           uint64_t step) {
-  const int64_t qpr = (dim + 3) / 4, total = count * qpr;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t u = i / qpr, q = i - u * qpr, c0 = 4 * q, r = rows[u];
-    float z[4];
-    block_normals(seed, RngDomain::table_noise, step, table_id, static_cast<uint64_t>(r), static_cast<uint32_t>(q),
-                  noise, z);
-    for (int64_t k = 0; k < 4 && c0 + k < dim; ++k) {
-      float* w = table + r * dim + c0 + k;
-      *w = __fsub_rn(*w, __fmul_rn(scale, __fadd_rn(grads[u * dim + c0 + k], __fmul_rn(stddev, z[k]))));
-    }
+template <bool Vec, bool Noisy>
+__global__ void __launch_bounds__(kThreads)
+    sparse_update_kernel(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
+                         const float* __restrict__ grads, int64_t count, SparseParams p) {
+  const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
+  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread;
+  for (int64_t base = blockIdx.x * tile; base < count; base += int64_t{gridDim.x} * tile)
+    for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x)
+      sparse_block<Vec, Noisy>(table, dim, rows, grads, count, p, base + threadIdx.y, q);
+}
+
+template <bool Noisy>
+void launch_sparse(float* table, int64_t dim, const int64_t* rows, const float* grads, int64_t count,
+                   const SparseParams& p) {
+  if (count == 0 || dim == 0) return;
+  const RowTiling t = row_tiling(dim);
+  const int grid = tile_grid(count, t.tile_rows);
+  if (rows_are_16_byte_aligned(dim, table, grads)) {
+    sparse_update_kernel<true, Noisy><<<grid, t.block>>>(table, dim, rows, grads, count, p);
+  } else {
+    sparse_update_kernel<false, Noisy><<<grid, t.block>>>(table, dim, rows, grads, count, p);
   }
+  PRIVREC_CUDA_CHECK_LAUNCH(sparse_update_kernel);
 }
 
 // lazydp's settle: a row that owes noise, as its tile's bookkeeping pass leaves it for the threads
@@ -277,23 +318,33 @@ __global__ void __launch_bounds__(kThreads)
   add_counters_per_warp(owed, steps, owed_steps);
 }
 
-__global__ void set_slots_kernel(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {
-  for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < count;
-       u += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    slots[grad_rows[u]] = set ? static_cast<int32_t>(u) : -1;
+__global__ void set_slots_kernel(int32_t* __restrict__ slots, const int64_t* __restrict__ grad_rows, int64_t count,
+                                 bool set) {
+#pragma unroll 1  // unrolled, the loop's trip count costs a 64-bit division per thread
+  PRIVREC_GRID_STRIDE(u, count) slots[grad_rows[u]] = set ? static_cast<int32_t>(u) : -1;
 }
 
-__global__ void normal_rows_kernel(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows,
-                                   int64_t nrows, int64_t n, float* out) {
-  const int64_t qpr = (n + 3) / 4, total = nrows * qpr;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t j = i / qpr, q = i - j * qpr;
-    float z[4];
-    block_normals(seed, domain, step, table, static_cast<uint64_t>(rows[j]), static_cast<uint32_t>(q),
-                  DeviceNoise::gaussian, z);
-    for (int64_t k = 0; k < 4 && 4 * q + k < n; ++k) out[j * n + 4 * q + k] = z[k];
-  }
+// out[j * n + c]: tiles of listed rows (see RowTiling), thread (x, y) the column blocks x, x + bx,
+// ... of entries y, y + by, ... of a tile; 16-byte stores when n % 4 == 0.
+template <bool Vec>
+__global__ void __launch_bounds__(kThreads)
+    normal_rows_kernel(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table,
+                       const int64_t* __restrict__ rows, int64_t nrows, int64_t n, float* __restrict__ out) {
+  const uint32_t qpr = static_cast<uint32_t>((n + 3) / 4);
+  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread;
+  for (int64_t base = blockIdx.x * tile; base < nrows; base += int64_t{gridDim.x} * tile)
+#pragma unroll
+    for (int k = 0; k < kRowsPerThread; ++k) {
+      const int64_t j = base + threadIdx.y + int64_t{k} * blockDim.y;
+      if (j >= nrows) break;
+      const uint64_t r = static_cast<uint64_t>(rows[j]);
+      for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x) {
+        const int64_t c0 = 4 * int64_t{q};
+        float z[4];
+        block_normals(seed, domain, step, table, r, q, DeviceNoise::gaussian, z);
+        store_block<Vec>(out + j * n + c0, n - c0 < 4 ? static_cast<int>(n - c0) : 4, z);
+      }
+    }
 }
 }  // namespace
 
@@ -315,18 +366,13 @@ void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t
 
 void launch_sparse_update(float* table, int64_t dim, const int64_t* rows, const float* grads, int64_t count,
                           float scale) {
-  if (count == 0) return;
-  sparse_update_kernel<<<grid_for(count * dim), kThreads>>>(table, dim, rows, grads, count, scale);
-  PRIVREC_CUDA_CHECK_LAUNCH(sparse_update_kernel);
+  launch_sparse<false>(table, dim, rows, grads, count, {scale, 0.0f, 0, 0, 0, DeviceNoise::zero});
 }
 
 void launch_sparse_noisy_update(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, const float* grads,
                                 int64_t count, float scale, float stddev, uint64_t seed, DeviceNoise noise,
                                 uint64_t step) {
-  if (count == 0) return;
-  sparse_noisy_update_kernel<<<grid_for(count * ((dim + 3) / 4)), kThreads>>>(table, dim, table_id, rows, grads, count,
-                                                                                scale, stddev, seed, noise, step);
-  PRIVREC_CUDA_CHECK_LAUNCH(sparse_noisy_update_kernel);
+  launch_sparse<true>(table, dim, rows, grads, count, {scale, stddev, seed, step, table_id, noise});
 }
 
 void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t n,
@@ -376,7 +422,13 @@ void normal_rows_on_device(uint64_t seed, RngDomain domain, uint64_t step, uint3
   DeviceArray<int64_t> r;
   DeviceArray<float> o(out.size());
   r.upload(rows);
-  normal_rows_kernel<<<grid_for(nrows * ((n + 3) / 4)), kThreads>>>(seed, domain, step, table, r.data(), nrows, n, o.data());
+  const RowTiling t = row_tiling(n);
+  const int grid = tile_grid(nrows, t.tile_rows);
+  if (rows_are_16_byte_aligned(n, o.data())) {
+    normal_rows_kernel<true><<<grid, t.block>>>(seed, domain, step, table, r.data(), nrows, n, o.data());
+  } else {
+    normal_rows_kernel<false><<<grid, t.block>>>(seed, domain, step, table, r.data(), nrows, n, o.data());
+  }
   PRIVREC_CUDA_CHECK_LAUNCH(normal_rows_kernel);
   synchronize();
   out = o.download();

@@ -6,9 +6,10 @@
 // models/rng/gaussian.hpp) and applies w -= scale * (g + stddev * z) in the CPU backend's operation
 // order with non-fusing intrinsics: the noise, and the updated table, are bit-identical to the CPU
 // backend's. The table moves through memory once in and once out; rows with a gradient find it
-// through a per-row slot map (4 bytes a row, built and cleared around the pass). The dense update
-// and lazydp's settle give each thread a 4-column block (16-byte accesses when dim % 4 == 0) of
-// two rows of a tile of consecutive rows: no index division anywhere.
+// through a per-row slot map (4 bytes a row, built and cleared around the pass). The dense update,
+// the sparse updates, lazydp's settle and normal_rows_on_device give each thread a 4-column block
+// (16-byte accesses when dim % 4 == 0 and the rows are aligned) of two rows of a tile of
+// consecutive (or listed) rows: no index division anywhere.
 #include <cstdint>
 #include <vector>
 

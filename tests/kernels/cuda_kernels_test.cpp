@@ -666,5 +666,110 @@ TEST(CudaKernels, LazySettleIsBitIdenticalToTheCpuBackend) {
         }
 }
 
+
+// sgd's (noisy == false) and eana's row-wise updates of the listed rows on the device.
+std::vector<float> sparse_update_on_device(const cpu::EmbeddingTable& table, const cpu::SparseRows& grad, bool noisy,
+                                           cuda::DeviceNoise noise) {
+  cuda::DeviceArray<float> t, g;
+  cuda::DeviceArray<int64_t> gr;
+  t.upload(table.weights.data(), static_cast<size_t>(table.rows * table.dim)), g.upload(grad.grads);
+  gr.upload(grad.rows);
+  const int64_t U = static_cast<int64_t>(grad.rows.size());
+  if (noisy) {
+    cuda::launch_sparse_noisy_update(t.data(), table.dim, 4, gr.data(), g.data(), U, 0.05f, 0.4f, 7, noise, 3);
+  } else {
+    cuda::launch_sparse_update(t.data(), table.dim, gr.data(), g.data(), U, 0.05f);
+  }
+  cuda::synchronize();
+  return t.download();
+}
+
+// The sparse updates on the dense update's 2-D mapping over the row list: dim 37 (a partial last
+// column block, scalar accesses), dim 1030 (two column passes of 129 threads, one list entry a
+// thread row) and dim 64 (float4). 667 listed rows of 1001 end every shape in a partial tile.
+TEST(CudaKernels, SparseUpdatesAreBitIdenticalToTheCpuBackend) {
+  REQUIRE_GPU();
+  const int64_t rows = 1001;
+  for (int64_t dim : {37, 1030, 64})
+    for (int variant = 0; variant < 3; ++variant) {  // sgd, eana gaussian, eana ones
+      const NoiseSource src = variant == 2 ? NoiseSource::ones : NoiseSource::gaussian;
+      SCOPED_TRACE("dim " + std::to_string(dim) + (variant == 0 ? " sgd" : " eana ") +
+                   (variant == 0 ? "" : noise_source_name(src)));
+      cpu::EmbeddingTable table = test_table(rows, dim);
+      cpu::SparseRows grad;
+      for (int64_t r = 0; r < rows; ++r)
+        if (r % 3 != 1) grad.rows.push_back(r);
+      grad.grads.resize(grad.rows.size() * dim);
+      for (size_t k = 0; k < grad.grads.size(); ++k) grad.grads[k] = 0.01f * static_cast<float>(k % 13) - 0.05f;
+      const std::vector<float> on_gpu = sparse_update_on_device(table, grad, variant != 0, device_noise_of(src));
+      WorkCounters w;
+      if (variant == 0) {
+        cpu::sparse_update(table, grad, 0.05f, w);
+      } else {
+        cpu::sparse_noisy_update(table, 4, grad.rows, grad, 0.05f, 0.4f, NoiseGenerator(7, src), 3, w);
+      }
+      for (int64_t k = 0; k < rows * dim; ++k)
+        ASSERT_TRUE(same_bits(on_gpu[k], table.weights[k])) << "row " << k / dim << " column " << k % dim;
+    }
+}
+
+// A heavily skewed batch: row 4321 has 100,003 lookups (two or three per bag, not a multiple of the
+// device's 32-lookup chunks), row 17 about 80, the rest a few each from 5000 rows. The device sums
+// each row in lookup order like the CPU: bit-identical for every dim (below, across and at whole
+// 32-column slices), with and without a per-example scale. Gradients of mixed magnitudes make any
+// change of order visible.
+TEST(CudaKernels, SkewedCoalesceIsBitIdenticalToTheCpuBackend) {
+  REQUIRE_GPU();
+  const int64_t B = 40000, hot = 4321, hot_lookups = 100003;
+  uint64_t st = 0x9e3779b97f4a7c15ull;
+  auto next = [&] {
+    st = st * 6364136223846793005ull + 1442695040888963407ull;
+    return st >> 33;
+  };
+  Batch batch;
+  batch.size = B;
+  batch.tables.resize(1);
+  TableBatch& tb = batch.tables[0];
+  tb.offsets.assign(1, 0);
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t h = i < hot_lookups - 2 * B ? 3 : 2, cold = static_cast<int64_t>(next() % 4);
+    for (int64_t j = 0, hh = 0, cc = 0; j < h + cold; ++j) {  // hot and cold lookups interleaved
+      const bool take_hot = cc == cold || (hh < h && j % 2 == 1);
+      const int64_t r = static_cast<int64_t>(next() % 5000);
+      tb.indices.push_back(take_hot ? hot : (r == hot ? hot + 1 : r));
+      ++(take_hot ? hh : cc);
+    }
+    if (i % 997 == 0) tb.indices.insert(tb.indices.end(), {17, 17});
+    tb.offsets.push_back(static_cast<int64_t>(tb.indices.size()));
+  }
+  ASSERT_EQ(std::count(tb.indices.begin(), tb.indices.end(), hot), hot_lookups);
+  std::vector<float> scale(B);
+  for (int64_t i = 0; i < B; ++i) scale[i] = 1.0f / (1.0f + 0.37f * static_cast<float>(next() % 1000));
+  for (int64_t d : {16, 36, 64}) {
+    cpu::PassBuffers buf;
+    buf.batch = B, buf.features = 2, buf.dim = d;
+    buf.dfeat.resize(static_cast<size_t>(B * 2 * d));
+    for (float& x : buf.dfeat)
+      x = std::ldexp(static_cast<float>(next() % 2000001) / 1e6f - 1.0f, static_cast<int>(next() % 24) - 12);
+    std::vector<float> grad(static_cast<size_t>(B * d));
+    for (int64_t i = 0; i < B; ++i) std::copy(buf.pooled_grad(i, 0), buf.pooled_grad(i, 0) + d, grad.begin() + i * d);
+    WorkCounters work;
+    const std::vector<float>* no_scale = nullptr;
+    const std::vector<float>* with_scale = &scale;
+    for (const std::vector<float>* s : {no_scale, with_scale}) {
+      std::vector<cpu::SparseRows> want;
+      cpu::coalesce_embedding_grads(batch, buf, s, want, work);
+      std::vector<int64_t> rows;
+      std::vector<float> grads;
+      cuda::coalesce_on_device(tb.offsets, tb.indices, 4999, grad, d, s, rows, grads);
+      ASSERT_EQ(rows, want[0].rows) << "dim " << d;
+      ASSERT_EQ(grads.size(), want[0].grads.size());
+      for (size_t k = 0; k < grads.size(); ++k)
+        ASSERT_TRUE(same_bits(grads[k], want[0].grads[k]))
+            << "dim " << d << " row " << rows[k / d] << " column " << k % d;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace privrec
