@@ -46,6 +46,7 @@ struct TrainReport {
   double setup_s = 0;
   std::vector<double> losses;
   nlohmann::json last_extras;
+  std::string gemm;  // the CUDA backend's GEMM: "cublas" or "privrec" (empty for the CPU backend)
 };
 
 // The batch dpsgd-b/r can run in the memory available, and why (empty if the batch fits as asked).

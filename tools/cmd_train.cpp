@@ -148,6 +148,7 @@ int cmd_train(int argc, char** argv) {
   for (const auto& s : rep.stages) j["stages"].push_back(stage_json(s));
   for (const auto& o : rep.once) j["once"].push_back(stage_json(o.summary));
   j["extras"] = rep.last_extras;
+  if (!rep.gemm.empty()) j["gemm"] = rep.gemm;
   j["machine"] = machine_json();
   if (!json_path.empty()) write_text_file(json_path, j.dump(2) + "\n");
   if (!csv_path.empty()) {

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "kernels/cuda/cuda_step_ops.hpp"
+#include "kernels/cuda/dense_ops.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/device_memory.hpp"
 #include "kernels/model_io.hpp"
@@ -49,6 +50,7 @@ TrainReport run_cuda_training(const Workload& w, const AlgorithmConfig& cfg, con
     save_model(opt.save_model, host, opt.save_info);
   });
   rep.setup_s = setup_s;
+  rep.gemm = gemm_backend_name();
   return rep;
 }
 

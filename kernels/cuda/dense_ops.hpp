@@ -1,7 +1,7 @@
 #pragma once
 // CUDA kernels of the dense half of a DLRM step (plain C++ interface; kernels in dense_ops.cu):
-// the MLP GEMMs (the project's own tiled SGEMM: cuBLAS is a shared library too large to carry to
-// the GPU machine), bias and ReLU, the dot interaction and its backward, the loss, and the
+// the MLP GEMMs (cuBLAS loaded at run time where the GPU machine has it, else the project's own
+// tiled SGEMM), bias and ReLU, the dot interaction and its backward, the loss, and the
 // per-example quantities DP-SGD needs (ghost norms, bag count squares, clip factors), and the noisy
 // MLP update. All pointers are device pointers; every launch is checked.
 #include <cstdint>
@@ -44,9 +44,15 @@ constexpr int64_t bce_loss_blocks(int64_t B, int64_t threads_per_block) {
 }
 
 // C (M x N, row stride ldc) = op(A) op(B) (+ C when accumulate). op(A) is M x K: A is M x K with
-// row stride lda, or K x M when trans_a; likewise op(B) is K x N.
+// row stride lda, or K x M when trans_a; likewise op(B) is K x N. Runs on cuBLAS when the process
+// could load it (kernels/cuda/cublas_loader.hpp), else on gemm_privrec.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float* C, int64_t ldc, bool accumulate);
+// Which one gemm uses in this process: "cublas" or "privrec" (decides it on the first call).
+const char* gemm_backend_name();
+// The project's own tiled SGEMM, same contract as gemm: the fallback, and the reference in tests.
+void gemm_privrec(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate);
 
 // Y[i, o] = max(Y[i, o] + bias[o], 0) (or without the max), for B rows of `out` columns.
 void add_bias_act(float* Y, const float* bias, int64_t B, int64_t out, bool relu);

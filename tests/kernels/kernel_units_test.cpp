@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kernels/cpu/adafest_selection.hpp"
 #include "kernels/cpu/cpu_training.hpp"
+#include "kernels/cuda/cublas_loader.hpp"
 #include "kernels/cuda/dense_ops.hpp"
 #include "kernels/cuda/false_positive_plan.hpp"
 #include "kernels/cpu/embedding_bag.hpp"
@@ -332,4 +336,117 @@ TEST(FalsePositivePlan, TheChunkedWalkIsTheCpuBackends) {
         }
       }
     }
+}
+
+// cuBLAS loaded at run time (kernels/cuda/cublas_loader.hpp): the loading needs no device, so it is
+// checked here wherever a CUDA toolkit is installed; creating a handle is left to the gpu tests.
+namespace {
+
+// Sets an environment variable for one scope and restores what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) setenv(name, value, 1);
+    else unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (old_) setenv(name_, old_->c_str(), 1);
+    else unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// The toolkit's copy, where the machine has one (this project's build machines do).
+std::string toolkit_cublas() {
+  for (const char* p : {"/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/targets/x86_64-linux/lib/libcublas.so.13"})
+    if (std::filesystem::exists(p)) return p;
+  return "";
+}
+
+}  // namespace
+
+TEST(CublasLoader, FindsAndResolvesTheInstalledLibrary) {
+  if (toolkit_cublas().empty()) GTEST_SKIP() << "no libcublas.so.13 under /usr/local/cuda";
+  ScopedEnv off("PRIVREC_CUBLAS", nullptr), path("PRIVREC_CUBLAS_PATH", nullptr);
+  const cuda::CublasApi api = cuda::load_cublas();
+  ASSERT_TRUE(api.ok()) << api.why_not;
+  EXPECT_FALSE(api.path.empty());
+  EXPECT_NE(api.create, nullptr);
+  EXPECT_NE(api.destroy, nullptr);
+  EXPECT_NE(api.set_math_mode, nullptr);
+  EXPECT_NE(api.sgemm, nullptr);
+}
+
+TEST(CublasLoader, PathVariableNamesTheOneFileToOpen) {
+  const std::string lib = toolkit_cublas();
+  if (lib.empty()) GTEST_SKIP() << "no libcublas.so.13 under /usr/local/cuda";
+  ScopedEnv off("PRIVREC_CUBLAS", nullptr);
+  {
+    ScopedEnv path("PRIVREC_CUBLAS_PATH", lib.c_str());
+    const cuda::CublasApi api = cuda::load_cublas();
+    ASSERT_TRUE(api.ok()) << api.why_not;
+    EXPECT_EQ(api.path, lib);
+  }
+  ScopedEnv path("PRIVREC_CUBLAS_PATH", "/nonexistent/libcublas.so.13");
+  const cuda::CublasApi api = cuda::load_cublas();
+  EXPECT_FALSE(api.ok());
+  EXPECT_NE(api.why_not.find("/nonexistent/libcublas.so.13"), std::string::npos) << api.why_not;
+}
+
+TEST(CublasLoader, OffSelectsTheFallback) {
+  ScopedEnv off("PRIVREC_CUBLAS", "off");
+  const cuda::CublasApi api = cuda::load_cublas();
+  EXPECT_FALSE(api.ok());
+  EXPECT_EQ(api.why_not, "PRIVREC_CUBLAS=off");
+  EXPECT_EQ(api.sgemm, nullptr);
+}
+
+// A column-major SGEMM on the host, as cuBLAS defines it, run with the arguments the mapping hands
+// cuBLAS, against a row-major reference: every shape and transpose pair, padded strides, accumulate.
+void column_major_sgemm(const cuda::CublasGemmArgs& g, const std::vector<float>& first, const std::vector<float>& second,
+                        float beta, std::vector<float>& c) {
+  auto at = [](const std::vector<float>& x, int op, int ld, int r, int col) {
+    return op == cuda::kCublasOpN ? x[static_cast<size_t>(col) * ld + r] : x[static_cast<size_t>(r) * ld + col];
+  };
+  for (int j = 0; j < g.n; ++j)
+    for (int i = 0; i < g.m; ++i) {
+      double s = 0;
+      for (int k = 0; k < g.k; ++k)
+        s += static_cast<double>(at(first, g.op_first, g.ld_first, i, k)) * at(second, g.op_second, g.ld_second, k, j);
+      float& out = c[static_cast<size_t>(j) * g.ldc + i];
+      out = static_cast<float>(s + beta * out);
+    }
+}
+
+TEST(CublasLoader, RowMajorMappingMatchesTheDefinition) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (bool acc : {false, true}) {
+        const int64_t M = 5, N = 3, K = 4, pad = 2;
+        const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+        std::vector<float> A(static_cast<size_t>((ta ? K : M) * lda)), B(static_cast<size_t>((tb ? N : K) * ldb));
+        std::vector<float> C(static_cast<size_t>(M * ldc));
+        for (size_t i = 0; i < A.size(); ++i) A[i] = static_cast<float>(i % 7) - 3;
+        for (size_t i = 0; i < B.size(); ++i) B[i] = static_cast<float>(i % 5) - 2;
+        for (size_t i = 0; i < C.size(); ++i) C[i] = static_cast<float>(i % 3);
+        std::vector<float> want = C;
+        for (int64_t r = 0; r < M; ++r)
+          for (int64_t c = 0; c < N; ++c) {
+            double s = acc ? want[r * ldc + c] : 0.0;
+            for (int64_t k = 0; k < K; ++k) s += (ta ? A[k * lda + r] : A[r * lda + k]) * (tb ? B[c * ldb + k] : B[k * ldb + c]);
+            want[r * ldc + c] = static_cast<float>(s);
+          }
+        const cuda::CublasGemmArgs g = cuda::cublas_gemm_args(ta, tb, M, N, K, lda, ldb, ldc);
+        ASSERT_TRUE(g.fits);
+        column_major_sgemm(g, B, A, acc ? 1.0f : 0.0f, C);
+        for (int64_t r = 0; r < M; ++r)
+          for (int64_t c = 0; c < N; ++c)
+            EXPECT_EQ(C[r * ldc + c], want[r * ldc + c]) << ta << tb << acc << " at " << r << "," << c;
+      }
+  EXPECT_FALSE(cuda::cublas_gemm_args(false, false, int64_t{1} << 31, 4, 4, 4, 4, 4).fits);
+  EXPECT_FALSE(cuda::cublas_gemm_args(false, false, 4, 4, 0, 4, 4, 4).fits);
 }
