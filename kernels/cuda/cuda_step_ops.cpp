@@ -4,6 +4,7 @@
 #include "kernels/cuda/cuda_step_ops.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "kernels/cuda/dense_ops.hpp"
@@ -13,6 +14,17 @@ namespace privrec::cuda {
 
 namespace {
 constexpr uint64_t kF = sizeof(float);
+// Every piece of a packed batch starts on a 256-byte boundary, cudaMalloc's own alignment, so a
+// view is as aligned as a buffer of its own was (vector loads of the dense features), and takes
+// at least one boundary's worth, so even an empty table's indices point inside the buffer.
+constexpr size_t kAlign = 256;
+size_t padded(size_t bytes) { return (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign; }
+
+// A piece of a packed batch: its host source (nullptr: filled in place) and where it goes.
+struct Piece {
+  const void* src = nullptr;
+  size_t bytes = 0, at = 0;
+};
 }  // namespace
 
 CudaStepOps::CudaStepOps(const cpu::DlrmModel& host, const AlgorithmConfig& cfg) : cfg_(cfg) {
@@ -34,7 +46,6 @@ CudaStepOps::CudaStepOps(const cpu::DlrmModel& host, const AlgorithmConfig& cfg)
   F_ = T_ + 1;
   width_ = host.workload.interaction_width();
   for (int64_t k = 0; k < T_; ++k) ws_.push_back(std::make_unique<CoalesceWorkspace>());
-  offsets_.resize(T_), indices_.resize(T_), next_offsets_.resize(T_), next_indices_.resize(T_);
   sizes_.tables.resize(T_);
   for (int64_t k = 0; k < T_; ++k) sizes_.tables[k].rows = static_cast<uint64_t>(rows_[k]);
   const Plan& plan = plan_of(cfg_.kind);
@@ -71,11 +82,11 @@ void CudaStepOps::resize(int64_t B) {
   input_.clear();
   delta_.clear();
   for (const auto& l : layers_) {
-    input_.emplace_back(static_cast<size_t>(B * l.in));
+    input_.emplace_back(input_.empty() ? 0 : static_cast<size_t>(B * l.in));
     delta_.emplace_back(static_cast<size_t>(B * l.out));
   }
   bottom_out_.resize(B * dim_), feat_.resize(B * F_ * dim_), dfeat_.resize(B * F_ * dim_);
-  logits_.resize(B), labels_.resize(B), dlogit_.resize(B), dz_.resize(B * width_);
+  logits_.resize(B), dlogit_.resize(B), dz_.resize(B * width_);
   norm2_.resize(B), clip_.resize(B), cs_.resize(B * T_), loss_.resize(kBceLossScratch);
   scaled_.resize(0);
   grads_.assign(T_, {});
@@ -87,32 +98,79 @@ void CudaStepOps::resize(int64_t B) {
   for (const auto& l : layers_) d.layers.push_back({static_cast<uint64_t>(l.in), static_cast<uint64_t>(l.out)});
 }
 
-// The first operation of every step: it sizes the buffers for the batch and uploads its ids.
+// Packs `b` (whole: with its dense features, labels and the pointer arrays) into d.host and sends
+// it to d.dev with one asynchronous copy on the default stream, which the kernels that read it
+// run on after it. The pointer arrays hold device addresses, known once d.dev has its size, so
+// they travel in the same copy. d.host.claim() waits for the copy it sent last, if still running.
+void CudaStepOps::stage_batch(const Batch& b, bool whole, DeviceBatch& d) {
+  std::vector<Piece> pieces;
+  size_t total = 0;
+  auto add = [&](const void* src, size_t bytes) {
+    pieces.push_back({src, bytes, total});
+    total += padded(bytes);
+    return pieces.back().at;
+  };
+  for (int64_t k = 0; k < T_; ++k) {
+    const auto& tb = b.tables[k];
+    add(tb.offsets.data(), tb.offsets.size() * sizeof(int64_t));
+    add(tb.indices.data(), tb.indices.size() * sizeof(int64_t));
+  }
+  size_t ptrs = 0, dense = 0, labels = 0;
+  if (whole) {
+    ptrs = add(nullptr, 2 * static_cast<size_t>(T_) * sizeof(const int64_t*));
+    dense = add(b.dense.data(), b.dense.size() * kF);
+    labels = add(b.labels.data(), b.labels.size() * kF);
+  }
+  // claim() waits for the last copy from d.host (its source must stay intact until then). A
+  // growing d.dev is freed with cudaFree, which waits for the device, so kernels still reading the
+  // last batch never see it go; on the same stream, the next copy lands after they ran.
+  char* host = d.host.claim(total);
+  d.dev.resize(total);
+  char* base = d.dev.data();
+  d.offsets.resize(T_), d.indices.resize(T_);
+  for (int64_t k = 0; k < T_; ++k) {
+    d.offsets[k] = reinterpret_cast<const int64_t*>(base + pieces[2 * k].at);
+    d.indices[k] = reinterpret_cast<const int64_t*>(base + pieces[2 * k + 1].at);
+  }
+  for (const Piece& p : pieces)
+    if (p.src && p.bytes) std::memcpy(host + p.at, p.src, p.bytes);
+  if (whole) {
+    std::memcpy(host + ptrs, d.offsets.data(), T_ * sizeof(const int64_t*));
+    std::memcpy(host + ptrs + T_ * sizeof(const int64_t*), d.indices.data(), T_ * sizeof(const int64_t*));
+    d.offset_ptrs = reinterpret_cast<const int64_t* const*>(base + ptrs);
+    d.index_ptrs = d.offset_ptrs + T_;
+    d.dense = reinterpret_cast<const float*>(base + dense);
+    d.labels = reinterpret_cast<const float*>(base + labels);
+  }
+  d.host.send(base, total);
+}
+
+// The first operation of every step: it sizes the buffers for the batch and sends the whole batch
+// (every table's ids, the dense features and labels) up in one copy, which this stage's time
+// includes as it included the per-table copies before.
 void CudaStepOps::embedding_forward(const OpContext& c, WorkCounters& w) {
   const Batch& batch = *c.batch;
   resize(batch.size);
+  stage_batch(batch, true, batch_);
   for (int64_t k = 0; k < T_; ++k) {
-    const auto& tb = batch.tables[k];
-    offsets_[k].upload(tb.offsets), indices_[k].upload(tb.indices);
-    launch_embedding_forward(tables_[k].data(), dim_, offsets_[k].data(), indices_[k].data(), B_,
+    launch_embedding_forward(tables_[k].data(), dim_, batch_.offsets[k], batch_.indices[k], B_,
                              feat_.data() + (1 + k) * dim_, F_ * dim_);
-    sizes_.tables[k].lookups = tb.indices.size();
+    sizes_.tables[k].lookups = batch.tables[k].indices.size();
   }
   count({OpKind::embedding_forward}, w);
 }
 
+// The batch's dense features and labels are on the device already (sent by embedding_forward).
 void CudaStepOps::dense_forward(const OpContext& c, WorkCounters& w) {
   const int64_t B = B_;
-  input_[0].upload(c.batch->dense);
-  labels_.upload(c.batch->labels);
   for (size_t l = 0; l < layers_.size(); ++l) {
     if (l == nb_) interaction_forward(bottom_out_.data(), feat_.data(), B, F_, dim_, input_[nb_].data(), width_);
     const Layer& L = layers_[l];
     float* out = l + 1 == nb_ ? bottom_out_.data() : l + 1 < layers_.size() ? input_[l + 1].data() : logits_.data();
-    gemm(false, true, B, L.out, L.in, input_[l].data(), L.in, L.w.data(), L.in, out, L.out, false);
+    gemm(false, true, B, L.out, L.in, input(l), L.in, L.w.data(), L.in, out, L.out, false);
     add_bias_act(out, L.b.data(), B, L.out, L.relu);
   }
-  c.rec->loss = bce_loss(logits_.data(), labels_.data(), B, dlogit_.data(), loss_.data());
+  c.rec->loss = bce_loss(logits_.data(), batch_.labels, B, dlogit_.data(), loss_.data());
   count({OpKind::dense_forward}, w);
 }
 
@@ -146,7 +204,7 @@ void CudaStepOps::weight_grads(const OpContext&, bool clipped, WorkCounters& w) 
       scale_rows(D, factors, B, L.out, scaled_.data());
       D = scaled_.data();
     }
-    gemm(true, false, L.out, L.in, B, D, L.out, input_[l].data(), L.in, L.gw.data(), L.in, false);
+    gemm(true, false, L.out, L.in, B, D, L.out, input(l), L.in, L.gw.data(), L.in, false);
     column_sums(delta_[l].data(), factors, B, L.out, L.gb.data());
   }
   count({.kind = OpKind::weight_grads, .clipped = clipped}, w);
@@ -176,9 +234,9 @@ void CudaStepOps::ghost_norms(const Batch& batch) {
   const int64_t B = B_;
   norm2_.zero();
   for (size_t l = 0; l < layers_.size(); ++l)
-    ghost_norms_layer(input_[l].data(), layers_[l].in, delta_[l].data(), layers_[l].out, B, norm2_.data());
+    ghost_norms_layer(input(l), layers_[l].in, delta_[l].data(), layers_[l].out, B, norm2_.data());
   for (int64_t k = 0; k < T_; ++k) {
-    bag_count_squares(offsets_[k].data(), indices_[k].data(), B, k, T_, cs_.data());
+    bag_count_squares(batch_.offsets[k], batch_.indices[k], B, k, T_, cs_.data());
     uint64_t p2 = 0;
     for (int64_t i = 0; i < B; ++i) {
       const auto p = static_cast<uint64_t>(batch.tables[k].offsets[i + 1] - batch.tables[k].offsets[i]);
@@ -201,7 +259,7 @@ void CudaStepOps::materialized_norms(const Batch& batch, bool keep_all) {
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     const int64_t P = L.out * L.in + L.out;
-    materialize_layer(input_[l].data(), L.in, delta_[l].data(), L.out, B, per_example_.data() + (keep_all ? offset : 0),
+    materialize_layer(input(l), L.in, delta_[l].data(), L.out, B, per_example_.data() + (keep_all ? offset : 0),
                       keep_all ? total : P, norm2_.data());
     offset += P;
   }
@@ -209,7 +267,7 @@ void CudaStepOps::materialized_norms(const Batch& batch, bool keep_all) {
   for (int64_t k = 0; k < T_; ++k) {
     const auto& tb = batch.tables[k];
     emb_rows_.resize(std::max(emb_rows_.size(), tb.indices.size() * static_cast<size_t>(dim_)));
-    materialize_embedding(dfeat_.data(), B, F_, dim_, k, offsets_[k].data(), indices_[k].data(), emb_rows_.data(),
+    materialize_embedding(dfeat_.data(), B, F_, dim_, k, batch_.offsets[k], batch_.indices[k], emb_rows_.data(),
                           norm2_.data());
   }
 }
@@ -242,7 +300,7 @@ void CudaStepOps::coalesce(const OpContext& c, bool clipped, WorkCounters& w) {
 void CudaStepOps::coalesce_tables(const Batch& batch, const float* factors) {
   for (int64_t k = 0; k < T_; ++k) {
     const auto& tb = batch.tables[k];
-    grads_[k] = ws_[k]->coalesce(offsets_[k].data(), indices_[k].data(), B_, static_cast<int64_t>(tb.indices.size()),
+    grads_[k] = ws_[k]->coalesce(batch_.offsets[k], batch_.indices[k], B_, static_cast<int64_t>(tb.indices.size()),
                                  rows_[k] - 1, feat_grad(k), F_ * dim_, dim_, factors);
     sizes_.tables[k].unique_rows = static_cast<uint64_t>(grads_[k].count);
   }

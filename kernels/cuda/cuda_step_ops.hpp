@@ -52,7 +52,24 @@ class CudaStepOps final : public StepOps {
     DeviceArray<float> w, b, gw, gb;
   };
 
+  // One batch on the device: all its tables' offsets and indices (and, for the step's own batch,
+  // its dense features, labels and the per-table pointer arrays adafest's factors read) packed on
+  // the host into one pinned buffer and sent with one asynchronous copy into one device buffer;
+  // the pointers below are views into `dev`, valid until the next stage_batch() into this object.
+  struct DeviceBatch {
+    PinnedBuffer host;
+    DeviceArray<char> dev;
+    std::vector<const int64_t*> offsets, indices;
+    const float* dense = nullptr;
+    const float* labels = nullptr;
+    const int64_t* const* offset_ptrs = nullptr;  // T_ device pointers, = offsets
+    const int64_t* const* index_ptrs = nullptr;   // T_ device pointers, = indices
+  };
+
+  void stage_batch(const Batch& b, bool whole, DeviceBatch& d);
   void resize(int64_t B);
+  // Layer l's input: the batch's dense features for the first layer, else what the layer below wrote.
+  const float* input(size_t l) const { return l ? input_[l].data() : batch_.dense; }
   void count(const Op& op, WorkCounters& w) const;
   float* feat_grad(int64_t k) { return dfeat_.data() + (1 + k) * dim_; }
   void ghost_norms(const Batch& batch);
@@ -79,17 +96,18 @@ class CudaStepOps final : public StepOps {
   std::vector<Layer> layers_;
   size_t nb_ = 0;
   int64_t dim_ = 0, T_ = 0, F_ = 0, width_ = 0, B_ = -1;
-  std::vector<DeviceArray<float>> input_, delta_;
-  DeviceArray<float> bottom_out_, feat_, dfeat_, logits_, labels_, dlogit_, dz_, clip_, cs_, scaled_;
+  std::vector<DeviceArray<float>> input_, delta_;  // input_[0] unused: the first layer reads batch_.dense
+  DeviceArray<float> bottom_out_, feat_, dfeat_, logits_, dlogit_, dz_, clip_, cs_, scaled_;
   DeviceArray<double> norm2_, loss_;
   DeviceArray<float> per_example_, emb_rows_, sum_;
   int64_t per_example_stride_ = 0;
-  std::vector<DeviceArray<int64_t>> offsets_, indices_, next_offsets_, next_indices_;
+  // The step's batch (sent by embedding_forward) and lazydp's next batch (sent by the catch-up):
+  // separate buffers, so the catch-up's upload never waits for or overwrites the step's.
+  DeviceBatch batch_, next_;
   std::vector<std::unique_ptr<CoalesceWorkspace>> ws_;
   std::vector<DeviceSparseRows> grads_;
   DeviceArray<int32_t> slots_;
   // adafest
-  DeviceArray<const int64_t*> off_ptrs_, idx_ptrs_;
   DeviceArray<float> factor_;
   std::vector<std::unique_ptr<AdafestSelector>> selectors_;
   std::vector<TableSelection> selection_;

@@ -25,11 +25,9 @@ DeviceNoise device_noise(NoiseSource s) {
 // gradient yet) and the selected rows.
 void CudaStepOps::select_rows(const OpContext& c, WorkCounters& w) {
   const Batch& batch = *c.batch;
-  std::vector<const int64_t*> off(T_), idx(T_);
-  for (int64_t k = 0; k < T_; ++k) off[k] = offsets_[k].data(), idx[k] = indices_[k].data();
-  off_ptrs_.upload(off), idx_ptrs_.upload(idx);
+  // The per-table pointer arrays came up with the batch (embedding_forward).
   factor_.resize(static_cast<size_t>(B_));
-  adafest_example_factors(off_ptrs_.data(), idx_ptrs_.data(), T_, B_, cfg_.adafest.c1, factor_.data());
+  adafest_example_factors(batch_.offset_ptrs, batch_.index_ptrs, T_, B_, cfg_.adafest.c1, factor_.data());
   if (selectors_.empty())
     for (int64_t k = 0; k < T_; ++k) selectors_.push_back(std::make_unique<AdafestSelector>());
   selection_.resize(T_);
@@ -37,7 +35,7 @@ void CudaStepOps::select_rows(const OpContext& c, WorkCounters& w) {
   int64_t touched = 0, selected = 0, fps = 0, untouched = 0;
   for (int64_t k = 0; k < T_; ++k) {
     const int64_t L = static_cast<int64_t>(batch.tables[k].indices.size());
-    ws_[k]->coalesce(offsets_[k].data(), indices_[k].data(), B_, L, rows_[k] - 1, nullptr, 0, 0, nullptr);
+    ws_[k]->coalesce(batch_.offsets[k], batch_.indices[k], B_, L, rows_[k] - 1, nullptr, 0, 0, nullptr);
     selection_[k] = selectors_[k]->select(ws_[k]->last_sort(), factor_.data(), rows_[k], static_cast<uint32_t>(k),
                                           cfg_.adafest.sigma1, cfg_.adafest.tau, p, cfg_.seed, device_noise(cfg_.noise),
                                           static_cast<uint64_t>(c.step));
@@ -171,14 +169,16 @@ void CudaStepOps::settle(const Batch* next, uint32_t now) {
   schedule_on_device_ = scale_.size();
   owed_.zero();
   const bool exact = cfg_.lazydp.noise == LazyNoiseMode::exact;
+  // The next batch's ids of every table go up in one asynchronous copy, into buffers of their own
+  // (the step's batch_ stays as it is).
+  if (next) stage_batch(*next, false, next_);
   for (int64_t k = 0; k < T_; ++k) {
     const int64_t* rows = nullptr;
     int64_t n = rows_[k];
     if (next) {
       const auto& tb = next->tables[k];
-      next_offsets_[k].upload(tb.offsets), next_indices_[k].upload(tb.indices);
       const DeviceSparseRows u =
-          ws_[k]->coalesce(next_offsets_[k].data(), next_indices_[k].data(), next->size,
+          ws_[k]->coalesce(next_.offsets[k], next_.indices[k], next->size,
                            static_cast<int64_t>(tb.indices.size()), rows_[k] - 1, nullptr, 0, 0, nullptr);
       rows = u.rows, n = u.count;
       sizes_.tables[k].next_lookups = tb.indices.size();

@@ -14,6 +14,10 @@ void device_free(void* p);
 void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
 void copy_on_device(void* dst, const void* src, size_t bytes);
+// Asynchronous on the default stream (the one every kernel here runs on, so kernels launched after
+// it see the data): from page-locked host memory it returns at once and the host must leave the
+// source alone until the copy is done (PinnedBuffer keeps that rule).
+void copy_to_device_async(void* dst, const void* src, size_t bytes);
 void fill_bytes(void* p, int value, size_t bytes);
 void synchronize();
 // For destructors: waits for the device without throwing; an error stays pending on the device
@@ -90,6 +94,34 @@ T* scratch(DeviceArray<char>& a, size_t bytes) {
   if (bytes > a.size()) a.resize(bytes);
   return reinterpret_cast<T*>(a.data());
 }
+
+// Page-locked host memory (cudaMallocHost) that the device copies from asynchronously: a
+// pageable cudaMemcpy stages through a driver buffer and blocks the host, one per call; this one
+// is filled by the host and sent with one cudaMemcpyAsync. Grows only. Each send() records an
+// event, and claim() waits for it before handing the memory back for writing, so the host never
+// overwrites bytes a copy may still be reading, whatever the caller synchronizes in between (the
+// wait costs nothing when, as in a timed stage, the stage's stop event already covered the copy).
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer();
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  // At least `bytes` of host memory, writable now (the last send() from it has finished); the
+  // contents are not kept when it grows.
+  char* claim(size_t bytes);
+  // data()[0, bytes) to device memory at dst, asynchronously on the default stream.
+  void send(void* dst, size_t bytes);
+  char* data() { return p_; }
+  size_t capacity() const { return cap_; }
+
+ private:
+  void wait_sent();
+  char* p_ = nullptr;
+  size_t cap_ = 0;
+  void* sent_ = nullptr;  // cudaEvent_t recorded after the last send(); created at the first
+  bool in_flight_ = false;
+};
 
 // Elapsed device time between start() and stop() (events on the default stream; stop() waits).
 class EventTimer {

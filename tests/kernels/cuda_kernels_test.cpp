@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -18,6 +19,7 @@
 #include "kernels/cpu/lazydp_history.hpp"
 #include "kernels/cpu/noisy_update.hpp"
 #include "kernels/cuda/adafest_selection.hpp"
+#include "kernels/cuda/cublas_loader.hpp"
 #include "kernels/cuda/cuda_step_ops.hpp"
 #include "kernels/cuda/cuda_trainer.hpp"
 #include "kernels/cuda/dense_ops.hpp"
@@ -767,6 +769,116 @@ TEST(CudaKernels, SkewedCoalesceIsBitIdenticalToTheCpuBackend) {
       for (size_t k = 0; k < grads.size(); ++k)
         ASSERT_TRUE(same_bits(grads[k], want[0].grads[k]))
             << "dim " << d << " row " << rows[k / d] << " column " << k % d;
+    }
+  }
+}
+
+// cuBLAS (loaded at run time) against the project's own kernel on the MLP's shapes and a few odd
+// ones: both transposes, accumulate, padded strides, within 1e-5 relative to the magnitude of the
+// sum. Skipped only where the fallback was asked for (PRIVREC_CUBLAS=off).
+TEST(CudaKernels, CublasGemmMatchesTheOwnKernel) {
+  REQUIRE_GPU();
+  const cuda::CublasSession& s = cuda::cublas_session();
+  if (const char* v = std::getenv("PRIVREC_CUBLAS"); v != nullptr && std::string(v) == "off") {
+    EXPECT_STREQ(cuda::gemm_backend_name(), "privrec");
+    GTEST_SKIP() << "PRIVREC_CUBLAS=off";
+  }
+  ASSERT_NE(s.handle, nullptr) << s.api.why_not;
+  EXPECT_STREQ(cuda::gemm_backend_name(), "cublas");
+  struct Shape { int64_t M, N, K; };
+  for (const Shape sh : {Shape{2048, 512, 13}, Shape{4096, 256, 512}, Shape{256, 512, 4096}, Shape{67, 33, 129}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (bool acc : {false, true}) {
+          const int64_t lda = (ta ? sh.M : sh.K) + 3, ldb = (tb ? sh.K : sh.N) + 1, ldc = sh.N + 2;
+          std::vector<float> a(static_cast<size_t>((ta ? sh.K : sh.M) * lda)), b(static_cast<size_t>((tb ? sh.N : sh.K) * ldb));
+          std::vector<float> c0(static_cast<size_t>(sh.M * ldc));
+          for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 101) - 0.5f;
+          for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 53) - 0.52f;
+          for (size_t i = 0; i < c0.size(); ++i) c0[i] = 0.1f * static_cast<float>(i % 11) - 0.5f;
+          cuda::DeviceArray<float> da, db, dc, dref;
+          da.upload(a), db.upload(b), dc.upload(c0), dref.upload(c0);
+          cuda::gemm(ta, tb, sh.M, sh.N, sh.K, da.data(), lda, db.data(), ldb, dc.data(), ldc, acc);
+          cuda::gemm_privrec(ta, tb, sh.M, sh.N, sh.K, da.data(), lda, db.data(), ldb, dref.data(), ldc, acc);
+          std::vector<float> got(c0.size()), want(c0.size());
+          cuda::copy_to_host(got.data(), dc.data(), got.size() * sizeof(float));
+          cuda::copy_to_host(want.data(), dref.data(), want.size() * sizeof(float));
+          // Each term is at most 0.52^2, so K terms (plus C) bound the magnitude of the sum.
+          const double mag = static_cast<double>(sh.K) * 0.52 * 0.52 + (acc ? 0.5 : 0.0);
+          for (int64_t r = 0; r < sh.M; ++r)
+            for (int64_t col = 0; col < sh.N; ++col)
+              ASSERT_NEAR(got[r * ldc + col], want[r * ldc + col], 1e-5 * mag)
+                  << sh.M << "x" << sh.N << "x" << sh.K << " ta " << ta << " tb " << tb << " acc " << acc << " at "
+                  << r << "," << col;
+          // The padding between rows of C is never written.
+          for (int64_t r = 0; r < sh.M; ++r)
+            for (int64_t col = sh.N; col < ldc; ++col) ASSERT_EQ(got[r * ldc + col], c0[r * ldc + col]);
+        }
+}
+
+// The synthetic trace with some tables' bags emptied: table 0 (the largest) in every odd batch,
+// the last one in batch 2. The batch upload packs every table's ids into one buffer, so an empty
+// table's views sit between others' and must neither read nor shift its neighbours.
+class TraceWithEmptyTables : public TraceSource {
+ public:
+  explicit TraceWithEmptyTables(const Workload& w) : inner_(w, 3) {}
+  int64_t num_batches() const override { return -1; }
+  Batch batch(int64_t index) const override {
+    Batch b = inner_.batch(index);
+    auto empty = [](TableBatch& t) {
+      t.indices.clear();
+      std::fill(t.offsets.begin(), t.offsets.end(), 0);
+    };
+    if (index % 2 == 1) empty(b.tables.front());
+    if (index == 2) empty(b.tables.back());
+    return b;
+  }
+  int64_t num_tables() const override { return inner_.num_tables(); }
+  int64_t num_dense() const override { return inner_.num_dense(); }
+  std::string describe() const override { return "synthetic with empty tables"; }
+
+ private:
+  SyntheticTrace inner_;
+};
+
+// test::train on any trace.
+cpu::DlrmModel train_on_cpu(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, int64_t steps) {
+  cpu::DlrmModel m = cpu::DlrmModel::create(w, 11);
+  auto trainer = cpu::make_trainer(m, cfg);
+  StepRecord setup;
+  trainer->setup(trace, steps, setup);
+  walk_steps(trace, steps, [&](int64_t t, const Batch& batch, const Batch* next) {
+    StepRecord rec;
+    trainer->step(t, batch, next, rec);
+  });
+  StepRecord fin;
+  trainer->finish(steps, fin);
+  return m;
+}
+
+// The one-copy batch upload (every table's offsets and indices, the dense features and labels in
+// one pinned buffer, viewed per table on the device) with five tables of 1000, 200, 50, 5000 and 7
+// rows and bags of different sizes, a batch of 13 (no piece a multiple of the packing's
+// alignment), and tables emptied in some batches, which lazydp's catch-up also sees as the next
+// batch: each algorithm on the device equals the CPU backend as in MatchTheCpuBackend. adafest
+// and the dpsgd variants read the views through the pointer arrays, the norms and the coalesce.
+TEST(CudaTrainers, MatchTheCpuBackendWithUnevenAndEmptyTables) {
+  REQUIRE_GPU();
+  Workload w = test::small_workload(13);
+  TableSpec big = w.tables.front(), tiny = w.tables.back();
+  big.name = "big", big.rows = 5000, big.pooling = 5;
+  tiny.name = "seven", tiny.rows = 7, tiny.pooling = 1;
+  w.tables.push_back(big), w.tables.push_back(tiny);
+  const TraceWithEmptyTables trace(w);
+  for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_b, AlgorithmKind::dpsgd_f, AlgorithmKind::lazydp,
+                          AlgorithmKind::adafest}) {
+    for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact}) {
+      if (mode == LazyNoiseMode::exact && k != AlgorithmKind::lazydp) continue;
+      AlgorithmConfig cfg = test::algo(k, 0.8, 0.5);
+      cfg.lazydp.noise = mode;
+      const cpu::DlrmModel on_gpu = cuda::train_model_on_cuda(w, cfg, trace, 5, 11);
+      const cpu::DlrmModel on_cpu = train_on_cpu(w, cfg, trace, 5);
+      EXPECT_LT(max_rel_diff(on_gpu, on_cpu), 1e-4) << algorithm_info(k).name << " " << lazy_noise_mode_name(mode);
     }
   }
 }
