@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 
 #include "models/sample_stats.hpp"
@@ -47,6 +48,43 @@ ErrorSummary summarize_errors(const std::vector<double>& measured, const std::ve
     }
     s.pearson = sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : 0.0;
   }
+  return s;
+}
+
+nlohmann::json Spread::to_json(std::string_view unit) const {
+  const std::string u(unit);
+  return {{"repeats", repeats},   {"median_" + u, median},  {"min_" + u, min},
+          {"max_" + u, max},      {"spread_pct", range_pct}, {"mad_pct", mad_pct}};
+}
+
+Spread summarize_repeats(const std::vector<double>& repeats) {
+  Spread s;
+  const SampleStats stats = summarize(repeats);
+  s.repeats = static_cast<int64_t>(stats.n);
+  s.median = stats.median, s.min = stats.min, s.max = stats.max;
+  s.range_pct = stats.spread_pct();
+  std::vector<double> deviation;
+  deviation.reserve(repeats.size());
+  for (const double x : repeats) deviation.push_back(std::abs(x - stats.median));
+  s.mad_pct = stats.median != 0 ? 100.0 * median(std::move(deviation)) / stats.median : 0.0;
+  return s;
+}
+
+nlohmann::json SpreadSummary::to_json() const {
+  return {{"quantities", quantities},
+          {"median_spread_pct", median_range_pct},
+          {"worst_spread_pct", worst_range_pct},
+          {"median_mad_pct", median_mad_pct}};
+}
+
+SpreadSummary summarize_spreads(const std::vector<Spread>& spreads) {
+  SpreadSummary s;
+  s.quantities = static_cast<int64_t>(spreads.size());
+  std::vector<double> range, mad;
+  for (const Spread& x : spreads) range.push_back(x.range_pct), mad.push_back(x.mad_pct);
+  const SampleStats r = summarize(std::move(range));
+  s.median_range_pct = r.median, s.worst_range_pct = r.max;
+  s.median_mad_pct = median(std::move(mad));
   return s;
 }
 

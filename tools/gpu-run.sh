@@ -331,7 +331,7 @@ call2() {
     --out "$out/gpu-profile.json" --force
   [ $dry -eq 0 ] && [ -f "$out/calibrate.txt" ] && tail -n 25 "$out/calibrate.txt" >> "$out/summary.txt"
   if [ $dry -eq 1 ] || [ -f "$out/gpu-profile.json" ]; then
-    sec cuda validate 75 validate.txt "$privrec" validate --backend cuda --cases "$val" \
+    sec cuda validate 75 validate.txt "$privrec" validate --backend cuda --repeats 1 --cases "$val" \
       --hardware "$out/gpu-profile.json" -q --json "$out/validate.json" --force
     [ $dry -eq 0 ] && [ -f "$out/validate.txt" ] &&
       grep -E 'all stages|end to end' "$out/validate.txt" | tee -a "$out/summary.txt"
