@@ -21,7 +21,7 @@ nlohmann::json thread_name(int tid, const std::string& name) {
 }  // namespace
 
 nlohmann::json chrome_trace(const SimReport& report, const HardwareProfile& h, const std::string& title) {
-  const bool split = h.tables_in == "host";
+  const bool split = h.table_stages_on_host();
   nlohmann::json events = nlohmann::json::array();
   events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", title}}}});
   events.push_back(thread_name(1, split ? "device (MLPs)" : h.name));

@@ -43,6 +43,76 @@ double non_negative(JsonObjectReader& r, const std::string& key) {
   return v;
 }
 
+std::vector<std::pair<double, double>> parse_by_row(JsonObjectReader& r) {
+  std::vector<std::pair<double, double>> out;
+  const nlohmann::json& m = r.required_object("random_GBps_by_row_B", "an object {\"row bytes\": GB/s, ...}");
+  for (const auto& [k, v] : m.items()) {
+    const std::string path = r.key_path("random_GBps_by_row_B") + "." + k;
+    double bytes = 0;
+    try {
+      size_t used = 0;
+      bytes = std::stod(k, &used);
+      if (used != k.size()) bytes = 0;
+    } catch (const std::exception&) {
+    }
+    if (!(bytes > 0)) throw config_error(r.file(), path, k, "a key that is a positive row size in bytes");
+    if (!v.is_number() || !(v.get<double>() > 0)) throw config_error(r.file(), path, json_value_text(v), "a positive GB/s");
+    out.emplace_back(bytes, v.get<double>());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// "caches": [{"name", "capacity_MB", "stream_GBps", "random_GBps", optional "random_GBps_by_row_B"}],
+// nearest first: capacities strictly ascending and below the memory's.
+std::vector<CacheLevel> parse_caches(JsonObjectReader& r, double memory_GB) {
+  const std::string key = r.key_path("caches");
+  const nlohmann::json& list = r.required_array("caches");
+  std::vector<CacheLevel> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = fmt::format("{}[{}]", key, i);
+    JsonObjectReader c = r.child(list[i], "caches", i);
+    CacheLevel l;
+    l.name = c.required_string("name");
+    l.capacity_MB = positive(c, "capacity_MB");
+    l.stream_GBps = positive(c, "stream_GBps");
+    l.random_GBps = positive(c, "random_GBps");
+    if (c.has("random_GBps_by_row_B")) l.random_GBps_by_row_B = parse_by_row(c);
+    c.reject_unknown_keys();
+    if (!out.empty() && !(l.capacity_MB > out.back().capacity_MB))
+      throw config_error(r.file(), path + ".capacity_MB", fmt::format("{}", l.capacity_MB),
+                         fmt::format("more than the level before ({} MB): caches are listed nearest first", out.back().capacity_MB));
+    if (!(l.capacity_MB < memory_GB * 1e3))
+      throw config_error(r.file(), path + ".capacity_MB", fmt::format("{}", l.capacity_MB),
+                         fmt::format("less than the memory behind it ({} GB)", memory_GB));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+nlohmann::json by_row_json(const std::vector<std::pair<double, double>>& by_row) {
+  nlohmann::json m = nlohmann::json::object();
+  for (const auto& [bytes, gbps] : by_row) m[fmt::format("{}", bytes)] = gbps;
+  return m;
+}
+
+DeviceCache parse_device_cache(JsonObjectReader& r, const HardwareProfile& h) {
+  JsonObjectReader c(r.required_object("device_cache", "an object {\"capacity_GB\", \"policy\"}"), r.file(),
+                     r.key_path("device_cache"));
+  DeviceCache d;
+  d.capacity_GB = positive(c, "capacity_GB");
+  d.policy = c.required_string("policy");
+  if (d.policy != "lru" && d.policy != "lfu")
+    throw config_error(r.file(), c.key_path("policy"), d.policy, "\"lru\" or \"lfu\"");
+  c.reject_unknown_keys();
+  if (h.tables_in != "host")
+    throw config_error(r.file(), r.key_path("device_cache"), "(present)", "a device cache only with tables_in \"host\"");
+  if (d.capacity_GB > h.device.memory_GB)
+    throw config_error(r.file(), c.key_path("capacity_GB"), fmt::format("{}", d.capacity_GB),
+                       fmt::format("at most the device's memory_GB ({})", h.device.memory_GB));
+  return d;
+}
+
 ProcessorProfile parse_processor(const nlohmann::json& j, const std::string& file, const std::string& key) {
   JsonObjectReader r(j, file, key);
   ProcessorProfile p;
@@ -60,23 +130,8 @@ ProcessorProfile parse_processor(const nlohmann::json& j, const std::string& fil
       throw config_error(file, r.key_path("overlap_fraction"), fmt::format("{}", p.overlap_fraction),
                          "a fraction in [0, 1] (1: the terms overlap fully, 0: they add up)");
   }
-  if (r.has("random_GBps_by_row_B")) {
-    const nlohmann::json& m = r.required_object("random_GBps_by_row_B", "an object {\"row bytes\": GB/s, ...}");
-    for (const auto& [k, v] : m.items()) {
-      const std::string path = r.key_path("random_GBps_by_row_B") + "." + k;
-      double bytes = 0;
-      try {
-        size_t used = 0;
-        bytes = std::stod(k, &used);
-        if (used != k.size()) bytes = 0;
-      } catch (const std::exception&) {
-      }
-      if (!(bytes > 0)) throw config_error(file, path, k, "a key that is a positive row size in bytes");
-      if (!v.is_number() || !(v.get<double>() > 0)) throw config_error(file, path, json_value_text(v), "a positive GB/s");
-      p.random_GBps_by_row_B.emplace_back(bytes, v.get<double>());
-    }
-    std::sort(p.random_GBps_by_row_B.begin(), p.random_GBps_by_row_B.end());
-  }
+  if (r.has("random_GBps_by_row_B")) p.random_GBps_by_row_B = parse_by_row(r);
+  if (r.has("caches")) p.caches = parse_caches(r, p.memory_GB);
   r.reject_unknown_keys();
   return p;
 }
@@ -88,18 +143,19 @@ nlohmann::json processor_json(const ProcessorProfile& p) {
                       {"sort_ops_per_s", p.sort_ops_per_s},
                       {"launch_overhead_us", p.launch_overhead_us}};
   if (p.overlap_fraction != 1.0) j["overlap_fraction"] = p.overlap_fraction;
-  if (!p.random_GBps_by_row_B.empty()) {
-    nlohmann::json m = nlohmann::json::object();
-    for (const auto& [bytes, gbps] : p.random_GBps_by_row_B) m[fmt::format("{}", bytes)] = gbps;
-    j["random_GBps_by_row_B"] = m;
+  if (!p.random_GBps_by_row_B.empty()) j["random_GBps_by_row_B"] = by_row_json(p.random_GBps_by_row_B);
+  for (const CacheLevel& l : p.caches) {
+    nlohmann::json c = {{"name", l.name}, {"capacity_MB", l.capacity_MB}, {"stream_GBps", l.stream_GBps},
+                        {"random_GBps", l.random_GBps}};
+    if (!l.random_GBps_by_row_B.empty()) c["random_GBps_by_row_B"] = by_row_json(l.random_GBps_by_row_B);
+    j["caches"].push_back(c);
   }
   return j;
 }
 }  // namespace
 
-double ProcessorProfile::random_GBps_for(double row_bytes) const {
-  const auto& m = random_GBps_by_row_B;
-  if (m.empty()) return random_GBps;
+double random_GBps_at(const std::vector<std::pair<double, double>>& m, double fallback, double row_bytes) {
+  if (m.empty()) return fallback;
   if (row_bytes <= m.front().first) return m.front().second;
   if (row_bytes >= m.back().first) return m.back().second;
   size_t i = 1;
@@ -126,16 +182,15 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
   if (std::find(families.begin(), families.end(), h.kernels) == families.end())
     throw config_error(file, r.key_path("kernels"), h.kernels, "the kernels it models: \"cpu\" or \"cuda\"");
   h.device = parse_processor(r.required_object("device"), file, r.key_path("device"));
-  if (h.tables_in == "host") {
-    h.host = parse_processor(r.required_object("host", "an object (tables_in is \"host\")"), file, r.key_path("host"));
-    JsonObjectReader l(r.required_object("link", "an object (tables_in is \"host\")"), file, r.key_path("link"));
+  if (h.tables_in == "host" || r.has("host") || r.has("link")) {
+    const char* why = h.tables_in == "host" ? "an object (tables_in is \"host\")" : "an object (a host needs a link, and a link a host)";
+    h.host = parse_processor(r.required_object("host", why), file, r.key_path("host"));
+    JsonObjectReader l(r.required_object("link", why), file, r.key_path("link"));
     h.link_GBps = positive(l, "GBps");
     h.link_latency_us = non_negative(l, "latency_us");
     l.reject_unknown_keys();
-  } else if (r.has("host") || r.has("link")) {
-    throw config_error(file, r.key_path(r.has("host") ? "host" : "link"), "(present)",
-                       "no host or link section when tables_in is \"device\"");
   }
+  if (r.has("device_cache")) h.device_cache = parse_device_cache(r, h);
   if (r.has("stage_efficiency")) {
     const nlohmann::json& m = r.required_object("stage_efficiency", "an object {\"stage\": factor, ...}");
     for (const auto& [k, v] : m.items()) {
@@ -165,9 +220,35 @@ nlohmann::json HardwareProfile::to_json() const {
     j["host"] = processor_json(*host);
     j["link"] = {{"GBps", link_GBps}, {"latency_us", link_latency_us}};
   }
+  if (device_cache) j["device_cache"] = {{"capacity_GB", device_cache->capacity_GB}, {"policy", device_cache->policy}};
   if (!stage_efficiency.empty()) j["stage_efficiency"] = stage_efficiency;
   if (!stage_fixed_ms.empty()) j["stage_fixed_ms"] = stage_fixed_ms;
   return j;
+}
+
+void apply_placement(HardwareProfile& h, const std::string& tables_in, double cache_GB, const std::string& policy) {
+  if (!tables_in.empty()) {
+    if (tables_in != "device" && tables_in != "host")
+      throw InputError(fmt::format("--tables-in {}: expected device or host", tables_in));
+    if (tables_in == "host" && !h.host)
+      throw InputError(fmt::format("--tables-in host: hardware profile {} describes no host and link", h.name));
+    h.tables_in = tables_in;
+    if (tables_in == "device") h.device_cache.reset();
+  }
+  if (!policy.empty() && policy != "lru" && policy != "lfu")
+    throw InputError(fmt::format("--cache-policy {}: expected lru or lfu", policy));
+  if (cache_GB >= 0) {
+    if (cache_GB > 0 && h.tables_in != "host")
+      throw InputError(fmt::format("--device-cache {} GB: a device cache serves tables in host memory (add --tables-in host)", cache_GB));
+    if (cache_GB > h.device.memory_GB)
+      throw InputError(fmt::format("--device-cache {} GB: larger than {}'s device memory ({} GB)", cache_GB, h.name, h.device.memory_GB));
+    if (cache_GB == 0) h.device_cache.reset();
+    else h.device_cache = DeviceCache{cache_GB, "lru"};
+  }
+  if (!policy.empty()) {
+    if (!h.device_cache) throw InputError(fmt::format("--cache-policy {}: no device cache (give --device-cache)", policy));
+    h.device_cache->policy = policy;
+  }
 }
 
 std::vector<std::string> hardware_preset_names() {

@@ -12,6 +12,23 @@
 
 namespace privrec::sim {
 
+// Row-random bandwidth as a function of the row size: measured points (ascending row bytes),
+// interpolated in log(row bytes) and held flat beyond the ends; `fallback` when there are none.
+double random_GBps_at(const std::vector<std::pair<double, double>>& by_row_B, double fallback, double row_bytes);
+
+// A cache in front of a processor's memory (CPU L2/L3, a GPU's L2): the rows it holds are served
+// at its rates. Capacities are the whole level's (summed over cores for private caches).
+struct CacheLevel {
+  std::string name;                // "L2", "L3", ...
+  double capacity_MB = 0;          // 1 MB = 1e6 bytes, like every other size in a profile
+  double stream_GBps = 0;          // sequential read+write bandwidth of data resident in it
+  double random_GBps = 0;          // row-random bandwidth of resident rows (128 B rows)
+  std::vector<std::pair<double, double>> random_GBps_by_row_B;  // optional, measured, as the processor's
+
+  double random_GBps_for(double row_bytes) const { return random_GBps_at(random_GBps_by_row_B, random_GBps, row_bytes); }
+  double capacity_bytes() const { return capacity_MB * 1e6; }
+};
+
 // One processor with its memory: where a stage runs and what it can do per second.
 struct ProcessorProfile {
   double memory_GB = 0;            // capacity for tables (and, on the compute side, the model)
@@ -30,8 +47,19 @@ struct ProcessorProfile {
   // Optional, measured: random-access bandwidth by row size in bytes (ascending). When present it
   // replaces random_GBps, interpolated in log(row bytes) and held flat beyond the ends.
   std::vector<std::pair<double, double>> random_GBps_by_row_B;
+  // Optional: the caches in front of the memory, nearest first (capacities ascending, all below
+  // memory_GB). Row traffic that hits a cache is served at its rates (sim/memory_levels.hpp).
+  std::vector<CacheLevel> caches;
 
-  double random_GBps_for(double row_bytes) const;
+  double random_GBps_for(double row_bytes) const { return random_GBps_at(random_GBps_by_row_B, random_GBps, row_bytes); }
+};
+
+// A software cache of hot rows in device memory for tables that live in host memory (FBGEMM's
+// UVM-caching embeddings, HugeCTR's embedding cache): the table stages run on the device, rows it
+// holds are read from device memory, misses cross the link.
+struct DeviceCache {
+  double capacity_GB = 0;
+  std::string policy = "lru";  // "lru" or "lfu"
 };
 
 struct HardwareProfile {
@@ -41,14 +69,18 @@ struct HardwareProfile {
   // "device": tables and MLPs in one processor's memory. "host": tables in host memory (the
   // table stages run on the host), MLPs on the device, pooled embeddings and their gradients
   // crossing the link every step (the LazyDP paper's system).
+  // A profile whose tables are on the device may still describe its host and link (a DGX's host
+  // CPUs and PCIe): a placement can then move the tables there (`--tables-in host`).
   std::string tables_in = "device";
   // Whose kernels the profile models: the family of work formulas (models/kernel_work/) that
   // predicts the counters, "cpu" or "cuda" (GPU presets model the CUDA backend's kernels).
   std::string kernels;
   ProcessorProfile device;
   std::optional<ProcessorProfile> host;
-  double link_GBps = 0;  // per direction, only with tables_in == "host"
+  double link_GBps = 0;  // per direction, with a host
   double link_latency_us = 0;
+  // Optional, only with tables_in == "host": hot rows cached in device memory.
+  std::optional<DeviceCache> device_cache;
   // Optional, calibrated: measured time over the roofline time per stage, fitted on calibration
   // cases (privrec calibrate). 1 for a stage not listed.
   std::map<std::string, double> stage_efficiency;
@@ -56,7 +88,11 @@ struct HardwareProfile {
   // per-bag loop overheads) that the counters do not carry. 0 for a stage not listed.
   std::map<std::string, double> stage_fixed_ms;
 
-  const ProcessorProfile& table_side() const { return tables_in == "host" ? *host : device; }
+  // Where the table stages run: the host for host tables, unless a device cache serves them.
+  bool table_stages_on_host() const { return tables_in == "host" && !device_cache; }
+  const ProcessorProfile& table_side() const { return table_stages_on_host() ? *host : device; }
+  // Where the tables' bytes live (their capacity limit): host memory for host tables.
+  const ProcessorProfile& table_memory() const { return tables_in == "host" ? *host : device; }
   nlohmann::json to_json() const;
 };
 
@@ -64,6 +100,11 @@ struct HardwareProfile {
 // the file, key, value and what was expected.
 HardwareProfile load_hardware_profile(const std::string& name_or_file);
 HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::string& file);
+// A placement given on the command line: `tables_in` "device" or "host" (empty: the profile's),
+// a device cache of `cache_GB` (< 0: the profile's; 0: none) with `policy` ("lru", "lfu"; empty:
+// the profile's or lru). Throws InputError naming the flag when the profile cannot do it (host
+// tables on a profile without a host and link, a cache larger than the device memory).
+void apply_placement(HardwareProfile& h, const std::string& tables_in, double cache_GB, const std::string& policy);
 std::vector<std::string> hardware_preset_names();
 
 }  // namespace privrec::sim

@@ -1,11 +1,13 @@
 #include "sim/simulation.hpp"
 
 #include <array>
+#include <future>
 
 #include <fmt/format.h>
 
 #include "models/config_error.hpp"
 #include "sim/analytic_model.hpp"
+#include "sim/row_traffic.hpp"
 #include "sim/work_model.hpp"
 #include "traces/step_walk.hpp"
 
@@ -23,34 +25,40 @@ struct Accumulator {
   }
 };
 
-void add_once(const StepRecord& rec, bool before, const HardwareProfile& h, uint64_t table_bytes, SimReport& r) {
+// The split of a stage's row traffic over the memory levels, from the trace or the analytic model.
+using SplitOf = std::function<LevelSplit(Stage, const WorkCounters&)>;
+
+void add_once(const StepRecord& rec, bool before, const HardwareProfile& h, uint64_t table_bytes, const SplitOf& split,
+              SimReport& r) {
   for (size_t s = 0; s < kStages; ++s) {
     if (!rec.ran[s]) continue;
     SimStage x{static_cast<Stage>(s), rec.work[s], 0, {}, before};
-    x.time = stage_time(x.stage, x.work, 0, h, table_bytes);
+    const LevelSplit ls = split(x.stage, x.work);
+    x.time = stage_time(x.stage, x.work, 0, h, table_bytes, &ls);
     r.once.push_back(x);
   }
 }
 
 SimReport build_report(const Workload& w, const HardwareProfile& h, int64_t steps, const Accumulator& acc,
-                       const StepRecord& setup, const StepRecord& fin) {
+                       const StepRecord& setup, const StepRecord& fin, const SplitOf& split) {
   SimReport r;
   r.batch_size = w.batch_size;
   r.steps = steps;
   r.table_GB = static_cast<double>(w.table_bytes()) / 1e9;
-  r.tables_fit = r.table_GB <= h.table_side().memory_GB;
+  r.tables_fit = r.table_GB <= h.table_memory().memory_GB;
   const uint64_t table_bytes = static_cast<uint64_t>(w.table_bytes());
   for (size_t s = 0; s < kStages; ++s) {
     if (!acc.total.ran[s]) continue;
     const Stage st = static_cast<Stage>(s);
     SimStage x{st, acc.total.work[s].divided_by(static_cast<uint64_t>(acc.counted[s])),
                link_bytes(st, w, w.batch_size, h), {}};
-    x.time = stage_time(st, x.work, x.link_bytes, h, table_bytes);
+    const LevelSplit ls = split(st, x.work);
+    x.time = stage_time(st, x.work, x.link_bytes, h, table_bytes, &ls);
     r.step_ms += x.time.ms;
     r.stages.push_back(x);
   }
-  add_once(setup, true, h, table_bytes, r);
-  add_once(fin, false, h, table_bytes, r);
+  add_once(setup, true, h, table_bytes, split, r);
+  add_once(fin, false, h, table_bytes, split, r);
   r.throughput_examples_per_s = r.step_ms > 0 ? 1e3 * static_cast<double>(w.batch_size) / r.step_ms : 0;
   return r;
 }
@@ -61,18 +69,33 @@ void check_steps(int64_t steps) {
 }  // namespace
 
 SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, const HardwareProfile& h,
-                   int64_t steps, const std::function<void(int64_t)>& progress, int64_t first_counted_step) {
+                   int64_t steps, const std::function<void(int64_t)>& progress, int64_t first_counted_step,
+                   double sample_rate) {
   check_steps(steps);
   if (first_counted_step > steps) first_counted_step = 1;  // as train: with only warm-up steps, count them all
   WorkModel model(w, cfg, kernel_work(h.kernels));
+  const Plan& plan = plan_of(cfg.kind);
+  double lookups = 0;
+  for (const TableSpec& t : w.tables) lookups += static_cast<double>(t.pooling);
+  RowTrafficModel rows(w, plan, table_row_levels(h), 2.0 * lookups * static_cast<double>(w.batch_size * steps),
+                       sample_rate, cfg.seed);
   Accumulator acc;
   const StepRecord setup = model.setup(trace, steps);
+  rows.setup();
   walk_steps(trace, steps, [&](int64_t t, const Batch& batch, const Batch* next) {
+    // The reuse analysis and the work model read the same batches and share nothing else: the
+    // analysis runs beside the work model (two cores do both in the time of the slower).
+    auto reuse = std::async(std::launch::async, [&] { rows.step(batch, next, t >= first_counted_step); });
     const StepRecord sw = model.step(t, batch, next);
+    reuse.get();
     if (t >= first_counted_step) acc.add(sw);
     if (progress) progress(t);
   });
-  return build_report(w, h, steps, acc, setup, model.finish(steps));
+  rows.finish();
+  SimReport r = build_report(w, h, steps, acc, setup, model.finish(steps),
+                             [&](Stage s, const WorkCounters& work) { return rows.split(s, work); });
+  r.row_traffic = rows.to_json();
+  return r;
 }
 
 SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h, int64_t steps,
@@ -83,8 +106,12 @@ SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const
   const AnalyticModel expected(w, cfg);
   Accumulator acc;
   for (int64_t t = first_counted_step; t <= steps; ++t) acc.add(model.work_of(expected.step(t, t < steps), t < steps));
+  const std::vector<MemoryLevel> levels = table_row_levels(h);
+  const Plan& plan = plan_of(cfg.kind);
   return build_report(w, h, steps, acc, model.work_of_setup(expected.setup(steps)),
-                      model.work_of_finish(expected.flush(steps)));
+                      model.work_of_finish(expected.flush(steps)), [&](Stage s, const WorkCounters& work) {
+                        return analytic_split(w, plan, levels, s, work);
+                      });
 }
 
 }  // namespace privrec::sim

@@ -5,6 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "models/algorithm.hpp"
 #include "models/workload.hpp"
 #include "sim/hardware_profile.hpp"
@@ -30,6 +32,9 @@ struct SimReport {
   int64_t steps = 0;
   double table_GB = 0;
   bool tables_fit = true;  // table bytes within the table side's memory_GB
+  // Where table rows are served from: the levels, the analysis' sample rate, and per stage the
+  // cumulative hit rate at each level with its sampling error (null: no table stage).
+  nlohmann::json row_traffic;
 };
 
 // Models `steps` steps on the trace (batches 0 .. steps-1) and the final flush. Memory and time
@@ -37,7 +42,8 @@ struct SimReport {
 // Work is averaged, as `privrec train` does, over the steps from `first_counted_step` on (train's
 // warm-up steps are modeled but not counted) that ran the stage.
 SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace, const HardwareProfile& h,
-                   int64_t steps, const std::function<void(int64_t)>& progress = {}, int64_t first_counted_step = 1);
+                   int64_t steps, const std::function<void(int64_t)>& progress = {}, int64_t first_counted_step = 1,
+                   double sample_rate = 0);
 
 // The same report from the analytic model (sim/analytic_model.hpp): expectations instead of a
 // trace, so its cost does not depend on the batch or the tables.

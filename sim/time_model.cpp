@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace privrec::sim {
 
 const char* bound_name(Bound b) {
@@ -33,9 +35,22 @@ bool visits_rows_in_order(Stage s) {
 }
 
 uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwareProfile& h) {
-  if (h.tables_in != "host") return 0;
+  if (!h.table_stages_on_host()) return 0;  // a device cache: pooling happens on the device
   const uint64_t pooled = static_cast<uint64_t>(batch) * w.tables.size() * static_cast<uint64_t>(w.embedding_dim()) * 4;
   return s == Stage::fwd_emb || s == Stage::bwd_emb ? pooled : 0;
+}
+
+std::string levels_summary(const StageTime& t) {
+  std::string text;
+  for (const auto& l : t.levels) text += fmt::format("{}{} {:.1f} %", text.empty() ? "" : "  ", l.name, 100 * l.share);
+  return text;
+}
+
+nlohmann::json levels_json(const StageTime& t) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& l : t.levels)
+    j.push_back({{"name", l.name}, {"share", l.share}, {"rows", l.rows}, {"bytes", l.bytes}, {"ms", l.ms}});
+  return j;
 }
 
 double combine_terms(double memory_ms, double compute_ms, double rng_ms, double overlap) {
@@ -48,20 +63,53 @@ Bound roofline_bound(const StageTime& t) {
   return roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;
 }
 
-StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h, uint64_t table_bytes) {
+namespace {
+// The memory term of a table stage: its row traffic level by level, its streaming traffic from
+// where the tables live (whole-table passes across the link for host tables under a device cache).
+double table_memory_s(Stage s, const WorkCounters& work, const HardwareProfile& h, uint64_t table_bytes,
+                      const LevelSplit* split, StageTime& t) {
+  const ProcessorProfile& p = h.table_side();
+  const std::vector<MemoryLevel> levels = table_row_levels(h);
+  const double rnd = static_cast<double>(work.bytes_read_rand + work.bytes_written_rand);
+  const double rows = static_cast<double>(work.rows_read_rand + work.rows_written_rand);
+  const double row_bytes = rows > 0 ? rnd / rows : 128.0;
+  std::vector<double> share(levels.size(), 0.0);
+  if (split && split->share.size() == levels.size()) share = split->share;
+  else share.back() = 1.0;
+  double random_s = 0;
+  for (size_t i = 0; i < levels.size(); ++i) {
+    const MemoryLevel& l = levels[i];
+    double s_level = share[i] * rnd / (l.random_GBps_for(row_bytes) * 1e9);
+    if (i + 1 == levels.size() && visits_rows_in_order(s)) {
+      // Rows in ascending order read and write at most every table once: dense batches stream.
+      const double written = work.bytes_written_rand > 0 ? 2.0 : 1.0;
+      s_level = std::min(s_level, share[i] * written * static_cast<double>(table_bytes) / (l.stream_GBps * 1e9));
+    }
+    if (rows > 0) t.levels.push_back({l.name, share[i], share[i] * rows, share[i] * rnd, 1e3 * s_level});
+    random_s += s_level;
+  }
+  double seq = static_cast<double>(work.bytes_read_seq + work.bytes_written_seq);
+  double pass_s = 0;
+  if (split && split->dense_pass_bytes > 0 && levels.back().over_link) {
+    const double pass = std::min(seq, split->dense_pass_bytes);
+    pass_s = pass / (levels.back().stream_GBps * 1e9);
+    seq -= pass;
+  }
+  return seq / (p.stream_GBps * 1e9) + pass_s + random_s;
+}
+}  // namespace
+
+StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const HardwareProfile& h, uint64_t table_bytes,
+                     const LevelSplit* split) {
   const ProcessorProfile& p = runs_with_tables(s) ? h.table_side() : h.device;
   StageTime t;
-  const double seq = static_cast<double>(work.bytes_read_seq + work.bytes_written_seq);
-  const double rnd = static_cast<double>(work.bytes_read_rand + work.bytes_written_rand);
-  const uint64_t rows = work.rows_read_rand + work.rows_written_rand;
-  const double row_bytes = rows > 0 ? rnd / static_cast<double>(rows) : 128.0;
-  double random_s = rnd / (p.random_GBps_for(row_bytes) * 1e9);
-  if (visits_rows_in_order(s)) {
-    // Rows in ascending order read and write at most every table once: dense batches stream.
-    const double written = static_cast<double>(work.bytes_written_rand) > 0 ? 2.0 : 1.0;
-    random_s = std::min(random_s, written * static_cast<double>(table_bytes) / (p.stream_GBps * 1e9));
+  if (runs_with_tables(s)) {
+    t.memory_ms = 1e3 * table_memory_s(s, work, h, table_bytes, split, t);
+  } else {
+    const double seq = static_cast<double>(work.bytes_read_seq + work.bytes_written_seq);
+    const double rnd = static_cast<double>(work.bytes_read_rand + work.bytes_written_rand);
+    t.memory_ms = 1e3 * (seq / (p.stream_GBps * 1e9) + rnd / (p.random_GBps_for(128.0) * 1e9));
   }
-  t.memory_ms = 1e3 * (seq / (p.stream_GBps * 1e9) + random_s);
   // GEMM flops at the GEMM rate, the rest at the vector rate; sorting is instruction work too: it
   // adds to the arithmetic, not to the memory side.
   const double vector_flops = static_cast<double>(work.flops - std::min(work.flops, work.gemm_flops));

@@ -175,10 +175,10 @@ StepRecord WorkModel::finish(int64_t last_step) {
       // Rows never caught up are owed every step; the others, the steps since their last catch-up.
       f.owed = f.rows - history_[ti].size();
       f.owed_steps = f.owed * now;
-      for (auto& [r, h] : history_[ti]) {
-        if (h >= now) continue;
+      history_[ti].for_each([&](int64_t, uint32_t& h) {
+        if (h >= now) return;
         f.owed_steps += now - h, ++f.owed, h = now;
-      }
+      });
     }
     sizes.tables.push_back(f);
   }

@@ -6,7 +6,6 @@
 // lazydp's pending noise is tracked with a sparse history like the trainer's; adafest's random
 // selection is predicted by its expectation (exact for the deterministic noise sources).
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
 #include "models/algorithm.hpp"
@@ -17,6 +16,7 @@
 #include "traces/batch.hpp"
 #include "traces/trace_source.hpp"
 #include "traces/row_histogram.hpp"
+#include "traces/row_map.hpp"
 
 namespace privrec::sim {
 
@@ -78,7 +78,7 @@ class WorkModel {
   const Plan& plan_;
   // lazydp: the last step whose noise a row has, for the rows the trace has touched; every other
   // row is still at step 0. Sparse, so modeling costs what the trace holds, not what the table does.
-  std::vector<std::unordered_map<int64_t, uint32_t>> history_;
+  std::vector<RowMap<uint32_t>> history_;
   FixedRows fixed_;  // dp-fest, from setup
 };
 

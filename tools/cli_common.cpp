@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -162,11 +163,25 @@ void check_output(const std::string& path, bool force) {
     throw InputError(path + ": the folder " + parent.string() + " does not exist");
 }
 
+// Atomically: the text goes to a temporary file beside the target, which is renamed over it only
+// when complete, so an interrupted or failed write never leaves a half-written file under the
+// final name (DESIGN.md "Outputs").
 void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) throw InputError(path + ": cannot open for writing");
-  out << text;
-  if (!out) throw std::runtime_error(path + ": write failed");
+  const std::string tmp = path + ".tmp-privrec";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw InputError(path + ": cannot open for writing");
+    out << text;
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw std::runtime_error(path + ": write failed");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error(path + ": could not move the finished file into place");
+  }
 }
 
 nlohmann::json machine_json() {
@@ -239,6 +254,20 @@ void OutputFlags::add_to(po::options_description& o) {
     ("csv", po::value(&csv), "write one row per stage as CSV to FILE")
     ("force", "overwrite existing output files")
     ("quiet,q", "no progress on stderr");
+}
+
+void PlacementFlags::add_to(po::options_description& o) {
+  o.add_options()("tables-in", po::value(&tables_in),
+                  "where the tables live: device or host (host needs a profile with a host and link; default: the profile's)")
+    ("device-cache", po::value(&cache_GB),
+     "GB of device memory caching hot rows of host tables (FBGEMM's UVM cache): table stages run on the device, misses cross the link; 0: none")
+    ("cache-policy", po::value(&policy), "the device cache's policy: lru or lfu (perfect LFU: the most frequent rows; default lru)");
+}
+
+void PlacementFlags::apply(sim::HardwareProfile& h) const {
+  if (cache_GB != -1 && !(cache_GB >= 0))
+    throw InputError(fmt::format("--device-cache {}: expected a size in GB >= 0", cache_GB));
+  sim::apply_placement(h, tables_in, cache_GB, policy);
 }
 
 void require_fits(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg) {

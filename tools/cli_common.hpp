@@ -9,6 +9,7 @@
 
 #include "models/algorithm.hpp"
 #include "models/human_bytes.hpp"
+#include "sim/hardware_profile.hpp"
 #include "models/privacy/privacy_budget.hpp"
 #include "models/workload.hpp"
 #include "traces/trace_source.hpp"
@@ -61,6 +62,14 @@ std::string backend_defaults(const std::function<std::string(const Backend&)>& f
 struct OutputFlags {
   std::string json, csv;
   void add_to(po::options_description& o);
+};
+
+// --tables-in, --device-cache, --cache-policy: where the model puts the tables (simulate, sweep).
+struct PlacementFlags {
+  std::string tables_in, policy;
+  double cache_GB = -1;  // < 0: the profile's
+  void add_to(po::options_description& o);
+  void apply(sim::HardwareProfile& h) const;  // InputError naming the flag
 };
 
 struct AlgorithmFlags {

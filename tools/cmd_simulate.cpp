@@ -26,7 +26,23 @@ nlohmann::json stage_json(const sim::SimStage& s) {
   j["link_ms"] = s.time.link_ms;
   j["link_bytes"] = s.link_bytes;
   j["runs_on"] = sim::runs_with_tables(s.stage) ? "tables" : "device";
+  if (!s.time.levels.empty()) j["levels"] = sim::levels_json(s.time);
   return j;
+}
+
+// Where each table stage's rows came from: "fwd.emb  L2 12.0 %  L3 35.1 %  memory 52.9 %".
+void print_levels(const sim::SimReport& rep) {
+  bool header = false;
+  auto line = [&](const sim::SimStage& s) {
+    if (s.time.levels.empty()) return;
+    if (!header) std::printf("row traffic by memory level (share of the stage's row accesses):\n"), header = true;
+    std::printf("  %-16s  %s\n", stage_name(s.stage), sim::levels_summary(s.time).c_str());
+  };
+  for (const auto& s : rep.stages) line(s);
+  for (const auto& s : rep.once) line(s);
+  if (header && rep.row_traffic.contains("sample_rate") && rep.row_traffic["sample_rate"].get<double>() < 1)
+    std::printf("  (reuse from a SHARDS sample of %.3g of the rows; the JSON gives each hit rate's standard error)\n",
+                rep.row_traffic["sample_rate"].get<double>());
 }
 
 void print_row(const sim::SimStage& s, double total_ms, const char* suffix) {
@@ -43,6 +59,8 @@ int cmd_simulate(int argc, char** argv) {
   WorkloadFlags wf;
   AlgorithmFlags af;
   PrivacyFlags pf;
+  PlacementFlags place;
+  double sample_rate = 0;
   std::string hardware = "h100-sxm", trace_path, trace_out;
   int64_t steps = 3;
   uint64_t seed = 1;
@@ -52,12 +70,15 @@ int cmd_simulate(int argc, char** argv) {
     ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic trace (and of the algorithm's noise)")
     ("trace", po::value(&trace_path), "model a trace file instead of synthetic data")
     ("trace-out", po::value(&trace_out), "write one modeled step as a Chrome/Perfetto trace-event JSON file")
-    ("analytic", "model expectations (closed forms for uniform, rank sums for zipf) instead of a trace's batches");
+    ("analytic", "model expectations (closed forms for uniform, rank sums for zipf; Che's approximation for caches) instead of a trace's batches")
+    ("sample-rate", po::value(&sample_rate),
+     "share of rows the reuse analysis tracks (SHARDS sampling; 1: exact; default: exact up to 4 M row accesses, sampled beyond)");
   OutputFlags out;
   out.add_to(opts);
   wf.add_to(opts);
   af.add_to(opts);
   pf.add_to(opts);
+  place.add_to(opts);
   po::variables_map vm;
   std::string presets;
   for (const auto& n : sim::hardware_preset_names()) presets += (presets.empty() ? "" : ", ") + n;
@@ -69,7 +90,10 @@ int cmd_simulate(int argc, char** argv) {
   const std::string &json_path = out.json, &csv_path = out.csv;
   if (steps < 1 || steps > 1000000) throw InputError(fmt::format("--steps {}: expected 1 .. 1000000", steps));
   for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&trace_out)}) check_output(*p, force);
-  const sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
+  sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
+  place.apply(hw);
+  if (vm.count("sample-rate") && !(sample_rate > 0 && sample_rate <= 1))
+    throw InputError(fmt::format("--sample-rate {}: expected a share in (0, 1]", sample_rate));
 
   wf.finish(vm);
   pf.finish(vm);
@@ -92,22 +116,27 @@ int cmd_simulate(int argc, char** argv) {
   };
   const bool analytic = vm.count("analytic") > 0;
   if (analytic && !trace_path.empty()) throw InputError("--analytic models expectations; it takes no --trace");
-  const sim::SimReport rep =
-      analytic ? sim::simulate_analytic(w, cfg, hw, steps) : sim::simulate(w, cfg, *trace, hw, steps, progress);
+  if (analytic && vm.count("sample-rate")) throw InputError("--sample-rate: --analytic reads no trace to sample");
+  const sim::SimReport rep = analytic ? sim::simulate_analytic(w, cfg, hw, steps)
+                                      : sim::simulate(w, cfg, *trace, hw, steps, progress, 1, sample_rate);
   if (!rep.tables_fit && !quiet)
     std::fprintf(stderr, "[privrec] note: %.1f GB of tables exceed %s's %.0f GB of %s memory; the prediction assumes it were large enough\n",
-                 rep.table_GB, hw.name.c_str(), hw.table_side().memory_GB, hw.tables_in.c_str());
+                 rep.table_GB, hw.name.c_str(), hw.table_memory().memory_GB, hw.tables_in.c_str());
 
-  std::printf("privrec simulate (%s): %s (%s of tables, batch %lld), %s, on %s (tables in %s memory), %lld steps, seed %llu\n",
+  const std::string placement =
+      hw.tables_in + " memory" +
+      (hw.device_cache ? fmt::format(", {:g} GB {} cache in device memory", hw.device_cache->capacity_GB, hw.device_cache->policy) : "");
+  std::printf("privrec simulate (%s): %s (%s of tables, batch %lld), %s, on %s (tables in %s), %lld steps, seed %llu\n",
               analytic ? "analytic" : "trace-driven",
               w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
               static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str(),
-              hw.tables_in.c_str(), static_cast<long long>(steps), static_cast<unsigned long long>(seed));
+              placement.c_str(), static_cast<long long>(steps), static_cast<unsigned long long>(seed));
   std::printf("%-16s %10s %9s %11s %11s  %-9s %9s %9s %9s %9s\n", "stage", "ms/step", "share", "read", "written", "bound",
               "mem ms", "flop ms", "rng ms", "ovh ms");
   for (const auto& s : rep.stages) print_row(s, rep.step_ms, "");
   for (const auto& o : rep.once)
     print_row(o, 0, o.before_training ? "   (once, before training)" : "   (once, at the end of training)");
+  print_levels(rep);
   std::printf("step: %.3f ms modeled, %.0f examples/s\n", rep.step_ms, rep.throughput_examples_per_s);
   std::printf("%s\n", priv.summary().c_str());
 
@@ -126,6 +155,7 @@ int cmd_simulate(int argc, char** argv) {
   j["tables_fit_in_memory"] = rep.tables_fit;
   j["throughput_examples_per_s"] = rep.throughput_examples_per_s;
   j["step_ms"] = rep.step_ms;
+  j["row_traffic"] = rep.row_traffic;
   j["stages"] = nlohmann::json::array();
   for (const auto& s : rep.stages) j["stages"].push_back(stage_json(s));
   for (const auto& o : rep.once) j["once"].push_back(stage_json(o));

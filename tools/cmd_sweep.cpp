@@ -15,7 +15,12 @@
 namespace privrec::cli {
 
 namespace {
-const std::vector<std::string> kAxes = {"hardware", "model", "table-scale", "algo", "batch", "pooling", "dist", "adafest-tau"};
+// In nesting order (the last varies fastest). zipf: an exponent per value, 0 for uniform access
+// (the same as --axis dist=uniform,zipf:S, in numbers). device-cache: GB of device memory caching
+// host tables (0: none; the profile must describe a host, see --tables-in).
+const std::vector<std::string> kAxes = {"hardware", "model", "table-scale", "batch", "pooling", "dist",
+                                        "zipf", "device-cache", "adafest-tau", "algo"};
+const char* const kAxisList = "hardware, model, table-scale, batch, pooling, dist, zipf, device-cache, adafest-tau, algo";
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -29,14 +34,16 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+// zipf and device-cache take 0 (uniform, no cache); the others need positive numbers.
 double parse_double(const std::string& axis, const std::string& v) {
+  const bool zero_ok = axis == "zipf" || axis == "device-cache";
   try {
     size_t used = 0;
     const double x = std::stod(v, &used);
-    if (used == v.size() && x > 0) return x;
+    if (used == v.size() && (x > 0 || (zero_ok && x == 0))) return x;
   } catch (const std::exception&) {
   }
-  throw InputError(fmt::format("--axis {}={}: expected positive numbers", axis, v));
+  throw InputError(fmt::format("--axis {}={}: expected {} numbers", axis, v, zero_ok ? "non-negative" : "positive"));
 }
 
 int64_t parse_int(const std::string& axis, const std::string& v) {
@@ -48,6 +55,109 @@ int64_t parse_int(const std::string& axis, const std::string& v) {
   }
   throw InputError(fmt::format("--axis {}={}: expected positive integers", axis, v));
 }
+// One case of the sweep: every axis at one of its values.
+struct SweepCase {
+  std::map<std::string, std::string> at;
+  const std::string& operator[](const std::string& axis) const { return at.at(axis); }
+};
+
+// Every value of every axis, checked before the first case runs (a typo fails at once, not an hour in).
+void check_axis_values(const std::map<std::string, std::vector<std::string>>& values) {
+  for (const auto& [name, vs] : values)
+    for (const auto& v : vs) {
+      if (v.empty()) continue;  // the flag's default
+      if (name == "hardware") sim::load_hardware_profile(v);
+      else if (name == "model") load_workload(v);
+      else if (name == "algo") parse_algorithm(v);
+      else if (name == "batch" || name == "pooling") parse_int(name, v);
+      else if (name == "dist") AccessDistribution::parse(v);
+      else parse_double(name, v);
+    }
+}
+
+std::map<std::string, std::vector<std::string>> parse_axes(const std::vector<std::string>& axes) {
+  std::map<std::string, std::vector<std::string>> values;
+  for (const auto& a : axes) {
+    const size_t eq = a.find('=');
+    const std::string name = a.substr(0, eq);
+    if (eq == std::string::npos || eq + 1 == a.size())
+      throw InputError("--axis " + a + ": expected NAME=V1,V2,... with NAME one of " + kAxisList);
+    if (std::find(kAxes.begin(), kAxes.end(), name) == kAxes.end())
+      throw InputError("--axis " + a + ": unknown axis '" + name + "' (" + kAxisList + ")");
+    if (values.count(name)) throw InputError("--axis " + name + ": given twice");
+    values[name] = split(a.substr(eq + 1), ',');
+    for (const auto& v : values[name])
+      if (v.empty()) throw InputError("--axis " + a + ": an empty value");
+  }
+  if (values.count("zipf") && values.count("dist"))
+    throw InputError("--axis zipf and --axis dist: both set the access distribution; give one");
+  return values;
+}
+
+// The cross product, the last axis of kAxes varying fastest.
+std::vector<SweepCase> cross_product(const std::map<std::string, std::vector<std::string>>& values) {
+  std::vector<SweepCase> out{SweepCase{}};
+  for (const std::string& name : kAxes) {
+    std::vector<SweepCase> next;
+    for (const SweepCase& c : out)
+      for (const std::string& v : values.at(name)) {
+        SweepCase n = c;
+        n.at[name] = v;
+        next.push_back(std::move(n));
+      }
+    out = std::move(next);
+  }
+  return out;
+}
+
+struct SweepOutputs {
+  std::string csv;
+  nlohmann::json cases = nlohmann::json::array();
+};
+
+// Table rows the step rewrites: the update stage's random row writes, or every row when it
+// streams the whole tables (the dense noisy update).
+double rows_updated(const sim::SimReport& r, const Workload& w) {
+  double rows = 0;
+  for (const auto& st : r.stages) {
+    if (st.stage != Stage::dp_update && st.stage != Stage::update_sparse) continue;
+    rows += st.work.rows_written_rand > 0 ? static_cast<double>(st.work.rows_written_rand)
+            : st.work.bytes_written_seq > 0 ? static_cast<double>(w.table_rows())
+                                            : 0.0;
+  }
+  return rows;
+}
+
+// The fwd.emb stage's share of row accesses served by the nearest levels (all but the last):
+// how much the caches take off memory (or, with a device cache, off the link).
+double fwd_emb_hit_rate(const sim::SimReport& r) {
+  for (const auto& st : r.stages)
+    if (st.stage == Stage::fwd_emb && !st.time.levels.empty()) return 1.0 - st.time.levels.back().share;
+  return 0;
+}
+
+void add_case(const SweepCase& c, const Workload& w, const sim::HardwareProfile& hw, const AlgorithmConfig& cfg,
+              const sim::SimReport& r, const privacy::PrivacyReport& priv, SweepOutputs& out) {
+  std::map<std::string, double> ms;
+  for (const auto& st : r.stages) ms[stage_name(st.stage)] = st.time.ms;
+  for (const auto& o : r.once) ms[stage_name(o.stage)] = o.time.ms;
+  const double cache_GB = hw.device_cache ? hw.device_cache->capacity_GB : 0.0;
+  const double hit = fwd_emb_hit_rate(r), updated = rows_updated(r, w);
+  out.csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", hw.name, w.name, c["table-scale"], w.table_bytes(),
+                         c["algo"], w.batch_size, c["pooling"], c["dist"], c["zipf"], cache_GB, cfg.adafest.tau,
+                         r.throughput_examples_per_s, r.step_ms, updated, hit);
+  out.csv += priv.accounted ? fmt::format(",{},{},{}", priv.epsilon, priv.delta, priv.noise_multiplier)
+                            : fmt::format(",,{},", priv.delta);
+  for (const char* sn : kStageNames) out.csv += fmt::format(",{}", ms.count(sn) ? ms[sn] : 0.0);
+  out.csv += "\n";
+  out.cases.push_back({{"hardware", hw.name}, {"model", w.name}, {"table_scale", c["table-scale"]},
+                       {"table_bytes", w.table_bytes()}, {"algo", c["algo"]}, {"batch", w.batch_size},
+                       {"pooling", c["pooling"]}, {"dist", c["dist"]}, {"zipf", c["zipf"]},
+                       {"device_cache_GB", cache_GB}, {"fwd_emb_hit_rate", hit},
+                       {"throughput_examples_per_s", r.throughput_examples_per_s}, {"step_ms", r.step_ms},
+                       {"rows_updated_per_step", updated}, {"adafest_tau", cfg.adafest.tau}, {"stages_ms", ms},
+                       {"privacy", priv.to_json()}});
+}
 }  // namespace
 
 int cmd_sweep(int argc, char** argv) {
@@ -55,26 +165,28 @@ int cmd_sweep(int argc, char** argv) {
   WorkloadFlags wf;
   AlgorithmFlags af;
   PrivacyFlags pf;
+  PlacementFlags place;
   std::string hardware = "h100-sxm";
   std::vector<std::string> axes;
   int64_t steps = 2;
   uint64_t seed = 1;
   opts.add_options()("help,h", "show this help")
-    ("axis", po::value(&axes), "NAME=V1,V2,... (repeatable): hardware, model, table-scale, algo, batch, pooling, dist or "
-                               "adafest-tau")
+    ("axis", po::value(&axes), (std::string("NAME=V1,V2,... (repeatable): ") + kAxisList).c_str())
     ("hardware", po::value(&hardware)->default_value(hardware), "hardware profile when there is no hardware axis")
     ("steps", po::value(&steps)->default_value(steps), "batches modeled per case")
     ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic traces")
-    ("analytic", "model expectations instead of synthetic traces (no batch is drawn)");
+    ("analytic", "model expectations instead of synthetic traces (no batch is drawn; Che's approximation for caches)");
   OutputFlags out;
   out.add_to(opts);
   wf.add_to(opts);
   af.add_to(opts);
   pf.add_to(opts);
+  place.add_to(opts);
   po::variables_map vm;
   if (!parse(argc, argv, opts, vm,
              "usage: privrec sweep --axis table-scale=0.001,0.01,0.1,1,10 --axis algo=sgd,dpsgd-f,lazydp,adafest "
-             "[--axis hardware=h100-sxm,v100-xeon-e5-2698v4] [--model M] --csv FILE\n"
+             "[--axis hardware=h100-sxm,v100-xeon-e5-2698v4] [--axis zipf=0,0.8,1.05] "
+             "[--tables-in host --axis device-cache=1,8,70] [--model M] --csv FILE\n"
              "Runs the performance model on every combination of the axes; one row per case, progress on stderr."))
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
@@ -82,116 +194,64 @@ int cmd_sweep(int argc, char** argv) {
   if (steps < 1 || steps > 10000) throw InputError(fmt::format("--steps {}: expected 1 .. 10000", steps));
   wf.finish(vm);
   pf.finish(vm);
-
-  std::map<std::string, std::vector<std::string>> values;
-  for (const auto& a : axes) {
-    const size_t eq = a.find('=');
-    const std::string name = a.substr(0, eq);
-    if (eq == std::string::npos || eq + 1 == a.size())
-      throw InputError("--axis " + a + ": expected NAME=V1,V2,... with NAME one of hardware, model, table-scale, algo, "
-                       "batch, pooling, dist, adafest-tau");
-    if (std::find(kAxes.begin(), kAxes.end(), name) == kAxes.end())
-      throw InputError("--axis " + a + ": unknown axis '" + name +
-                       "' (hardware, model, table-scale, algo, batch, pooling, dist, adafest-tau)");
-    if (values.count(name)) throw InputError("--axis " + name + ": given twice");
-    values[name] = split(a.substr(eq + 1), ',');
-    for (const auto& v : values[name])
-      if (v.empty()) throw InputError("--axis " + a + ": an empty value");
-  }
-  auto axis = [&](const std::string& name, const std::string& base) {
-    return values.count(name) ? values[name] : std::vector<std::string>{base};
+  std::map<std::string, std::vector<std::string>> values = parse_axes(axes);
+  auto base = [&](const std::string& name, const std::string& v) {
+    if (!values.count(name)) values[name] = {v};
   };
-  const auto hws = axis("hardware", hardware), models = axis("model", wf.model),
-             scales = axis("table-scale", fmt::format("{}", wf.table_scale)), algos = axis("algo", af.algo),
-             batches = axis("batch", wf.batch ? std::to_string(wf.batch) : ""),
-             poolings = axis("pooling", wf.pooling ? std::to_string(wf.pooling) : ""), dists = axis("dist", wf.dist),
-             taus = axis("adafest-tau", fmt::format("{}", af.cfg.adafest.tau));
-  // Check every value before the first case runs, so a typo fails at once, not an hour in.
-  std::vector<sim::HardwareProfile> profiles;
-  for (const auto& h : hws) profiles.push_back(sim::load_hardware_profile(h));
-  for (const auto& s : scales) parse_double("table-scale", s);
-  for (const auto& a : algos) parse_algorithm(a);
-  for (const auto& b : batches) if (!b.empty()) parse_int("batch", b);
-  for (const auto& p : poolings) if (!p.empty()) parse_int("pooling", p);
-  for (const auto& d : dists) if (!d.empty()) AccessDistribution::parse(d);
-  for (const auto& t : taus) parse_double("adafest-tau", t);
-  for (const auto& m : models) load_workload(m);
+  base("hardware", hardware), base("model", wf.model), base("table-scale", fmt::format("{}", wf.table_scale));
+  base("algo", af.algo), base("batch", wf.batch ? std::to_string(wf.batch) : ""), base("dist", wf.dist);
+  base("pooling", wf.pooling ? std::to_string(wf.pooling) : ""), base("zipf", "");
+  base("device-cache", ""), base("adafest-tau", fmt::format("{}", af.cfg.adafest.tau));
+  check_axis_values(values);
+  const std::vector<SweepCase> cases = cross_product(values);
 
-  const size_t total = hws.size() * models.size() * scales.size() * algos.size() * batches.size() * poolings.size() *
-                       dists.size() * taus.size();
-  std::string csv =
-      "hardware,model,table_scale,table_bytes,algo,batch,pooling,dist,adafest_tau,throughput_examples_per_s,step_ms,"
-      "rows_updated_per_step,epsilon,delta,noise_multiplier";
-  for (const char* s : kStageNames) csv += fmt::format(",{}_ms", s);
-  csv += "\n";
-  nlohmann::json cases = nlohmann::json::array();
+  SweepOutputs res;
+  res.csv = "hardware,model,table_scale,table_bytes,algo,batch,pooling,dist,zipf,device_cache_GB,adafest_tau,"
+            "throughput_examples_per_s,step_ms,rows_updated_per_step,fwd_emb_hit_rate,epsilon,delta,noise_multiplier";
+  for (const char* s : kStageNames) res.csv += fmt::format(",{}_ms", s);
+  res.csv += "\n";
   const auto t0 = std::chrono::steady_clock::now();
-  size_t done = 0;
-  for (size_t hi = 0; hi < hws.size(); ++hi)
-    for (const auto& m : models)
-      for (const auto& s : scales)
-        for (const auto& b : batches)
-          for (const auto& p : poolings)
-            for (const auto& d : dists)
-              for (const auto& tau : taus)
-              for (const auto& a : algos) {
-                WorkloadFlags cw = wf;
-                cw.model = m;
-                cw.table_scale = parse_double("table-scale", s);
-                cw.batch = b.empty() ? 0 : parse_int("batch", b);
-                cw.pooling = p.empty() ? 0 : parse_int("pooling", p);
-                cw.dist = d;
-                const Workload w = cw.resolve();
-                AlgorithmFlags ca = af;
-                ca.algo = a;
-                ca.cfg.adafest.tau = parse_double("adafest-tau", tau);
-                AlgorithmConfig cfg = ca.resolve(seed);
-                // A target epsilon sets the noise (and adafest's selection rate) before the model runs.
-                const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
-                const sim::SimReport r = [&] {
-                  if (vm.count("analytic")) return sim::simulate_analytic(w, cfg, profiles[hi], steps);
-                  SyntheticTrace trace(w, seed);
-                  return sim::simulate(w, cfg, trace, profiles[hi], steps);
-                }();
-                std::map<std::string, double> ms;
-                for (const auto& st : r.stages) ms[stage_name(st.stage)] = st.time.ms;
-                // Table rows the step rewrites: the update stage's random row writes, or every row
-                // when it streams the whole tables (the dense noisy update).
-                double rows_updated = 0;
-                for (const auto& st : r.stages) {
-                  if (st.stage != Stage::dp_update && st.stage != Stage::update_sparse) continue;
-                  rows_updated += st.work.rows_written_rand > 0 ? static_cast<double>(st.work.rows_written_rand)
-                                  : st.work.bytes_written_seq > 0 ? static_cast<double>(w.table_rows())
-                                                                  : 0.0;
-                }
-                for (const auto& o : r.once) ms[stage_name(o.stage)] = o.time.ms;
-                csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}", profiles[hi].name, w.name, cw.table_scale,
-                                   w.table_bytes(), a, w.batch_size, p.empty() ? "" : p, d.empty() ? "" : d,
-                                   ca.cfg.adafest.tau, r.throughput_examples_per_s, r.step_ms, rows_updated);
-                csv += priv.accounted ? fmt::format(",{},{},{}", priv.epsilon, priv.delta, priv.noise_multiplier)
-                                      : fmt::format(",,{},", priv.delta);
-                for (const char* sn : kStageNames) csv += fmt::format(",{}", ms.count(sn) ? ms[sn] : 0.0);
-                csv += "\n";
-                nlohmann::json c = {{"hardware", profiles[hi].name}, {"model", w.name}, {"table_scale", cw.table_scale},
-                                    {"table_bytes", w.table_bytes()}, {"algo", a}, {"batch", w.batch_size},
-                                    {"pooling", p}, {"dist", d}, {"throughput_examples_per_s", r.throughput_examples_per_s},
-                                    {"step_ms", r.step_ms}, {"rows_updated_per_step", rows_updated},
-                                    {"adafest_tau", ca.cfg.adafest.tau}, {"stages_ms", ms}, {"privacy", priv.to_json()}};
-                cases.push_back(c);
-                ++done;
-                if (!quiet)
-                  std::fprintf(stderr, "[privrec] case %zu/%zu: %s %s x%s %s: %.0f examples/s%s (%.1f s elapsed)\n",
-                               done, total, profiles[hi].name.c_str(), w.name.c_str(), s.c_str(), a.c_str(),
-                               r.throughput_examples_per_s,
-                               priv.accounted ? fmt::format(", epsilon {:.3g}", priv.epsilon).c_str() : "",
-                               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-              }
-  if (out.csv.empty() && out.json.empty()) std::fputs(csv.c_str(), stdout);
-  if (!out.csv.empty()) write_text_file(out.csv, csv);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const SweepCase& c = cases[i];
+    WorkloadFlags cw = wf;
+    cw.model = c["model"];
+    cw.table_scale = parse_double("table-scale", c["table-scale"]);
+    cw.batch = c["batch"].empty() ? 0 : parse_int("batch", c["batch"]);
+    cw.pooling = c["pooling"].empty() ? 0 : parse_int("pooling", c["pooling"]);
+    cw.dist = c["dist"];
+    if (!c["zipf"].empty()) {
+      const double s = parse_double("zipf", c["zipf"]);
+      cw.dist = s == 0 ? "uniform" : fmt::format("zipf:{}", s);
+    }
+    const Workload w = cw.resolve();
+    AlgorithmFlags ca = af;
+    ca.algo = c["algo"];
+    ca.cfg.adafest.tau = parse_double("adafest-tau", c["adafest-tau"]);
+    AlgorithmConfig cfg = ca.resolve(seed);
+    sim::HardwareProfile hw = sim::load_hardware_profile(c["hardware"]);
+    PlacementFlags cp = place;
+    if (!c["device-cache"].empty()) cp.cache_GB = parse_double("device-cache", c["device-cache"]);
+    cp.apply(hw);
+    // A target epsilon sets the noise (and adafest's selection rate) before the model runs.
+    const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
+    const sim::SimReport r = [&] {
+      if (vm.count("analytic")) return sim::simulate_analytic(w, cfg, hw, steps);
+      SyntheticTrace trace(w, seed);
+      return sim::simulate(w, cfg, trace, hw, steps);
+    }();
+    add_case(c, w, hw, cfg, r, priv, res);
+    if (!quiet)
+      std::fprintf(stderr, "[privrec] case %zu/%zu: %s %s x%s %s: %.0f examples/s%s (%.1f s elapsed)\n", i + 1,
+                   cases.size(), hw.name.c_str(), w.name.c_str(), c["table-scale"].c_str(), c["algo"].c_str(),
+                   r.throughput_examples_per_s, priv.accounted ? fmt::format(", epsilon {:.3g}", priv.epsilon).c_str() : "",
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (out.csv.empty() && out.json.empty()) std::fputs(res.csv.c_str(), stdout);
+  if (!out.csv.empty()) write_text_file(out.csv, res.csv);
   if (!out.json.empty())
     write_text_file(out.json, nlohmann::json({{"command", "sweep"}, {"steps", steps}, {"seed", seed},
                                               {"mode", vm.count("analytic") ? "analytic" : "trace-driven"},
-                                              {"algorithm", af.resolve(seed).to_json()}, {"cases", cases},
+                                              {"algorithm", af.resolve(seed).to_json()}, {"cases", res.cases},
                                               {"machine", machine_json()}})
                                       .dump(2) + "\n");
   return 0;

@@ -37,7 +37,8 @@ nlohmann::json Comparison::to_json() const {
                            {"measured_ms", s.measured_ms},
                            {"modeled_ms", s.modeled_ms},
                            {"error_pct", s.error_pct},
-                           {"bound", sim::bound_name(s.modeled.bound)}});
+                           {"bound", sim::bound_name(s.modeled.bound)},
+                           {"levels", sim::levels_json(s.modeled)}});
   j["end_to_end"] = {{"measured_ms", measured_step_ms},
                      {"modeled_ms", modeled_step_ms},
                      {"error_pct", error_pct},
@@ -110,10 +111,11 @@ nlohmann::json rates_json(const sim::ProcessorProfile& p) {
 }
 
 void print_comparison(const Comparison& c) {
-  std::printf("%-16s %12s %12s %9s  %s\n", "stage", "measured ms", "modeled ms", "error", "bound");
+  std::printf("%-16s %12s %12s %9s  %-8s %s\n", "stage", "measured ms", "modeled ms", "error", "bound",
+              "modeled rows from");
   for (const auto& s : c.stages)
-    std::printf("%-16s %12.3f %12.3f %8.1f%%  %s\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
-                sim::bound_name(s.modeled.bound));
+    std::printf("%-16s %12.3f %12.3f %8.1f%%  %-8s %s\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
+                sim::bound_name(s.modeled.bound), sim::levels_summary(s.modeled).c_str());
   std::printf("%-16s %12.3f %12.3f %8.1f%%\n", "end to end", c.measured_step_ms, c.modeled_step_ms, c.error_pct);
   std::printf("throughput: measured %.0f, modeled %.0f examples/s\n", c.measured_throughput, c.modeled_throughput);
 }

@@ -1,0 +1,43 @@
+#pragma once
+// The memory levels that serve a table stage's row traffic, nearest first: the caches of the
+// processor the stage runs on, then the memory behind them; for host tables with a device cache,
+// the device's caches, the cache in device memory, then host memory across the link. The share of
+// row accesses each level serves comes from the reuse analysis of the trace (sim/row_traffic.hpp)
+// or from Che's approximation (analytic mode).
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/hardware_profile.hpp"
+
+namespace privrec::sim {
+
+struct MemoryLevel {
+  std::string name;
+  double capacity_bytes = std::numeric_limits<double>::infinity();  // the last level holds everything
+  double stream_GBps = 0;
+  double random_GBps = 0;
+  std::vector<std::pair<double, double>> random_GBps_by_row_B;
+  bool over_link = false;      // host memory reached across the link: the link's bandwidth binds
+  std::string policy = "lru";  // how the level chooses what it keeps ("lfu": a device cache)
+
+  double random_GBps_for(double row_bytes) const { return random_GBps_at(random_GBps_by_row_B, random_GBps, row_bytes); }
+};
+
+// The levels of the table stages on `h`: never empty, the last one unbounded.
+std::vector<MemoryLevel> table_row_levels(const HardwareProfile& h);
+
+// How a stage's row-random traffic splits over the levels: the share of its rows each level serves
+// (summing to 1), and the bytes of whole-table passes it makes (streamed from where the tables
+// live: across the link for host tables under a device cache).
+struct LevelSplit {
+  std::vector<double> share;
+  double dense_pass_bytes = 0;
+};
+
+// Shares per level from cumulative hit rates: hit[i] is the share of accesses that a cache of
+// level i's capacity would hit (non-decreasing; the last level, unbounded, serves the rest).
+std::vector<double> shares_from_hit_rates(const std::vector<double>& cumulative_hits);
+
+}  // namespace privrec::sim

@@ -1,0 +1,214 @@
+#include "sim/row_traffic.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "traces/che_approximation.hpp"
+#include "traces/reuse_distance.hpp"
+
+namespace privrec::sim {
+
+namespace {
+constexpr int kTableShift = 40;  // a row key: table << 40 | row (rows below 2^40)
+
+uint64_t row_key(size_t table, int64_t row) {
+  return (static_cast<uint64_t>(table) << kTableShift) | static_cast<uint64_t>(row);
+}
+
+bool is_dense_pass(const Op& op) {
+  return (op.kind == OpKind::table_update && op.noise == NoiseTarget::every_row) || op.kind == OpKind::lazy_flush;
+}
+
+// A stage that touches rows through one of its operations (or passes over whole tables).
+bool touches_rows(const Op& op) {
+  switch (op.kind) {
+    case OpKind::embedding_forward:
+    case OpKind::table_update:
+    case OpKind::lazy_catchup:
+    case OpKind::lazy_flush: return true;
+    default: return false;
+  }
+}
+
+std::vector<uint64_t> level_capacities(const std::vector<MemoryLevel>& levels) {
+  std::vector<uint64_t> caps;
+  for (size_t i = 0; i + 1 < levels.size(); ++i) caps.push_back(static_cast<uint64_t>(levels[i].capacity_bytes));
+  return caps;
+}
+
+double dense_pass_bytes_of(const Workload& w, const Plan& plan, Stage s) {
+  double bytes = 0;
+  for (const auto* phase : {&plan.setup, &plan.step, &plan.finish})
+    for (const PlanStage& ps : *phase)
+      if (ps.stage == s)
+        for (const Op& op : ps.ops)
+          if (is_dense_pass(op)) bytes += 2.0 * static_cast<double>(w.table_bytes());  // read and write
+  return bytes;
+}
+}  // namespace
+
+RowTrafficModel::RowTrafficModel(const Workload& w, const Plan& plan, std::vector<MemoryLevel> levels,
+                                 double expected_accesses, double sample_rate, uint64_t seed)
+    : w_(w), plan_(plan), levels_(std::move(levels)), capacities_(level_capacities(levels_)) {
+  double rows = 0;
+  for (const TableSpec& t : w_.tables) {
+    row_bytes_.push_back(static_cast<uint32_t>(t.dim * static_cast<int64_t>(sizeof(float))));
+    rows += static_cast<double>(t.rows);
+  }
+  ReuseOptions o;
+  o.sample_rate = sample_rate > 0 ? sample_rate : choose_sample_rate(expected_accesses, std::min(rows, expected_accesses));
+  o.seed = seed;
+  o.capacities_bytes = capacities_;
+  o.tags = static_cast<int>(kStages);
+  reuse_ = std::make_unique<ReuseAnalyzer>(o);
+}
+
+RowTrafficModel::~RowTrafficModel() = default;
+
+double RowTrafficModel::sample_rate() const { return reuse_->sample_rate(); }
+
+void RowTrafficModel::feed_lookups(const Batch& batch, Stage tag) {
+  // Example by example over all tables, as the forward kernel walks them.
+  const int t_tag = static_cast<int>(tag);
+  const size_t T = batch.tables.size();
+  for (int64_t i = 0; i < batch.size; ++i)
+    for (size_t t = 0; t < T; ++t) {
+      const TableBatch& tb = batch.tables[t];
+      const uint32_t bytes = row_bytes_[t];
+      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) reuse_->access(row_key(t, tb.indices[k]), bytes, t_tag);
+    }
+}
+
+void RowTrafficModel::feed_unique(const Batch& batch, Stage tag) {
+  // The batch's distinct rows, table by table in ascending order (the coalesced updates' order).
+  // Only rows the analysis keeps need deduplicating: the others cost a hash.
+  for (size_t t = 0; t < batch.tables.size(); ++t) {
+    scratch_.clear();
+    for (const int64_t r : batch.tables[t].indices)
+      if (const uint64_t key = row_key(t, r); reuse_->samples(key)) scratch_.push_back(key);
+    std::sort(scratch_.begin(), scratch_.end());
+    scratch_.erase(std::unique(scratch_.begin(), scratch_.end()), scratch_.end());
+    for (const uint64_t key : scratch_) reuse_->access_presampled(key, row_bytes_[t], static_cast<int>(tag));
+  }
+}
+
+void RowTrafficModel::feed_op(const Op& op, Stage tag, const Batch& batch, const Batch* next) {
+  if (is_dense_pass(op)) {
+    reuse_->spacer(static_cast<uint64_t>(w_.table_bytes()));
+  } else if (op.kind == OpKind::embedding_forward) {
+    feed_lookups(batch, tag);
+  } else if (op.kind == OpKind::table_update) {
+    feed_unique(batch, tag);  // the rows with a gradient (a selection's untouched rows are not seen)
+  } else if (op.kind == OpKind::lazy_catchup && next) {
+    feed_unique(*next, tag);
+  }
+}
+
+void RowTrafficModel::setup() {}
+
+void RowTrafficModel::step(const Batch& batch, const Batch* next, bool counting) {
+  if (counting != counting_) reuse_->set_counting(counting_ = counting);
+  for (const PlanStage& ps : plan_.step) {
+    if (!stage_runs(ps, next != nullptr)) continue;
+    bool rows = false;
+    for (const Op& op : ps.ops)
+      if (touches_rows(op)) feed_op(op, ps.stage, batch, next), rows = true;
+    if (rows && counting) ++counted_steps_[static_cast<size_t>(ps.stage)];
+  }
+}
+
+void RowTrafficModel::finish() {
+  for (const PlanStage& ps : plan_.finish)
+    for (const Op& op : ps.ops)
+      if (is_dense_pass(op)) reuse_->spacer(static_cast<uint64_t>(w_.table_bytes()));
+}
+
+std::vector<StageHits> RowTrafficModel::hits() const {
+  std::vector<StageHits> out;
+  for (size_t s = 0; s < kStages; ++s) {
+    const TagHits th = reuse_->hits(static_cast<int>(s));
+    if (th.accesses <= 0 || counted_steps_[s] == 0) continue;
+    StageHits h{static_cast<Stage>(s), th.accesses / static_cast<double>(counted_steps_[s]), {}, {}};
+    double below = 0;
+    for (size_t i = 0; i < capacities_.size(); ++i) {
+      double hit = th.at[i].hits / th.accesses;
+      double err = th.at[i].stderr_hits / th.accesses;
+      if (levels_[i].policy == "lfu") hit = reuse_->lfu_hit_rate(capacities_[i]), err = 0;
+      below = std::max(below, std::min(hit, 1.0));
+      h.cumulative_hit.push_back(below);
+      h.cumulative_stderr.push_back(err);
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+LevelSplit RowTrafficModel::split(Stage s, const WorkCounters& work) const {
+  LevelSplit out;
+  out.dense_pass_bytes = dense_pass_bytes(s);
+  for (const StageHits& h : hits()) {
+    if (h.stage != s) continue;
+    // Rows the counters have but the analysis did not see go to the last level.
+    const double rows = static_cast<double>(std::max(work.rows_read_rand, work.rows_written_rand));
+    const double known = rows > 0 ? std::min(1.0, h.accesses_per_step / rows) : 1.0;
+    std::vector<double> cum = h.cumulative_hit;
+    for (double& c : cum) c *= known;
+    out.share = shares_from_hit_rates(cum);
+  }
+  return out;
+}
+
+double RowTrafficModel::dense_pass_bytes(Stage s) const { return dense_pass_bytes_of(w_, plan_, s); }
+
+nlohmann::json RowTrafficModel::to_json() const {
+  nlohmann::json j = {{"sample_rate", sample_rate()}, {"sampled_rows", reuse_->sampled_rows()},
+                      {"analysis_memory_bytes", reuse_->memory_bytes()}};
+  nlohmann::json levels = nlohmann::json::array();
+  for (const MemoryLevel& l : levels_)
+    levels.push_back({{"name", l.name}, {"capacity_bytes", std::isfinite(l.capacity_bytes) ? nlohmann::json(l.capacity_bytes) : nlohmann::json("unbounded")}, {"policy", l.policy}});
+  j["levels"] = levels;
+  nlohmann::json stages = nlohmann::json::array();
+  for (const StageHits& h : hits()) {
+    nlohmann::json hit = nlohmann::json::object(), err = nlohmann::json::object();
+    for (size_t i = 0; i < h.cumulative_hit.size(); ++i) {
+      hit[levels_[i].name] = h.cumulative_hit[i];
+      err[levels_[i].name] = h.cumulative_stderr[i];
+    }
+    stages.push_back({{"stage", stage_name(h.stage)}, {"accesses_per_step", h.accesses_per_step},
+                      {"hit_rate_at_or_above", hit}, {"hit_rate_stderr", err}});
+  }
+  j["stages"] = stages;
+  return j;
+}
+
+LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector<MemoryLevel>& levels, Stage s,
+                          const WorkCounters& work) {
+  LevelSplit out;
+  out.dense_pass_bytes = dense_pass_bytes_of(w, plan, s);
+  if (work.rows_read_rand + work.rows_written_rand == 0) return out;
+  std::vector<PopularityGroup> groups;
+  double lookups = 0;
+  for (const TableSpec& t : w.tables) lookups += static_cast<double>(t.pooling);
+  for (const TableSpec& t : w.tables)
+    groups.push_back({t.rows, static_cast<double>(t.pooling) / lookups, static_cast<uint32_t>(t.dim * 4),
+                      t.access.kind == AccessDistribution::Kind::zipf ? t.access.zipf_exponent : 0.0});
+  // A whole-table pass every step keeps nothing from one step to the next: only reuse within a
+  // step's references can hit (the characteristic time is capped at one step).
+  bool dense_each_step = false;
+  for (const PlanStage& ps : plan.step)
+    for (const Op& op : ps.ops) dense_each_step = dense_each_step || is_dense_pass(op);
+  // By Che's fixed point, the capacity whose characteristic time is one step's references is the
+  // bytes of distinct rows a step touches: an LRU cache of it holds exactly what one step brings in.
+  const ChePopulation pop(groups);
+  const double step_bytes = pop.bytes_at_time(lookups * static_cast<double>(w.batch_size));
+  std::vector<double> cum;
+  for (size_t i = 0; i + 1 < levels.size(); ++i) {
+    double cap = levels[i].capacity_bytes;
+    if (dense_each_step && cap < static_cast<double>(w.table_bytes())) cap = std::min(cap, step_bytes);
+    cum.push_back(levels[i].policy == "lfu" ? pop.static_lfu_hit_rate(cap) : pop.lru(cap).hit_rate);
+  }
+  out.share = shares_from_hit_rates(cum);
+  return out;
+}
+
+}  // namespace privrec::sim

@@ -1,0 +1,81 @@
+#pragma once
+// Where a step's table rows are served from: the row accesses of every stage that touches table
+// rows, fed in the order the step makes them into one reuse (LRU stack distance) analysis, whose
+// hit rates at each memory level's capacity split the stage's row traffic over the levels
+// (sim/memory_levels.hpp). The order follows the kernels: the forward bags example by example over
+// all tables (kernels/cpu/embedding_bag.cpp), then each later stage's rows table by table; a
+// whole-table pass (a dense noisy update, lazydp's flush) pushes every earlier row that much
+// farther away. From a trace this is exact (or SHARDS-sampled for large traces, with the sampling
+// error reported); the analytic mode uses Che's approximation instead.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/plan.hpp"
+#include "models/stage.hpp"
+#include "models/step_record.hpp"
+#include "models/workload.hpp"
+#include "sim/memory_levels.hpp"
+#include "traces/batch.hpp"
+
+namespace privrec {
+class ReuseAnalyzer;
+}
+
+namespace privrec::sim {
+
+// Per stage that touches rows: the share of its row accesses each level serves, and the sampling
+// error of those shares (absolute, one standard error).
+struct StageHits {
+  Stage stage;
+  double accesses_per_step = 0;          // row accesses the analysis saw (fed), per counted step
+  std::vector<double> cumulative_hit;    // per level but the last: share hit at that capacity or nearer
+  std::vector<double> cumulative_stderr;
+};
+
+class RowTrafficModel {
+ public:
+  // `expected_accesses`: about how many row accesses the run will feed (chooses the sample rate);
+  // `sample_rate` > 0 forces one (1 = exact).
+  RowTrafficModel(const Workload& w, const Plan& plan, std::vector<MemoryLevel> levels, double expected_accesses,
+                  double sample_rate = 0, uint64_t seed = 0);
+  ~RowTrafficModel();
+
+  void setup();  // the plan's once-before stages
+  // Step `t`'s accesses, stage by stage; counted when `counting` (train's warm-up steps are not).
+  void step(const Batch& batch, const Batch* next, bool counting);
+  void finish();  // the plan's once-after stages (lazydp's flush)
+
+  // The split of stage `s`'s row traffic, whose counters say it touched `rows` rows per step (rows
+  // the analysis did not see, such as adafest's false positives, are served by the last level).
+  LevelSplit split(Stage s, const WorkCounters& work) const;
+  std::vector<StageHits> hits() const;
+  double sample_rate() const;
+  nlohmann::json to_json() const;
+
+ private:
+  void feed_lookups(const Batch& batch, Stage tag);
+  void feed_unique(const Batch& batch, Stage tag);
+  void feed_op(const Op& op, Stage tag, const Batch& batch, const Batch* next);
+  double dense_pass_bytes(Stage s) const;
+
+  Workload w_;
+  const Plan& plan_;
+  std::vector<MemoryLevel> levels_;
+  std::vector<uint64_t> capacities_;  // every level but the last, bytes
+  std::unique_ptr<ReuseAnalyzer> reuse_;
+  std::vector<uint32_t> row_bytes_;   // per table
+  std::array<int64_t, kStages> counted_steps_{};
+  bool counting_ = true;
+  std::vector<uint64_t> scratch_;
+};
+
+// Che's approximation of the same split for the analytic model: independent references with each
+// table's access law (uniform or zipf), a table's share of references by its pooling.
+LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector<MemoryLevel>& levels, Stage s,
+                          const WorkCounters& work);
+
+}  // namespace privrec::sim

@@ -1,0 +1,222 @@
+// The memory hierarchy in the model: cache levels and device caches in the profile, the split of a
+// table stage's row traffic over the levels (exact arithmetic), and the trace-driven split against
+// a plain LRU simulation of the same access order; Che's approximation against the trace.
+#include <gtest/gtest.h>
+
+#include <list>
+#include <unordered_map>
+
+#include "models/algorithm.hpp"
+#include "models/config_error.hpp"
+#include "sim/memory_levels.hpp"
+#include "sim/row_traffic.hpp"
+#include "sim/simulation.hpp"
+#include "sim/time_model.hpp"
+#include "tests/test_helpers.hpp"
+#include "traces/row_map.hpp"
+#include "traces/step_walk.hpp"
+#include "traces/synthetic_trace.hpp"
+
+using namespace privrec;
+using namespace privrec::sim;
+
+namespace {
+std::string error_of(const nlohmann::json& j) {
+  try {
+    parse_hardware_profile(j, "bad.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+// A fully associative LRU cache of `capacity` bytes over (key, bytes) accesses: counts hits.
+struct LruCache {
+  uint64_t capacity, used = 0, hits = 0, accesses = 0;
+  std::list<std::pair<uint64_t, uint32_t>> order;  // front: most recent
+  std::unordered_map<uint64_t, std::list<std::pair<uint64_t, uint32_t>>::iterator> where;
+  void access(uint64_t key, uint32_t bytes, bool count) {
+    accesses += count;
+    if (auto it = where.find(key); it != where.end()) {
+      hits += count;
+      order.splice(order.begin(), order, it->second);
+      return;
+    }
+    order.emplace_front(key, bytes);
+    where[key] = order.begin();
+    used += bytes;
+    while (used > capacity) {
+      used -= order.back().second;
+      where.erase(order.back().first);
+      order.pop_back();
+    }
+  }
+  void flush() { order.clear(), where.clear(), used = 0; }
+};
+}  // namespace
+
+TEST(MemoryLevels, CachesAndDeviceCacheParseAndAreChecked) {
+  const HardwareProfile h = load_hardware_profile("h100-sxm");
+  ASSERT_EQ(h.device.caches.size(), 1u);
+  EXPECT_EQ(h.device.caches[0].name, "L2");
+  EXPECT_EQ(h.device.caches[0].capacity_MB, 50);  // REFERENCE.md section 6
+  EXPECT_EQ(load_hardware_profile("h200").device.caches[0].capacity_MB, 60);
+  EXPECT_EQ(load_hardware_profile("v100-32gb").device.caches[0].capacity_MB, 6);
+  EXPECT_EQ(load_hardware_profile("a100-80gb").device.caches[0].capacity_MB, 40);
+  const nlohmann::json good = h.to_json();
+  auto with = [&](auto edit) {
+    nlohmann::json j = good;
+    edit(j);
+    return error_of(j);
+  };
+  std::string e = with([](auto& j) { j["device"]["caches"].push_back(j["device"]["caches"][0]); });
+  EXPECT_NE(e.find("device.caches[1].capacity_MB"), std::string::npos) << e;  // not ascending
+  e = with([](auto& j) { j["device"]["caches"][0]["capacity_MB"] = 1e6; });
+  EXPECT_NE(e.find("less than the memory"), std::string::npos) << e;
+  e = with([](auto& j) { j["device"]["caches"][0]["ways"] = 16; });
+  EXPECT_NE(e.find("device.caches[0].ways"), std::string::npos) << e;
+  e = with([](auto& j) { j["device_cache"] = {{"capacity_GB", 8}, {"policy", "lru"}}; });
+  EXPECT_NE(e.find("tables_in"), std::string::npos) << e;  // a device cache serves host tables
+  e = with([](auto& j) {
+    j["tables_in"] = "host";
+    j["device_cache"] = {{"capacity_GB", 8}, {"policy", "fifo"}};
+  });
+  EXPECT_NE(e.find("device_cache.policy"), std::string::npos) << e;
+  EXPECT_NE(e.find("fifo"), std::string::npos) << e;
+}
+
+TEST(MemoryLevels, PlacementFlagsMoveTablesAndAddTheCache) {
+  HardwareProfile h = load_hardware_profile("h100-sxm");
+  EXPECT_THROW(apply_placement(h, "", 8, ""), InputError);  // tables still on the device
+  apply_placement(h, "host", 8, "lfu");
+  ASSERT_TRUE(h.device_cache);
+  EXPECT_EQ(h.device_cache->policy, "lfu");
+  EXPECT_FALSE(h.table_stages_on_host());  // the cache's device runs the table stages
+  const std::vector<MemoryLevel> levels = table_row_levels(h);
+  ASSERT_EQ(levels.size(), 3u);  // L2, the device cache, host memory over the link
+  EXPECT_EQ(levels[1].capacity_bytes, 8e9);
+  EXPECT_TRUE(levels[2].over_link);
+  EXPECT_EQ(levels[2].random_GBps_for(128), std::min(h.host->random_GBps, h.link_GBps));
+  EXPECT_THROW(apply_placement(h, "", 81, ""), InputError);  // larger than the 80 GB device
+  HardwareProfile cpu = load_hardware_profile("cpu-epyc-2c");
+  EXPECT_THROW(apply_placement(cpu, "host", -1, ""), InputError);  // no host described
+}
+
+TEST(MemoryLevels, StageTimeIsTheSumOverLevelsOfBytesOverRates) {
+  HardwareProfile h = load_hardware_profile("h100-sxm");
+  h.stage_efficiency.clear(), h.stage_fixed_ms.clear();
+  WorkCounters w;
+  w.rows_read_rand = 1000000;
+  w.bytes_read_rand = 128000000;  // 128 B rows
+  LevelSplit split{{0.25, 0.75}, 0};
+  const StageTime t = stage_time(Stage::fwd_emb, w, 0, h, 1ull << 40, &split);
+  const double l2 = 0.25 * 128e6 / (h.device.caches[0].random_GBps * 1e9);
+  const double hbm = 0.75 * 128e6 / (h.device.random_GBps * 1e9);
+  EXPECT_DOUBLE_EQ(t.memory_ms, 1e3 * (l2 + hbm));
+  ASSERT_EQ(t.levels.size(), 2u);
+  EXPECT_DOUBLE_EQ(t.levels[0].rows, 250000);
+  EXPECT_DOUBLE_EQ(t.levels[1].ms, 1e3 * hbm);
+  // No split known: everything from memory, as before caches were modeled.
+  EXPECT_DOUBLE_EQ(stage_time(Stage::fwd_emb, w, 0, h, 1ull << 40).memory_ms, 1e3 * 128e6 / (h.device.random_GBps * 1e9));
+  EXPECT_EQ(shares_from_hit_rates({0.2, 0.5}), (std::vector<double>{0.2, 0.5 - 0.2, 1.0 - 0.5}));
+  EXPECT_EQ(shares_from_hit_rates({0.6, 0.5}), (std::vector<double>{0.6, 0.0, 1.0 - 0.6}));  // clamped monotone
+}
+
+// The trace-driven split of fwd.emb and update.sparse equals an LRU cache fed the same order:
+// lookups example by example over all tables, then the batch's distinct rows table by table.
+TEST(RowTraffic, ExactSplitEqualsAnLruCacheFedTheKernelsOrder) {
+  Workload w = test::small_workload(64, "zipf:1.05");
+  for (auto& t : w.tables) t.rows = 500;
+  SyntheticTrace trace(w, 5);
+  const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
+  MemoryLevel l1{"small", 16e3, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+  RowTrafficModel model(w, plan_of(cfg.kind), {l1, mem}, 0, 1.0);
+  LruCache ref{16000};
+  uint64_t fwd_hits = 0, fwd_acc = 0;
+  walk_steps(trace, 6, [&](int64_t t, const Batch& b, const Batch* next) {
+    const bool count = t > 1;
+    model.step(b, next, count);
+    for (int64_t i = 0; i < b.size; ++i)
+      for (size_t k = 0; k < b.tables.size(); ++k)
+        for (int64_t j = b.tables[k].offsets[i]; j < b.tables[k].offsets[i + 1]; ++j) {
+          const uint64_t before = ref.hits;
+          ref.access(k << 40 | b.tables[k].indices[j], static_cast<uint32_t>(w.tables[k].dim * 4), count);
+          fwd_hits += ref.hits - before, fwd_acc += count;
+        }
+    for (size_t k = 0; k < b.tables.size(); ++k)
+      for (const int64_t r : unique_rows(b.tables[k])) ref.access(k << 40 | r, static_cast<uint32_t>(w.tables[k].dim * 4), count);
+  });
+  WorkCounters fwd;
+  fwd.rows_read_rand = fwd_acc / 5;
+  const LevelSplit s = model.split(Stage::fwd_emb, fwd);
+  ASSERT_EQ(s.share.size(), 2u);
+  EXPECT_DOUBLE_EQ(s.share[0], static_cast<double>(fwd_hits) / static_cast<double>(fwd_acc));
+  const uint64_t upd_hits = ref.hits - fwd_hits, upd_acc = ref.accesses - fwd_acc;
+  WorkCounters upd;
+  upd.rows_read_rand = upd.rows_written_rand = upd_acc / 5;
+  EXPECT_NEAR(model.split(Stage::update_sparse, upd).share[0], static_cast<double>(upd_hits) / static_cast<double>(upd_acc),
+              1e-12);
+  EXPECT_GT(fwd_hits, 0u);
+  EXPECT_LT(fwd_hits, fwd_acc);
+}
+
+// A dense pass over tables larger than a level leaves nothing of one step for the next: the
+// step's first touch of a row misses; with tables that fit, every reuse hits.
+TEST(RowTraffic, DensePassOverLargerTablesKeepsNoReuseAcrossSteps) {
+  Workload w = test::small_workload(4);
+  for (auto& t : w.tables) t.rows = 100000, t.pooling = 1;
+  SyntheticTrace trace(w, 2);
+  const AlgorithmConfig cfg = test::algo(AlgorithmKind::dpsgd_f, 1, 1);
+  const double table_bytes = static_cast<double>(w.table_bytes());
+  MemoryLevel small{"small", table_bytes / 2, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+  RowTrafficModel model(w, plan_of(cfg.kind), {small, mem}, 0, 1.0);
+  // The same batch every step: without the dense pass every access after the first step would hit.
+  const Batch b = trace.batch(0);
+  for (int t = 1; t <= 4; ++t) model.step(b, &b, t > 1);
+  WorkCounters fwd;
+  fwd.rows_read_rand = static_cast<uint64_t>(b.lookups());
+  const LevelSplit s = model.split(Stage::fwd_emb, fwd);
+  // Within a step a row appears once per table here (pooling 1, few examples), so nothing hits.
+  uint64_t repeats = 0;
+  for (const auto& tb : b.tables) repeats += tb.indices.size() - unique_rows(tb).size();
+  EXPECT_DOUBLE_EQ(s.share[0], static_cast<double>(repeats) / static_cast<double>(b.lookups()));
+  EXPECT_EQ(s.dense_pass_bytes, 0);
+  EXPECT_EQ(model.split(Stage::dp_update, WorkCounters{}).dense_pass_bytes, 2 * table_bytes);
+}
+
+// The analytic mode (Che's approximation) against the trace-driven split, uniform and zipf 1.05,
+// an L3-sized level on a CPU-like profile: within 2 % absolute of the hit rate.
+TEST(RowTraffic, CheSplitMatchesTheTraceDrivenSplit) {
+  for (const char* dist : {"uniform", "zipf:1.05"}) {
+    Workload w = test::small_workload(256, dist);
+    for (auto& t : w.tables) t.rows = 20000, t.pooling = 20;
+    const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
+    const double cap = 0.3 * static_cast<double>(w.table_bytes());
+    MemoryLevel l3{"L3", cap, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+    RowTrafficModel model(w, plan_of(cfg.kind), {l3, mem}, 0, 1.0);
+    SyntheticTrace trace(w, 9);
+    walk_steps(trace, 40, [&](int64_t t, const Batch& b, const Batch* next) { model.step(b, next, t > 20); });
+    WorkCounters fwd;
+    fwd.rows_read_rand = static_cast<uint64_t>(w.batch_size * 20 * static_cast<int64_t>(w.tables.size()));
+    const double traced = model.split(Stage::fwd_emb, fwd).share[0];
+    const double che = analytic_split(w, plan_of(cfg.kind), {l3, mem}, Stage::fwd_emb, fwd).share[0];
+    EXPECT_NEAR(che, traced, 0.02) << dist;
+    EXPECT_GT(traced, 0.2) << dist;
+  }
+}
+
+TEST(RowMap, StoresEveryRowAndVisitsEachOnce) {
+  RowMap<uint32_t> m;
+  for (int64_t r = 0; r < 100000; r += 3) m[r * 7919] = static_cast<uint32_t>(r);
+  EXPECT_EQ(m.size(), 33334u);
+  for (int64_t r = 0; r < 100000; r += 3) ASSERT_EQ(m[r * 7919], static_cast<uint32_t>(r));
+  uint64_t visits = 0, sum = 0;
+  bool rows_match = true;
+  m.for_each([&](int64_t row, uint32_t& v) {
+    ++visits, sum += v;
+    rows_match = rows_match && row == int64_t{v} * 7919;
+  });
+  EXPECT_TRUE(rows_match);
+  EXPECT_EQ(visits, 33334u);
+  EXPECT_EQ(sum, 3ull * 33333 * 33334 / 2);
+}
