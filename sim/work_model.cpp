@@ -17,19 +17,28 @@ std::vector<TableSelection> expected_selection(const Workload& w, const Algorith
   // Each example's contribution map is clipped to C1 over the distinct rows of all its bags.
   const std::vector<float> factor = contribution_clip_factors(batch, cfg.adafest.c1);
   const double p = cfg.zero_count_selection_probability();
+  const int ex_bits = std::max(1, bits_for(static_cast<uint64_t>(B)));
   std::vector<TableSelection> out(T);
+#pragma omp parallel for schedule(dynamic, 1)
   for (int64_t t = 0; t < T; ++t) {
     const auto& tb = batch.tables[t];
-    std::vector<std::pair<int64_t, int64_t>> pairs;  // (row, example), one per distinct pair
+    // (row, example) packed into one key and radix-sorted: the distinct pairs, grouped by row.
+    std::vector<uint64_t> pairs;
+    pairs.reserve(tb.indices.size());
+    uint64_t max_row = 0;
     for (int64_t i = 0; i < B; ++i)
-      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) pairs.emplace_back(tb.indices[k], i);
-    std::sort(pairs.begin(), pairs.end());
+      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
+        pairs.push_back(static_cast<uint64_t>(tb.indices[k]) << ex_bits | static_cast<uint64_t>(i));
+        max_row = std::max(max_row, static_cast<uint64_t>(tb.indices[k]));
+      }
+    radix_sort_bits(pairs, 0, ex_bits + bits_for(max_row));
     pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
     int64_t touched = 0;
+    const uint64_t ex_mask = (uint64_t{1} << ex_bits) - 1;
     for (size_t k = 0; k < pairs.size();) {
-      const int64_t r = pairs[k].first;
+      const uint64_t r = pairs[k] >> ex_bits;
       double count = 0;
-      for (; k < pairs.size() && pairs[k].first == r; ++k) count += static_cast<float>(factor[pairs[k].second]);
+      for (; k < pairs.size() && pairs[k] >> ex_bits == r; ++k) count += static_cast<float>(factor[pairs[k] & ex_mask]);
       ++touched;
       out[t].selected_touched += cfg.adafest.pass_probability(count, cfg.noise);
     }
@@ -143,11 +152,17 @@ StepRecord WorkModel::setup(const TraceSource& trace, int64_t steps) {
 // lazydp: the next batch's distinct rows, each owing the steps since its last catch-up.
 void WorkModel::add_catchup(int64_t t, const Batch& next, StepSizes& sizes) {
   const uint32_t now = static_cast<uint32_t>(t);
-  for (size_t ti = 0; ti < next.tables.size(); ++ti) {
+  const int64_t T = static_cast<int64_t>(next.tables.size());
+  // Tables keep separate histories: one thread per table.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t ti = 0; ti < T; ++ti) {
     TableSizes& c = sizes.tables[ti];
     const std::vector<int64_t> rows = unique_rows(next.tables[ti], &c.next_sort_ops);
-    for (const int64_t r : rows) {
-      uint32_t& h = history_[ti][r];  // a row seen for the first time is at step 0
+    RowMap<uint32_t>& history = history_[ti];
+    constexpr size_t kAhead = 16;  // rows are scattered over the map: fetch their slots early
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (i + kAhead < rows.size()) history.prefetch(rows[i + kAhead]);
+      uint32_t& h = history[rows[i]];  // a row seen for the first time is at step 0
       if (h >= now) continue;
       c.owed_steps += now - h, ++c.owed, h = now;
     }

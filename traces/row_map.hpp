@@ -20,6 +20,10 @@ class RowMap {
     if (slots_[i].first == kEmpty) slots_[i] = {row, V{}}, ++size_;
     return slots_[i].second;
   }
+  // Starts fetching the row's slot: callers walking many rows issue it a few rows ahead.
+  void prefetch(int64_t row) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[slot_of(row)]);
+  }
   size_t size() const { return size_; }
   size_t memory_bytes() const { return slots_.capacity() * sizeof(std::pair<int64_t, V>); }
   // f(row, value&) for every row in the map, in no particular order.
