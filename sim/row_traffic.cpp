@@ -48,8 +48,8 @@ double dense_pass_bytes_of(const Workload& w, const Plan& plan, Stage s) {
 }  // namespace
 
 RowTrafficModel::RowTrafficModel(const Workload& w, const Plan& plan, std::vector<MemoryLevel> levels,
-                                 double expected_accesses, double sample_rate, uint64_t seed)
-    : w_(w), plan_(plan), levels_(std::move(levels)), capacities_(level_capacities(levels_)) {
+                                 double expected_accesses, double sample_rate, uint64_t seed, bool cold_start)
+    : w_(w), plan_(plan), levels_(std::move(levels)), capacities_(level_capacities(levels_)), cold_start_(cold_start) {
   double rows = 0;
   for (const TableSpec& t : w_.tables) {
     row_bytes_.push_back(static_cast<uint32_t>(t.dim * static_cast<int64_t>(sizeof(float))));
@@ -131,7 +131,7 @@ std::vector<StageHits> RowTrafficModel::hits() const {
     StageHits h{static_cast<Stage>(s), th.accesses / static_cast<double>(counted_steps_[s]), {}, {}};
     double below = 0;
     for (size_t i = 0; i < capacities_.size(); ++i) {
-      double hit = th.at[i].hits / th.accesses;
+      double hit = cold_start_ ? th.at[i].hits / th.accesses : reuse_->steady_hit_rate(capacities_[i], static_cast<int>(s));
       double err = th.at[i].stderr_hits / th.accesses;
       if (levels_[i].policy == "lfu") hit = reuse_->lfu_hit_rate(capacities_[i]), err = 0;
       below = std::max(below, std::min(hit, 1.0));
@@ -158,11 +158,23 @@ LevelSplit RowTrafficModel::split(Stage s, const WorkCounters& work) const {
   return out;
 }
 
+double RowTrafficModel::bytes_touched() const { return reuse_->bytes_touched(); }
+
+std::vector<std::string> RowTrafficModel::levels_beyond_trace() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < capacities_.size(); ++i)
+    if (static_cast<double>(capacities_[i]) > bytes_touched()) out.push_back(levels_[i].name);
+  return out;
+}
+
 double RowTrafficModel::dense_pass_bytes(Stage s) const { return dense_pass_bytes_of(w_, plan_, s); }
 
 nlohmann::json RowTrafficModel::to_json() const {
   nlohmann::json j = {{"sample_rate", sample_rate()}, {"sampled_rows", reuse_->sampled_rows()},
-                      {"analysis_memory_bytes", reuse_->memory_bytes()}};
+                      {"analysis_memory_bytes", reuse_->memory_bytes()},
+                      {"hit_rates", cold_start_ ? "cold start: a first access misses"
+                                                : "steady state: Kaplan-Meier over reuses and first accesses"},
+                      {"bytes_touched", bytes_touched()}, {"levels_beyond_trace", levels_beyond_trace()}};
   nlohmann::json levels = nlohmann::json::array();
   for (const MemoryLevel& l : levels_)
     levels.push_back({{"name", l.name}, {"capacity_bytes", std::isfinite(l.capacity_bytes) ? nlohmann::json(l.capacity_bytes) : nlohmann::json("unbounded")}, {"policy", l.policy}});
@@ -205,7 +217,11 @@ LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector
   for (size_t i = 0; i + 1 < levels.size(); ++i) {
     double cap = levels[i].capacity_bytes;
     if (dense_each_step && cap < static_cast<double>(w.table_bytes())) cap = std::min(cap, step_bytes);
-    cum.push_back(levels[i].policy == "lfu" ? pop.static_lfu_hit_rate(cap) : pop.lru(cap).hit_rate);
+    double hit = levels[i].policy == "lfu" ? pop.static_lfu_hit_rate(cap) : pop.lru(cap).hit_rate;
+    // An update of the batch's rows follows the forward pass that just read them: a level that
+    // holds the step's distinct rows keeps them (uniformly, the share that fits otherwise).
+    if (s == Stage::update_sparse || s == Stage::dp_update) hit = std::max(hit, std::min(1.0, cap / step_bytes));
+    cum.push_back(hit);
   }
   out.share = shares_from_hit_rates(cum);
   return out;

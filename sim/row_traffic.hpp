@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -40,8 +41,12 @@ class RowTrafficModel {
  public:
   // `expected_accesses`: about how many row accesses the run will feed (chooses the sample rate);
   // `sample_rate` > 0 forces one (1 = exact).
+  // `cold_start`: a row's first access in the trace is a miss (a run of exactly these steps from an
+  // empty cache); otherwise (the default) the steady state of a long run, where a first access is
+  // a reuse whose distance exceeds what the trace touched so far (Kaplan-Meier over the censored
+  // distances, ReuseAnalyzer::steady_hit_rate).
   RowTrafficModel(const Workload& w, const Plan& plan, std::vector<MemoryLevel> levels, double expected_accesses,
-                  double sample_rate = 0, uint64_t seed = 0);
+                  double sample_rate = 0, uint64_t seed = 0, bool cold_start = false);
   ~RowTrafficModel();
 
   void setup();  // the plan's once-before stages
@@ -54,6 +59,11 @@ class RowTrafficModel {
   LevelSplit split(Stage s, const WorkCounters& work) const;
   std::vector<StageHits> hits() const;
   double sample_rate() const;
+  // Bytes of distinct rows the trace touched: steady-state hit rates of larger levels are lower
+  // bounds (the trace is too short to see their reuse).
+  double bytes_touched() const;
+  // The levels (but the last) larger than what the trace touched, by name.
+  std::vector<std::string> levels_beyond_trace() const;
   nlohmann::json to_json() const;
 
  private:
@@ -70,6 +80,7 @@ class RowTrafficModel {
   std::vector<uint32_t> row_bytes_;   // per table
   std::array<int64_t, kStages> counted_steps_{};
   bool counting_ = true;
+  bool cold_start_ = false;
   std::vector<uint64_t> scratch_;
 };
 

@@ -40,6 +40,13 @@ void print_levels(const sim::SimReport& rep) {
   };
   for (const auto& s : rep.stages) line(s);
   for (const auto& s : rep.once) line(s);
+  if (header && rep.row_traffic.contains("levels_beyond_trace") && !rep.row_traffic["levels_beyond_trace"].empty()) {
+    std::string names;
+    for (const auto& n : rep.row_traffic["levels_beyond_trace"]) names += (names.empty() ? "" : ", ") + n.get<std::string>();
+    std::printf("  (note: the modeled steps touched %s of distinct rows, less than %s holds: their hit rates are lower\n"
+                "   bounds; model more --steps, or --analytic for Che's steady state)\n",
+                human_bytes(rep.row_traffic["bytes_touched"].get<double>()).c_str(), names.c_str());
+  }
   if (header && rep.row_traffic.contains("sample_rate") && rep.row_traffic["sample_rate"].get<double>() < 1)
     std::printf("  (reuse from a SHARDS sample of %.3g of the rows; the JSON gives each hit rate's standard error)\n",
                 rep.row_traffic["sample_rate"].get<double>());

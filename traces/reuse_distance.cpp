@@ -123,6 +123,7 @@ ReuseAnalyzer::ReuseAnalyzer(ReuseOptions o) : opt_(std::move(o)) {
   presampled_.assign(opt_.tags, 0);
   counts_.assign(static_cast<size_t>(opt_.tags) * kGroups * (caps_ + 2), 0);
   hist_.assign(static_cast<size_t>(opt_.tags) * kGroups * kBins, 0);
+  censored_hist_.assign(static_cast<size_t>(opt_.tags) * kBins, 0);
   weighted_.assign(static_cast<size_t>(opt_.tags) * (caps_ + 2), 0.0);
   weighted_hist_.assign(static_cast<size_t>(opt_.tags) * kBins, 0.0);
   hash_key_ = reuse_detail::mix64(opt_.seed);
@@ -176,7 +177,11 @@ void ReuseAnalyzer::track(uint64_t key, uint64_t hash, uint32_t row_bytes, int t
   if (inserted) e.count = 0;
   e.count += counting_;
   if (inserted) {
-    if (counting_) count(tag, hash, std::numeric_limits<double>::infinity(), e.count);
+    if (counting_) {
+      count(tag, hash, std::numeric_limits<double>::infinity(), e.count);
+      const double touched = static_cast<double>(total_) * bytes_per_unit_ + row_bytes;
+      ++censored_hist_[static_cast<size_t>(tag) * kBins + bin_of(floor_to_u64(touched))];
+    }
   } else {
     const uint64_t old = uint64_t{e.bytes} * units_per_byte_;
     // Everything after the previous access: the row's own old weight sits at e.time, excluded.
@@ -356,6 +361,35 @@ double ReuseAnalyzer::lru_hit_rate(uint64_t capacity_bytes, int tag) const {
   return estimate_hits(tag, group_hits, group_accesses, beta(tag, weighted_hits)).hits / n;
 }
 
+double ReuseAnalyzer::bytes_touched() const {
+  drain_queued();
+  return static_cast<double>(total_) * bytes_per_unit_;
+}
+
+double ReuseAnalyzer::steady_hit_rate(uint64_t capacity_bytes, int tag) const {
+  if (tag < 0 || tag >= opt_.tags) bad_tag(tag);
+  drain_queued();
+  std::vector<double> events(kBins, 0.0);
+  const uint64_t* censored = &censored_hist_[static_cast<size_t>(tag) * kBins];
+  double at_risk = 0;
+  for (int g = 0; g < kGroups; ++g) {
+    const uint64_t* h = hist_of(tag, g);
+    for (size_t b = 0; b < kBins; ++b) events[b] += static_cast<double>(h[b]);
+  }
+  for (size_t b = 0; b < kBins; ++b) at_risk += events[b] + static_cast<double>(censored[b]);
+  // Kaplan-Meier: the survival S(d) = P(distance + row > d) is the product over bins of (1 - events
+  // / at risk); within a bin, events come before the censored (a censored value is a lower bound).
+  const size_t cb = bin_of(capacity_bytes);
+  double lo, width, survive = 1;
+  bin_range(cb, lo, width);
+  for (size_t b = 0; b <= cb && at_risk > 0; ++b) {
+    const double part = b < cb ? 1.0 : (static_cast<double>(capacity_bytes) - lo + 1) / width;
+    survive *= 1.0 - part * events[b] / at_risk;
+    at_risk -= events[b] + static_cast<double>(censored[b]);
+  }
+  return 1.0 - survive;
+}
+
 double ReuseAnalyzer::lfu_hit_rate(uint64_t capacity_bytes) const {
   drain_queued();
   double n = 0;
@@ -384,7 +418,7 @@ double ReuseAnalyzer::lfu_hit_rate(uint64_t capacity_bytes) const {
 size_t ReuseAnalyzer::memory_bytes() const {
   drain_queued();
   return sizeof(*this) + rows_.memory_bytes() + tree_.memory_bytes() +
-         (accesses_.capacity() + counts_.capacity() + hist_.capacity()) * sizeof(uint64_t) +
+         (accesses_.capacity() + counts_.capacity() + hist_.capacity() + censored_hist_.capacity()) * sizeof(uint64_t) +
          (weighted_.capacity() + weighted_hist_.capacity()) * sizeof(double) +
          caps_d_.capacity() * sizeof(double) + opt_.capacities_bytes.capacity() * sizeof(uint64_t);
 }

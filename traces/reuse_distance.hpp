@@ -173,6 +173,15 @@ class ReuseAnalyzer {
   // interpolation inside a bucket: off by at most the share of accesses within capacity x (1 +- 1/32));
   // at a listed capacity it is exactly hits(tag).at[j].hits / accesses.
   double lru_hit_rate(uint64_t capacity_bytes, int tag) const;
+  // The steady-state LRU hit rate of `tag` at `capacity_bytes`: a first access in the stream is not
+  // a miss of a warm cache but a distance known only to exceed everything touched since the stream
+  // began (right-censored), so the distance distribution is the Kaplan-Meier estimate over the
+  // reuses (events) and the first accesses (censored at the bytes touched so far). It is valid up
+  // to the bytes the stream touched (`bytes_touched()`); beyond that it stays at its last value, a
+  // lower bound. From the tracked rows only (in sampled mode, the sampled rows' histograms).
+  double steady_hit_rate(uint64_t capacity_bytes, int tag) const;
+  // The bytes of distinct rows (and spacers) touched since the stream began, in full-stream bytes.
+  double bytes_touched() const;
   // Perfect-LFU hit rate over all counted accesses: the share of accesses to the rows with the
   // highest access counts (ties by key) whose bytes fit in capacity, taken in that order until the
   // next one does not fit (in sampled mode a row stands for 1/rate rows and the one that crosses the
@@ -243,6 +252,7 @@ class ReuseAnalyzer {
   // [caps_]: finite distance, misses at every listed capacity; [caps_ + 1]: cold.
   std::vector<uint64_t> counts_;
   std::vector<uint64_t> hist_;  // per tag and group, kBins bins of floor(distance + row bytes)
+  std::vector<uint64_t> censored_hist_;  // per tag, kBins bins of first accesses' floor(bytes touched + row bytes)
   // Per tag, as counts_ and hist_ (not per group), each access weighted by its place among its row's
   // counted accesses: what beta is fitted from.
   std::vector<double> weighted_, weighted_hist_;

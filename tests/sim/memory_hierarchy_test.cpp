@@ -130,7 +130,7 @@ TEST(RowTraffic, ExactSplitEqualsAnLruCacheFedTheKernelsOrder) {
   SyntheticTrace trace(w, 5);
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
   MemoryLevel l1{"small", 16e3, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
-  RowTrafficModel model(w, plan_of(cfg.kind), {l1, mem}, 0, 1.0);
+  RowTrafficModel model(w, plan_of(cfg.kind), {l1, mem}, 0, 1.0, 0, /*cold_start=*/true);
   LruCache ref{16000};
   uint64_t fwd_hits = 0, fwd_acc = 0;
   walk_steps(trace, 6, [&](int64_t t, const Batch& b, const Batch* next) {
@@ -169,7 +169,7 @@ TEST(RowTraffic, DensePassOverLargerTablesKeepsNoReuseAcrossSteps) {
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::dpsgd_f, 1, 1);
   const double table_bytes = static_cast<double>(w.table_bytes());
   MemoryLevel small{"small", table_bytes / 2, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
-  RowTrafficModel model(w, plan_of(cfg.kind), {small, mem}, 0, 1.0);
+  RowTrafficModel model(w, plan_of(cfg.kind), {small, mem}, 0, 1.0, 0, /*cold_start=*/true);
   // The same batch every step: without the dense pass every access after the first step would hit.
   const Batch b = trace.batch(0);
   for (int t = 1; t <= 4; ++t) model.step(b, &b, t > 1);
@@ -219,4 +219,27 @@ TEST(RowMap, StoresEveryRowAndVisitsEachOnce) {
   EXPECT_TRUE(rows_match);
   EXPECT_EQ(visits, 33334u);
   EXPECT_EQ(sum, 3ull * 33333 * 33334 / 2);
+}
+
+// A short trace from a cold start: the steady-state (Kaplan-Meier) estimate is within 2 % of Che's
+// approximation for a level smaller than what the trace touched, and closer to it than counting
+// every first touch as a miss.
+TEST(RowTraffic, SteadyStateFromAShortTraceMatchesChe) {
+  for (const char* dist : {"uniform", "zipf:1.05"}) {
+    Workload w = test::small_workload(512, dist);
+    for (auto& t : w.tables) t.rows = 40000, t.pooling = 10;
+    const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
+    const double cap = 0.1 * static_cast<double>(w.table_bytes());
+    MemoryLevel l3{"L3", cap, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+    RowTrafficModel steady(w, plan_of(cfg.kind), {l3, mem}, 0, 1.0);
+    RowTrafficModel cold(w, plan_of(cfg.kind), {l3, mem}, 0, 1.0, 0, true);
+    SyntheticTrace trace(w, 4);
+    walk_steps(trace, 4, [&](int64_t, const Batch& b, const Batch* next) { steady.step(b, next, true), cold.step(b, next, true); });
+    WorkCounters fwd;
+    fwd.rows_read_rand = static_cast<uint64_t>(w.batch_size * 10 * static_cast<int64_t>(w.tables.size()));
+    ASSERT_GT(steady.bytes_touched(), cap) << dist;
+    const double che = analytic_split(w, plan_of(cfg.kind), {l3, mem}, Stage::fwd_emb, fwd).share[0];
+    EXPECT_NEAR(steady.split(Stage::fwd_emb, fwd).share[0], che, 0.02) << dist;
+    EXPECT_LT(std::abs(steady.split(Stage::fwd_emb, fwd).share[0] - che), std::abs(cold.split(Stage::fwd_emb, fwd).share[0] - che)) << dist << " steady " << steady.split(Stage::fwd_emb, fwd).share[0] << " cold " << cold.split(Stage::fwd_emb, fwd).share[0] << " che " << che;
+  }
 }
