@@ -213,6 +213,13 @@ LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector
   // bytes of distinct rows a step touches: an LRU cache of it holds exactly what one step brings in.
   const ChePopulation pop(groups);
   const double step_bytes = pop.bytes_at_time(lookups * static_cast<double>(w.batch_size));
+  // As from a trace: rows the stage's counters have beyond the step's distinct rows (adafest's
+  // false positives, drawn uniformly over every row) are served by the last level.
+  double row_bytes = 0;
+  for (const TableSpec& t : w.tables) row_bytes += static_cast<double>(t.pooling) / lookups * static_cast<double>(t.dim * 4);
+  const double step_rows = step_bytes / row_bytes;
+  const double rows = static_cast<double>(std::max(work.rows_read_rand, work.rows_written_rand));
+  const double known = s == Stage::fwd_emb || rows <= step_rows ? 1.0 : step_rows / rows;
   std::vector<double> cum;
   for (size_t i = 0; i + 1 < levels.size(); ++i) {
     double cap = levels[i].capacity_bytes;
@@ -221,7 +228,7 @@ LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector
     // An update of the batch's rows follows the forward pass that just read them: a level that
     // holds the step's distinct rows keeps them (uniformly, the share that fits otherwise).
     if (s == Stage::update_sparse || s == Stage::dp_update) hit = std::max(hit, std::min(1.0, cap / step_bytes));
-    cum.push_back(hit);
+    cum.push_back(hit * known);
   }
   out.share = shares_from_hit_rates(cum);
   return out;

@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 ALGOS = ["sgd", "dpsgd-b", "dpsgd-r", "dpsgd-f", "eana", "lazydp", "adafest", "dp-fest"]
 STAGES = ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp",
@@ -97,6 +98,24 @@ def hardware_of(rows):
         if r["hardware"] not in seen:
             seen.append(r["hardware"])
     return seen
+
+
+def zipf_of(r):
+    """The zipf exponent of a sweep row (0: uniform), from the zipf axis or, in older data, the dist axis."""
+    if isinstance(r.get("zipf"), float):
+        return r["zipf"]
+    d = r.get("dist")
+    return 0.0 if d in ("uniform", "", None) else float(str(d).split(":")[1])
+
+
+def at_zipf(rows, z, algo):
+    """The row of `algo` at zipf exponent `z`, or None."""
+    hit = [r for r in rows if r["algo"] == algo and zipf_of(r) == z]
+    return hit[0] if hit else None
+
+
+def access_name(z):
+    return "uniform" if z == 0 else f"zipf {z:g}"
 
 
 def profile_memory(rep, hw):
@@ -468,13 +487,10 @@ def fig_sensitivity(rep, pooling, skew):
         ax.set_ylim(bottom=0)
         sr = by(skew, hardware=hw)
         if sr:
-            def exponent(d):
-                return 0.0 if d in ("uniform", "", None) else float(str(d).split(":")[1])
-            ds = sorted({r["dist"] for r in sr}, key=exponent)
-            gap = [by(sr, dist=d, algo="dpsgd-f")[0]["step_ms"] / by(sr, dist=d, algo="lazydp")[0]["step_ms"]
-                   for d in ds]
-            bx.plot([exponent(d) for d in ds], gap, "o-", color=COLORS["lazydp"])
-            notes.append(f"{gap[0]:,.1f}x for uniform access and {gap[-1]:,.1f}x at zipf {exponent(ds[-1]):g}")
+            zs = sorted({zipf_of(r) for r in sr})
+            gap = [at_zipf(sr, z, "dpsgd-f")["step_ms"] / at_zipf(sr, z, "lazydp")["step_ms"] for z in zs]
+            bx.plot(zs, gap, "o-", color=COLORS["lazydp"])
+            notes.append(f"{gap[0]:,.1f}x for uniform access and {gap[-1]:,.1f}x at zipf {zs[-1]:g}")
         bx.set_xlabel("zipf exponent of row access (0: uniform)")
         bx.set_ylabel("dpsgd-f step / lazydp step")
         model = (pr or sr)[0]["model"]
@@ -487,6 +503,201 @@ def fig_sensitivity(rep, pooling, skew):
                 "and more coalescing for both; skew concentrates lookups on fewer distinct rows, which lazydp's "
                 "catch-up benefits from.")
 
+
+def cache_axis(ax, caches, none_x):
+    """A log axis of cache capacities in GB, with the no-cache point drawn at `none_x` and named so."""
+    ax.set_xscale("log")
+    ax.set_xticks([none_x] + caches)
+    ax.set_xticklabels(["none"] + [f"{c:g}" for c in caches])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def span(vals):
+    lo, hi = min(vals), max(vals)
+    return num(lo) if num(lo) == num(hi) else f"{num(lo)}-{num(hi)}"
+
+
+def and_list(names):
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def flat_and_gaining(rows, algos, caches, zs):
+    """The algorithms whose throughput moves by under 2 % over the cached points, and the others."""
+    def thr(a):
+        return [r["throughput_examples_per_s"] for r in by(rows, algo=a) if r["device_cache_GB"] > 0
+                and zipf_of(r) in zs and r["device_cache_GB"] in caches]
+    flat = [a for a in algos if max(thr(a)) < 1.02 * min(thr(a))]
+    return flat, [a for a in algos if a not in flat]
+
+
+# 9. Tables in host memory, hot rows cached in device memory: throughput and hit rate versus the cache.
+def fig_device_cache(rep):
+    files = sorted(glob.glob(os.path.join(rep.data, "device_cache_*.csv")))
+    if not files:
+        rep.skip("9. Throughput versus device-cache capacity", "no device-cache sweep (it needs a profile that "
+                 "describes a host and link, and tables larger than the smallest cache, 1 GB)")
+        return
+    for path in files:
+        rows = read_csv(path)
+        caches = sorted({r["device_cache_GB"] for r in rows if r["device_cache_GB"] > 0})
+        if not caches:
+            continue
+        hw, zs, none_x = rows[0]["hardware"], sorted({zipf_of(r) for r in rows}), caches[0] / 2
+        algos = [a for a in ALGOS if by(rows, algo=a)]
+        flat, gaining = flat_and_gaining(rows, algos, caches, zs)
+        shown = [a for a in ("lazydp", "dpsgd-f") if a in algos] or algos[:1]  # whose hit rates the table lists
+        fig, axes = plt.subplots(2, len(zs), figsize=(6 * len(zs), 6.4), squeeze=False, sharex=True,
+                                 gridspec_kw={"height_ratios": [3, 1.4]})
+        table_md = ["| access | device cache (GB) | " + " | ".join(algos) + " | " +
+                    " | ".join(f"{a}'s fwd.emb hit rate" for a in shown) + " |",
+                    "|---|---|" + "---|" * (len(algos) + len(shown))]
+        for i, z in enumerate(zs):
+            ax, hx = axes[0][i], axes[1][i]
+            zr = [r for r in rows if zipf_of(r) == z]
+            curves = {}
+            for a in algos:
+                ar = sorted(by(zr, algo=a), key=lambda r: r["device_cache_GB"])
+                cached = [r for r in ar if r["device_cache_GB"] > 0]
+                ax.plot([r["device_cache_GB"] for r in cached], [r["throughput_examples_per_s"] for r in cached],
+                        "o-", ms=3, color=COLORS[a], label=a)
+                hits = tuple(r["fwd_emb_hit_rate"] for r in ar)
+                curves.setdefault(tuple(round(h, 4) for h in hits), (hits, [], ar))[1].append(a)
+                if ar[0]["device_cache_GB"] == 0:
+                    ax.plot([none_x, cached[0]["device_cache_GB"]], [ar[0]["throughput_examples_per_s"],
+                            cached[0]["throughput_examples_per_s"]], ":", lw=1, color=COLORS[a])
+                    ax.plot([none_x], [ar[0]["throughput_examples_per_s"]], "o", ms=5, mfc="none", color=COLORS[a])
+            for hits, names, ar in curves.values():  # algorithms with the same hit rates drawn once
+                k = 1 if ar[0]["device_cache_GB"] == 0 else 0
+                hx.plot([r["device_cache_GB"] for r in ar[k:]], hits[k:], "o-", ms=3, color=COLORS[names[0]],
+                        label=", ".join(names))
+                if k:
+                    hx.plot([none_x, ar[1]["device_cache_GB"]], hits[:2], ":", lw=1, color=COLORS[names[0]])
+                    hx.plot([none_x], hits[:1], "o", ms=5, mfc="none", color=COLORS[names[0]])
+            ax.set_yscale("log")
+            ax.set_ylabel("training throughput (examples/s, log)")
+            ax.set_title(f"{access_name(z)} access", fontsize=10)
+            ax.grid(True, which="both", alpha=0.3)
+            hx.set_ylim(0, 1.02)
+            hx.set_ylabel("fwd.emb hit rate")
+            hx.set_xlabel("device cache (GB of device memory; none: the host runs the table stages)")
+            hx.grid(True, alpha=0.3)
+            hx.legend(fontsize=7, loc="lower right")
+            cache_axis(hx, caches, none_x)
+            for c in sorted({r["device_cache_GB"] for r in zr}):
+                cr = by(zr, device_cache_GB=c)
+                table_md.append(f"| {access_name(z)} | {c:g} | " + " | ".join(
+                    f"{by(cr, algo=a)[0]['throughput_examples_per_s']:,.0f}" for a in algos) + " | " +
+                    " | ".join(f"{by(cr, algo=a)[0]['fwd_emb_hit_rate']:.3f}" for a in shown) + " |")
+        axes[0][0].legend(fontsize=8, ncol=2)
+        fig.suptitle(f"Throughput and fwd.emb hit rate versus the device cache ({rows[0]['model']}, "
+                     f"{human_bytes(rows[0]['table_bytes'])} of tables in {hw}'s host memory, modeled)\n"
+                     "hit rates from Che's approximation (steady state); open circles: no cache", fontsize=10)
+        fig.tight_layout(rect=(0, 0, 1, 0.94))
+        name = rep.save(fig, f"fig9_device_cache_{hw}")
+        rep.add(f"9. Throughput versus device-cache capacity ({hw})", [name],
+                device_cache_caption(rows, hw, zs, caches, flat, gaining), "\n".join(table_md))
+
+
+def device_cache_caption(rows, hw, zs, caches, flat, gaining):
+    def at(a, c, z):
+        return at_zipf(by(rows, device_cache_GB=c), z, a)
+
+    def thr(a, c, z):
+        return at(a, c, z)["throughput_examples_per_s"]
+    has_none = bool(by(rows, device_cache_GB=0.0))
+    text = (f"{human_bytes(rows[0]['table_bytes'])} of tables in {hw}'s host memory, their hot rows cached in "
+            f"device memory from {caches[0]:g} to {caches[-1]:g} GB (open circles: no cache, the host runs the table "
+            "stages and its own caches set the hit rate); the fwd.emb hit rates come from Che's approximation, the "
+            "steady state of an LRU cache. ")
+    if flat:
+        flat_thr = [thr(a, c, z) for a in flat for c in caches for z in zs]
+        text += (f"The flat lines, {and_list(flat)}, stay at {span(flat_thr)} "
+                 "examples/s whatever the cache and the skew" +
+                 (f" (without a cache: {span([thr(a, 0.0, z) for a in flat for z in zs])})" if has_none else "") +
+                 ": their noisy update rewrites every table row each step, and with a cache it runs on the device, "
+                 "so the whole tables cross the link every step. ")
+    if gaining:
+        a = "lazydp" if "lazydp" in gaining else gaining[0]
+        parts = [f"from {num(thr(a, caches[0], z))} examples/s at {caches[0]:g} GB to {num(thr(a, caches[-1], z))} "
+                 f"at {caches[-1]:g} GB for {access_name(z)} access (hit rate "
+                 f"{at(a, caches[0], z)['fwd_emb_hit_rate']:.3f} to {at(a, caches[-1], z)['fwd_emb_hit_rate']:.3f})"
+                 for z in zs]
+        best = max(gaining, key=lambda g: thr(g, caches[-1], zs[0]) / thr(g, caches[0], zs[0]))
+        text += (f"The others ({and_list(gaining)}) gain from the cache: {a} goes " + " and ".join(parts) +
+                 (f", against {num(thr(a, 0.0, zs[0]))} without one" if has_none else "") +
+                 f"; the largest gain over the cached range, for {access_name(zs[0])} access, is {best}'s "
+                 f"{thr(best, caches[-1], zs[0]) / thr(best, caches[0], zs[0]):.2f}x.")
+    return text
+
+
+def moved(algo, lo, hi):
+    """'ALGO goes from X to Y' (throughputs of two sweep rows), or 'stays at X' where they round alike; None
+    without both rows."""
+    if not lo or not hi:
+        return None
+    x, y = num(lo["throughput_examples_per_s"]), num(hi["throughput_examples_per_s"])
+    return f"{algo} stays at {x}" if x == y else f"{algo} goes from {x} to {y}"
+
+
+# 10. Throughput versus the zipf exponent, every algorithm, one column per profile: absolute (log) above,
+# relative to uniform access below (where skew's effect is visible).
+def fig_skew(rep, skew, skew_cache):
+    if not skew and not skew_cache:
+        rep.skip("10. Throughput versus access skew", "no skew sweep")
+        return
+    cached = hardware_of(skew_cache)
+    hws = hardware_of(skew) + [h for h in cached if h not in hardware_of(skew)]
+    fig, axes = plt.subplots(2, len(hws), figsize=(5.5 * len(hws), 6.6), squeeze=False, sharex=True,
+                             gridspec_kw={"height_ratios": [3, 2]})
+    algos = [a for a in ALGOS if by(skew + skew_cache, algo=a)]
+    table_md = ["| hardware | tables in | access | " + " | ".join(algos) + " |", "|---|---|---|" + "---|" * len(algos)]
+    notes, places, gains = [], [], []
+    for i, hw in enumerate(hws):
+        ax, rx = axes[0][i], axes[1][i]
+        hr = by(skew_cache if hw in cached else skew, hardware=hw)
+        cache = hr[0]["device_cache_GB"] if isinstance(hr[0].get("device_cache_GB"), float) else 0.0
+        where = f"host memory, {cache:g} GB device cache" if cache > 0 else \
+            f"{profile_memory(rep, hw)[1] or 'the profile’s'} memory"
+        places.append(f"{hw} in {where}" + (" (they overflow its device memory)" if hw in cached else ""))
+        zs = sorted({zipf_of(r) for r in hr})
+        for a in algos:
+            pts = [at_zipf(hr, z, a) for z in zs]
+            if all(pts):
+                thr = [p["throughput_examples_per_s"] for p in pts]
+                ax.plot(zs, thr, "o-", ms=3, color=COLORS[a], label=a)
+                rx.plot(zs, [t / thr[0] for t in thr], "o-", ms=3, color=COLORS[a])
+                gains.append((thr[-1] / thr[0], a, hw))
+        for z in zs:
+            vals = [f"{at_zipf(hr, z, a)['throughput_examples_per_s']:,.0f}" if at_zipf(hr, z, a) else ""
+                    for a in algos]
+            table_md.append(f"| {hw} | {where} | {access_name(z)} | " + " | ".join(vals) + " |")
+        ax.set_yscale("log")
+        ax.set_ylabel("training throughput (examples/s, log)")
+        ax.set_title(f"{hw}: tables in {where}", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        rx.set_xlabel("zipf exponent of row access (0: uniform)")
+        rx.set_ylabel("throughput / uniform access's")
+        rx.grid(True, alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize=8, ncol=2)
+        moves = [moved(a, at_zipf(hr, zs[0], a), at_zipf(hr, zs[-1], a)) for a in ("lazydp", "dpsgd-f")]
+        if all(moves):
+            notes.append(f"on {hw} {moves[0]} examples/s and {moves[1]}")
+    first = (skew or skew_cache)[0]
+    fig.suptitle(f"Throughput versus access skew ({first['model']}, {human_bytes(first['table_bytes'])} of tables, "
+                 "modeled)", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    name = rep.save(fig, "fig10_skew_throughput")
+    best = max(gains)
+    most = (f"the largest gain is {best[1]}'s {best[0]:.2f}x on {best[2]}" if best[0] >= 1.01 else
+            "no algorithm gains 1 %")
+    rep.add("10. Throughput versus access skew", [name],
+            "Modeled examples per second of every algorithm against the zipf exponent of row access (below: relative "
+            f"to uniform access), at {human_bytes(first['table_bytes'])} of tables placed where one would put them: "
+            f"{'; '.join(places)}. From uniform access to zipf {max(zipf_of(r) for r in skew + skew_cache):g}, " +
+            "; ".join(notes) + f". Skew concentrates the lookups on fewer rows, which the caches serve: {most}, "
+            "while the dense noisy updates stream every row whatever the access pattern.",
+            "\n".join(table_md))
 
 def write(rep):
     html_parts = ["<!doctype html><meta charset='utf-8'><title>privrec report</title>",
@@ -543,7 +754,10 @@ def main():
     fig_measured(rep)
     fig_tau(rep, read_csv(os.path.join(rep.data, "adafest_tau.csv")))
     fig_roofline(rep)
-    fig_sensitivity(rep, read_csv(os.path.join(rep.data, "pooling.csv")), read_csv(os.path.join(rep.data, "skew.csv")))
+    skew = read_csv(os.path.join(rep.data, "skew.csv"))
+    fig_sensitivity(rep, read_csv(os.path.join(rep.data, "pooling.csv")), skew)
+    fig_device_cache(rep)
+    fig_skew(rep, skew, read_csv(os.path.join(rep.data, "skew_device_cache.csv")))
     write(rep)
     print(f"render_report: {len(rep.sections)} figures, {len(rep.skipped)} left out")
     return 0
