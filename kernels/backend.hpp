@@ -29,6 +29,26 @@ struct BackendRates {
   double gemm_GFLOPps = 0, vector_GFLOPps = 0;
   double rng_normals_per_s = 0, sort_ops_per_s = 0;
   double launch_overhead_us = 0;
+  // The working set random_GBps_by_row_B was gathered from (1 GiB on the CPU), 0 where unknown: a
+  // cache-aware model compares it with the levels' share at this footprint, not with memory alone.
+  double random_footprint_MB = 0;
+  // A cache in front of memory as the backend detected it, nearest first (capacity summed over the
+  // instances serving its threads or SMs); stream_GBps measured well inside it (full rates only).
+  struct Cache {
+    std::string name;
+    double capacity_MB = 0;
+    double stream_GBps = 0;
+    std::string detected;  // where the size came from, with its instances
+  };
+  std::vector<Cache> caches;
+  // Row-random gathers by working set, for fitting the caches' row-random bandwidths: the full
+  // rates sweep footprints from within the nearest cache to random_footprint_MB at every row size;
+  // a probe measures 128 B rows at a quarter of each cache's capacity (footprints the full sweep
+  // has too). Empty where not measured.
+  struct FootprintRate {
+    double footprint_MB = 0, row_B = 0, GBps = 0;
+  };
+  std::vector<FootprintRate> footprint_curve;
 };
 
 // The figure measured at `row_bytes` (std::logic_error if that row size was not measured).

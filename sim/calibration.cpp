@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <stdexcept>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "models/sample_stats.hpp"
 
@@ -134,6 +137,287 @@ StageFit fit_calibration(const std::vector<StageObservation>& observations) {
     StageFit f = fit_stages(observations, 0.05 * k);
     if (f.median_abs_error_pct < best.median_abs_error_pct) best = std::move(f);
   }
+  return best;
+}
+
+// --- Memory levels from a footprint curve ------------------------------------------------------
+
+std::vector<double> uniform_access_shares(const std::vector<CacheLevel>& caches, double footprint_MB) {
+  std::vector<double> share;
+  double below = 0;  // what the nearer levels hold, cumulatively
+  for (const CacheLevel& c : caches) {
+    const double held = footprint_MB > 0 ? std::max(below, std::min(1.0, c.capacity_MB / footprint_MB)) : 1.0;
+    share.push_back(held - below);
+    below = held;
+  }
+  share.push_back(1.0 - below);
+  return share;
+}
+
+double uniform_gather_GBps(const ProcessorProfile& p, double footprint_MB, double row_B) {
+  const std::vector<double> share = uniform_access_shares(p.caches, footprint_MB);
+  double seconds_per_GB = 0;
+  for (size_t l = 0; l < share.size(); ++l) {
+    if (share[l] <= 0) continue;
+    seconds_per_GB += share[l] / (l < p.caches.size() ? p.caches[l].random_GBps_for(row_B) : p.random_GBps_for(row_B));
+  }
+  return 1.0 / seconds_per_GB;
+}
+
+double level_random_GBps_matching(const ProcessorProfile& p, size_t level, double footprint_MB, double row_B,
+                                  double measured_GBps) {
+  const std::vector<double> share = uniform_access_shares(p.caches, footprint_MB);
+  double others = 0;  // seconds per GB in the other levels
+  for (size_t l = 0; l < share.size(); ++l)
+    if (l != level && share[l] > 0)
+      others += share[l] / (l < p.caches.size() ? p.caches[l].random_GBps_for(row_B) : p.random_GBps_for(row_B));
+  const double mine = 1.0 / measured_GBps - others;
+  if (!(level < share.size() && share[level] > 0 && share[level] < 1.0 && mine > 0)) return measured_GBps;
+  return share[level] / mine;
+}
+
+namespace {
+using Column = std::vector<double>;
+
+// min |A x - b| over A's columns (linearly independent, no more than b's rows) by Householder QR:
+// accurate to the conditioning of A itself, not its square as the normal equations would be.
+std::vector<double> least_squares(std::vector<Column> a, std::vector<double> b) {
+  const size_t n = b.size(), k = a.size();
+  std::vector<double> diag(k);
+  for (size_t j = 0; j < k; ++j) {
+    double norm = 0;
+    for (size_t i = j; i < n; ++i) norm += a[j][i] * a[j][i];
+    norm = std::sqrt(norm);
+    const double alpha = a[j][j] > 0 ? -norm : norm;
+    std::vector<double> v(a[j].begin() + static_cast<std::ptrdiff_t>(j), a[j].end());
+    v[0] -= alpha;
+    double vv = 0;
+    for (double e : v) vv += e * e;
+    diag[j] = alpha;
+    if (vv == 0) continue;
+    auto reflect = [&](std::vector<double>& c) {
+      double dot = 0;
+      for (size_t i = j; i < n; ++i) dot += v[i - j] * c[i];
+      const double f = 2 * dot / vv;
+      for (size_t i = j; i < n; ++i) c[i] -= f * v[i - j];
+    };
+    for (size_t c = j + 1; c < k; ++c) reflect(a[c]);
+    reflect(b);
+  }
+  std::vector<double> x(k);
+  for (size_t j = k; j-- > 0;) {
+    double s = b[j];
+    for (size_t c = j + 1; c < k; ++c) s -= a[c][j] * x[c];
+    x[j] = s / diag[j];
+  }
+  return x;
+}
+
+double residual2(const std::vector<Column>& a, const std::vector<double>& x, const std::vector<double>& b) {
+  double r2 = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    double fit = 0;
+    for (size_t j = 0; j < a.size(); ++j) fit += a[j][i] * x[j];
+    r2 += (b[i] - fit) * (b[i] - fit);
+  }
+  return r2;
+}
+
+// Whether `c` is outside the span of `kept` on these points (relative residual above 1e-6): what
+// tells a level the curve identifies from one it cannot separate from the others.
+bool adds_rank(const std::vector<Column>& kept, const Column& c) {
+  double norm2 = 0;
+  for (double e : c) norm2 += e * e;
+  if (!(norm2 > 0)) return false;
+  if (kept.empty()) return true;
+  return residual2(kept, least_squares(kept, c), c) > 1e-12 * norm2;
+}
+
+// Non-negative least squares over the columns marked `use` (independent): the best of the
+// unconstrained solutions over every subset that comes out non-negative, which is the constrained
+// optimum (at most 2^4 small solves for two caches and memory). Unused columns get 0.
+std::vector<double> nnls(const std::vector<Column>& col, const std::vector<bool>& use, const std::vector<double>& b) {
+  std::vector<size_t> idx;
+  for (size_t k = 0; k < col.size(); ++k)
+    if (use[k]) idx.push_back(k);
+  std::vector<double> best(col.size(), 0.0);
+  double best_r2 = residual2({}, {}, b);  // all zero
+  for (size_t mask = 1; mask < (size_t{1} << idx.size()); ++mask) {
+    std::vector<Column> a;
+    std::vector<size_t> which;
+    for (size_t j = 0; j < idx.size(); ++j)
+      if (mask & (size_t{1} << j)) a.push_back(col[idx[j]]), which.push_back(idx[j]);
+    const std::vector<double> x = least_squares(a, b);
+    if (std::any_of(x.begin(), x.end(), [](double v) { return v < 0; })) continue;
+    const double r2 = residual2(a, x, b);
+    if (r2 >= best_r2) continue;
+    best_r2 = r2;
+    std::fill(best.begin(), best.end(), 0.0);
+    for (size_t j = 0; j < which.size(); ++j) best[which[j]] = x[j];
+  }
+  return best;
+}
+
+struct RowSizeFit {
+  std::vector<double> seconds_per_GB;  // per level: the caches, then memory
+  std::vector<std::string> notes;
+};
+
+std::string level_name(const std::vector<CacheLevel>& caches, size_t l) {
+  return l < caches.size() ? caches[l].name : std::string("memory");
+}
+
+// The columns of the penalty form, weighted for the relative error: column 0 is every byte (the
+// nearest level's time), column k the share served at level k or beyond (missed by the nearer
+// ones), each row divided by the measured time per byte (the target is then 1 everywhere).
+std::vector<Column> penalty_columns(const std::vector<FootprintPoint>& pts, const std::vector<CacheLevel>& caches) {
+  std::vector<Column> col(caches.size() + 1, Column(pts.size()));
+  for (size_t i = 0; i < pts.size(); ++i) {
+    const double t = 1.0 / pts[i].GBps;
+    col[0][i] = 1.0 / t;
+    for (size_t k = 1; k < col.size(); ++k)
+      col[k][i] = (1.0 - std::min(1.0, caches[k - 1].capacity_MB / pts[i].footprint_MB)) / t;
+  }
+  return col;
+}
+
+// Which columns the points identify, in the order the levels are worth keeping apart: the nearest
+// level, memory, then the caches from far to near (so two caches the curve cannot separate are
+// merged with each other, never a cache with memory).
+std::vector<bool> identified_columns(const std::vector<Column>& col) {
+  const size_t m = col.size();
+  std::vector<size_t> order = {0};
+  for (size_t k = m - 1; k >= 1; --k) order.push_back(k);
+  std::vector<bool> use(m, false);
+  std::vector<Column> kept;
+  for (size_t k : order)
+    if (adds_rank(kept, col[k])) use[k] = true, kept.push_back(col[k]);
+  return use;
+}
+
+RowSizeFit fit_row_size(const std::vector<FootprintPoint>& pts, const std::vector<CacheLevel>& caches, double row_B) {
+  const std::vector<Column> col = penalty_columns(pts, caches);
+  const size_t m = col.size();
+  std::vector<bool> use = identified_columns(col);
+  RowSizeFit f;
+  if (m > 1 && !use[m - 1])
+    throw std::invalid_argument(fmt::format(
+        "footprint curve, {} B rows: memory's bandwidth is not identified: it needs footprints of two sizes or more, "
+        "at least one beyond the largest cache ({} MB)", row_B, caches.back().capacity_MB));
+  for (size_t k = 1; k + 1 < m; ++k)
+    if (!use[k])
+      f.notes.push_back(fmt::format("{} B rows: the curve does not separate {} from {}: given {}'s bandwidth", row_B,
+                                    level_name(caches, k), level_name(caches, k - 1), level_name(caches, k - 1)));
+  const std::vector<double> ones(pts.size(), 1.0);
+  std::vector<double> d = nnls(col, use, ones);
+  while (!(d[0] > 0)) {  // the nearest level fitted infinitely fast: merge it with the next
+    size_t k = 1;
+    while (k < m && !use[k]) ++k;
+    if (k == m) break;  // unreachable: the nearest column alone fits a positive time
+    use[k] = false;
+    f.notes.push_back(fmt::format("{} B rows: {} fitted no slower than {}, and {} infinitely fast: merged", row_B,
+                                  level_name(caches, 0), level_name(caches, k), level_name(caches, 0)));
+    d = nnls(col, use, ones);
+  }
+  for (size_t k = 1; k < m; ++k)
+    if (use[k] && d[k] == 0)
+      f.notes.push_back(fmt::format("{} B rows: {} fitted no slower than {}: given its bandwidth", row_B,
+                                    level_name(caches, k), level_name(caches, k - 1)));
+  double x = 0;
+  for (size_t k = 0; k < m; ++k) f.seconds_per_GB.push_back(x += d[k]);
+  return f;
+}
+
+void check_curve(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches) {
+  if (curve.empty())
+    throw std::invalid_argument("footprint curve: empty (no row gathers measured): nothing to fit the memory levels to");
+  for (size_t i = 0; i < curve.size(); ++i) {
+    const FootprintPoint& p = curve[i];
+    for (double v : {p.footprint_MB, p.row_B, p.GBps})
+      if (!(v > 0 && std::isfinite(v)))
+        throw std::invalid_argument(fmt::format("footprint curve, point {} ({} MB, {} B rows, {} GB/s): expected "
+                                                "positive, finite numbers", i, p.footprint_MB, p.row_B, p.GBps));
+  }
+  for (size_t l = 0; l < caches.size(); ++l)
+    if (!(caches[l].capacity_MB > (l ? caches[l - 1].capacity_MB : 0.0)))
+      throw std::invalid_argument(fmt::format("caches[{}] ({}): capacity {} MB: expected more than the level before",
+                                              l, caches[l].name, caches[l].capacity_MB));
+}
+}  // namespace
+
+LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches) {
+  check_curve(curve, caches);
+  std::set<double> rows;
+  for (const auto& p : curve) rows.insert(p.row_B);
+  LevelFit fit;
+  fit.caches = caches;
+  for (auto& c : fit.caches) c.random_GBps_by_row_B.clear();
+  std::map<double, std::vector<double>> seconds;  // row bytes -> per level
+  for (double row : rows) {
+    std::vector<FootprintPoint> pts;
+    for (const auto& p : curve)
+      if (p.row_B == row) pts.push_back(p);
+    RowSizeFit f = fit_row_size(pts, caches, row);
+    for (size_t l = 0; l < caches.size(); ++l) fit.caches[l].random_GBps_by_row_B.emplace_back(row, 1.0 / f.seconds_per_GB[l]);
+    fit.memory_random_GBps_by_row_B.emplace_back(row, 1.0 / f.seconds_per_GB.back());
+    fit.notes.insert(fit.notes.end(), f.notes.begin(), f.notes.end());
+    seconds[row] = std::move(f.seconds_per_GB);
+  }
+  for (auto& c : fit.caches) c.random_GBps = random_GBps_at(c.random_GBps_by_row_B, 0.0, 128.0);
+  fit.memory_random_GBps = random_GBps_at(fit.memory_random_GBps_by_row_B, 0.0, 128.0);
+  std::vector<double> errors;
+  for (const auto& p : curve) {
+    const std::vector<double> share = uniform_access_shares(caches, p.footprint_MB);
+    double t = 0;
+    for (size_t l = 0; l < share.size(); ++l) t += share[l] * seconds[p.row_B][l];
+    errors.push_back(std::abs(1.0 / t - p.GBps) / p.GBps * 100.0);
+    fit.sum_sq_rel_error += (t * p.GBps - 1.0) * (t * p.GBps - 1.0);
+  }
+  fit.median_abs_error_pct = median(std::move(errors));
+  return fit;
+}
+
+LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches) {
+  const LevelFit detected = fit_memory_levels(curve, caches);
+  std::vector<CacheLevel> trial = caches;
+  LevelFit best = detected;
+  for (int round = 0; round < 8; ++round) {
+    bool moved = false;
+    for (size_t l = 0; l < caches.size(); ++l) {
+      const double below = l ? trial[l - 1].capacity_MB : 0.0;
+      const double above = l + 1 < caches.size() ? trial[l + 1].capacity_MB : caches[l].capacity_MB * 2;
+      const double keep = trial[l].capacity_MB;
+      for (int k = 0; k <= 16; ++k) {
+        const double c = caches[l].capacity_MB * std::exp2(-0.25 * k);
+        if (!(c > below && c < above) || c == keep) continue;
+        trial[l].capacity_MB = c;
+        try {
+          LevelFit f = fit_memory_levels(curve, trial);
+          if (f.sum_sq_rel_error < best.sum_sq_rel_error * (1 - 1e-9)) best = std::move(f), moved = true;
+        } catch (const std::invalid_argument&) {
+          // a capacity that leaves memory unidentified is no candidate
+        }
+      }
+      trial[l].capacity_MB = best.caches[l].capacity_MB;
+    }
+    if (!moved) break;
+  }
+  if (!(best.sum_sq_rel_error <= 0.75 * detected.sum_sq_rel_error)) return detected;
+  // Each level back at its detected size where the curve barely prefers the fitted one (one noisy
+  // point can pull a capacity that explains little else).
+  for (size_t l = 0; l < caches.size(); ++l) {
+    if (best.caches[l].capacity_MB == caches[l].capacity_MB) continue;
+    std::vector<CacheLevel> back = best.caches;
+    back[l].capacity_MB = caches[l].capacity_MB;
+    if (l + 1 < back.size() && !(back[l].capacity_MB < back[l + 1].capacity_MB)) continue;
+    LevelFit f = fit_memory_levels(curve, back);
+    if (f.sum_sq_rel_error <= 1.25 * best.sum_sq_rel_error) best = std::move(f);
+  }
+  for (size_t l = 0; l < caches.size(); ++l)
+    if (best.caches[l].capacity_MB != caches[l].capacity_MB)
+      best.notes.push_back(fmt::format("{}: effective capacity {:.3g} MB of {:.4g} MB detected (median error over the "
+                                       "curve {:.1f} % at the detected sizes)", caches[l].name, best.caches[l].capacity_MB,
+                                       caches[l].capacity_MB, detected.median_abs_error_pct));
   return best;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "kernels/training_run.hpp"
+#include "sim/calibration.hpp"
 #include "sim/error_metrics.hpp"
 #include "sim/simulation.hpp"
 
@@ -85,16 +86,31 @@ Comparison remodel(const Comparison& measured, const Workload& w, const Algorith
   return with_model(m, measured.measured_step_ms, w.batch_size, w, cfg, trace, h, steps, warmup);
 }
 
+namespace {
+// Scales a level's row-random figures (its 128 B figure and its by-row curve) to `now_128`.
+template <typename Level>
+void rescale_random(Level& l, double now_128) {
+  const double ratio = now_128 / l.random_GBps_for(128.0);
+  for (auto& [bytes, gbps] : l.random_GBps_by_row_B) gbps *= ratio;
+  l.random_GBps = now_128;
+}
+}  // namespace
+
 std::optional<sim::HardwareProfile> with_rates_now(const Backend& backend, const sim::HardwareProfile& h) {
   if (!backend.shared_processor) return std::nullopt;
   const BackendRates r = backend.probe_rates();
   sim::HardwareProfile now = h;
   sim::ProcessorProfile& d = now.device;
-  const double random_now = r.random_GBps;  // 128 B rows
-  const double random_ratio = random_now / d.random_GBps_for(128.0);
+  // Row-random bandwidth: the probe gathers over a large buffer that the caches still serve a
+  // share of, so memory's figure now is what reproduces it with the caches taken out; then each
+  // cache, nearest first... farthest: from the probe inside it, the other levels held.
+  const double footprint = r.random_footprint_MB > 0 ? r.random_footprint_MB : 1073.741824;
+  rescale_random(d, sim::level_random_GBps_matching(d, d.caches.size(), footprint, 128.0, r.random_GBps));
+  for (size_t l = d.caches.size(); l-- > 0;)
+    for (const auto& p : r.footprint_curve)
+      if (p.row_B == 128.0 && p.footprint_MB < d.caches[l].capacity_MB && (l == 0 || p.footprint_MB > d.caches[l - 1].capacity_MB))
+        rescale_random(d.caches[l], sim::level_random_GBps_matching(d, l, p.footprint_MB, 128.0, p.GBps));
   d.stream_GBps = r.stream_GBps;
-  d.random_GBps = random_now;
-  for (auto& [bytes, gbps] : d.random_GBps_by_row_B) gbps *= random_ratio;
   d.gemm_GFLOPps = r.gemm_GFLOPps;
   d.vector_GFLOPps = r.vector_GFLOPps;
   d.rng_normals_per_s = r.rng_normals_per_s;

@@ -23,6 +23,11 @@ BackendRates rates_of(const MachineRates& m) {
   r.rng_normals_per_s = m.rng_normals_per_s;
   r.sort_ops_per_s = m.sort_ops_per_s;
   r.launch_overhead_us = m.launch_overhead_us;
+  r.random_footprint_MB = m.random_footprint_bytes / 1e6;  // a profile's MB are 1e6 bytes
+  for (const DetectedCache& c : m.caches)
+    r.caches.push_back({c.name, static_cast<double>(c.bytes) / 1e6, c.stream_GBps,
+                        fmt::format("{} x {} KiB, {}", c.instances, c.instance_bytes >> 10, c.source)});
+  for (const FootprintGather& g : m.footprint_curve) r.footprint_curve.push_back({g.footprint_bytes / 1e6, g.row_bytes, g.GBps});
   return r;
 }
 

@@ -1,10 +1,16 @@
 #include "kernels/cpu/machine_bench.hpp"
 
 #include <omp.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
 #include <random>
+#include <set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -68,6 +74,7 @@ struct Effort {
   std::vector<int64_t> row_sizes;
   int reps;
   int64_t vector_reps, rng_rows, launch_reps;
+  bool full_sweep;  // every footprint and row size, and the caches' streaming; else the probe's few points
 };
 
 using Say = std::function<void(const std::string&)>;
@@ -233,6 +240,212 @@ double measure_launch_overhead_us(const Say& say, const Effort& e) {
   return us;
 }
 
+// --- Caches and the footprint sweep -----------------------------------------------------------
+
+std::string first_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  return line;
+}
+
+// "1024K", "32M", "1G", "512" (sysfs) -> bytes; 0 when unreadable.
+int64_t parse_cache_size(const std::string& s) {
+  size_t end = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(s, &end);
+  } catch (...) {
+    return 0;
+  }
+  const char unit = end < s.size() ? s[end] : ' ';
+  if (unit == 'K') return v << 10;
+  if (unit == 'M') return v << 20;
+  if (unit == 'G') return v << 30;
+  return v;
+}
+
+// The CPUs the first `threads` OpenMP threads may run on: this process's affinity, in order.
+std::vector<int> thread_cpus(int threads) {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE && static_cast<int>(cpus.size()) < threads; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  for (int c = static_cast<int>(cpus.size()); c < threads; ++c) cpus.push_back(c);
+  return cpus;
+}
+
+// Data or unified caches of level 2 and beyond, per level: the instance size and the distinct
+// instances (told apart by the CPUs that share them) over `cpus`.
+std::vector<DetectedCache> caches_from_sysfs(const std::vector<int>& cpus) {
+  std::map<int, std::pair<int64_t, std::set<std::string>>> levels;
+  for (int cpu : cpus) {
+    for (int i = 0; i < 16; ++i) {
+      const std::string dir = fmt::format("/sys/devices/system/cpu/cpu{}/cache/index{}/", cpu, i);
+      const std::string level = first_line(dir + "level");
+      if (level.empty()) break;
+      const int l = std::atoi(level.c_str());
+      const int64_t bytes = parse_cache_size(first_line(dir + "size"));
+      if (l < 2 || first_line(dir + "type") == "Instruction" || bytes <= 0) continue;
+      auto& [size, shared] = levels[l];
+      size = std::max(size, bytes);
+      shared.insert(first_line(dir + "shared_cpu_list"));
+    }
+  }
+  std::vector<DetectedCache> out;
+  for (const auto& [l, inst] : levels) {
+    const int n = static_cast<int>(inst.second.size());
+    out.push_back({fmt::format("L{}", l), inst.first * n, inst.first, n, "/sys/devices/system/cpu/cpu*/cache", 0});
+  }
+  return out;
+}
+
+// Where sysfs says nothing: glibc's figures, the L2 taken as private to each thread's core and the
+// L3 as one shared instance (glibc's L3 figure can be wrong in a VM: 320 MiB for a 32 MiB L3 on the
+// development machine, hence sysfs first).
+std::vector<DetectedCache> caches_from_sysconf(int threads) {
+  std::vector<DetectedCache> out;
+  const int64_t l2 = sysconf(_SC_LEVEL2_CACHE_SIZE), l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (l2 > 0) out.push_back({"L2", l2 * threads, l2, threads, "sysconf(_SC_LEVEL2_CACHE_SIZE)", 0});
+  if (l3 > 0) out.push_back({"L3", l3, l3, 1, "sysconf(_SC_LEVEL3_CACHE_SIZE)", 0});
+  return out;
+}
+
+// Read once per process: the probes before each case measure the same levels.
+const std::vector<DetectedCache>& detected_caches_once(int threads) {
+  static const std::vector<DetectedCache> caches = detect_caches(threads);
+  return caches;
+}
+
+double mib(double bytes) { return bytes / double(1 << 20); }
+
+// Every line of the first `bytes` of `x` read by every thread: the working set is in the caches
+// (as far as it fits) before the first timed gather, not fetched by it.
+void touch_lines(const FloatArray& x, int64_t bytes) {
+  const int64_t n = bytes / 4;
+  float total = 0;
+#pragma omp parallel reduction(+ : total)
+  for (int64_t i = 0; i < n; i += 16) total += x[i];
+  g_sink = total;
+}
+
+// In-place read+write over the first `bytes` of `x`, each thread on its own slice for many passes
+// in one parallel region (a region costs microseconds, a pass over a cache-resident slice less).
+double resident_stream_GBps(FloatArray& x, int64_t bytes) {
+  const int64_t n = bytes / 4, passes = std::max<int64_t>(1, (int64_t{1} << 29) / bytes);
+  float* p = x.data();
+  const double s = median_seconds([&] {
+#pragma omp parallel
+    {
+      const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+      const int64_t lo = n * t / T, hi = n * (t + 1) / T;
+      for (int64_t r = 0; r < passes; ++r)
+        for (int64_t i = lo; i < hi; ++i) p[i] = p[i] * 0.999999f;
+    }
+  });
+  return 8.0 * static_cast<double>(n * passes) / s / 1e9;
+}
+
+void measure_cache_streams(const Say& say, std::vector<DetectedCache>& caches, FloatArray& x) {
+  for (DetectedCache& c : caches) {
+    // A quarter of the level: inside it even where neighbours hold part of a shared L3.
+    const int64_t bytes = std::min<int64_t>(c.bytes / 4, 4 * x.size()) / 64 * 64;
+    c.stream_GBps = resident_stream_GBps(x, bytes);
+    say(fmt::format("{}: {:.1f} MiB ({} x {:.1f} MiB, {}), stream read+write over {:.1f} MiB: {:.1f} GB/s", c.name,
+                    mib(c.bytes), c.instances, mib(c.instance_bytes), c.source, mib(bytes), c.stream_GBps));
+  }
+}
+
+// Gathers of `row_bytes` rows uniformly over the first `footprint` bytes of `x` (rows drawn from
+// the fixed `draws`, so every footprint sees the same sequence of random numbers).
+double footprint_gather_GBps(FloatArray& x, int64_t footprint, int64_t row_bytes, const std::vector<uint64_t>& draws,
+                             int reps) {
+  const uint64_t rows = static_cast<uint64_t>(footprint / row_bytes);
+  std::vector<int64_t> idx(draws.size());
+  for (size_t k = 0; k < draws.size(); ++k) idx[k] = static_cast<int64_t>(draws[k] % rows);
+  const double t = random_gather_seconds(x, idx, row_bytes, reps);
+  return static_cast<double>(static_cast<int64_t>(idx.size()) * row_bytes) / t / 1e9;
+}
+
+std::vector<uint64_t> fixed_draws(int64_t n) {
+  std::vector<uint64_t> d(n);
+  std::mt19937_64 gen(3);
+  for (auto& v : d) v = gen();
+  return d;
+}
+
+// The footprints of the sweep: a fixed grid from half a MiB to 256 MiB, plus a quarter, half, once
+// and twice each cache's capacity (the probe's footprints among them), below two thirds of the
+// buffer, then the whole buffer; footprints within 10 % of one already there are left out.
+// Multiples of 512 B (every row size).
+std::vector<int64_t> sweep_footprints(const std::vector<DetectedCache>& caches, int64_t buffer) {
+  std::vector<double> want = {0.5, 1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 256};
+  for (auto& f : want) f *= double(1 << 20);
+  for (const auto& c : caches)
+    for (double k : {0.25, 0.5, 1.0, 2.0}) want.push_back(k * static_cast<double>(c.bytes));
+  std::sort(want.begin(), want.end());
+  std::vector<int64_t> out;
+  for (double f : want) {
+    const int64_t b = static_cast<int64_t>(f) / 512 * 512;
+    if (b < 512 * 64 || 1.5 * static_cast<double>(b) > static_cast<double>(buffer)) continue;
+    if (!out.empty() && static_cast<double>(b) < 1.1 * static_cast<double>(out.back())) continue;
+    out.push_back(b);
+  }
+  out.push_back(buffer);
+  return out;
+}
+
+// Row-random gathers at every footprint and row size, ascending footprint, the whole buffer last.
+// 2 M lookups per run (a tenth of a second from memory at 512 B). Two passes, ascending then
+// descending, each point the higher of its two medians (the whole buffer's also of `whole`, the
+// gathers measured before): on a shared machine a neighbour's burst of a few seconds slows a
+// stretch of one pass, and a curve bent by it would bend the fitted levels (memory's figure is
+// rescaled by the probes before each case anyway).
+std::vector<FootprintGather> measure_footprint_curve(const Say& say, const std::vector<DetectedCache>& caches,
+                                                     FloatArray& x, const std::vector<std::pair<double, double>>& whole) {
+  const std::vector<uint64_t> draws = fixed_draws(int64_t{1} << 21);
+  const std::vector<int64_t> footprints = sweep_footprints(caches, 4 * x.size());
+  const std::vector<int64_t> rows = {64, 128, 256, 512};
+  std::vector<std::vector<double>> best(footprints.size(), std::vector<double>(rows.size(), 0.0));
+  for (const auto& [row, gbps] : whole)
+    for (size_t k = 0; k < rows.size(); ++k)
+      if (row == double(rows[k])) best.back()[k] = gbps;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t n = 0; n < footprints.size(); ++n) {
+      const size_t i = pass == 0 ? n : footprints.size() - 1 - n;
+      touch_lines(x, footprints[i]);
+      for (size_t k = 0; k < rows.size(); ++k)
+        best[i][k] = std::max(best[i][k], footprint_gather_GBps(x, footprints[i], rows[k], draws, 5));
+    }
+  }
+  std::vector<FootprintGather> curve;
+  for (size_t i = 0; i < footprints.size(); ++i) {
+    std::string line = fmt::format("row gathers over {:.1f} MiB (the better of two passes):", mib(footprints[i]));
+    for (size_t k = 0; k < rows.size(); ++k) {
+      curve.push_back({double(footprints[i]), double(rows[k]), best[i][k]});
+      line += fmt::format(" {} B {:.1f}", rows[k], best[i][k]);
+    }
+    say(line + " GB/s");
+  }
+  return curve;
+}
+
+// The probe's share: 128 B gathers at a quarter of each cache's capacity (well inside it even
+// where neighbours hold part of a shared L3; a point of the full sweep too), to see the caches drift.
+std::vector<FootprintGather> probe_cache_gathers(const std::vector<DetectedCache>& caches, FloatArray& x,
+                                                 int64_t lookups) {
+  static const std::vector<uint64_t> draws = fixed_draws(lookups);
+  std::vector<FootprintGather> out;
+  for (const auto& c : caches) {
+    const int64_t f = std::min<int64_t>(c.bytes / 4, 4 * x.size()) / 512 * 512;
+    touch_lines(x, f);
+    out.push_back({double(f), 128.0, footprint_gather_GBps(x, f, 128, draws, 5)});
+  }
+  return out;
+}
+
 // All the rates, in the order the progress lines have always come out: stream, gathers, GEMM,
 // vector, RNG, sort, launch (callers and logs read them in this order).
 MachineRates measure(const Say& say, const Effort& e, FloatArray& x) {
@@ -248,20 +461,37 @@ MachineRates measure(const Say& say, const Effort& e, FloatArray& x) {
   m.rng_normals_per_s = measure_rng_normals_per_s(say, e);
   m.sort_ops_per_s = measure_sort_ops_per_s(say, e, m.threads);
   m.launch_overhead_us = measure_launch_overhead_us(say, e);
+  m.random_footprint_bytes = 4.0 * static_cast<double>(x.size());
+  m.caches = detected_caches_once(m.threads);
+  if (e.full_sweep) {
+    measure_cache_streams(say, m.caches, x);
+    m.footprint_curve = measure_footprint_curve(say, m.caches, x, m.random_GBps_by_row_B);
+  } else {
+    m.footprint_curve = probe_cache_gathers(m.caches, x, e.lookups);
+  }
   return m;
 }
 }  // namespace
 
 constexpr int64_t kBenchFloats = int64_t{1} << 28;  // 1 GB
 
+std::vector<DetectedCache> detect_caches(int threads) {
+  std::vector<DetectedCache> found = caches_from_sysfs(thread_cpus(threads));
+  if (found.empty()) found = caches_from_sysconf(threads);
+  std::vector<DetectedCache> out;
+  for (auto& c : found)
+    if (out.empty() || c.bytes > out.back().bytes) out.push_back(std::move(c));
+  return out;
+}
+
 MachineRates measure_cpu_rates(const std::function<void(const std::string&)>& say) {
   FloatArray x = filled(kBenchFloats);
-  return measure(say, {int64_t{1} << 22, {64, 128, 256, 512}, 5, 2000, 1 << 16, 2000}, x);
+  return measure(say, {int64_t{1} << 22, {64, 128, 256, 512}, 5, 2000, 1 << 16, 2000, true}, x);
 }
 
 MachineRates probe_cpu_rates() {
   static FloatArray x = filled(kBenchFloats);
-  return measure([](const std::string&) {}, {int64_t{1} << 21, {128}, 5, 400, 1 << 15, 400}, x);
+  return measure([](const std::string&) {}, {int64_t{1} << 21, {128}, 5, 400, 1 << 15, 400, false}, x);
 }
 
 }  // namespace privrec::cpu

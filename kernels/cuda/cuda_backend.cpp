@@ -56,6 +56,13 @@ struct CudaBackend final : Backend {
     r.stream_GBps = d.stream_GBps;
     r.random_GBps_by_row_B = d.random_GBps_by_row_B;
     r.random_GBps = random_GBps_at(d.random_GBps_by_row_B, 128.0);
+    // The gathers read a 4 GiB table (device_rates.cpp), far beyond the L2: memory's figure; the
+    // footprint sweep lets calibrate fit the L2's row bandwidth in front of it.
+    r.random_footprint_MB = 4294.967296;
+    if (d.l2_bytes > 0)
+      r.caches.push_back({"L2", static_cast<double>(d.l2_bytes) / 1e6, d.l2_stream_GBps,
+                          fmt::format("cudaDeviceProp::l2CacheSize, {} KiB", d.l2_bytes >> 10)});
+    for (const auto& p : d.footprint_curve) r.footprint_curve.push_back({p.footprint_bytes / 1e6, p.row_bytes, p.GBps});
     r.gemm_GFLOPps = d.gemm_GFLOPps;
     // Element-wise work runs on the same FP32 pipes as the SGEMM, whose rate bounds it.
     r.vector_GFLOPps = d.gemm_GFLOPps;

@@ -27,6 +27,7 @@ DeviceInfo query_device() {
   d.compute_minor = p.minor;
   d.sm_count = p.multiProcessorCount;
   d.memory_GB = static_cast<double>(p.totalGlobalMem) / 1e9;
+  d.l2_bytes = p.l2CacheSize;
   cudaDriverGetVersion(&d.driver_version);
   cudaRuntimeGetVersion(&d.runtime_version);
   return d;

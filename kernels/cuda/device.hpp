@@ -1,5 +1,6 @@
 #pragma once
 // The CUDA device as the rest of privrec sees it (plain C++: no CUDA headers here).
+#include <cstdint>
 #include <string>
 
 namespace privrec::cuda {
@@ -11,6 +12,7 @@ struct DeviceInfo {
   int compute_major = 0, compute_minor = 0;
   int sm_count = 0;
   double memory_GB = 0;
+  int64_t l2_bytes = 0;  // cudaDeviceProp::l2CacheSize (the whole L2, both partitions on an H100)
   int driver_version = 0, runtime_version = 0;  // as CUDA encodes them (13000 = 13.0)
 };
 

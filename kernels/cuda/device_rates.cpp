@@ -21,6 +21,28 @@ double median_ms(F&& f) {
   for (int r = 0; r < 5; ++r) v.push_back(f());
   return median(std::move(v));
 }
+
+// The L2 (its size from the device, its streaming rate from a copy that fits in it) and the same
+// gathers as above from tables of 8 MiB (inside the L2) to 1 GiB; the 4 GiB points are the gathers
+// above. About 40 runs of a millisecond or less.
+void measure_l2(KernelBench& b, const DeviceInfo& d, DeviceRates& r, const std::function<void(const std::string&)>& say) {
+  r.l2_bytes = d.l2_bytes;
+  if (r.l2_bytes <= 0) return;
+  const int64_t copy = r.l2_bytes / 4;  // source and destination together: half the L2
+  r.l2_stream_GBps = 2.0 * static_cast<double>(copy) / (median_ms([&] { return b.copy_ms(copy); }) * 1e6);
+  say(fmt::format("L2 {:.0f} MB: copy within it {:.0f} GB/s", r.l2_bytes / 1e6, r.l2_stream_GBps));
+  for (int64_t mib : {8, 16, 32, 48, 64, 96, 128, 256, 1024}) {
+    std::string line = fmt::format("row gathers over {} MiB:", mib);
+    for (int64_t dim : {16, 32, 64, 128}) {
+      const int64_t bytes = mib << 20, rows = bytes / 4 / dim, batch = 2048 * 26, pooling = 20;
+      const double ms = median_ms([&] { return b.embedding_forward_ms(rows, dim, batch, pooling, 0.0); });
+      r.footprint_curve.push_back({double(bytes), 4.0 * dim, static_cast<double>(batch * pooling * dim * 4) / (ms * 1e6)});
+      line += fmt::format(" {} B {:.0f}", 4 * dim, r.footprint_curve.back().GBps);
+    }
+    say(line + " GB/s");
+  }
+  for (const auto& [row, gbps] : r.random_GBps_by_row_B) r.footprint_curve.push_back({double(int64_t{4} << 30), row, gbps});
+}
 }  // namespace
 
 DeviceRates measure_device_rates(const std::function<void(const std::string&)>& say) {
@@ -38,6 +60,7 @@ DeviceRates measure_device_rates(const std::function<void(const std::string&)>& 
     r.random_GBps_by_row_B.emplace_back(4.0 * dim, static_cast<double>(batch * pooling * dim * 4) / (ms * 1e6));
     say(fmt::format("row gathers, {} B rows: {:.0f} GB/s", 4 * dim, r.random_GBps_by_row_B.back().second));
   }
+  measure_l2(b, d, r, say);
   const double gemm = median_ms([&] { return b.gemm_ms(2048, 1024, 1024); });
   r.gemm_GFLOPps = 2.0 * 2048 * 1024 * 1024 / (gemm * 1e6);
   say(fmt::format("SGEMM 2048x1024x1024: {:.0f} GFLOP/s", r.gemm_GFLOPps));

@@ -18,6 +18,13 @@ struct DeviceRates {
   double rng_normals_per_s = 0;                               // Philox + Box-Muller normals written, 1 G of them
   double sort_ops_per_s = 0;                                  // CUB radix sort of (row, lookup) keys
   double launch_overhead_us = 0;                              // back-to-back empty launches
+  // The L2 in front of memory and gathers by table size, for the cache fit of privrec calibrate.
+  int64_t l2_bytes = 0;
+  double l2_stream_GBps = 0;  // device copy within a quarter of the L2 each way (read + write)
+  struct Footprint {
+    double footprint_bytes = 0, row_bytes = 0, GBps = 0;
+  };
+  std::vector<Footprint> footprint_curve;  // embedding-bag forward gathers, uniform rows, 8 MiB .. 4 GiB tables
 };
 
 // Throws InputError when there is no device; `say` gets a line per benchmark.

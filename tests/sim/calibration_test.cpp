@@ -118,3 +118,174 @@ TEST(Calibration, FindsTheOverlapThatGeneratedTheData) {
   EXPECT_NEAR(f.median_abs_error_pct, 0.0, 1e-9);
   EXPECT_GT(fit_stages(o, 1.0).median_abs_error_pct, 1.0);  // the pure roofline cannot fit it
 }
+
+// --- Memory levels from a footprint curve ------------------------------------------------------
+
+namespace {
+// Two caches (2 and 32 MB) in front of memory, with bandwidths by row size that fall with distance.
+ProcessorProfile two_cache_processor() {
+  ProcessorProfile p;
+  p.memory_GB = 24;
+  p.random_GBps_by_row_B = {{64, 4.0}, {128, 7.0}, {256, 9.0}, {512, 10.0}};
+  p.random_GBps = 7.0;
+  CacheLevel l2{"L2", 2.0, 150, 40, {{64, 25.0}, {128, 40.0}, {256, 55.0}, {512, 60.0}}};
+  CacheLevel l3{"L3", 32.0, 100, 20, {{64, 12.0}, {128, 20.0}, {256, 26.0}, {512, 30.0}}};
+  p.caches = {l2, l3};
+  return p;
+}
+
+// The curve the model itself predicts for `p` at these footprints (every row size of p's memory).
+std::vector<FootprintPoint> model_curve(const ProcessorProfile& p, const std::vector<double>& footprints_MB) {
+  std::vector<FootprintPoint> curve;
+  for (double f : footprints_MB)
+    for (const auto& [row, gbps] : p.random_GBps_by_row_B) curve.push_back({f, row, uniform_gather_GBps(p, f, row)});
+  return curve;
+}
+
+std::vector<CacheLevel> sizes_only(const ProcessorProfile& p) {
+  std::vector<CacheLevel> c = p.caches;
+  for (auto& l : c) l.random_GBps = 0, l.random_GBps_by_row_B.clear();
+  return c;
+}
+
+void expect_rel(double got, double want, double tol) { EXPECT_NEAR(got / want, 1.0, tol) << got << " vs " << want; }
+}  // namespace
+
+TEST(FootprintFit, SharesOfUniformAccessAreTheCapacitiesOverTheFootprint) {
+  const ProcessorProfile p = two_cache_processor();
+  const std::vector<double> in_l2 = uniform_access_shares(p.caches, 1.0);  // all in L2
+  EXPECT_EQ(in_l2, (std::vector<double>{1.0, 0.0, 0.0}));
+  const std::vector<double> s16 = uniform_access_shares(p.caches, 16.0);  // L2 2/16, L3 the rest
+  EXPECT_DOUBLE_EQ(s16[0], 0.125);
+  EXPECT_DOUBLE_EQ(s16[1], 0.875);
+  EXPECT_DOUBLE_EQ(s16[2], 0.0);
+  const std::vector<double> s64 = uniform_access_shares(p.caches, 64.0);  // 2/64, 30/64, 32/64
+  EXPECT_DOUBLE_EQ(s64[0], 2.0 / 64);
+  EXPECT_DOUBLE_EQ(s64[1], 30.0 / 64);
+  EXPECT_DOUBLE_EQ(s64[2], 0.5);
+  // 1 / t(F) with t = sum of share / bandwidth, at 128 B rows: 64 MB -> 1 / (2/64/40 + 30/64/20 + 32/64/7).
+  EXPECT_NEAR(uniform_gather_GBps(p, 64.0, 128), 1.0 / (2.0 / 64 / 40 + 30.0 / 64 / 20 + 0.5 / 7), 1e-12);
+  EXPECT_DOUBLE_EQ(uniform_gather_GBps(p, 0.5, 256), 55.0);
+  // The memory figure that reproduces a gather measured over 1024 MB, caches kept: the model's own
+  // prediction gives memory's figure back; a slower measurement, memory slower by what is left.
+  const double at_1024 = uniform_gather_GBps(p, 1024.0, 128);
+  EXPECT_NEAR(level_random_GBps_matching(p, 2, 1024.0, 128, at_1024), 7.0, 1e-12);
+  const double m = level_random_GBps_matching(p, 2, 1024.0, 128, 5.0);
+  EXPECT_NEAR(1.0 / (2.0 / 1024 / 40 + 30.0 / 1024 / 20 + (1 - 32.0 / 1024) / m), 5.0, 1e-12);
+  EXPECT_EQ(level_random_GBps_matching(ProcessorProfile{}, 0, 1024.0, 128, 5.0), 5.0);  // memory alone: as measured
+  // L3 from a gather over 8 MB (L2 2/8, L3 6/8): the figure that, with L2's 40, gives 25 GB/s.
+  const double l3 = level_random_GBps_matching(p, 1, 8.0, 128, 25.0);
+  EXPECT_NEAR(1.0 / (0.25 / 40 + 0.75 / l3), 25.0, 1e-12);
+  EXPECT_EQ(level_random_GBps_matching(p, 0, 0.5, 128, 33.0), 33.0);  // L2 serves everything at 0.5 MB
+}
+
+TEST(FootprintFit, RecoversTheBandwidthsThatGeneratedTheCurveExactly) {
+  const ProcessorProfile p = two_cache_processor();
+  const auto curve = model_curve(p, {0.5, 1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 256, 1073.741824});
+  const LevelFit f = fit_memory_levels(curve, sizes_only(p));
+  ASSERT_EQ(f.caches.size(), 2u);
+  for (size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(f.caches[l].name, p.caches[l].name);
+    EXPECT_EQ(f.caches[l].capacity_MB, p.caches[l].capacity_MB);
+    EXPECT_EQ(f.caches[l].stream_GBps, p.caches[l].stream_GBps);  // given, kept
+    ASSERT_EQ(f.caches[l].random_GBps_by_row_B.size(), 4u);
+    for (size_t r = 0; r < 4; ++r) {
+      EXPECT_EQ(f.caches[l].random_GBps_by_row_B[r].first, p.caches[l].random_GBps_by_row_B[r].first);
+      expect_rel(f.caches[l].random_GBps_by_row_B[r].second, p.caches[l].random_GBps_by_row_B[r].second, 1e-9);
+    }
+    expect_rel(f.caches[l].random_GBps, p.caches[l].random_GBps, 1e-9);  // the 128 B figure
+  }
+  ASSERT_EQ(f.memory_random_GBps_by_row_B.size(), 4u);
+  for (size_t r = 0; r < 4; ++r) expect_rel(f.memory_random_GBps_by_row_B[r].second, p.random_GBps_by_row_B[r].second, 1e-9);
+  expect_rel(f.memory_random_GBps, 7.0, 1e-9);
+  EXPECT_LT(f.median_abs_error_pct, 1e-9);
+  EXPECT_TRUE(f.notes.empty());
+}
+
+TEST(FootprintFit, CachesTheCurveCannotSeparateShareOneBandwidth) {
+  // Every footprint beyond both caches: L2's and L3's shares are 2/F and 30/F at every point, so
+  // only their sum of times is seen. L3 is merged with L2 (one bandwidth for both, fitted over
+  // both) and a note says so; memory is still exact, and the curve is reproduced exactly.
+  ProcessorProfile p = two_cache_processor();
+  const auto far = model_curve(p, {48, 64, 128, 256, 1024});
+  const LevelFit f = fit_memory_levels(far, sizes_only(p));
+  for (size_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(f.caches[0].random_GBps_by_row_B[r].second, f.caches[1].random_GBps_by_row_B[r].second);
+    expect_rel(f.memory_random_GBps_by_row_B[r].second, p.random_GBps_by_row_B[r].second, 1e-9);
+  }
+  EXPECT_LT(f.median_abs_error_pct, 1e-9);
+  ASSERT_EQ(f.notes.size(), 4u);  // one per row size
+  EXPECT_NE(f.notes[0].find("does not separate L3 from L2"), std::string::npos) << f.notes[0];
+  // Where the two caches truly have one bandwidth, that bandwidth is recovered exactly.
+  p.caches[1].random_GBps_by_row_B = p.caches[0].random_GBps_by_row_B;
+  const LevelFit same = fit_memory_levels(model_curve(p, {48, 64, 128, 256, 1024}), sizes_only(p));
+  for (size_t r = 0; r < 4; ++r) {
+    expect_rel(same.caches[1].random_GBps_by_row_B[r].second, p.caches[0].random_GBps_by_row_B[r].second, 1e-9);
+    expect_rel(same.caches[0].random_GBps_by_row_B[r].second, p.caches[0].random_GBps_by_row_B[r].second, 1e-9);
+  }
+}
+
+TEST(FootprintFit, AFartherLevelNeverComesOutFasterThanANearerOne) {
+  // A curve from an L3 faster than the L2 in front of it (what noise can suggest): bandwidths may
+  // not rise with distance, so the two get one bandwidth, between the two that generated it.
+  ProcessorProfile p = two_cache_processor();
+  p.caches[1].random_GBps_by_row_B = {{128, 60.0}};
+  p.caches[0].random_GBps_by_row_B = {{128, 30.0}};
+  p.random_GBps_by_row_B = {{128, 7.0}};
+  const LevelFit f = fit_memory_levels(model_curve(p, {0.5, 1, 4, 8, 16, 32, 64, 256, 1024}), sizes_only(p));
+  const double l2 = f.caches[0].random_GBps, l3 = f.caches[1].random_GBps;
+  EXPECT_EQ(l2, l3);
+  EXPECT_GT(l2, 30.0);
+  EXPECT_LT(l2, 60.0);
+  EXPECT_GT(f.memory_random_GBps, 0.0);
+  ASSERT_FALSE(f.notes.empty());
+  EXPECT_NE(f.notes[0].find("L3 fitted no slower than L2"), std::string::npos) << f.notes[0];
+}
+
+TEST(FootprintFit, RefusesACurveItCannotFit) {
+  const ProcessorProfile p = two_cache_processor();
+  try {
+    fit_memory_levels({}, sizes_only(p));
+    FAIL() << "an empty curve was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("footprint curve: empty"), std::string::npos) << e.what();
+  }
+  // Nothing beyond the largest cache: memory is never seen.
+  EXPECT_THROW(fit_memory_levels(model_curve(p, {0.5, 1, 4, 16, 32}), sizes_only(p)), std::invalid_argument);
+  // A single footprint size: one equation per row size.
+  EXPECT_THROW(fit_memory_levels(model_curve(p, {256}), sizes_only(p)), std::invalid_argument);
+  EXPECT_THROW(fit_memory_levels({{64, 128, 0.0}}, sizes_only(p)), std::invalid_argument);  // 0 GB/s
+  std::vector<CacheLevel> unordered = sizes_only(p);
+  std::swap(unordered[0], unordered[1]);
+  EXPECT_THROW(fit_memory_levels(model_curve(p, {1, 64, 256}), unordered), std::invalid_argument);
+  // No caches: memory alone, the weighted mean of the curve (here one bandwidth at every footprint).
+  const LevelFit m = fit_memory_levels({{1, 128, 8.0}, {1000, 128, 8.0}}, {});
+  expect_rel(m.memory_random_GBps, 8.0, 1e-12);
+}
+
+TEST(FootprintFit, FitsTheCapacityACacheBehavesAsIfItHad) {
+  // The curve of an L3 that holds 8 MB of this process's rows although 32 MB were detected (a VM's
+  // L3 shared with its neighbours): at the detected size the fit is off; with the capacity fitted
+  // too (8 = 32 x 2^-2 is on the search grid) the capacity and every bandwidth come back exactly.
+  ProcessorProfile truth = two_cache_processor();
+  truth.caches[1].capacity_MB = 8.0;
+  const auto curve = model_curve(truth, {0.5, 1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 256, 1024});
+  std::vector<CacheLevel> detected = sizes_only(truth);
+  detected[1].capacity_MB = 32.0;
+  EXPECT_GT(fit_memory_levels(curve, detected).median_abs_error_pct, 1.0);
+  const LevelFit f = fit_memory_levels_and_capacities(curve, detected);
+  EXPECT_EQ(f.caches[0].capacity_MB, 2.0);
+  EXPECT_EQ(f.caches[1].capacity_MB, 8.0);
+  for (size_t l = 0; l < 2; ++l)
+    for (size_t r = 0; r < 4; ++r)
+      expect_rel(f.caches[l].random_GBps_by_row_B[r].second, truth.caches[l].random_GBps_by_row_B[r].second, 1e-9);
+  for (size_t r = 0; r < 4; ++r) expect_rel(f.memory_random_GBps_by_row_B[r].second, truth.random_GBps_by_row_B[r].second, 1e-9);
+  EXPECT_LT(f.median_abs_error_pct, 1e-9);
+  ASSERT_EQ(f.notes.size(), 1u);
+  EXPECT_NE(f.notes[0].find("L3: effective capacity 8 MB of 32 MB detected"), std::string::npos) << f.notes[0];
+  // A curve the detected sizes explain exactly keeps them.
+  const LevelFit same = fit_memory_levels_and_capacities(model_curve(two_cache_processor(), {0.5, 2, 8, 32, 128, 1024}),
+                                                         sizes_only(two_cache_processor()));
+  EXPECT_EQ(same.caches[1].capacity_MB, 32.0);
+  EXPECT_TRUE(same.notes.empty());
+}
