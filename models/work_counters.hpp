@@ -27,7 +27,8 @@
   X(flops, "floating-point operations (a fused multiply-add counts 2)")                         \
   X(gemm_flops, "the part of flops done inside matrix-multiply kernels")                        \
   X(launches, "kernel launches (cuda) or parallel regions (cpu)")                               \
-  X(sort_ops, "sorting work in key-steps")
+  X(sort_ops, "sorting work in key-steps")                                                       \
+  X(bags, "embedding bags walked (examples x tables): per-bag loop work the bytes do not carry")
 
 namespace privrec {
 

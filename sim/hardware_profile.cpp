@@ -209,6 +209,15 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
       h.stage_fixed_ms[k] = v.get<double>();
     }
   }
+  if (r.has("stage_bag_ns")) {
+    const nlohmann::json& m = r.required_object("stage_bag_ns", "an object {\"stage\": ns per bag, ...}");
+    for (const auto& [k, v] : m.items()) {
+      const std::string path = r.key_path("stage_bag_ns") + "." + k;
+      parse_stage_name(k, file, path);
+      if (!v.is_number() || !(v.get<double>() >= 0)) throw config_error(file, path, json_value_text(v), "ns per bag >= 0");
+      h.stage_bag_ns[k] = v.get<double>();
+    }
+  }
   r.reject_unknown_keys();
   return h;
 }
@@ -223,6 +232,7 @@ nlohmann::json HardwareProfile::to_json() const {
   if (device_cache) j["device_cache"] = {{"capacity_GB", device_cache->capacity_GB}, {"policy", device_cache->policy}};
   if (!stage_efficiency.empty()) j["stage_efficiency"] = stage_efficiency;
   if (!stage_fixed_ms.empty()) j["stage_fixed_ms"] = stage_fixed_ms;
+  if (!stage_bag_ns.empty()) j["stage_bag_ns"] = stage_bag_ns;
   return j;
 }
 

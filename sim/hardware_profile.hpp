@@ -87,6 +87,10 @@ struct HardwareProfile {
   // Optional, calibrated: a fixed cost per stage and step in ms (allocation, thread start-up,
   // per-bag loop overheads) that the counters do not carry. 0 for a stage not listed.
   std::map<std::string, double> stage_fixed_ms;
+  // Optional, calibrated: a cost per embedding bag walked (the `bags` counter) in ns: the per-bag
+  // loop work of the table stages, which dominates when bags hold one lookup (mlperf-dlrm). 0 for
+  // a stage not listed.
+  std::map<std::string, double> stage_bag_ns;
 
   // Where the table stages run: the host for host tables, unless a device cache serves them.
   bool table_stages_on_host() const { return tables_in == "host" && !device_cache; }

@@ -118,6 +118,7 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
                  1e3 * static_cast<double>(work.sort_ops) / p.sort_ops_per_s;
   t.rng_ms = 1e3 * static_cast<double>(work.rng_samples) / p.rng_normals_per_s;
   t.overhead_ms = 1e-3 * static_cast<double>(work.launches) * p.launch_overhead_us;
+  t.bags = static_cast<double>(work.bags);
   if (link > 0) t.link_ms = 1e3 * static_cast<double>(link) / (h.link_GBps * 1e9) + 1e-3 * h.link_latency_us;
   const double roof = std::max({t.memory_ms, t.compute_ms, t.rng_ms});
   // Calibration: the stage's factors for the bound it hits, else the stage's, else none.
@@ -128,7 +129,7 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
     return none;
   };
   t.efficiency = lookup(h.stage_efficiency, 1.0);
-  t.overhead_ms += lookup(h.stage_fixed_ms, 0.0);
+  t.overhead_ms += lookup(h.stage_fixed_ms, 0.0) + 1e-6 * static_cast<double>(work.bags) * lookup(h.stage_bag_ns, 0.0);
   t.roofline_ms = combine_terms(t.memory_ms, t.compute_ms, t.rng_ms, p.overlap_fraction);
   t.ms = t.roofline_ms * t.efficiency + t.overhead_ms + t.link_ms;
   t.bound = roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;

@@ -18,8 +18,13 @@ int cmd_compare(int argc, char** argv) {
   AlgorithmFlags af;
   RunFlags run;
   std::string hardware = find_backend(run.backend).model_profile;  // the default backend's
+  std::string rates = "now";
   opts.add_options()("help,h", "show this help")
-    ("hardware", po::value(&hardware)->default_value(hardware), "the profile to model with: a preset or a JSON file");
+    ("hardware", po::value(&hardware)->default_value(hardware), "the profile to model with: a preset or a JSON file")
+    ("rates", po::value(&rates)->default_value(rates),
+     "now: when the profile was measured on this backend's processor and that processor is shared (the CPU), model "
+     "at the rates a half-second probe measures right before the run (this VM's bandwidth drifts up to 2x within "
+     "minutes; the profile's own rates are reported beside); profile: at the profile's rates as written");
   run.add_to(opts);
   OutputFlags out;
   out.add_to(opts);
@@ -32,6 +37,7 @@ int cmd_compare(int argc, char** argv) {
              "modeled ms per stage with the error in percent, and end to end."))
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
+  if (rates != "now" && rates != "profile") throw InputError(fmt::format("--rates {}: expected now or profile", rates));
   const Backend& backend = run.check(100000, /*every_backend=*/true);
   const int64_t steps = run.steps, warmup = run.warmup;
   const uint64_t seed = run.seed;
@@ -53,12 +59,28 @@ int cmd_compare(int argc, char** argv) {
                  w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
                  static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name, backend.name.c_str(),
                  hw.name.c_str());
-  const Comparison c = compare(backend, w, cfg, *trace, hw, steps, warmup, !quiet);
+  // The probe describes this machine: only a profile measured on it (its kernels, source measured).
+  const bool this_machine = hw.kernels == backend.kernel_family && hw.provenance.value("source", "") == "measured";
+  const std::optional<sim::HardwareProfile> probed =
+      rates == "now" && this_machine ? with_rates_now(backend, hw) : std::nullopt;
+  const Comparison c = compare(backend, w, cfg, *trace, probed ? *probed : hw, steps, warmup, !quiet);
   std::printf("privrec compare: %s (%s of tables, batch %lld), %s, measured on the %s, modeled on %s\n", w.name.c_str(),
               human_bytes(static_cast<double>(w.table_bytes())).c_str(), static_cast<long long>(w.batch_size),
               algorithm_info(cfg.kind).name, backend.name.c_str(), hw.name.c_str());
   print_comparison(c);
   nlohmann::json j = c.to_json();
+  if (probed) {
+    const Comparison at_profile = remodel(c, w, cfg, *trace, hw, steps, warmup);
+    std::printf("modeled at the rates probed right before the run (stream %.1f GB/s, GEMM %.0f GFLOP/s, normals %.0f M/s); "
+                "at %s's own rates: %.3f ms, %.1f%% (--rates profile)\n",
+                probed->device.stream_GBps, probed->device.gemm_GFLOPps, probed->device.rng_normals_per_s / 1e6,
+                hw.name.c_str(), at_profile.modeled_step_ms, at_profile.error_pct);
+    j["rates"] = "now";
+    j["rates_now"] = rates_json(probed->device);
+    j["profile_rates"] = at_profile.to_json();
+  } else {
+    j["rates"] = "profile";
+  }
   j["command"] = "compare";
   j["backend"] = backend.name;
   j["hardware"] = hw.to_json();

@@ -1,5 +1,7 @@
 #include "kernels/cpu/embedding_bag.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include "models/kernel_work/cpu_work.hpp"
@@ -52,34 +54,41 @@ uint64_t coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contrib
 void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf, WorkCounters& work) {
   const int64_t B = batch.size, d = buf.dim, T = static_cast<int64_t>(m.tables.size());
   const int64_t row_bytes = d * static_cast<int64_t>(kF);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < B; ++i) {
-    // Rows are random: a cursor runs kPrefetch lookups ahead through this example's bags, across
-    // table boundaries, so several misses overlap even when every bag holds one lookup.
-    int64_t pt = 0, pk = T > 0 ? batch.tables[0].offsets[i] : 0;
+#pragma omp parallel
+  {
+    // Each thread takes a contiguous range of examples (as a static schedule would). Rows are
+    // random: a cursor runs kPrefetch lookups ahead through the range's bags, across table and
+    // example boundaries, so misses overlap even when every bag holds one lookup (mlperf-dlrm:
+    // a cursor restarted per example left its first lookups' misses exposed).
+    const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
+    const int64_t lo = B * me / threads, hi = B * (me + 1) / threads;
+    int64_t pi = lo, pt = 0, pk = (T > 0 && lo < hi) ? batch.tables[0].offsets[lo] : 0;
     auto settle = [&] {
-      while (pt < T && pk >= batch.tables[pt].offsets[i + 1])
-        if (++pt < T) pk = batch.tables[pt].offsets[i];
+      while (pi < hi && pk >= batch.tables[pt].offsets[pi + 1]) {
+        if (++pt == T) pt = 0, ++pi;
+        if (pi < hi) pk = batch.tables[pt].offsets[pi];
+      }
     };
     auto prefetch_next = [&] {
-      if (pt >= T) return;
+      if (pi >= hi) return;
       const char* p = reinterpret_cast<const char*>(m.tables[pt].row(batch.tables[pt].indices[pk]));
       for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(p + b);
       ++pk;
       settle();
     };
-    settle();
+    if (T > 0) settle();
     for (int64_t n = 0; n < kPrefetch; ++n) prefetch_next();
-    for (int64_t t = 0; t < T; ++t) {
-      float* out = buf.pooled(i, t);
-      std::fill(out, out + d, 0.0f);
-      const auto& tb = batch.tables[t];
-      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
-        prefetch_next();
-        const float* row = m.tables[t].row(tb.indices[k]);
-        for (int64_t c = 0; c < d; ++c) out[c] += row[c];
+    for (int64_t i = lo; i < hi; ++i)
+      for (int64_t t = 0; t < T; ++t) {
+        float* out = buf.pooled(i, t);
+        std::fill(out, out + d, 0.0f);
+        const auto& tb = batch.tables[t];
+        for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
+          prefetch_next();
+          const float* row = m.tables[t].row(tb.indices[k]);
+          for (int64_t c = 0; c < d; ++c) out[c] += row[c];
+        }
       }
-    }
   }
   work += cpu_work::embedding_forward(static_cast<uint64_t>(B), static_cast<uint64_t>(T), static_cast<uint64_t>(d),
                                       static_cast<uint64_t>(batch.lookups()));
@@ -117,7 +126,7 @@ void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const 
     sizes[t].unique_rows = out[t].rows.size();
     sizes[t].lookup_sort_ops = sort_ops[t];
   }
-  work += cpu_work::coalesce(sizes, static_cast<uint64_t>(d), scale != nullptr);
+  work += cpu_work::coalesce(sizes, static_cast<uint64_t>(d), scale != nullptr, static_cast<uint64_t>(batch.size));
 }
 
 std::vector<float> bag_count_square_sums(const Batch& batch, WorkCounters& work) {

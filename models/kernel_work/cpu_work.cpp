@@ -25,11 +25,13 @@ WorkCounters embedding_forward(uint64_t B, uint64_t T, uint64_t d, uint64_t L) {
   w.bytes_written_seq = B * T * d * kF;
   w.flops = L * d;
   w.launches = 1;
+  w.bags = B * T;
   return w;
 }
 
-WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool scaled) {
+WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool scaled, uint64_t B) {
   WorkCounters w;
+  w.bags = B * tables.size();  // every example's bag is walked to tag its lookups
   for (const TableSizes& t : tables) {
     w.bytes_read_seq += t.lookups * (kI + d * kF);
     w.bytes_written_seq += t.unique_rows * (kI + d * kF);
@@ -346,7 +348,7 @@ class CpuKernelWork : public KernelWork {
         WorkCounters w = clipped_mlp_sum(d);
         return w += coalesce_materialized(s.tables, d.dim);
       }
-      case OpKind::coalesce: return coalesce(s.tables, d.dim, op.clipped);
+      case OpKind::coalesce: return coalesce(s.tables, d.dim, op.clipped, d.batch);
       case OpKind::select_rows: {
         WorkCounters w;
         for (const TableSizes& t : s.tables) w += adafest_select_table(t, gaussian);

@@ -15,7 +15,7 @@ namespace privrec::cpu_work {
 
 // kernels/cpu/embedding_bag.hpp
 WorkCounters embedding_forward(uint64_t batch, uint64_t tables, uint64_t dim, uint64_t lookups);
-WorkCounters coalesce(const std::vector<TableSizes>& t, uint64_t dim, bool scaled);
+WorkCounters coalesce(const std::vector<TableSizes>& t, uint64_t dim, bool scaled, uint64_t batch);
 WorkCounters bag_count_square_sums(const std::vector<TableSizes>& t, uint64_t batch);
 WorkCounters ghost_norms_embedding(uint64_t batch, uint64_t tables, uint64_t dim);
 WorkCounters materialize_embedding_grads(const std::vector<TableSizes>& t, uint64_t batch, uint64_t dim);

@@ -27,6 +27,7 @@ WorkCounters embedding_forward(uint64_t batch, uint64_t dim, uint64_t lookups) {
   w.bytes_written_seq = batch * dim * kF;
   w.flops = lookups * dim;
   w.launches = 1;
+  w.bags = batch;
   return w;
 }
 

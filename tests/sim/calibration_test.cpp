@@ -289,3 +289,26 @@ TEST(FootprintFit, FitsTheCapacityACacheBehavesAsIfItHad) {
   EXPECT_EQ(same.caches[1].capacity_MB, 32.0);
   EXPECT_TRUE(same.notes.empty());
 }
+
+// measured = 1.2 roof + 0.5 + 30 ns x bags + 0.1 (modeled overhead), over cases whose bags per
+// roofline ms differ (pooling 80 against pooling 1): the fit recovers the three within its search
+// resolution; the same cases without the bag term get none.
+TEST(Calibration, RecoversACostPerBagWhereTheCasesNeedOne) {
+  std::vector<StageObservation> with, without;
+  const double bags[] = {2e4, 5e4, 1e5, 4e4, 8e4, 1e4}, roofs[] = {40, 5, 90, 2, 30, 60};
+  for (int i = 0; i < 6; ++i) {
+    StageObservation x = obs(Stage::fwd_emb, roofs[i], 1.2 * roofs[i] + 0.5 + 30e-6 * bags[i] + 0.1);
+    x.modeled.bags = bags[i];
+    with.push_back(x);
+    StageObservation y = obs(Stage::fwd_emb, roofs[i], 1.2 * roofs[i] + 0.5 + 0.1);
+    y.modeled.bags = bags[i];
+    without.push_back(y);
+  }
+  const StageFit f = fit_stages(with);
+  ASSERT_TRUE(f.bag_ns.count("fwd.emb"));
+  EXPECT_NEAR(f.bag_ns.at("fwd.emb"), 30.0, 0.05);
+  EXPECT_NEAR(f.efficiency.at("fwd.emb"), 1.2, 1e-3);
+  EXPECT_NEAR(f.fixed_ms.at("fwd.emb"), 0.5, 5e-3);
+  EXPECT_LT(f.median_abs_error_pct, 0.1);
+  EXPECT_EQ(fit_stages(without).bag_ns.count("fwd.emb"), 0u);
+}

@@ -192,7 +192,7 @@ TEST(Cli, SweepWritesOneRowPerCase) {
 TEST(Cli, ValidateRefusesCalibrationCasesAndBadCaseFiles) {
   const std::string f = dir() + "/cases.json";
   // The first calibration case of the committed profile cpu-epyc-2c.
-  std::ofstream(f) << R"({"cases": [{"model": "rmc2", "table_scale": 0.001, "algo": "sgd", "batch": 2048}]})";
+  std::ofstream(f) << R"({"cases": [{"model": "rmc3", "table_scale": 0.001, "algo": "sgd", "batch": 1024}]})";
   expect_bad("validate --cases " + f, "was used to calibrate");
   std::ofstream(f) << R"({"cases": [{"model": "rmc2", "table_scale": 0.001, "algo": "sgd", "batches": 2048}]})";
   expect_bad("validate --cases " + f, "cases[0].batches");
