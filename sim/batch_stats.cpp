@@ -10,7 +10,7 @@ int64_t BatchStats::lookups() const {
   return n;
 }
 
-BatchStats batch_stats(const Batch& batch) {
+BatchStats batch_stats(const Batch& batch, const std::vector<int64_t>* known_unique) {
   BatchStats s;
   s.batch = batch.size;
   s.dense_values = static_cast<int64_t>(batch.dense.size());
@@ -21,16 +21,14 @@ BatchStats batch_stats(const Batch& batch) {
     const TableBatch& tb = batch.tables[t];
     TableBatchStats& ts = s.tables[t];
     ts.lookups = static_cast<int64_t>(tb.indices.size());
-    ts.unique_rows = static_cast<int64_t>(unique_rows(tb).size());
+    ts.unique_rows = known_unique ? (*known_unique)[t] : static_cast<int64_t>(unique_rows(tb).size());
     for (const int64_t r : tb.indices) ts.max_row = std::max(ts.max_row, r);
     ts.bag_sort_ops = bag_sort_ops(tb);
-    std::vector<int64_t> bag;
+    BagDistinct bags;
     for (int64_t i = 0; i < batch.size; ++i) {
       const uint64_t p = static_cast<uint64_t>(tb.offsets[i + 1] - tb.offsets[i]);
       ts.bag_lookups_sq += p * p;
-      bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
-      std::sort(bag.begin(), bag.end());
-      ts.bag_distinct += std::unique(bag.begin(), bag.end()) - bag.begin();
+      ts.bag_distinct += bags.count(tb.indices.data() + tb.offsets[i], p);
     }
   }
   return s;

@@ -26,6 +26,8 @@ struct BatchStats {
   int64_t lookups() const;
 };
 
-BatchStats batch_stats(const Batch& batch);
+// `unique_rows`: each table's distinct rows when already known (lazydp's catch-up counted them as
+// the next batch), so they are not sorted out again; nullptr: count them here.
+BatchStats batch_stats(const Batch& batch, const std::vector<int64_t>* unique_rows = nullptr);
 
 }  // namespace privrec::sim

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "models/sample_stats.hpp"
+#include "sim/memory_levels.hpp"
 
 namespace privrec::sim {
 
@@ -195,15 +196,9 @@ StageFit fit_calibration(const std::vector<StageObservation>& observations) {
 // --- Memory levels from a footprint curve ------------------------------------------------------
 
 std::vector<double> uniform_access_shares(const std::vector<CacheLevel>& caches, double footprint_MB) {
-  std::vector<double> share;
-  double below = 0;  // what the nearer levels hold, cumulatively
-  for (const CacheLevel& c : caches) {
-    const double held = footprint_MB > 0 ? std::max(below, std::min(1.0, c.capacity_MB / footprint_MB)) : 1.0;
-    share.push_back(held - below);
-    below = held;
-  }
-  share.push_back(1.0 - below);
-  return share;
+  std::vector<double> held;  // what each level and the nearer ones hold, cumulatively
+  for (const CacheLevel& c : caches) held.push_back(footprint_MB > 0 ? std::min(1.0, c.capacity_MB / footprint_MB) : 1.0);
+  return shares_from_hit_rates(held);
 }
 
 double uniform_gather_GBps(const ProcessorProfile& p, double footprint_MB, double row_B) {

@@ -74,6 +74,11 @@ std::vector<CacheLevel> parse_caches(JsonObjectReader& r, double memory_GB) {
     JsonObjectReader c = r.child(list[i], "caches", i);
     CacheLevel l;
     l.name = c.required_string("name");
+    bool taken = l.name.empty() || l.name == "memory";
+    for (const CacheLevel& o : out) taken = taken || o.name == l.name;
+    if (taken)
+      throw config_error(r.file(), path + ".name", "\"" + l.name + "\"",
+                         "a non-empty name, unique among the caches and not \"memory\"");
     l.capacity_MB = positive(c, "capacity_MB");
     l.stream_GBps = positive(c, "stream_GBps");
     l.random_GBps = positive(c, "random_GBps");
@@ -110,6 +115,10 @@ DeviceCache parse_device_cache(JsonObjectReader& r, const HardwareProfile& h) {
   if (d.capacity_GB > h.device.memory_GB)
     throw config_error(r.file(), c.key_path("capacity_GB"), fmt::format("{}", d.capacity_GB),
                        fmt::format("at most the device's memory_GB ({})", h.device.memory_GB));
+  if (!h.device.caches.empty() && !(d.capacity_GB * 1e3 > h.device.caches.back().capacity_MB))
+    throw config_error(r.file(), c.key_path("capacity_GB"), fmt::format("{}", d.capacity_GB),
+                       fmt::format("more than the device's {} ({} MB): the device cache sits behind it",
+                                   h.device.caches.back().name, h.device.caches.back().capacity_MB));
   return d;
 }
 
@@ -214,7 +223,8 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
     for (const auto& [k, v] : m.items()) {
       const std::string path = r.key_path("stage_bag_ns") + "." + k;
       parse_stage_name(k, file, path);
-      if (!v.is_number() || !(v.get<double>() >= 0)) throw config_error(file, path, json_value_text(v), "ns per bag >= 0");
+      if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1e6))
+        throw config_error(file, path, json_value_text(v), "ns per bag, 0 .. 1e6");
       h.stage_bag_ns[k] = v.get<double>();
     }
   }
@@ -252,8 +262,12 @@ void apply_placement(HardwareProfile& h, const std::string& tables_in, double ca
       throw InputError(fmt::format("--device-cache {} GB: a device cache serves tables in host memory (add --tables-in host)", cache_GB));
     if (cache_GB > h.device.memory_GB)
       throw InputError(fmt::format("--device-cache {} GB: larger than {}'s device memory ({} GB)", cache_GB, h.name, h.device.memory_GB));
+    if (cache_GB > 0 && !h.device.caches.empty() && !(cache_GB * 1e3 > h.device.caches.back().capacity_MB))
+      throw InputError(fmt::format("--device-cache {} GB: not more than {}'s {} ({} MB), which sits in front of it",
+                                   cache_GB, h.name, h.device.caches.back().name, h.device.caches.back().capacity_MB));
+    const std::string kept = h.device_cache ? h.device_cache->policy : "lru";  // the profile's policy stays
     if (cache_GB == 0) h.device_cache.reset();
-    else h.device_cache = DeviceCache{cache_GB, "lru"};
+    else h.device_cache = DeviceCache{cache_GB, kept};
   }
   if (!policy.empty()) {
     if (!h.device_cache) throw InputError(fmt::format("--cache-policy {}: no device cache (give --device-cache)", policy));

@@ -105,7 +105,7 @@ struct HardwareProfile {
 HardwareProfile load_hardware_profile(const std::string& name_or_file);
 HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::string& file);
 // A placement given on the command line: `tables_in` "device" or "host" (empty: the profile's),
-// a device cache of `cache_GB` (< 0: the profile's; 0: none) with `policy` ("lru", "lfu"; empty:
+// a device cache of `cache_GB` (NaN: the profile's; 0: none; negative: refused) with `policy` ("lru", "lfu"; empty:
 // the profile's or lru). Throws InputError naming the flag when the profile cannot do it (host
 // tables on a profile without a host and link, a cache larger than the device memory).
 void apply_placement(HardwareProfile& h, const std::string& tables_in, double cache_GB, const std::string& policy);

@@ -107,6 +107,7 @@ void RowTrafficModel::feed_op(const Op& op, Stage tag, const Batch& batch, const
 void RowTrafficModel::setup() {}
 
 void RowTrafficModel::step(const Batch& batch, const Batch* next, bool counting) {
+  hits_.reset();
   if (counting != counting_) reuse_->set_counting(counting_ = counting);
   for (const PlanStage& ps : plan_.step) {
     if (!stage_runs(ps, next != nullptr)) continue;
@@ -118,13 +119,16 @@ void RowTrafficModel::step(const Batch& batch, const Batch* next, bool counting)
 }
 
 void RowTrafficModel::finish() {
+  hits_.reset();
   for (const PlanStage& ps : plan_.finish)
     for (const Op& op : ps.ops)
       if (is_dense_pass(op)) reuse_->spacer(static_cast<uint64_t>(w_.table_bytes()));
 }
 
-std::vector<StageHits> RowTrafficModel::hits() const {
+const std::vector<StageHits>& RowTrafficModel::hits() const {
+  if (hits_) return *hits_;
   std::vector<StageHits> out;
+  const double tables = static_cast<double>(w_.table_bytes());
   for (size_t s = 0; s < kStages; ++s) {
     const TagHits th = reuse_->hits(static_cast<int>(s));
     if (th.accesses <= 0 || counted_steps_[s] == 0) continue;
@@ -134,13 +138,17 @@ std::vector<StageHits> RowTrafficModel::hits() const {
       double hit = cold_start_ ? th.at[i].hits / th.accesses : reuse_->steady_hit_rate(capacities_[i], static_cast<int>(s));
       double err = th.at[i].stderr_hits / th.accesses;
       if (levels_[i].policy == "lfu") hit = reuse_->lfu_hit_rate(capacities_[i]), err = 0;
+      // A level that holds every row of every table hits every reuse: whole-table passes in
+      // between (spacers) make distances look longer than the distinct bytes they can span.
+      if (!cold_start_ && static_cast<double>(capacities_[i]) >= tables) hit = 1.0, err = 0;
       below = std::max(below, std::min(hit, 1.0));
       h.cumulative_hit.push_back(below);
       h.cumulative_stderr.push_back(err);
     }
     out.push_back(std::move(h));
   }
-  return out;
+  hits_ = std::move(out);
+  return *hits_;
 }
 
 LevelSplit RowTrafficModel::split(Stage s, const WorkCounters& work) const {
@@ -158,12 +166,14 @@ LevelSplit RowTrafficModel::split(Stage s, const WorkCounters& work) const {
   return out;
 }
 
-double RowTrafficModel::bytes_touched() const { return reuse_->bytes_touched(); }
+double RowTrafficModel::bytes_touched() const { return reuse_->row_bytes_touched(); }
 
 std::vector<std::string> RowTrafficModel::levels_beyond_trace() const {
   std::vector<std::string> out;
   for (size_t i = 0; i < capacities_.size(); ++i)
-    if (static_cast<double>(capacities_[i]) > bytes_touched()) out.push_back(levels_[i].name);
+    if (static_cast<double>(capacities_[i]) > bytes_touched() &&
+        static_cast<double>(capacities_[i]) < static_cast<double>(w_.table_bytes()))
+      out.push_back(levels_[i].name);
   return out;
 }
 

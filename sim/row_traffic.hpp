@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,8 @@ class RowTrafficModel {
   // The split of stage `s`'s row traffic, whose counters say it touched `rows` rows per step (rows
   // the analysis did not see, such as adafest's false positives, are served by the last level).
   LevelSplit split(Stage s, const WorkCounters& work) const;
-  std::vector<StageHits> hits() const;
+  // Computed once after the last feed (the LFU rate sorts every tracked row), then kept.
+  const std::vector<StageHits>& hits() const;
   double sample_rate() const;
   // Bytes of distinct rows the trace touched: steady-state hit rates of larger levels are lower
   // bounds (the trace is too short to see their reuse).
@@ -82,6 +84,7 @@ class RowTrafficModel {
   bool counting_ = true;
   bool cold_start_ = false;
   std::vector<uint64_t> scratch_;
+  mutable std::optional<std::vector<StageHits>> hits_;  // reset by every feed
 };
 
 // Che's approximation of the same split for the analytic model: independent references with each

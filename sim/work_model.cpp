@@ -82,7 +82,8 @@ void add_selection(const std::vector<TableSelection>& sel, StepSizes& sizes) {
 
 WorkModel::WorkModel(const Workload& w, const AlgorithmConfig& cfg, const KernelWork& family)
     : w_(w), cfg_(cfg), family_(family), plan_(plan_of(cfg.kind)) {
-  if (plan_.has(OpKind::lazy_catchup)) history_.resize(w_.tables.size());
+  if (plan_.has(OpKind::lazy_catchup))
+    for (const TableSpec& t : w_.tables) history_.emplace_back(t.rows);
 }
 
 StepRecord WorkModel::walk(const std::vector<PlanStage>& stages, const StepSizes& sizes, bool has_next) const {
@@ -169,10 +170,16 @@ void WorkModel::add_catchup(int64_t t, const Batch& next, StepSizes& sizes) {
     c.next_lookups = next.tables[ti].indices.size();
     c.next_unique = rows.size();
   }
+  next_unique_step_ = t + 1;  // by step()'s contract, `next` is step t+1's batch
+  next_unique_.resize(sizes.tables.size());
+  for (size_t ti = 0; ti < sizes.tables.size(); ++ti) next_unique_[ti] = static_cast<int64_t>(sizes.tables[ti].next_unique);
 }
 
 StepRecord WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
-  StepSizes sizes = step_sizes(w_, batch_stats(batch));
+  // The catch-up of step t-1 counted this batch's distinct rows already.
+  const bool known = next_unique_step_ == t && next_unique_.size() == batch.tables.size();
+  StepSizes sizes = step_sizes(w_, batch_stats(batch, known ? &next_unique_ : nullptr));
+  next_unique_.clear();
   if (plan_.has(OpKind::select_rows)) add_selection(expected_selection(w_, cfg_, batch), sizes);
   if (plan_.has(OpKind::choose_fixed_rows)) add_fixed_rows(fixed_, batch, sizes);
   if (plan_.has(OpKind::lazy_catchup) && next) add_catchup(t, *next, sizes);
@@ -186,16 +193,19 @@ StepRecord WorkModel::finish(int64_t last_step) {
   for (size_t ti = 0; ti < w_.tables.size(); ++ti) {
     TableSizes f;
     f.rows = u(w_.tables[ti].rows);
-    if (ti < history_.size()) {
-      // Rows never caught up are owed every step; the others, the steps since their last catch-up.
-      f.owed = f.rows - history_[ti].size();
-      f.owed_steps = f.owed * now;
-      history_[ti].for_each([&](int64_t, uint32_t& h) {
-        if (h >= now) return;
-        f.owed_steps += now - h, ++f.owed, h = now;
-      });
-    }
     sizes.tables.push_back(f);
+  }
+  const int64_t T = static_cast<int64_t>(std::min(history_.size(), sizes.tables.size()));
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t ti = 0; ti < T; ++ti) {
+    // Rows never caught up are owed every step; the others, the steps since their last catch-up.
+    TableSizes& f = sizes.tables[ti];
+    f.owed = f.rows - history_[ti].size();
+    f.owed_steps = f.owed * now;
+    history_[ti].for_each([&](int64_t, uint32_t& h) {
+      if (h >= now) return;
+      f.owed_steps += now - h, ++f.owed, h = now;
+    });
   }
   return work_of_finish(sizes);
 }

@@ -80,6 +80,10 @@ class WorkModel {
   // row is still at step 0. Sparse, so modeling costs what the trace holds, not what the table does.
   std::vector<RowMap<uint32_t>> history_;
   FixedRows fixed_;  // dp-fest, from setup
+  // lazydp: the distinct rows per table of the batch the last catch-up looked ahead to (step t+1's
+  // batch), so step t+1 does not sort them out again; empty when none.
+  std::vector<int64_t> next_unique_;
+  int64_t next_unique_step_ = 0;  // the step whose batch next_unique_ describes
 };
 
 }  // namespace privrec::sim

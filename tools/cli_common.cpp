@@ -167,7 +167,7 @@ void check_output(const std::string& path, bool force) {
 // when complete, so an interrupted or failed write never leaves a half-written file under the
 // final name (DESIGN.md "Outputs").
 void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-privrec";
+  const std::string tmp = fmt::format("{}.tmp-privrec-{}", path, static_cast<long>(::getpid()));  // one per writer
   {
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) throw InputError(path + ": cannot open for writing");
@@ -265,9 +265,9 @@ void PlacementFlags::add_to(po::options_description& o) {
 }
 
 void PlacementFlags::apply(sim::HardwareProfile& h) const {
-  if (cache_GB != -1 && !(cache_GB >= 0))
+  if (!std::isnan(cache_GB) && !(cache_GB >= 0 && std::isfinite(cache_GB)))
     throw InputError(fmt::format("--device-cache {}: expected a size in GB >= 0", cache_GB));
-  sim::apply_placement(h, tables_in, cache_GB, policy);
+  sim::apply_placement(h, tables_in, std::isnan(cache_GB) ? -1.0 : cache_GB, policy);
 }
 
 void require_fits(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg) {

@@ -1,6 +1,7 @@
 #pragma once
 // What the subcommands share: workload and algorithm flags, output files, machine description.
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -67,7 +68,7 @@ struct OutputFlags {
 // --tables-in, --device-cache, --cache-policy: where the model puts the tables (simulate, sweep).
 struct PlacementFlags {
   std::string tables_in, policy;
-  double cache_GB = -1;  // < 0: the profile's
+  double cache_GB = std::numeric_limits<double>::quiet_NaN();  // NaN: the profile's
   void add_to(po::options_description& o);
   void apply(sim::HardwareProfile& h) const;  // InputError naming the flag
 };

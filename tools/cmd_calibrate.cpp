@@ -85,7 +85,8 @@ sim::HardwareProfile profile_from_rates(const Backend& b, const BackendRates& r,
 // benchmark: caches, clocks). Memory's row-random curve keeps the full benchmark's shape (fitted
 // or measured), rescaled to the probes' 128 B figure over the large buffer: to what memory must do
 // for the profile's levels to reproduce that figure (the caches' small share at that footprint
-// taken out; none without caches). The caches keep the full benchmark's figures.
+// taken out; none without caches). Each cache's row-random figures are rescaled likewise to the
+// median of what the probes made of it, so the profile holds the rates the cases were fitted at.
 void rescale_to_probes(sim::ProcessorProfile& d, const std::vector<sim::ProcessorProfile>& probes,
                        double probe_footprint_MB) {
   if (probes.empty()) return;
@@ -100,6 +101,13 @@ void rescale_to_probes(sim::ProcessorProfile& d, const std::vector<sim::Processo
                        d.random_GBps_for(128.0);
   for (auto& [bytes, gbps] : d.random_GBps_by_row_B) gbps *= ratio;
   d.random_GBps *= ratio;
+  for (size_t l = 0; l < d.caches.size(); ++l) {
+    if (probes.front().caches.size() != d.caches.size()) break;
+    const double now = median_of([&](const sim::ProcessorProfile& p) { return p.caches[l].random_GBps_for(128.0); });
+    const double r = now / d.caches[l].random_GBps_for(128.0);
+    for (auto& [bytes, gbps] : d.caches[l].random_GBps_by_row_B) gbps *= r;
+    d.caches[l].random_GBps *= r;
+  }
   d.gemm_GFLOPps = median_of([](const sim::ProcessorProfile& p) { return p.gemm_GFLOPps; });
   d.vector_GFLOPps = median_of([](const sim::ProcessorProfile& p) { return p.vector_GFLOPps; });
   d.rng_normals_per_s = median_of([](const sim::ProcessorProfile& p) { return p.rng_normals_per_s; });

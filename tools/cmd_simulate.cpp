@@ -99,8 +99,8 @@ int cmd_simulate(int argc, char** argv) {
   for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&trace_out)}) check_output(*p, force);
   sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   place.apply(hw);
-  if (vm.count("sample-rate") && !(sample_rate > 0 && sample_rate <= 1))
-    throw InputError(fmt::format("--sample-rate {}: expected a share in (0, 1]", sample_rate));
+  if (vm.count("sample-rate") && !(sample_rate >= 1e-4 && sample_rate <= 1))
+    throw InputError(fmt::format("--sample-rate {}: expected a share in [0.0001, 1]", sample_rate));
 
   wf.finish(vm);
   pf.finish(vm);

@@ -1,6 +1,7 @@
 // privrec sweep: the performance model over the cross product of axes (hardware, workload, table
 // scale, algorithm, batch, pooling, access distribution), one CSV row per case.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -40,7 +41,7 @@ double parse_double(const std::string& axis, const std::string& v) {
   try {
     size_t used = 0;
     const double x = std::stod(v, &used);
-    if (used == v.size() && (x > 0 || (zero_ok && x == 0))) return x;
+    if (used == v.size() && std::isfinite(x) && (x > 0 || (zero_ok && x == 0))) return x;
   } catch (const std::exception&) {
   }
   throw InputError(fmt::format("--axis {}={}: expected {} numbers", axis, v, zero_ok ? "non-negative" : "positive"));
@@ -61,8 +62,20 @@ struct SweepCase {
   const std::string& operator[](const std::string& axis) const { return at.at(axis); }
 };
 
-// Every value of every axis, checked before the first case runs (a typo fails at once, not an hour in).
-void check_axis_values(const std::map<std::string, std::vector<std::string>>& values) {
+// Every value of every axis, checked before the first case runs (a typo fails at once, not an hour
+// in), and every hardware with every device cache placed as the cases will place it.
+void check_axis_values(const std::map<std::string, std::vector<std::string>>& values, const PlacementFlags& place) {
+  for (const auto& h : values.at("hardware"))
+    for (const auto& c : values.at("device-cache")) {
+      sim::HardwareProfile hw = sim::load_hardware_profile(h);
+      PlacementFlags p = place;
+      if (!c.empty()) p.cache_GB = parse_double("device-cache", c);
+      try {
+        p.apply(hw);
+      } catch (const InputError& e) {
+        throw InputError(fmt::format("--axis hardware={} with device-cache={}: {}", h, c.empty() ? "(the flags')" : c, e.what()));
+      }
+    }
   for (const auto& [name, vs] : values)
     for (const auto& v : vs) {
       if (v.empty()) continue;  // the flag's default
@@ -143,16 +156,20 @@ void add_case(const SweepCase& c, const Workload& w, const sim::HardwareProfile&
   for (const auto& o : r.once) ms[stage_name(o.stage)] = o.time.ms;
   const double cache_GB = hw.device_cache ? hw.device_cache->capacity_GB : 0.0;
   const double hit = fwd_emb_hit_rate(r), updated = rows_updated(r, w);
+  // The distribution modeled (the dist axis or flag, or the zipf axis), empty where tables differ.
+  std::string dist = w.tables.empty() ? "" : w.tables[0].access.name();
+  for (const auto& t : w.tables) if (!(t.access == w.tables[0].access)) dist = "";
   out.csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", hw.name, w.name, c["table-scale"], w.table_bytes(),
-                         c["algo"], w.batch_size, c["pooling"], c["dist"], c["zipf"], cache_GB, cfg.adafest.tau,
+                         c["algo"], w.batch_size, c["pooling"], dist, c["zipf"], cache_GB, cfg.adafest.tau,
                          r.throughput_examples_per_s, r.step_ms, updated, hit);
   out.csv += priv.accounted ? fmt::format(",{},{},{}", priv.epsilon, priv.delta, priv.noise_multiplier)
                             : fmt::format(",,{},", priv.delta);
   for (const char* sn : kStageNames) out.csv += fmt::format(",{}", ms.count(sn) ? ms[sn] : 0.0);
   out.csv += "\n";
-  out.cases.push_back({{"hardware", hw.name}, {"model", w.name}, {"table_scale", c["table-scale"]},
+  const nlohmann::json zipf = c["zipf"].empty() ? nlohmann::json() : nlohmann::json(std::stod(c["zipf"]));
+  out.cases.push_back({{"hardware", hw.name}, {"model", w.name}, {"table_scale", std::stod(c["table-scale"])},
                        {"table_bytes", w.table_bytes()}, {"algo", c["algo"]}, {"batch", w.batch_size},
-                       {"pooling", c["pooling"]}, {"dist", c["dist"]}, {"zipf", c["zipf"]},
+                       {"pooling", c["pooling"]}, {"dist", dist}, {"zipf", zipf},
                        {"device_cache_GB", cache_GB}, {"fwd_emb_hit_rate", hit},
                        {"throughput_examples_per_s", r.throughput_examples_per_s}, {"step_ms", r.step_ms},
                        {"rows_updated_per_step", updated}, {"adafest_tau", cfg.adafest.tau}, {"stages_ms", ms},
@@ -202,7 +219,11 @@ int cmd_sweep(int argc, char** argv) {
   base("algo", af.algo), base("batch", wf.batch ? std::to_string(wf.batch) : ""), base("dist", wf.dist);
   base("pooling", wf.pooling ? std::to_string(wf.pooling) : ""), base("zipf", "");
   base("device-cache", ""), base("adafest-tau", fmt::format("{}", af.cfg.adafest.tau));
-  check_axis_values(values);
+  if (values.count("zipf") && values.at("zipf").front() != "" && vm.count("dist"))
+    throw InputError("--dist and --axis zipf: both set the access distribution; give one");
+  if (values.count("device-cache") && values.at("device-cache").front() != "" && vm.count("device-cache"))
+    throw InputError("--device-cache and --axis device-cache: give one");
+  check_axis_values(values, place);
   const std::vector<SweepCase> cases = cross_product(values);
 
   SweepOutputs res;

@@ -103,7 +103,7 @@ std::optional<sim::HardwareProfile> with_rates_now(const Backend& backend, const
   sim::ProcessorProfile& d = now.device;
   // Row-random bandwidth: the probe gathers over a large buffer that the caches still serve a
   // share of, so memory's figure now is what reproduces it with the caches taken out; then each
-  // cache, nearest first... farthest: from the probe inside it, the other levels held.
+  // cache, farthest first, from the probe inside it with the other levels held.
   const double footprint = r.random_footprint_MB > 0 ? r.random_footprint_MB : 1073.741824;
   rescale_random(d, sim::level_random_GBps_matching(d, d.caches.size(), footprint, 128.0, r.random_GBps));
   for (size_t l = d.caches.size(); l-- > 0;)

@@ -30,18 +30,32 @@ uint64_t bag_sort_ops(const TableBatch& tb) {
   return ops;
 }
 
+int64_t BagDistinct::count(const int64_t* ids, size_t n) {
+  if (n < 2) return static_cast<int64_t>(n);
+  size_t cap = 16;
+  while (cap < 2 * n) cap <<= 1;
+  if (keys_.size() < cap) keys_.assign(cap, 0), gen_.assign(cap, 0), now_ = 0;
+  if (++now_ == 0) std::fill(gen_.begin(), gen_.end(), 0), now_ = 1;  // generations wrapped
+  const size_t mask = cap - 1;
+  int64_t distinct = 0;
+  for (size_t k = 0; k < n; ++k) {
+    size_t h = static_cast<size_t>((static_cast<uint64_t>(ids[k]) * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+    while (gen_[h] == now_ && keys_[h] != ids[k]) h = (h + 1) & mask;
+    if (gen_[h] != now_) gen_[h] = now_, keys_[h] = ids[k], ++distinct;
+  }
+  return distinct;
+}
+
 std::vector<float> contribution_clip_factors(const Batch& batch, double c1) {
   const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
   std::vector<float> factor(B);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < B; ++i) {
     int64_t distinct = 0;
-    std::vector<int64_t> bag;
+    thread_local BagDistinct bags;
     for (int64_t t = 0; t < T; ++t) {
       const auto& tb = batch.tables[t];
-      bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
-      std::sort(bag.begin(), bag.end());
-      distinct += std::unique(bag.begin(), bag.end()) - bag.begin();
+      distinct += bags.count(tb.indices.data() + tb.offsets[i], static_cast<size_t>(tb.offsets[i + 1] - tb.offsets[i]));
     }
     factor[i] = distinct == 0 ? 1.0f : static_cast<float>(std::min(1.0, c1 / std::sqrt(static_cast<double>(distinct))));
   }

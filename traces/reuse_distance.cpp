@@ -177,6 +177,7 @@ void ReuseAnalyzer::track(uint64_t key, uint64_t hash, uint32_t row_bytes, int t
   if (inserted) e.count = 0;
   e.count += counting_;
   if (inserted) {
+    row_bytes_seen_ += row_bytes;
     if (counting_) {
       count(tag, hash, std::numeric_limits<double>::infinity(), e.count);
       const double touched = static_cast<double>(total_) * bytes_per_unit_ + row_bytes;
@@ -359,6 +360,11 @@ double ReuseAnalyzer::lru_hit_rate(uint64_t capacity_bytes, int tag) const {
   for (size_t b = 0; b < cb; ++b) weighted_hits += wh[b];
   weighted_hits += wh[cb] * part;
   return estimate_hits(tag, group_hits, group_accesses, beta(tag, weighted_hits)).hits / n;
+}
+
+double ReuseAnalyzer::row_bytes_touched() const {
+  drain_queued();
+  return static_cast<double>(row_bytes_seen_) / opt_.sample_rate;
 }
 
 double ReuseAnalyzer::bytes_touched() const {

@@ -182,6 +182,8 @@ class ReuseAnalyzer {
   double steady_hit_rate(uint64_t capacity_bytes, int tag) const;
   // The bytes of distinct rows (and spacers) touched since the stream began, in full-stream bytes.
   double bytes_touched() const;
+  // The bytes of the distinct rows accessed since the stream began (no spacers), full-stream bytes.
+  double row_bytes_touched() const;
   // Perfect-LFU hit rate over all counted accesses: the share of accesses to the rows with the
   // highest access counts (ties by key) whose bytes fit in capacity, taken in that order until the
   // next one does not fit (in sampled mode a row stands for 1/rate rows and the one that crosses the
@@ -252,7 +254,8 @@ class ReuseAnalyzer {
   // [caps_]: finite distance, misses at every listed capacity; [caps_ + 1]: cold.
   std::vector<uint64_t> counts_;
   std::vector<uint64_t> hist_;  // per tag and group, kBins bins of floor(distance + row bytes)
-  std::vector<uint64_t> censored_hist_;  // per tag, kBins bins of first accesses' floor(bytes touched + row bytes)
+  std::vector<uint64_t> censored_hist_;
+  uint64_t row_bytes_seen_ = 0;  // bytes of the distinct tracked rows  // per tag, kBins bins of first accesses' floor(bytes touched + row bytes)
   // Per tag, as counts_ and hist_ (not per group), each access weighted by its place among its row's
   // counted accesses: what beta is fitted from.
   std::vector<double> weighted_, weighted_hist_;

@@ -41,8 +41,8 @@ TEST(AnalyticModel, ZipfSumsMatchDirectSummation) {
 // Same workload, same algorithm: the model from expectations and the model from a synthetic
 // trace agree. Tolerance: uniform batches of 256 x 3..4 lookups into 5k..100k rows have distinct-row
 // counts with relative spread under 1 %; 2 % covers it at 8 steps.
-// The profile's caches are left out: a few steps of trace start them cold, Che's approximation is
-// steady state (tests/sim/memory_hierarchy_test.cpp compares the two after a warm-up).
+// The profile's caches are left out: this compares the work of the two modes; their cache splits
+// (a short trace's Kaplan-Meier estimate against Che) are compared in tests/sim/memory_hierarchy_test.cpp.
 TEST(AnalyticModel, AgreesWithTheTraceDrivenModel) {
   auto h = sim::load_hardware_profile("v100-xeon-e5-2698v4");
   h.device.caches.clear(), h.host->caches.clear();

@@ -361,3 +361,35 @@ TEST(Cli, RendererDrawsWhatItHasAndSaysWhatItLeftOut) {
   EXPECT_NE(text.find("Left out"), std::string::npos);
   EXPECT_NE(text.find("no tau sweep"), std::string::npos);
 }
+
+// Memory levels and placement: the model's new flags refuse bad values up front (exit 2, the flag
+// and value named), before any case runs; a good placement reports where rows came from.
+TEST(Cli, PlacementAndCacheFlagsRefuseBadInput) {
+  expect_bad("simulate --model tiny --device-cache -1", "--device-cache -1");
+  expect_bad("simulate --model tiny --device-cache 4", "--tables-in host");
+  expect_bad("simulate --model tiny --hardware h100-sxm --tables-in host --device-cache 0.01", "L2");
+  expect_bad("simulate --model tiny --hardware h100-sxm --tables-in host --device-cache 100", "device memory");
+  expect_bad("simulate --model tiny --hardware cpu-epyc-2c --tables-in host", "no host and link");
+  expect_bad("simulate --model tiny --tables-in disk", "--tables-in disk");
+  expect_bad("simulate --model tiny --hardware h100-sxm --tables-in host --device-cache 1 --cache-policy fifo", "fifo");
+  expect_bad("simulate --model tiny --sample-rate 0", "--sample-rate 0");
+  expect_bad("simulate --model tiny --analytic --sample-rate 0.5", "--sample-rate");
+  expect_bad("sweep --model tiny --analytic --tables-in host --axis hardware=h100-sxm,cpu-epyc-2c", "cpu-epyc-2c");
+  expect_bad("sweep --model tiny --analytic --hardware h100-sxm --tables-in host --axis device-cache=1,0.001", "0.001");
+  expect_bad("sweep --model tiny --analytic --axis zipf=0,inf", "zipf=inf");
+  expect_bad("sweep --model tiny --analytic --dist zipf:0.5 --axis zipf=0,1", "--axis zipf");
+  expect_bad("compare --model tiny --rates later", "--rates later");
+  expect_bad("validate --repeats 0", "--repeats 0");
+  expect_bad("calibrate --benchmarks-only --out x.json", "--out");
+  const std::string j = dir() + "/placed.json";
+  const Result r = run("simulate --model mlperf-dlrm --analytic --hardware h100-sxm --tables-in host --device-cache 8 "
+                       "--cache-policy lfu -q --json " + j);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("device cache"), std::string::npos) << r.output;
+  std::ifstream in(j);
+  const nlohmann::json sim = nlohmann::json::parse(in);
+  EXPECT_EQ(sim["hardware"]["device_cache"]["policy"], "lfu");
+  bool has_levels = false;
+  for (const auto& s : sim["stages"]) has_levels = has_levels || s.contains("levels");
+  EXPECT_TRUE(has_levels);
+}

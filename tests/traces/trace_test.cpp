@@ -8,6 +8,7 @@
 
 #include "models/config_error.hpp"
 #include "tests/test_helpers.hpp"
+#include "traces/row_map.hpp"
 #include "traces/criteo_converter.hpp"
 #include "traces/row_sort.hpp"
 #include "traces/trace_file.hpp"
@@ -222,4 +223,37 @@ TEST(RowSort, UniqueRowsAreSortedAndDistinct) {
   tb.offsets = {0, 5};
   tb.indices = {9, 3, 9, 0, 3};
   EXPECT_EQ(unique_rows(tb), (std::vector<int64_t>{0, 3, 9}));
+}
+
+TEST(RowMap, StoresEveryRowAndVisitsEachOnce) {
+  RowMap<uint32_t> m;
+  for (int64_t r = 0; r < 100000; r += 3) m[r * 7919] = static_cast<uint32_t>(r);
+  EXPECT_EQ(m.size(), 33334u);
+  for (int64_t r = 0; r < 100000; r += 3) ASSERT_EQ(m[r * 7919], static_cast<uint32_t>(r));
+  uint64_t visits = 0, sum = 0;
+  bool rows_match = true;
+  m.for_each([&](int64_t row, uint32_t& v) {
+    ++visits, sum += v;
+    rows_match = rows_match && row == int64_t{v} * 7919;
+  });
+  EXPECT_TRUE(rows_match);
+  EXPECT_EQ(visits, 33334u);
+  EXPECT_EQ(sum, 3ull * 33333 * 33334 / 2);
+}
+
+// Once the map would take more than an array over every row, it becomes that array: the same
+// values, every row present (untouched ones at V{}), visited once each.
+TEST(RowMap, TurnsDenseWhenThatIsSmaller) {
+  RowMap<uint32_t> m(5000);
+  for (int64_t r = 0; r < 5000; r += 2) m[r] = static_cast<uint32_t>(r + 1);
+  EXPECT_TRUE(m.dense());
+  EXPECT_EQ(m.size(), 5000u);
+  for (int64_t r = 0; r < 5000; ++r) ASSERT_EQ(m[r], r % 2 == 0 ? static_cast<uint32_t>(r + 1) : 0u) << r;
+  uint64_t visits = 0;
+  m.for_each([&](int64_t, uint32_t&) { ++visits; });
+  EXPECT_EQ(visits, 5000u);
+  RowMap<uint32_t> sparse(int64_t{1} << 40);  // a huge table touched a little stays a hash map
+  for (int64_t r = 0; r < 100000; ++r) sparse[r * 1000003] = 1;
+  EXPECT_FALSE(sparse.dense());
+  EXPECT_EQ(sparse.size(), 100000u);
 }
