@@ -182,10 +182,13 @@ void print_footprint(const BackendRates& r, const std::optional<sim::LevelFit>& 
 // Runs every case, modeled at the rates a probe measures right before it: the fit sees the machine
 // as it ran the case (a shared host drifts), and validate models its cases the same way. A
 // processor that is not shared (the GPU) has its cases modeled at the rates measured up front.
+// With repeats, every case runs once per round (rounds, not back to back: drift falls on all cases
+// alike), and every run is an observation of its own, modeled at its own probe.
 sim::StageFit run_cases(const Backend& b, const std::vector<Case>& cases, const sim::HardwareProfile& h, uint64_t seed,
-                        std::vector<sim::ProcessorProfile>& probes, const Say& say) {
+                        int64_t repeats, std::vector<sim::ProcessorProfile>& probes, const Say& say) {
   std::vector<sim::StageObservation> obs;
-  for (size_t i = 0; i < cases.size(); ++i) {
+  for (size_t n = 0; n < cases.size() * static_cast<size_t>(repeats); ++n) {
+    const size_t i = n % cases.size();
     const Case& c = cases[i];
     const Workload w = c.workload();
     const AlgorithmConfig cfg = c.algorithm(seed);
@@ -195,8 +198,8 @@ sim::StageFit run_cases(const Backend& b, const std::vector<Case>& cases, const 
     if (probed) probes.push_back(probed->device);
     const Comparison cmp = compare(b, w, cfg, trace, probed ? *probed : h, c.steps, c.warmup, false);
     for (const auto& s : cmp.stages) obs.push_back({s.stage, s.measured_ms, s.modeled});
-    say(fmt::format("case {}/{} {}: measured {:.1f} ms/step, roofline {:.1f} ms", i + 1, cases.size(), c.label(),
-                    cmp.measured_step_ms, cmp.modeled_step_ms));
+    say(fmt::format("round {}/{}, case {}/{} {}: measured {:.1f} ms/step, roofline {:.1f} ms", n / cases.size() + 1,
+                    repeats, i + 1, cases.size(), c.label(), cmp.measured_step_ms, cmp.modeled_step_ms));
   }
   return sim::fit_calibration(obs);
 }
@@ -262,7 +265,7 @@ void print_summary(const sim::HardwareProfile& h, const sim::StageFit& fit) {
 void refuse_with_benchmarks_only(const po::variables_map& vm) {
   for (const char* flag : {"out", "name", "force"})
     if (vm.count(flag)) throw InputError(fmt::format("--{}: not with --benchmarks-only (it writes nothing)", flag));
-  for (const char* flag : {"cases", "seed"})
+  for (const char* flag : {"cases", "seed", "repeats"})
     if (!vm[flag].defaulted()) throw InputError(fmt::format("--{}: not with --benchmarks-only (it runs no case)", flag));
 }
 }  // namespace
@@ -271,6 +274,7 @@ int cmd_calibrate(int argc, char** argv) {
   po::options_description opts("privrec calibrate options");
   std::string backend = kDefaultBackend, out_path, name, cases_path = find_backend(backend).calibration_cases;
   uint64_t seed = 1;
+  int64_t repeats = 2;
   const std::string cases_help = "calibration cases (never the validation cases; default: the backend's, " +
                                  backend_defaults([](const Backend& b) { return b.calibration_cases; }) + ")";
   opts.add_options()("help,h", "show this help")
@@ -279,6 +283,8 @@ int cmd_calibrate(int argc, char** argv) {
     ("name", po::value(&name), "the profile's name (default: the output file's name)")
     ("cases", po::value(&cases_path)->default_value(cases_path), cases_help.c_str())
     ("seed", po::value(&seed)->default_value(seed), "seed of the cases' models and traces")
+    ("repeats", po::value(&repeats)->default_value(repeats),
+     "runs of every case, in rounds; each run is an observation of the fit (this VM drifts between runs)")
     ("force", "overwrite an existing profile")
     ("benchmarks-only", "only the microbenchmarks and the cache fit: print the footprint curve and the fitted levels, "
                         "run no case, write nothing")
@@ -296,6 +302,7 @@ int cmd_calibrate(int argc, char** argv) {
   const Backend& b = find_backend(backend);
   if (vm["cases"].defaulted()) cases_path = b.calibration_cases;
   if (benchmarks_only) refuse_with_benchmarks_only(vm);
+  if (repeats < 1 || repeats > 100) throw InputError(fmt::format("--repeats {}: expected 1 .. 100", repeats));
   b.require_available();  // first of all: can it run here (is there a device)?
   std::vector<Case> cases;
   if (!benchmarks_only) {
@@ -318,7 +325,7 @@ int cmd_calibrate(int argc, char** argv) {
   }
   sim::HardwareProfile h = profile_from_rates(b, r, levels, name);
   std::vector<sim::ProcessorProfile> probes;
-  const sim::StageFit fit = run_cases(b, cases, h, seed, probes, say);
+  const sim::StageFit fit = run_cases(b, cases, h, seed, repeats, probes, say);
   const sim::ProcessorProfile full = h.device;
   rescale_to_probes(h.device, probes, r.random_footprint_MB);
   h.device.overlap_fraction = fit.overlap_fraction;

@@ -12,7 +12,9 @@ inline WorkCounters contribution_histogram_work(const TableSizes& t) {
   constexpr uint64_t kI = sizeof(int64_t);
   WorkCounters w;
   w.bytes_read_seq = t.trace_lookups * kI;
-  w.sort_ops = 2 * t.trace_bag_sort_ops;
+  // Every bag sorted once for its distinct rows' counts, and every id hashed once for the clip
+  // factors (traces/batch.hpp BagDistinct: a key-step per id).
+  w.sort_ops = t.trace_bag_sort_ops + t.trace_lookups;
   w.bytes_read_rand = t.trace_bag_distinct * 2 * kI;
   w.bytes_written_rand = t.trace_bag_distinct * 2 * kI;
   w.flops = t.trace_bag_distinct;
