@@ -3,8 +3,6 @@
 // a plain LRU simulation of the same access order; Che's approximation against the trace.
 #include <gtest/gtest.h>
 
-#include <list>
-#include <unordered_map>
 
 #include "models/algorithm.hpp"
 #include "models/config_error.hpp"
@@ -13,6 +11,7 @@
 #include "sim/simulation.hpp"
 #include "sim/time_model.hpp"
 #include "tests/test_helpers.hpp"
+#include "tests/traces/reuse_streams.hpp"
 #include "traces/step_walk.hpp"
 #include "traces/synthetic_trace.hpp"
 
@@ -29,28 +28,14 @@ std::string error_of(const nlohmann::json& j) {
   return "(accepted)";
 }
 
-// A fully associative LRU cache of `capacity` bytes over (key, bytes) accesses: counts hits.
+// The reference cache of the reuse-distance tests, counting hits of counted accesses.
 struct LruCache {
-  uint64_t capacity, used = 0, hits = 0, accesses = 0;
-  std::list<std::pair<uint64_t, uint32_t>> order;  // front: most recent
-  std::unordered_map<uint64_t, std::list<std::pair<uint64_t, uint32_t>>::iterator> where;
+  test::ReferenceLru lru;
+  uint64_t hits = 0, accesses = 0;
   void access(uint64_t key, uint32_t bytes, bool count) {
-    accesses += count;
-    if (auto it = where.find(key); it != where.end()) {
-      hits += count;
-      order.splice(order.begin(), order, it->second);
-      return;
-    }
-    order.emplace_front(key, bytes);
-    where[key] = order.begin();
-    used += bytes;
-    while (used > capacity) {
-      used -= order.back().second;
-      where.erase(order.back().first);
-      order.pop_back();
-    }
+    const bool hit = lru.access(key, bytes);
+    accesses += count, hits += count && hit;
   }
-  void flush() { order.clear(), where.clear(), used = 0; }
 };
 }  // namespace
 
@@ -144,7 +129,7 @@ TEST(RowTraffic, ExactSplitEqualsAnLruCacheFedTheKernelsOrder) {
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
   MemoryLevel l1{"small", 16e3, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
   RowTrafficModel model(w, plan_of(cfg.kind), {l1, mem}, 0, 1.0, 0, /*cold_start=*/true);
-  LruCache ref{16000};
+  LruCache ref{test::ReferenceLru(16000)};
   uint64_t fwd_hits = 0, fwd_acc = 0;
   walk_steps(trace, 6, [&](int64_t t, const Batch& b, const Batch* next) {
     const bool count = t > 1;

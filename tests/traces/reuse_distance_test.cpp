@@ -17,40 +17,13 @@
 
 using namespace privrec;
 using privrec::test::Event;
+using privrec::test::ReferenceLru;
 using privrec::test::RankStream;
 using privrec::test::feed;
 using privrec::test::rank_events;
 
 namespace {
 
-// An LRU cache of `capacity` bytes holding objects of any size: an object is inserted at the front,
-// then objects leave from the back until the bytes held fit (the new one too, if it alone is larger).
-class ReferenceLru {
- public:
-  explicit ReferenceLru(uint64_t capacity) : capacity_(capacity) {}
-  bool access(uint64_t key, uint64_t bytes) {  // true on a hit
-    const auto it = where_.find(key);
-    const bool hit = it != where_.end();
-    if (hit) {
-      held_ -= it->second->second;
-      order_.erase(it->second);
-    }
-    order_.emplace_front(key, bytes);
-    where_[key] = order_.begin();
-    held_ += bytes;
-    while (held_ > capacity_) {
-      held_ -= order_.back().second;
-      where_.erase(order_.back().first);
-      order_.pop_back();
-    }
-    return hit;
-  }
-
- private:
-  uint64_t capacity_, held_ = 0;
-  std::list<std::pair<uint64_t, uint64_t>> order_;
-  std::unordered_map<uint64_t, std::list<std::pair<uint64_t, uint64_t>>::iterator> where_;
-};
 
 struct Counts {
   std::vector<uint64_t> accesses, cold;
