@@ -95,7 +95,6 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
     z.selected = sel.rows[t].size();
     z.selection_draws = static_cast<uint64_t>(draws[t]);
     z.lookup_sort_ops = sort_ops[t];
-    z.bag_sort_ops = bag_sort_ops(batch.tables[t]);  // the per-example bag sorts for the clip factors
     work += cpu_work::adafest_select_table(z, cfg.noise == NoiseSource::gaussian);
   }
   work.launches += 1;
