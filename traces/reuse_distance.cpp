@@ -123,7 +123,7 @@ ReuseAnalyzer::ReuseAnalyzer(ReuseOptions o) : opt_(std::move(o)) {
   presampled_.assign(opt_.tags, 0);
   counts_.assign(static_cast<size_t>(opt_.tags) * kGroups * (caps_ + 2), 0);
   hist_.assign(static_cast<size_t>(opt_.tags) * kGroups * kBins, 0);
-  censored_hist_.assign(static_cast<size_t>(opt_.tags) * kBins, 0);
+  censored_hist_.assign(static_cast<size_t>(opt_.tags) * kGroups * kBins, 0);
   weighted_.assign(static_cast<size_t>(opt_.tags) * (caps_ + 2), 0.0);
   weighted_hist_.assign(static_cast<size_t>(opt_.tags) * kBins, 0.0);
   hash_key_ = reuse_detail::mix64(opt_.seed);
@@ -181,7 +181,8 @@ void ReuseAnalyzer::track(uint64_t key, uint64_t hash, uint32_t row_bytes, int t
     if (counting_) {
       count(tag, hash, std::numeric_limits<double>::infinity(), e.count);
       const double touched = static_cast<double>(total_) * bytes_per_unit_ + row_bytes;
-      ++censored_hist_[static_cast<size_t>(tag) * kBins + bin_of(floor_to_u64(touched))];
+      const size_t g = static_cast<size_t>(hash % kGroups);
+      ++censored_hist_[(static_cast<size_t>(tag) * kGroups + g) * kBins + bin_of(floor_to_u64(touched))];
     }
   } else {
     const uint64_t old = uint64_t{e.bytes} * units_per_byte_;
@@ -372,28 +373,64 @@ double ReuseAnalyzer::bytes_touched() const {
   return static_cast<double>(total_) * bytes_per_unit_;
 }
 
-double ReuseAnalyzer::steady_hit_rate(uint64_t capacity_bytes, int tag) const {
+double ReuseAnalyzer::steady_hit_rate(uint64_t capacity_bytes, int tag, double* stderr_out) const {
   if (tag < 0 || tag >= opt_.tags) bad_tag(tag);
   drain_queued();
-  std::vector<double> events(kBins, 0.0);
-  const uint64_t* censored = &censored_hist_[static_cast<size_t>(tag) * kBins];
+  const double n = counted_accesses(tag);
+  if (n == 0) {
+    if (stderr_out) *stderr_out = 0;
+    return 0.0;
+  }
+  // The reuses the stream saw are counted as lru_hit_rate counts them (exact, or SHARDS-adjusted
+  // when sampled); only the first accesses need the estimate: each hits with the probability that
+  // a distance known to exceed its censoring point c is within the capacity, 1 - S(C) / S(c).
+  double cold_err = 0;
+  const auto listed = std::lower_bound(opt_.capacities_bytes.begin(), opt_.capacities_bytes.end(), capacity_bytes);
+  if (listed != opt_.capacities_bytes.end() && *listed == capacity_bytes)
+    cold_err = hits_at(tag, static_cast<size_t>(listed - opt_.capacities_bytes.begin())).stderr_hits / n;
+  const double seen = lru_hit_rate(capacity_bytes, tag);
+  double group_share[kGroups], sum = 0;
+  for (int g = 0; g < kGroups; ++g) sum += group_share[g] = censored_hits(capacity_bytes, tag, g, g + 1);
+  const double censored = sum / opt_.sample_rate / n;  // censored hits, scaled to the stream, per access
+  if (stderr_out) {
+    // The spread of the censored part over the 8 hash groups (each a sample of its own), with the
+    // reuses' own sampling error; 0 when every row is tracked.
+    double mean = sum / kGroups, var = 0;
+    for (double x : group_share) var += (x - mean) * (x - mean) / (kGroups - 1);
+    const double censored_err = opt_.sample_rate < 1.0 ? std::sqrt(var * kGroups) / opt_.sample_rate / n : 0.0;
+    *stderr_out = std::sqrt(cold_err * cold_err + censored_err * censored_err);
+  }
+  return std::min(1.0, seen + censored);
+}
+
+// Kaplan-Meier over groups [g0, g1): the survival S(d) = P(distance + row > d) is the product over
+// bins of (1 - events / at risk), events before the censored within a bin (a censored value is a
+// lower bound). Returns the expected hits of those groups' censored accesses: each censored at c
+// below the capacity C hits with probability 1 - S(C) / S(c).
+double ReuseAnalyzer::censored_hits(uint64_t capacity_bytes, int tag, int g0, int g1) const {
+  std::vector<double> events(kBins, 0.0), censored(kBins, 0.0);
   double at_risk = 0;
-  for (int g = 0; g < kGroups; ++g) {
+  for (int g = g0; g < g1; ++g) {
     const uint64_t* h = hist_of(tag, g);
-    for (size_t b = 0; b < kBins; ++b) events[b] += static_cast<double>(h[b]);
+    const uint64_t* c = &censored_hist_[(static_cast<size_t>(tag) * kGroups + g) * kBins];
+    for (size_t b = 0; b < kBins; ++b) events[b] += static_cast<double>(h[b]), censored[b] += static_cast<double>(c[b]);
   }
-  for (size_t b = 0; b < kBins; ++b) at_risk += events[b] + static_cast<double>(censored[b]);
-  // Kaplan-Meier: the survival S(d) = P(distance + row > d) is the product over bins of (1 - events
-  // / at risk); within a bin, events come before the censored (a censored value is a lower bound).
+  for (size_t b = 0; b < kBins; ++b) at_risk += events[b] + censored[b];
   const size_t cb = bin_of(capacity_bytes);
-  double lo, width, survive = 1;
+  double lo, width;
   bin_range(cb, lo, width);
-  for (size_t b = 0; b <= cb && at_risk > 0; ++b) {
+  std::vector<double> survive_after(cb + 1, 1.0);  // S after bin b's events
+  double survive = 1;
+  for (size_t b = 0; b <= cb; ++b) {
     const double part = b < cb ? 1.0 : (static_cast<double>(capacity_bytes) - lo + 1) / width;
-    survive *= 1.0 - part * events[b] / at_risk;
-    at_risk -= events[b] + static_cast<double>(censored[b]);
+    if (at_risk > 0) survive *= 1.0 - part * events[b] / at_risk;
+    survive_after[b] = survive;
+    at_risk -= events[b] + censored[b];
   }
-  return 1.0 - survive;
+  double hits = 0;
+  for (size_t b = 0; b < cb; ++b)
+    if (censored[b] > 0 && survive_after[b] > 0) hits += censored[b] * (1.0 - survive / survive_after[b]);
+  return hits;
 }
 
 double ReuseAnalyzer::lfu_hit_rate(uint64_t capacity_bytes) const {

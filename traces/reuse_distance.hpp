@@ -175,11 +175,12 @@ class ReuseAnalyzer {
   double lru_hit_rate(uint64_t capacity_bytes, int tag) const;
   // The steady-state LRU hit rate of `tag` at `capacity_bytes`: a first access in the stream is not
   // a miss of a warm cache but a distance known only to exceed everything touched since the stream
-  // began (right-censored), so the distance distribution is the Kaplan-Meier estimate over the
-  // reuses (events) and the first accesses (censored at the bytes touched so far). It is valid up
-  // to the bytes the stream touched (`bytes_touched()`); beyond that it stays at its last value, a
-  // lower bound. From the tracked rows only (in sampled mode, the sampled rows' histograms).
-  double steady_hit_rate(uint64_t capacity_bytes, int tag) const;
+  // began (right-censored). The reuses count as in lru_hit_rate; each first access adds its chance
+  // of a distance within the capacity given that it exceeds its censoring point, from the
+  // Kaplan-Meier estimate of the distance distribution over reuses (events) and first accesses
+  // (censored). Valid up to the bytes the stream touched (`bytes_touched()`); beyond, a lower bound.
+  // `stderr_out`: the estimate's sampling error (the spread over the 8 hash groups; 0 when exact).
+  double steady_hit_rate(uint64_t capacity_bytes, int tag, double* stderr_out = nullptr) const;
   // The bytes of distinct rows (and spacers) touched since the stream began, in full-stream bytes.
   double bytes_touched() const;
   // The bytes of the distinct rows accessed since the stream began (no spacers), full-stream bytes.
@@ -254,7 +255,8 @@ class ReuseAnalyzer {
   // [caps_]: finite distance, misses at every listed capacity; [caps_ + 1]: cold.
   std::vector<uint64_t> counts_;
   std::vector<uint64_t> hist_;  // per tag and group, kBins bins of floor(distance + row bytes)
-  std::vector<uint64_t> censored_hist_;
+  std::vector<uint64_t> censored_hist_;  // per tag and group
+  double censored_hits(uint64_t capacity_bytes, int tag, int group_begin, int group_end) const;
   uint64_t row_bytes_seen_ = 0;  // bytes of the distinct tracked rows  // per tag, kBins bins of first accesses' floor(bytes touched + row bytes)
   // Per tag, as counts_ and hist_ (not per group), each access weighted by its place among its row's
   // counted accesses: what beta is fitted from.
