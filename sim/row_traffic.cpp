@@ -135,8 +135,9 @@ const std::vector<StageHits>& RowTrafficModel::hits() const {
     StageHits h{static_cast<Stage>(s), th.accesses / static_cast<double>(counted_steps_[s]), {}, {}};
     double below = 0;
     for (size_t i = 0; i < capacities_.size(); ++i) {
-      double hit = cold_start_ ? th.at[i].hits / th.accesses : reuse_->steady_hit_rate(capacities_[i], static_cast<int>(s));
       double err = th.at[i].stderr_hits / th.accesses;
+      double hit = cold_start_ ? th.at[i].hits / th.accesses
+                               : reuse_->steady_hit_rate(capacities_[i], static_cast<int>(s), &err);
       if (levels_[i].policy == "lfu") hit = reuse_->lfu_hit_rate(capacities_[i]), err = 0;
       // A level that holds every row of every table hits every reuse: whole-table passes in
       // between (spacers) make distances look longer than the distinct bytes they can span.
