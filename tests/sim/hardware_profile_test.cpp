@@ -92,3 +92,49 @@ TEST(HardwareProfile, UnknownPresetOrMissingFileListsThePresets) {
   }
   std::filesystem::remove(path);
 }
+
+// Cache levels and the device cache: named, ascending, below the memory; a device cache only for
+// host tables, beyond the device's own caches; a bounded per-bag cost.
+TEST(MemoryLevels, CachesAndDeviceCacheParseAndAreChecked) {
+  const HardwareProfile h = load_hardware_profile("h100-sxm");
+  ASSERT_EQ(h.device.caches.size(), 1u);
+  EXPECT_EQ(h.device.caches[0].name, "L2");
+  EXPECT_EQ(h.device.caches[0].capacity_MB, 50);  // REFERENCE.md section 6
+  EXPECT_EQ(load_hardware_profile("h200").device.caches[0].capacity_MB, 60);
+  EXPECT_EQ(load_hardware_profile("v100-32gb").device.caches[0].capacity_MB, 6);
+  EXPECT_EQ(load_hardware_profile("a100-80gb").device.caches[0].capacity_MB, 40);
+  const nlohmann::json good = h.to_json();
+  auto with = [&](auto edit) {
+    nlohmann::json j = good;
+    edit(j);
+    return error_of(j);
+  };
+  std::string e = with([](auto& j) { j["device"]["caches"].push_back(j["device"]["caches"][0]); });
+  EXPECT_NE(e.find("device.caches[1].name"), std::string::npos) << e;  // the same name twice
+  e = with([](auto& j) {
+    j["device"]["caches"].push_back(j["device"]["caches"][0]);
+    j["device"]["caches"][1]["name"] = "L3";
+  });
+  EXPECT_NE(e.find("device.caches[1].capacity_MB"), std::string::npos) << e;  // not ascending
+  e = with([](auto& j) { j["device"]["caches"][0]["name"] = "memory"; });
+  EXPECT_NE(e.find("device.caches[0].name"), std::string::npos) << e;
+  e = with([](auto& j) {
+    j["tables_in"] = "host";
+    j["device_cache"] = {{"capacity_GB", 0.01}, {"policy", "lru"}};
+  });
+  EXPECT_NE(e.find("device_cache.capacity_GB"), std::string::npos) << e;  // not beyond the 50 MB L2
+  e = with([](auto& j) { j["stage_bag_ns"] = {{"fwd.emb", 1e308}}; });
+  EXPECT_NE(e.find("stage_bag_ns.fwd.emb"), std::string::npos) << e;
+  e = with([](auto& j) { j["device"]["caches"][0]["capacity_MB"] = 1e6; });
+  EXPECT_NE(e.find("less than the memory"), std::string::npos) << e;
+  e = with([](auto& j) { j["device"]["caches"][0]["ways"] = 16; });
+  EXPECT_NE(e.find("device.caches[0].ways"), std::string::npos) << e;
+  e = with([](auto& j) { j["device_cache"] = {{"capacity_GB", 8}, {"policy", "lru"}}; });
+  EXPECT_NE(e.find("tables_in"), std::string::npos) << e;  // a device cache serves host tables
+  e = with([](auto& j) {
+    j["tables_in"] = "host";
+    j["device_cache"] = {{"capacity_GB", 8}, {"policy", "fifo"}};
+  });
+  EXPECT_NE(e.find("device_cache.policy"), std::string::npos) << e;
+  EXPECT_NE(e.find("fifo"), std::string::npos) << e;
+}

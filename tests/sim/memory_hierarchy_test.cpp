@@ -1,6 +1,6 @@
-// The memory hierarchy in the model: cache levels and device caches in the profile, the split of a
+// The memory hierarchy in the model: placements and device caches, the split of a
 // table stage's row traffic over the levels (exact arithmetic), and the trace-driven split against
-// a plain LRU simulation of the same access order; Che's approximation against the trace.
+// a plain LRU simulation of the same access order (the Che comparisons: row_traffic_validation_test.cpp).
 #include <gtest/gtest.h>
 
 
@@ -19,15 +19,6 @@ using namespace privrec;
 using namespace privrec::sim;
 
 namespace {
-std::string error_of(const nlohmann::json& j) {
-  try {
-    parse_hardware_profile(j, "bad.json");
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(accepted)";
-}
-
 // The reference cache of the reuse-distance tests, counting hits of counted accesses.
 struct LruCache {
   test::ReferenceLru lru;
@@ -38,50 +29,6 @@ struct LruCache {
   }
 };
 }  // namespace
-
-TEST(MemoryLevels, CachesAndDeviceCacheParseAndAreChecked) {
-  const HardwareProfile h = load_hardware_profile("h100-sxm");
-  ASSERT_EQ(h.device.caches.size(), 1u);
-  EXPECT_EQ(h.device.caches[0].name, "L2");
-  EXPECT_EQ(h.device.caches[0].capacity_MB, 50);  // REFERENCE.md section 6
-  EXPECT_EQ(load_hardware_profile("h200").device.caches[0].capacity_MB, 60);
-  EXPECT_EQ(load_hardware_profile("v100-32gb").device.caches[0].capacity_MB, 6);
-  EXPECT_EQ(load_hardware_profile("a100-80gb").device.caches[0].capacity_MB, 40);
-  const nlohmann::json good = h.to_json();
-  auto with = [&](auto edit) {
-    nlohmann::json j = good;
-    edit(j);
-    return error_of(j);
-  };
-  std::string e = with([](auto& j) { j["device"]["caches"].push_back(j["device"]["caches"][0]); });
-  EXPECT_NE(e.find("device.caches[1].name"), std::string::npos) << e;  // the same name twice
-  e = with([](auto& j) {
-    j["device"]["caches"].push_back(j["device"]["caches"][0]);
-    j["device"]["caches"][1]["name"] = "L3";
-  });
-  EXPECT_NE(e.find("device.caches[1].capacity_MB"), std::string::npos) << e;  // not ascending
-  e = with([](auto& j) { j["device"]["caches"][0]["name"] = "memory"; });
-  EXPECT_NE(e.find("device.caches[0].name"), std::string::npos) << e;
-  e = with([](auto& j) {
-    j["tables_in"] = "host";
-    j["device_cache"] = {{"capacity_GB", 0.01}, {"policy", "lru"}};
-  });
-  EXPECT_NE(e.find("device_cache.capacity_GB"), std::string::npos) << e;  // not beyond the 50 MB L2
-  e = with([](auto& j) { j["stage_bag_ns"] = {{"fwd.emb", 1e308}}; });
-  EXPECT_NE(e.find("stage_bag_ns.fwd.emb"), std::string::npos) << e;
-  e = with([](auto& j) { j["device"]["caches"][0]["capacity_MB"] = 1e6; });
-  EXPECT_NE(e.find("less than the memory"), std::string::npos) << e;
-  e = with([](auto& j) { j["device"]["caches"][0]["ways"] = 16; });
-  EXPECT_NE(e.find("device.caches[0].ways"), std::string::npos) << e;
-  e = with([](auto& j) { j["device_cache"] = {{"capacity_GB", 8}, {"policy", "lru"}}; });
-  EXPECT_NE(e.find("tables_in"), std::string::npos) << e;  // a device cache serves host tables
-  e = with([](auto& j) {
-    j["tables_in"] = "host";
-    j["device_cache"] = {{"capacity_GB", 8}, {"policy", "fifo"}};
-  });
-  EXPECT_NE(e.find("device_cache.policy"), std::string::npos) << e;
-  EXPECT_NE(e.find("fifo"), std::string::npos) << e;
-}
 
 TEST(MemoryLevels, PlacementFlagsMoveTablesAndAddTheCache) {
   HardwareProfile h = load_hardware_profile("h100-sxm");
