@@ -1,5 +1,8 @@
 #include "kernels/step_driver.hpp"
 
+#include <stdexcept>
+#include <string>
+
 namespace privrec {
 
 namespace {
@@ -18,6 +21,17 @@ void run_op(StepOps& ops, const Op& op, const OpContext& c, WorkCounters& w) {
     case OpKind::table_update: return ops.table_update(c, op.noise, w);
     case OpKind::lazy_catchup: return ops.lazy_catchup(c, w);
     case OpKind::lazy_flush: return ops.lazy_flush(c, w);
+    case OpKind::exchange_ids:
+    case OpKind::exchange_pooled:
+    case OpKind::exchange_pooled_grads:
+    case OpKind::reduce_example_norms:
+    case OpKind::reduce_contribution_norms:
+    case OpKind::reduce_dense_grads:
+    case OpKind::route_next_ids:
+      // One rank holds every table and every example: there is nothing to exchange.
+      if (ops.ranks() == 1) return;
+      throw std::logic_error(std::string(op_name(op.kind)) + " between " + std::to_string(ops.ranks()) +
+                             " ranks: not implemented");
   }
 }
 }  // namespace
@@ -25,6 +39,8 @@ void run_op(StepOps& ops, const Op& op, const OpContext& c, WorkCounters& w) {
 void run_stages(StepOps& ops, const std::vector<PlanStage>& stages, const OpContext& c) {
   for (const PlanStage& s : stages) {
     if (!stage_runs(s, c.next != nullptr)) continue;
+    // Not run, so neither marked nor timed: one process's record is what it was before sharding.
+    if (ops.ranks() == 1 && communicates_only(s)) continue;
     WorkCounters& w = c.rec->at(s.stage);
     ops.start_stage(s.stage);
     for (const Op& op : s.ops) run_op(ops, op, c, w);

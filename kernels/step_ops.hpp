@@ -29,6 +29,10 @@ class StepOps {
  public:
   virtual ~StepOps() = default;
 
+  // The processes the step runs on, each with its share of the batch and of the tables. One rank
+  // has no one to exchange with: the driver skips the plan's communication stages.
+  virtual int64_t ranks() const { return 1; }
+
   // Stage timing on the backend's own clock (CUDA: events, waited for at the stop).
   virtual void start_stage(Stage s) = 0;
   virtual double stop_stage_seconds(Stage s) = 0;

@@ -17,8 +17,44 @@ const char* op_name(OpKind kind) {
     case OpKind::table_update: return "table_update";
     case OpKind::lazy_catchup: return "lazy_catchup";
     case OpKind::lazy_flush: return "lazy_flush";
+    case OpKind::exchange_ids: return "exchange_ids";
+    case OpKind::exchange_pooled: return "exchange_pooled";
+    case OpKind::exchange_pooled_grads: return "exchange_pooled_grads";
+    case OpKind::reduce_example_norms: return "reduce_example_norms";
+    case OpKind::reduce_contribution_norms: return "reduce_contribution_norms";
+    case OpKind::reduce_dense_grads: return "reduce_dense_grads";
+    case OpKind::route_next_ids: return "route_next_ids";
   }
   return "?";
+}
+
+OpSide op_side(OpKind k) {
+  switch (k) {
+    // The dense half is data-parallel: each device runs it on its own examples.
+    case OpKind::dense_forward:
+    case OpKind::backward_deltas:
+    case OpKind::weight_grads:
+    case OpKind::mlp_update: return OpSide::dense;
+    // Table work follows the rows: their owner does it for every example of the batch.
+    case OpKind::embedding_forward:
+    case OpKind::coalesce:
+    case OpKind::select_rows:
+    case OpKind::choose_fixed_rows:
+    case OpKind::table_update:
+    case OpKind::lazy_catchup:
+    case OpKind::lazy_flush: return OpSide::tables;
+    // An example's norm and its clipped sum span every parameter: the MLP part and each shard's part.
+    case OpKind::clip_norms:
+    case OpKind::clipped_sum: return OpSide::both;
+    case OpKind::exchange_ids:
+    case OpKind::exchange_pooled:
+    case OpKind::exchange_pooled_grads:
+    case OpKind::reduce_example_norms:
+    case OpKind::reduce_contribution_norms:
+    case OpKind::reduce_dense_grads:
+    case OpKind::route_next_ids: return OpSide::communication;
+  }
+  return OpSide::communication;
 }
 
 const char* noise_target_name(NoiseTarget t) {
@@ -45,6 +81,12 @@ bool stage_runs(const PlanStage& stage, bool has_next) {
   for (const Op& op : stage.ops)
     if (!has_next && needs_next_batch(op.kind)) return false;
   return true;
+}
+
+bool communicates_only(const PlanStage& stage) {
+  for (const Op& op : stage.ops)
+    if (op_side(op.kind) != OpSide::communication) return false;
+  return !stage.ops.empty();
 }
 
 bool Plan::has(OpKind kind) const {

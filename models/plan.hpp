@@ -41,7 +41,21 @@ enum class OpKind {
   table_update,       // the tables' update, with noise on `noise`'s rows
   lazy_catchup,       // lazydp: the next batch's rows receive their pending noise
   lazy_flush,         // lazydp: every row's pending noise, before the model is released
+  // Between devices when tables are sharded (the comm.* stages of models/stage.hpp).
+  exchange_ids,               // each table's ids of the batch to the devices that own its rows
+  exchange_pooled,            // pooled embeddings all-to-all back to the examples' devices
+  exchange_pooled_grads,      // pooled-embedding gradients all-to-all to the owners
+  reduce_example_norms,       // per-example squared norms summed over shards (all-reduce of B floats)
+  reduce_contribution_norms,  // adafest: per-example contribution norms summed over shards
+  reduce_dense_grads,         // all-reduce of the data-parallel gradients (MLPs, replicated tables)
+  route_next_ids,             // lazydp: the next batch's ids to their owners, before the catch-up
 };
+
+// Where an operation's work is done in a sharded step: on every device for its share of the batch (the MLPs,
+// data-parallel), at the owners of the table rows (for the whole batch's lookups of the rows they own), on both
+// (per-example norms: MLP part and table part), or between devices.
+enum class OpSide { dense, tables, both, communication };
+OpSide op_side(OpKind k);
 
 struct Op {
   OpKind kind;
@@ -57,6 +71,9 @@ struct PlanStage {
 
 // Whether a stage runs: not when one of its operations needs a next batch and there is none.
 bool stage_runs(const PlanStage& stage, bool has_next);
+// Whether every operation of a stage is communication between devices: such a stage does nothing
+// on one device, and the step driver and the work model skip it there.
+bool communicates_only(const PlanStage& stage);
 
 struct Plan {
   std::vector<PlanStage> setup;   // once, before the first step
@@ -69,7 +86,7 @@ struct Plan {
 
 const char* op_name(OpKind kind);
 // Operations that read the next step's batch: a stage of them is skipped on the last step.
-inline bool needs_next_batch(OpKind kind) { return kind == OpKind::lazy_catchup; }
+inline bool needs_next_batch(OpKind kind) { return kind == OpKind::lazy_catchup || kind == OpKind::route_next_ids; }
 const char* noise_target_name(NoiseTarget t);
 const char* norms_name(Norms n);
 

@@ -16,6 +16,8 @@
 //    run at the machine's GEMM rate; the rest are vector flops (elementwise loops, reductions).
 //  - sort_ops: a radix sort of n keys in p passes counts n p; a comparison sort of k keys counts
 //    k ceil(log2 k) (traces/row_sort.hpp defines both).
+//  - comm_*: what a device sends over links in a sharded step (the comm.* stages); not part of
+//    bytes_read/bytes_written, which are memory traffic. Zero on one device.
 #define PRIVREC_WORK_COUNTER_FIELDS(X)                                                          \
   X(bytes_read_seq, "bytes read sequentially (streaming)")                                      \
   X(bytes_written_seq, "bytes written sequentially (streaming)")                                \
@@ -28,7 +30,9 @@
   X(gemm_flops, "the part of flops done inside matrix-multiply kernels")                        \
   X(launches, "kernel launches (cuda) or parallel regions (cpu)")                               \
   X(sort_ops, "sorting work in key-steps")                                                       \
-  X(bags, "embedding bags walked (examples x tables): per-bag loop work the bytes do not carry")
+  X(bags, "embedding bags walked (examples x tables): per-bag loop work the bytes do not carry") \
+  X(comm_bytes, "bytes this device sent to other devices")                                      \
+  X(comm_messages, "messages this device sent to other devices")
 
 namespace privrec {
 

@@ -59,7 +59,7 @@ RowTrafficModel::RowTrafficModel(const Workload& w, const Plan& plan, std::vecto
   o.sample_rate = sample_rate > 0 ? sample_rate : choose_sample_rate(expected_accesses, std::min(rows, expected_accesses));
   o.seed = seed;
   o.capacities_bytes = capacities_;
-  o.tags = static_cast<int>(kStages);
+  o.tags = static_cast<int>(kComputeStages);  // no communication stage touches table rows
   reuse_ = std::make_unique<ReuseAnalyzer>(o);
 }
 
@@ -129,7 +129,7 @@ const std::vector<StageHits>& RowTrafficModel::hits() const {
   if (hits_) return *hits_;
   std::vector<StageHits> out;
   const double tables = static_cast<double>(w_.table_bytes());
-  for (size_t s = 0; s < kStages; ++s) {
+  for (size_t s = 0; s < kComputeStages; ++s) {
     const TagHits th = reuse_->hits(static_cast<int>(s));
     if (th.accesses <= 0 || counted_steps_[s] == 0) continue;
     StageHits h{static_cast<Stage>(s), th.accesses / static_cast<double>(counted_steps_[s]), {}, {}};

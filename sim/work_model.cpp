@@ -90,6 +90,8 @@ StepRecord WorkModel::walk(const std::vector<PlanStage>& stages, const StepSizes
   StepRecord out;
   for (const PlanStage& st : stages) {
     if (!stage_runs(st, has_next)) continue;
+    // One device exchanges nothing: a communication stage's cost is the scale-out model's (sim/scale_out).
+    if (communicates_only(st)) continue;
     WorkCounters& w = out.at(st.stage);
     for (const Op& op : st.ops) w += family_.op(op, sizes, cfg_);
   }

@@ -33,7 +33,7 @@ double AdafestParams::pass_probability(double count, NoiseSource noise) const {
 AlgorithmInfo adafest_algorithm() {
   using namespace plan_parts;
   Plan p;
-  p.step = concat(forward(), deltas(), clip_norms(Norms::ghost), PlanStage{Stage::adafest_select, {{OpKind::select_rows}}},
+  p.step = concat(forward(), deltas(), clip_norms(Norms::ghost), select_rows(),
                   reweighted_backward(), noisy_mlp_update(), table_update(Stage::dp_update, NoiseTarget::selected_rows));
   return {AlgorithmKind::adafest,
           "adafest",

@@ -20,7 +20,7 @@ AlgorithmInfo lazydp_algorithm() {
   using namespace plan_parts;
   Plan p;
   p.step = concat(ghost_clipped_step(table_update(Stage::dp_update, NoiseTarget::next_batch_rows)),
-                  PlanStage{Stage::lazydp_catchup, {{OpKind::lazy_catchup}}});
+                  lazy_catchup());
   p.finish = {{Stage::lazydp_flush, {{OpKind::lazy_flush}}}};
   return {AlgorithmKind::lazydp,
           "lazydp",

@@ -8,9 +8,8 @@ AlgorithmInfo sgd_algorithm() {
   using namespace plan_parts;
   Plan p;
   p.step = concat(forward(), PlanStage{Stage::bwd_mlp, {{OpKind::backward_deltas}, {OpKind::weight_grads}}},
-                  PlanStage{Stage::bwd_emb, {{OpKind::coalesce}}},
-                  PlanStage{Stage::update_mlp, {{.kind = OpKind::mlp_update, .noise = NoiseTarget::none}}},
-                  table_update(Stage::update_sparse, NoiseTarget::none));
+                  pooled_grads_to_owners(), PlanStage{Stage::bwd_emb, {{OpKind::coalesce}}},
+                  mlp_update(NoiseTarget::none), table_update(Stage::update_sparse, NoiseTarget::none));
   return {AlgorithmKind::sgd, "sgd", "minibatch SGD, sparse embedding update", false, std::move(p)};
 }
 

@@ -288,17 +288,23 @@ uint64_t total_lookups(const std::vector<TableSizes>& tables) {
   return n;
 }
 
-WorkCounters clip_norms(Norms norms, const StepSizes& s) {
+// dp.norm's part on one side. Dense: the MLP layers' norms, or their per-example gradients written
+// out. Tables: the bags' count-square sums and the embeddings' ghost norms over the shards the
+// device holds (sizes.dense.tables), or the embeddings' per-example gradients written out.
+// Combining the summed norms into clip factors is a per-example term of neither: the kernels do
+// not count it, and a formula that did would put it on the dense side, where every device clips
+// its own examples once comm.norm has summed their norms.
+WorkCounters clip_norms(Norms norms, const StepSizes& s, WorkSide side) {
   const DenseShape& d = s.dense;
   WorkCounters w;
-  if (norms == Norms::ghost) {
-    w += ghost_norms_mlp(d);
-    w += bag_count_square_sums(s.tables, d.batch);
-    w += ghost_norms_embedding(d.batch, d.tables, d.dim);
+  if (side == WorkSide::dense) {
+    if (norms == Norms::ghost) return ghost_norms_mlp(d);
+    for (const MlpLayer& l : d.layers) w += materialize_layer_grads(l, d.batch);
     return w;
   }
-  for (const MlpLayer& l : d.layers) w += materialize_layer_grads(l, d.batch);
-  w += materialize_embedding_grads(s.tables, d.batch, d.dim);
+  if (norms != Norms::ghost) return materialize_embedding_grads(s.tables, d.batch, d.dim);
+  w += bag_count_square_sums(s.tables, d.batch);
+  w += ghost_norms_embedding(d.batch, d.tables, d.dim);
   return w;
 }
 
@@ -333,10 +339,20 @@ WorkCounters lazy_settle(bool flush, const StepSizes& s, const AlgorithmConfig& 
   return w;
 }
 
+WorkCounters per_table_selection(const StepSizes& s, bool gaussian) {
+  WorkCounters w;
+  for (const TableSizes& t : s.tables) w += adafest_select_table(t, gaussian);
+  w.launches += 1;
+  return w;
+}
+
 class CpuKernelWork : public KernelWork {
  public:
   const char* family() const override { return "cpu"; }
-  WorkCounters op(const Op& op, const StepSizes& s, const AlgorithmConfig& cfg) const override {
+  // A dense-side op reads only s.dense and a tables-side op never reads s.dense.layers, so a
+  // sharded caller may leave out what the side does not use.
+  WorkCounters part(const Op& op, const StepSizes& s, const AlgorithmConfig& cfg, WorkSide side) const override {
+    if (!works_on(op.kind, side)) return {};
     const DenseShape& d = s.dense;
     const bool gaussian = cfg.noise == NoiseSource::gaussian;
     switch (op.kind) {
@@ -344,18 +360,11 @@ class CpuKernelWork : public KernelWork {
       case OpKind::dense_forward: return forward_dense(d);
       case OpKind::backward_deltas: return backward_deltas(d);
       case OpKind::weight_grads: return weight_grads(d, op.clipped);
-      case OpKind::clip_norms: return clip_norms(op.norms, s);
-      case OpKind::clipped_sum: {
-        WorkCounters w = clipped_mlp_sum(d);
-        return w += coalesce_materialized(s.tables, d.dim);
-      }
+      case OpKind::clip_norms: return clip_norms(op.norms, s, side);
+      case OpKind::clipped_sum:  // the MLP's sum of the kept copies; the tables' rows of theirs
+        return side == WorkSide::dense ? clipped_mlp_sum(d) : coalesce_materialized(s.tables, d.dim);
       case OpKind::coalesce: return coalesce(s.tables, d.dim, op.clipped, d.batch);
-      case OpKind::select_rows: {
-        WorkCounters w;
-        for (const TableSizes& t : s.tables) w += adafest_select_table(t, gaussian);
-        w.launches += 1;
-        return w;
-      }
+      case OpKind::select_rows: return per_table_selection(s, gaussian);
       case OpKind::choose_fixed_rows: {
         WorkCounters w;
         for (const TableSizes& t : s.tables) w += choose_fixed_rows_table(t, gaussian);
@@ -365,6 +374,14 @@ class CpuKernelWork : public KernelWork {
       case OpKind::table_update: return table_update(op.noise, s, gaussian);
       case OpKind::lazy_catchup: return lazy_settle(false, s, cfg);
       case OpKind::lazy_flush: return lazy_settle(true, s, cfg);
+      // Between devices: no kernel of this family runs them (sim/scale_out models their cost).
+      case OpKind::exchange_ids:
+      case OpKind::exchange_pooled:
+      case OpKind::exchange_pooled_grads:
+      case OpKind::reduce_example_norms:
+      case OpKind::reduce_contribution_norms:
+      case OpKind::reduce_dense_grads:
+      case OpKind::route_next_ids: return {};
     }
     return {};
   }

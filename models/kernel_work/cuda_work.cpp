@@ -91,22 +91,30 @@ WorkCounters weight_grads(const DenseShape& s, bool scaled) {
   return w;
 }
 
-// Per layer |a_i|^2 |d_i|^2; per table the bag's sum of count^2 (bounded by the bag's ids squared,
-// the kernel's pairwise scan); then the embeddings' part. The clip factors' launch is not counted.
-WorkCounters ghost_norms(const DenseShape& s, const std::vector<TableSizes>& t) {
+// Per layer |a_i|^2 |d_i|^2: the MLP's part of the ghost norms.
+WorkCounters ghost_norms_mlp(const DenseShape& s) {
   WorkCounters w;
-  const uint64_t B = s.batch, T = t.size();
+  const uint64_t B = s.batch;
   for (const MlpLayer& L : s.layers) {
     w.flops += 2 * B * (L.in + L.out) + 3 * B, w.launches += 1;
     w.bytes_read_seq += kF * B * (L.in + L.out);
   }
+  return w;
+}
+
+// Per table the bag's sum of count^2 (bounded by the bag's ids squared, the kernel's pairwise
+// scan); then the embeddings' part over the s.tables tables the device holds.
+WorkCounters ghost_norms_tables(const DenseShape& s, const std::vector<TableSizes>& t) {
+  WorkCounters w;
+  const uint64_t B = s.batch, T = s.tables;
   for (const TableSizes& k : t) w.flops += k.bag_lookups_sq, w.bytes_read_seq += k.lookups * kI, w.launches += 1;
   w.flops += 2 * B * T * s.dim + 2 * B * T, w.bytes_read_seq += B * T * (s.dim + 1) * kF, w.launches += 2;
   return w;
 }
 
-// dpsgd-b (kept) and dpsgd-r (one layer at a time) write the same per-example gradients.
-WorkCounters materialized_norms(const DenseShape& s, const std::vector<TableSizes>& t) {
+// dpsgd-b (kept) and dpsgd-r (one layer at a time) write the same per-example gradients: the
+// MLP's layers here, the tables' rows in materialized_norms_tables.
+WorkCounters materialized_norms_mlp(const DenseShape& s) {
   WorkCounters w;
   const uint64_t B = s.batch;
   for (const MlpLayer& L : s.layers) {
@@ -114,6 +122,12 @@ WorkCounters materialized_norms(const DenseShape& s, const std::vector<TableSize
     w.flops += 3 * B * P, w.bytes_read_seq += kF * B * (L.in + L.out), w.bytes_written_seq += kF * B * P;
     w.launches += 1;
   }
+  return w;
+}
+
+WorkCounters materialized_norms_tables(const DenseShape& s, const std::vector<TableSizes>& t) {
+  WorkCounters w;
+  const uint64_t B = s.batch;
   for (const TableSizes& k : t) {
     w.bytes_read_seq += k.lookups * kI + B * s.dim * kF, w.bytes_written_seq += k.lookups * s.dim * kF;
     w.flops += 3 * k.lookups * s.dim, w.launches += 1;
@@ -269,7 +283,27 @@ WorkCounters coalesce_tables(const StepSizes& s, bool scaled) {
 }
 }  // namespace
 
-WorkCounters CudaKernelWork::op(const Op& op, const StepSizes& s, const AlgorithmConfig& cfg) const {
+namespace {
+// dp.norm's part on one side (the clip factors' launch is not counted, as it never was; a
+// formula that did would put it on the dense side, where every device clips its own examples once
+// comm.norm has summed their norms).
+WorkCounters clip_norms(Norms norms, const StepSizes& s, WorkSide side) {
+  const bool ghost = norms == Norms::ghost;
+  if (side == WorkSide::dense) return ghost ? ghost_norms_mlp(s.dense) : materialized_norms_mlp(s.dense);
+  return ghost ? ghost_norms_tables(s.dense, s.tables) : materialized_norms_tables(s.dense, s.tables);
+}
+
+WorkCounters select_rows(const StepSizes& s, const AlgorithmConfig& cfg) {
+  WorkCounters w = per_table(s, [&](const TableSizes& t) { return adafest_select_table(t, gaussian(cfg)); });
+  w.launches += 1;  // the contribution maps' clip factors, over all tables
+  return w;
+}
+}  // namespace
+
+// A dense-side op reads only s.dense and a tables-side op never reads s.dense.layers, so a sharded
+// caller may leave out what the side does not use.
+WorkCounters CudaKernelWork::part(const Op& op, const StepSizes& s, const AlgorithmConfig& cfg, WorkSide side) const {
+  if (!works_on(op.kind, side)) return {};
   const DenseShape& d = s.dense;
   switch (op.kind) {
     case OpKind::embedding_forward:
@@ -277,25 +311,25 @@ WorkCounters CudaKernelWork::op(const Op& op, const StepSizes& s, const Algorith
     case OpKind::dense_forward: return dense_forward(d);
     case OpKind::backward_deltas: return backward_deltas(d);
     case OpKind::weight_grads: return weight_grads(d, op.clipped);
-    case OpKind::clip_norms:
-      return op.norms == Norms::ghost ? ghost_norms(d, s.tables) : materialized_norms(d, s.tables);
-    case OpKind::clipped_sum: {  // dpsgd-b: the MLP's sum, and the tables' rows coalesced with the clip factors
-      WorkCounters w = clipped_mlp_sum(d);
-      w += coalesce_tables(s, true);
-      return w;
-    }
+    case OpKind::clip_norms: return clip_norms(op.norms, s, side);
+    case OpKind::clipped_sum:  // dpsgd-b: the MLP's sum, and the tables' rows coalesced with the clip factors
+      return side == WorkSide::dense ? clipped_mlp_sum(d) : coalesce_tables(s, true);
     case OpKind::coalesce: return coalesce_tables(s, op.clipped);
-    case OpKind::select_rows: {
-      WorkCounters w = per_table(s, [&](const TableSizes& t) { return adafest_select_table(t, gaussian(cfg)); });
-      w.launches += 1;  // the contribution maps' clip factors, over all tables
-      return w;
-    }
+    case OpKind::select_rows: return select_rows(s, cfg);
     case OpKind::choose_fixed_rows:
       return per_table(s, [&](const TableSizes& t) { return choose_fixed_rows_table(t, gaussian(cfg)); });
     case OpKind::mlp_update: return mlp_update(d, op.noise != NoiseTarget::none, gaussian(cfg));
     case OpKind::table_update: return table_update(op.noise, s, cfg);
     case OpKind::lazy_catchup: return lazy_op(true, s, cfg);
     case OpKind::lazy_flush: return lazy_op(false, s, cfg);
+    // Between devices: no kernel of this family runs them (sim/scale_out models their cost).
+    case OpKind::exchange_ids:
+    case OpKind::exchange_pooled:
+    case OpKind::exchange_pooled_grads:
+    case OpKind::reduce_example_norms:
+    case OpKind::reduce_contribution_norms:
+    case OpKind::reduce_dense_grads:
+    case OpKind::route_next_ids: return {};
   }
   return {};
 }

@@ -28,8 +28,12 @@ WorkCounters unique_next_rows(uint64_t lookups);
 WorkCounters dense_forward(const DenseShape& s);
 WorkCounters backward_deltas(const DenseShape& s);
 WorkCounters weight_grads(const DenseShape& s, bool scaled);
-WorkCounters ghost_norms(const DenseShape& s, const std::vector<TableSizes>& t);
-WorkCounters materialized_norms(const DenseShape& s, const std::vector<TableSizes>& t);
+// The per-example norms: the MLP's part (dense side) and the tables' (owners' side: `t` the device's
+// tables, s.tables their number, s.layers unread).
+WorkCounters ghost_norms_mlp(const DenseShape& s);
+WorkCounters ghost_norms_tables(const DenseShape& s, const std::vector<TableSizes>& t);
+WorkCounters materialized_norms_mlp(const DenseShape& s);
+WorkCounters materialized_norms_tables(const DenseShape& s, const std::vector<TableSizes>& t);
 WorkCounters clipped_mlp_sum(const DenseShape& s);
 WorkCounters mlp_update(const DenseShape& s, bool noisy, bool gaussian);
 // kernels/cuda/noisy_update.hpp, one table. `gaussian`: the noise source draws real samples.
@@ -52,7 +56,7 @@ WorkCounters choose_fixed_rows_table(const TableSizes& t, bool gaussian);
 class CudaKernelWork final : public KernelWork {
  public:
   const char* family() const override { return "cuda"; }
-  WorkCounters op(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg) const override;
+  WorkCounters part(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg, WorkSide side) const override;
 };
 
 const KernelWork& cuda_kernel_work();

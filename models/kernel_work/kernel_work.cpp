@@ -14,6 +14,24 @@ const std::vector<const KernelWork*>& families() {
 }
 }  // namespace
 
+bool works_on(OpKind k, WorkSide side) {
+  switch (op_side(k)) {
+    case OpSide::dense: return side == WorkSide::dense;
+    case OpSide::tables: return side == WorkSide::tables;
+    case OpSide::both: return true;
+    case OpSide::communication: return false;
+  }
+  return false;
+}
+
+// On one device both sides run on the same sizes, and their counters add up to the whole op (the
+// formulas count integers, so the split does not move a single unit).
+WorkCounters KernelWork::op(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg) const {
+  WorkCounters w = part(op, sizes, cfg, WorkSide::dense);
+  w += part(op, sizes, cfg, WorkSide::tables);
+  return w;
+}
+
 const KernelWork& kernel_work(const std::string& family) {
   for (const KernelWork* k : families())
     if (family == k->family()) return *k;

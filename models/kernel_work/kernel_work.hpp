@@ -13,12 +13,26 @@
 
 namespace privrec {
 
+// The two sides of a sharded step that compute (plan.hpp OpSide): the data-parallel MLPs, and the
+// owners of the table rows.
+enum class WorkSide { dense, tables };
+
+// Whether an operation of kind k does work on `side`: a `both` op on either, a communication op on
+// neither (its cost is the scale-out model's, sim/scale_out).
+bool works_on(OpKind k, WorkSide side);
+
 class KernelWork {
  public:
   virtual ~KernelWork() = default;
   virtual const char* family() const = 0;
-  // The work of `op` run with `sizes` under `cfg`.
-  virtual WorkCounters op(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg) const = 0;
+  // The part of `op`'s work done on one side of a sharded step (plan.hpp OpSide): the data-parallel side
+  // (sizes.dense at the device's local batch; sizes.tables may be empty) or the owners' side (sizes.tables the
+  // device's shards, at the whole batch, sizes.dense.batch the whole batch, sizes.dense.tables the number of
+  // shards it holds, sizes.dense.layers possibly empty). A dense op has no table part and vice versa;
+  // communication ops have none of either (0).
+  virtual WorkCounters part(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg, WorkSide side) const = 0;
+  // The whole op: part(dense) + part(tables). Non-virtual: one place defines it.
+  WorkCounters op(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg) const;
 };
 
 // The families by name: "cpu" (kernels/cpu/) and "cuda" (kernels/cuda/). Throws InputError.

@@ -84,15 +84,20 @@ TEST(Algorithm, ValidationNamesTheFlag) {
 }
 
 // Plans are data: dpsgd-f's step reads as docs/plans-and-backends.md shows it, and every
-// registered algorithm's plan starts with the forward pass and updates the tables.
+// registered algorithm's plan starts with the forward pass (after routing the ids to the tables'
+// owners, which one device skips) and updates the tables.
 TEST(Plans, DescribeTheAlgorithmsAsTheDocsSay) {
   EXPECT_EQ(plan_of(AlgorithmKind::dpsgd_f).describe(),
-            "fwd.emb: embedding_forward\nfwd.mlp: dense_forward\nbwd.mlp: backward_deltas\n"
-            "dp.norm: clip_norms(ghost)\ndp.clip: weight_grads(clipped)\nbwd.emb: coalesce(clipped)\n"
-            "update.mlp: mlp_update(noise=every_row)\ndp.update: table_update(noise=every_row)\n");
+            "comm.ids: exchange_ids\nfwd.emb: embedding_forward\ncomm.fwd: exchange_pooled\nfwd.mlp: dense_forward\n"
+            "bwd.mlp: backward_deltas\ncomm.bwd: exchange_pooled_grads\n"
+            "dp.norm: clip_norms(ghost)\ncomm.norm: reduce_example_norms\n"
+            "dp.clip: weight_grads(clipped)\nbwd.emb: coalesce(clipped)\n"
+            "comm.grads: reduce_dense_grads\nupdate.mlp: mlp_update(noise=every_row)\n"
+            "dp.update: table_update(noise=every_row)\n");
   for (const auto& a : algorithm_registry()) {
-    ASSERT_GE(a.plan.step.size(), 2u) << a.name;
-    EXPECT_EQ(a.plan.step[0].stage, Stage::fwd_emb) << a.name;
+    ASSERT_GE(a.plan.step.size(), 3u) << a.name;
+    EXPECT_EQ(a.plan.step[0].stage, Stage::comm_ids) << a.name;
+    EXPECT_EQ(a.plan.step[1].stage, Stage::fwd_emb) << a.name;
     EXPECT_TRUE(a.plan.has(OpKind::table_update)) << a.name;
   }
   EXPECT_EQ(plan_of(AlgorithmKind::lazydp).describe().find("once after training, lazydp.flush: lazy_flush") !=
