@@ -36,7 +36,9 @@ bool visits_rows_in_order(Stage s) {
 
 uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwareProfile& h) {
   if (!h.table_stages_on_host()) return 0;  // a device cache: pooling happens on the device
-  const uint64_t pooled = static_cast<uint64_t>(batch) * w.tables.size() * static_cast<uint64_t>(w.embedding_dim()) * 4;
+  uint64_t dims = 0;  // a column-wise shard pools its own columns
+  for (const TableSpec& t : w.tables) dims += static_cast<uint64_t>(t.dim);
+  const uint64_t pooled = static_cast<uint64_t>(batch) * dims * 4;
   return s == Stage::fwd_emb || s == Stage::bwd_emb ? pooled : 0;
 }
 

@@ -25,15 +25,24 @@ float planted_row_effect(uint64_t seed, size_t table, int64_t row) {
   return (r.v[0] & 1) ? 0.5f : -0.5f;
 }
 
+int64_t zipf_rank_multiplier(int64_t rows) {
+  // An odd multiplier coprime with rows makes rank -> (a*rank) mod rows a bijection.
+  int64_t a = (rows / 2) | 1;
+  if (a <= 1) a = 1;
+  while (std::gcd(a, rows) != 1) a += 2;
+  return a % std::max<int64_t>(rows, 1);
+}
+
+int64_t zipf_row_of_rank(int64_t rows, int64_t multiplier, int64_t rank) {
+  return static_cast<int64_t>((static_cast<unsigned __int128>(rank - 1) * static_cast<uint64_t>(multiplier)) %
+                              static_cast<unsigned __int128>(rows));
+}
+
 SyntheticTrace::SyntheticTrace(const Workload& workload, uint64_t seed) : workload_(workload), seed_(seed) {
   for (const auto& t : workload_.tables) {
     if (t.access.kind == AccessDistribution::Kind::zipf) {
       zipf_.push_back(std::make_unique<ZipfSampler>(t.rows, t.access.zipf_exponent));
-      // An odd multiplier coprime with rows makes rank -> (a*rank) mod rows a bijection.
-      int64_t a = (t.rows / 2) | 1;
-      if (a <= 1) a = 1;
-      while (std::gcd(a, t.rows) != 1) a += 2;
-      rank_multiplier_.push_back(a % std::max<int64_t>(t.rows, 1));
+      rank_multiplier_.push_back(zipf_rank_multiplier(t.rows));
     } else {
       zipf_.push_back(nullptr);
       rank_multiplier_.push_back(1);
@@ -65,8 +74,7 @@ int64_t SyntheticTrace::draw_row(size_t table, int64_t batch_index, int64_t exam
     for (int half = 0; half < 2; ++half) {
       const int64_t rank = zipf_[table]->try_sample(uniform53(r.v[2 * half], r.v[2 * half + 1]));
       if (rank > 0) {
-        return static_cast<int64_t>((static_cast<unsigned __int128>(rank - 1) * rank_multiplier_[table]) %
-                                    static_cast<unsigned __int128>(rows));
+        return zipf_row_of_rank(rows, rank_multiplier_[table], rank);
       }
     }
   }

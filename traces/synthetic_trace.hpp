@@ -28,6 +28,11 @@ class SyntheticTrace : public TraceSource {
   std::vector<int64_t> rank_multiplier_;            // zipf rank -> row bijection (hot rows spread out)
 };
 
+// Where the zipf generator puts rank r (1-based) of a table of `rows` rows: rank -> (a (r - 1)) mod
+// rows with an odd multiplier a near rows / 2 coprime with rows, a bijection that spreads hot rows.
+int64_t zipf_rank_multiplier(int64_t rows);
+int64_t zipf_row_of_rank(int64_t rows, int64_t multiplier, int64_t rank);  // multiplier: zipf_rank_multiplier(rows)
+
 // The planted per-row effect and dense weights used for labels (exposed for tests).
 float planted_row_effect(uint64_t seed, size_t table, int64_t row);
 float planted_dense_weight(size_t feature);

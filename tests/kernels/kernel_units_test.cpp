@@ -49,6 +49,46 @@ TEST(EmbeddingBag, DuplicatesInABagAreSummedBeforeTheNorm) {
   EXPECT_NEAR(ghost[0], 0.32, 1e-7);
 }
 
+// Row-wise sharding (REFERENCE.md section 7): each owner computes its rows' part of every
+// example's ghost norm, |pooled grad|^2 x (sum over its rows of count^2), and comm.norm sums them.
+// A row lives in one block, so the count-square sums add up exactly (small integers in floats);
+// the norms are sums of the same exact double products in another order, equal to within T
+// roundings of 2^-53 each (1e-13 relative).
+TEST(EmbeddingBag, GhostNormsSummedOverRowShardsAreTheWholeTablesNorms) {
+  Workload w = test::small_workload(64, "zipf:1.2");  // skew: bags with repeated rows
+  w.set_pooling(6);
+  const Batch batch = SyntheticTrace(w, 9).batch(0);
+  const int64_t T = static_cast<int64_t>(w.tables.size()), d = w.embedding_dim(), B = batch.size, k = 3;
+  PassBuffers buf;
+  buf.batch = B, buf.features = T + 1, buf.dim = d;
+  buf.dfeat.resize(static_cast<size_t>(B * (T + 1) * d));
+  for (size_t i = 0; i < buf.dfeat.size(); ++i) buf.dfeat[i] = std::sin(0.37 * static_cast<double>(i)) * 0.1f;
+  WorkCounters work;
+  const std::vector<float> whole_sq = bag_count_square_sums(batch, work);
+  std::vector<double> whole(B, 0.0), summed(B, 0.0);
+  ghost_norms_embedding(buf, whole_sq, whole, work);
+  std::vector<float> sq_sum(whole_sq.size(), 0.0f);
+  for (int64_t b = 0; b < k; ++b) {
+    Batch shard = batch;  // the ids of block b of every table, bag by bag
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t block = (w.tables[t].rows + k - 1) / k;
+      auto& tb = shard.tables[t];
+      tb.indices.clear();
+      for (int64_t i = 0; i < B; ++i) {
+        for (int64_t j = batch.tables[t].offsets[i]; j < batch.tables[t].offsets[i + 1]; ++j)
+          if (batch.tables[t].indices[j] / block == b) tb.indices.push_back(batch.tables[t].indices[j]);
+        tb.offsets[i + 1] = static_cast<int64_t>(tb.indices.size());
+      }
+    }
+    const std::vector<float> sq = bag_count_square_sums(shard, work);
+    for (size_t i = 0; i < sq.size(); ++i) sq_sum[i] += sq[i];
+    ghost_norms_embedding(buf, sq, summed, work);
+  }
+  EXPECT_EQ(sq_sum, whole_sq);
+  for (int64_t i = 0; i < B; ++i) EXPECT_NEAR(summed[i], whole[i], 1e-13 * whole[i]) << "example " << i;
+  EXPECT_GT(*std::max_element(whole_sq.begin(), whole_sq.end()), 6.0f);  // some bag repeats a row
+}
+
 TEST(LazyDp, AggregatedDelayedNoiseHasVarianceKSigmaSquaredCSquared) {
   // Rows that skipped k steps receive one draw of variance stddev^2 * sum of scale^2 = k s^2 here.
   const int64_t rows = 6000, dim = 32;

@@ -1,0 +1,277 @@
+#include "sim/sharding.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "models/config_error.hpp"
+#include "models/json_reader.hpp"
+#include "models/plan.hpp"
+#include "traces/synthetic_trace.hpp"
+
+namespace privrec::sim {
+
+namespace {
+constexpr double kF = sizeof(float), kI = sizeof(int64_t), kH = sizeof(uint32_t);
+
+uint64_t scaled(uint64_t n, double share) { return static_cast<uint64_t>(std::llround(static_cast<double>(n) * share)); }
+
+// A shard's sizes from its table's: lookups and what follows them by the lookup share, rows and the
+// selection's false positives by the row share. Bags keep their count (a shard sees every bag of
+// the batch, with fewer ids in each): the squares of the bag sizes follow a binomial split.
+TableSizes shard_sizes(const TableSizes& t, const Shard& s, uint64_t batch) {
+  if (s.lookup_share == 1 && s.row_share == 1) return t;
+  const double p = s.lookup_share, f = s.row_share;
+  TableSizes o;
+  o.rows = static_cast<uint64_t>(s.rows);
+  o.lookups = scaled(t.lookups, p);
+  o.unique_rows = scaled(t.unique_rows, p);
+  o.bag_distinct = scaled(t.bag_distinct, p);
+  const double L = batch > 0 ? static_cast<double>(t.lookups) / static_cast<double>(batch) : 0;
+  o.bag_lookups_sq = static_cast<uint64_t>(std::llround(static_cast<double>(batch) * (L * p * (1 - p) + L * L * p * p)));
+  o.bag_sort_ops = scaled(t.bag_sort_ops, p);
+  o.lookup_sort_ops = scaled(t.lookup_sort_ops, p);
+  o.bag_distinct_sort_ops = scaled(t.bag_distinct_sort_ops, p);
+  o.selected_touched = scaled(t.selected_touched, p);
+  o.selected = o.selected_touched + scaled(t.selected - std::min(t.selected, t.selected_touched), f);
+  o.selection_draws = scaled(t.selection_draws, f);
+  o.next_lookups = scaled(t.next_lookups, p);
+  o.next_unique = scaled(t.next_unique, p);
+  o.next_sort_ops = scaled(t.next_sort_ops, p);
+  o.owed = scaled(t.owed, p);
+  o.owed_steps = scaled(t.owed_steps, p);
+  o.trace_lookups = scaled(t.trace_lookups, p);
+  o.trace_bag_distinct = scaled(t.trace_bag_distinct, p);
+  o.trace_bag_sort_ops = scaled(t.trace_bag_sort_ops, p);
+  return o;
+}
+
+void check_devices(const TablePlacement& p, const std::string& file, const std::string& path, int64_t devices) {
+  std::vector<int64_t> seen = p.devices;
+  std::sort(seen.begin(), seen.end());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (seen[i] < 0 || seen[i] >= devices)
+      throw config_error(file, path + ".devices", std::to_string(seen[i]), fmt::format("device numbers 0 .. {}", devices - 1));
+    if (i > 0 && seen[i] == seen[i - 1])
+      throw config_error(file, path + ".devices", std::to_string(seen[i]), "each device at most once");
+  }
+  const size_t n = p.devices.size();
+  if (p.scheme == ShardScheme::table_wise && n != 1)
+    throw config_error(file, path + ".devices", fmt::format("{} devices", n), "exactly one device for table_wise");
+  if (p.scheme == ShardScheme::data_parallel && static_cast<int64_t>(n) != devices)
+    throw config_error(file, path + ".devices", fmt::format("{} devices", n),
+                       fmt::format("every device ({}) for data_parallel", devices));
+  if (n == 0) throw config_error(file, path + ".devices", "[]", "at least one device");
+}
+
+TablePlacement parse_placement(JsonObjectReader& r, const std::string& path, const Workload& w, int64_t devices,
+                               const TableSpec& t) {
+  TablePlacement p;
+  p.scheme = parse_shard_scheme(r.required_string("scheme"), r.file() + ": " + path + ".scheme");
+  if (r.has("devices")) {
+    const nlohmann::json& list = r.required_array("devices");
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (!list[i].is_number_integer())
+        throw config_error(r.file(), fmt::format("{}.devices[{}]", path, i), json_value_text(list[i]), "a device number");
+      p.devices.push_back(list[i].get<int64_t>());
+    }
+  } else if (p.scheme == ShardScheme::table_wise) {
+    p.devices = {0};
+  } else {
+    for (int64_t d = 0; d < devices; ++d) p.devices.push_back(d);
+  }
+  check_devices(p, r.file(), path, devices);
+  const int64_t k = static_cast<int64_t>(p.devices.size());
+  if (p.scheme == ShardScheme::column_wise && t.dim % k != 0)
+    throw config_error(r.file(), path + ".devices", fmt::format("{} devices", k),
+                       fmt::format("a count that divides table {}'s dimension {}", t.name, t.dim));
+  if (p.scheme == ShardScheme::row_wise && k > t.rows)
+    throw config_error(r.file(), path + ".devices", fmt::format("{} devices", k),
+                       fmt::format("at most table {}'s {} rows", t.name, t.rows));
+  (void)w;
+  return p;
+}
+}  // namespace
+
+const char* shard_scheme_name(ShardScheme s) {
+  switch (s) {
+    case ShardScheme::table_wise: return "table_wise";
+    case ShardScheme::row_wise: return "row_wise";
+    case ShardScheme::column_wise: return "column_wise";
+    case ShardScheme::data_parallel: return "data_parallel";
+  }
+  return "?";
+}
+
+ShardScheme parse_shard_scheme(const std::string& name, const std::string& where) {
+  for (ShardScheme s : {ShardScheme::table_wise, ShardScheme::row_wise, ShardScheme::column_wise, ShardScheme::data_parallel})
+    if (name == shard_scheme_name(s)) return s;
+  throw InputError(fmt::format("{}: \"{}\": expected table_wise, row_wise, column_wise or data_parallel", where, name));
+}
+
+nlohmann::json ShardingPlan::to_json(const Workload& w) const {
+  nlohmann::json j = nlohmann::json::array();
+  for (size_t t = 0; t < tables.size(); ++t)
+    j.push_back({{"table", w.tables[t].name}, {"scheme", shard_scheme_name(tables[t].scheme)}, {"devices", tables[t].devices}});
+  return {{"tables", j}};
+}
+
+std::string ShardingPlan::summary() const {
+  std::map<std::string, int> count;
+  for (const TablePlacement& p : tables) {
+    std::string key = shard_scheme_name(p.scheme);
+    if (p.scheme == ShardScheme::row_wise || p.scheme == ShardScheme::column_wise)
+      key += fmt::format(" ({} shards)", p.devices.size());
+    ++count[key];
+  }
+  std::string out;
+  for (const auto& [k, n] : count) out += fmt::format("{}{} x{}", out.empty() ? "" : ", ", k, n);
+  return out;
+}
+
+ShardingPlan single_device_plan(const Workload& w) {
+  ShardingPlan p;
+  p.tables.assign(w.tables.size(), {ShardScheme::table_wise, {0}});
+  return p;
+}
+
+ShardingPlan parse_sharding_plan(const nlohmann::json& j, const std::string& file, const Workload& w, int64_t devices) {
+  JsonObjectReader r(j, file, "");
+  const nlohmann::json& list = r.required_array("tables");
+  r.reject_unknown_keys();
+  ShardingPlan plan;
+  plan.tables.resize(w.tables.size());
+  std::vector<bool> given(w.tables.size(), false);
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = fmt::format("tables[{}]", i);
+    JsonObjectReader e = r.child(list[i], "tables", i);
+    const std::string name = e.required_string("table");
+    const auto it = std::find_if(w.tables.begin(), w.tables.end(), [&](const TableSpec& t) { return t.name == name; });
+    if (it == w.tables.end())
+      throw config_error(file, path + ".table", "\"" + name + "\"", "the name of one of workload " + w.name + "'s tables");
+    const size_t t = static_cast<size_t>(it - w.tables.begin());
+    if (given[t]) throw config_error(file, path + ".table", "\"" + name + "\"", "each table listed once");
+    given[t] = true;
+    plan.tables[t] = parse_placement(e, path, w, devices, *it);
+    e.reject_unknown_keys();
+  }
+  for (size_t t = 0; t < w.tables.size(); ++t)
+    if (!given[t]) throw config_error(file, "tables", "(table " + w.tables[t].name + " missing)", "every table of the workload");
+  return plan;
+}
+
+ShardingPlan load_sharding_plan(const std::string& file, const Workload& w, int64_t devices) {
+  return parse_sharding_plan(parse_json_file(file), file, w, devices);
+}
+
+std::vector<double> row_block_lookup_shares(const TableSpec& t, int64_t k) {
+  std::vector<double> share(static_cast<size_t>(k));
+  const int64_t block = (t.rows + k - 1) / k;
+  auto rows_in = [&](int64_t b) { return std::max<int64_t>(0, std::min(t.rows, (b + 1) * block) - b * block); };
+  if (t.access.kind != AccessDistribution::Kind::zipf) {
+    for (int64_t b = 0; b < k; ++b) share[b] = static_cast<double>(rows_in(b)) / static_cast<double>(t.rows);
+    return share;
+  }
+  // The hottest ranks where the generator puts them; the tail spread by rows (its map scatters them).
+  const double s = t.access.zipf_exponent;
+  const int64_t exact = std::min<int64_t>(t.rows, 1 << 16), a = zipf_rank_multiplier(t.rows);
+  double head = 0, total = 0;
+  for (int64_t r = 1; r <= exact; ++r) {
+    const double m = std::pow(static_cast<double>(r), -s);
+    share[zipf_row_of_rank(t.rows, a, r) / block] += m, head += m;
+  }
+  total = head;
+  if (t.rows > exact) {  // the tail's mass by the integral of x^-s (Euler-Maclaurin to first order)
+    const double a = static_cast<double>(exact) + 0.5, b = static_cast<double>(t.rows) + 0.5;
+    total += s == 1 ? std::log(b / a) : (std::pow(b, 1 - s) - std::pow(a, 1 - s)) / (1 - s);
+  }
+  const double tail = total - head;
+  for (int64_t b = 0; b < k; ++b)
+    share[b] = (share[b] + tail * static_cast<double>(rows_in(b)) / static_cast<double>(t.rows)) / total;
+  return share;
+}
+
+std::vector<std::vector<Shard>> device_shards(const Workload& w, const ShardingPlan& plan, int64_t devices) {
+  std::vector<std::vector<Shard>> out(static_cast<size_t>(devices));
+  for (size_t t = 0; t < w.tables.size(); ++t) {
+    const TableSpec& spec = w.tables[t];
+    const TablePlacement& p = plan.tables[t];
+    const int64_t k = static_cast<int64_t>(p.devices.size());
+    switch (p.scheme) {
+      case ShardScheme::table_wise: out[p.devices[0]].push_back({t, spec.rows, spec.dim, 1, 1}); break;
+      case ShardScheme::column_wise:
+        for (int64_t d : p.devices) out[d].push_back({t, spec.rows, spec.dim / k, 1, 1});
+        break;
+      case ShardScheme::data_parallel:
+        for (int64_t d : p.devices)
+          out[d].push_back({t, spec.rows, spec.dim, 1.0 / static_cast<double>(devices), 1});
+        break;
+      case ShardScheme::row_wise: {
+        const std::vector<double> share = row_block_lookup_shares(spec, k);
+        const int64_t block = (spec.rows + k - 1) / k;
+        for (int64_t b = 0; b < k; ++b) {
+          const int64_t rows = std::max<int64_t>(0, std::min(spec.rows, (b + 1) * block) - b * block);
+          out[p.devices[b]].push_back({t, rows, spec.dim, share[b], static_cast<double>(rows) / static_cast<double>(spec.rows)});
+        }
+        break;
+      }
+    }
+  }
+  for (auto& shards : out)
+    std::stable_sort(shards.begin(), shards.end(), [](const Shard& a, const Shard& b) { return a.table < b.table; });
+  return out;
+}
+
+int64_t local_batch(int64_t batch, int64_t devices) { return (batch + devices - 1) / devices; }
+
+DeviceSizes device_sizes(const Workload& w, const std::vector<Shard>& shards, const StepSizes& whole, int64_t devices) {
+  DeviceSizes out;
+  out.dense = StepSizes{whole.dense, {}};
+  const uint64_t B = whole.dense.batch;
+  if (devices > 1) {
+    out.dense.dense.batch = static_cast<uint64_t>(local_batch(static_cast<int64_t>(B), devices));
+    out.dense.dense.dense_values = out.dense.dense.batch * static_cast<uint64_t>(w.dense_features);
+  }
+  std::map<int64_t, StepSizes> by_dim;  // ascending shard dimension
+  for (const Shard& s : shards) {
+    StepSizes& g = by_dim[s.dim];
+    if (g.tables.empty()) g.dense = whole.dense, g.dense.dim = static_cast<uint64_t>(s.dim);
+    g.tables.push_back(shard_sizes(whole.tables[s.table], s, B));
+  }
+  for (auto& [dim, g] : by_dim) {
+    g.dense.tables = g.tables.size();
+    out.tables.push_back(std::move(g));
+  }
+  return out;
+}
+
+nlohmann::json DeviceMemory::to_json() const {
+  return {{"tables_GB", tables / 1e9}, {"history_GB", history / 1e9}, {"mlp_GB", mlp / 1e9},
+          {"buffers_GB", buffers / 1e9}, {"total_GB", total() / 1e9}};
+}
+
+DeviceMemory device_memory(const Workload& w, const AlgorithmConfig& cfg, const std::vector<Shard>& shards,
+                           int64_t devices) {
+  DeviceMemory m;
+  const double B = static_cast<double>(w.batch_size), b = static_cast<double>(local_batch(w.batch_size, devices));
+  const bool lazy = plan_of(cfg.kind).has(OpKind::lazy_catchup);
+  for (const Shard& s : shards) {
+    const TableSpec& t = w.tables[s.table];
+    const double rows = static_cast<double>(s.rows), dim = static_cast<double>(s.dim);
+    const double lookups = B * static_cast<double>(t.pooling) * s.lookup_share;
+    m.tables += rows * dim * kF;
+    if (lazy) m.history += rows * kH;
+    // ids and offsets, pooled outputs and their gradients, the coalesced gradient (at most one row per id)
+    m.buffers += lookups * kI + B * kI + 2 * B * dim * kF + std::min(lookups, rows) * (kI + dim * kF);
+  }
+  const DenseShape d = dense_shape(w, static_cast<int64_t>(b));
+  m.mlp = 2 * static_cast<double>(d.mlp_parameters()) * kF;
+  double activations = static_cast<double>(d.dense_values) + b * static_cast<double>(d.features() * d.dim + d.width);
+  for (const MlpLayer& l : d.layers) activations += 2 * b * static_cast<double>(l.out);
+  m.buffers += 2 * activations * kF;  // forward values and their deltas
+  return m;
+}
+
+}  // namespace privrec::sim

@@ -1,0 +1,239 @@
+// The scale-out model: one device is exactly the single-device model; the planner never overfills
+// a device and refuses, naming the table, when nothing fits; sharding conserves the step's work
+// where the math says it must; per-shard lookup shares follow the synthetic trace's row layout.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+
+#include "models/config_error.hpp"
+#include "models/kernel_work/kernel_work.hpp"
+#include "sim/analytic_model.hpp"
+#include "sim/scale_out.hpp"
+#include "sim/sharding_planner.hpp"
+#include "tests/test_helpers.hpp"
+
+using namespace privrec;
+using namespace privrec::test;
+
+namespace {
+const AlgorithmKind kAll[] = {AlgorithmKind::sgd,  AlgorithmKind::dpsgd_b, AlgorithmKind::dpsgd_r, AlgorithmKind::dpsgd_f,
+                              AlgorithmKind::eana, AlgorithmKind::lazydp,  AlgorithmKind::adafest, AlgorithmKind::dp_fest};
+
+AlgorithmConfig config_of(AlgorithmKind k) {
+  AlgorithmConfig cfg = algo(k, 0.8, 0.5);
+  cfg.adafest.tau = 0.3;
+  cfg.fest.k = 50;
+  return cfg;
+}
+
+void expect_same_stage(const sim::SimStage& a, const sim::SimStage& b, const std::string& what) {
+  EXPECT_EQ(a.stage, b.stage) << what;
+  EXPECT_EQ(a.work, b.work) << what << " " << stage_name(a.stage);
+  EXPECT_EQ(a.link_bytes, b.link_bytes) << what << " " << stage_name(a.stage);
+  EXPECT_EQ(a.time.ms, b.time.ms) << what << " " << stage_name(a.stage);  // the same arithmetic, bit for bit
+  EXPECT_EQ(a.before_training, b.before_training) << what;
+}
+}  // namespace
+
+TEST(ScaleOut, OneDeviceClusterIsTheSingleDeviceModelExactly) {
+  for (const char* hw : {"h100-sxm", "cpu-epyc-2c", "v100-xeon-e5-2698v4"}) {
+    const sim::HardwareProfile h = sim::load_hardware_profile(hw);
+    for (const char* dist : {"uniform", "zipf:1.05"}) {
+      Workload w = small_workload(256, dist);
+      w.scale_tables(100);
+      for (AlgorithmKind k : kAll) {
+        const AlgorithmConfig cfg = config_of(k);
+        const std::string what = std::string(hw) + " " + dist + " " + algorithm_info(k).name;
+        const sim::SimReport one = sim::simulate_analytic(w, cfg, h, 4);
+        const sim::ClusterModel m(w, cfg, sim::single_device_cluster(h), 4);
+        const sim::SimReport c = m.run(sim::single_device_plan(w)).as_sim_report();
+        ASSERT_EQ(one.stages.size(), c.stages.size()) << what;
+        for (size_t i = 0; i < one.stages.size(); ++i) expect_same_stage(one.stages[i], c.stages[i], what);
+        ASSERT_EQ(one.once.size(), c.once.size()) << what;
+        for (size_t i = 0; i < one.once.size(); ++i) expect_same_stage(one.once[i], c.once[i], what);
+        EXPECT_EQ(one.step_ms, c.step_ms) << what;
+        EXPECT_EQ(one.throughput_examples_per_s, c.throughput_examples_per_s) << what;
+      }
+    }
+  }
+}
+
+// Table-wise sharding only moves whole tables: the table stages' work summed over the devices is
+// the one device's, counter for counter, for every algorithm (the per-example norm terms included:
+// each owner computes its tables' part of every example's squared norm, and comm.norm sums them).
+TEST(ScaleOut, TableWiseShardsSumToTheOneDeviceWork) {
+  Workload w = small_workload(512, "zipf:1.1");
+  w.scale_tables(1000);
+  const int64_t n = 3;
+  sim::ShardingPlan plan;
+  for (size_t t = 0; t < w.tables.size(); ++t) plan.tables.push_back({sim::ShardScheme::table_wise, {int64_t(t % n)}});
+  const auto shards = sim::device_shards(w, plan, n);
+  for (AlgorithmKind k : kAll) {
+    const AlgorithmConfig cfg = config_of(k);
+    const sim::AnalyticModel expected(w, cfg);
+    const StepSizes whole = expected.step(2, true);
+    for (const char* family : {"cpu", "cuda"}) {
+      const KernelWork& f = kernel_work(family);
+      for (const PlanStage& st : plan_of(k).step)
+        for (const Op& op : st.ops) {
+          if (!works_on(op.kind, WorkSide::tables)) continue;
+          WorkCounters sum;
+          for (int64_t d = 0; d < n; ++d)
+            for (const StepSizes& g : sim::device_sizes(w, shards[d], whole, n).tables) sum += f.part(op, g, cfg, WorkSide::tables);
+          WorkCounters one = f.part(op, whole, cfg, WorkSide::tables);
+          // Launches are per device (each owner launches its kernels): compare them apart.
+          EXPECT_GE(sum.launches, one.launches) << family << " " << op_name(op.kind);
+          sum.launches = one.launches = 0;
+          EXPECT_EQ(sum, one) << family << " " << algorithm_info(k).name << " " << op_name(op.kind);
+        }
+    }
+  }
+}
+
+// Row blocks under the generator's zipf layout: the shares are where the sampled ids land.
+TEST(ScaleOut, RowBlockSharesFollowTheTrace) {
+  Workload w = small_workload(4096, "zipf:1.05");
+  w.tables.resize(1);
+  w.tables[0].rows = 100000;
+  const int64_t k = 8;
+  const std::vector<double> share = sim::row_block_lookup_shares(w.tables[0], k);
+  EXPECT_NEAR(std::accumulate(share.begin(), share.end(), 0.0), 1.0, 1e-12);
+  SyntheticTrace trace(w, 5);
+  std::vector<double> seen(k, 0);
+  double total = 0;
+  for (int64_t b = 0; b < 20; ++b) {
+    const Batch batch = trace.batch(b);
+    for (int64_t id : batch.tables[0].indices) seen[id / ((w.tables[0].rows + k - 1) / k)] += 1, total += 1;
+  }
+  // Each block's count is binomial(total, share): 5 standard deviations, plus the tail integral's
+  // first-order error (well under 1e-3 of the mass at 2^16 exact ranks).
+  for (int64_t b = 0; b < k; ++b) {
+    const double sd = std::sqrt(total * share[b] * (1 - share[b]));
+    EXPECT_NEAR(seen[b], total * share[b], 5 * sd + 1e-3 * total) << "block " << b;
+  }
+  EXPECT_GT(share[0], 1.5 / k);  // the hottest rows sit in block 0 and block k/2: an imbalance to plan for
+}
+
+TEST(ScaleOut, PlannerNeverOverfillsADevice) {
+  sim::ClusterProfile c = sim::load_cluster_profile("dgx-h100");
+  for (int64_t nodes : {1, 2, 4}) {
+    sim::set_nodes(c, nodes);
+    for (double scale : {0.5, 2.0, 4.0 * static_cast<double>(nodes)}) {
+      Workload w = load_workload("mlperf-dlrm");
+      w.scale_tables(scale);
+      for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_f, AlgorithmKind::lazydp, AlgorithmKind::adafest}) {
+        const sim::ClusterModel m(w, config_of(k), c, 2);
+        const sim::PlannerResult r = sim::plan_sharding(m);
+        for (const sim::DeviceMemory& d : m.memory(r.best.plan))
+          EXPECT_LE(d.total(), c.device.device.memory_GB * 1e9) << nodes << " nodes, scale " << scale;
+        if (r.runner_up)
+          for (const sim::DeviceMemory& d : m.memory(r.runner_up->plan)) EXPECT_TRUE(m.fits(d));
+        EXPECT_EQ(m.run(r.best.plan).step_ms, r.best.step_ms);
+        if (r.runner_up) EXPECT_LE(r.best.step_ms, r.runner_up->step_ms);
+      }
+    }
+  }
+}
+
+TEST(ScaleOut, PlannerRefusesNamingTheTableAndTheShortfall) {
+  Workload w = load_workload("mlperf-dlrm");
+  w.scale_tables(104);  // 10 TB on one 8-GPU node (640 GB of HBM)
+  const sim::ClusterModel m(w, config_of(AlgorithmKind::dpsgd_f), sim::load_cluster_profile("dgx-h100"), 2);
+  try {
+    sim::plan_sharding(m);
+    FAIL() << "10 TB planned onto 640 GB";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("table C"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("short"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("dgx-h100"), std::string::npos) << msg;
+  }
+}
+
+TEST(ScaleOut, AGivenPlanThatOverfillsADeviceIsRefused) {
+  Workload w = load_workload("mlperf-dlrm");
+  w.scale_tables(1);  // 96 GB: every table on device 0 of 8 cannot fit its 80 GB
+  const sim::ClusterModel m(w, config_of(AlgorithmKind::sgd), sim::load_cluster_profile("dgx-h100"), 2);
+  const std::string file = testing::TempDir() + "/all_on_zero.json";
+  {
+    nlohmann::json j = sim::single_device_plan(w).to_json(w);
+    std::ofstream(file) << j.dump();
+  }
+  try {
+    sim::predict_on_cluster(m, file);
+    FAIL() << "96 GB on one 80 GB device";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(file), std::string::npos) << msg;
+    EXPECT_NE(msg.find("device 0"), std::string::npos) << msg;
+  }
+}
+
+TEST(ScaleOut, BadPlanFilesNameFileKeyAndValue) {
+  const Workload w = small_workload(64);
+  auto error_of = [&](const std::string& text) {
+    try {
+      sim::parse_sharding_plan(nlohmann::json::parse(text), "plan.json", w, 4);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string t0 = w.tables[0].name, t1 = w.tables[1].name;
+  auto entry = [](const std::string& t, const std::string& rest) { return "{\"table\": \"" + t + "\", " + rest + "}"; };
+  std::string rest_ok;
+  for (size_t t = 1; t < w.tables.size(); ++t) rest_ok += ", " + entry(w.tables[t].name, "\"scheme\": \"table_wise\"");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{\"tables\": [" + entry(t0, "\"scheme\": \"diagonal\"") + rest_ok + "]}", "diagonal"},
+      {"{\"tables\": [" + entry(t0, "\"scheme\": \"table_wise\", \"devices\": [4]") + rest_ok + "]}", "tables[0].devices"},
+      {"{\"tables\": [" + entry(t0, "\"scheme\": \"table_wise\", \"devices\": [0, 1]") + rest_ok + "]}", "exactly one"},
+      {"{\"tables\": [" + entry(t0, "\"scheme\": \"row_wise\", \"devices\": [1, 1]") + rest_ok + "]}", "at most once"},
+      {"{\"tables\": [" + entry("nope", "\"scheme\": \"table_wise\"") + rest_ok + "]}", "nope"},
+      {"{\"tables\": [" + entry(t1, "\"scheme\": \"table_wise\"") + rest_ok + "]}", "listed once"},
+      {"{\"tables\": [" + entry(t0, "\"scheme\": \"table_wise\", \"color\": 1") + rest_ok + "]}", "color"},
+      {"{\"tables\": []}", "tables"},
+      {"{\"tables\": [" + rest_ok.substr(2) + "]}", t0},  // a table left out
+      {"{\"tables\": [" + entry(t0, "\"scheme\": \"column_wise\", \"devices\": [0, 1, 2]") + rest_ok + "]}", "divides"},
+  };
+  for (const auto& [text, needle] : cases) {
+    const std::string msg = error_of(text);
+    EXPECT_NE(msg.find("plan.json"), std::string::npos) << text << " -> " << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << text << " -> " << msg;
+  }
+  EXPECT_EQ(error_of("{\"tables\": [" + entry(t0, "\"scheme\": \"row_wise\"") + rest_ok + "]}"), "no error");
+}
+
+// Communication: nothing on one device; on several, the ids, pooled embeddings and gradients move
+// by all-to-all and the DP algorithms sum B per-example norms.
+TEST(ScaleOut, CommunicationStagesFollowThePlan) {
+  Workload w = load_workload("mlperf-dlrm");
+  w.scale_tables(0.1);
+  w.batch_size = 8192;
+  sim::ClusterProfile c = sim::load_cluster_profile("dgx-h100");
+  sim::set_nodes(c, 2);
+  for (AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::dpsgd_f, AlgorithmKind::lazydp, AlgorithmKind::adafest}) {
+    const sim::ClusterModel m(w, config_of(k), c, 3);
+    sim::ShardingPlan plan;
+    for (size_t t = 0; t < w.tables.size(); ++t) plan.tables.push_back({sim::ShardScheme::table_wise, {int64_t(t % 16)}});
+    const sim::ClusterReport r = m.run(plan);
+    std::map<Stage, const sim::ClusterStage*> by;
+    for (const auto& s : r.stages) by[s.stage.stage] = &s;
+    for (Stage s : {Stage::comm_ids, Stage::comm_fwd, Stage::comm_bwd, Stage::comm_grads}) ASSERT_TRUE(by.count(s)) << stage_name(s);
+    EXPECT_EQ(by.count(Stage::comm_norm) > 0, k != AlgorithmKind::sgd);
+    EXPECT_EQ(by.count(Stage::comm_next) > 0, k == AlgorithmKind::lazydp);
+    EXPECT_EQ(by.count(Stage::comm_contrib) > 0, k == AlgorithmKind::adafest);
+    if (k != AlgorithmKind::sgd) {
+      const sim::CollectiveCost expect = sim::all_reduce(c, 4.0 * static_cast<double>(w.batch_size));
+      EXPECT_EQ(by[Stage::comm_norm]->stage.time.ms, expect.ms);
+    }
+    // The forward all-to-all: each device receives its 512 examples' pooled vectors of every table.
+    const double recv = 8192.0 / 16 * 26 * 128 * 4;
+    EXPECT_GE(by[Stage::comm_fwd]->comm->intra.bytes + by[Stage::comm_fwd]->comm->inter.bytes, recv * 15 / 16 * 0.999);
+    double sum = 0;
+    for (const auto& s : r.stages) sum += s.stage.time.ms;
+    EXPECT_EQ(sum, r.step_ms);
+  }
+}
