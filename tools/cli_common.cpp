@@ -270,6 +270,37 @@ void PlacementFlags::apply(sim::HardwareProfile& h) const {
   sim::apply_placement(h, tables_in, std::isnan(cache_GB) ? -1.0 : cache_GB, policy);
 }
 
+void ClusterFlags::add_to(po::options_description& o) {
+  std::string presets;
+  for (const auto& n : sim::cluster_preset_names()) presets += (presets.empty() ? "" : ", ") + n;
+  o.add_options()("cluster", po::value(&cluster),
+                  ("model a cluster with sharded tables (analytic): a preset (" + presets + ") or a JSON file").c_str())
+    ("nodes", po::value(&nodes), "nodes of the cluster (default: the cluster's)")
+    ("sharding", po::value(&sharding)->default_value(sharding),
+     "auto (the planner chooses) or a plan file {\"tables\": [{\"table\", \"scheme\", \"devices\"}]}")
+    ("price-per-device-hour", po::value(&price), "USD per device-hour for the cost of training (default: the cluster's, else none)");
+}
+
+std::optional<sim::ClusterProfile> ClusterFlags::resolve(const po::variables_map& vm) const {
+  if (!vm.count("cluster")) {
+    for (const char* f : {"nodes", "sharding"})
+      if (vm.count(f) && !vm[f].defaulted()) throw InputError(fmt::format("--{}: only with --cluster", f));
+    return std::nullopt;
+  }
+  sim::ClusterProfile c = sim::load_cluster_profile(cluster);
+  if (vm.count("nodes")) sim::set_nodes(c, nodes);
+  return c;
+}
+
+double ClusterFlags::price_of(const sim::ClusterProfile* c) const {
+  if (!std::isnan(price)) {
+    if (!(price >= 0) || std::isinf(price))
+      throw InputError(fmt::format("--price-per-device-hour {}: expected a price >= 0 in USD", price));
+    return price;
+  }
+  return c ? c->price_per_device_hour : 0.0;
+}
+
 void require_fits(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg) {
   const MemoryPlan plan = backend.plan_memory(w, cfg.kind);
   if (plan.batch != w.batch_size) throw InputError(plan.note + "; pass --batch " + std::to_string(plan.batch));

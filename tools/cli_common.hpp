@@ -3,6 +3,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/program_options.hpp>
@@ -10,6 +11,7 @@
 
 #include "models/algorithm.hpp"
 #include "models/human_bytes.hpp"
+#include "sim/cluster.hpp"
 #include "sim/hardware_profile.hpp"
 #include "models/privacy/privacy_budget.hpp"
 #include "models/workload.hpp"
@@ -71,6 +73,19 @@ struct PlacementFlags {
   double cache_GB = std::numeric_limits<double>::quiet_NaN();  // NaN: the profile's
   void add_to(po::options_description& o);
   void apply(sim::HardwareProfile& h) const;  // InputError naming the flag
+};
+
+// --cluster, --nodes, --sharding, --price-per-device-hour: the scale-out model (simulate, sweep).
+struct ClusterFlags {
+  std::string cluster, sharding = "auto";
+  int64_t nodes = 0;                 // 0: the cluster's
+  double price = std::numeric_limits<double>::quiet_NaN();  // NaN: the cluster's
+  void add_to(po::options_description& o);
+  // The cluster with --nodes applied, or none without --cluster (then --nodes and --sharding are
+  // refused: InputError).
+  std::optional<sim::ClusterProfile> resolve(const po::variables_map& vm) const;
+  // The price per device-hour: --price-per-device-hour, else the cluster's (0: none).
+  double price_of(const sim::ClusterProfile* c) const;
 };
 
 struct AlgorithmFlags {

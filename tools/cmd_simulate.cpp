@@ -7,7 +7,9 @@
 
 #include "models/config_error.hpp"
 #include "sim/chrome_trace.hpp"
+#include "sim/sharding_planner.hpp"
 #include "sim/simulation.hpp"
+#include "sim/time_to_train.hpp"
 #include "tools/cli_common.hpp"
 #include "traces/synthetic_trace.hpp"
 
@@ -59,6 +61,115 @@ void print_row(const sim::SimStage& s, double total_ms, const char* suffix) {
               human_bytes(static_cast<double>(s.work.bytes_written())).c_str(), sim::bound_name(s.time.bound),
               s.time.memory_ms, s.time.compute_ms, s.time.rng_ms, s.time.overhead_ms + s.time.link_ms, suffix);
 }
+
+double once_ms(const std::vector<sim::SimStage>& once) {
+  double ms = 0;
+  for (const auto& o : once) ms += o.time.ms;
+  return ms;
+}
+
+std::string comm_text(const sim::ClusterStage& s) {
+  if (!s.comm) return "";
+  return fmt::format("{} / {}", human_bytes(s.comm->intra.bytes), human_bytes(s.comm->inter.bytes));
+}
+
+struct ClusterRunInputs {
+  const Workload& w;
+  const AlgorithmConfig& cfg;
+  const privacy::PrivacyReport& priv;
+  const sim::ClusterProfile& c;
+  std::string sharding;
+  double price = 0;
+  int64_t steps = 3;
+  uint64_t seed = 1;
+  bool quiet = false;
+};
+
+void print_cluster(const ClusterRunInputs& in, const sim::ClusterPrediction& p) {
+  const sim::ClusterReport& r = p.report;
+  std::printf("privrec simulate (analytic, scale-out): %s (%s of tables, batch %lld), %s, on %s: %lld x %s in %lld node%s, "
+              "%lld steps, seed %llu\n",
+              in.w.name.c_str(), human_bytes(static_cast<double>(in.w.table_bytes())).c_str(),
+              static_cast<long long>(in.w.batch_size), algorithm_info(in.cfg.kind).name, in.c.name.c_str(),
+              static_cast<long long>(r.devices), in.c.device.name.c_str(), static_cast<long long>(in.c.nodes),
+              in.c.nodes == 1 ? "" : "s", static_cast<long long>(in.steps), static_cast<unsigned long long>(in.seed));
+  if (p.planner) {
+    std::printf("sharding (planner, %lld plans timed): %s\n  because: %s, %.3f ms/step\n",
+                static_cast<long long>(p.planner->evaluated), p.plan.summary().c_str(), p.planner->best.how.c_str(),
+                p.planner->best.step_ms);
+    if (p.planner->runner_up)
+      std::printf("  runner-up: %s (%s), %.3f ms/step\n", p.planner->runner_up->plan.summary().c_str(),
+                  p.planner->runner_up->how.c_str(), p.planner->runner_up->step_ms);
+  } else {
+    std::printf("sharding (%s): %s\n", in.sharding.c_str(), p.plan.summary().c_str());
+  }
+  std::printf("%-16s %10s %8s  %-8s %8s %10s  %s\n", "stage", "ms/step", "share", "bound", "slowest", "mean ms",
+              "comm bytes per device (node links / network)");
+  auto row = [&](const sim::ClusterStage& s, const char* suffix) {
+    std::printf("%-16s %10.3f %7.1f%%  %-8s %8lld %10.3f  %s%s\n", stage_name(s.stage.stage), s.stage.time.ms,
+                r.step_ms > 0 && !suffix[0] ? 100.0 * s.stage.time.ms / r.step_ms : 0.0, sim::bound_name(s.stage.time.bound),
+                static_cast<long long>(s.slowest_device), s.mean_ms, comm_text(s).c_str(), suffix);
+  };
+  for (const auto& s : r.stages) row(s, "");
+  for (const auto& o : r.once) row(o, o.stage.before_training ? "   (once, before training)" : "   (once, at the end)");
+  double most = 0;
+  for (const auto& m : r.memory) most = std::max(most, m.total());
+  std::printf("step: %.3f ms modeled (communication %.3f ms, %.1f %%), %.0f examples/s\n", r.step_ms, r.comm_ms,
+              r.step_ms > 0 ? 100 * r.comm_ms / r.step_ms : 0.0, r.throughput_examples_per_s);
+  std::printf("device memory: at most %s of %s per device\n", human_bytes(most).c_str(),
+              human_bytes(in.c.device.table_memory().memory_GB * 1e9).c_str());
+}
+
+int simulate_cluster(const ClusterRunInputs& in, const OutputFlags& out) {
+  if (!in.quiet)
+    std::fprintf(stderr, "[privrec] modeling %s, %s on %s (%lld devices)%s\n", in.w.name.c_str(),
+                 algorithm_info(in.cfg.kind).name, in.c.name.c_str(), static_cast<long long>(in.c.devices()),
+                 in.sharding == "auto" ? ", planning the sharding" : "");
+  const sim::ClusterModel model(in.w, in.cfg, in.c, in.steps);
+  const sim::ClusterPrediction p = sim::predict_on_cluster(model, in.sharding);
+  print_cluster(in, p);
+  std::printf("%s\n", in.priv.summary().c_str());
+  nlohmann::json j;
+  j["command"] = "simulate";
+  j["mode"] = "analytic";
+  j["cluster"] = in.c.to_json();
+  j["workload"] = in.w.to_json();
+  j["algorithm"] = in.cfg.to_json();
+  j["privacy"] = in.priv.to_json();
+  j["seed"] = in.seed;
+  j["steps"] = in.steps;
+  j["batch_size"] = in.w.batch_size;
+  j["table_GB"] = p.report.table_GB;
+  j["scale_out"] = p.report.to_json(in.w, p.plan);
+  if (p.planner) {
+    j["planner"] = {{"choice", p.planner->best.how}, {"step_ms", p.planner->best.step_ms}, {"plans_timed", p.planner->evaluated}};
+    if (p.planner->runner_up)
+      j["planner"]["runner_up"] = {{"how", p.planner->runner_up->how}, {"step_ms", p.planner->runner_up->step_ms},
+                                   {"sharding", p.planner->runner_up->plan.to_json(in.w)}};
+  }
+  j["step_ms"] = p.report.step_ms;
+  j["throughput_examples_per_s"] = p.report.throughput_examples_per_s;
+  double once = 0;
+  for (const auto& o : p.report.once) once += o.stage.time.ms;
+  if (in.priv.steps > 0) {
+    const sim::TimeToTrain tt = sim::time_to_train(in.priv.steps, p.report.step_ms, once, p.report.devices, in.price);
+    std::printf("%s\n", tt.summary().c_str());
+    j["time_to_train"] = tt.to_json();
+  }
+  j["machine"] = machine_json();
+  if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
+  if (!out.csv.empty()) {
+    std::string csv = "cluster,devices,model,algo,batch,table_bytes,stage,ms_per_step,bound,slowest_device,mean_device_ms," +
+                      WorkCounters::csv_header() + ",step_ms,throughput_examples_per_s\n";
+    for (const auto& s : p.report.stages)
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", in.c.name, p.report.devices, in.w.name,
+                         algorithm_info(in.cfg.kind).name, in.w.batch_size, in.w.table_bytes(), stage_name(s.stage.stage),
+                         s.stage.time.ms, sim::bound_name(s.stage.time.bound), s.slowest_device, s.mean_ms,
+                         s.stage.work.csv_values(), p.report.step_ms, p.report.throughput_examples_per_s);
+    write_text_file(out.csv, csv);
+  }
+  return 0;
+}
 }  // namespace
 
 int cmd_simulate(int argc, char** argv) {
@@ -67,6 +178,7 @@ int cmd_simulate(int argc, char** argv) {
   AlgorithmFlags af;
   PrivacyFlags pf;
   PlacementFlags place;
+  ClusterFlags cf;
   double sample_rate = 0;
   std::string hardware = "h100-sxm", trace_path, trace_out;
   int64_t steps = 3;
@@ -86,6 +198,7 @@ int cmd_simulate(int argc, char** argv) {
   af.add_to(opts);
   pf.add_to(opts);
   place.add_to(opts);
+  cf.add_to(opts);
   po::variables_map vm;
   std::string presets;
   for (const auto& n : sim::hardware_preset_names()) presets += (presets.empty() ? "" : ", ") + n;
@@ -97,8 +210,14 @@ int cmd_simulate(int argc, char** argv) {
   const std::string &json_path = out.json, &csv_path = out.csv;
   if (steps < 1 || steps > 1000000) throw InputError(fmt::format("--steps {}: expected 1 .. 1000000", steps));
   for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&trace_out)}) check_output(*p, force);
+  std::optional<sim::ClusterProfile> cluster = cf.resolve(vm);
+  if (cluster && !vm["hardware"].defaulted())
+    throw InputError("--hardware: a cluster names its devices' profile; give --hardware or --cluster, not both");
+  if (cluster && (vm.count("trace") || vm.count("sample-rate") || vm.count("trace-out")))
+    throw InputError("--cluster: the scale-out model is analytic; it takes no --trace, --sample-rate or --trace-out");
   sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
-  place.apply(hw);
+  place.apply(cluster ? cluster->device : hw);
+  const double price = cf.price_of(cluster ? &*cluster : nullptr);
   if (vm.count("sample-rate") && !(sample_rate >= 1e-4 && sample_rate <= 1))
     throw InputError(fmt::format("--sample-rate {}: expected a share in [0.0001, 1]", sample_rate));
 
@@ -113,6 +232,7 @@ int cmd_simulate(int argc, char** argv) {
     trace = std::make_unique<SyntheticTrace>(w, seed);
   // A target epsilon sets the noise (and adafest's selection rate) before the model runs.
   const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
+  if (cluster) return simulate_cluster({w, cfg, priv, *cluster, cf.sharding, price, steps, seed, quiet}, out);
   if (!quiet)
     std::fprintf(stderr, "[privrec] modeling %s (%s of tables, batch %lld), %s on %s, %lld steps\n", w.name.c_str(),
                  human_bytes(static_cast<double>(w.table_bytes())).c_str(), static_cast<long long>(w.batch_size),
@@ -146,6 +266,9 @@ int cmd_simulate(int argc, char** argv) {
   print_levels(rep);
   std::printf("step: %.3f ms modeled, %.0f examples/s\n", rep.step_ms, rep.throughput_examples_per_s);
   std::printf("%s\n", priv.summary().c_str());
+  std::optional<sim::TimeToTrain> tt;
+  if (priv.steps > 0) tt = sim::time_to_train(priv.steps, rep.step_ms, once_ms(rep.once), 1, price);
+  if (tt) std::printf("%s\n", tt->summary().c_str());
 
   nlohmann::json j;
   j["command"] = "simulate";
@@ -163,6 +286,7 @@ int cmd_simulate(int argc, char** argv) {
   j["throughput_examples_per_s"] = rep.throughput_examples_per_s;
   j["step_ms"] = rep.step_ms;
   j["row_traffic"] = rep.row_traffic;
+  if (tt) j["time_to_train"] = tt->to_json();
   j["stages"] = nlohmann::json::array();
   for (const auto& s : rep.stages) j["stages"].push_back(stage_json(s));
   for (const auto& o : rep.once) j["once"].push_back(stage_json(o));
