@@ -25,6 +25,18 @@ int cmd_simulate(int argc, char** argv);
 namespace {
 namespace fs = std::filesystem;
 
+// The scale-out figure: mlperf-dlrm at 1 TB and 10 TB of tables (table scales 10.4 and 104) on
+// DGX H100 nodes, 8 to 256 GPUs, at a batch large enough to spread, every algorithm at one epsilon.
+const char* const kScaleOutModel = "mlperf-dlrm";
+const char* const kScaleOutCluster = "dgx-h100";
+const char* const kScaleOutScales = "10.4,104";
+const char* const kScaleOutNodes = "1,2,4,8,16,32";
+const char* const kScaleOutBatch = "65536";
+const char* const kScaleOutEpsilon = "1";
+// dp-fest's one-shot histogram at the default --fest-sigma 1 alone spends more than epsilon 1:
+// at 8 it leaves most of the budget to the steps (the renderer's caption says so).
+const char* const kScaleOutFestSigma = "8";
+
 // The device-cache figure's capacities (GB of device memory caching host tables) and the skew
 // figure's zipf exponents (0: uniform).
 const std::vector<double> kCacheGB = {1, 2, 4, 8, 16, 32, 48, 70};
@@ -145,6 +157,29 @@ void run_cache_sweeps(const ReportRun& r) {
           {"--tables-in", "host"});
 }
 
+// The scale-out figure's sweeps: every case with tables in device memory, and every case again with
+// tables in each node's host memory (shared by its GPUs); the renderer takes the device placement
+// where a sharding fits, else the host's (all cases twice: the sweep costs seconds). The dataset size is the preset's
+// (Criteo 1TB), so a step count and a time per epoch come with every case. Drawn for mlperf-dlrm
+// only (its 1 TB and 10 TB are the sizes that need a cluster).
+void run_scale_out_sweeps(const ReportRun& r) {
+  for (const char* f : {"scale_out_device.csv", "scale_out_host.csv"}) fs::remove(r.data / f);  // a previous report's
+  if (r.model != kScaleOutModel) {
+    r.say(fmt::format("scale-out figure left out: it is drawn for --model {} only", kScaleOutModel));
+    return;
+  }
+  const std::vector<std::string> axes = {std::string("nodes=") + kScaleOutNodes,
+                                         std::string("table-scale=") + kScaleOutScales, "algo=" + r.all_algos};
+  const std::vector<std::string> flags = {"--cluster", kScaleOutCluster, "--batch", kScaleOutBatch,
+                                          "--target-epsilon", kScaleOutEpsilon, "--fest-sigma", kScaleOutFestSigma};
+  for (const std::string where : {"device", "host"}) {
+    r.say(fmt::format("scale-out on {} x {{{}}} nodes, tables in {} memory", kScaleOutCluster, kScaleOutNodes, where));
+    std::vector<std::string> f = flags;
+    f.insert(f.end(), {"--tables-in", where});
+    r.sweep("scale_out_" + where + ".csv", axes, f);
+  }
+}
+
 // Per-stage work and terms for the roofline and update-split figures (simulate --json).
 void run_simulations(const ReportRun& r, const std::string& scales) {
   r.say("per-stage work and terms (simulate --json)");
@@ -201,6 +236,7 @@ int cmd_report(int argc, char** argv) {
   for (const auto& a : algorithm_registry()) run.all_algos += (run.all_algos.empty() ? "" : ",") + std::string(a.name);
   run_sweeps(run, scales);
   run_cache_sweeps(run);
+  run_scale_out_sweeps(run);
   run_simulations(run, scales);
   for (size_t i = 0; i < measured.size(); ++i)
     fs::copy_file(measured[i], run.data / fmt::format("measured_{}.json", i), fs::copy_options::overwrite_existing);

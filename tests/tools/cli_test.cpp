@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
 #include <sys/wait.h>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -392,4 +395,130 @@ TEST(Cli, PlacementAndCacheFlagsRefuseBadInput) {
   bool has_levels = false;
   for (const auto& s : sim["stages"]) has_levels = has_levels || s.contains("levels");
   EXPECT_TRUE(has_levels);
+}
+
+namespace {
+// A CSV file as rows of named fields (quoted fields may hold commas and doubled quotes).
+std::vector<std::map<std::string, std::string>> read_csv_rows(const std::string& path) {
+  auto fields = [](const std::string& line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+      else if (c == '"') quoted = !quoted;
+      else if (c == ',' && !quoted) out.emplace_back();
+      else out.back() += c;
+    }
+    return out;
+  };
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  const std::vector<std::string> header = fields(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> f = fields(line);
+    EXPECT_EQ(f.size(), header.size()) << line;
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < f.size(); ++i) row[header[i]] = f[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+}  // namespace
+
+// The scale-out model in a sweep: a nodes axis on a cluster, a row per case with its devices and
+// the communication stages' times, and time to train from the preset's dataset size.
+TEST(Cli, SweepOnAClusterHasANodesAxisAndCommunication) {
+  const std::string c = dir() + "/sweep_cluster.csv";
+  const Result r = run("sweep --cluster dgx-h100 --axis nodes=1,2 --model mlperf-dlrm --table-scale 0.01 "
+                       "--axis algo=sgd,lazydp --price-per-device-hour 2 -q --force --csv " + c);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto rows = read_csv_rows(c);
+  ASSERT_EQ(rows.size(), 4u);
+  const char* devices[] = {"8", "8", "16", "16"};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    EXPECT_EQ(row.at("devices"), devices[i]);
+    EXPECT_EQ(row.at("cluster"), "dgx-h100");
+    EXPECT_EQ(row.at("hardware"), "h100-sxm");
+    EXPECT_EQ(row.at("fits"), "true");
+    EXPECT_EQ(row.at("note"), "");
+    EXPECT_GT(std::stod(row.at("comm.fwd_ms")), 0) << i;
+    EXPECT_GT(std::stod(row.at("comm.bwd_ms")), 0) << i;
+    EXPECT_GT(std::stod(row.at("comm.grads_ms")), 0) << i;
+    EXPECT_GT(std::stod(row.at("comm_ms")), 0) << i;
+    EXPECT_LT(std::stod(row.at("comm_ms")), std::stod(row.at("step_ms"))) << i;
+    EXPECT_GT(std::stoll(row.at("steps")), 0) << i;  // mlperf-dlrm's dataset size: one epoch
+    EXPECT_GT(std::stod(row.at("wall_h")), 0) << i;
+    EXPECT_NEAR(std::stod(row.at("device_hours")), std::stod(row.at("wall_h")) * std::stod(row.at("devices")), 1e-9);
+    EXPECT_NEAR(std::stod(row.at("cost_usd")), 2 * std::stod(row.at("device_hours")), 1e-9);
+    EXPECT_FALSE(row.at("sharding").empty());
+  }
+  EXPECT_GT(std::stod(rows[3].at("comm.next_ms")), 0);  // lazydp routes the next batch's ids
+  EXPECT_EQ(std::stod(rows[2].at("comm.next_ms")), 0);  // sgd does not
+  // Without a cluster every row is one device with no communication, and no price means no cost.
+  const std::string one = dir() + "/sweep_one.csv";
+  ASSERT_EQ(run("sweep --model mlperf-dlrm --table-scale 0.01 --analytic -q --force --csv " + one).status, 0);
+  const auto single = read_csv_rows(one);
+  ASSERT_EQ(single.size(), 1u);
+  EXPECT_EQ(single[0].at("devices"), "1");
+  EXPECT_EQ(single[0].at("comm_ms"), "0");
+  EXPECT_EQ(single[0].at("cluster"), "");
+  EXPECT_EQ(single[0].at("cost_usd"), "");
+  EXPECT_FALSE(single[0].at("wall_h").empty());
+}
+
+// A case no sharding fits is a row, not an abort: fits=false, no times, the planner's note.
+TEST(Cli, SweepOnAClusterKeepsGoingPastACaseThatDoesNotFit) {
+  const std::string c = dir() + "/sweep_nofit.csv";
+  const Result r = run("sweep --cluster dgx-h100 --axis nodes=1,2 --model mlperf-dlrm --table-scale 10.4 --algo sgd "
+                       "-q --force --csv " + c);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("does not fit"), std::string::npos) << r.output;  // the human table
+  const auto rows = read_csv_rows(c);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].at("fits"), "false");
+  EXPECT_EQ(rows[0].at("step_ms"), "");
+  EXPECT_EQ(rows[0].at("wall_h"), "");
+  EXPECT_EQ(rows[0].at("fwd.emb_ms"), "");
+  EXPECT_NE(rows[0].at("note").find("table C"), std::string::npos) << rows[0].at("note");
+  EXPECT_EQ(rows[0].at("devices"), "8");
+  EXPECT_EQ(rows[1].at("fits"), "true");
+  EXPECT_EQ(rows[1].at("devices"), "16");
+  EXPECT_EQ(rows[1].at("note"), "");
+  EXPECT_GT(std::stod(rows[1].at("step_ms")), 0);
+  EXPECT_GT(std::stod(rows[1].at("comm_ms")), 0);
+  EXPECT_GT(std::stod(rows[1].at("wall_h")), 0);
+}
+
+TEST(Cli, SweepRefusesClusterAxesThatDoNotGoTogether) {
+  expect_bad("sweep --model tiny --analytic --axis nodes=2", "--axis nodes");
+  expect_bad("sweep --model tiny --cluster dgx-h100 --axis hardware=h100-sxm,h200", "--axis hardware");
+  expect_bad("sweep --model tiny --cluster dgx-h100 --hardware h200", "--hardware");
+  expect_bad("sweep --model tiny --cluster dgx-h100 --nodes 2 --axis nodes=1,2", "--nodes and --axis nodes");
+  expect_bad("sweep --model tiny --cluster lazydp-v100 --axis nodes=1,2", "nodes=2");
+  expect_bad("sweep --model tiny --cluster dgx-h100 --axis nodes=1,0", "nodes=0");
+  expect_bad("sweep --model tiny --nodes 2", "--nodes");
+  expect_bad("sweep --model tiny --cluster dgx-h100 --sharding " + dir() + "/no_plan.json", "no_plan.json");
+}
+
+// The scale-out figure from its two sweeps (tables in device memory, and in host memory), small.
+TEST(Cli, RendererDrawsTheScaleOutFigure) {
+  const std::string d = dir() + "/render_scale_out";
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d + "/data");
+  for (const std::string where : {"device", "host"})
+    ASSERT_EQ(run("sweep --cluster dgx-h100 --axis nodes=1,2,4 --model mlperf-dlrm --axis table-scale=0.01,10.4 "
+                  "--axis algo=sgd,dpsgd-f,lazydp --target-epsilon 1 -q --tables-in " + where + " --csv " + d +
+                  "/data/scale_out_" + where + ".csv").status,
+              0);
+  const std::string cmd = std::string("/usr/bin/python3 ") + PRIVREC_SOURCE_DIR + "/tools/report/render_report.py " + d;
+  ASSERT_EQ(std::system((cmd + " --png-only > /dev/null").c_str()), 0);
+  EXPECT_TRUE(non_trivial_png(d + "/fig11_scale_out.png"));
+  std::ifstream md(d + "/report.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("11. Scale-out"), std::string::npos);
+  EXPECT_NE(text.find("host memory"), std::string::npos);
 }

@@ -20,6 +20,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.lines  # noqa: E402
+import matplotlib.patches  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
 ALGOS = ["sgd", "dpsgd-b", "dpsgd-r", "dpsgd-f", "eana", "lazydp", "adafest", "dp-fest"]
@@ -32,7 +34,7 @@ STAGE_COLORS = plt.get_cmap("tab20").colors
 
 def human_bytes(b):
     for unit, div in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if b >= div:
+        if b >= 0.9995 * div:  # 999.7 GB reads "1 TB", not "1e+03 GB"
             return f"{b / div:.3g} {unit}"
     return f"{b:.0f} B"
 
@@ -699,6 +701,210 @@ def fig_skew(rep, skew, skew_cache):
             "while the dense noisy updates stream every row whatever the access pattern.",
             "\n".join(table_md))
 
+
+# 11. Scale-out: step time and time per epoch against the number of GPUs, and where a step's time goes.
+SCALE_OUT_GROUPS = [
+    ("embedding lookups (fwd.emb, bwd.emb)", ["fwd.emb", "bwd.emb"], "#4c72b0"),
+    ("MLPs (fwd.mlp, bwd.mlp, update.mlp)", ["fwd.mlp", "bwd.mlp", "update.mlp"], "#8da0cb"),
+    ("DP norms and clipping (dp.norm, dp.clip)", ["dp.norm", "dp.clip"], "#e5c494"),
+    ("noise and table updates (dp.update, update.sparse)", ["dp.update", "update.sparse"], "#c44e52"),
+    ("lazydp/adafest extras (lazydp.catchup, adafest.select)", ["lazydp.catchup", "adafest.select"], "#55a868"),
+    ("communication (comm.*)", ["comm.ids", "comm.fwd", "comm.bwd", "comm.norm", "comm.contrib", "comm.grads",
+                                "comm.next"], "#999999"),
+]
+PLACEMENT_MARKERS = {"device": "o", "host": "s"}
+
+
+def scale_out_points(device_rows, host_rows):
+    """{(table_bytes, devices, algo): row}: tables in device memory where a plan fits, else in host memory, else
+    absent."""
+    pts = {}
+    for rows in (host_rows, device_rows):  # device rows replace host rows
+        for r in rows:
+            if r.get("fits") == "true" and isinstance(r.get("step_ms"), float):
+                pts[(r["table_bytes"], int(r["devices"]), r["algo"])] = r
+    return pts
+
+
+def step_stage_ms(r):
+    """A scale-out row's per-step time by stage group (the once-per-run stages left out), and what no group takes."""
+    vals = [sum(r.get(st + "_ms", 0.0) or 0.0 for st in stages) for _, stages, _ in SCALE_OUT_GROUPS]
+    return vals, r["step_ms"] - sum(vals)
+
+
+def scale_out_lines(ax, bx, pts, size, algos, devs):
+    for a in algos:
+        xs = [d for d in devs if (size, d, a) in pts]
+        if not xs:
+            continue
+        rows = [pts[(size, d, a)] for d in xs]
+        for axis, key, scale in ((ax, "step_ms", 1), (bx, "wall_h", 1)):
+            ys = [r[key] * scale if isinstance(r.get(key), float) else float("nan") for r in rows]
+            axis.plot(xs, ys, "-", lw=1.2, color=COLORS[a])
+            for where, m in PLACEMENT_MARKERS.items():
+                sel = [(x, y) for x, y, r in zip(xs, ys, rows) if r["tables_in"] == where]
+                if sel:
+                    axis.plot([p[0] for p in sel], [p[1] for p in sel], m, ms=5, color=COLORS[a],
+                              mfc=COLORS[a] if where == "device" else "white")
+    for axis, ylabel in ((ax, "modeled step time (ms, log)"), (bx, "time per epoch (wall hours, log)")):
+        for d in devs:
+            if not any((size, d, a) in pts for a in algos):
+                axis.text(d, 0.5, "no placement fits", transform=axis.get_xaxis_transform(), rotation=90,
+                          ha="center", va="center", fontsize=8, color="#888888")
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set_xticks(devs)
+        axis.set_xticklabels([f"{d}" for d in devs])
+        axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        axis.set_xlim(devs[0] / 1.3, devs[-1] * 1.3)
+        axis.set_xlabel("H100 GPUs (8 per DGX node)")
+        axis.set_ylabel(ylabel)
+        axis.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"{human_bytes(size)} of tables: step time", fontsize=10)
+    bx.set_title(f"{human_bytes(size)} of tables: time per epoch", fontsize=10)
+
+
+def scale_out_bars(axes, pts, size, algos, counts):
+    for ax, d in zip(axes, counts):
+        shown = [a for a in algos if (size, d, a) in pts]
+        for i, a in enumerate(shown):
+            r = pts[(size, d, a)]
+            vals, rest = step_stage_ms(r)
+            bottom = 0.0
+            for (label, _, color), v in zip(SCALE_OUT_GROUPS, vals + []):
+                share = 100 * v / r["step_ms"]
+                ax.bar(i, share, 0.75, bottom=bottom, color=color, label=label)
+                bottom += share
+            if rest > 1e-9 * r["step_ms"]:
+                ax.bar(i, 100 * rest / r["step_ms"], 0.75, bottom=bottom, color="k", label="other")
+            ms = r["step_ms"]
+            ax.text(i, 101.5, f"{ms:,.0f}" if ms >= 100 else f"{ms:.3g}", ha="center", va="bottom", fontsize=7,
+                    rotation=90)
+        ax.set_xticks(range(len(shown)))
+        ax.set_xticklabels([f"{a} ({pts[(size, d, a)]['tables_in']})" for a in shown], rotation=45, ha="right",
+                           fontsize=8)
+        ax.set_ylim(0, 122)
+        ax.set_yticks(range(0, 101, 20))
+        ax.set_title(f"{human_bytes(size)} on {d} GPUs", fontsize=10)
+    axes[0].set_ylabel("share of the step (%); step ms above")
+
+
+def scale_out_counts(pts, size, devs, wanted=(8, 64, 256)):
+    """The GPU counts of the stage panels: each wanted count, or the smallest count that fits above it;
+    filled up with the counts between when two coincide."""
+    fitting = sorted({d for (s, d, _) in pts if s == size})
+    picked = []
+    for w in wanted:
+        c = next((d for d in fitting if d >= w), None)
+        if c is not None and c not in picked:
+            picked.append(c)
+    for d in fitting:
+        if len(picked) >= len(wanted):
+            break
+        if d not in picked:
+            picked.append(d)
+    return sorted(picked)
+
+
+def scale_out_table(pts, sizes, algos, devs):
+    md = ["| tables | GPUs | " + " | ".join(algos) + " |", "|---|---|" + "---|" * len(algos)]
+    for size in sizes:
+        for d in devs:
+            cells = []
+            for a in algos:
+                r = pts.get((size, d, a))
+                cells.append(f"{r['step_ms']:.3g} ms, {r['wall_h']:.3g} h ({r['tables_in']})" if r else "does not fit")
+            md.append(f"| {human_bytes(size)} | {d} | " + " | ".join(cells) + " |")
+    return "\n".join(md)
+
+
+def fig_scale_out(rep):
+    device_rows = read_csv(os.path.join(rep.data, "scale_out_device.csv"))
+    host_rows = read_csv(os.path.join(rep.data, "scale_out_host.csv"))
+    if not device_rows and not host_rows:
+        rep.skip("11. Scale-out", "no scale-out sweep (privrec report runs it for --model mlperf-dlrm: its 1 TB and "
+                 "10 TB of tables need a cluster)")
+        return
+    rows = device_rows + host_rows
+    pts = scale_out_points(device_rows, host_rows)
+    sizes = sorted({r["table_bytes"] for r in rows})
+    devs = sorted({int(r["devices"]) for r in rows})
+    algos = [a for a in ALGOS if any(r["algo"] == a for r in rows)]
+    big = sizes[-1]
+    counts = scale_out_counts(pts, big, devs)
+    fig = plt.figure(figsize=(13, 5.2 * len(sizes) + 5.2))
+    outer = fig.add_gridspec(len(sizes) + 1, 1, height_ratios=[1] * len(sizes) + [1.1], hspace=0.38)
+    for i, size in enumerate(sizes):
+        g = outer[i].subgridspec(1, 2, wspace=0.25)
+        scale_out_lines(fig.add_subplot(g[0]), fig.add_subplot(g[1]), pts, size, algos, devs)
+    if counts:
+        g = outer[len(sizes)].subgridspec(1, len(counts), wspace=0.08)
+        bar_axes = [fig.add_subplot(g[0])]
+        bar_axes += [fig.add_subplot(g[k], sharey=bar_axes[0]) for k in range(1, len(counts))]
+        for ax in bar_axes[1:]:
+            plt.setp(ax.get_yticklabels(), visible=False)
+        scale_out_bars(bar_axes, pts, big, algos, counts)
+        handles = [matplotlib.patches.Patch(color=c, label=l) for l, _, c in SCALE_OUT_GROUPS]
+        fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))
+    algo_handles = [matplotlib.lines.Line2D([], [], color=COLORS[a], lw=1.5, label=a) for a in algos]
+    place_handles = [matplotlib.lines.Line2D([], [], ls="", marker="o", color="k", label="tables in device memory"),
+                     matplotlib.lines.Line2D([], [], ls="", marker="s", color="k", mfc="white",
+                                             label="tables in host memory")]
+    fig.legend(handles=algo_handles + place_handles, loc="upper center", ncol=5, fontsize=8,
+               bbox_to_anchor=(0.5, 0.975))
+    r0 = rows[0]
+    fig.suptitle(f"Scale-out on {r0['cluster']} nodes ({r0['model']}, batch {r0['batch']:,.0f}, every algorithm at "
+                 f"epsilon {r0['epsilon'] if isinstance(r0.get('epsilon'), float) else 1:g}, modeled)", fontsize=11,
+                 y=0.995)
+    fig.subplots_adjust(top=0.93, bottom=0.1, left=0.07, right=0.98)
+    name = rep.save(fig, "fig11_scale_out")
+    rep.add("11. Scale-out on a cluster", [name], scale_out_caption(rows, pts, sizes, algos, devs, counts),
+            scale_out_table(pts, sizes, algos, devs))
+
+
+def scale_out_caption(rows, pts, sizes, algos, devs, counts):
+    r0 = rows[0]
+    eps = next((r["epsilon"] for r in rows if isinstance(r.get("epsilon"), float)), None)
+    steps = next((r["steps"] for r in rows if isinstance(r.get("steps"), float)), None)
+    text = (f"{r0['model']} at {' and '.join(human_bytes(s) for s in sizes)} of tables, batch {r0['batch']:,.0f}, on "
+            f"{devs[0]} to {devs[-1]} H100s ({r0['cluster']} nodes of 8, NVLink inside a node, one 400 Gb/s NIC per "
+            "GPU between nodes), the sharding chosen by the planner for each case. Placement: the tables go in the "
+            "GPUs' memory where a sharding fits, else in each node's host memory (2 TB, shared by its 8 GPUs; open "
+            "squares), and a point is absent where neither fits. ")
+    absent = [f"{human_bytes(s)} on {d} GPUs" for s in sizes for d in devs
+              if not any((s, d, a) in pts for a in algos)]
+    if absent:
+        text += f"Nothing fits at {and_list(absent)}. "
+    if eps is not None and steps is not None:
+        text += (f"Every DP algorithm's noise is set for epsilon {eps:g} (delta {r0['delta']:g}) over one epoch of "
+                 f"the preset's data set (Criteo 1TB: {num(steps)} steps of {r0['batch']:,.0f} examples; "
+                 "dp-fest's one-shot histogram at --fest-sigma 8); time per epoch is those steps at the modeled step "
+                 "time plus the once-per-run stages. ")
+    big = sizes[-1]
+    notes = []
+    for a in ("lazydp", "dpsgd-f"):
+        have = [d for d in devs if (big, d, a) in pts]
+        if have:
+            lo, hi = pts[(big, have[0], a)], pts[(big, have[-1], a)]
+            notes.append(f"{a} {num(lo['step_ms'])} ms per step on {have[0]} GPUs ({lo['tables_in']} memory) and "
+                         f"{num(hi['step_ms'])} ms on {have[-1]} ({hi['tables_in']}), {num(hi['wall_h'])} h per epoch")
+    if notes:
+        text += f"At {human_bytes(big)}: " + "; ".join(notes) + ". "
+    top = [(d, a) for d in reversed(devs) for a in ("lazydp", "sgd") if (big, d, a) in pts]
+    if top:
+        d, a = top[0]
+        r = pts[(big, d, a)]
+        text += (f"Communication is {100 * r['comm_ms'] / r['step_ms']:.0f} % of {a}'s step on {d} GPUs: once the "
+                 "tables are spread, the all-to-alls of ids and pooled embeddings and the all-reduces dominate every "
+                 "algorithm without a dense noisy update. ")
+    if counts:
+        text += (f"Below: where the step's time goes at {human_bytes(big)} on {and_list([str(c) for c in counts])} "
+                 "GPUs (the smallest count where a placement fits stands in for 8), as shares of each algorithm's "
+                 "step (its total in ms above the bar; lazydp's flush and dp-fest's selection run once per run and are "
+                 "left out).")
+    return text
+
+
 def write(rep):
     html_parts = ["<!doctype html><meta charset='utf-8'><title>privrec report</title>",
                   "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
@@ -758,6 +964,7 @@ def main():
     fig_sensitivity(rep, read_csv(os.path.join(rep.data, "pooling.csv")), skew)
     fig_device_cache(rep)
     fig_skew(rep, skew, read_csv(os.path.join(rep.data, "skew_device_cache.csv")))
+    fig_scale_out(rep)
     write(rep)
     print(f"render_report: {len(rep.sections)} figures, {len(rep.skipped)} left out")
     return 0
