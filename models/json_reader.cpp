@@ -20,7 +20,7 @@ nlohmann::json parse_json_file(const std::string& file) {
   buffer << in.rdbuf();
   try {
     return nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax, and numbers beyond a double (1e400)
     throw InputError(file + ": not valid JSON: " + e.what());
   }
 }

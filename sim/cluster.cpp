@@ -22,6 +22,8 @@ namespace {
 // machines we model are a few thousand nodes of 8.
 constexpr int64_t kMaxNodes = 4096;
 constexpr int64_t kMaxDevicesPerNode = 4096;
+// The model evaluates every device's shards: beyond this a run would take minutes and gigabytes.
+constexpr int64_t kMaxDevices = 65536;
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -161,6 +163,10 @@ ClusterProfile parse_cluster_profile(const nlohmann::json& j, const std::string&
   c.device = parse_device(r, j);
   c.devices_per_node = count_up_to(r, "devices_per_node", kMaxDevicesPerNode);
   c.nodes = count_up_to(r, "nodes", kMaxNodes);
+  if (c.devices() > kMaxDevices)
+    throw config_error(file, "nodes", fmt::format("{} (x {} devices_per_node = {} devices)", c.nodes, c.devices_per_node,
+                                                  c.devices()),
+                       fmt::format("at most {} devices in all", kMaxDevices));
   if (c.devices_per_node > 1 || r.has("intra_node")) c.intra_node = parse_intra_node(r, c.devices_per_node);
   if (c.nodes > 1 || r.has("network")) parse_network(r, c);
   parse_collectives(r, c);
@@ -199,6 +205,9 @@ ClusterProfile single_device_cluster(const HardwareProfile& h) {
 void set_nodes(ClusterProfile& c, int64_t nodes) {
   if (nodes < 1 || nodes > kMaxNodes)
     throw InputError(fmt::format("--nodes {}: expected a whole number of nodes from 1 to {}", nodes, kMaxNodes));
+  if (nodes * c.devices_per_node > kMaxDevices)
+    throw InputError(fmt::format("--nodes {}: {} devices per node make {} devices; the model takes at most {}", nodes,
+                                 c.devices_per_node, nodes * c.devices_per_node, kMaxDevices));
   if (nodes > 1 && c.nics_per_node == 0)
     throw InputError(fmt::format("--nodes {}: cluster {} has no network between nodes (its file gives no \"network\")",
                                  nodes, c.name));

@@ -34,6 +34,7 @@ CollectiveCost ring_all_reduce(const ClusterProfile& c, double bytes) {
     step_ms = std::max(step_ms, steps_ms(c.inter_node, 1, step_bytes));
   }
   cost.ms = steps * step_ms;
+  cost.device = use;
   return cost;
 }
 
@@ -51,6 +52,7 @@ CollectiveCost hierarchical_all_reduce(const ClusterProfile& c, double bytes) {
     cost.inter = {2 * (n - 1) * step_bytes, 2 * (n - 1)};
     cost.ms += steps_ms(c.inter_node, 2 * (n - 1), step_bytes);
   }
+  cost.device = {cost.intra.bytes + cost.inter.bytes, cost.intra.messages + cost.inter.messages};
   return cost;
 }
 
@@ -63,6 +65,7 @@ CollectiveCost direct_all_to_all(const ClusterProfile& c, double bytes) {
   // All messages are in flight together: each level pays one latency and its bytes at its rate.
   if (g > 1) cost.ms = std::max(cost.ms, steps_ms(c.intra_node, 1, cost.intra.bytes));
   if (N > g) cost.ms = std::max(cost.ms, steps_ms(c.inter_node, 1, cost.inter.bytes));
+  cost.device = {cost.intra.bytes + cost.inter.bytes, cost.intra.messages + cost.inter.messages};
   return cost;
 }
 
@@ -114,6 +117,7 @@ CollectiveCost run(const std::map<std::string, Algorithm>& registry, const char*
 nlohmann::json CollectiveCost::to_json() const {
   return {{"intra_node", {{"bytes", intra.bytes}, {"messages", intra.messages}}},
           {"inter_node", {{"bytes", inter.bytes}, {"messages", inter.messages}}},
+          {"per_device", {{"bytes", device.bytes}, {"messages", device.messages}}},
           {"ms", ms}};
 }
 

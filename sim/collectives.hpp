@@ -20,6 +20,9 @@ struct LinkUse {
 
 struct CollectiveCost {
   LinkUse intra, inter;  // bytes sent and messages sent per device over the node's links / the network
+  // What the busiest device sends in all: intra + inter where every device uses both levels
+  // (hierarchical, all-to-all); one level's for the ring, whose devices each send on one level.
+  LinkUse device;
   double ms = 0;         // time of the collective
   // {"intra_node": {"bytes", "messages"}, "inter_node": {"bytes", "messages"}, "ms"}
   nlohmann::json to_json() const;

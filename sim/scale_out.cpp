@@ -7,6 +7,7 @@
 
 #include "models/config_error.hpp"
 #include "models/kernel_work/kernel_work.hpp"
+#include "models/kernel_work/working_memory.hpp"
 #include "sim/analytic_model.hpp"
 #include "sim/memory_levels.hpp"
 #include "sim/row_traffic.hpp"
@@ -119,7 +120,7 @@ ClusterModel::DeviceResult ClusterModel::evaluate(const std::vector<Shard>& shar
     out.stages[s] = timed(st, total[s].divided_by(static_cast<uint64_t>(counted[s])), link, false);
   }
   const StepRecord setup = walk_device(family, cfg_, plan.setup, device_sizes(w_, shards, setup_, n), false);
-  const StepRecord fin = walk_device(family, cfg_, plan.finish, device_sizes(w_, shards, flush_, n), false);
+  const StepRecord fin = walk_device(family, cfg_, plan.finish, device_sizes(w_, shards, flush_, n, true), false);
   for (const auto& [rec, before] : {std::pair{&setup, true}, std::pair{&fin, false}})
     for (size_t s = 0; s < kStages; ++s)
       if (rec->ran[s]) out.once.push_back(timed(static_cast<Stage>(s), rec->work[s], 0, before));
@@ -191,8 +192,8 @@ std::vector<ClusterStage> ClusterModel::comm_stages(const std::vector<std::vecto
     if (!cost) continue;
     ClusterStage x;
     x.stage.stage = st.stage;
-    x.stage.work.comm_bytes = static_cast<uint64_t>(std::llround(cost->intra.bytes + cost->inter.bytes));
-    x.stage.work.comm_messages = static_cast<uint64_t>(std::llround(cost->intra.messages + cost->inter.messages));
+    x.stage.work.comm_bytes = static_cast<uint64_t>(std::llround(cost->device.bytes));
+    x.stage.work.comm_messages = static_cast<uint64_t>(std::llround(cost->device.messages));
     x.stage.time.ms = x.stage.time.link_ms = cost->ms;
     x.stage.time.bound = Bound::link;
     x.mean_ms = cost->ms;
@@ -211,11 +212,14 @@ ClusterReport ClusterModel::run(const ShardingPlan& plan) const {
   r.devices = n, r.batch_size = w_.batch_size, r.steps = steps_;
   r.table_GB = static_cast<double>(w_.table_bytes()) / 1e9;
   const std::vector<ClusterStage> comm = comm_stages(shards, plan);
-  for (size_t s = 0; s < kStages; ++s) {
-    const Stage st = static_cast<Stage>(s);
-    if (is_communication(st)) {
+  std::array<bool, kStages> done{};
+  for (const PlanStage& ps : plan_of(cfg_.kind).step) {  // in plan order, each stage once
+    const size_t s = static_cast<size_t>(ps.stage);
+    if (done[s]) continue;
+    done[s] = true;
+    if (is_communication(ps.stage)) {
       for (const ClusterStage& c : comm)
-        if (c.stage.stage == st) r.stages.push_back(c), r.comm_ms += c.stage.time.ms;
+        if (c.stage.stage == ps.stage) r.stages.push_back(c), r.comm_ms += c.stage.time.ms;
       continue;
     }
     ClusterStage x;
@@ -232,7 +236,10 @@ ClusterReport ClusterModel::run(const ShardingPlan& plan) const {
     x.mean_ms = sum / static_cast<double>(n);
     r.stages.push_back(x);
   }
-  for (const ClusterStage& s : r.stages) r.step_ms += s.stage.time.ms;
+  // Summed in vocabulary order, as the single-device model sums (the same bits on one device).
+  std::vector<double> ms(kStages, 0.0);
+  for (const ClusterStage& s : r.stages) ms[static_cast<size_t>(s.stage.stage)] = s.stage.time.ms;
+  for (const double x : ms) r.step_ms += x;
   // Once-per-run stages: the slowest device's, in the first device's order.
   for (size_t i = 0; i < dev[0]->once.size(); ++i) {
     ClusterStage x{dev[0]->once[i], 0, 0, std::nullopt};
@@ -247,6 +254,7 @@ ClusterReport ClusterModel::run(const ShardingPlan& plan) const {
   }
   r.throughput_examples_per_s = r.step_ms > 0 ? 1e3 * static_cast<double>(w_.batch_size) / r.step_ms : 0;
   for (const auto& s : shards) r.memory.push_back(device_memory(w_, cfg_, s, n));
+  r.tables_fit = r.table_GB <= static_cast<double>(n) * h_.table_memory().memory_GB;
   for (const DeviceMemory& m : r.memory) r.fits = r.fits && fits(m);
   return r;
 }
@@ -257,13 +265,22 @@ double ClusterModel::table_side_bytes(const DeviceMemory& m) const {
   return h_.tables_in == "host" ? m.tables + m.history : m.total();
 }
 
-double ClusterModel::table_side_capacity() const { return h_.table_memory().memory_GB * 1e9; }
+// Device memory as the backends plan it (kUsableDeviceMemory of it); a host's share as it is.
+double ClusterModel::table_side_capacity() const {
+  return h_.tables_in == "host" ? h_.host->memory_GB * 1e9 : device_side_capacity();
+}
+
+double ClusterModel::device_side_capacity() const {
+  const double cache = h_.tables_in == "host" && h_.device_cache ? h_.device_cache->capacity_GB * 1e9 : 0.0;
+  return kUsableDeviceMemory * h_.device.memory_GB * 1e9 - cache;
+}
+
+double ClusterModel::device_side_bytes(const DeviceMemory& m) const {
+  return h_.tables_in == "host" ? m.mlp + m.buffers : m.total();
+}
 
 bool ClusterModel::fits(const DeviceMemory& m) const {
-  if (table_side_bytes(m) > table_side_capacity()) return false;
-  if (h_.tables_in != "host") return true;
-  const double cache = h_.device_cache ? h_.device_cache->capacity_GB * 1e9 : 0.0;
-  return m.mlp + m.buffers + cache <= h_.device.memory_GB * 1e9;
+  return table_side_bytes(m) <= table_side_capacity() && device_side_bytes(m) <= device_side_capacity();
 }
 
 double ClusterModel::device_step_ms(const std::vector<Shard>& shards) const {
@@ -277,13 +294,14 @@ double ClusterModel::device_step_ms(const std::vector<Shard>& shards) const {
 SimReport ClusterReport::as_sim_report() const {
   SimReport r;
   for (const ClusterStage& s : stages) r.stages.push_back(s.stage);
+  std::stable_sort(r.stages.begin(), r.stages.end(), [](const SimStage& a, const SimStage& b) { return a.stage < b.stage; });
   for (const ClusterStage& s : once) r.once.push_back(s.stage);
   r.step_ms = step_ms;
   r.throughput_examples_per_s = throughput_examples_per_s;
   r.batch_size = batch_size;
   r.steps = steps;
   r.table_GB = table_GB;
-  r.tables_fit = fits;
+  r.tables_fit = tables_fit;
   return r;
 }
 

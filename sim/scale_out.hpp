@@ -39,6 +39,7 @@ struct ClusterReport {
   double table_GB = 0;
   std::vector<DeviceMemory> memory;  // per device
   bool fits = true;                  // every device's footprint within its memory
+  bool tables_fit = true;            // the tables alone within the devices' memory (the single-device model's test)
   // The single-device view (stages in vocabulary order, as simulate_analytic reports them).
   SimReport as_sim_report() const;
   nlohmann::json to_json(const Workload& w, const ShardingPlan& plan) const;
@@ -64,9 +65,13 @@ class ClusterModel {
   // the tables and lazydp's history in its share of the host and the rest (and any device cache)
   // in device memory.
   bool fits(const DeviceMemory& m) const;
-  // The bytes of a footprint that count against the table side's capacity, and that capacity.
+  // The bytes of a footprint that count against the table side's capacity, and that capacity
+  // (device memory: the share the backends plan to fill, less a device cache; host: its share).
   double table_side_bytes(const DeviceMemory& m) const;
   double table_side_capacity() const;
+  // The same for device memory (with tables in device memory: the table side itself).
+  double device_side_bytes(const DeviceMemory& m) const;
+  double device_side_capacity() const;
   const HardwareProfile& device_profile() const { return h_; }
   // One device's step time (its stages without communication) if it held `shards`.
   double device_step_ms(const std::vector<Shard>& shards) const;

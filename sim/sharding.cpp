@@ -8,6 +8,7 @@
 
 #include "models/config_error.hpp"
 #include "models/json_reader.hpp"
+#include "models/kernel_work/working_memory.hpp"
 #include "models/plan.hpp"
 #include "traces/synthetic_trace.hpp"
 
@@ -20,28 +21,31 @@ uint64_t scaled(uint64_t n, double share) { return static_cast<uint64_t>(std::ll
 
 // A shard's sizes from its table's: lookups and what follows them by the lookup share, rows and the
 // selection's false positives by the row share. Bags keep their count (a shard sees every bag of
-// the batch, with fewer ids in each): the squares of the bag sizes follow a binomial split.
-TableSizes shard_sizes(const TableSizes& t, const Shard& s, uint64_t batch) {
+// the batch, with fewer ids in each): the squares of the bag sizes follow a binomial split. A
+// replica's update side (the batch's rows, the selection, lazydp's owed rows) is the whole
+// batch's; a flush owes every row, so its owed counts go by rows.
+TableSizes shard_sizes(const TableSizes& t, const Shard& s, uint64_t batch, bool flush) {
   if (s.lookup_share == 1 && s.row_share == 1) return t;
-  const double p = s.lookup_share, f = s.row_share;
+  const double p = s.lookup_share, f = s.row_share, u = s.replica ? 1.0 : p;
   TableSizes o;
   o.rows = static_cast<uint64_t>(s.rows);
   o.lookups = scaled(t.lookups, p);
-  o.unique_rows = scaled(t.unique_rows, p);
+  o.unique_rows = scaled(t.unique_rows, u);
   o.bag_distinct = scaled(t.bag_distinct, p);
   const double L = batch > 0 ? static_cast<double>(t.lookups) / static_cast<double>(batch) : 0;
-  o.bag_lookups_sq = static_cast<uint64_t>(std::llround(static_cast<double>(batch) * (L * p * (1 - p) + L * L * p * p)));
+  const double bags = static_cast<double>(batch) * (s.replica ? p : 1.0), q = s.replica ? 1.0 : p;
+  o.bag_lookups_sq = static_cast<uint64_t>(std::llround(bags * (L * q * (1 - q) + L * L * q * q)));
   o.bag_sort_ops = scaled(t.bag_sort_ops, p);
   o.lookup_sort_ops = scaled(t.lookup_sort_ops, p);
   o.bag_distinct_sort_ops = scaled(t.bag_distinct_sort_ops, p);
-  o.selected_touched = scaled(t.selected_touched, p);
+  o.selected_touched = scaled(t.selected_touched, u);
   o.selected = o.selected_touched + scaled(t.selected - std::min(t.selected, t.selected_touched), f);
   o.selection_draws = scaled(t.selection_draws, f);
-  o.next_lookups = scaled(t.next_lookups, p);
-  o.next_unique = scaled(t.next_unique, p);
-  o.next_sort_ops = scaled(t.next_sort_ops, p);
-  o.owed = scaled(t.owed, p);
-  o.owed_steps = scaled(t.owed_steps, p);
+  o.next_lookups = scaled(t.next_lookups, u);
+  o.next_unique = scaled(t.next_unique, u);
+  o.next_sort_ops = scaled(t.next_sort_ops, u);
+  o.owed = scaled(t.owed, flush ? f : u);
+  o.owed_steps = scaled(t.owed_steps, flush ? f : u);
   o.trace_lookups = scaled(t.trace_lookups, p);
   o.trace_bag_distinct = scaled(t.trace_bag_distinct, p);
   o.trace_bag_sort_ops = scaled(t.trace_bag_sort_ops, p);
@@ -73,8 +77,10 @@ TablePlacement parse_placement(JsonObjectReader& r, const std::string& path, con
   if (r.has("devices")) {
     const nlohmann::json& list = r.required_array("devices");
     for (size_t i = 0; i < list.size(); ++i) {
-      if (!list[i].is_number_integer())
-        throw config_error(r.file(), fmt::format("{}.devices[{}]", path, i), json_value_text(list[i]), "a device number");
+      const bool ok = list[i].is_number_integer() && list[i].get<double>() >= 0 && list[i].get<double>() < static_cast<double>(devices);
+      if (!ok)
+        throw config_error(r.file(), fmt::format("{}.devices[{}]", path, i), json_value_text(list[i]),
+                           fmt::format("a device number from 0 to {}", devices - 1));
       p.devices.push_back(list[i].get<int64_t>());
     }
   } else if (p.scheme == ShardScheme::table_wise) {
@@ -166,12 +172,18 @@ ShardingPlan load_sharding_plan(const std::string& file, const Workload& w, int6
   return parse_sharding_plan(parse_json_file(file), file, w, devices);
 }
 
+int64_t row_block_rows(int64_t rows, int64_t k, int64_t block) { return rows / k + (block < rows % k ? 1 : 0); }
+
+int64_t row_block_of(int64_t rows, int64_t k, int64_t row) {
+  const int64_t small = rows / k, big = small + 1, split = (rows % k) * big;  // the first rows % k blocks are big
+  return row < split ? row / big : rows % k + (row - split) / small;
+}
+
 std::vector<double> row_block_lookup_shares(const TableSpec& t, int64_t k) {
   std::vector<double> share(static_cast<size_t>(k));
-  const int64_t block = (t.rows + k - 1) / k;
-  auto rows_in = [&](int64_t b) { return std::max<int64_t>(0, std::min(t.rows, (b + 1) * block) - b * block); };
+  auto rows_in = [&](int64_t b) { return static_cast<double>(row_block_rows(t.rows, k, b)) / static_cast<double>(t.rows); };
   if (t.access.kind != AccessDistribution::Kind::zipf) {
-    for (int64_t b = 0; b < k; ++b) share[b] = static_cast<double>(rows_in(b)) / static_cast<double>(t.rows);
+    for (int64_t b = 0; b < k; ++b) share[b] = rows_in(b);
     return share;
   }
   // The hottest ranks where the generator puts them; the tail spread by rows (its map scatters them).
@@ -180,16 +192,15 @@ std::vector<double> row_block_lookup_shares(const TableSpec& t, int64_t k) {
   double head = 0, total = 0;
   for (int64_t r = 1; r <= exact; ++r) {
     const double m = std::pow(static_cast<double>(r), -s);
-    share[zipf_row_of_rank(t.rows, a, r) / block] += m, head += m;
+    share[row_block_of(t.rows, k, zipf_row_of_rank(t.rows, a, r))] += m, head += m;
   }
   total = head;
   if (t.rows > exact) {  // the tail's mass by the integral of x^-s (Euler-Maclaurin to first order)
-    const double a = static_cast<double>(exact) + 0.5, b = static_cast<double>(t.rows) + 0.5;
-    total += s == 1 ? std::log(b / a) : (std::pow(b, 1 - s) - std::pow(a, 1 - s)) / (1 - s);
+    const double lo = static_cast<double>(exact) + 0.5, hi = static_cast<double>(t.rows) + 0.5;
+    total += s == 1 ? std::log(hi / lo) : (std::pow(hi, 1 - s) - std::pow(lo, 1 - s)) / (1 - s);
   }
   const double tail = total - head;
-  for (int64_t b = 0; b < k; ++b)
-    share[b] = (share[b] + tail * static_cast<double>(rows_in(b)) / static_cast<double>(t.rows)) / total;
+  for (int64_t b = 0; b < k; ++b) share[b] = (share[b] + tail * rows_in(b)) / total;
   return share;
 }
 
@@ -206,13 +217,12 @@ std::vector<std::vector<Shard>> device_shards(const Workload& w, const ShardingP
         break;
       case ShardScheme::data_parallel:
         for (int64_t d : p.devices)
-          out[d].push_back({t, spec.rows, spec.dim, 1.0 / static_cast<double>(devices), 1});
+          out[d].push_back({t, spec.rows, spec.dim, 1.0 / static_cast<double>(devices), 1, true});
         break;
       case ShardScheme::row_wise: {
         const std::vector<double> share = row_block_lookup_shares(spec, k);
-        const int64_t block = (spec.rows + k - 1) / k;
         for (int64_t b = 0; b < k; ++b) {
-          const int64_t rows = std::max<int64_t>(0, std::min(spec.rows, (b + 1) * block) - b * block);
+          const int64_t rows = row_block_rows(spec.rows, k, b);
           out[p.devices[b]].push_back({t, rows, spec.dim, share[b], static_cast<double>(rows) / static_cast<double>(spec.rows)});
         }
         break;
@@ -226,7 +236,8 @@ std::vector<std::vector<Shard>> device_shards(const Workload& w, const ShardingP
 
 int64_t local_batch(int64_t batch, int64_t devices) { return (batch + devices - 1) / devices; }
 
-DeviceSizes device_sizes(const Workload& w, const std::vector<Shard>& shards, const StepSizes& whole, int64_t devices) {
+DeviceSizes device_sizes(const Workload& w, const std::vector<Shard>& shards, const StepSizes& whole, int64_t devices,
+                         bool flush) {
   DeviceSizes out;
   out.dense = StepSizes{whole.dense, {}};
   const uint64_t B = whole.dense.batch;
@@ -238,7 +249,7 @@ DeviceSizes device_sizes(const Workload& w, const std::vector<Shard>& shards, co
   for (const Shard& s : shards) {
     StepSizes& g = by_dim[s.dim];
     if (g.tables.empty()) g.dense = whole.dense, g.dense.dim = static_cast<uint64_t>(s.dim);
-    g.tables.push_back(shard_sizes(whole.tables[s.table], s, B));
+    g.tables.push_back(shard_sizes(whole.tables[s.table], s, B, flush));
   }
   for (auto& [dim, g] : by_dim) {
     g.dense.tables = g.tables.size();
@@ -255,22 +266,22 @@ nlohmann::json DeviceMemory::to_json() const {
 DeviceMemory device_memory(const Workload& w, const AlgorithmConfig& cfg, const std::vector<Shard>& shards,
                            int64_t devices) {
   DeviceMemory m;
-  const double B = static_cast<double>(w.batch_size), b = static_cast<double>(local_batch(w.batch_size, devices));
+  const int64_t B = w.batch_size, b = local_batch(w.batch_size, devices);
   const bool lazy = plan_of(cfg.kind).has(OpKind::lazy_catchup);
   for (const Shard& s : shards) {
     const TableSpec& t = w.tables[s.table];
     const double rows = static_cast<double>(s.rows), dim = static_cast<double>(s.dim);
-    const double lookups = B * static_cast<double>(t.pooling) * s.lookup_share;
     m.tables += rows * dim * kF;
     if (lazy) m.history += rows * kH;
-    // ids and offsets, pooled outputs and their gradients, the coalesced gradient (at most one row per id)
-    m.buffers += lookups * kI + B * kI + 2 * B * dim * kF + std::min(lookups, rows) * (kI + dim * kF);
+    // A replica looks up its local batch and all-reduces a dense gradient of the table; an owner
+    // serves the whole batch and sends and receives its pooled vectors and their gradients.
+    const int64_t examples = s.replica ? b : B;
+    const double per_example = static_cast<double>(t.pooling) * (s.replica ? 1.0 : s.lookup_share);
+    m.buffers += table_working_bytes(per_example, s.dim, cfg.kind, examples) + static_cast<double>(examples) * kI;
+    m.buffers += s.replica ? rows * dim * kF : 2 * static_cast<double>(B) * dim * kF;
   }
-  const DenseShape d = dense_shape(w, static_cast<int64_t>(b));
-  m.mlp = 2 * static_cast<double>(d.mlp_parameters()) * kF;
-  double activations = static_cast<double>(d.dense_values) + b * static_cast<double>(d.features() * d.dim + d.width);
-  for (const MlpLayer& l : d.layers) activations += 2 * b * static_cast<double>(l.out);
-  m.buffers += 2 * activations * kF;  // forward values and their deltas
+  m.mlp = 2 * static_cast<double>(w.mlp_parameters()) * kF;  // parameters and their gradients
+  m.buffers += dense_working_bytes(w, cfg.kind, b);
   return m;
 }
 

@@ -49,7 +49,15 @@ struct Shard {
   int64_t rows = 0, dim = 0;
   double lookup_share = 1;  // of the table's lookups of the whole batch (data-parallel: the local batch's)
   double row_share = 1;     // of the table's rows
+  // A data-parallel copy: it looks up its local batch's ids but, after the gradients' all-reduce,
+  // applies the whole batch's update (and catch-up, selection and flush) to every row it holds.
+  bool replica = false;
 };
+
+// Row blocks: k blocks as even as can be (the first rows % k blocks one row longer); every block
+// has a row when k <= rows.
+int64_t row_block_rows(int64_t rows, int64_t k, int64_t block);
+int64_t row_block_of(int64_t rows, int64_t k, int64_t row);
 
 // The share of a table's lookups each of k row blocks receives under the synthetic trace's
 // row layout (traces/synthetic_trace.hpp): the rows' share for uniform access; for zipf the
@@ -66,7 +74,9 @@ struct DeviceSizes {
   StepSizes dense;
   std::vector<StepSizes> tables;
 };
-DeviceSizes device_sizes(const Workload& w, const std::vector<Shard>& shards, const StepSizes& whole, int64_t devices);
+// `flush`: `whole` is lazydp's flush, whose owed rows are every row (split by rows, not lookups).
+DeviceSizes device_sizes(const Workload& w, const std::vector<Shard>& shards, const StepSizes& whole, int64_t devices,
+                         bool flush = false);
 
 // The examples one device trains on: the batch split evenly, the first devices taking the rest.
 int64_t local_batch(int64_t batch, int64_t devices);

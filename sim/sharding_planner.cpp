@@ -7,6 +7,7 @@
 
 #include "models/config_error.hpp"
 #include "models/human_bytes.hpp"
+#include "models/kernel_work/working_memory.hpp"
 
 namespace privrec::sim {
 
@@ -177,6 +178,33 @@ std::optional<ShardingPlan> build(const ClusterModel& m, Preference pref) {
   return p.plan();
 }
 
+// What to try instead, for this cluster and placement.
+std::string advice(const ClusterModel& m, bool host) {
+  std::string a;
+  if (m.cluster().nics_per_node > 0) a += "more nodes (--nodes), ";
+  if (!host && m.device_profile().host) a += "tables in host memory (--tables-in host), ";
+  return a + "fewer rows (--table-scale)";
+}
+
+[[noreturn]] void refuse_table(const ClusterModel& m, Placer& p, size_t t) {
+  const Workload& w = m.workload();
+  const int64_t n = m.cluster().devices();
+  std::vector<int64_t> all(static_cast<size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
+  const bool rows = w.tables[t].rows >= n;
+  const auto s = p.shortfall(t, {rows ? ShardScheme::row_wise : ShardScheme::table_wise, rows ? all : std::vector<int64_t>{0}});
+  const bool host = m.device_profile().tables_in == "host";
+  const std::string where = n == 1 ? fmt::format("on the one device of {}", m.cluster().name)
+                                   : fmt::format("even row-wise over all {} devices of {}", n, m.cluster().name);
+  throw InputError(fmt::format(
+      "no sharding fits: table {} ({}) does not fit {}: its shard on device {} needs {}, and the {} available to device "
+      "{}'s tables ({}) has {} left after the larger tables placed before it{}: {} short; use {}",
+      w.tables[t].name, human_bytes(static_cast<double>(w.tables[t].bytes())), where, s.device, human_bytes(s.need),
+      human_bytes(p.capacity()), s.device, host ? "its share of the node's host memory" : "usable device memory",
+      human_bytes(std::max(0.0, s.left)), host ? "" : ", the MLPs and the buffers", human_bytes(s.need - std::max(0.0, s.left)),
+      advice(m, host)));
+}
+
 [[noreturn]] void refuse(const ClusterModel& m) {
   // Row-wise over every device spreads memory most evenly: name the first table that finds no room.
   Placer p(m);
@@ -184,24 +212,23 @@ std::optional<ShardingPlan> build(const ClusterModel& m, Preference pref) {
   std::vector<size_t> order(w.tables.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return w.tables[a].bytes() > w.tables[b].bytes(); });
-  const int64_t n = m.cluster().devices();
-  for (size_t t : order) {
-    if (p.row_wise(t) || p.table_wise(t)) continue;
-    std::vector<int64_t> all(static_cast<size_t>(n));
-    std::iota(all.begin(), all.end(), 0);
-    const auto s = p.shortfall(t, {w.tables[t].rows >= n ? ShardScheme::row_wise : ShardScheme::table_wise,
-                                   w.tables[t].rows >= n ? all : std::vector<int64_t>{0}});
-    const bool host = m.device_profile().tables_in == "host";
-    throw InputError(fmt::format(
-        "no sharding fits: table {} ({}) does not fit even row-wise over all {} devices of {}: its shard on device {} "
-        "needs {}, and the {} available to device {}'s tables ({}) has {} left after the larger tables placed before "
-        "it{}: {} short; use more devices (--nodes){} or fewer rows (--table-scale)",
-        w.tables[t].name, human_bytes(static_cast<double>(w.tables[t].bytes())), n, m.cluster().name, s.device,
-        human_bytes(s.need), human_bytes(p.capacity()), s.device, host ? "its share of the node's host memory" : "device memory",
-        human_bytes(std::max(0.0, s.left)), host ? "" : ", the MLPs and the buffers",
-        human_bytes(s.need - std::max(0.0, s.left)), host ? "" : ", tables in host memory (--tables-in host)"));
-  }
-  throw InputError(fmt::format("no sharding of {} fits {}'s device memory", w.name, m.cluster().name));
+  for (size_t t : order)
+    if (!p.row_wise(t) && !p.table_wise(t)) refuse_table(m, p, t);
+  // Every table found room: what overflows is device memory itself (MLPs, buffers, a device cache).
+  const std::vector<DeviceMemory> mem = m.memory(p.plan());
+  size_t worst = 0;
+  for (size_t d = 0; d < mem.size(); ++d)
+    if (m.device_side_bytes(mem[d]) > m.device_side_bytes(mem[worst])) worst = d;
+  const HardwareProfile& h = m.device_profile();
+  const double cache = h.tables_in == "host" && h.device_cache ? h.device_cache->capacity_GB * 1e9 : 0.0;
+  throw InputError(fmt::format(
+      "no sharding fits: device {} needs {} of device memory for the MLPs ({}) and the step's buffers ({}){}, and "
+      "{:.0f} % of its {} ({}) is usable{}: {} short; use a smaller --batch{}",
+      worst, human_bytes(m.device_side_bytes(mem[worst]) + cache), human_bytes(mem[worst].mlp), human_bytes(mem[worst].buffers),
+      cache > 0 ? fmt::format(" beside a {} device cache", human_bytes(cache)) : std::string(), 100 * kUsableDeviceMemory,
+      human_bytes(h.device.memory_GB * 1e9), human_bytes(kUsableDeviceMemory * h.device.memory_GB * 1e9),
+      h.tables_in == "host" ? "" : " (with the tables)",
+      human_bytes(m.device_side_bytes(mem[worst]) - m.device_side_capacity()), cache > 0 ? " or --device-cache" : ""));
 }
 
 bool fits(const ClusterModel& m, const ShardingPlan& plan) {

@@ -292,9 +292,9 @@ std::optional<sim::ClusterProfile> ClusterFlags::resolve(const po::variables_map
   return c;
 }
 
-double ClusterFlags::price_of(const sim::ClusterProfile* c) const {
-  if (!std::isnan(price)) {
-    if (!(price >= 0) || std::isinf(price))
+double ClusterFlags::price_of(const po::variables_map& vm, const sim::ClusterProfile* c) const {
+  if (vm.count("price-per-device-hour")) {
+    if (!(price >= 0) || !std::isfinite(price))
       throw InputError(fmt::format("--price-per-device-hour {}: expected a price >= 0 in USD", price));
     return price;
   }

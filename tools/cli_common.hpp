@@ -79,13 +79,13 @@ struct PlacementFlags {
 struct ClusterFlags {
   std::string cluster, sharding = "auto";
   int64_t nodes = 0;                 // 0: the cluster's
-  double price = std::numeric_limits<double>::quiet_NaN();  // NaN: the cluster's
+  double price = 0;
   void add_to(po::options_description& o);
   // The cluster with --nodes applied, or none without --cluster (then --nodes and --sharding are
   // refused: InputError).
   std::optional<sim::ClusterProfile> resolve(const po::variables_map& vm) const;
   // The price per device-hour: --price-per-device-hour, else the cluster's (0: none).
-  double price_of(const sim::ClusterProfile* c) const;
+  double price_of(const po::variables_map& vm, const sim::ClusterProfile* c) const;
 };
 
 struct AlgorithmFlags {

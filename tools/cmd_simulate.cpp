@@ -7,6 +7,7 @@
 
 #include "models/config_error.hpp"
 #include "sim/chrome_trace.hpp"
+#include "models/kernel_work/working_memory.hpp"
 #include "sim/sharding_planner.hpp"
 #include "sim/simulation.hpp"
 #include "sim/time_to_train.hpp"
@@ -85,7 +86,7 @@ struct ClusterRunInputs {
   bool quiet = false;
 };
 
-void print_cluster(const ClusterRunInputs& in, const sim::ClusterPrediction& p) {
+void print_cluster(const ClusterRunInputs& in, const sim::ClusterModel& model, const sim::ClusterPrediction& p) {
   const sim::ClusterReport& r = p.report;
   std::printf("privrec simulate (analytic, scale-out): %s (%s of tables, batch %lld), %s, on %s: %lld x %s in %lld node%s, "
               "%lld steps, seed %llu\n",
@@ -112,12 +113,20 @@ void print_cluster(const ClusterRunInputs& in, const sim::ClusterPrediction& p) 
   };
   for (const auto& s : r.stages) row(s, "");
   for (const auto& o : r.once) row(o, o.stage.before_training ? "   (once, before training)" : "   (once, at the end)");
-  double most = 0;
-  for (const auto& m : r.memory) most = std::max(most, m.total());
+  double table_side = 0, device_side = 0;
+  for (const auto& m : r.memory)
+    table_side = std::max(table_side, model.table_side_bytes(m)), device_side = std::max(device_side, model.device_side_bytes(m));
   std::printf("step: %.3f ms modeled (communication %.3f ms, %.1f %%), %.0f examples/s\n", r.step_ms, r.comm_ms,
               r.step_ms > 0 ? 100 * r.comm_ms / r.step_ms : 0.0, r.throughput_examples_per_s);
-  std::printf("device memory: at most %s of %s per device\n", human_bytes(most).c_str(),
-              human_bytes(in.c.device.table_memory().memory_GB * 1e9).c_str());
+  if (model.device_profile().tables_in == "host")
+    std::printf("memory per device: tables and lazydp history at most %s of its %s share of the node's host memory; "
+                "MLPs and buffers at most %s of %s usable device memory\n",
+                human_bytes(table_side).c_str(), human_bytes(model.table_side_capacity()).c_str(),
+                human_bytes(device_side).c_str(), human_bytes(model.device_side_capacity()).c_str());
+  else
+    std::printf("device memory: at most %s of the %s usable (%.0f %% of %s)\n", human_bytes(device_side).c_str(),
+                human_bytes(model.device_side_capacity()).c_str(), 100 * kUsableDeviceMemory,
+                human_bytes(in.c.device.device.memory_GB * 1e9).c_str());
 }
 
 int simulate_cluster(const ClusterRunInputs& in, const OutputFlags& out) {
@@ -127,7 +136,7 @@ int simulate_cluster(const ClusterRunInputs& in, const OutputFlags& out) {
                  in.sharding == "auto" ? ", planning the sharding" : "");
   const sim::ClusterModel model(in.w, in.cfg, in.c, in.steps);
   const sim::ClusterPrediction p = sim::predict_on_cluster(model, in.sharding);
-  print_cluster(in, p);
+  print_cluster(in, model, p);
   std::printf("%s\n", in.priv.summary().c_str());
   nlohmann::json j;
   j["command"] = "simulate";
@@ -217,7 +226,7 @@ int cmd_simulate(int argc, char** argv) {
     throw InputError("--cluster: the scale-out model is analytic; it takes no --trace, --sample-rate or --trace-out");
   sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   place.apply(cluster ? cluster->device : hw);
-  const double price = cf.price_of(cluster ? &*cluster : nullptr);
+  const double price = cf.price_of(vm, cluster ? &*cluster : nullptr);
   if (vm.count("sample-rate") && !(sample_rate >= 1e-4 && sample_rate <= 1))
     throw InputError(fmt::format("--sample-rate {}: expected a share in [0.0001, 1]", sample_rate));
 

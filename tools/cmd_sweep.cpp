@@ -472,7 +472,7 @@ int cmd_sweep(int argc, char** argv) {
   if (setup.steps < 1 || setup.steps > 10000) throw InputError(fmt::format("--steps {}: expected 1 .. 10000", setup.steps));
   setup.cluster = cf.resolve(vm);
   setup.sharding = cf.sharding;
-  setup.price = cf.price_of(setup.cluster ? &*setup.cluster : nullptr);
+  setup.price = cf.price_of(vm, setup.cluster ? &*setup.cluster : nullptr);
   setup.analytic = vm.count("analytic") > 0 || setup.cluster.has_value();
   wf.finish(vm);
   pf.finish(vm);

@@ -8,6 +8,7 @@
 #include "kernels/cpu/trainer.hpp"
 #include "kernels/model_io.hpp"
 #include "models/config_error.hpp"
+#include "models/kernel_work/working_memory.hpp"
 
 namespace privrec {
 
@@ -26,9 +27,9 @@ MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t availa
                                  gb(available)));
   const int64_t budget = available > 0 ? available * 9 / 10 - model - extra : INT64_MAX;
   int64_t batch = w.batch_size;
-  const int64_t need = cpu::trainer_working_bytes(w, kind, batch);
+  const int64_t need = working_bytes(w, kind, batch);
   if (need <= budget) return {batch, ""};
-  const int64_t per_example = cpu::trainer_working_bytes(w, kind, 1);
+  const int64_t per_example = working_bytes(w, kind, 1);
   batch = budget / std::max<int64_t>(per_example, 1);
   if (batch < 1)
     throw InputError(fmt::format("{}: one example's per-example gradients need {} and only {} is left after the model",

@@ -11,36 +11,8 @@
 
 namespace privrec::cpu {
 
-namespace {
-// The norms a plan finds per example, if any.
-const Op* norms_op(const Plan& plan) {
-  for (const PlanStage& s : plan.step)
-    for (const Op& op : s.ops)
-      if (op.kind == OpKind::clip_norms) return &op;
-  return nullptr;
-}
-}  // namespace
-
 std::unique_ptr<Trainer> make_trainer(DlrmModel& model, const AlgorithmConfig& cfg) {
   return std::make_unique<Trainer>(model, cfg);
-}
-
-int64_t trainer_working_bytes(const Workload& w, AlgorithmKind kind, int64_t batch) {
-  int64_t lookups = 0;
-  for (const auto& t : w.tables) lookups += t.pooling;
-  const int64_t f = static_cast<int64_t>(w.tables.size()) + 1, d = w.embedding_dim();
-  int64_t widest = w.interaction_width();
-  for (int64_t x : w.bottom_mlp) widest = std::max(widest, x);
-  for (int64_t x : w.top_mlp) widest = std::max(widest, x);
-  // Activations, deltas, features, gradients of lookups (coalescing), all fp32.
-  int64_t bytes = batch * (4 * f * d + 6 * widest + lookups * (d + 4)) * 4;
-  int64_t largest_layer = 0;
-  for (const MlpLayer& l : dense_shape(w, batch).layers)
-    largest_layer = std::max(largest_layer, static_cast<int64_t>(l.parameters()));
-  const Op* norms = norms_op(plan_of(kind));
-  if (norms && norms->norms == Norms::materialized_kept) bytes += batch * (w.mlp_parameters() + lookups * d) * 4;
-  if (norms && norms->norms == Norms::materialized) bytes += batch * (largest_layer + lookups * d) * 4;
-  return bytes;
 }
 
 CpuStepOps::CpuStepOps(DlrmModel& model, const AlgorithmConfig& cfg)

@@ -76,7 +76,5 @@ class Trainer {
 
 std::unique_ptr<Trainer> make_trainer(DlrmModel& model, const AlgorithmConfig& cfg);
 
-// Bytes an algorithm needs beyond the model for a batch of B (per-example gradients for dpsgd-b/r).
-int64_t trainer_working_bytes(const Workload& w, AlgorithmKind kind, int64_t batch);
 
 }  // namespace privrec::cpu

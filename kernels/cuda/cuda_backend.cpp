@@ -12,6 +12,7 @@
 #include "kernels/cuda/device_rates.hpp"
 #include "models/config_error.hpp"
 #include "models/human_bytes.hpp"
+#include "models/kernel_work/working_memory.hpp"
 
 namespace privrec::cuda {
 
@@ -34,9 +35,9 @@ struct CudaBackend final : Backend {
   MemoryPlan plan_memory(const Workload& w, AlgorithmKind kind) const override {
     const DeviceInfo d = require_device();
     const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
-                        static_cast<double>(cpu::trainer_working_bytes(w, kind, w.batch_size)) +
+                        static_cast<double>(working_bytes(w, kind, w.batch_size)) +
                         (plan_of(kind).has(OpKind::lazy_catchup) ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);
-    if (need > 0.9 * d.memory_GB * 1e9)
+    if (need > kUsableDeviceMemory * d.memory_GB * 1e9)
       throw InputError(fmt::format("--backend cuda: {} needs {} of device memory (parameters and working buffers) and "
                                    "{} has {:.1f} GB; use a smaller --table-scale or --batch",
                                    w.name, human_bytes(need), d.name, d.memory_GB));

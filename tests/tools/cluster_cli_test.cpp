@@ -84,6 +84,12 @@ TEST(ClusterCli, BadClustersPlansAndFlagsExitTwo) {
   expect_bad("simulate --cluster no-such-cluster", {"no-such-cluster"});
   expect_bad("simulate --cluster dgx-h100 --trace t.txt", {"--trace"});
   expect_bad("simulate --cluster dgx-h100 --price-per-device-hour -1", {"--price-per-device-hour", "-1"});
+  expect_bad("simulate --cluster dgx-h100 --price-per-device-hour nan", {"--price-per-device-hour", "nan"});
+  const std::string huge = write("huge.json", R"({"name": "x", "provenance": {"source": "estimate"}, "device": "h100-sxm",
+      "devices_per_node": 8, "nodes": 1, "intra_node": {"name": "nv", "GBps_per_device": 1e400, "latency_us": 1}})");
+  expect_bad("simulate --cluster " + huge, {huge, "not valid JSON"});
+  const std::string far = write("far_plan.json", R"({"tables": [{"table": "t0", "scheme": "table_wise", "devices": [18446744073709551615]}]})");
+  expect_bad("simulate --cluster dgx-h100 --model tiny --sharding " + far, {far, "18446744073709551615", "0 to 7"});
   const std::string bad = write("bad_cluster.json", R"({"name": "x", "provenance": {"source": "estimate"}, "device": "h100-sxm",
       "devices_per_node": 8, "nodes": 1, "intra_node": {"name": "nv", "GBps_per_device": -5, "latency_us": 1}})");
   expect_bad("simulate --cluster " + bad, {bad, "intra_node.GBps_per_device", "-5"});
