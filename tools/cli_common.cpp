@@ -54,6 +54,10 @@ void WorkloadFlags::finish(const po::variables_map& vm) {
   } else {
     table_scale = vm["model"].defaulted() ? 0.001 : 1.0;
   }
+  // 0 means "not given" inside; given on the command line it is a bad value, not the default.
+  if (vm.count("batch") && !(batch >= 1 && batch <= (1 << 24)))
+    throw InputError(fmt::format("--batch {}: expected 1 .. 16777216", batch));
+  if (vm.count("pooling") && pooling < 1) throw InputError(fmt::format("--pooling {}: expected at least 1", pooling));
 }
 
 void PrivacyFlags::add_to(po::options_description& o) {
@@ -131,6 +135,14 @@ void AlgorithmFlags::add_to(po::options_description& o) {
      "dp-fest: noise stddev on every row's count in the one-shot histogram")
     ("fest-c1", po::value(&cfg.fest.c1)->default_value(cfg.fest.c1, fmt::format("{}", cfg.fest.c1)),
      "dp-fest: contribution-map clip norm of the histogram");
+}
+
+void AlgorithmFlags::refuse_learning_rate(const po::variables_map& vm, const char* command) {
+  for (const char* f : {"lr", "lr-decay"})
+    if (vm.count(f) && !vm[f].defaulted())
+      throw InputError(fmt::format("--{}: {} models the time and work of a step, which the learning rate does not change; "
+                                   "it takes no --{}",
+                                   f, command, f));
 }
 
 AlgorithmConfig AlgorithmFlags::resolve(uint64_t seed) const {
@@ -225,9 +237,14 @@ std::string backend_defaults(const std::function<std::string(const Backend&)>& f
 void RunFlags::add_to(po::options_description& o) {
   o.add_options()("backend", po::value(&backend)->default_value(backend), backend_help().c_str())
     ("steps", po::value(&steps)->default_value(steps), "training steps (measured: those after the warm-up)")
-    ("warmup", po::value(&warmup)->default_value(warmup), "steps run before measurement begins")
+    ("warmup", po::value(&warmup)->default_value(warmup), "steps run before measurement begins (below --steps; with --steps 1 the default is 0)")
     ("seed", po::value(&seed)->default_value(seed), "seed of the model, the noise and the synthetic trace")
     ("trace", po::value(&trace), "a trace file (binary, or text if it ends in .txt) instead of synthetic data");
+}
+
+void RunFlags::finish(const po::variables_map& vm) {
+  warmup_given = vm.count("warmup") && !vm["warmup"].defaulted();
+  if (!warmup_given && warmup >= steps && steps >= 1) warmup = steps - 1;
 }
 
 namespace {
@@ -246,6 +263,9 @@ const Backend& RunFlags::check(int64_t max_steps, bool every_backend) const {
   if (!every_backend) require_host_backend(b);
   if (steps < 1 || steps > max_steps) throw InputError(fmt::format("--steps {}: expected 1 .. {}", steps, max_steps));
   if (warmup < 0) throw InputError(fmt::format("--warmup {}: expected >= 0", warmup));
+  if (warmup >= steps && warmup_given)
+    throw InputError(fmt::format("--warmup {}: expected 0 .. {} (fewer than --steps {}: a run needs a measured step)",
+                                 warmup, steps - 1, steps));
   return b;
 }
 

@@ -50,9 +50,13 @@ struct RunFlags {
   int64_t steps = 5, warmup = 1;
   uint64_t seed = 1;
   void add_to(po::options_description& o);
+  bool warmup_given = false;  // --warmup on the command line (set by finish)
+  // After parsing: --warmup not given and --steps 1 runs no warm-up step (the default, 1, would
+  // leave nothing to measure); a --warmup given must leave a step to measure.
+  void finish(const po::variables_map& vm);
   // The --backend named, if it is registered and the command runs on it (on every backend where
   // `every_backend`, else only on those that run on the host); 1 <= steps <= max_steps, warmup >= 0
-  // (InputError naming the flag).
+  // and below steps when given (InputError naming the flag).
   const Backend& check(int64_t max_steps, bool every_backend = false) const;
 };
 
@@ -93,6 +97,9 @@ struct AlgorithmFlags {
   AlgorithmConfig cfg;
   void add_to(po::options_description& o);
   AlgorithmConfig resolve(uint64_t seed) const;  // throws InputError
+  // The performance model prices a step, not what it learns: --lr and --lr-decay given to a
+  // command that only models (simulate, sweep) are refused, naming the command.
+  static void refuse_learning_rate(const po::variables_map& vm, const char* command);
 };
 
 // --delta, --sampling-rate, --dataset-size, --epochs, --train-steps, --target-epsilon,

@@ -38,12 +38,11 @@ int cmd_compare(int argc, char** argv) {
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
   if (rates != "now" && rates != "profile") throw InputError(fmt::format("--rates {}: expected now or profile", rates));
+  run.finish(vm);
   const Backend& backend = run.check(100000, /*every_backend=*/true);
   const int64_t steps = run.steps, warmup = run.warmup;
   const uint64_t seed = run.seed;
   const std::string& trace_path = run.trace;
-  // The model averages the measured steps: with every step a warm-up step there would be none.
-  if (warmup >= steps) throw InputError(fmt::format("--warmup {}: expected 0 .. steps-1", warmup));
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);
   // Each backend has its own default profile (the GPU's is the H100 preset).
   const sim::HardwareProfile hw =

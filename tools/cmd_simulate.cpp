@@ -89,11 +89,11 @@ struct ClusterRunInputs {
 void print_cluster(const ClusterRunInputs& in, const sim::ClusterModel& model, const sim::ClusterPrediction& p) {
   const sim::ClusterReport& r = p.report;
   std::printf("privrec simulate (analytic, scale-out): %s (%s of tables, batch %lld), %s, on %s: %lld x %s in %lld node%s, "
-              "%lld steps, seed %llu\n",
+              "%lld steps\n",
               in.w.name.c_str(), human_bytes(static_cast<double>(in.w.table_bytes())).c_str(),
               static_cast<long long>(in.w.batch_size), algorithm_info(in.cfg.kind).name, in.c.name.c_str(),
               static_cast<long long>(r.devices), in.c.device.name.c_str(), static_cast<long long>(in.c.nodes),
-              in.c.nodes == 1 ? "" : "s", static_cast<long long>(in.steps), static_cast<unsigned long long>(in.seed));
+              in.c.nodes == 1 ? "" : "s", static_cast<long long>(in.steps));
   if (p.planner) {
     std::printf("sharding (planner, %lld plans timed): %s\n  because: %s, %.3f ms/step\n",
                 static_cast<long long>(p.planner->evaluated), p.plan.summary().c_str(), p.planner->best.how.c_str(),
@@ -232,6 +232,9 @@ int cmd_simulate(int argc, char** argv) {
 
   wf.finish(vm);
   pf.finish(vm);
+  AlgorithmFlags::refuse_learning_rate(vm, "simulate");
+  if ((vm.count("analytic") || cluster) && !vm["seed"].defaulted())
+    throw InputError("--seed: the analytic model draws nothing (no trace, expected noise); it takes no --seed");
   Workload w = wf.resolve();
   AlgorithmConfig cfg = af.resolve(seed);
   std::unique_ptr<TraceSource> trace;
@@ -262,11 +265,12 @@ int cmd_simulate(int argc, char** argv) {
   const std::string placement =
       hw.tables_in + " memory" +
       (hw.device_cache ? fmt::format(", {:g} GB {} cache in device memory", hw.device_cache->capacity_GB, hw.device_cache->policy) : "");
-  std::printf("privrec simulate (%s): %s (%s of tables, batch %lld), %s, on %s (tables in %s), %lld steps, seed %llu\n",
+  const std::string seed_text = analytic ? "" : fmt::format(", seed {}", seed);  // the analytic model draws nothing
+  std::printf("privrec simulate (%s): %s (%s of tables, batch %lld), %s, on %s (tables in %s), %lld steps%s\n",
               analytic ? "analytic" : "trace-driven",
               w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
               static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str(),
-              placement.c_str(), static_cast<long long>(steps), static_cast<unsigned long long>(seed));
+              placement.c_str(), static_cast<long long>(steps), seed_text.c_str());
   std::printf("%-16s %10s %9s %11s %11s  %-9s %9s %9s %9s %9s\n", "stage", "ms/step", "share", "read", "written", "bound",
               "mem ms", "flop ms", "rng ms", "ovh ms");
   for (const auto& s : rep.stages) print_row(s, rep.step_ms, "");

@@ -476,6 +476,7 @@ int cmd_sweep(int argc, char** argv) {
   setup.analytic = vm.count("analytic") > 0 || setup.cluster.has_value();
   wf.finish(vm);
   pf.finish(vm);
+  AlgorithmFlags::refuse_learning_rate(vm, "sweep");
   std::map<std::string, std::vector<std::string>> values = parse_axes(axes);
   check_cluster_flags(vm, values, setup);
   auto base = [&](const std::string& name, const std::string& v) {

@@ -121,6 +121,9 @@ int trace_convert(int argc, char** argv) {
              "usage: privrec trace convert --in criteo.txt --out trace.prvt [--model mlperf-dlrm] [--table-scale X] [--batch B]"))
     return 0;
   if (in.empty() || out.empty()) throw InputError("trace convert needs --in FILE and --out FILE");
+  for (const char* f : {"pooling", "dist"})  // the log decides which rows each example looks up
+    if (vm.count(f))
+      throw InputError(fmt::format("--{}: trace convert takes the ids from the click log; it takes no --{}", f, f));
   check_output(out, vm.count("force") > 0);
   wf.finish(vm);
   if (!vm.count("table-scale")) wf.table_scale = 1.0;  // Criteo's tables as published unless asked otherwise

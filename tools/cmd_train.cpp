@@ -51,7 +51,8 @@ int cmd_train(int argc, char** argv) {
   run.add_to(opts);
   opts.add_options()
     ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0: all cores)")
-    ("save-model", po::value(&save_path), "save the trained model (after lazydp's flush) to FILE");
+    ("save-model", po::value(&save_path), "save the trained model (after lazydp's flush) to FILE")
+    ("fit-batch", "dpsgd-b/r: when the batch's per-example gradients do not fit in memory, run the largest batch that does (otherwise such a batch is refused)");
   OutputFlags out;
   out.add_to(opts);
   wf.add_to(opts);
@@ -65,6 +66,7 @@ int cmd_train(int argc, char** argv) {
     return 0;
   const bool force = vm.count("force") > 0, quiet = vm.count("quiet") > 0;
   const std::string &json_path = out.json, &csv_path = out.csv;
+  run.finish(vm);
   const Backend& backend = run.check(100000000, /*every_backend=*/true);
   const int64_t steps = run.steps, warmup = run.warmup;
   const uint64_t seed = run.seed;
@@ -92,7 +94,9 @@ int cmd_train(int argc, char** argv) {
   const MemoryPlan plan = backend.plan_memory(w, cfg.kind);
   if (plan.batch != w.batch_size) {
     if (trace) throw InputError(plan.note + " (the trace fixes the batch; write it with smaller batches)");
-    note = plan.note;
+    if (!vm.count("fit-batch"))
+      throw InputError(plan.note + fmt::format("; pass --batch {} (or --fit-batch to let privrec choose it)", plan.batch));
+    note = plan.note + ": running it (--fit-batch)";
     std::fprintf(stderr, "[privrec] %s\n", note.c_str());
     w.batch_size = plan.batch;
   }

@@ -35,7 +35,7 @@ MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t availa
     throw InputError(fmt::format("{}: one example's per-example gradients need {} and only {} is left after the model",
                                  algorithm_info(kind).name, gb(per_example), gb(budget)));
   return {batch, fmt::format("{} at batch {} needs {} of working memory (per-example gradients) and {} is available "
-                             "after the model; running batch {} instead",
+                             "after the model; the largest batch that fits is {}",
                              algorithm_info(kind).name, w.batch_size, gb(need), gb(budget), batch)};
 }
 

@@ -195,7 +195,6 @@ void ghost_norms_mlp(const DlrmModel& m, const PassBuffers& buf, std::vector<dou
 
 void materialize_layer_grads(const DenseLayer& L, const std::vector<float>& input, const std::vector<float>& delta,
                              int64_t B, float* out, int64_t stride, std::vector<double>& norm2, WorkCounters& work) {
-  const int64_t P = L.out * L.in + L.out;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < B; ++i) {
     float* g = out + i * stride;

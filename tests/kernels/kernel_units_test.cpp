@@ -155,7 +155,7 @@ TEST(MemoryPlan, DpsgdBShrinksTheBatchToWhatFitsAndSaysSo) {
   const MemoryPlan plan = plan_cpu_memory(small, AlgorithmKind::dpsgd_b, 8LL << 30);
   EXPECT_LT(plan.batch, 2048);
   EXPECT_GT(plan.batch, 0);
-  EXPECT_NE(plan.note.find("running batch"), std::string::npos);
+  EXPECT_NE(plan.note.find("the largest batch that fits is"), std::string::npos);
   EXPECT_EQ(plan_cpu_memory(small, AlgorithmKind::sgd, 8LL << 30).batch, 2048);
   EXPECT_THROW(plan_cpu_memory(w, AlgorithmKind::sgd, 8LL << 30), InputError);  // 96 GB of tables
 }

@@ -522,3 +522,21 @@ TEST(Cli, RendererDrawsTheScaleOutFigure) {
   EXPECT_NE(text.find("11. Scale-out"), std::string::npos);
   EXPECT_NE(text.find("host memory"), std::string::npos);
 }
+
+// A flag a command would ignore or override is refused instead (issue 18: no silent overrides).
+TEST(Cli, RefusesInsteadOfOverriding) {
+  expect_bad("train --model tiny --batch 0 --steps 2 -q", "--batch 0");
+  expect_bad("simulate --pooling 0", "--pooling 0");
+  expect_bad("train --model tiny --steps 3 --warmup 5 -q", "--warmup 5");
+  expect_bad("compare --model tiny --steps 2 --warmup 2 -q", "--warmup 2");
+  expect_bad("simulate --analytic --lr 0.1", "--lr");
+  expect_bad("simulate --analytic --seed 5", "--seed");
+  expect_bad("sweep --lr-decay 0.9 --axis algo=sgd", "--lr-decay");
+  expect_bad("trace convert --in x.txt --out " + dir() + "/c.prvt --pooling 5", "--pooling");
+  expect_bad("trace convert --in x.txt --out " + dir() + "/c.prvt --dist zipf:2", "--dist");
+  expect_bad("train --model rmc2 --table-scale 0.001 --algo dpsgd-b --batch 100000 --steps 1 -q", "--fit-batch");
+  // What still runs: --steps 1 takes no warm-up by default. (--fit-batch's run would fill this
+  // machine's memory with per-example gradients; the batch it picks is tested in
+  // MemoryPlan.DpsgdBShrinksTheBatchToWhatFitsAndSaysSo.)
+  EXPECT_EQ(run("train --model tiny --steps 1 -q").status, 0);
+}
