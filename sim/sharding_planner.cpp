@@ -103,17 +103,24 @@ class Placer {
     double need = 0, left = 0;
   };
   Shortfall shortfall(size_t t, const TablePlacement& p) const {
-    ShardingPlan one;
-    one.tables.assign(w_.tables.size(), {ShardScheme::table_wise, {0}});
-    one.tables[t] = p;
-    const auto shards = device_shards(w_, one, n_);
-    for (int64_t d = 0; d < n_; ++d)
-      for (const Shard& s : shards[d])
-        if (s.table == t && mem_[d] + shard_memory(s) > capacity_) return {d, shard_memory(s), capacity_ - mem_[d]};
+    for (const auto& [d, s] : shards_of(t, p))
+      if (mem_[d] + shard_memory(s) > capacity_) return {d, shard_memory(s), capacity_ - mem_[d]};
     return {};
   }
 
  private:
+  // Table t's shards under placement p, with the device holding each.
+  std::vector<std::pair<int64_t, Shard>> shards_of(size_t t, const TablePlacement& p) const {
+    ShardingPlan one;
+    one.tables.assign(w_.tables.size(), {ShardScheme::table_wise, {0}});
+    one.tables[t] = p;
+    const auto shards = device_shards(w_, one, n_);
+    std::vector<std::pair<int64_t, Shard>> out;
+    for (int64_t d = 0; d < n_; ++d)
+      for (const Shard& s : shards[d])
+        if (s.table == t) out.emplace_back(d, s);
+    return out;
+  }
   double shard_memory(const Shard& s) const {
     return m_.table_side_bytes(device_memory(w_, m_.config(), {s}, n_)) -
            m_.table_side_bytes(device_memory(w_, m_.config(), {}, n_));
@@ -122,13 +129,7 @@ class Placer {
 
   bool commit(size_t t, const TablePlacement& p) {
     if (shortfall(t, p).device >= 0) return false;
-    ShardingPlan one;
-    one.tables.assign(w_.tables.size(), {ShardScheme::table_wise, {0}});
-    one.tables[t] = p;
-    const auto shards = device_shards(w_, one, n_);
-    for (int64_t d = 0; d < n_; ++d)
-      for (const Shard& s : shards[d])
-        if (s.table == t) mem_[d] += shard_memory(s), load_[d] += shard_ms(s);
+    for (const auto& [d, s] : shards_of(t, p)) mem_[d] += shard_memory(s), load_[d] += shard_ms(s);
     plan_.tables[t] = p;
     return true;
   }

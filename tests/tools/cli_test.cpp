@@ -12,26 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/tools/cli_run.hpp"
+
 namespace {
-struct Result {
-  int status;
-  std::string output;
-};
-Result run(const std::string& args) {
-  const std::string cmd = std::string(PRIVREC_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-  const int rc = pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
+using Result = privrec::test::CliResult;
+Result run(const std::string& args) { return privrec::test::run_privrec(args); }
 std::string dir() {
-  static const std::string d = [] {
-    auto p = std::filesystem::temp_directory_path() / ("privrec_cli_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(p);
-    return p.string();
-  }();
+  static const std::string d = privrec::test::temp_dir("privrec_cli_");
   return d;
 }
 void expect_bad(const std::string& args, const std::string& message) {

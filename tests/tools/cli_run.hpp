@@ -1,0 +1,34 @@
+#pragma once
+// Running the privrec binary from a test: its exit status and everything it printed, and a
+// per-process temporary folder for the files a test writes.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace privrec::test {
+
+struct CliResult {
+  int status;
+  std::string output;  // stdout and stderr together
+};
+
+inline CliResult run_privrec(const std::string& args) {
+  const std::string cmd = std::string(PRIVREC_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  const int rc = pclose(p);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
+// /tmp/<prefix><pid>, made on first use.
+inline std::string temp_dir(const std::string& prefix) {
+  const auto p = std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()));
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+}  // namespace privrec::test
