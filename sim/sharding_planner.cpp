@@ -12,7 +12,7 @@
 namespace privrec::sim {
 
 namespace {
-enum class Preference { table_wise, row_wise, hot_row_wise, hot_row_groups, small_replicated, hot_column_wise };
+enum class Preference { table_wise, row_wise, hot_row_wise, hot_row_groups, hot_row_shares, small_replicated, hot_column_wise };
 
 const char* preference_name(Preference p) {
   switch (p) {
@@ -21,6 +21,8 @@ const char* preference_name(Preference p) {
     case Preference::hot_row_wise: return "costly tables row-wise, the rest table-wise";
     case Preference::hot_row_groups:
       return "costly tables row-wise over the fewest least-loaded devices that hold them, the rest table-wise";
+    case Preference::hot_row_shares:
+      return "costly tables row-wise over an equal share of the devices each, the rest table-wise";
     case Preference::small_replicated: return "small tables replicated, costly ones row-wise, the rest table-wise";
     case Preference::hot_column_wise: return "costly tables column-wise inside a node, the rest table-wise";
   }
@@ -64,11 +66,12 @@ class Placer {
 
   // Over the fewest least-loaded devices (a power of two) whose free memory holds the row blocks:
   // a device holding fewer row-wise shards sends fewer partial pooled sums.
-  bool row_group(size_t t) {
+  // `from`: the smallest group tried.
+  bool row_group(size_t t, int64_t from = 2) {
     std::vector<int64_t> order(static_cast<size_t>(n_));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return load_[a] < load_[b]; });
-    for (int64_t k = 2; k <= n_ && k <= w_.tables[t].rows; k *= 2) {
+    for (int64_t k = std::max<int64_t>(2, from); k <= n_ && k <= w_.tables[t].rows; k *= 2) {
       std::vector<int64_t> devs(order.begin(), order.begin() + k);
       if (commit(t, {ShardScheme::row_wise, devs})) return true;
     }
@@ -156,6 +159,9 @@ std::optional<ShardingPlan> build(const ClusterModel& m, Preference pref) {
   const Workload& w = m.workload();
   const int64_t n = m.cluster().devices();
   const double hot = p.total_cost() / static_cast<double>(n);
+  int64_t costly_tables = 0, share = 1;  // hot_row_shares: the devices split evenly among the costly tables
+  for (size_t t = 0; t < w.tables.size(); ++t) costly_tables += p.cost(t) > hot;
+  while (share * 2 * std::max<int64_t>(1, costly_tables) <= n) share *= 2;
   for (size_t t : by_cost(p, w.tables.size())) {
     const bool costly = p.cost(t) > hot;
     const bool small = static_cast<double>(w.tables[t].bytes()) < 1e-3 * p.capacity();
@@ -166,6 +172,9 @@ std::optional<ShardingPlan> build(const ClusterModel& m, Preference pref) {
       case Preference::hot_row_wise: ok = (costly && p.row_wise(t)) || p.table_wise(t) || p.row_wise(t); break;
       case Preference::hot_row_groups:
         ok = (costly && p.row_group(t)) || p.table_wise(t) || p.row_group(t) || p.row_wise(t);
+        break;
+      case Preference::hot_row_shares:
+        ok = (costly && p.row_group(t, share)) || p.table_wise(t) || p.row_group(t) || p.row_wise(t);
         break;
       case Preference::small_replicated:
         ok = (small && p.replicated(t)) || (costly && p.row_wise(t)) || p.table_wise(t) || p.row_wise(t);
@@ -289,7 +298,8 @@ PlannerResult plan_sharding(const ClusterModel& m) {
     return r;
   }
   std::vector<PlannedSharding> found;
-  for (Preference p : {Preference::hot_row_wise, Preference::hot_row_groups, Preference::table_wise, Preference::row_wise,
+  for (Preference p : {Preference::hot_row_wise, Preference::hot_row_groups, Preference::hot_row_shares,
+                       Preference::table_wise, Preference::row_wise,
                        Preference::small_replicated, Preference::hot_column_wise}) {
     const std::optional<ShardingPlan> plan = build(m, p);
     if (!plan) continue;
