@@ -1,9 +1,13 @@
 #include "tools/cli_common.hpp"
 
+#include <fcntl.h>
+
 #include <omp.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <cstdio>
@@ -16,6 +20,7 @@
 #include "kernels/backend.hpp"
 #include "kernels/cpu/dlrm_model.hpp"
 #include "traces/trace_file.hpp"
+#include "tools/interrupt.hpp"
 #include "models/config_error.hpp"
 
 namespace privrec::cli {
@@ -168,32 +173,33 @@ AlgorithmConfig AlgorithmFlags::resolve(uint64_t seed) const {
 
 void check_output(const std::string& path, bool force) {
   if (path.empty()) return;
+  if (std::filesystem::is_directory(path)) throw InputError(path + ": is a folder; give a file name");
   if (std::filesystem::exists(path) && !force)
     throw InputError(path + ": exists; pass --force to overwrite it");
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent))
     throw InputError(path + ": the folder " + parent.string() + " does not exist");
+  // Before any work: the file will be written beside itself and renamed, so the folder must take a
+  // new file (a read-only folder, /proc, a full quota fail here, not after the run).
+  const std::string probe = fmt::format("{}.probe-privrec-{}", path, static_cast<long>(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0)
+    throw InputError(fmt::format("{}: cannot create a file in {} ({})", path,
+                                 parent.empty() ? std::string(".") : parent.string(), std::strerror(errno)));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
-// Atomically: the text goes to a temporary file beside the target, which is renamed over it only
-// when complete, so an interrupted or failed write never leaves a half-written file under the
-// final name (DESIGN.md "Outputs").
+// Atomically (tools/interrupt.hpp): an interrupted or failed write never leaves a half-written file
+// under the final name (DESIGN.md "Outputs").
 void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = fmt::format("{}.tmp-privrec-{}", path, static_cast<long>(::getpid()));  // one per writer
-  {
+  write_atomically(path, [&](const std::string& tmp) {
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) throw InputError(path + ": cannot open for writing");
     out << text;
     out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(path + ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": could not move the finished file into place");
-  }
+    if (!out) throw std::runtime_error(path + ": write failed");
+  });
 }
 
 nlohmann::json machine_json() {

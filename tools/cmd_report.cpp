@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <sys/wait.h>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -192,6 +193,25 @@ void run_simulations(const ReportRun& r, const std::string& scales) {
           throw std::runtime_error("simulate for " + file + " failed");
       }
 }
+// The report folder, made (or, with --force, emptied of what an earlier report wrote there: its
+// data folder, figures, index.html and report.md; anything else is left alone) before any work.
+void prepare_folder(const std::string& out_dir, const fs::path& data) {
+  std::error_code ec;
+  if (fs::is_directory(out_dir)) {
+    fs::remove_all(data, ec);
+    for (const auto& e : fs::directory_iterator(out_dir, ec)) {
+      const std::string n = e.path().filename().string();
+      const bool figure = n.rfind("fig", 0) == 0 && (e.path().extension() == ".png" || e.path().extension() == ".svg");
+      if (figure || n == "index.html" || n == "report.md") fs::remove(e.path(), ec);
+    }
+  } else if (fs::exists(out_dir)) {
+    throw InputError("--out " + out_dir + ": is a file, not a folder");
+  }
+  fs::create_directories(data, ec);
+  if (ec || !fs::is_directory(data))
+    throw InputError(fmt::format("--out {}: cannot create the folder {} ({})", out_dir, data.string(), ec.message()));
+}
+
 }  // namespace
 
 int cmd_report(int argc, char** argv) {
@@ -232,7 +252,7 @@ int cmd_report(int argc, char** argv) {
     throw InputError("--python " + python + ": cannot import matplotlib (apt-get install python3-matplotlib)");
 
   run.data = fs::path(out_dir) / "data";
-  fs::create_directories(run.data);
+  prepare_folder(out_dir, run.data);
   for (const auto& a : algorithm_registry()) run.all_algos += (run.all_algos.empty() ? "" : ",") + std::string(a.name);
   run_sweeps(run, scales);
   run_cache_sweeps(run);
@@ -243,7 +263,11 @@ int cmd_report(int argc, char** argv) {
   run.say("rendering figures and the report");
   const std::string cmd =
       fmt::format("'{}' '{}' '{}'{}", python, script.string(), out_dir, vm.count("png-only") ? " --png-only" : "");
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("the renderer failed: " + cmd);
+  const int rc = std::system(cmd.c_str());
+  // Ctrl-C reaches the renderer too (system() shields this process meanwhile): pass its end on.
+  const int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : WIFSIGNALED(rc) ? 128 + WTERMSIG(rc) : 1;
+  if (code == 130 || code == 143) return code;  // the renderer said so in its one line
+  if (rc != 0) throw std::runtime_error("the renderer failed: " + cmd);
   std::printf("privrec report: wrote %s/index.html and %s/report.md\n", out_dir.c_str(), out_dir.c_str());
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "models/config_error.hpp"
 #include "tools/cli_common.hpp"
+#include "tools/interrupt.hpp"
 #include "traces/criteo_converter.hpp"
 #include "traces/synthetic_trace.hpp"
 #include "traces/trace_file.hpp"
@@ -38,7 +39,7 @@ int trace_gen(int argc, char** argv) {
   data.num_tables = static_cast<int64_t>(w.tables.size());
   data.num_dense = w.dense_features;
   for (int64_t b = 0; b < batches; ++b) data.batches.push_back(gen.batch(b));
-  write_trace(out, data);
+  write_atomically(out, [&](const std::string& tmp) { write_trace(tmp, data); });
   std::printf("wrote %s: %lld batches of %lld examples, %zu tables, %s\n", out.c_str(), static_cast<long long>(batches),
               static_cast<long long>(w.batch_size), w.tables.size(), gen.describe().c_str());
   return 0;
@@ -129,7 +130,7 @@ int trace_convert(int argc, char** argv) {
   if (!vm.count("table-scale")) wf.table_scale = 1.0;  // Criteo's tables as published unless asked otherwise
   const Workload w = wf.resolve();
   const auto res = convert_criteo(in, w, limit);
-  write_trace(out, res.trace);
+  write_atomically(out, [&](const std::string& tmp) { write_trace(tmp, res.trace); });
   std::printf("wrote %s: %lld examples in %zu batches (batch %lld) for workload %s; %lld missing integer values (0), "
               "%lld missing categorical values (hashed as their own value)\n",
               out.c_str(), static_cast<long long>(res.examples), res.trace.batches.size(),

@@ -8,6 +8,7 @@
 
 #include "kernels/host_allocator.hpp"
 #include "models/config_error.hpp"
+#include "tools/interrupt.hpp"
 
 namespace privrec::cli {
 int cmd_train(int argc, char** argv);
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   privrec::configure_host_allocator();
+  privrec::cli::install_interrupt_handlers(cmd.c_str());
   try {
     if (cmd == "train") return privrec::cli::cmd_train(argc - 1, argv + 1);
     if (cmd == "trace") return privrec::cli::cmd_trace(argc - 1, argv + 1);

@@ -24,6 +24,16 @@ inline CliResult run_privrec(const std::string& args) {
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 
+// A shell command line (for background jobs and signals), its output and status.
+inline CliResult run_shell(const std::string& script) {
+  FILE* p = popen(("sh -c '" + script + "' 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  const int rc = pclose(p);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
 // /tmp/<prefix><pid>, made on first use.
 inline std::string temp_dir(const std::string& prefix) {
   const auto p = std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()));

@@ -17,6 +17,7 @@
 namespace {
 using Result = privrec::test::CliResult;
 Result run(const std::string& args) { return privrec::test::run_privrec(args); }
+using privrec::test::run_shell;
 std::string dir() {
   static const std::string d = privrec::test::temp_dir("privrec_cli_");
   return d;
@@ -526,4 +527,59 @@ TEST(Cli, RefusesInsteadOfOverriding) {
   // machine's memory with per-example gradients; the batch it picks is tested in
   // MemoryPlan.DpsgdBShrinksTheBatchToWhatFitsAndSaysSo.)
   EXPECT_EQ(run("train --model tiny --steps 1 -q").status, 0);
+}
+
+// Outputs are checked before any work, and an interrupted run leaves no file half written (issue 18).
+TEST(Cli, OutputsAreCheckedFirstAndInterruptsLeaveNothingHalfWritten) {
+  expect_bad("train --model tiny --steps 2 -q --csv /proc/out.csv", "cannot create a file in /proc");
+  expect_bad("train --model tiny --steps 2 -q --force --json " + dir(), "is a folder");
+  expect_bad("report --out /proc/rep -q", "cannot create the folder");
+  // SIGTERM at several moments of a trace gen that takes about a second: each run either finished
+  // (a complete file) or was interrupted (status 143, one line, no file under any name).
+  const std::string out = dir() + "/interrupted.prvt";
+  int interrupted = 0;
+  for (const char* delay : {"0.05", "0.3", "0.6"}) {
+    std::filesystem::remove(out);
+    const Result r = run_shell(std::string(PRIVREC_BINARY) + " trace gen --model tiny --batch 4096 --batches 500 --out " +
+                               out + " > /dev/null 2>&1 & pid=$!; sleep " + delay + "; kill -TERM $pid; wait $pid; echo status=$?");
+    bool temp_left = false;
+    for (const auto& e : std::filesystem::directory_iterator(dir()))
+      temp_left |= e.path().filename().string().find("interrupted.prvt.tmp") != std::string::npos;
+    EXPECT_FALSE(temp_left) << delay;
+    if (r.output.find("status=143") != std::string::npos) {
+      ++interrupted;
+      EXPECT_FALSE(std::filesystem::exists(out)) << delay;
+    } else {
+      EXPECT_NE(r.output.find("status=0"), std::string::npos) << r.output;
+      EXPECT_EQ(std::filesystem::file_size(out), 237584032u) << delay;  // complete
+    }
+  }
+  EXPECT_GT(interrupted, 0);
+}
+
+TEST(Cli, ReportForceReplacesWhatAReportWroteAndKeepsTheRest) {
+  const std::string rep = dir() + "/rep";
+  std::filesystem::create_directories(rep + "/data");
+  std::ofstream(rep + "/fig99_stale.png") << "old";
+  std::ofstream(rep + "/data/stale.csv") << "old";
+  std::ofstream(rep + "/my_notes.txt") << "mine";
+  expect_bad("report --model tiny --hardware cpu-epyc-2c --png-only -q --out " + rep, "--force");
+  const Result r = run("report --model tiny --hardware cpu-epyc-2c --png-only -q --force --out " + rep);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(rep + "/fig99_stale.png"));
+  EXPECT_FALSE(std::filesystem::exists(rep + "/data/stale.csv"));
+  EXPECT_TRUE(std::filesystem::exists(rep + "/my_notes.txt"));
+  EXPECT_TRUE(std::filesystem::exists(rep + "/index.html"));
+  // Ctrl-C while it renders: the process group gets SIGINT; one line, status 130, no temporaries.
+  const Result i = run_shell("setsid " + std::string(PRIVREC_BINARY) + " report --model tiny --hardware cpu-epyc-2c --png-only -q --force --out " +
+                             rep + " > " + dir() + "/int.txt 2>&1 & pid=$!; sleep 1.5; kill -INT -- -$pid; wait $pid; echo status=$?");
+  std::ifstream said(dir() + "/int.txt");
+  const std::string text((std::istreambuf_iterator<char>(said)), std::istreambuf_iterator<char>());
+  if (i.output.find("status=0") == std::string::npos) {  // it had not finished (a fast machine may)
+    EXPECT_NE(i.output.find("status=130"), std::string::npos) << i.output << text;
+    EXPECT_EQ(text.find("Traceback"), std::string::npos) << text;
+    EXPECT_NE(text.find("interrupted"), std::string::npos) << text;
+  }
+  for (const auto& e : std::filesystem::recursive_directory_iterator(rep))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 }

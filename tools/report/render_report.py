@@ -14,6 +14,7 @@ import html
 import json
 import math
 import os
+import signal
 import sys
 
 import matplotlib
@@ -58,6 +59,24 @@ def read_csv(path):
     return rows
 
 
+def write_atomically(path, write):
+    """Writes path through write(tmp) and a rename, so an interrupted run leaves no half-written file."""
+    tmp = f"{path}.tmp-render-{os.getpid()}"
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    def put(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+    write_atomically(path, put)
+
+
 class Report:
     def __init__(self, out, svg=True):
         self.out = out
@@ -67,9 +86,11 @@ class Report:
         self.skipped = []
 
     def save(self, fig, name):
-        fig.savefig(os.path.join(self.out, name + ".png"), dpi=90, bbox_inches="tight")
+        write_atomically(os.path.join(self.out, name + ".png"),
+                         lambda tmp: fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight"))
         if self.svg:
-            fig.savefig(os.path.join(self.out, name + ".svg"), bbox_inches="tight")
+            write_atomically(os.path.join(self.out, name + ".svg"),
+                             lambda tmp: fig.savefig(tmp, format="svg", bbox_inches="tight"))
         plt.close(fig)
         return name
 
@@ -931,10 +952,8 @@ def write(rep):
         html_parts.append("<h2>Left out</h2><ul>" + "".join(
             f"<li>{html.escape(t)}: {html.escape(w)}</li>" for t, w in rep.skipped) + "</ul>")
         md += ["## Left out", ""] + [f"- {t}: {w}" for t, w in rep.skipped] + [""]
-    with open(os.path.join(rep.out, "index.html"), "w") as f:
-        f.write("\n".join(html_parts) + "\n")
-    with open(os.path.join(rep.out, "report.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
+    write_text(os.path.join(rep.out, "index.html"), "\n".join(html_parts) + "\n")
+    write_text(os.path.join(rep.out, "report.md"), "\n".join(md) + "\n")
 
 
 def main():
@@ -970,5 +989,15 @@ def main():
     return 0
 
 
+def _on_sigterm(signum, frame):
+    print("render_report: interrupted (SIGTERM); no figure was left half written", file=sys.stderr)
+    raise SystemExit(143)  # unwinds through write_atomically's cleanup
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # SIGINT: one line and the shell's status, no traceback
+        print("render_report: interrupted (SIGINT); no figure was left half written", file=sys.stderr)
+        sys.exit(130)
