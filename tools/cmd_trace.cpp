@@ -1,10 +1,14 @@
 // privrec trace gen | stats | convert.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
 
+#include "kernels/cpu/dlrm_model.hpp"
 #include "models/config_error.hpp"
 #include "tools/cli_common.hpp"
 #include "tools/interrupt.hpp"
@@ -16,6 +20,42 @@
 namespace privrec::cli {
 
 namespace {
+// About what a trace of `batches` batches of `w` takes: in memory (trace gen builds it whole before
+// writing) and on disk (binary: the same bytes; text: the ids and values as decimal digits).
+struct TraceSize {
+  double memory = 0, file = 0;
+};
+TraceSize trace_size(const Workload& w, int64_t batches, bool text) {
+  const double B = static_cast<double>(w.batch_size), D = static_cast<double>(w.dense_features);
+  double ids = 0, id_chars = 0;
+  for (const TableSpec& t : w.tables) {
+    ids += B * static_cast<double>(t.pooling);
+    id_chars += B * static_cast<double>(t.pooling) * (std::floor(std::log10(std::max<double>(1, static_cast<double>(t.rows)))) + 2);
+  }
+  const double T = static_cast<double>(w.tables.size());
+  const double memory = 8 * ids + 8 * T * (B + 1) + 4 * B * D + 4 * B;
+  const double chars = id_chars + B * (D * 11 + 3 + 2 * T);
+  const double n = static_cast<double>(batches);
+  return {n * memory, n * (text ? chars : memory)};
+}
+
+// Says how big the trace will be and refuses one that the memory or the disk cannot take.
+void check_trace_size(const std::string& out, const Workload& w, int64_t batches) {
+  const TraceSize size = trace_size(w, batches, trace_format_for_path(out) == TraceFormat::text);
+  const double memory = static_cast<double>(cpu::available_memory_bytes());
+  if (size.memory > 0.8 * memory)
+    throw InputError(fmt::format("--batches {}: about {} of batches held in memory while the trace is built, and {} "
+                                 "is available; write fewer batches",
+                                 batches, human_bytes(size.memory), human_bytes(memory)));
+  const auto parent = std::filesystem::path(out).parent_path();
+  std::error_code ec;
+  const auto space = std::filesystem::space(parent.empty() ? "." : parent, ec);
+  if (!ec && size.file > static_cast<double>(space.available))
+    throw InputError(fmt::format("--out {}: about {} to write and {} free there; write fewer batches", out,
+                                 human_bytes(size.file), human_bytes(static_cast<double>(space.available))));
+  if (size.file > 100e6) std::fprintf(stderr, "[privrec] writing about %s to %s\n", human_bytes(size.file).c_str(), out.c_str());
+}
+
 int trace_gen(int argc, char** argv) {
   po::options_description opts("privrec trace gen options");
   WorkloadFlags wf;
@@ -34,12 +74,13 @@ int trace_gen(int argc, char** argv) {
   check_output(out, vm.count("force") > 0);
   wf.finish(vm);
   const Workload w = wf.resolve();
+  check_trace_size(out, w, batches);
   SyntheticTrace gen(w, seed);
   TraceData data;
   data.num_tables = static_cast<int64_t>(w.tables.size());
   data.num_dense = w.dense_features;
   for (int64_t b = 0; b < batches; ++b) data.batches.push_back(gen.batch(b));
-  write_atomically(out, [&](const std::string& tmp) { write_trace(tmp, data); });
+  write_atomically(out, [&](const std::string& tmp) { write_trace(tmp, data, trace_format_for_path(out)); });
   std::printf("wrote %s: %lld batches of %lld examples, %zu tables, %s\n", out.c_str(), static_cast<long long>(batches),
               static_cast<long long>(w.batch_size), w.tables.size(), gen.describe().c_str());
   return 0;
@@ -130,7 +171,7 @@ int trace_convert(int argc, char** argv) {
   if (!vm.count("table-scale")) wf.table_scale = 1.0;  // Criteo's tables as published unless asked otherwise
   const Workload w = wf.resolve();
   const auto res = convert_criteo(in, w, limit);
-  write_atomically(out, [&](const std::string& tmp) { write_trace(tmp, res.trace); });
+  write_atomically(out, [&](const std::string& tmp) { write_trace(tmp, res.trace, trace_format_for_path(out)); });
   std::printf("wrote %s: %lld examples in %zu batches (batch %lld) for workload %s; %lld missing integer values (0), "
               "%lld missing categorical values (hashed as their own value)\n",
               out.c_str(), static_cast<long long>(res.examples), res.trace.batches.size(),

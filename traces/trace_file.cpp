@@ -309,8 +309,10 @@ TraceData read_trace(const std::string& path) {
   return trace_format_for_path(path) == TraceFormat::text ? read_text(path) : read_binary(path);
 }
 
-void write_trace(const std::string& path, const TraceData& trace) {
-  if (trace_format_for_path(path) == TraceFormat::text) write_text(path, trace);
+void write_trace(const std::string& path, const TraceData& trace) { write_trace(path, trace, trace_format_for_path(path)); }
+
+void write_trace(const std::string& path, const TraceData& trace, TraceFormat format) {
+  if (format == TraceFormat::text) write_text(path, trace);
   else write_binary(path, trace);
 }
 

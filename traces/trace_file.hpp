@@ -23,6 +23,8 @@ TraceFormat trace_format_for_path(const std::string& path);  // .txt is text, ev
 
 TraceData read_trace(const std::string& path);  // throws InputError
 void write_trace(const std::string& path, const TraceData& trace);
+// In `format` whatever the name (a temporary name of the final file, for instance).
+void write_trace(const std::string& path, const TraceData& trace, TraceFormat format);
 
 // Every bag's row ids against the workload's tables; throws InputError naming batch, table, example.
 void check_trace_against(const TraceData& trace, const Workload& workload, const std::string& path);

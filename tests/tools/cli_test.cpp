@@ -583,3 +583,16 @@ TEST(Cli, ReportForceReplacesWhatAReportWroteAndKeepsTheRest) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(rep))
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 }
+
+// A trace is written in the format its name asks for (through its temporary name), and one that
+// memory or the disk cannot take is refused before anything is built (issue 18).
+TEST(Cli, TraceGenChecksItsSizeAndKeepsItsFormat) {
+  const std::string txt = dir() + "/small.txt";
+  ASSERT_EQ(run("trace gen --model tiny --batches 2 --force --out " + txt).status, 0);
+  std::ifstream in(txt);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header.rfind("privrec-trace-text v1", 0), 0u) << header;
+  expect_bad("trace gen --model rmc2 --batches 10000000 --out " + dir() + "/huge.prvt", "--batches 10000000");
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/huge.prvt"));
+}
