@@ -1,5 +1,7 @@
 #include "models/json_reader.hpp"
 
+#include "models/suggest.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -38,7 +40,14 @@ bool JsonObjectReader::has(const std::string& key) const { return object_.contai
 
 const nlohmann::json& JsonObjectReader::get(const std::string& key, const char* expected) {
   seen_.insert(key);
-  if (!object_.contains(key)) throw config_error(file_, key_path(key), "(missing)", expected);
+  if (!object_.contains(key)) {
+    // A required key that is missing is often one that is there misspelt: name it.
+    std::vector<std::string> present;
+    for (const auto& [k, v] : object_.items()) present.push_back(k);
+    const std::string typo = closest_match(key, present);
+    throw config_error(file_, key_path(key), "(missing)",
+                       std::string(expected) + (typo.empty() ? "" : "; the object has \"" + typo + "\": a typo?"));
+  }
   return object_.at(key);
 }
 
@@ -110,7 +119,9 @@ void JsonObjectReader::reject_unknown_keys() const {
     if (!seen_.count(key)) {
       std::string known;
       for (const auto& k : seen_) known += (known.empty() ? "" : ", ") + k;
-      throw config_error(file_, key_path(key), json_value_text(value), "no such key (known keys: " + known + ")");
+      const std::vector<std::string> names(seen_.begin(), seen_.end());
+      throw config_error(file_, key_path(key), json_value_text(value),
+                         "no such key" + did_you_mean(key, names) + " (known keys: " + known + ")");
     }
   }
 }

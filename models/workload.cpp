@@ -8,6 +8,7 @@
 
 #include "models/config_error.hpp"
 #include "models/json_reader.hpp"
+#include "models/suggest.hpp"
 
 namespace privrec {
 
@@ -146,7 +147,8 @@ Workload load_workload(const std::string& preset_or_file) {
   if (!std::filesystem::exists(preset_or_file)) {
     std::string names;
     for (const auto& n : workload_preset_names()) names += (names.empty() ? "" : ", ") + n;
-    throw InputError("--model " + preset_or_file + ": no such preset (" + names + ") and no such file");
+    throw InputError("--model " + preset_or_file + ": no such preset" + did_you_mean(preset_or_file, workload_preset_names()) +
+                     " (presets: " + names + ") and no such file");
   }
   return workload_from_json(parse_json_file(preset_or_file), preset_or_file);
 }

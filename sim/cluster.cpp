@@ -10,6 +10,7 @@
 
 #include "models/config_error.hpp"
 #include "models/json_reader.hpp"
+#include "models/suggest.hpp"
 #include "sim/collectives.hpp"
 
 namespace privrec::sim {
@@ -233,8 +234,8 @@ ClusterProfile load_cluster_profile(const std::string& name_or_file) {
     return parse_cluster_profile(j, file);
   }
   if (name_or_file.empty() || !file_exists(name_or_file))
-    throw InputError(fmt::format("--cluster {}: neither a preset ({}) nor an existing file", name_or_file,
-                                 join(cluster_preset_names())));
+    throw InputError(fmt::format("--cluster {}: neither a preset{} ({}) nor an existing file", name_or_file,
+                                 did_you_mean(name_or_file, cluster_preset_names()), join(cluster_preset_names())));
   return parse_cluster_profile(parse_json_file(name_or_file), name_or_file);
 }
 

@@ -11,6 +11,7 @@
 #include "models/json_reader.hpp"
 #include "models/kernel_work/kernel_work.hpp"
 #include "models/stage.hpp"
+#include "models/suggest.hpp"
 
 namespace privrec::sim {
 
@@ -296,7 +297,8 @@ HardwareProfile load_hardware_profile(const std::string& name_or_file) {
   if (!std::filesystem::exists(name_or_file)) {
     std::string known;
     for (const auto& n : hardware_preset_names()) known += (known.empty() ? "" : ", ") + n;
-    throw InputError(fmt::format("--hardware {}: neither a preset ({}) nor an existing file", name_or_file, known));
+    throw InputError(fmt::format("--hardware {}: neither a preset{} ({}) nor an existing file", name_or_file,
+                                 did_you_mean(name_or_file, hardware_preset_names()), known));
   }
   return parse_hardware_profile(parse_json_file(name_or_file), name_or_file);
 }

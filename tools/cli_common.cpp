@@ -22,6 +22,7 @@
 #include "traces/trace_file.hpp"
 #include "tools/interrupt.hpp"
 #include "models/config_error.hpp"
+#include "models/suggest.hpp"
 
 namespace privrec::cli {
 
@@ -37,6 +38,10 @@ bool parse(int argc, char** argv, const po::options_description& opts, po::varia
       return false;
     }
     po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    std::vector<std::string> flags;
+    for (const auto& o : opts.options()) flags.push_back("--" + o->long_name());
+    throw InputError(std::string(e.what()) + did_you_mean(e.get_option_name(), flags) + " (see --help)");
   } catch (const po::error& e) {
     throw InputError(std::string(e.what()) + " (see --help)");
   }

@@ -1,4 +1,5 @@
 // privrec compare: the real step and the model on the same workload and trace, stage by stage.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -11,6 +12,24 @@
 #include "traces/synthetic_trace.hpp"
 
 namespace privrec::cli {
+
+namespace {
+// Why an end-to-end error can be large, and what to do: the machine now against the profile (a
+// shared host's bandwidth drifts), and the command that measures this machine again.
+void print_large_error_hint(const sim::HardwareProfile& hw, const sim::HardwareProfile* probed, const std::string& backend) {
+  std::printf("note: the end-to-end error is over 10 %%.");
+  if (probed)
+    std::printf(" This machine measures %.1f GB/s streaming, %.0f GFLOP/s GEMM and %.0f M normals/s now; the profile "
+                "says %.1f, %.0f and %.0f (a shared host drifts by up to 2x within minutes).",
+                probed->device.stream_GBps, probed->device.gemm_GFLOPps, probed->device.rng_normals_per_s / 1e6,
+                hw.device.stream_GBps, hw.device.gemm_GFLOPps, hw.device.rng_normals_per_s / 1e6);
+  else
+    std::printf(" %s is not a profile measured on this machine.", hw.name.c_str());
+  std::printf(" To measure this machine again: build/privrec calibrate --backend %s --out my_machine.json, then "
+              "build/privrec compare --hardware my_machine.json\n",
+              backend.c_str());
+}
+}  // namespace
 
 int cmd_compare(int argc, char** argv) {
   po::options_description opts("privrec compare options");
@@ -80,6 +99,7 @@ int cmd_compare(int argc, char** argv) {
     j["rates_now"] = rates_json(probed->device);
     j[now ? "profile_rates" : "at_rates_now"] = other.to_json();
   }
+  if (std::abs(c.error_pct) > 10) print_large_error_hint(hw, probed ? &*probed : nullptr, backend.name);
   j["command"] = "compare";
   j["backend"] = backend.name;
   j["hardware"] = hw.to_json();

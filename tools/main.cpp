@@ -5,9 +5,11 @@
 #include <iostream>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "kernels/host_allocator.hpp"
 #include "models/config_error.hpp"
+#include "models/suggest.hpp"
 #include "tools/interrupt.hpp"
 
 namespace privrec::cli {
@@ -74,7 +76,10 @@ int main(int argc, char** argv) {
       std::printf("privrec 0.1 (%s)\n", privrec::git_revision());
       return 0;
     }
-    std::fprintf(stderr, "privrec: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+    const std::vector<std::string> commands = {"train", "trace", "model-diff", "simulate", "sweep", "compare", "calibrate",
+                                               "validate", "epsilon", "device", "report"};
+    std::fprintf(stderr, "privrec: unknown command '%s'%s\n\n%s", cmd.c_str(), privrec::did_you_mean(cmd, commands).c_str(),
+                 kUsage);
     return 2;
   } catch (const privrec::InputError& e) {
     std::fprintf(stderr, "privrec %s: error: %s\n", cmd.c_str(), e.what());

@@ -1,6 +1,7 @@
 // Workload presets, scaling, and the errors for bad workload files.
 #include <gtest/gtest.h>
 
+#include "models/suggest.hpp"
 #include "models/algorithm.hpp"
 #include "models/config_error.hpp"
 #include "models/workload.hpp"
@@ -105,4 +106,29 @@ TEST(Plans, DescribeTheAlgorithmsAsTheDocsSay) {
             true);
   EXPECT_TRUE(plan_of(AlgorithmKind::dp_fest).has(OpKind::choose_fixed_rows));
   EXPECT_FALSE(plan_of(AlgorithmKind::dpsgd_f).has(OpKind::choose_fixed_rows));
+}
+
+// "Did you mean": typos of a known name within two edits get it; far or ambiguous ones get nothing.
+TEST(Suggest, NamesTheNearestKnownNameOnlyWhenItIsATypo) {
+  const std::vector<std::string> commands = {"train", "trace", "simulate", "sweep", "compare"};
+  EXPECT_EQ(closest_match("trian", commands), "train");     // a swap
+  EXPECT_EQ(closest_match("simulat", commands), "simulate");  // a deletion
+  EXPECT_EQ(closest_match("swep", commands), "sweep");
+  EXPECT_EQ(closest_match("report", commands), "");          // nothing near
+  EXPECT_EQ(closest_match("tr", commands), "");              // too short to tell
+  EXPECT_EQ(closest_match("rmc4", {"rmc1", "rmc2", "rmc3"}), "");  // three equally near
+  EXPECT_EQ(did_you_mean("poolng", {"pooling", "rows"}), " (did you mean pooling?)");
+  EXPECT_EQ(did_you_mean("xyz", {"pooling", "rows"}), "");
+}
+
+TEST(Suggest, AMisspeltRequiredKeyIsNamed) {
+  const auto j = nlohmann::json::parse(R"({"name": "w", "dense_features": 4, "bottom_mlp": [8], "top_mlp": [1],
+      "interaction": "dot", "batch_size": 4, "tables": [{"name": "a", "rows": 10, "dim": 8, "poolng": 2}]})");
+  try {
+    workload_from_json(j, "w.json");
+    FAIL() << "a misspelt key accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("tables[0].pooling"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("\"poolng\""), std::string::npos) << e.what();
+  }
 }

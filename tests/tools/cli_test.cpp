@@ -596,3 +596,21 @@ TEST(Cli, TraceGenChecksItsSizeAndKeepsItsFormat) {
   expect_bad("trace gen --model rmc2 --batches 10000000 --out " + dir() + "/huge.prvt", "--batches 10000000");
   EXPECT_FALSE(std::filesystem::exists(dir() + "/huge.prvt"));
 }
+
+TEST(Cli, SuggestsTheNameAMistypedCommandFlagOrPresetMeant) {
+  const Result cmd = run("trian");
+  EXPECT_EQ(cmd.status, 2);
+  EXPECT_NE(cmd.output.find("did you mean train?"), std::string::npos) << cmd.output;
+  expect_bad("train --poolng 3", "did you mean --pooling?");
+  expect_bad("simulate --hardware h100-sxn", "did you mean h100-sxm?");
+  expect_bad("simulate --cluster dgx-h10", "did you mean dgx-h100?");
+  expect_bad("train --model mlperf-dlmr", "did you mean mlperf-dlrm?");
+}
+
+// compare says why an error may be large and how to measure the machine again (issue 18).
+TEST(Cli, CompareExplainsALargeError) {
+  const Result r = run("compare --model tiny --hardware h100-sxm --steps 2 -q");  // a GPU profile for the CPU
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("over 10 %"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("privrec calibrate --backend cpu"), std::string::npos) << r.output;
+}
