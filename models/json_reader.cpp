@@ -1,11 +1,13 @@
 #include "models/json_reader.hpp"
 
-#include "models/suggest.hpp"
-
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "models/config_error.hpp"
+#include "models/suggest.hpp"
 
 namespace privrec {
 
@@ -67,6 +69,9 @@ std::optional<std::string> JsonObjectReader::optional_string(const std::string& 
 
 int64_t JsonObjectReader::required_positive_int(const std::string& key) {
   const auto& v = get(key, "a positive integer");
+  if (v.is_number_float() && v.get<double>() >= 1 && v.get<double>() < 9.2e18 && v.get<double>() == std::floor(v.get<double>()))
+    throw config_error(file_, key_path(key), json_value_text(v),
+                       fmt::format("a positive integer written without exponent or decimal point ({:.0f})", v.get<double>()));
   if (!v.is_number_integer() || v.get<int64_t>() <= 0)
     throw config_error(file_, key_path(key), json_value_text(v), "a positive integer");
   return v.get<int64_t>();

@@ -115,9 +115,9 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
   // GEMM flops at the GEMM rate, the rest at the vector rate; sorting is instruction work too: it
   // adds to the arithmetic, not to the memory side.
   const double vector_flops = static_cast<double>(work.flops - std::min(work.flops, work.gemm_flops));
+  t.sort_ms = 1e3 * static_cast<double>(work.sort_ops) / p.sort_ops_per_s;
   t.compute_ms = 1e3 * static_cast<double>(work.gemm_flops) / (p.gemm_GFLOPps * 1e9) +
-                 1e3 * vector_flops / (p.vector_GFLOPps * 1e9) +
-                 1e3 * static_cast<double>(work.sort_ops) / p.sort_ops_per_s;
+                 1e3 * vector_flops / (p.vector_GFLOPps * 1e9) + t.sort_ms;
   t.rng_ms = 1e3 * static_cast<double>(work.rng_samples) / p.rng_normals_per_s;
   t.overhead_ms = 1e-3 * static_cast<double>(work.launches) * p.launch_overhead_us;
   t.bags = static_cast<double>(work.bags);

@@ -31,6 +31,7 @@ struct StageTime {
   double ms = 0;
   Bound bound = Bound::memory;
   double memory_ms = 0, compute_ms = 0, rng_ms = 0, link_ms = 0;
+  double sort_ms = 0;  // the part of compute_ms that is sorting (sort_ops at the sort rate)
   // The three terms combined by the processor's overlap fraction, before the calibrated efficiency.
   double roofline_ms = 0;
   double overhead_ms = 0;  // launches x launch overhead, plus the profile's calibrated fixed cost

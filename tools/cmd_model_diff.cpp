@@ -21,7 +21,12 @@ int cmd_model_diff(int argc, char** argv) {
   if (a.empty() || b.empty()) throw InputError("model-diff needs two saved models: privrec model-diff A B");
   check_output(json_path, vm.count("force") > 0);
   const auto ma = load_model(a), mb = load_model(b);
-  const auto diffs = diff_models(ma, mb);
+  std::vector<TensorDiff> diffs;
+  try {
+    diffs = diff_models(ma, mb);
+  } catch (const InputError& e) {  // the shapes differ: say which two files
+    throw InputError(fmt::format("{} and {}: {}", a, b, e.what()));
+  }
   std::printf("%-20s %14s %14s %14s\n", "tensor", "max_abs_diff", "max_abs_value", "max_rel_diff");
   nlohmann::json j = nlohmann::json::array();
   for (const auto& d : diffs) {

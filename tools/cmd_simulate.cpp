@@ -24,6 +24,7 @@ nlohmann::json stage_json(const sim::SimStage& s) {
   j["bound"] = sim::bound_name(s.time.bound);
   j["memory_ms"] = s.time.memory_ms;
   j["compute_ms"] = s.time.compute_ms;
+  j["sort_ms"] = s.time.sort_ms;  // part of compute_ms
   j["rng_ms"] = s.time.rng_ms;
   j["overhead_ms"] = s.time.overhead_ms;
   j["link_ms"] = s.time.link_ms;
@@ -55,12 +56,31 @@ void print_levels(const sim::SimReport& rep) {
                 rep.row_traffic["sample_rate"].get<double>());
 }
 
+// Flops and sorting, launch overheads and link transfers in columns of their own: a stage bound by
+// sorting or by the link says so.
 void print_row(const sim::SimStage& s, double total_ms, const char* suffix) {
-  std::printf("%-16s %10.3f %8.1f%% %11s %11s  %-9s %9.3f %9.3f %9.3f %9.3f%s\n", stage_name(s.stage), s.time.ms,
+  std::printf("%-16s %10.3f %8.1f%% %11s %11s  %-9s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f%s\n", stage_name(s.stage), s.time.ms,
               total_ms > 0 ? 100.0 * s.time.ms / total_ms : 0.0,
               human_bytes(static_cast<double>(s.work.bytes_read())).c_str(),
               human_bytes(static_cast<double>(s.work.bytes_written())).c_str(), sim::bound_name(s.time.bound),
-              s.time.memory_ms, s.time.compute_ms, s.time.rng_ms, s.time.overhead_ms + s.time.link_ms, suffix);
+              s.time.memory_ms, s.time.compute_ms - s.time.sort_ms, s.time.sort_ms, s.time.rng_ms, s.time.overhead_ms,
+              s.time.link_ms, suffix);
+}
+
+// Which of the profile's rates are measured and which estimated (its provenance says).
+void print_rate_sources(const sim::HardwareProfile& h) {
+  const std::string source = h.provenance.value("source", "unknown");
+  if (source == "measured") {
+    std::printf("rates: %s was measured on %s by privrec calibrate (its provenance)\n", h.name.c_str(),
+                h.provenance.value("date", std::string("an unrecorded date")).c_str());
+    return;
+  }
+  std::string estimated;
+  if (h.provenance.contains("derivation") && h.provenance["derivation"].is_object())
+    for (const auto& [key, why] : h.provenance["derivation"].items())
+      if (why.is_string() && why.get<std::string>().rfind("estimate", 0) == 0) estimated += (estimated.empty() ? "" : ", ") + key;
+  std::printf("rates: %s's are %s figures%s (provenance.derivation of its profile says how each was found)\n",
+              h.name.c_str(), source.c_str(), estimated.empty() ? "" : ("; estimates, not measurements: " + estimated).c_str());
 }
 
 double once_ms(const std::vector<sim::SimStage>& once) {
@@ -137,6 +157,7 @@ int simulate_cluster(const ClusterRunInputs& in, const OutputFlags& out) {
   const sim::ClusterModel model(in.w, in.cfg, in.c, in.steps);
   const sim::ClusterPrediction p = sim::predict_on_cluster(model, in.sharding);
   print_cluster(in, model, p);
+  print_rate_sources(in.c.device);
   std::printf("%s\n", in.priv.summary().c_str());
   nlohmann::json j;
   j["command"] = "simulate";
@@ -271,12 +292,13 @@ int cmd_simulate(int argc, char** argv) {
               w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
               static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str(),
               placement.c_str(), static_cast<long long>(steps), seed_text.c_str());
-  std::printf("%-16s %10s %9s %11s %11s  %-9s %9s %9s %9s %9s\n", "stage", "ms/step", "share", "read", "written", "bound",
-              "mem ms", "flop ms", "rng ms", "ovh ms");
+  std::printf("%-16s %10s %9s %11s %11s  %-9s %9s %9s %9s %9s %9s %9s\n", "stage", "ms/step", "share", "read", "written", "bound",
+              "mem ms", "flop ms", "sort ms", "rng ms", "ovh ms", "link ms");
   for (const auto& s : rep.stages) print_row(s, rep.step_ms, "");
   for (const auto& o : rep.once)
     print_row(o, 0, o.before_training ? "   (once, before training)" : "   (once, at the end of training)");
   print_levels(rep);
+  print_rate_sources(hw);
   std::printf("step: %.3f ms modeled, %.0f examples/s\n", rep.step_ms, rep.throughput_examples_per_s);
   std::printf("%s\n", priv.summary().c_str());
   std::optional<sim::TimeToTrain> tt;

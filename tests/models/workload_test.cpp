@@ -66,6 +66,23 @@ TEST(Workload, BadFilesNameFileKeyAndValue) {
   EXPECT_NE(bad("[3,1]", "[3,2]").find("top_mlp[1] = 2"), std::string::npos);
 }
 
+// Regression (issue 18, fuzzing): "count" is held to the 65536 tables in all before any copy is
+// made; 290 tables of count 100000 (16 KB) made 29 million tables, 2.4 GB, before the refusal.
+TEST(Workload, CountsAreRefusedBeforeTheTablesAreMade) {
+  std::string tables;
+  for (int i = 0; i < 290; ++i) tables += std::string(i ? "," : "") + R"({"name":"t","rows":1,"dim":4,"pooling":1,"count":100000})";
+  const std::string many = R"({"name":"x","dense_features":2,"bottom_mlp":[4],"top_mlp":[1],"interaction":"dot",
+    "batch_size":4,"tables":[)" + tables + "]}";
+  EXPECT_EQ(error_of(many), "w.json: tables[0].count = 100000: expected at most 65536 tables in all (0 before this one)");
+  const std::string two = R"({"name":"x","dense_features":2,"bottom_mlp":[4],"top_mlp":[1],"interaction":"dot",
+    "batch_size":4,"tables":[{"name":"a","rows":1,"dim":4,"pooling":1,"count":60000},
+                             {"name":"b","rows":1,"dim":4,"pooling":1,"count":5537}]})";
+  EXPECT_EQ(error_of(two), "w.json: tables[1].count = 5537: expected at most 65536 tables in all (60000 before this one)");
+  std::string exact = two;
+  exact.replace(exact.find("5537"), 4, "5536");
+  EXPECT_EQ(error_of(exact), "");
+}
+
 TEST(Algorithm, ValidationNamesTheFlag) {
   AlgorithmConfig c;
   c.sigma = -1;
@@ -130,5 +147,17 @@ TEST(Suggest, AMisspeltRequiredKeyIsNamed) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("tables[0].pooling"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("\"poolng\""), std::string::npos) << e.what();
+  }
+}
+
+TEST(Suggest, AWholeNumberWrittenAsAFloatIsExplained) {
+  const auto j = nlohmann::json::parse(R"({"name": "w", "dense_features": 4, "bottom_mlp": [8], "top_mlp": [1],
+      "interaction": "dot", "batch_size": 4, "tables": [{"name": "a", "rows": 1e15, "dim": 8, "pooling": 2}]})");
+  try {
+    workload_from_json(j, "w.json");
+    FAIL() << "1e15 rows accepted as written";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("without exponent"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("1000000000000000"), std::string::npos) << e.what();
   }
 }

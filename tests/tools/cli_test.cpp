@@ -614,3 +614,23 @@ TEST(Cli, CompareExplainsALargeError) {
   EXPECT_NE(r.output.find("over 10 %"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("privrec calibrate --backend cpu"), std::string::npos) << r.output;
 }
+
+TEST(Cli, ModelDiffNamesBothFilesWhenTheShapesDiffer) {
+  const std::string a = dir() + "/small.bin", b = dir() + "/large.bin";
+  ASSERT_EQ(run("train --model tiny --steps 1 -q --force --save-model " + a).status, 0);
+  ASSERT_EQ(run("train --model tiny --table-scale 2 --steps 1 -q --force --save-model " + b).status, 0);
+  expect_bad("model-diff " + a + " " + b, a + " and " + b + ": table 0 has shape 1000x8");
+}
+
+// The simulate table keeps sorting and the link apart from flops and overheads, and says which of
+// the profile's rates are estimates (issue 18).
+TEST(Cli, SimulateShowsSortAndLinkAndWhereTheRatesComeFrom) {
+  const Result r = run("simulate -q");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("sort ms"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("link ms"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("estimates, not measurements: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rng_normals_per_s"), std::string::npos) << r.output;
+  const Result m = run("simulate --hardware cpu-epyc-2c -q");
+  EXPECT_NE(m.output.find("was measured on"), std::string::npos) << m.output;
+}
