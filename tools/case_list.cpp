@@ -40,8 +40,9 @@ nlohmann::json Case::to_json() const {
   return j;
 }
 
-std::vector<Case> load_cases(const std::string& file) {
-  const nlohmann::json j = parse_json_file(file);
+std::vector<Case> load_cases(const std::string& file) { return parse_cases(parse_json_file(file), file); }
+
+std::vector<Case> parse_cases(const nlohmann::json& j, const std::string& file) {
   JsonObjectReader top(j, file, "");
   top.optional_string("description");
   const nlohmann::json& list = top.required_array("cases");

@@ -1,5 +1,5 @@
 #pragma once
-// Case lists for calibrate and validate (configs/validation/*.json): each case is a workload, an
+// Case lists for calibrate and validate (configs/validation/*.json, built in): each case is a workload, an
 // algorithm and how many steps to run, read strictly (unknown keys refused, file/key/value named).
 #include <cstdint>
 #include <string>
@@ -27,5 +27,10 @@ struct Case {
 };
 
 std::vector<Case> load_cases(const std::string& file);
+std::vector<Case> parse_cases(const nlohmann::json& j, const std::string& file);
+
+// A case list file, else the built-in copy of configs/validation/<its stem>.json (compiled in like
+// the hardware presets, so calibrate and validate work from any directory). tools/case_list_presets.cpp.
+std::vector<Case> load_case_list(const std::string& name_or_file);
 
 }  // namespace privrec::cli

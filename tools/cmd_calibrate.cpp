@@ -309,7 +309,7 @@ int cmd_calibrate(int argc, char** argv) {
     if (out_path.empty()) throw InputError("--out: required (the profile file to write)");
     check_output(out_path, vm.count("force") > 0);
     if (name.empty()) name = std::filesystem::path(out_path).stem().string();
-    cases = load_cases(cases_path);
+    cases = load_case_list(cases_path);
   }
   auto say = [&](const std::string& s) {
     if (!quiet) std::fprintf(stderr, "[privrec] %s\n", s.c_str());

@@ -320,7 +320,7 @@ std::string csv_text(const std::vector<CaseRun>& runs) {
 // or does not fit; each with its workload, algorithm and trace.
 std::vector<CaseRun> load_runs(const Options& o, const Backend& b, const sim::HardwareProfile& hw) {
   std::vector<CaseRun> runs;
-  for (const Case& c : load_cases(o.cases_path)) {
+  for (const Case& c : load_case_list(o.cases_path)) {
     if (hw.provenance.contains("calibration_cases"))
       for (const auto& used : hw.provenance["calibration_cases"])
         if (used == c.label())

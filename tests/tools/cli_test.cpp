@@ -634,3 +634,13 @@ TEST(Cli, SimulateShowsSortAndLinkAndWhereTheRatesComeFrom) {
   const Result m = run("simulate --hardware cpu-epyc-2c -q");
   EXPECT_NE(m.output.find("was measured on"), std::string::npos) << m.output;
 }
+
+// The case lists are compiled in: calibrate and validate find them from any directory (issue 18).
+// Validating with the calibration cases is refused right after they are read: no case runs.
+TEST(Cli, CaseListsAreBuiltIn) {
+  const Result r = run_shell("cd / && " + std::string(PRIVREC_BINARY) +
+                             " validate --cases configs/validation/cpu_calibration_cases.json; echo status=$?");
+  EXPECT_NE(r.output.find("was used to calibrate"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("status=2"), std::string::npos) << r.output;
+  expect_bad("validate --cases cpu_validatoin_cases", "did you mean cpu_validation_cases?");
+}
