@@ -212,7 +212,7 @@ sec() {
 
 # The device, and the provenance of what follows; without a device the call stops here (exit 2).
 device_and_provenance() {
-  if ! sec device device 15 device.json "$privrec" device --json; then
+  if ! sec device device 15 device.json "$privrec" device --json -; then
     [ $dry -eq 1 ] && return 0
     log "stopping: $("$privrec" device 2>&1)"
     exit 2

@@ -11,8 +11,21 @@ DeviceInfo query_device() {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {
-    d.reason = e != cudaSuccess ? std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")"
-                                : std::string("cudaGetDeviceCount found 0 devices");
+    // cudaErrorInsufficientDriver also means "no driver at all" (the driver version reads 0): say
+    // which, since a machine without a GPU is the common case and "insufficient" misleads.
+    int driver = 0, runtime = 0;
+    cudaDriverGetVersion(&driver);
+    cudaRuntimeGetVersion(&runtime);
+    if (e == cudaErrorInsufficientDriver && driver == 0)
+      d.reason = "no NVIDIA driver is installed (this machine has no GPU to use; the CUDA backend runs elsewhere)";
+    else if (e == cudaErrorInsufficientDriver)
+      d.reason = "the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
+                 ", older than this build's CUDA " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
+                 " runtime: update the driver";
+    else if (e != cudaSuccess)
+      d.reason = std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    else
+      d.reason = "the driver finds no CUDA device";
     cudaGetLastError();  // clear the sticky error, if any
     return d;
   }

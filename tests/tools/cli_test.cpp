@@ -281,7 +281,15 @@ TEST(Cli, RunsReportTheirEpsilon) {
 }
 
 TEST(Cli, DeviceSaysWhatItFound) {
-  const Result r = run("device --json");
+  const std::string file = dir() + "/device.json";
+  const Result t = run("device --force --json " + file);  // the text line, and the JSON in the file
+  ASSERT_TRUE(t.status == 0 || t.status == 1) << t.output;
+  std::ifstream in(file);
+  EXPECT_EQ(nlohmann::json::parse(in)["available"].get<bool>(), t.status == 0);
+  if (t.status == 1) {
+    EXPECT_EQ(t.output.find("InsufficientDriver"), std::string::npos) << t.output;  // says what is missing
+  }
+  const Result r = run("device --json -");
   ASSERT_TRUE(r.status == 0 || r.status == 1) << r.output;
   const auto doc = nlohmann::json::parse(r.output);
   EXPECT_EQ(doc["available"].get<bool>(), r.status == 0);
