@@ -332,6 +332,13 @@ double ClusterFlags::price_of(const po::variables_map& vm, const sim::ClusterPro
   return c ? c->price_per_device_hour : 0.0;
 }
 
+void require_batches_fit(const Workload& w, int count, const std::string& what) {
+  const double need = count * batch_bytes(w), have = static_cast<double>(cpu::available_memory_bytes());
+  if (need > 0.8 * have)
+    throw InputError(fmt::format("{} keeps {} batches of {} each ({} in all) and {} of memory is available; {}", w.name,
+                                 count, human_bytes(batch_bytes(w)), human_bytes(need), human_bytes(have), what));
+}
+
 void require_fits(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg) {
   const MemoryPlan plan = backend.plan_memory(w, cfg.kind);
   if (plan.batch != w.batch_size) throw InputError(plan.note + "; pass --batch " + std::to_string(plan.batch));

@@ -118,6 +118,10 @@ std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::
 // allocating; dpsgd-b/r at a batch that does not fit are told to use a smaller --batch.
 void require_fits(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg);
 
+// Refuses (InputError) a run that would keep `count` batches of `w` in memory when they do not fit
+// in 80 % of the available memory; `what` says what keeps them and what to do instead.
+void require_batches_fit(const Workload& w, int count, const std::string& what);
+
 // Refuses to replace an existing file unless --force was given.
 void check_output(const std::string& path, bool force);
 void write_text_file(const std::string& path, const std::string& text);

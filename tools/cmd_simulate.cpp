@@ -277,6 +277,9 @@ int cmd_simulate(int argc, char** argv) {
   const bool analytic = vm.count("analytic") > 0;
   if (analytic && !trace_path.empty()) throw InputError("--analytic models expectations; it takes no --trace");
   if (analytic && vm.count("sample-rate")) throw InputError("--sample-rate: --analytic reads no trace to sample");
+  // This step's batch, the next one, and the analysis' copy in flight.
+  if (!analytic)
+    require_batches_fit(w, 3, "the trace-driven model: use --analytic, or a smaller --batch or --pooling");
   const sim::SimReport rep = analytic ? sim::simulate_analytic(w, cfg, hw, steps)
                                       : sim::simulate(w, cfg, *trace, hw, steps, progress, 1, sample_rate);
   if (!rep.tables_fit && !quiet)

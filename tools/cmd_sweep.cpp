@@ -217,6 +217,7 @@ CaseResult run_case(const SweepCase& c, const Workload& w, const AlgorithmConfig
   if (s.analytic) {
     res.report = sim::simulate_analytic(w, cfg, res.hw, s.steps);
   } else {
+    require_batches_fit(w, 3, "the trace-driven model: use --analytic, or a smaller --batch or --pooling");
     SyntheticTrace trace(w, s.seed);
     res.report = sim::simulate(w, cfg, trace, res.hw, s.steps);
   }

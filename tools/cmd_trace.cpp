@@ -27,16 +27,12 @@ struct TraceSize {
 };
 TraceSize trace_size(const Workload& w, int64_t batches, bool text) {
   const double B = static_cast<double>(w.batch_size), D = static_cast<double>(w.dense_features);
-  double ids = 0, id_chars = 0;
-  for (const TableSpec& t : w.tables) {
-    ids += B * static_cast<double>(t.pooling);
+  double id_chars = 0;
+  for (const TableSpec& t : w.tables)
     id_chars += B * static_cast<double>(t.pooling) * (std::floor(std::log10(std::max<double>(1, static_cast<double>(t.rows)))) + 2);
-  }
-  const double T = static_cast<double>(w.tables.size());
-  const double memory = 8 * ids + 8 * T * (B + 1) + 4 * B * D + 4 * B;
-  const double chars = id_chars + B * (D * 11 + 3 + 2 * T);
+  const double chars = id_chars + B * (D * 11 + 3 + 2 * static_cast<double>(w.tables.size()));
   const double n = static_cast<double>(batches);
-  return {n * memory, n * (text ? chars : memory)};
+  return {n * batch_bytes(w), n * (text ? chars : batch_bytes(w))};
 }
 
 // Says how big the trace will be and refuses one that the memory or the disk cannot take.

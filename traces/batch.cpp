@@ -70,4 +70,11 @@ std::vector<int64_t> unique_rows(const TableBatch& tb, uint64_t* sort_ops) {
   return {keys.begin(), keys.end()};
 }
 
+double batch_bytes(const Workload& w) {
+  const double B = static_cast<double>(w.batch_size), T = static_cast<double>(w.tables.size());
+  double ids = 0;
+  for (const TableSpec& t : w.tables) ids += B * static_cast<double>(t.pooling);
+  return 8 * ids + 8 * T * (B + 1) + 4 * B * static_cast<double>(w.dense_features) + 4 * B;
+}
+
 }  // namespace privrec

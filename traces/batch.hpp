@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/workload.hpp"
+
 namespace privrec {
 
 struct TableBatch {
@@ -20,6 +22,10 @@ struct Batch {
 
   int64_t lookups() const;
 };
+
+// The bytes one batch of `w` holds in memory (ids, offsets, dense features, labels): what a run
+// that keeps batches checks against the memory it has before it makes one.
+double batch_bytes(const Workload& w);
 
 // Distinct ids within one bag, by a small open-addressing set over a buffer reused across bags
 // (generations mark what the current bag inserted): O(bag) per bag where sorting a bag of 80 ids

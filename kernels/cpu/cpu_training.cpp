@@ -14,6 +14,14 @@ namespace privrec {
 
 namespace {
 std::string gb(int64_t bytes) { return fmt::format("{:.2f} GB", static_cast<double>(bytes) / 1e9); }
+
+// dpsgd-b and dpsgd-r keep every example's gradients, the others a few vectors per example.
+bool per_example_gradients(AlgorithmKind kind) {
+  for (const PlanStage& s : plan_of(kind).step)
+    for (const Op& op : s.ops)
+      if (op.kind == OpKind::clip_norms && op.norms != Norms::ghost) return true;
+  return false;
+}
 }  // namespace
 
 MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t available) {
@@ -31,12 +39,17 @@ MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t availa
   if (need <= budget) return {batch, ""};
   const int64_t per_example = working_bytes(w, kind, 1);
   batch = budget / std::max<int64_t>(per_example, 1);
+  int64_t lookups = 0;
+  for (const auto& t : w.tables) lookups += t.pooling;
   if (batch < 1)
-    throw InputError(fmt::format("{}: one example's per-example gradients need {} and only {} is left after the model",
-                                 algorithm_info(kind).name, gb(per_example), gb(budget)));
-  return {batch, fmt::format("{} at batch {} needs {} of working memory (per-example gradients) and {} is available "
-                             "after the model; the largest batch that fits is {}",
-                             algorithm_info(kind).name, w.batch_size, gb(need), gb(budget), batch)};
+    throw InputError(fmt::format("{}: one example's working memory (activations, the gradients of its {} lookups{}) "
+                                 "needs {} and only {} is left after the model",
+                                 algorithm_info(kind).name, lookups,
+                                 per_example_gradients(kind) ? ", its per-example gradients" : "", gb(per_example), gb(budget)));
+  return {batch, fmt::format("{} at batch {} needs {} of working memory{} and {} is available after the model; the "
+                             "largest batch that fits is {}",
+                             algorithm_info(kind).name, w.batch_size, gb(need),
+                             per_example_gradients(kind) ? " (per-example gradients)" : "", gb(budget), batch)};
 }
 
 TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,

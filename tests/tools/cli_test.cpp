@@ -652,3 +652,16 @@ TEST(Cli, CaseListsAreBuiltIn) {
   EXPECT_NE(r.output.find("status=2"), std::string::npos) << r.output;
   expect_bad("validate --cases cpu_validatoin_cases", "did you mean cpu_validation_cases?");
 }
+
+// Sizes that do not fit are refused before anything is allocated, naming what they would need
+// (issue 18: pooling or dense features of 2^31 ended in "out of memory", exit 1).
+TEST(Cli, SizesThatDoNotFitAreRefusedFirst) {
+  expect_bad("simulate --model tiny --pooling 2147483648 -q", "use --analytic");
+  expect_bad("sweep --model tiny --pooling 2147483648 --axis algo=sgd -q", "use --analytic");
+  expect_bad("train --model tiny --pooling 2147483648 --steps 1 -q", "one example's working memory");
+  const std::string w = dir() + "/wide.json";
+  std::ofstream(w) << R"({"name": "w", "dense_features": 2147483648, "bottom_mlp": [8], "top_mlp": [1],
+      "interaction": "dot", "batch_size": 4, "tables": [{"name": "a", "rows": 10, "dim": 8, "pooling": 2}]})";
+  expect_bad("simulate --model " + w + " -q", "use --analytic");
+  expect_bad("train --model " + w + " --steps 1 -q", "for its parameters");
+}
