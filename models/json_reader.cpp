@@ -22,8 +22,19 @@ nlohmann::json parse_json_file(const std::string& file) {
   if (!in) throw InputError(file + ": cannot open the file for reading");
   std::stringstream buffer;
   buffer << in.rdbuf();
+  // Nesting is refused past 100 levels: dumping a value (every complaint quotes one; --json output
+  // echoes a profile's provenance) recurses once per level, and a file of 500000 '[' overflowed the
+  // stack (issue 18, fuzzing). depth counts the containers around the one that starts.
+  constexpr int kMaxDepth = 100;
+  const nlohmann::json::parser_callback_t limit_depth = [&](int depth, nlohmann::json::parse_event_t event,
+                                                            nlohmann::json&) {
+    if (depth >= kMaxDepth &&
+        (event == nlohmann::json::parse_event_t::object_start || event == nlohmann::json::parse_event_t::array_start))
+      throw InputError(fmt::format("{}: not valid JSON: nested deeper than {} levels", file, kMaxDepth));
+    return true;
+  };
   try {
-    return nlohmann::json::parse(buffer.str());
+    return nlohmann::json::parse(buffer.str(), limit_depth);
   } catch (const nlohmann::json::exception& e) {  // syntax, and numbers beyond a double (1e400)
     throw InputError(file + ": not valid JSON: " + e.what());
   }

@@ -50,6 +50,28 @@ int64_t Workload::mlp_parameters() const {
   return p;
 }
 
+namespace {
+// table_bytes() and mlp_parameters() sum in int64_t: every workload stays far inside it (issue 18,
+// fuzzing: a file of 600 tables of 2^40 rows, or a dense_features of 2^62, overflowed them). The
+// sums here are in double, which cannot overflow, so a workload past the limits is refused.
+constexpr double kMaxTableBytes = 1152921504606846976.0;  // 2^60
+constexpr double kMaxMlpParameters = 1099511627776.0;     // 2^40
+
+double table_bytes_in_double(const std::vector<TableSpec>& tables) {
+  double b = 0;
+  for (const auto& t : tables) b += static_cast<double>(t.rows) * static_cast<double>(t.dim) * sizeof(float);
+  return b;
+}
+
+double mlp_parameters_in_double(const Workload& w) {
+  double p = 0, in = static_cast<double>(w.dense_features);
+  for (int64_t out : w.bottom_mlp) p += (in + 1) * static_cast<double>(out), in = static_cast<double>(out);
+  in = static_cast<double>(w.interaction_width());
+  for (int64_t out : w.top_mlp) p += (in + 1) * static_cast<double>(out), in = static_cast<double>(out);
+  return p;
+}
+}  // namespace
+
 void Workload::scale_tables(double factor) {
   if (!(factor > 0) || !std::isfinite(factor))
     throw InputError(fmt::format("--table-scale {}: expected a positive number", factor));
@@ -58,6 +80,8 @@ void Workload::scale_tables(double factor) {
     if (rows > 9.0e15) throw InputError(fmt::format("--table-scale {}: table {} would have too many rows", factor, t.name));
     t.rows = std::max<int64_t>(1, static_cast<int64_t>(rows));
   }
+  if (table_bytes_in_double(tables) > kMaxTableBytes)
+    throw InputError(fmt::format("--table-scale {}: the tables would hold more than 2^60 bytes", factor));
 }
 
 void Workload::set_pooling(int64_t pooling) {
@@ -89,6 +113,11 @@ void Workload::validate(const std::string& file) const {
                        "an embedding dim of at most 4096");
   if (batch_size > (int64_t(1) << 24))
     throw config_error(file, "batch_size", std::to_string(batch_size), "at most 16777216");
+  if (const double b = table_bytes_in_double(tables); b > kMaxTableBytes)
+    throw config_error(file, "tables", fmt::format("{:.3g} bytes", b), "at most 2^60 bytes of tables in all");
+  if (const double p = mlp_parameters_in_double(*this); p > kMaxMlpParameters)
+    throw config_error(file, "dense_features, bottom_mlp, top_mlp", fmt::format("{:.3g} MLP parameters", p),
+                       "at most 2^40 parameters in all");
 }
 
 nlohmann::json Workload::to_json() const {
@@ -129,7 +158,11 @@ Workload workload_from_json(const nlohmann::json& j, const std::string& file) {
     // "count": N repeats the table N times, named name_0 .. name_{N-1}.
     int64_t count = t.optional_positive_int("count").value_or(1);
     t.reject_unknown_keys();
-    if (count > 100000) throw config_error(file, t.key_path("count"), std::to_string(count), "at most 100000");
+    // The limit of 65536 tables (validate) before the copies are made: a 16 KB file of counts
+    // made 29 million tables (2.4 GB, 18 s) before it was refused (issue 18, fuzzing).
+    if (count > 65536 - static_cast<int64_t>(w.tables.size()))
+      throw config_error(file, t.key_path("count"), std::to_string(count),
+                         fmt::format("at most 65536 tables in all ({} before this one)", w.tables.size()));
     for (int64_t c = 0; c < count; ++c) {
       TableSpec copy = spec;
       if (count > 1) copy.name = fmt::format("{}_{}", spec.name, c);

@@ -1,6 +1,10 @@
 // Workload presets, scaling, and the errors for bad workload files.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
 #include "models/suggest.hpp"
 #include "models/algorithm.hpp"
 #include "models/config_error.hpp"
@@ -81,6 +85,43 @@ TEST(Workload, CountsAreRefusedBeforeTheTablesAreMade) {
   std::string exact = two;
   exact.replace(exact.find("5537"), 4, "5536");
   EXPECT_EQ(error_of(exact), "");
+}
+
+// Regression (issue 18, fuzzing): JSON nested past 100 levels is bad input; 500000 levels of '['
+// overflowed the stack (exit 139) when the complaint quoted the value.
+TEST(Workload, DeeplyNestedJsonIsRefused) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("privrec_deep_" + std::to_string(getpid()) + ".json")).string();
+  auto error_of_file = [&](const std::string& text) {
+    std::ofstream(path) << text;
+    try {
+      load_workload(path);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  auto nested = [](int levels) { return "{\"name\": " + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}"; };
+  EXPECT_NE(error_of_file(nested(100)).find("name = [[[["), std::string::npos);  // 100 levels: read, then refused as a name
+  EXPECT_EQ(error_of_file(nested(101)), path + ": not valid JSON: nested deeper than 100 levels");
+  EXPECT_EQ(error_of_file(nested(500000)), path + ": not valid JSON: nested deeper than 100 levels");
+  std::filesystem::remove(path);
+}
+
+// Regression (issue 18, fuzzing): table_bytes() and mlp_parameters() overflowed int64_t on workloads
+// the reader accepted (600 tables of 2^40 rows x 4096; dense_features 2^62); --table-scale too.
+TEST(Workload, SizesThatOverflowAreRefused) {
+  const std::string big_tables = R"({"name":"x","dense_features":4,"bottom_mlp":[16,4096],"top_mlp":[16,1],
+    "interaction":"dot","batch_size":16,"tables":[{"name":"t","rows":1099511627776,"dim":4096,"pooling":3,"count":600}]})";
+  EXPECT_EQ(error_of(big_tables), "w.json: tables = 1.08e+19 bytes: expected at most 2^60 bytes of tables in all");
+  const std::string wide = R"({"name":"x","dense_features":4611686018427387904,"bottom_mlp":[16,8],"top_mlp":[16,1],
+    "interaction":"dot","batch_size":16,"tables":[{"name":"t0","rows":1000,"dim":8,"pooling":3}]})";
+  EXPECT_EQ(error_of(wide),
+            "w.json: dense_features, bottom_mlp, top_mlp = 7.38e+19 MLP parameters: expected at most 2^40 parameters in all");
+  Workload m = load_workload("mlperf-dlrm");
+  EXPECT_THROW(m.scale_tables(2e8), InputError);  // 96 GB x 2e8: 1.9e19 bytes
+  Workload r = load_workload("rmc2");
+  r.scale_tables(1000);  // 96 TB: allowed
+  EXPECT_EQ(r.table_bytes(), 96'000'000'000'000LL);
 }
 
 TEST(Algorithm, ValidationNamesTheFlag) {
