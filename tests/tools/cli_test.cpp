@@ -653,6 +653,14 @@ TEST(Cli, CaseListsAreBuiltIn) {
   expect_bad("validate --cases cpu_validatoin_cases", "did you mean cpu_validation_cases?");
 }
 
+// Regression (issue 18, fuzzing: tests/fuzz/corpus/fuzz_case_list/regression-table-scale-overflow.json):
+// a case whose table scale makes more rows than a table can hold is bad input naming the case list.
+TEST(Cli, CaseListTableScaleTooLargeIsBadInput) {
+  const std::string f = dir() + "/huge_cases.json";
+  std::ofstream(f) << R"({"cases": [{"model": "mlperf-dlrm", "table_scale": 2e8, "algo": "sgd"}]})";
+  expect_bad("validate --cases " + f + " -q", "huge_cases.json");
+}
+
 // Sizes that do not fit are refused before anything is allocated, naming what they would need
 // (issue 18: pooling or dense features of 2^31 ended in "out of memory", exit 1).
 TEST(Cli, SizesThatDoNotFitAreRefusedFirst) {
