@@ -317,7 +317,7 @@ bool non_trivial_png(const std::string& path) {
 TEST(Cli, ReportRendersEveryFigureThatHasData) {
   const std::string d = dir() + "/report";
   std::filesystem::remove_all(d);
-  Result r = run("report --model tiny --table-scales 0.5,1,4 --hardware h100-sxm -q --out " + d);
+  Result r = run("report --model tiny --dataset-size 100000 --table-scales 0.5,1,4 --hardware h100-sxm -q --out " + d);
   ASSERT_EQ(r.status, 0) << r.output;
   int pngs = 0;
   for (const auto& e : std::filesystem::directory_iterator(d)) {
@@ -333,7 +333,7 @@ TEST(Cli, ReportRendersEveryFigureThatHasData) {
   EXPECT_NE(text.find("no --measured validate report"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(d + "/index.html"));
   expect_bad("report --model tiny --out " + d, "exists");
-  r = run("report --model tiny --table-scales 1 --hardware h100-sxm -q --force --out " + d +
+  r = run("report --model tiny --dataset-size 100000 --table-scales 1 --hardware h100-sxm -q --force --out " + d +
           " --measured " + std::string(PRIVREC_SOURCE_DIR) + "/configs/validation/results/cpu-epyc-2c_validate_2026-11-23.json");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(non_trivial_png(d + "/fig5_measured_vs_modeled.png"));
@@ -572,14 +572,14 @@ TEST(Cli, ReportForceReplacesWhatAReportWroteAndKeepsTheRest) {
   std::ofstream(rep + "/data/stale.csv") << "old";
   std::ofstream(rep + "/my_notes.txt") << "mine";
   expect_bad("report --model tiny --hardware cpu-epyc-2c --png-only -q --out " + rep, "--force");
-  const Result r = run("report --model tiny --hardware cpu-epyc-2c --png-only -q --force --out " + rep);
+  const Result r = run("report --model tiny --dataset-size 100000 --hardware cpu-epyc-2c --png-only -q --force --out " + rep);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(std::filesystem::exists(rep + "/fig99_stale.png"));
   EXPECT_FALSE(std::filesystem::exists(rep + "/data/stale.csv"));
   EXPECT_TRUE(std::filesystem::exists(rep + "/my_notes.txt"));
   EXPECT_TRUE(std::filesystem::exists(rep + "/index.html"));
   // Ctrl-C while it renders: the process group gets SIGINT; one line, status 130, no temporaries.
-  const Result i = run_shell("setsid " + std::string(PRIVREC_BINARY) + " report --model tiny --hardware cpu-epyc-2c --png-only -q --force --out " +
+  const Result i = run_shell("setsid " + std::string(PRIVREC_BINARY) + " report --model tiny --dataset-size 100000 --hardware cpu-epyc-2c --png-only -q --force --out " +
                              rep + " > " + dir() + "/int.txt 2>&1 & pid=$!; sleep 1.5; kill -INT -- -$pid; wait $pid; echo status=$?");
   std::ifstream said(dir() + "/int.txt");
   const std::string text((std::istreambuf_iterator<char>(said)), std::istreambuf_iterator<char>());

@@ -11,6 +11,7 @@ Needs matplotlib (Debian: python3-matplotlib; run with /usr/bin/python3).
 import csv
 import glob
 import html
+import io
 import json
 import math
 import os
@@ -21,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.colors  # noqa: E402
 import matplotlib.lines  # noqa: E402
 import matplotlib.patches  # noqa: E402
 import matplotlib.ticker  # noqa: E402
@@ -28,9 +30,44 @@ import matplotlib.ticker  # noqa: E402
 ALGOS = ["sgd", "dpsgd-b", "dpsgd-r", "dpsgd-f", "eana", "lazydp", "adafest", "dp-fest"]
 STAGES = ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp",
           "update.sparse", "lazydp.catchup", "adafest.select"]
-COLORS = {"sgd": "#4c72b0", "dpsgd-b": "#8c564b", "dpsgd-r": "#e377c2", "dpsgd-f": "#c44e52", "eana": "#8172b3",
-          "lazydp": "#55a868", "adafest": "#ccb974", "dp-fest": "#64b5cd"}
-STAGE_COLORS = plt.get_cmap("tab20").colors
+# One fixed colour per algorithm in every figure, from a qualitative palette (Tableau 10) with no
+# two alike; the two algorithms without a DP guarantee are grey and olive and drawn dashed.
+COLORS = {"sgd": "#7f7f7f", "dpsgd-b": "#8c564b", "dpsgd-r": "#e377c2", "dpsgd-f": "#d62728", "eana": "#bcbd22",
+          "lazydp": "#2ca02c", "adafest": "#1f77b4", "dp-fest": "#9467bd"}
+NOT_DP = {"sgd": "no privacy", "eana": "not DP"}
+# One distinct colour per stage (Tableau 10 and black; no light/dark pairs).
+STAGE_COLORS = ["#1f77b4", "#17becf", "#7f7f7f", "#9467bd", "#ff7f0e", "#bcbd22", "#d62728", "#8c564b", "#e377c2",
+                "#2ca02c", "#000000"]
+
+
+def line_style(algo):
+    return "--" if algo in NOT_DP else "-"
+
+
+def eps_text(rows, algo):
+    """The epsilon the data reached for `algo` (its CSV rows' epsilon column), as text: "1.00", a range where
+    the rows differ, or None without a value."""
+    vals = sorted({f"{r['epsilon']:.2f}" for r in rows if r.get("algo") == algo and isinstance(r.get("epsilon"), float)},
+                  key=float)
+    if not vals:
+        return None
+    return vals[0] if len(vals) == 1 else f"{vals[0]}-{vals[-1]}"
+
+
+def algo_label(algo, rows=()):
+    """An algorithm's name for legends and tables: sgd and eana marked as giving no DP guarantee, every DP
+    algorithm with the epsilon its rows reached."""
+    if algo in NOT_DP:
+        return f"{algo} ({NOT_DP[algo]})"
+    e = eps_text(rows, algo)
+    return f"{algo} (ε={e})" if e else f"{algo} (no ε: not accounted)"
+
+
+def sim_label(j):
+    """algo_label for a simulate JSON (its privacy block)."""
+    a = j["algorithm"]["name"]
+    e = (j.get("privacy") or {}).get("epsilon")
+    return algo_label(a, [{"algo": a, "epsilon": float(e)}] if isinstance(e, (int, float)) else [])
 
 
 def human_bytes(b):
@@ -77,6 +114,21 @@ def write_text(path, text):
     write_atomically(path, put)
 
 
+def save_png(fig, path):
+    """The figure as a PNG of 256 colours where Pillow is there (matplotlib's own dependency: a third of the size,
+    no visible change for line art; the SVG keeps every colour), else as matplotlib writes it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    try:
+        from PIL import Image
+    except ImportError:
+        with open(path, "wb") as f:
+            f.write(buf.getvalue())
+        return
+    buf.seek(0)
+    Image.open(buf).convert("RGB").quantize(colors=256).save(path, format="png", optimize=True)
+
+
 class Report:
     def __init__(self, out, svg=True):
         self.out = out
@@ -84,10 +136,23 @@ class Report:
         self.data = os.path.join(out, "data")
         self.sections = []  # (title, [images], caption, table_html, table_md)
         self.skipped = []
+        path = os.path.join(self.data, "config.json")
+        self.config = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                self.config = json.load(f)
+        self.left_out = (self.config.get("privacy") or {}).get("left_out", {})
+
+    def why_missing(self, default, algos):
+        """Why a figure has no data: the algorithms it compares that were left out (they cannot meet the target
+        epsilon), else `default`."""
+        gone = [a for a in algos if a in self.left_out]
+        if not gone:
+            return default
+        return "; ".join(f"{a} was left out ({self.left_out[a]})" for a in gone)
 
     def save(self, fig, name):
-        write_atomically(os.path.join(self.out, name + ".png"),
-                         lambda tmp: fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight"))
+        write_atomically(os.path.join(self.out, name + ".png"), lambda tmp: save_png(fig, tmp))
         if self.svg:
             write_atomically(os.path.join(self.out, name + ".svg"),
                              lambda tmp: fig.savefig(tmp, format="svg", bbox_inches="tight"))
@@ -152,50 +217,72 @@ def profile_memory(rep, hw):
 
 
 # 1. Per-stage breakdown versus table size, normalized to sgd.
+def breakdown_panel(ax, sr, base_ms, algos):
+    """One table size's stacked bars (log axis: the top of each segment is the running total), each bar's total
+    written above it. Returns the bar totals."""
+    bottom = [0.0] * len(algos)
+    for si, st in enumerate(STAGES):
+        vals = [by(sr, algo=a)[0].get(st + "_ms", 0.0) / base_ms for a in algos]
+        if any(v > 0 for v in vals):
+            ax.bar(range(len(algos)), vals, bottom=bottom, color=STAGE_COLORS[si], label=st, width=0.7,
+                   edgecolor="white", linewidth=0.3)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+    for x, total in enumerate(bottom):
+        ax.text(x, total * 1.25, f"{total:,.0f}x" if total >= 100 else f"{total:.2g}x", ha="center", va="bottom",
+                fontsize=7, rotation=90)
+    ax.axhline(1, color="k", lw=0.6, ls=":")
+    ax.set_xticks(range(len(algos)))
+    ax.set_xticklabels([algo_label(a, sr) for a in algos], rotation=50, ha="right", fontsize=7)
+    ax.set_xlim(-0.7, len(algos) - 0.3)
+    ax.set_yscale("log")
+    ax.grid(True, axis="y", which="major", alpha=0.3)
+    return bottom
+
+
 def fig_breakdown(rep, rows):
     for hw in hardware_of(rows):
         hr = by(rows, hardware=hw)
         scales = sorted({r["table_scale"] for r in hr})
         n = len(scales)
         cols = min(3, n)
-        fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(4.2 * cols, 3.3 * ((n + cols - 1) // cols)),
-                                 squeeze=False)
-        worst = []
+        fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(4.4 * cols, 3.9 * ((n + cols - 1) // cols)),
+                                 squeeze=False, sharey=True)
+        worst, lowest, highest = [], [], []
         for i, sc in enumerate(scales):
             ax = axes[i // cols][i % cols]
             sr = by(hr, table_scale=sc)
             base = by(sr, algo="sgd")
             if not base:
                 continue
-            base_ms = base[0]["step_ms"]
             algos = [a for a in ALGOS if by(sr, algo=a)]
-            bottom = [0.0] * len(algos)
-            for si, st in enumerate(STAGES):
-                vals = [by(sr, algo=a)[0].get(st + "_ms", 0.0) / base_ms for a in algos]
-                if any(v > 0 for v in vals):
-                    ax.bar(range(len(algos)), vals, bottom=bottom, color=STAGE_COLORS[si % 20], label=st, width=0.75)
-                    bottom = [b + v for b, v in zip(bottom, vals)]
-            ax.set_xticks(range(len(algos)))
-            ax.set_xticklabels(algos, rotation=45, ha="right", fontsize=8)
+            totals = breakdown_panel(ax, sr, base[0]["step_ms"], algos)
+            first = [by(sr, algo=a)[0].get(STAGES[0] + "_ms", 0.0) / base[0]["step_ms"] for a in algos]
+            lowest.append(min([v for v in first if v > 0] or [0.1]))
+            highest.append(max(totals))
             ax.set_title(f"tables {human_bytes(sr[0]['table_bytes'])}", fontsize=10)
-            ax.set_ylabel("step time / sgd's step time")
-            worst.append((sr[0]["table_bytes"], max(zip(bottom, algos))))
+            if i % cols == 0:
+                ax.set_ylabel("step time / sgd's step time (log)")
+            worst.append((sr[0]["table_bytes"], max(zip(totals, algos))))
+        for ax in axes.flat:
+            ax.set_ylim(max(1e-3, min(lowest) / 2), max(highest) * 40)  # room for the totals above the bars
         for j in range(n, axes.size):
             axes[j // cols][j % cols].axis("off")
         handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, bbox_to_anchor=(0.5, -0.06))
+        fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, bbox_to_anchor=(0.5, -0.02))
         fig.suptitle(f"Where a training step's time goes, per stage, versus table size ({hr[0]['model']} on {hw}, "
-                     "modeled)", fontsize=11)
-        fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+                     "modeled; log scale, dotted: sgd's step)", fontsize=11)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.95))
         name = rep.save(fig, f"fig1_breakdown_{hw}")
         small, large = worst[0], worst[-1]
         rep.add(f"1. Per-stage breakdown versus table size ({hw})", [name],
                 f"Each bar is one algorithm's modeled step, stacked by stage and divided by sgd's step at the same "
-                f"table size. At {human_bytes(small[0])} of tables the slowest algorithm ({small[1][1]}) takes "
+                f"table size, on a log scale (the top of each segment is the running total; the total is written "
+                f"above the bar). At {human_bytes(small[0])} of tables the slowest algorithm ({small[1][1]}) takes "
                 f"{num(small[1][0])}x sgd's step, mostly in its per-example gradients (dp.norm, dp.clip); at "
                 f"{human_bytes(large[0])} the slowest ({large[1][1]}) takes {num(large[1][0])}x, almost all of it in "
                 f"dp.update, because dpsgd-b/r/f sample noise for and rewrite every table row every step while sgd, "
-                f"eana, lazydp and adafest touch only the batch's rows.")
+                f"eana and lazydp touch only the batch's rows (adafest: the rows its noisy selection passes, whose "
+                f"false positives grow with the table).")
 
 
 # 2. The model-update stage alone: noise sampling, the noisy update's memory traffic, the rest.
@@ -238,15 +325,18 @@ def fig_update_split(rep):
 def fig_throughput(rep, rows):
     hws = hardware_of(rows)
     fig, axes = plt.subplots(1, len(hws), figsize=(6 * len(hws), 4.3), squeeze=False)
-    table_md = ["| hardware | tables | " + " | ".join(ALGOS) + " |", "|---|---|" + "---|" * len(ALGOS)]
+    algos = [a for a in ALGOS if by(rows, algo=a)]
+    table_md = ["| profile | table size | " + " | ".join(f"{algo_label(a, rows)}: examples/s" for a in algos) + " |",
+                "|---|---|" + "---|" * len(algos)]
     notes = []
     for i, hw in enumerate(hws):
         ax = axes[0][i]
         hr = by(rows, hardware=hw)
-        for a in ALGOS:
+        for a in algos:
             pts = sorted((r["table_bytes"], r["throughput_examples_per_s"]) for r in by(hr, algo=a))
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=a, color=COLORS[a])
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=algo_label(a, hr),
+                        color=COLORS[a], ls=line_style(a))
         ax.set_xscale("log")
         ax.set_yscale("log")
         mem, where = profile_memory(rep, hw)
@@ -261,7 +351,7 @@ def fig_throughput(rep, rows):
             ax.legend(fontsize=8)
         for sc in sorted({r["table_scale"] for r in hr}):
             sr = by(hr, table_scale=sc)
-            vals = [f"{by(sr, algo=a)[0]['throughput_examples_per_s']:,.0f}" if by(sr, algo=a) else "" for a in ALGOS]
+            vals = [f"{by(sr, algo=a)[0]['throughput_examples_per_s']:,.0f}" if by(sr, algo=a) else "" for a in algos]
             table_md.append(f"| {hw} | {human_bytes(sr[0]['table_bytes'])} | " + " | ".join(vals) + " |")
         big = max(hr, key=lambda r: r["table_bytes"])["table_bytes"]
         f = by(hr, table_bytes=big, algo="dpsgd-f")
@@ -270,8 +360,8 @@ def fig_throughput(rep, rows):
             notes.append(f"on {hw} at {human_bytes(big)} lazydp trains {num(l[0]['throughput_examples_per_s'])} "
                          f"examples/s against dpsgd-f's {num(f[0]['throughput_examples_per_s'])} "
                          f"({num(l[0]['throughput_examples_per_s'] / f[0]['throughput_examples_per_s'])}x)")
-    fig.suptitle(f"Throughput versus table size ({rows[0]['model']}, modeled; dashed: where the tables stop "
-                 "fitting)", fontsize=11)
+    fig.suptitle(f"Throughput versus table size ({rows[0]['model']}, modeled; vertical dashed line: where the tables "
+                 "stop fitting; dashed curves: no DP guarantee)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     name = rep.save(fig, "fig3_throughput")
     flat, falling = [], []
@@ -293,48 +383,81 @@ def fig_throughput(rep, rows):
             "\n".join(table_md))
 
 
-# 4. lazydp's speedup over dpsgd-f, heatmap over batch size and table size.
+# 4. lazydp's speedup over dpsgd-f, heatmap over batch size and table size: a diverging colour map
+# centred at 1x (blue: lazydp faster, red: slower) with the 1x contour drawn.
+def speedup_grid(hr, batches, sizes):
+    grid = []
+    for b in batches:
+        line = []
+        for s in sizes:
+            f = by(hr, batch=b, table_bytes=s, algo="dpsgd-f")
+            l = by(hr, batch=b, table_bytes=s, algo="lazydp")
+            line.append(f[0]["step_ms"] / l[0]["step_ms"] if f and l else float("nan"))
+        grid.append(line)
+    return grid
+
+
+def times(v):
+    """A speedup for a label: 0.85x, 12.8x, 11,788x."""
+    return f"{v:,.0f}x" if v >= 100 else f"{v:.3g}x"
+
+
+def draw_speedup(ax, grid):
+    """The grid on a diverging map centred at 1x (each side scaled to its own extreme, at least 2x, so cells just
+    below 1x stand out), the 1x contour, and every cell's value."""
+    logs = [[math.log10(v) for v in line] for line in grid]
+    flat = [v for line in logs for v in line if v == v]
+    norm = matplotlib.colors.TwoSlopeNorm(vcenter=0, vmin=min(-0.3, min(flat)), vmax=max(0.3, max(flat)))
+    im = ax.imshow(logs, cmap="RdBu", norm=norm, aspect="auto", origin="lower")
+    crossed = min(flat) < 0 < max(flat)
+    if crossed:
+        ax.contour(logs, levels=[0], colors="k", linewidths=1.5)
+    for yi, line in enumerate(grid):
+        for xi, v in enumerate(line):
+            shade = norm(math.log10(v))
+            ax.text(xi, yi, times(v), ha="center", va="center", fontsize=7,
+                    color="w" if shade < 0.2 or shade > 0.75 else "k", fontweight="bold" if v < 1 else "normal")
+    return im, crossed
+
+
 def fig_heatmap(rep, rows):
     if not rows:
-        rep.skip("4. lazydp speedup heatmap", "no batch-size sweep")
+        rep.skip("4. lazydp speedup heatmap", rep.why_missing("no batch-size sweep", ["dpsgd-f", "lazydp"]))
         return
     for hw in hardware_of(rows):
         hr = by(rows, hardware=hw)
         batches = sorted({r["batch"] for r in hr})
         sizes = sorted({r["table_bytes"] for r in hr})
-        grid = []
-        for b in batches:
-            line = []
-            for s in sizes:
-                f = by(hr, batch=b, table_bytes=s, algo="dpsgd-f")
-                l = by(hr, batch=b, table_bytes=s, algo="lazydp")
-                line.append(f[0]["step_ms"] / l[0]["step_ms"] if f and l else float("nan"))
-            grid.append(line)
-        fig, ax = plt.subplots(figsize=(1.3 * len(sizes) + 2, 0.55 * len(batches) + 1.8))
-        im = ax.imshow([[math.log10(v) for v in line] for line in grid], cmap="viridis", aspect="auto",
-                       origin="lower")
-        for yi, line in enumerate(grid):
-            for xi, v in enumerate(line):
-                ax.text(xi, yi, f"{v:,.0f}x" if v >= 100 else f"{v:.3g}x", ha="center", va="center", fontsize=7,
-                        color="w" if math.log10(v) < (max(map(max, grid)) and 0.5 * math.log10(max(map(max, grid))))
-                        else "k")
+        grid = speedup_grid(hr, batches, sizes)
+        fig, ax = plt.subplots(figsize=(1.3 * len(sizes) + 2.4, 0.55 * len(batches) + 1.8))
+        im, crossed = draw_speedup(ax, grid)
         ax.set_xticks(range(len(sizes)))
         ax.set_xticklabels([human_bytes(s) for s in sizes], fontsize=8)
         ax.set_yticks(range(len(batches)))
         ax.set_yticklabels([f"{b:.0f}" for b in batches], fontsize=8)
         ax.set_xlabel("embedding table size")
         ax.set_ylabel("batch size (examples)")
-        cb = fig.colorbar(im, ax=ax)
-        cb.set_label("log10(dpsgd-f step / lazydp step)")
-        ax.set_title(f"lazydp's speedup over dpsgd-f ({hr[0]['model']} on {hw}, modeled)", fontsize=10)
+        lo_hi = (im.norm.vmin, im.norm.vmax)
+        below = (0.01, 0.1, 0.3) if lo_hi[0] < -1 else (0.5, 0.7, 0.85)  # each side's ticks as its range allows
+        above = (10, 100, 1e3, 1e4, 1e5, 1e6) if lo_hi[1] > 1 else (1.2, 1.5, 2)
+        ticks = [math.log10(t) for t in below + (1,) + above if lo_hi[0] <= math.log10(t) <= lo_hi[1]]
+        cb = fig.colorbar(im, ax=ax, ticks=ticks, format=matplotlib.ticker.FuncFormatter(lambda v, _: times(10 ** v)))
+        cb.set_label("dpsgd-f step / lazydp step (log)\nblue: lazydp faster, red: slower")
+        ax.set_title(f"lazydp's speedup over dpsgd-f ({hr[0]['model']} on {hw}, modeled;\n"
+                     f"{algo_label('lazydp', hr)} and {algo_label('dpsgd-f', hr)}"
+                     + ("; black line: 1x)" if crossed else ")"), fontsize=9)
         name = rep.save(fig, f"fig4_lazydp_speedup_{hw}")
         lo = min(min(line) for line in grid)
         hi = max(max(line) for line in grid)
+        slower = [(b, s) for b, line in zip(batches, grid) for s, v in zip(sizes, line) if v < 1]
+        where = (f"lazydp is slower than dpsgd-f (below 1x, red, inside the black line) in {len(slower)} of "
+                 f"{len(batches) * len(sizes)} cells, the largest tables there {human_bytes(max(s for _, s in slower))}"
+                 if slower else "lazydp is faster than dpsgd-f in every cell")
         rep.add(f"4. lazydp's speedup over dpsgd-f ({hw})", [name],
-                f"dpsgd-f's step time over lazydp's, by batch size and table size: from {num(lo)}x to {num(hi)}x. "
-                "The gap grows with the table (dpsgd-f's dense update scales with it, lazydp's catch-up with the "
-                "batch's rows) and shrinks with the batch (both do more per-example work, and lazydp's catch-up "
-                "touches more rows).")
+                f"dpsgd-f's step time over lazydp's, by batch size and table size, both at the same epsilon (each "
+                f"batch's noise set for it): from {num(lo)}x to {num(hi)}x; {where}. The gap grows with the table "
+                "(dpsgd-f's dense update scales with it, lazydp's catch-up with the batch's rows) and shrinks with the "
+                "batch (both do more per-example work, and lazydp's catch-up touches more rows).")
 
 
 # 5. Measured versus modeled, from validate reports.
@@ -403,9 +526,18 @@ def fig_measured(rep):
 
 
 # 6. adafest: rows updated and step time versus tau, next to dpsgd-f and lazydp.
+def adafest_sigma1(rep, row):
+    """adafest's selection noise sigma1 in a sweep row: its effective noise multiplier split by the selection
+    budget (sigma1 / C1 = sigma_eff / sqrt(budget)), or None without one."""
+    priv, clip = rep.config.get("privacy") or {}, rep.config.get("clip") or {}
+    if not isinstance(row.get("noise_multiplier"), float):
+        return None
+    return row["noise_multiplier"] / math.sqrt(priv.get("adafest_selection_budget", 0.5)) * clip.get("adafest_C1", 1.0)
+
+
 def fig_tau(rep, rows):
     if not rows:
-        rep.skip("6. adafest versus tau", "no tau sweep")
+        rep.skip("6. adafest versus tau", rep.why_missing("no tau sweep", ["adafest"]))
         return
     for hw in hardware_of(rows):
         hr = by(rows, hardware=hw)
@@ -414,13 +546,14 @@ def fig_tau(rep, rows):
             continue
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
         taus = [r["adafest_tau"] for r in ada]
-        ax.plot(taus, [r["rows_updated_per_step"] for r in ada], "o-", color=COLORS["adafest"], label="adafest")
+        ax.plot(taus, [r["rows_updated_per_step"] for r in ada], "o-", color=COLORS["adafest"],
+                label=algo_label("adafest", hr))
         for a in ("dpsgd-f", "lazydp"):
             r = by(hr, algo=a)
             if r:
-                ax.axhline(r[0]["rows_updated_per_step"], color=COLORS[a], ls="--", label=a)
-                bx.axhline(r[0]["step_ms"], color=COLORS[a], ls="--", label=a)
-        bx.plot(taus, [r["step_ms"] for r in ada], "o-", color=COLORS["adafest"], label="adafest")
+                ax.axhline(r[0]["rows_updated_per_step"], color=COLORS[a], ls="--", label=algo_label(a, hr))
+                bx.axhline(r[0]["step_ms"], color=COLORS[a], ls="--", label=algo_label(a, hr))
+        bx.plot(taus, [r["step_ms"] for r in ada], "o-", color=COLORS["adafest"], label=algo_label("adafest", hr))
         ax.set_yscale("log")
         ax.set_xlabel("selection threshold tau")
         ax.set_ylabel("table rows updated per step (log)")
@@ -433,66 +566,211 @@ def fig_tau(rep, rows):
                      f"{human_bytes(ada[0]['table_bytes'])} of tables, {hw})", fontsize=10)
         fig.tight_layout(rect=(0, 0, 1, 0.93))
         name = rep.save(fig, f"fig6_adafest_tau_{hw}")
+        s1 = adafest_sigma1(rep, ada[0])
+        noise = f"With sigma1 = {s1:.3g} (its share of the budget at epsilon {eps_text(hr, 'adafest')})" if s1 else \
+            "With the default sigma1 = 1"
+        others = [f"{a}'s {num(by(hr, algo=a)[0]['step_ms'])} ms" for a in ("dpsgd-f", "lazydp") if by(hr, algo=a)]
         rep.add(f"6. adafest versus its threshold ({hw})", [name],
-                f"With sigma1 = 1, tau {taus[0]:g} selects {ada[0]['rows_updated_per_step']:,.0f} rows per step "
+                f"{noise}, tau {taus[0]:g} selects {ada[0]['rows_updated_per_step']:,.0f} rows per step "
                 f"(false positives dominate: an untouched row passes with probability Q(tau/sigma1)), tau "
                 f"{taus[-1]:g} only {ada[-1]['rows_updated_per_step']:,.0f}; the step goes from "
-                f"{num(ada[0]['step_ms'])} to {num(ada[-1]['step_ms'])} ms, against dpsgd-f's "
-                f"{num(by(hr, algo='dpsgd-f')[0]['step_ms'])} ms and lazydp's {num(by(hr, algo='lazydp')[0]['step_ms'])} ms.")
+                f"{num(ada[0]['step_ms'])} to {num(ada[-1]['step_ms'])} ms" +
+                (f", against {and_list(others)}." if others else "."))
 
 
-# 7. Every stage on the hardware's roofline.
+# 7. Every stage on the hardware's roofline, one panel per kind of work the model has a roof for: arithmetic
+# (flops; GEMM and vector peaks), noise sampling (normals; the RNG rate) and sorting (sort operations; the sort
+# rate), each against the memory bandwidths (streaming and row-random) and, with a host, the link. The model's
+# own points are filled (modeled time); validate's are hollow (measured time, the same work counts).
+ROOF_PANELS = [  # (title, work key, peak key(s) of the processor, unit of the rate, x label)
+    ("arithmetic", "flops", ("gemm_GFLOPps", "vector_GFLOPps"), "GFLOP/s", "flops per byte moved"),
+    ("noise sampling", "rng_samples", ("rng_normals_per_s",), "G normals/s", "normals per byte moved"),
+    ("sorting", "sort_ops", ("sort_ops_per_s",), "G sort operations/s", "sort operations per byte moved"),
+]
+STAGE_MARKERS = dict(zip(STAGES, ["o", "s", "^", "v", "D", "P", "X", "*", "h", "<", ">"]))
+PEAK_NAMES = {"gemm_GFLOPps": "GEMM", "vector_GFLOPps": "vector", "rng_normals_per_s": "RNG",
+              "sort_ops_per_s": "sort"}
+
+
+def peak_rate(proc, key):
+    """A processor's peak in the panel's unit (G per second)."""
+    return proc[key] / 1e9 if key.endswith("_per_s") else proc[key]
+
+
+def stage_side(h, s):
+    """The processor a stage ran on: the table side for table stages (the host for host tables without a device
+    cache), else the device."""
+    if s.get("runs_on") == "host" or (s.get("runs_on") == "tables" and h.get("tables_in") == "host"
+                                     and not h.get("device_cache")):
+        return "host"
+    return "device"
+
+
+def roof_point(s, key, ms):
+    """(intensity, attained rate) of a stage for the panel's work, or None without that work."""
+    b = s["bytes_read"] + s["bytes_written"]
+    w = s.get(key, 0) or 0
+    if w <= 0 or b <= 0 or ms <= 0:
+        return None
+    return w / b, w / (ms * 1e6)
+
+
+def draw_roofs(ax, h, peaks, unit, xs):
+    """Every roof of the panel: per processor, its peaks under its streaming and row-random bandwidth slopes, and
+    the link's slope where there is one."""
+    procs = [("device", h["device"], "k")] + ([("host", h["host"], "#8c564b")] if h.get("host") else [])
+    for pname, p, color in procs:
+        for k, key in enumerate(peaks):
+            top = peak_rate(p, key)
+            ax.plot(xs, [min(top, p["stream_GBps"] * x) for x in xs], "-" if k == 0 else "-.", color=color, lw=1.1,
+                    label=f"{pname} {PEAK_NAMES[key]} {num(top)} {unit} under streaming {num(p['stream_GBps'])} GB/s")
+        top = peak_rate(p, peaks[0])
+        if p.get("random_GBps"):
+            ax.plot(xs, [min(top, p["random_GBps"] * x) for x in xs], "--", color=color, lw=0.9,
+                    label=f"{pname} row-random {num(p['random_GBps'])} GB/s")
+        for c in p.get("caches") or []:  # what a working set that fits in a cache can reach
+            ax.plot(xs, [min(top, c["stream_GBps"] * x) for x in xs], ls=(0, (1, 2)), color=color, lw=0.8,
+                    label=f"{pname} {c['name']} ({num(c['capacity_MB'])} MB) {num(c['stream_GBps'])} GB/s")
+    link = (h.get("link") or {}).get("GBps") if isinstance(h.get("link"), dict) else h.get("link_GBps")
+    if link:
+        top = peak_rate(h["device"], peaks[0])
+        ax.plot(xs, [min(top, link * x) for x in xs], ":", color="#9467bd", lw=1.3,
+                label=f"link {num(link)} GB/s (bytes that cross it)")
+
+
+def roof_at(h, s, peaks, x):
+    """The roof above a stage at intensity x: its processor's peak for the work (vector, not GEMM, for arithmetic
+    without matrix products) under its fastest memory level's streaming bandwidth (a cache's, where it has one)."""
+    p = h.get(stage_side(h, s)) or h["device"]
+    key = peaks[1] if len(peaks) > 1 and not s.get("gemm_flops") else peaks[0]
+    fastest = max([p["stream_GBps"]] + [c["stream_GBps"] for c in p.get("caches") or []])
+    return min(peak_rate(p, key), fastest * x)
+
+
+def measured_points(rep):
+    """{profile: [(algo, stage JSON with the work counts, measured ms, case label)]} from the --measured validate
+    reports and the work simulate computed for each of their cases."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(rep.data, "measured_*.json"))):
+        base = os.path.basename(path)[len("measured_"):-len(".json")]
+        if not base.isdigit():
+            continue
+        with open(path) as f:
+            v = json.load(f)
+        for k, c in enumerate(v.get("cases", [])):
+            work_path = os.path.join(rep.data, f"measured_{base}_work_{k}.json")
+            if not os.path.exists(work_path):
+                continue
+            with open(work_path) as f:
+                work = {s["name"]: s for s in json.load(f)["stages"]}
+            for st in c["stages"]:
+                if st["name"] in work and st.get("measured_ms", 0) > 0:
+                    out.setdefault(v["hardware"]["name"], []).append(
+                        (c["case"]["algo"], work[st["name"]], st["measured_ms"], c["label"]))
+    return out
+
+
+def roofline_panel(ax, h, panel, runs, measured):
+    """One kind of work's roofline: roofs, the model's points (filled) and the measured ones (hollow). Returns
+    [(fraction of the roof, stage, algo, measured?)]."""
+    title, key, peaks, unit, xlabel = panel
+    fractions = []
+    pts = [(j["algorithm"]["name"], s, s["ms_per_step"], False) for j in runs for s in j["stages"]]
+    pts += [(a, s, ms, True) for a, s, ms, _ in measured]
+    at = [roof_point(s, key, ms) for _, s, ms, _ in pts]
+    at = [xy for xy in at if xy]
+    lo = min([xy[0] for xy in at] or [0.01]) / 30
+    hi = max([xy[0] for xy in at] or [100]) * 30
+    xs = [lo * (hi / lo) ** (k / 100) for k in range(101)]  # the roofs over the points' range
+    draw_roofs(ax, h, peaks, unit, xs)
+    ax.set_xlim(lo, hi)
+    sizes = {a: 70 - 7 * i for i, a in enumerate(ALGOS)}  # coinciding points show as concentric marks
+    for a, s, ms, is_measured in pts:
+        xy = roof_point(s, key, ms)
+        if xy is None:
+            continue
+        c = COLORS.get(a, "k")
+        ax.scatter(*xy, s=sizes.get(a, 30), marker=STAGE_MARKERS.get(s["name"], "o"), zorder=3,
+                   facecolors="none" if is_measured else c, edgecolors=c, linewidths=1.2 if is_measured else 0.4)
+        fractions.append((xy[1] / roof_at(h, s, peaks, xy[0]), s["name"], a, is_measured))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"attained {unit}")
+    ax.set_title(f"{title}", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: no point hidden
+    return fractions
+
+
+def roofline_legend(fig, runs, measured):
+    algos = [a for a in ALGOS if any(j["algorithm"]["name"] == a for j in runs) or any(m[0] == a for m in measured)]
+    labels = {j["algorithm"]["name"]: sim_label(j) for j in runs}
+    handles = [matplotlib.patches.Patch(color=COLORS[a], label=labels.get(a, algo_label(a) if a in NOT_DP else
+                                                                          f"{a} (measured cases only)"))
+               for a in algos]
+    names = [n for n in STAGES if any(s["name"] == n for j in runs for s in j["stages"]) or
+             any(m[1]["name"] == n for m in measured)]
+    handles += [matplotlib.lines.Line2D([], [], ls="", marker=STAGE_MARKERS[n], color="#444444", label=n) for n in names]
+    handles += [matplotlib.lines.Line2D([], [], ls="", marker="o", color="#444444", label="filled: modeled")]
+    if measured:
+        handles += [matplotlib.lines.Line2D([], [], ls="", marker="o", mfc="none", color="#444444",
+                                            label="hollow: measured (validate)")]
+    fig.legend(handles=handles, loc="lower center", ncol=8, fontsize=7, bbox_to_anchor=(0.5, 0.0))
+
+
 def fig_roofline(rep):
     per_hw = simulations(rep, "sim_*_*_1.json")
     if not per_hw:
         rep.skip("7. Roofline", "no simulate data at table scale 1")
         return
+    meas = measured_points(rep)
+    for hw in [m for m in meas if m not in per_hw]:
+        rep.skip(f"7. Roofline's measured points on {hw}", f"{hw} is not among the report's profiles (--hardware)")
     for hw, runs in per_hw.items():
         h = runs[0]["hardware"]
-        fig, ax = plt.subplots(figsize=(7, 5))
-        procs = [("device", h["device"])] + ([("host", h["host"])] if h.get("host") else [])
-        xs = [10 ** (k / 10) for k in range(-40, 31)]
-        for pname, p in procs:
-            peak = p["gemm_GFLOPps"]
-            ax.plot(xs, [min(peak, p["stream_GBps"] * x) for x in xs], "-" if pname == "device" else ":", color="k",
-                    lw=1, label=f"{pname} roof: {p['stream_GBps']:.3g} GB/s, {peak:,.0f} GFLOP/s")
-        best = None
-        for j in runs:
-            for s in j["stages"]:
-                b = s["bytes_read"] + s["bytes_written"]
-                if s["flops"] <= 0 or b <= 0 or s["ms_per_step"] <= 0:
-                    continue
-                x = s["flops"] / b
-                y = s["flops"] / (s["ms_per_step"] * 1e6)
-                ax.scatter(x, y, s=22, color=COLORS[j["algorithm"]["name"]], marker="o" if s["runs_on"] == "device"
-                           else "s")
-                ax.annotate(s["name"], (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
-                if best is None or y > best[1]:
-                    best = (s["name"], y, j["algorithm"]["name"])
-        for a in ("sgd", "dpsgd-f", "lazydp", "adafest"):
-            ax.scatter([], [], color=COLORS[a], label=a)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("operational intensity (flops per byte moved)")
-        ax.set_ylabel("attained GFLOP/s (modeled)")
-        ax.set_title(f"Each stage on the roofline ({runs[0]['workload']['name']}, tables "
-                     f"{human_bytes(runs[0]['workload']['table_bytes'])}, {hw}; squares: stages on the tables)",
-                     fontsize=9)
-        ax.legend(fontsize=7)
-        ax.grid(True, which="both", alpha=0.3)
+        measured = meas.get(hw, [])
+        fig, axes = plt.subplots(1, len(ROOF_PANELS), figsize=(6 * len(ROOF_PANELS), 6.4))
+        fractions = []
+        for ax, panel in zip(axes, ROOF_PANELS):
+            fractions += roofline_panel(ax, h, panel, runs, measured)
+        roofline_legend(fig, runs, measured)
+        fig.suptitle(f"Each stage on the roofline of every bound the model has ({runs[0]['workload']['name']}, "
+                     f"tables {human_bytes(runs[0]['workload']['table_bytes'])}, {hw}; filled: modeled"
+                     + (", hollow: measured" if measured else "") + ")", fontsize=10)
+        fig.tight_layout(rect=(0, 0.07, 1, 0.95))
         name = rep.save(fig, f"fig7_roofline_{hw}")
-        rep.add(f"7. Stages on the roofline ({hw})", [name],
-                f"Each stage of sgd, dpsgd-f, lazydp and adafest at table scale 1 as flops per byte against attained "
-                f"GFLOP/s. The MLP stages sit at high intensity near the compute roof (best: {best[2]}'s {best[0]} at "
-                f"{best[1]:,.0f} GFLOP/s); the embedding and update stages sit far left, under the bandwidth "
-                "slope; the sampling-bound dense update has too few flops per byte to show its RNG limit here "
-                "(figure 2 shows it).")
+        rep.add(f"7. Stages on the roofline ({hw})", [name], roofline_caption(runs, measured, fractions, hw))
+
+
+def roofline_caption(runs, measured, fractions, hw):
+    modeled = [f for f in fractions if not f[3]]
+    text = ("Each stage of " + and_list([sim_label(j) for j in runs]) + " at table scale 1, placed by the work it does "
+            "per byte moved against the rate it attains, under every roof of the profile: the arithmetic peaks (GEMM, "
+            "vector), the RNG and sort rates, the streaming and row-random memory bandwidths, each cache's bandwidth "
+            "and, with a host, the link. ")
+    if modeled:
+        best = max(modeled)
+        text += (f"The closest to its roof (the fastest memory level's, as a share) is {best[2]}'s {best[1]} at "
+                 f"{100 * best[0]:.0f} % of it; points far "
+                 "below every roof are bound by what has no roof here: per-kernel launch overheads and, for "
+                 "stages that do several kinds of work, the other kinds (a stage's time is its largest term plus "
+                 "the unoverlapped share of the others). ")
+    meas = [f for f in fractions if f[3]]
+    if meas:
+        fr = sorted(f[0] for f in meas)
+        text += (f"Hollow points: {len(meas)} stage points of the --measured validate cases on {hw} (their own "
+                 "workloads and sizes), each at its measured time and the work counts of the same case; they reach a "
+                 f"median {100 * fr[len(fr) // 2]:.0f} % of the roof (best {100 * fr[-1]:.0f} %).")
+    elif not measured:
+        text += "No measured points: give validate reports of this profile with --measured."
+    return text
 
 
 # 8. Sensitivity of the lazydp/dpsgd-f gap to pooling and skew.
 def fig_sensitivity(rep, pooling, skew):
-    if not pooling and not skew:
-        rep.skip("8. Sensitivity", "no pooling or skew sweep")
+    if not pooling and not by(skew, algo="lazydp"):
+        rep.skip("8. Sensitivity", rep.why_missing("no pooling or skew sweep", ["dpsgd-f", "lazydp"]))
         return
     for hw in hardware_of(pooling or skew):
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
@@ -507,18 +785,23 @@ def fig_sensitivity(rep, pooling, skew):
             notes.append(f"the gap is {gap[0]:,.1f}x at pooling {ps[0]:g} and {gap[-1]:,.1f}x at {ps[-1]:g}")
         ax.set_xlabel("lookups per example per table (pooling)")
         ax.set_ylabel("dpsgd-f step / lazydp step")
-        ax.set_ylim(bottom=0)
         sr = by(skew, hardware=hw)
-        if sr:
+        if by(sr, algo="dpsgd-f") and by(sr, algo="lazydp"):
             zs = sorted({zipf_of(r) for r in sr})
             gap = [at_zipf(sr, z, "dpsgd-f")["step_ms"] / at_zipf(sr, z, "lazydp")["step_ms"] for z in zs]
             bx.plot(zs, gap, "o-", color=COLORS["lazydp"])
             notes.append(f"{gap[0]:,.1f}x for uniform access and {gap[-1]:,.1f}x at zipf {zs[-1]:g}")
         bx.set_xlabel("zipf exponent of row access (0: uniform)")
         bx.set_ylabel("dpsgd-f step / lazydp step")
+        for axis in (ax, bx):  # from zero: a change of a few percent looks like one
+            lines = axis.get_lines()
+            top = max((max(l.get_ydata()) for l in lines), default=1)
+            axis.set_ylim(0, top * 1.15)
+            axis.grid(True, alpha=0.3)
         model = (pr or sr)[0]["model"]
         fig.suptitle(f"How the lazydp/dpsgd-f gap depends on pooling and skew ({model}, "
-                     f"{human_bytes((pr or sr)[0]['table_bytes'])} of tables, {hw})", fontsize=10)
+                     f"{human_bytes((pr or sr)[0]['table_bytes'])} of tables, {hw}; "
+                     f"{algo_label('lazydp', pr or sr)} and {algo_label('dpsgd-f', pr or sr)})", fontsize=10)
         fig.tight_layout(rect=(0, 0, 1, 0.93))
         name = rep.save(fig, f"fig8_sensitivity_{hw}")
         rep.add(f"8. Sensitivity to pooling and skew ({hw})", [name],
@@ -571,8 +854,8 @@ def fig_device_cache(rep):
         shown = [a for a in ("lazydp", "dpsgd-f") if a in algos] or algos[:1]  # whose hit rates the table lists
         fig, axes = plt.subplots(2, len(zs), figsize=(6 * len(zs), 6.4), squeeze=False, sharex=True,
                                  gridspec_kw={"height_ratios": [3, 1.4]})
-        table_md = ["| access | device cache (GB) | " + " | ".join(algos) + " | " +
-                    " | ".join(f"{a}'s fwd.emb hit rate" for a in shown) + " |",
+        table_md = ["| access | device cache (GB) | " + " | ".join(f"{algo_label(a, rows)}: examples/s" for a in algos) +
+                    " | " + " | ".join(f"{a}'s fwd.emb hit rate (fraction)" for a in shown) + " |",
                     "|---|---|" + "---|" * (len(algos) + len(shown))]
         for i, z in enumerate(zs):
             ax, hx = axes[0][i], axes[1][i]
@@ -582,7 +865,7 @@ def fig_device_cache(rep):
                 ar = sorted(by(zr, algo=a), key=lambda r: r["device_cache_GB"])
                 cached = [r for r in ar if r["device_cache_GB"] > 0]
                 ax.plot([r["device_cache_GB"] for r in cached], [r["throughput_examples_per_s"] for r in cached],
-                        "o-", ms=3, color=COLORS[a], label=a)
+                        "o", ls=line_style(a), ms=3, color=COLORS[a], label=algo_label(a, rows))
                 hits = tuple(r["fwd_emb_hit_rate"] for r in ar)
                 curves.setdefault(tuple(round(h, 4) for h in hits), (hits, [], ar))[1].append(a)
                 if ar[0]["device_cache_GB"] == 0:
@@ -592,7 +875,7 @@ def fig_device_cache(rep):
             for hits, names, ar in curves.values():  # algorithms with the same hit rates drawn once
                 k = 1 if ar[0]["device_cache_GB"] == 0 else 0
                 hx.plot([r["device_cache_GB"] for r in ar[k:]], hits[k:], "o-", ms=3, color=COLORS[names[0]],
-                        label=", ".join(names))
+                        label=", ".join(algo_label(n) if n in NOT_DP else n for n in names))
                 if k:
                     hx.plot([none_x, ar[1]["device_cache_GB"]], hits[:2], ":", lw=1, color=COLORS[names[0]])
                     hx.plot([none_x], hits[:1], "o", ms=5, mfc="none", color=COLORS[names[0]])
@@ -611,7 +894,7 @@ def fig_device_cache(rep):
                 table_md.append(f"| {access_name(z)} | {c:g} | " + " | ".join(
                     f"{by(cr, algo=a)[0]['throughput_examples_per_s']:,.0f}" for a in algos) + " | " +
                     " | ".join(f"{by(cr, algo=a)[0]['fwd_emb_hit_rate']:.3f}" for a in shown) + " |")
-        axes[0][0].legend(fontsize=8, ncol=2)
+        axes[0][0].legend(fontsize=7, ncol=2)
         fig.suptitle(f"Throughput and fwd.emb hit rate versus the device cache ({rows[0]['model']}, "
                      f"{human_bytes(rows[0]['table_bytes'])} of tables in {hw}'s host memory, modeled)\n"
                      "hit rates from Che's approximation (steady state); open circles: no cache", fontsize=10)
@@ -673,7 +956,9 @@ def fig_skew(rep, skew, skew_cache):
     fig, axes = plt.subplots(2, len(hws), figsize=(5.5 * len(hws), 6.6), squeeze=False, sharex=True,
                              gridspec_kw={"height_ratios": [3, 2]})
     algos = [a for a in ALGOS if by(skew + skew_cache, algo=a)]
-    table_md = ["| hardware | tables in | access | " + " | ".join(algos) + " |", "|---|---|---|" + "---|" * len(algos)]
+    table_md = ["| profile | tables in | access | " + " | ".join(f"{algo_label(a, skew + skew_cache)}: examples/s"
+                                                                  for a in algos) + " |",
+                "|---|---|---|" + "---|" * len(algos)]
     notes, places, gains = [], [], []
     for i, hw in enumerate(hws):
         ax, rx = axes[0][i], axes[1][i]
@@ -687,8 +972,8 @@ def fig_skew(rep, skew, skew_cache):
             pts = [at_zipf(hr, z, a) for z in zs]
             if all(pts):
                 thr = [p["throughput_examples_per_s"] for p in pts]
-                ax.plot(zs, thr, "o-", ms=3, color=COLORS[a], label=a)
-                rx.plot(zs, [t / thr[0] for t in thr], "o-", ms=3, color=COLORS[a])
+                ax.plot(zs, thr, "o", ls=line_style(a), ms=3, color=COLORS[a], label=algo_label(a, hr))
+                rx.plot(zs, [t / thr[0] for t in thr], "o", ls=line_style(a), ms=3, color=COLORS[a])
                 gains.append((thr[-1] / thr[0], a, hw))
         for z in zs:
             vals = [f"{at_zipf(hr, z, a)['throughput_examples_per_s']:,.0f}" if at_zipf(hr, z, a) else ""
@@ -702,7 +987,7 @@ def fig_skew(rep, skew, skew_cache):
         rx.set_ylabel("throughput / uniform access's")
         rx.grid(True, alpha=0.3)
         if i == 0:
-            ax.legend(fontsize=8, ncol=2)
+            ax.legend(fontsize=7, ncol=2)
         moves = [moved(a, at_zipf(hr, zs[0], a), at_zipf(hr, zs[-1], a)) for a in ("lazydp", "dpsgd-f")]
         if all(moves):
             notes.append(f"on {hw} {moves[0]} examples/s and {moves[1]}")
@@ -761,7 +1046,7 @@ def scale_out_lines(ax, bx, pts, size, algos, devs):
         rows = [pts[(size, d, a)] for d in xs]
         for axis, key, scale in ((ax, "step_ms", 1), (bx, "wall_h", 1)):
             ys = [r[key] * scale if isinstance(r.get(key), float) else float("nan") for r in rows]
-            axis.plot(xs, ys, "-", lw=1.2, color=COLORS[a])
+            axis.plot(xs, ys, line_style(a), lw=1.2, color=COLORS[a])
             for where, m in PLACEMENT_MARKERS.items():
                 sel = [(x, y) for x, y, r in zip(xs, ys, rows) if r["tables_in"] == where]
                 if sel:
@@ -827,8 +1112,9 @@ def scale_out_counts(pts, size, devs, wanted=(8, 64, 256)):
     return sorted(picked)
 
 
-def scale_out_table(pts, sizes, algos, devs):
-    md = ["| tables | GPUs | " + " | ".join(algos) + " |", "|---|---|" + "---|" * len(algos)]
+def scale_out_table(pts, sizes, algos, devs, rows):
+    md = ["| table size | GPUs (count) | " + " | ".join(f"{algo_label(a, rows)}: ms/step, h/epoch (placement)"
+                                                     for a in algos) + " |", "|---|---|" + "---|" * len(algos)]
     for size in sizes:
         for d in devs:
             cells = []
@@ -867,23 +1153,26 @@ def fig_scale_out(rep):
         scale_out_bars(bar_axes, pts, big, algos, counts)
         handles = [matplotlib.patches.Patch(color=c, label=l) for l, _, c in SCALE_OUT_GROUPS]
         fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))
-    algo_handles = [matplotlib.lines.Line2D([], [], color=COLORS[a], lw=1.5, label=a) for a in algos]
+    algo_handles = [matplotlib.lines.Line2D([], [], color=COLORS[a], lw=1.5, ls=line_style(a), label=algo_label(a, rows))
+                    for a in algos]
     place_handles = [matplotlib.lines.Line2D([], [], ls="", marker="o", color="k", label="tables in device memory"),
                      matplotlib.lines.Line2D([], [], ls="", marker="s", color="k", mfc="white",
                                              label="tables in host memory")]
     fig.legend(handles=algo_handles + place_handles, loc="upper center", ncol=5, fontsize=8,
                bbox_to_anchor=(0.5, 0.975))
     r0 = rows[0]
-    fig.suptitle(f"Scale-out on {r0['cluster']} nodes ({r0['model']}, batch {r0['batch']:,.0f}, every algorithm at "
-                 f"epsilon {r0['epsilon'] if isinstance(r0.get('epsilon'), float) else 1:g}, modeled)", fontsize=11,
-                 y=0.995)
+    target = (rep.config.get("privacy") or {}).get("target_epsilon")
+    fig.suptitle(f"Scale-out on {r0['cluster']} nodes ({r0['model']}, batch {r0['batch']:,.0f}, every DP algorithm "
+                 f"at epsilon {target:g}, modeled)" if target else
+                 f"Scale-out on {r0['cluster']} nodes ({r0['model']}, batch {r0['batch']:,.0f}, modeled)",
+                 fontsize=11, y=0.995)
     fig.subplots_adjust(top=0.93, bottom=0.1, left=0.07, right=0.98)
     name = rep.save(fig, "fig11_scale_out")
-    rep.add("11. Scale-out on a cluster", [name], scale_out_caption(rows, pts, sizes, algos, devs, counts),
-            scale_out_table(pts, sizes, algos, devs))
+    rep.add("11. Scale-out on a cluster", [name], scale_out_caption(rep, rows, pts, sizes, algos, devs, counts),
+            scale_out_table(pts, sizes, algos, devs, rows))
 
 
-def scale_out_caption(rows, pts, sizes, algos, devs, counts):
+def scale_out_caption(rep, rows, pts, sizes, algos, devs, counts):
     r0 = rows[0]
     eps = next((r["epsilon"] for r in rows if isinstance(r.get("epsilon"), float)), None)
     steps = next((r["steps"] for r in rows if isinstance(r.get("steps"), float)), None)
@@ -896,11 +1185,14 @@ def scale_out_caption(rows, pts, sizes, algos, devs, counts):
               if not any((s, d, a) in pts for a in algos)]
     if absent:
         text += f"Nothing fits at {and_list(absent)}. "
+    priv = rep.config.get("privacy") or {}
     if eps is not None and steps is not None:
-        text += (f"Every DP algorithm's noise is set for epsilon {eps:g} (delta {r0['delta']:g}) over one epoch of "
-                 f"the preset's data set (Criteo 1TB: {num(steps)} steps of {r0['batch']:,.0f} examples; "
-                 "dp-fest's one-shot histogram at --fest-sigma 8); time per epoch is those steps at the modeled step "
-                 "time plus the once-per-run stages. ")
+        fest = f"; dp-fest's one-shot histogram at --fest-sigma {priv['fest_sigma']:g}" if "fest_sigma" in priv else ""
+        data = (f"{priv.get('epochs', 1):g} epoch(s) of {priv['dataset_examples']:,} examples"
+                if "dataset_examples" in priv else "the run's training length")
+        text += (f"Every DP algorithm's noise is set for epsilon {eps:.2f} (delta {r0['delta']:g}) over {data} "
+                 f"({num(steps)} steps of {r0['batch']:,.0f} examples{fest}); time per epoch is those steps at the "
+                 "modeled step time plus the once-per-run stages. ")
     big = sizes[-1]
     notes = []
     for a in ("lazydp", "dpsgd-f"):
@@ -926,6 +1218,97 @@ def scale_out_caption(rows, pts, sizes, algos, devs, counts):
     return text
 
 
+# 0. The configuration the figures were made with: privacy per algorithm, the profiles' provenance.
+def provenance_text(prov):
+    """Where a profile's figures come from, in one line: the source, its reference or calibration, and the rates
+    its derivation calls estimates."""
+    prov = prov or {}
+    src = prov.get("source", "unknown")
+    if src == "measured":
+        where = (f"calibrated with `{prov.get('command', 'privrec calibrate')}` on {prov.get('date', '?')[:10]}"
+                 f" (median error over the calibration cases {prov.get('calibration_median_abs_error_pct', 0):.1f} %)")
+    else:
+        where = prov.get("reference", "")
+    est = sorted(k for k, v in (prov.get("derivation") or {}).items() if "estimate" in str(v).lower())
+    return src, where, ", ".join(est) if est else "none"
+
+
+def algorithm_rows(rep, sizes):
+    """One configuration-table row per algorithm: its DP guarantee, epsilon reached, delta, noise multiplier, clip
+    norm and what else its privacy involves, at the workload's batch (the table-size sweep)."""
+    priv, clip = rep.config.get("privacy") or {}, rep.config.get("clip") or {}
+    batch = rep.config.get("batch")
+    rows = [r for r in sizes if batch is None or r.get("batch") == batch] or sizes
+    out = []
+    for a in ALGOS:
+        if a in rep.left_out:
+            out.append(f"| {a} | left out | | | | | {rep.left_out[a]} |")
+            continue
+        ar = by(rows, algo=a)
+        if not ar:
+            continue
+        r = ar[0]
+        sigma = r.get("noise_multiplier") if isinstance(r.get("noise_multiplier"), float) else None
+        note = {"sgd": "no noise, no clipping: no privacy",
+                "eana": "no DP guarantee for its embedding tables (which rows change reveals the batch's values)",
+                "lazydp": "releases dpsgd-f's model: the same mechanism, the same epsilon"}.get(a, "")
+        if a == "adafest" and sigma:
+            f = priv.get("adafest_selection_budget", 0.5)
+            note = (f"sigma is the effective one of selection sigma1/C1 = {sigma / math.sqrt(f):.4g} (C1 = "
+                    f"{clip.get('adafest_C1', 1):g}) and gradient sigma2 = {sigma / math.sqrt(1 - f):.4g} "
+                    f"(selection budget {f:g})")
+        if a == "dp-fest" and "fest_sigma" in priv:
+            note = (f"plus the one-shot histogram at --fest-sigma {priv['fest_sigma']:g} (its epsilon alone "
+                    f"{priv.get('fest_histogram_epsilon', 0):.3g}; {priv.get('fest_sigma_rule', '')})")
+        eps = f"{r['epsilon']:.4f}" if isinstance(r.get("epsilon"), float) else "none"
+        dp = "no" if a in NOT_DP else "yes"
+        c = "none" if a == "sgd" else f"{clip.get('C', 0.4):g}"
+        delta = f"{r['delta']:g}" if isinstance(r.get("delta"), float) and dp == "yes" else ""
+        out.append(f"| {algo_label(a, rows)} | {dp} | {eps} | {delta} | {f'{sigma:.4f}' if sigma else 'none'} | {c} "
+                   f"| {note} |")
+    return out, (rows[0]["batch"] if rows else batch)
+
+
+def config_section(rep, sizes):
+    cfg, priv = rep.config, rep.config.get("privacy") or {}
+    algos, batch = algorithm_rows(rep, sizes)
+    table = ["| algorithm | DP guarantee | epsilon reached | delta | noise multiplier sigma (noise stddev / C) | "
+             "clip norm C (L2) | notes |", "|---|---|---|---|---|---|---|"] + algos
+    hw = ["| profile | description | source | where its figures come from | rates that are estimates |",
+          "|---|---|---|---|---|"]
+    for h in cfg.get("hardware", []):
+        src, where, est = provenance_text(h.get("provenance"))
+        hw.append(f"| {h['name']} | {h.get('description', '')} | {src} | {where} | {est} |")
+    if cfg.get("cluster"):
+        c = cfg["cluster"]
+        src, where, est = provenance_text(c.get("provenance"))
+        hw.append(f"| {c['name']} (cluster, figure 11) | {c.get('description', '')} | {src} | {where} | {est} |")
+    if not cfg:
+        return ("No data/config.json (the data was not written by privrec report): the privacy below is what the "
+                "data files say.", ["\n".join(table)])
+    text = (f"Made with `{cfg.get('command', 'privrec report')}` by {cfg.get('privrec', 'privrec')} on "
+            f"{(cfg.get('machine') or {}).get('date_utc', '?')}. Workload {cfg.get('model')} at batch {batch:,.0f} "
+            f"(the heatmap also at batches {', '.join(str(b) for b in cfg.get('batch_axis', []))}"
+            + (f"; the scale-out figure at {cfg['cluster']['batch']:,}" if cfg.get("cluster") else "") + "). "
+            f"Privacy: every DP algorithm's noise is derived from the target epsilon {priv.get('target_epsilon', 0):g} "
+            f"at delta {priv.get('delta', 0):g} ({priv.get('delta_rule', '')}), for {priv.get('epochs', 1):g} epoch(s) "
+            f"of {priv.get('dataset_examples', 0):,} examples ({priv.get('dataset_source', '')}; the sampling rate is "
+            f"batch / examples, the steps epochs / rate), by the accountant: {priv.get('accountant', '')}. The epsilon "
+            "shown everywhere is the one the data files report, not the target. sgd and eana have no DP guarantee "
+            "and are kept as references. The clip norm C and the learning rate are the commands' defaults.")
+    if rep.left_out:
+        text += " Left out of every figure: " + "; ".join(f"{a} ({w})" for a, w in rep.left_out.items()) + "."
+    return text, ["\n".join(table), "\n".join(hw)]
+
+
+def table_html(table):
+    lines = [l.strip("|").split("|") for l in table.splitlines()]
+    return "<table>" + "".join(
+        "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c.strip())}</{'th' if i == 0 else 'td'}>"
+                         for c in cells) + "</tr>"
+        for i, cells in enumerate(lines) if i != 1) + "</table>"
+
+
 def write(rep):
     html_parts = ["<!doctype html><meta charset='utf-8'><title>privrec report</title>",
                   "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
@@ -941,13 +1324,9 @@ def write(rep):
             md += [f"![{title}]({im}.png)", ""]
         html_parts.append(f"<p>{html.escape(caption)}</p>")
         md += [caption, ""]
-        if table:
-            lines = [l.strip("|").split("|") for l in table.splitlines()]
-            html_parts.append("<table>" + "".join(
-                "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c.strip())}</{'th' if i == 0 else 'td'}>"
-                                 for c in cells) + "</tr>"
-                for i, cells in enumerate(lines) if i != 1) + "</table>")
-            md += [table, ""]
+        for t in ([table] if isinstance(table, str) else table or []):
+            html_parts.append(table_html(t))
+            md += [t, ""]
     if rep.skipped:
         html_parts.append("<h2>Left out</h2><ul>" + "".join(
             f"<li>{html.escape(t)}: {html.escape(w)}</li>" for t, w in rep.skipped) + "</ul>")
@@ -966,6 +1345,8 @@ def main():
         print(f"render_report: {rep.data} is missing (run privrec report)", file=sys.stderr)
         return 2
     sizes = read_csv(os.path.join(rep.data, "sizes.csv"))
+    caption, tables = config_section(rep, sizes)
+    rep.add("Configuration", [], caption, tables)
     if sizes:
         fig_breakdown(rep, sizes)
     else:
@@ -985,7 +1366,7 @@ def main():
     fig_skew(rep, skew, read_csv(os.path.join(rep.data, "skew_device_cache.csv")))
     fig_scale_out(rep)
     write(rep)
-    print(f"render_report: {len(rep.sections)} figures, {len(rep.skipped)} left out")
+    print(f"render_report: {sum(1 for sec in rep.sections if sec[1])} figures, {len(rep.skipped)} left out")
     return 0
 
 
