@@ -30,11 +30,15 @@ void run_op(StepOps& ops, const Op& op, const OpContext& c, WorkCounters& w) {
     case OpKind::route_next_ids:
       // One rank holds every table and every example: there is nothing to exchange.
       if (ops.ranks() == 1) return;
-      throw std::logic_error(std::string(op_name(op.kind)) + " between " + std::to_string(ops.ranks()) +
-                             " ranks: not implemented");
+      return ops.communicate(c, op.kind, w);
   }
 }
 }  // namespace
+
+void StepOps::communicate(const OpContext&, OpKind op, WorkCounters&) {
+  throw std::logic_error(std::string(op_name(op)) + " between " + std::to_string(ranks()) +
+                         " ranks: this backend runs one rank");
+}
 
 void run_stages(StepOps& ops, const std::vector<PlanStage>& stages, const OpContext& c) {
   for (const PlanStage& s : stages) {

@@ -9,8 +9,8 @@ namespace privrec {
 
 // Runs `stages` in order on `ops`, recording each stage's time and work in c.rec. A stage whose
 // operations need the next batch is skipped when there is none, and a communication stage when
-// ops has one rank (neither appears in c.rec). Communication between ranks throws
-// std::logic_error: no backend runs several ranks yet.
+// ops has one rank (neither appears in c.rec). Communication between ranks is the backend's
+// (StepOps::communicate; kernels/mpi/ runs the CPU backend's operations over several ranks).
 void run_stages(StepOps& ops, const std::vector<PlanStage>& stages, const OpContext& c);
 
 // An algorithm's plan bound to a backend's operations.

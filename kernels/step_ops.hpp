@@ -50,6 +50,10 @@ class StepOps {
   virtual void table_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) = 0;
   virtual void lazy_catchup(const OpContext& c, WorkCounters& w) = 0;
   virtual void lazy_flush(const OpContext& c, WorkCounters& w) = 0;
+
+  // A communication operation (exchange_ids ... route_next_ids) between the ranks; the driver
+  // calls it only when ranks() > 1. A backend that runs one rank never gets here.
+  virtual void communicate(const OpContext& c, OpKind op, WorkCounters& w);
 };
 
 }  // namespace privrec

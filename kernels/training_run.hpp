@@ -47,6 +47,13 @@ struct TrainReport {
   std::vector<double> losses;
   nlohmann::json last_extras;
   std::string gemm;  // the CUDA backend's GEMM: "cublas" or "privrec" (empty for the CPU backend)
+  // A sharded run (kernels/mpi/): the report is rank 0's; every rank's per-stage medians (ms, in
+  // stage order, negative where the rank did not run the stage) and step medians come with it.
+  int64_t ranks = 1;
+  std::string sharding;  // "table_wise", "row_wise"; empty for one process
+  std::string layout;    // what each rank holds
+  std::vector<std::vector<double>> rank_stage_ms;
+  std::vector<double> rank_step_ms;
 };
 
 // The batch dpsgd-b/r can run in the memory available, and why (empty if the batch fits as asked).

@@ -172,13 +172,6 @@ ShardingPlan load_sharding_plan(const std::string& file, const Workload& w, int6
   return parse_sharding_plan(parse_json_file(file), file, w, devices);
 }
 
-int64_t row_block_rows(int64_t rows, int64_t k, int64_t block) { return rows / k + (block < rows % k ? 1 : 0); }
-
-int64_t row_block_of(int64_t rows, int64_t k, int64_t row) {
-  const int64_t small = rows / k, big = small + 1, split = (rows % k) * big;  // the first rows % k blocks are big
-  return row < split ? row / big : rows % k + (row - split) / small;
-}
-
 std::vector<double> row_block_lookup_shares(const TableSpec& t, int64_t k) {
   std::vector<double> share(static_cast<size_t>(k));
   auto rows_in = [&](int64_t b) { return static_cast<double>(row_block_rows(t.rows, k, b)) / static_cast<double>(t.rows); };

@@ -12,6 +12,7 @@
 
 #include "models/algorithm.hpp"
 #include "models/kernel_work/step_sizes.hpp"
+#include "models/row_blocks.hpp"  // row_block_rows, row_block_of
 #include "models/workload.hpp"
 
 namespace privrec::sim {
@@ -54,10 +55,6 @@ struct Shard {
   bool replica = false;
 };
 
-// Row blocks: k blocks as even as can be (the first rows % k blocks one row longer); every block
-// has a row when k <= rows.
-int64_t row_block_rows(int64_t rows, int64_t k, int64_t block);
-int64_t row_block_of(int64_t rows, int64_t k, int64_t row);
 
 // The share of a table's lookups each of k row blocks receives under the synthetic trace's
 // row layout (traces/synthetic_trace.hpp): the rows' share for uniform access; for zipf the

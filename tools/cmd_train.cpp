@@ -4,10 +4,13 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "kernels/backend.hpp"
+#include "kernels/mpi/mpi_library.hpp"
+#include "kernels/mpi/sharded_training.hpp"
 #include "models/config_error.hpp"
 #include "tools/cli_common.hpp"
 #include "traces/synthetic_trace.hpp"
@@ -38,6 +41,53 @@ void print_row(const StageSummary& s, double total_ms, const char* suffix) {
               human_bytes(static_cast<double>(s.work.bytes_written())).c_str(), gbps, rng,
               secs > 0 ? static_cast<double>(s.work.flops) / secs / 1e9 : 0.0, s.min_ms, s.max_ms, suffix);
 }
+
+// A sharded run's spread: each rank's median per stage (rank 0's table above is the report).
+void print_ranks(const TrainReport& rep) {
+  std::printf("per rank, median ms (%s; %s):\n%-16s", rep.sharding.c_str(), rep.layout.c_str(), "stage");
+  for (int64_t r = 0; r < rep.ranks; ++r) std::printf(" %9s", fmt::format("rank {}", r).c_str());
+  std::printf("\n");
+  for (const auto& s : rep.stages) {
+    std::printf("%-16s", stage_name(s.stage));
+    for (const auto& ms : rep.rank_stage_ms) std::printf(" %9.3f", ms[static_cast<size_t>(s.stage)]);
+    std::printf("\n");
+  }
+  std::printf("%-16s", "step");
+  for (const double ms : rep.rank_step_ms) std::printf(" %9.3f", ms);
+  std::printf("\n");
+}
+
+nlohmann::json ranks_json(const TrainReport& rep) {
+  nlohmann::json j = {{"ranks", rep.ranks}, {"sharding", rep.sharding}, {"layout", rep.layout}};
+  for (int64_t r = 0; r < rep.ranks; ++r) {
+    nlohmann::json st = nlohmann::json::object();
+    for (size_t s = 0; s < kStages; ++s)
+      if (rep.rank_stage_ms[r][s] >= 0) st[stage_name(static_cast<Stage>(s))] = rep.rank_stage_ms[r][s];
+    j["per_rank"].push_back({{"rank", r}, {"step_ms", rep.rank_step_ms[r]}, {"stage_ms", st}});
+  }
+  return j;
+}
+
+// --sharding needs the ranks mpirun starts, and the ranks need --sharding (else each would train
+// the whole model and write the same files). Returns the scheme, or nothing for one process.
+std::optional<mpi::Sharding> sharding_of(const std::string& flag, const std::string& backend) {
+  const int ranks = mpi::launched_ranks();
+  if (flag.empty()) {
+    if (ranks > 1)
+      throw InputError(fmt::format("this is one of {} ranks started by mpirun: give --sharding table_wise or row_wise "
+                                   "to split the model over them",
+                                   ranks));
+    return std::nullopt;
+  }
+  const mpi::Sharding s = mpi::parse_sharding(flag);
+  if (backend != "cpu")
+    throw InputError("--sharding runs the cpu backend's operations over MPI ranks; --backend " + backend + " is one process");
+  if (!mpi::load_mpi().ok()) throw InputError("--sharding " + flag + ": " + mpi::load_mpi().why_not);
+  if (ranks < 2)
+    throw InputError("--sharding " + flag + ": start the ranks with mpirun, e.g. `mpirun -np 2 " +
+                     "build/privrec train --sharding " + flag + " ...` (this process is not one of several)");
+  return s;
+}
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
@@ -52,6 +102,8 @@ int cmd_train(int argc, char** argv) {
   opts.add_options()
     ("threads", po::value(&threads)->default_value(0), "OpenMP threads (0: all cores)")
     ("save-model", po::value(&save_path), "save the trained model (after lazydp's flush) to FILE")
+    ("sharding", po::value<std::string>(), "under mpirun: split the tables over the ranks, table_wise (whole tables) or "
+     "row_wise (row blocks); the MLPs are replicated, rank 0 reports and writes the outputs")
     ("fit-batch", "dpsgd-b/r: when the batch's per-example gradients do not fit in memory, run the largest batch that does (otherwise such a batch is refused)");
   OutputFlags out;
   out.add_to(opts);
@@ -74,6 +126,8 @@ int cmd_train(int argc, char** argv) {
   if (threads < 0 || threads > 4096) throw InputError(fmt::format("--threads {}: expected 0 .. 4096", threads));
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
   for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&save_path)}) check_output(*p, force);
+  const auto sharding = sharding_of(vm.count("sharding") ? vm["sharding"].as<std::string>() : "", run.backend);
+  const bool rank0 = mpi::launched_rank() == 0;
 
   wf.finish(vm);
   pf.finish(vm);
@@ -91,7 +145,7 @@ int cmd_train(int argc, char** argv) {
   // The privacy of the training these steps stand for, at the workload's batch (a target epsilon
   // sets the noise before any step runs).
   const privacy::PrivacyReport priv = privacy::account(pf.settings, w, w.batch_size, cfg);
-  const MemoryPlan plan = backend.plan_memory(w, cfg.kind);
+  const MemoryPlan plan = sharding ? MemoryPlan{w.batch_size, ""} : backend.plan_memory(w, cfg.kind);
   if (plan.batch != w.batch_size) {
     if (trace) throw InputError(plan.note + " (the trace fixes the batch; write it with smaller batches)");
     if (!vm.count("fit-batch"))
@@ -102,7 +156,7 @@ int cmd_train(int argc, char** argv) {
   }
   if (!trace) trace = std::make_unique<SyntheticTrace>(w, seed);
 
-  if (!quiet)
+  if (!quiet && rank0)
     std::fprintf(stderr, "[privrec] %s, %zu tables, %s of tables, batch %lld, %s, seed %llu, %d threads\n", w.name.c_str(),
                  w.tables.size(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
                  static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name,
@@ -113,7 +167,11 @@ int cmd_train(int argc, char** argv) {
   opt.progress = !quiet;
   opt.save_model = save_path;
   opt.save_info = {{"algorithm", cfg.to_json()}, {"steps", steps}, {"trace", trace->describe()}};
-  const TrainReport rep = backend.train(w, cfg, *trace, opt);
+  const std::string fingerprint =
+      fmt::format("{}|{}|{}|{}|{}|{}", w.to_json().dump(), cfg.to_json().dump(), seed, steps, warmup, trace->describe());
+  const TrainReport rep = sharding ? mpi::run_sharded_cpu_training(w, cfg, *trace, opt, *sharding, fingerprint)
+                                   : backend.train(w, cfg, *trace, opt);
+  if (!rank0) return 0;  // rank 0 reports and writes the outputs
 
   double total = 0;
   for (const auto& s : rep.stages) total += s.median_ms;
@@ -129,6 +187,7 @@ int cmd_train(int argc, char** argv) {
     print_row(o.summary, 0, o.before_training ? "   (once, before training)" : "   (once, at the end of training)");
   std::printf("step: %.3f ms median (%.3f..%.3f), %.0f examples/s; loss %.4f -> %.4f\n", rep.step_ms_median,
               rep.step_ms_min, rep.step_ms_max, rep.throughput_examples_per_s, rep.losses.front(), rep.losses.back());
+  if (rep.ranks > 1) print_ranks(rep);
   std::printf("%s\n", priv.summary().c_str());
 
   nlohmann::json j;
@@ -153,6 +212,7 @@ int cmd_train(int argc, char** argv) {
   for (const auto& o : rep.once) j["once"].push_back(stage_json(o.summary));
   j["extras"] = rep.last_extras;
   if (!rep.gemm.empty()) j["gemm"] = rep.gemm;
+  if (rep.ranks > 1) j["distributed"] = ranks_json(rep);
   j["machine"] = machine_json();
   if (!json_path.empty()) write_text_file(json_path, j.dump(2) + "\n");
   if (!csv_path.empty()) {

@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "kernels/host_allocator.hpp"
+#include "kernels/mpi/communicator.hpp"
+#include "kernels/mpi/mpi_library.hpp"
+#include "kernels/mpi/sharded_training.hpp"
 #include "models/config_error.hpp"
 #include "models/suggest.hpp"
 #include "tools/interrupt.hpp"
@@ -48,6 +51,23 @@ const char* kUsage =
     "exit status: 0 success, 1 runtime failure, 2 bad input or usage\n";
 }
 
+namespace {
+// "privrec train" and, on rank r > 0 of a sharded run, "privrec train (rank r of N)".
+std::string who(const std::string& cmd) {
+  const int ranks = privrec::mpi::launched_ranks();
+  return "privrec " + cmd + (privrec::mpi::launched_rank() > 0 ? " (rank " + std::to_string(privrec::mpi::launched_rank()) +
+                                                                      " of " + std::to_string(ranks) + ")"
+                                                                : "");
+}
+
+// The exit status of a failed command. A rank of a sharded run that fails alone ends every rank
+// (they may be waiting for it in a collective); a failure every rank found at once ends each.
+int failed(int code, bool every_rank_knows) {
+  if (privrec::mpi::running_sharded() && !every_rank_knows) privrec::mpi::Communicator::world().abort(code);
+  return code;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fputs(kUsage, stderr);
@@ -82,13 +102,13 @@ int main(int argc, char** argv) {
                  kUsage);
     return 2;
   } catch (const privrec::InputError& e) {
-    std::fprintf(stderr, "privrec %s: error: %s\n", cmd.c_str(), e.what());
-    return 2;
+    std::fprintf(stderr, "%s: error: %s\n", who(cmd).c_str(), e.what());
+    return failed(2, dynamic_cast<const privrec::mpi::CollectiveInputError*>(&e) != nullptr);
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "privrec %s: error: out of memory (try a smaller --table-scale or --batch)\n", cmd.c_str());
-    return 1;
+    std::fprintf(stderr, "%s: error: out of memory (try a smaller --table-scale or --batch)\n", who(cmd).c_str());
+    return failed(1, false);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "privrec %s: failed: %s\n", cmd.c_str(), e.what());
-    return 1;
+    std::fprintf(stderr, "%s: failed: %s\n", who(cmd).c_str(), e.what());
+    return failed(1, false);
   }
 }

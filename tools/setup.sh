@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # clang (with libFuzzer and libomp) builds the debug preset: the sanitizer tests and the fuzz targets.
+# openmpi-bin: mpirun and the libmpi that sharded training opens at run time (kernels/mpi/).
 packages=(build-essential cmake ninja-build ccache git nlohmann-json3-dev libfmt-dev libbenchmark-dev
-          libboost-program-options-dev libgtest-dev libomp-dev clang python3-matplotlib)
+          libboost-program-options-dev libgtest-dev libomp-dev clang openmpi-bin python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

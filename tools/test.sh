@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every CTest test (labels unit, equivalence, validation, gpu), building first through
+# Runs every CTest test (labels unit, equivalence, validation, distributed, gpu), building first through
 # tools/setup.sh, then the same tests (but gpu) under the sanitizers, then every input reader under
 # libFuzzer for a bounded time (tools/fuzz.sh).
 set -euo pipefail

@@ -46,20 +46,30 @@ int64_t BagDistinct::count(const int64_t* ids, size_t n) {
   return distinct;
 }
 
-std::vector<float> contribution_clip_factors(const Batch& batch, double c1) {
+std::vector<int64_t> distinct_rows_per_example(const Batch& batch) {
   const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
-  std::vector<float> factor(B);
+  std::vector<int64_t> distinct(B, 0);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < B; ++i) {
-    int64_t distinct = 0;
     thread_local BagDistinct bags;
     for (int64_t t = 0; t < T; ++t) {
       const auto& tb = batch.tables[t];
-      distinct += bags.count(tb.indices.data() + tb.offsets[i], static_cast<size_t>(tb.offsets[i + 1] - tb.offsets[i]));
+      distinct[i] += bags.count(tb.indices.data() + tb.offsets[i], static_cast<size_t>(tb.offsets[i + 1] - tb.offsets[i]));
     }
-    factor[i] = distinct == 0 ? 1.0f : static_cast<float>(std::min(1.0, c1 / std::sqrt(static_cast<double>(distinct))));
   }
+  return distinct;
+}
+
+std::vector<float> contribution_clip_factors(const std::vector<int64_t>& distinct, double c1) {
+  std::vector<float> factor(distinct.size());
+  for (size_t i = 0; i < distinct.size(); ++i)
+    factor[i] = distinct[i] == 0 ? 1.0f
+                                 : static_cast<float>(std::min(1.0, c1 / std::sqrt(static_cast<double>(distinct[i]))));
   return factor;
+}
+
+std::vector<float> contribution_clip_factors(const Batch& batch, double c1) {
+  return contribution_clip_factors(distinct_rows_per_example(batch), c1);
 }
 
 std::vector<int64_t> unique_rows(const TableBatch& tb, uint64_t* sort_ops) {

@@ -53,5 +53,9 @@ uint64_t bag_sort_ops(const TableBatch& tb);
 // over all tables): min(1, C1 / sqrt(distinct rows)), rounded to float as the kernels sum it.
 // adafest's selection and dp-fest's histogram clip with it; the model predicts with it.
 std::vector<float> contribution_clip_factors(const Batch& batch, double c1);
+// Its two halves: the distinct rows of each example over the batch's tables (over tables or row
+// blocks held apart these add up: no row is in two of them), and the factors from those counts.
+std::vector<int64_t> distinct_rows_per_example(const Batch& batch);
+std::vector<float> contribution_clip_factors(const std::vector<int64_t>& distinct, double c1);
 
 }  // namespace privrec

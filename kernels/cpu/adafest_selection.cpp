@@ -11,22 +11,24 @@
 namespace privrec::cpu {
 
 namespace {
-// False positives of table t: every row is a Bernoulli(p) trial; positions come from geometric
-// gaps, and the trials that land on touched rows (sorted `touched`) are dropped: those rows were
-// decided by their counts. Returns the rows; `draws` counts the uniforms used.
-std::vector<int64_t> false_positive_rows(int64_t table_rows, uint32_t t, const std::vector<int64_t>& touched,
+// False positives of the range's rows: every row of the whole table is a Bernoulli(p) trial;
+// positions come from geometric gaps walked from the table's first row (a row block walks the gaps
+// before it too: they decide where its own trials land), and the trials that land on touched rows
+// (sorted `touched`, numbered within the range) are dropped: those rows were decided by their
+// counts. Returns the rows, numbered within the range; `draws` counts the uniforms used.
+std::vector<int64_t> false_positive_rows(const RowRange& range, const std::vector<int64_t>& touched,
                                          const AlgorithmConfig& cfg, double p, uint64_t step, int64_t& draws) {
   std::vector<int64_t> fp;
   if (!(p > 0)) return fp;
   // The CUDA backend draws the same gaps (geometric_gap, the same log1p of the host).
-  const double log1m_p = std::log1p(-p), n = static_cast<double>(table_rows);
+  const double log1m_p = std::log1p(-p), end = static_cast<double>(range.first_row + range.rows);
   double pos = -1;
   for (uint64_t j = 0;; ++j) {
-    pos += geometric_gap(cfg.seed, step, t, j, log1m_p) + 1;
+    pos += geometric_gap(cfg.seed, step, range.table, j, log1m_p) + 1;
     ++draws;
-    if (pos >= n) break;
-    const int64_t r = static_cast<int64_t>(pos);
-    if (!std::binary_search(touched.begin(), touched.end(), r)) fp.push_back(r);
+    if (pos >= end) break;
+    const int64_t r = static_cast<int64_t>(pos) - range.first_row;
+    if (r >= 0 && !std::binary_search(touched.begin(), touched.end(), r)) fp.push_back(r);
   }
   return fp;
 }
@@ -51,10 +53,17 @@ std::vector<uint64_t> row_example_pairs(const Batch& batch, int64_t t, uint64_t&
 
 Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_rows, const AlgorithmConfig& cfg,
                          uint64_t step, WorkCounters& work) {
+  std::vector<RowRange> ranges;
+  for (size_t t = 0; t < table_rows.size(); ++t)
+    ranges.push_back({static_cast<uint32_t>(t), 0, table_rows[t], table_rows[t]});
+  return adafest_select(batch, ranges, contribution_clip_factors(batch, cfg.adafest.c1), cfg, step, work);
+}
+
+Selection adafest_select(const Batch& batch, const std::vector<RowRange>& ranges, const std::vector<float>& factor,
+                         const AlgorithmConfig& cfg, uint64_t step, WorkCounters& work) {
   const int64_t T = static_cast<int64_t>(batch.tables.size());
   Selection sel;
   sel.rows.resize(T);
-  const std::vector<float> factor = contribution_clip_factors(batch, cfg.adafest.c1);
   const double p = cfg.zero_count_selection_probability();
   std::vector<int64_t> touched(T), sel_touched(T), fps(T), draws(T), untouched(T);
   std::vector<uint64_t> sort_ops(T);
@@ -69,16 +78,16 @@ Selection adafest_select(const Batch& batch, const std::vector<int64_t>& table_r
       rows.push_back(r);
       double z = 0;
       if (cfg.noise == NoiseSource::gaussian)
-        z = noise_normal(cfg.seed, RngDomain::select_noise, step, static_cast<uint32_t>(t), static_cast<uint64_t>(r), 0);
+        z = noise_normal(cfg.seed, RngDomain::select_noise, step, ranges[t].table,
+                         static_cast<uint64_t>(ranges[t].first_row + r), 0);
       else if (cfg.noise == NoiseSource::ones)
         z = 1.0;
       if (count + cfg.adafest.sigma1 * z >= cfg.adafest.tau) chosen.push_back(r);
     }
     touched[t] = static_cast<int64_t>(rows.size());
     sel_touched[t] = static_cast<int64_t>(chosen.size());
-    untouched[t] = table_rows[t] - touched[t];
-    const std::vector<int64_t> fp =
-        false_positive_rows(table_rows[t], static_cast<uint32_t>(t), rows, cfg, p, step, draws[t]);
+    untouched[t] = ranges[t].rows - touched[t];
+    const std::vector<int64_t> fp = false_positive_rows(ranges[t], rows, cfg, p, step, draws[t]);
     fps[t] = static_cast<int64_t>(fp.size());
     std::vector<int64_t> merged(chosen.size() + fp.size());
     std::merge(chosen.begin(), chosen.end(), fp.begin(), fp.end(), merged.begin());

@@ -58,16 +58,20 @@ std::vector<const DenseLayer*> DlrmModel::layers() const {
   return out;
 }
 
-DlrmModel DlrmModel::allocate(const Workload& w) {
-  DlrmModel m;
-  m.workload = w;
+namespace {
+void add_tables(DlrmModel& m, const Workload& w) {
   for (const auto& t : w.tables) {
     EmbeddingTable e;
-    e.rows = t.rows;
+    e.rows = e.table_rows = t.rows;
     e.dim = t.dim;
+    e.id = static_cast<uint32_t>(m.tables.size());
     e.weights = FloatArray(t.rows * t.dim);
     m.tables.push_back(std::move(e));
   }
+}
+
+// The MLPs of `w` (the top MLP's input is the interaction of every table of w).
+void add_layers(DlrmModel& m, const Workload& w) {
   auto make = [](int64_t in, int64_t out, bool relu) {
     DenseLayer l;
     l.in = in, l.out = out, l.relu = relu;
@@ -80,25 +84,34 @@ DlrmModel DlrmModel::allocate(const Workload& w) {
   in = w.interaction_width();
   for (size_t i = 0; i < w.top_mlp.size(); ++i)
     m.top.push_back(make(in, w.top_mlp[i], i + 1 < w.top_mlp.size())), in = w.top_mlp[i];
+}
+}  // namespace
+
+DlrmModel DlrmModel::allocate(const Workload& w) {
+  DlrmModel m;
+  m.workload = w;
+  add_tables(m, w);
+  add_layers(m, w);
   return m;
 }
 
-DlrmModel DlrmModel::create(const Workload& w, uint64_t seed) {
-  DlrmModel m = allocate(w);
-  for (size_t t = 0; t < m.tables.size(); ++t) {
-    EmbeddingTable& e = m.tables[t];
-    const float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(e.rows)));
-    const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+namespace {
+// U(-1/sqrt(table rows), 1/sqrt(table rows)) for every row, keyed by the row's place in its table.
+void init_table(EmbeddingTable& e, uint64_t seed) {
+  const float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(e.table_rows)));
+  const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < e.rows; ++r) {
-      const NoiseCounter nc = noise_counter(RngDomain::init, 0, static_cast<uint32_t>(t), static_cast<uint64_t>(r));
-      float* row = e.row(r);
-      for (int64_t c = 0; c < e.dim; c += 4) {
-        const Philox4 x = philox4x32_10(static_cast<uint32_t>(c / 4), nc.c1, nc.c2, nc.c3, k0, k1);
-        for (int64_t k = 0; k < 4 && c + k < e.dim; ++k) row[c + k] = (2.0f * uniform_open01(x.v[k]) - 1.0f) * bound;
-      }
+  for (int64_t r = 0; r < e.rows; ++r) {
+    const NoiseCounter nc = noise_counter(RngDomain::init, 0, e.id, static_cast<uint64_t>(e.first_row + r));
+    float* row = e.row(r);
+    for (int64_t c = 0; c < e.dim; c += 4) {
+      const Philox4 x = philox4x32_10(static_cast<uint32_t>(c / 4), nc.c1, nc.c2, nc.c3, k0, k1);
+      for (int64_t k = 0; k < 4 && c + k < e.dim; ++k) row[c + k] = (2.0f * uniform_open01(x.v[k]) - 1.0f) * bound;
     }
   }
+}
+
+void init_layers(DlrmModel& m, uint64_t seed) {
   auto layers = m.layers();
   for (size_t l = 0; l < layers.size(); ++l) {
     DenseLayer& d = *layers[l];
@@ -111,6 +124,38 @@ DlrmModel DlrmModel::create(const Workload& w, uint64_t seed) {
     }
     normal_row(seed, RngDomain::init, 1, static_cast<uint32_t>(2 * l + 1), 0, d.out, d.bias.data());
     for (auto& b : d.bias) b *= bs;
+  }
+}
+}  // namespace
+
+DlrmModel DlrmModel::create(const Workload& w, uint64_t seed) {
+  DlrmModel m = allocate(w);
+  for (EmbeddingTable& e : m.tables) init_table(e, seed);
+  init_layers(m, seed);
+  return m;
+}
+
+DlrmModel DlrmModel::create_part(const Workload& whole, uint64_t seed, const std::vector<Block>& blocks,
+                                 bool with_mlps) {
+  Workload w = whole;
+  w.tables.clear();
+  for (const Block& b : blocks) {
+    TableSpec t = whole.tables[b.table];
+    t.rows = b.rows;
+    w.tables.push_back(t);
+  }
+  DlrmModel m;
+  m.workload = with_mlps ? whole : w;
+  add_tables(m, w);
+  for (size_t k = 0; k < blocks.size(); ++k) {
+    m.tables[k].id = blocks[k].table;
+    m.tables[k].first_row = blocks[k].first_row;
+    m.tables[k].table_rows = whole.tables[blocks[k].table].rows;
+    init_table(m.tables[k], seed);
+  }
+  if (with_mlps) {
+    add_layers(m, whole);
+    init_layers(m, seed);
   }
   return m;
 }

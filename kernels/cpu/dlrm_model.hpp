@@ -32,6 +32,12 @@ class FloatArray {
 struct EmbeddingTable {
   int64_t rows = 0, dim = 0;
   FloatArray weights;
+  // Where these rows sit in the workload: its table number and the first row's number there (a
+  // row block of a sharded table starts past 0). Noise and initial values are keyed by them, so a
+  // shard holds exactly the values the whole table would.
+  uint32_t id = 0;
+  int64_t first_row = 0;
+  int64_t table_rows = 0;  // the whole table's rows (== rows unless a row block)
   float* row(int64_t r) { return weights.data() + r * dim; }
   const float* row(int64_t r) const { return weights.data() + r * dim; }
 };
@@ -53,6 +59,14 @@ struct DlrmModel {
   static DlrmModel create(const Workload& workload, uint64_t seed);
   // Allocates only (for loading a saved model).
   static DlrmModel allocate(const Workload& workload);
+  // Part of create()'s model: the MLPs (with_mlps) and the given row blocks of tables, each holding
+  // the values create() gives those rows. `workload` lists the blocks as its tables (rows = the
+  // block's) unless with_mlps, where it is the whole workload and the tables not held are absent.
+  struct Block {
+    uint32_t table = 0;
+    int64_t first_row = 0, rows = 0;
+  };
+  static DlrmModel create_part(const Workload& whole, uint64_t seed, const std::vector<Block>& blocks, bool with_mlps);
 
   std::vector<DenseLayer*> layers();  // bottom then top; the index is the layer id in noise keys
   std::vector<const DenseLayer*> layers() const;

@@ -42,7 +42,7 @@ double dot(const float* a, const float* b, int64_t n) {
 
 void PassBuffers::resize(const DlrmModel& m, int64_t B) {
   batch = B;
-  features = static_cast<int64_t>(m.tables.size()) + 1;
+  features = static_cast<int64_t>(m.workload.tables.size()) + 1;  // a shard's MLP side holds no table
   dim = m.workload.embedding_dim();
   const auto layers = m.layers();
   layer_input.resize(layers.size());

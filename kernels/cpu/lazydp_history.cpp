@@ -64,7 +64,7 @@ Settled settle_rows(EmbeddingTable& table, uint32_t t, int64_t n, RowOf row_of, 
       const int64_t r = row_of(k);
       const uint32_t h = history[r];
       if (h >= now) continue;
-      samples += apply_pending(table.row(r), d, t, r, h, now, p, z);
+      samples += apply_pending(table.row(r), d, t, table.first_row + r, h, now, p, z);
       steps += now - h;
       history[r] = now;
       ++owed;

@@ -35,7 +35,7 @@ void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& gra
       size_t u = std::lower_bound(grad.rows.begin(), grad.rows.end(), r0) - grad.rows.begin();
       for (int64_t f0 = r0; f0 < r1; f0 += rows_per_fill) {
         const int64_t nf = std::min(rows_per_fill, r1 - f0);
-        for (int64_t j = 0; j < nf; ++j) ids[j] = f0 + j;
+        for (int64_t j = 0; j < nf; ++j) ids[j] = table.first_row + f0 + j;  // noise follows the table's row
         noise.fill_rows(RngDomain::table_noise, step, t, ids, nf, d, z);
         for (int64_t j = 0; j < nf; ++j) {
           const int64_t r = f0 + j;
@@ -62,7 +62,13 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
 #pragma omp for schedule(static)
     for (int64_t f = 0; f < fills; ++f) {
       const int64_t k0 = f * rows_per_fill, nf = std::min(rows_per_fill, n - k0);
-      noise.fill_rows(RngDomain::table_noise, step, t, rows.data() + k0, nf, d, z);
+      if (table.first_row == 0) {
+        noise.fill_rows(RngDomain::table_noise, step, t, rows.data() + k0, nf, d, z);
+      } else {  // a row block: the noise of the rows' places in the whole table
+        int64_t ids[kNoiseFloats];
+        for (int64_t j = 0; j < nf; ++j) ids[j] = table.first_row + rows[k0 + j];
+        noise.fill_rows(RngDomain::table_noise, step, t, ids, nf, d, z);
+      }
       // Both lists ascend: one search per batch of rows, then a merge walk (a search per row cost
       // ~16 dependent probes each; eana's rows are exactly the gradient's rows).
       auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), rows[k0]);

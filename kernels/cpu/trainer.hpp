@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/cpu/adafest_selection.hpp"
 #include "kernels/cpu/dlrm_pass.hpp"
 #include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/lazydp_history.hpp"
@@ -15,9 +16,14 @@
 
 namespace privrec::cpu {
 
+// The operations see a step from two sides. The MLP side runs the dense layers over its examples;
+// the table side runs the table work for the rows it holds over the examples that look them up.
+// In one process both sides are the one model over the whole batch. A rank of a sharded run
+// (kernels/mpi/) holds a replica of the MLPs for its share of the examples and its tables or row
+// blocks for the whole batch, and fills in the communication between the sides.
 class CpuStepOps : public StepOps {
  public:
-  CpuStepOps(DlrmModel& model, const AlgorithmConfig& cfg);
+  CpuStepOps(DlrmModel& model, const AlgorithmConfig& cfg) : CpuStepOps(model, model, cfg) {}
 
   void start_stage(Stage) override { t0_ = std::chrono::steady_clock::now(); }
   double stop_stage_seconds(Stage) override {
@@ -38,19 +44,42 @@ class CpuStepOps : public StepOps {
   void lazy_catchup(const OpContext& c, WorkCounters& w) override;
   void lazy_flush(const OpContext& c, WorkCounters& w) override;
 
- private:
-  void materialized_norms(const Batch& batch, bool keep, std::vector<double>& norm2, WorkCounters& w);
+ protected:
+  // `dense` holds the MLPs (and its workload lists every table), `tables` the rows this side
+  // updates (its tables know their places in the workload); the same model in one process.
+  CpuStepOps(DlrmModel& dense, DlrmModel& tables, const AlgorithmConfig& cfg);
+
+  // The MLP side's examples and the table side's batch (their ids numbered within the rows held);
+  // in one process both are the step's batch.
+  virtual const Batch& dense_batch(const OpContext& c) const { return *c.batch; }
+  virtual const Batch& table_batch(const OpContext& c) const { return *c.batch; }
+  virtual const Batch& table_next_batch(const OpContext& c) const { return *c.next; }
+  virtual int64_t first_example() const { return 0; }  // the MLP side's first example in the batch
+  // The step's mean loss from the MLP side's mean over its examples.
+  virtual double batch_loss(double local_mean) { return local_mean; }
+  // The clip factors from every example's squared norm over all parameters.
   void set_clip_factors(const std::vector<double>& norm2, StepRecord& rec);
+
+  DlrmModel& dense_;
+  DlrmModel& tables_;
+  AlgorithmConfig cfg_;
+  PassBuffers buf_;           // the table side's (and in one process the MLP side's too)
+  PassBuffers dense_buf_;     // the MLP side's when the sides are apart
+  PassBuffers* dbuf_;         // the MLP side's buffers: &buf_ or &dense_buf_
+  MlpGrads grads_;
+  std::vector<double> norm2_;             // per example of the batch: squared norm (this side's part until summed)
+  std::vector<float> contrib_factors_;    // adafest: the examples' contribution clip factors, when given
+
+ private:
+  void materialized_norms(bool keep, std::vector<double>& mlp_norm2, WorkCounters& w);
+  std::vector<RowRange> row_ranges() const;
   LazyNoiseParams lazy_params() const;
   void reserve_per_example(int64_t n);
 
-  DlrmModel& model_;
-  AlgorithmConfig cfg_;
   NoiseGenerator noise_;
-  PassBuffers buf_;
-  MlpGrads grads_;
   std::vector<SparseRows> emb_grads_;
-  std::vector<float> factors_;              // this step's clip factors
+  std::vector<float> factors_;              // this step's clip factors, per example of the batch
+  std::vector<float> dense_factors_;        // the MLP side's examples' share of them
   FloatArray per_example_;                  // materialized MLP gradients (dpsgd-b/r), on huge pages
   int64_t per_example_stride_ = 0;
   std::vector<ExampleRows> example_rows_;   // materialized table gradients kept for dpsgd-b's sum

@@ -108,7 +108,7 @@ TEST(ScaleOut, RowBlockSharesFollowTheTrace) {
   double total = 0;
   for (int64_t b = 0; b < 20; ++b) {
     const Batch batch = trace.batch(b);
-    for (int64_t id : batch.tables[0].indices) seen[sim::row_block_of(w.tables[0].rows, k, id)] += 1, total += 1;
+    for (int64_t id : batch.tables[0].indices) seen[row_block_of(w.tables[0].rows, k, id)] += 1, total += 1;
   }
   // Each block's count is binomial(total, share): 5 standard deviations, plus the tail integral's
   // first-order error (well under 1e-3 of the mass at 2^16 exact ranks).
@@ -315,16 +315,17 @@ TEST(ScaleOut, RowBlocksPartitionAndColumnShardsSplitTheNormArithmetic) {
   for (const auto& [rows, k] : {std::pair<int64_t, int64_t>{312, 256}, {1000, 7}, {5, 5}, {1 << 20, 64}}) {
     int64_t sum = 0;
     for (int64_t b = 0; b < k; ++b) {
-      EXPECT_GE(sim::row_block_rows(rows, k, b), rows / k);
-      EXPECT_LE(sim::row_block_rows(rows, k, b), rows / k + 1);
-      sum += sim::row_block_rows(rows, k, b);
+      EXPECT_GE(row_block_rows(rows, k, b), rows / k);
+      EXPECT_LE(row_block_rows(rows, k, b), rows / k + 1);
+      sum += row_block_rows(rows, k, b);
     }
     EXPECT_EQ(sum, rows);
     int64_t first = 0;  // row_block_of agrees with the block sizes, row by row at the block edges
     for (int64_t b = 0; b < k; ++b) {
-      EXPECT_EQ(sim::row_block_of(rows, k, first), b);
-      first += sim::row_block_rows(rows, k, b);
-      EXPECT_EQ(sim::row_block_of(rows, k, first - 1), b);
+      EXPECT_EQ(row_block_of(rows, k, first), b);
+      EXPECT_EQ(row_block_first(rows, k, b), first);
+      first += row_block_rows(rows, k, b);
+      EXPECT_EQ(row_block_of(rows, k, first - 1), b);
     }
   }
   Workload w = small_workload(256);

@@ -1,0 +1,97 @@
+// Sharded training over MPI (kernels/mpi/, issue 15): `mpirun -np 2 privrec train --sharding ...`
+// saves the model one process saves, for every algorithm and both schemes, and refuses what cannot
+// be run with one message per rank and status 2. The ranks are started here with the flags that
+// let mpirun oversubscribe this machine's cores and run as root (CI runs as root).
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "kernels/model_io.hpp"
+#include "models/algorithm.hpp"
+#include "tests/tools/cli_run.hpp"
+
+namespace privrec {
+namespace {
+
+bool have_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+
+std::string mpirun(int ranks) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe --bind-to none -np " +
+         std::to_string(ranks) + " " + PRIVREC_BINARY;
+}
+
+std::string dir() { return test::temp_dir("privrec_distributed_"); }
+
+// The run every case shares: 4 steps, so lazydp's catch-up and flush run, at settings that make
+// adafest select and dp-fest choose a subset of the rows.
+std::string run_flags(const std::string& algo) {
+  return "train --model tiny --algo " + algo +
+         " --steps 4 --warmup 1 --seed 7 --adafest-tau 1 --fest-k 20 -q --force --save-model ";
+}
+
+// Every tensor of `got` equals `want`'s within 1e-6 of the tensor's largest value; returns whether
+// every one is bit-identical.
+bool expect_same_model(const std::string& want, const std::string& got, const std::string& what) {
+  const auto a = load_model(want), b = load_model(got);
+  bool identical = true;
+  for (const TensorDiff& d : diff_models(a, b)) {
+    EXPECT_LE(d.max_abs_diff, 1e-6 * d.max_abs_value) << what << ": " << d.name;
+    identical = identical && d.max_abs_diff == 0;
+  }
+  return identical;
+}
+
+TEST(Distributed, EveryAlgorithmOnTwoRanksSavesTheOneProcessModel) {
+  if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed (tools/setup.sh installs openmpi-bin)";
+  for (const auto& info : algorithm_registry()) {
+    const std::string algo = info.name, one = dir() + "/one_" + algo + ".model";
+    const test::CliResult r1 = test::run_shell(std::string(PRIVREC_BINARY) + " " + run_flags(algo) + one);
+    ASSERT_EQ(r1.status, 0) << r1.output;
+    for (const std::string scheme : {"table_wise", "row_wise"}) {
+      const std::string two = dir() + "/two_" + algo + "_" + scheme + ".model";
+      const test::CliResult r2 = test::run_shell(mpirun(2) + " " + run_flags(algo) + two + " --sharding " + scheme);
+      ASSERT_EQ(r2.status, 0) << algo << " " << scheme << ": " << r2.output;
+      const bool identical = expect_same_model(one, two, algo + " " + scheme);
+      std::printf("%-8s %-10s 2 ranks: %s\n", algo.c_str(), scheme.c_str(),
+                  identical ? "bit-identical" : "within 1e-6 of the one-process model");
+    }
+  }
+}
+
+// lazydp with the exact noise of every skipped step releases dpsgd-f's model, across ranks too.
+TEST(Distributed, ExactLazydpOnTwoRanksIsOneProcessDpsgdF) {
+  if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed";
+  const std::string f = dir() + "/dpsgd_f.model", lazy = dir() + "/lazydp_exact.model";
+  ASSERT_EQ(test::run_shell(std::string(PRIVREC_BINARY) + " " + run_flags("dpsgd-f") + f).status, 0);
+  for (const std::string scheme : {"table_wise", "row_wise"}) {
+    const test::CliResult r = test::run_shell(mpirun(2) + " " + run_flags("lazydp") + lazy +
+                                              " --lazydp-noise exact --sharding " + scheme);
+    ASSERT_EQ(r.status, 0) << r.output;
+    expect_same_model(f, lazy, "lazydp exact " + scheme);
+  }
+}
+
+// What cannot be run is refused with status 2 and a message that names the flag, on every rank.
+TEST(Distributed, ImpossibleRunsAreRefused) {
+  if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed";
+  auto refused = [](const std::string& cmd, const std::string& message) {
+    const test::CliResult r = test::run_shell(cmd);
+    EXPECT_EQ(r.status, 2) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << cmd << "\n" << r.output;
+  };
+  const std::string train = " train --model tiny --steps 2 -q";
+  refused(mpirun(4) + train + " --sharding table_wise", "has 3 tables, so a rank would hold none");
+  refused(mpirun(2) + train, "give --sharding table_wise or row_wise");
+  refused(std::string(PRIVREC_BINARY) + train + " --sharding row_wise", "start the ranks with mpirun");
+  refused(mpirun(2) + train + " --sharding rowwise", "did you mean row_wise?");
+  refused(mpirun(2) + train + " --sharding row_wise --backend cuda", "is one process");
+  // Ranks started with different flags: found by every rank at once.
+  refused("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 1 " +
+              std::string(PRIVREC_BINARY) + train + " --sharding row_wise --seed 1 : -np 1 " + PRIVREC_BINARY + train +
+              " --sharding row_wise --seed 2",
+          "rank 1 was started with a different workload");
+}
+
+}  // namespace
+}  // namespace privrec
