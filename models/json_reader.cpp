@@ -78,6 +78,14 @@ std::optional<std::string> JsonObjectReader::optional_string(const std::string& 
   return required_string(key);
 }
 
+std::optional<bool> JsonObjectReader::optional_bool(const std::string& key) {
+  seen_.insert(key);
+  if (!has(key)) return std::nullopt;
+  const nlohmann::json& v = object_.at(key);
+  if (!v.is_boolean()) throw config_error(file_, key_path(key), json_value_text(v), "true or false");
+  return v.get<bool>();
+}
+
 int64_t JsonObjectReader::required_positive_int(const std::string& key) {
   const auto& v = get(key, "a positive integer");
   if (v.is_number_float() && v.get<double>() >= 1 && v.get<double>() < 9.2e18 && v.get<double>() == std::floor(v.get<double>()))

@@ -22,6 +22,7 @@ class JsonObjectReader {
 
   std::string required_string(const std::string& key);
   std::optional<std::string> optional_string(const std::string& key);
+  std::optional<bool> optional_bool(const std::string& key);
   int64_t required_positive_int(const std::string& key);
   std::optional<int64_t> optional_positive_int(const std::string& key);
   double required_number(const std::string& key);

@@ -172,6 +172,7 @@ ClusterProfile parse_cluster_profile(const nlohmann::json& j, const std::string&
   if (c.nodes > 1 || r.has("network")) parse_network(r, c);
   parse_collectives(r, c);
   if (r.has("price_per_device_hour_usd")) c.price_per_device_hour = positive(r, "price_per_device_hour_usd", "price in USD");
+  c.devices_share_processor = r.optional_bool("devices_share_processor").value_or(false);
   r.reject_unknown_keys();
   return c;
 }
@@ -191,6 +192,7 @@ nlohmann::json ClusterProfile::to_json() const {
                     {"GBps_per_nic", nic_GBps},        {"latency_us", inter_node.latency_us},
                     {"GBps_per_device", inter_node.GBps}};
   if (price_per_device_hour > 0) j["price_per_device_hour_usd"] = price_per_device_hour;
+  if (devices_share_processor) j["devices_share_processor"] = true;
   return j;
 }
 

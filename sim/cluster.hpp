@@ -28,7 +28,10 @@
 //   "collectives": {                       optional, each key optional, these defaults
 //     "all_reduce": "hierarchical",        sim/collectives.hpp: all_reduce_algorithms()
 //     "all_to_all": "direct"},             sim/collectives.hpp: all_to_all_algorithms()
-//   "price_per_device_hour_usd": 3.5       optional, > 0
+//   "price_per_device_hour_usd": 3.5,      optional, > 0
+//   "devices_share_processor": false       optional: the devices of a node are ranks on one
+//                                          processor (MPI ranks on one CPU), each with 1 /
+//                                          devices_per_node of its cores, bandwidth and caches
 // }
 #include <cstdint>
 #include <string>
@@ -60,6 +63,7 @@ struct ClusterProfile {
   std::string all_reduce = "hierarchical";  // collective algorithm names, from the registry in sim/collectives.hpp
   std::string all_to_all = "direct";
   double price_per_device_hour = 0;         // USD, 0 when not given
+  bool devices_share_processor = false;     // the node's devices split one processor (per_device_profile)
 
   int64_t devices() const { return devices_per_node * nodes; }
   // Every field, units in keys, the device profile's to_json() under "device": the schema above,

@@ -60,11 +60,9 @@ std::string shards_key(const std::vector<Shard>& shards) {
 double max_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
 }  // namespace
 
-HardwareProfile per_device_profile(const ClusterProfile& c) {
-  HardwareProfile h = c.device;
-  const double g = static_cast<double>(c.devices_per_node);
-  if (h.tables_in != "host" || !h.host || g == 1) return h;
-  ProcessorProfile& p = *h.host;
+namespace {
+// 1/g of a processor: its memory, bandwidths, rates and caches (g sharers running at once).
+void share(ProcessorProfile& p, double g) {
   for (double* x : {&p.memory_GB, &p.stream_GBps, &p.random_GBps, &p.gemm_GFLOPps, &p.vector_GFLOPps,
                     &p.rng_normals_per_s, &p.sort_ops_per_s})
     *x /= g;
@@ -73,6 +71,20 @@ HardwareProfile per_device_profile(const ClusterProfile& c) {
     l.capacity_MB /= g, l.stream_GBps /= g, l.random_GBps /= g;
     for (auto& [row_B, GBps] : l.random_GBps_by_row_B) GBps /= g;
   }
+}
+}  // namespace
+
+HardwareProfile per_device_profile(const ClusterProfile& c) {
+  HardwareProfile h = c.device;
+  const double g = static_cast<double>(c.devices_per_node);
+  if (g == 1) return h;
+  if (c.devices_share_processor) {
+    share(h.device, g);
+    h.name += fmt::format(" (1/{} of the processor)", c.devices_per_node);
+    return h;
+  }
+  if (h.tables_in != "host" || !h.host) return h;
+  share(*h.host, g);
   h.name += fmt::format(" (1/{} of the node's host)", c.devices_per_node);
   return h;
 }

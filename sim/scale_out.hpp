@@ -47,7 +47,8 @@ struct ClusterReport {
 
 // The profile one device of the cluster sees. With tables in host memory (a placement), the node's
 // host -- its memory, bandwidth and cores -- is shared by the node's devices: each gets
-// 1/devices_per_node of it; its own link to the host is its own.
+// 1/devices_per_node of it; its own link to the host is its own. Devices that are ranks on one
+// processor (devices_share_processor) likewise each get 1/devices_per_node of the processor.
 HardwareProfile per_device_profile(const ClusterProfile& c);
 
 class ClusterModel {

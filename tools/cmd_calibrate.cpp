@@ -16,6 +16,7 @@
 #include "models/sample_stats.hpp"
 #include "sim/calibration.hpp"
 #include "tools/case_list.hpp"
+#include "tools/calibrate_network.hpp"
 #include "tools/cli_common.hpp"
 #include "tools/compare_run.hpp"
 #include "traces/synthetic_trace.hpp"
@@ -286,6 +287,9 @@ int cmd_calibrate(int argc, char** argv) {
     ("repeats", po::value(&repeats)->default_value(repeats),
      "runs of every case, in rounds; each run is an observation of the fit (this VM drifts between runs)")
     ("force", "overwrite an existing profile")
+    ("network", "under mpirun: time the all-to-all and all-reduce between the ranks and write a cluster profile "
+                "(configs/clusters/NAME.json) whose link is fitted to them; --hardware names the ranks' processor")
+    ("hardware", po::value<std::string>(), "with --network: the hardware profile the ranks split (default: the backend's measured profile)")
     ("benchmarks-only", "only the microbenchmarks and the cache fit: print the footprint curve and the fitted levels, "
                         "run no case, write nothing")
     ("quiet,q", "no progress on stderr");
@@ -293,6 +297,7 @@ int cmd_calibrate(int argc, char** argv) {
   if (!parse(argc, argv, opts, vm,
              "usage: privrec calibrate --backend cpu|cuda --out configs/hardware/NAME.json [--cases FILE]\n"
              "       privrec calibrate --backend cpu|cuda --benchmarks-only\n"
+             "       mpirun -np 2 privrec calibrate --network --out configs/clusters/NAME.json\n"
              "Microbenchmarks this machine (streaming and random-row bandwidth, the latter over working sets from\n"
              "cache-resident to memory-sized so each cache's row bandwidth is fitted, GEMM and vector rates, normals\n"
              "per second, parallel-region overhead), runs the calibration cases, fits per-stage efficiencies and writes\n"
@@ -300,6 +305,21 @@ int cmd_calibrate(int argc, char** argv) {
     return 0;
   const bool quiet = vm.count("quiet") > 0, benchmarks_only = vm.count("benchmarks-only") > 0;
   const Backend& b = find_backend(backend);
+  if (vm.count("network")) {
+    for (const char* f : {"cases", "seed", "benchmarks-only"})
+      if (vm.count(f) && !vm[f].defaulted()) throw InputError(std::string("--") + f + ": not used with --network");
+    if (!b.runs_on_host) throw InputError("--network measures the ranks of this machine: --backend " + backend + " is not it");
+    NetworkCalibration n;
+    n.out = out_path;
+    n.name = name.empty() ? std::filesystem::path(out_path).stem().string() : name;
+    n.hardware = vm.count("hardware") ? vm["hardware"].as<std::string>() : b.measured_profile;
+    n.force = vm.count("force") > 0, n.quiet = quiet;
+    n.repeats = static_cast<int>(std::clamp<int64_t>(vm["repeats"].defaulted() ? 7 : repeats, 1, 100));
+    n.command = "privrec";
+    for (int i = 0; i < argc; ++i) n.command += std::string(" ") + argv[i];
+    return calibrate_network(n);
+  }
+  if (vm.count("hardware")) throw InputError("--hardware: used with --network only");
   if (vm["cases"].defaulted()) cases_path = b.calibration_cases;
   if (benchmarks_only) refuse_with_benchmarks_only(vm);
   if (repeats < 1 || repeats > 100) throw InputError(fmt::format("--repeats {}: expected 1 .. 100", repeats));

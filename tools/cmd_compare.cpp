@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "kernels/backend.hpp"
+#include "kernels/mpi/mpi_library.hpp"
+#include "sim/cluster.hpp"
 #include "models/config_error.hpp"
 #include "tools/cli_common.hpp"
 #include "tools/compare_run.hpp"
@@ -29,6 +31,52 @@ void print_large_error_hint(const sim::HardwareProfile& hw, const sim::HardwareP
               "build/privrec compare --hardware my_machine.json\n",
               backend.c_str());
 }
+
+// compare --sharding under mpirun: every rank trains its part; rank 0 prints and writes.
+int compare_sharded_run(const po::variables_map& vm, const std::string& sharding, const std::string& cluster_name,
+                        const std::string& backend, const Workload& w, const AlgorithmConfig& cfg,
+                        const TraceSource& trace, const OutputFlags& out, int64_t steps, int64_t warmup, uint64_t seed,
+                        bool quiet) {
+  if (!out.csv.empty()) throw InputError("--csv: not written with --sharding (use --json)");
+  if (sharding.empty())
+    throw InputError(fmt::format("this is one of {} ranks started by mpirun: give --sharding table_wise or row_wise",
+                                 mpi::launched_ranks()));
+  const mpi::Sharding scheme = mpi::parse_sharding(sharding);
+  if (backend != "cpu") throw InputError("--sharding runs the cpu backend over MPI ranks; --backend " + backend + " is one process");
+  if (!mpi::load_mpi().ok()) throw InputError("--sharding " + sharding + ": " + mpi::load_mpi().why_not);
+  if (mpi::launched_ranks() < 2) throw InputError("--sharding " + sharding + ": start the ranks with mpirun, e.g. `mpirun -np 2 build/privrec compare --sharding " + sharding + "`");
+  if (!vm["hardware"].defaulted() || !vm["rates"].defaulted())
+    throw InputError("--hardware and --rates: with --sharding the ranks are modeled by --cluster");
+  const sim::ClusterProfile c = sim::load_cluster_profile(cluster_name);
+  if (c.devices() != mpi::launched_ranks())
+    throw InputError(fmt::format("--cluster {}: it has {} devices and mpirun started {} ranks", cluster_name, c.devices(),
+                                 mpi::launched_ranks()));
+  const std::string fingerprint = fmt::format("{}|{}|{}|{}|{}|{}|{}", w.to_json().dump(), cfg.to_json().dump(), seed,
+                                              steps, warmup, trace.describe(), cluster_name);
+  const bool rank0 = mpi::launched_rank() == 0;
+  const Comparison cmp = compare_sharded(w, cfg, trace, c, scheme, steps, warmup, !quiet && rank0, fingerprint);
+  if (!rank0) return 0;
+  std::printf("privrec compare: %s (%s of tables, batch %lld), %s, measured on %d ranks (%s), modeled on %s; each "
+              "stage's slowest rank\n",
+              w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
+              static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name, mpi::launched_ranks(),
+              mpi::sharding_name(scheme), c.name.c_str());
+  print_comparison(cmp);
+  nlohmann::json j = cmp.to_json();
+  j["command"] = "compare";
+  j["sharding"] = mpi::sharding_name(scheme);
+  j["ranks"] = mpi::launched_ranks();
+  j["cluster"] = c.to_json();
+  j["workload"] = w.to_json();
+  j["algorithm"] = cfg.to_json();
+  j["seed"] = seed;
+  j["steps"] = steps;
+  j["warmup_steps"] = warmup;
+  j["trace"] = trace.describe();
+  j["machine"] = machine_json();
+  if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
+  return 0;
+}
 }  // namespace
 
 int cmd_compare(int argc, char** argv) {
@@ -37,8 +85,12 @@ int cmd_compare(int argc, char** argv) {
   AlgorithmFlags af;
   RunFlags run;
   std::string hardware = find_backend(run.backend).model_profile;  // the default backend's
-  std::string rates = "profile";
+  std::string rates = "profile", sharding, cluster = "cpu-epyc-2c-mpi2";
   opts.add_options()("help,h", "show this help")
+    ("sharding", po::value(&sharding), "under mpirun: train sharded over the ranks (table_wise or row_wise, as train) and "
+     "model the same layout with the scale-out model on --cluster")
+    ("cluster", po::value(&cluster)->default_value(cluster), "with --sharding: the cluster profile of the ranks (written "
+     "by mpirun -np N privrec calibrate --network)")
     ("hardware", po::value(&hardware)->default_value(hardware), "the profile to model with: a preset or a JSON file")
     ("rates", po::value(&rates)->default_value(rates),
      "profile: model at the profile's rates as written; now: at the rates a half-second probe measures right "
@@ -71,6 +123,9 @@ int cmd_compare(int argc, char** argv) {
   const AlgorithmConfig cfg = af.resolve(seed);
   const std::unique_ptr<TraceSource> trace =
       trace_path.empty() ? std::make_unique<SyntheticTrace>(w, seed) : load_trace_file(trace_path, vm, w);
+  if (!sharding.empty() || mpi::launched_ranks() > 1)
+    return compare_sharded_run(vm, sharding, cluster, run.backend, w, cfg, *trace, out, steps, warmup, seed, quiet);
+  if (!vm["cluster"].defaulted()) throw InputError("--cluster: used with --sharding only");
   require_fits(backend, w, cfg);
   if (!quiet)
     std::fprintf(stderr, "[privrec] measuring %s (%s of tables, batch %lld), %s on the %s; modeling on %s\n",

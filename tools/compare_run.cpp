@@ -1,8 +1,11 @@
 #include "tools/compare_run.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
+#include "kernels/mpi/sharded_training.hpp"
 #include "kernels/training_run.hpp"
+#include "sim/scale_out.hpp"
 #include "sim/calibration.hpp"
 #include "sim/error_metrics.hpp"
 #include "sim/simulation.hpp"
@@ -77,6 +80,36 @@ Comparison compare(const Backend& backend, const Workload& w, const AlgorithmCon
                    const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
   return measure_and_model(backend.train(w, cfg, trace, options(steps, warmup, progress)), w, cfg, trace, h, steps,
                            warmup);
+}
+
+namespace {
+// The kernels' layout as the model's sharding plan (row blocks split alike: models/row_blocks.hpp).
+sim::ShardingPlan plan_of_layout(const mpi::ShardLayout& l, size_t tables) {
+  sim::ShardingPlan plan;
+  plan.tables.resize(tables);
+  for (int64_t r = 0; r < l.ranks; ++r)
+    for (const auto& b : l.blocks[r]) plan.tables[b.table].devices.push_back(r);
+  for (auto& t : plan.tables)
+    t.scheme = l.scheme == mpi::Sharding::table_wise ? sim::ShardScheme::table_wise : sim::ShardScheme::row_wise;
+  return plan;
+}
+}  // namespace
+
+Comparison compare_sharded(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                           const sim::ClusterProfile& c, mpi::Sharding scheme, int64_t steps, int64_t warmup,
+                           bool progress, const std::string& fingerprint) {
+  const mpi::ShardLayout layout = mpi::ShardLayout::make(w, scheme, c.devices());
+  const TrainReport rep =
+      mpi::run_sharded_cpu_training(w, cfg, trace, options(steps, warmup, progress), scheme, fingerprint);
+  std::vector<std::pair<Stage, double>> measured;
+  for (const auto& s : rep.stages) {
+    double slowest = 0;
+    for (const auto& r : rep.rank_stage_ms) slowest = std::max(slowest, r[static_cast<size_t>(s.stage)]);
+    measured.emplace_back(s.stage, slowest);
+  }
+  const double step = *std::max_element(rep.rank_step_ms.begin(), rep.rank_step_ms.end());
+  const sim::ClusterModel model(w, cfg, c, steps, warmup + 1);
+  return pair_up(measured, step, model.run(plan_of_layout(layout, w.tables.size())).as_sim_report(), rep.batch_size);
 }
 
 Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/backend.hpp"
+#include "kernels/mpi/shard_layout.hpp"
+#include "sim/cluster.hpp"
 #include "models/algorithm.hpp"
 #include "models/workload.hpp"
 #include "sim/hardware_profile.hpp"
@@ -31,6 +33,13 @@ struct Comparison {
 // Trains `steps` steps on `backend` (the first `warmup` untimed) and models the same on `h`.
 Comparison compare(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                    const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
+
+// A sharded run under mpirun (every rank calls it): the kernels' run over the ranks against the
+// scale-out model on cluster `c` with the same layout, each stage's slowest rank against the
+// model's slowest device. Every rank gets the comparison.
+Comparison compare_sharded(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
+                           const sim::ClusterProfile& c, mpi::Sharding scheme, int64_t steps, int64_t warmup,
+                           bool progress, const std::string& fingerprint);
 
 // The same comparison timed again on another profile (no new measurement): for calibration.
 Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,

@@ -1,5 +1,7 @@
 #include "kernels/mpi/sharded_training.hpp"
 
+#include <omp.h>
+
 #include <cstdlib>
 #include <functional>
 
@@ -46,6 +48,15 @@ void require_memory(const Workload& w, const AlgorithmConfig& cfg, const ShardLa
                                  human_bytes(static_cast<double>(available))));
 }
 
+// The ranks on one machine share its cores: unless told otherwise (OMP_NUM_THREADS, or fewer
+// threads asked for), each runs cores / ranks-on-this-machine threads.
+void share_cores() {
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const int here = local && *local ? std::max(1, std::atoi(local)) : 1;
+  if (std::getenv("OMP_NUM_THREADS") == nullptr && omp_get_max_threads() == omp_get_num_procs())
+    omp_set_num_threads(std::max(1, omp_get_num_procs() / here));
+}
+
 // Rank 0 gathers the tables from their owners and saves the model; the others send their blocks.
 void save_gathered(const std::string& path, const nlohmann::json& info, const Workload& w, const cpu::DlrmModel& dense,
                    cpu::DlrmModel& mine, const ShardLayout& l, const Communicator& comm) {
@@ -89,6 +100,7 @@ TrainReport run_sharded_cpu_training(const Workload& w, const AlgorithmConfig& c
     throw InputError(fmt::format("--batch {}: a sharded run over {} ranks needs at least one example per rank",
                                  w.batch_size, N));
   require_memory(w, cfg, layout, me, !opt.save_model.empty());
+  share_cores();
   const Communicator& comm = Communicator::world();  // MPI starts here: the checks above are every rank's own
   if (comm.size() != N || comm.rank() != me)
     throw std::runtime_error(fmt::format("MPI says rank {} of {}, the launcher's environment {} of {}", comm.rank(),

@@ -3,11 +3,17 @@
 // be run with one message per rank and status 2. The ranks are started here with the flags that
 // let mpirun oversubscribe this machine's cores and run as root (CI runs as root).
 #include <cstdlib>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "kernels/model_io.hpp"
+#include "sim/cluster.hpp"
 #include "models/algorithm.hpp"
 #include "tests/tools/cli_run.hpp"
 
@@ -91,6 +97,49 @@ TEST(Distributed, ImpossibleRunsAreRefused) {
               std::string(PRIVREC_BINARY) + train + " --sharding row_wise --seed 1 : -np 1 " + PRIVREC_BINARY + train +
               " --sharding row_wise --seed 2",
           "rank 1 was started with a different workload");
+}
+
+// The link between the ranks, timed and fitted into a cluster profile the scale-out model reads.
+TEST(Distributed, NetworkCalibrationWritesAClusterOfTheRanks) {
+  if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed";
+  const std::string f = dir() + "/net.json";
+  const test::CliResult r = test::run_shell(mpirun(2) + " calibrate --network --repeats 3 -q --force --out " + f);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const sim::ClusterProfile c = sim::load_cluster_profile(f);
+  EXPECT_EQ(c.devices_per_node, 2);
+  EXPECT_TRUE(c.devices_share_processor);
+  EXPECT_GT(c.intra_node.GBps, 0);
+  EXPECT_GE(c.intra_node.latency_us, 0);
+  EXPECT_EQ(c.provenance.value("source", ""), "measured");
+  EXPECT_EQ(c.provenance["timings"].size(), 18u);  // 9 all-to-all and 9 all-reduce sizes
+  const test::CliResult one = test::run_shell(std::string(PRIVREC_BINARY) + " calibrate --network --out " + f + "x");
+  EXPECT_EQ(one.status, 2) << one.output;
+  EXPECT_NE(one.output.find("start it under mpirun"), std::string::npos) << one.output;
+}
+
+// compare under mpirun: every stage the ranks ran, the communication stages among them, measured
+// (the slowest rank) against the scale-out model of the same layout.
+TEST(Distributed, CompareShowsTheCommunicationStagesMeasuredAndModeled) {
+  if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed";
+  for (const std::string scheme : {"table_wise", "row_wise"}) {
+    const std::string f = dir() + "/compare_" + scheme + ".json";
+    const test::CliResult r = test::run_shell(mpirun(2) + " compare --model tiny --algo dpsgd-f --steps 3 -q --force "
+                                              "--sharding " + scheme + " --json " + f);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const nlohmann::json j = nlohmann::json::parse(std::ifstream(f));
+    EXPECT_EQ(j["ranks"], 2);
+    std::set<std::string> comm;
+    for (const auto& s : j["stages"]) {
+      EXPECT_GT(s["measured_ms"].get<double>(), 0) << s;
+      EXPECT_GT(s["modeled_ms"].get<double>(), 0) << s;
+      const std::string name = s["name"];
+      if (name.rfind("comm.", 0) == 0) comm.insert(name);
+    }
+    EXPECT_EQ(comm, (std::set<std::string>{"comm.ids", "comm.fwd", "comm.bwd", "comm.norm", "comm.grads"})) << scheme;
+  }
+  const test::CliResult wrong = test::run_shell(mpirun(2) + " compare --model tiny --sharding row_wise --cluster dgx-h100");
+  EXPECT_EQ(wrong.status, 2) << wrong.output;
+  EXPECT_NE(wrong.output.find("it has 8 devices and mpirun started 2 ranks"), std::string::npos) << wrong.output;
 }
 
 }  // namespace
