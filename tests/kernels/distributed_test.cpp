@@ -99,6 +99,26 @@ TEST(Distributed, ImpossibleRunsAreRefused) {
           "rank 1 was started with a different workload");
 }
 
+// A rank that dies mid-run ends the run: mpirun stops the others (rank 0 says it was interrupted),
+// nothing hangs (the timeout's own status 124 would say it did) and the status is not 0.
+TEST(Distributed, ARankThatDiesEndsTheRun) {
+  if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed";
+  const std::string killer = "sh -c '" + std::string(PRIVREC_BINARY) +
+                             " train --model rmc2 --table-scale 0.001 --steps 100000 -q --sharding row_wise & p=$!; "
+                             "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then sleep 2; kill -9 $p; fi; wait $p'";
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe "
+                          "--bind-to none -np 2 " + killer;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  const int rc = pclose(p);
+  const int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(status, 124) << "the run hung: " << out;
+  EXPECT_NE(out.find("exited with non-zero status"), std::string::npos) << out;
+}
+
 // The link between the ranks, timed and fitted into a cluster profile the scale-out model reads.
 TEST(Distributed, NetworkCalibrationWritesAClusterOfTheRanks) {
   if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed";
