@@ -22,9 +22,16 @@ namespace {
 
 bool have_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
 
+// Under the sanitizer pass (tools/test.sh) the ranks keep every address and undefined-behaviour
+// check but not the leak check: Open MPI leaves its own allocations at exit, reported from modules
+// already unloaded, which no suppression can name. The single-process tests leak-check the code the
+// ranks share.
+const char* const kMpiEnv =
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 ";
+
 std::string mpirun(int ranks) {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe --bind-to none -np " +
-         std::to_string(ranks) + " " + PRIVREC_BINARY;
+  return std::string(kMpiEnv) + "mpirun --oversubscribe --bind-to none -np " + std::to_string(ranks) + " " +
+         PRIVREC_BINARY;
 }
 
 std::string dir() { return test::temp_dir("privrec_distributed_"); }
@@ -93,7 +100,7 @@ TEST(Distributed, ImpossibleRunsAreRefused) {
   refused(mpirun(2) + train + " --sharding rowwise", "did you mean row_wise?");
   refused(mpirun(2) + train + " --sharding row_wise --backend cuda", "is one process");
   // Ranks started with different flags: found by every rank at once.
-  refused("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 1 " +
+  refused(std::string(kMpiEnv) + "mpirun --oversubscribe -np 1 " +
               std::string(PRIVREC_BINARY) + train + " --sharding row_wise --seed 1 : -np 1 " + PRIVREC_BINARY + train +
               " --sharding row_wise --seed 2",
           "rank 1 was started with a different workload");
@@ -106,8 +113,7 @@ TEST(Distributed, ARankThatDiesEndsTheRun) {
   const std::string killer = "sh -c '" + std::string(PRIVREC_BINARY) +
                              " train --model rmc2 --table-scale 0.001 --steps 100000 -q --sharding row_wise & p=$!; "
                              "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then sleep 2; kill -9 $p; fi; wait $p'";
-  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe "
-                          "--bind-to none -np 2 " + killer;
+  const std::string cmd = std::string(kMpiEnv) + "timeout 300 mpirun --oversubscribe --bind-to none -np 2 " + killer;
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   std::string out;
   char buf[4096];
