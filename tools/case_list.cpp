@@ -12,6 +12,7 @@ std::string Case::label() const {
   if (batch) s += fmt::format(" batch {}", batch);
   if (pooling) s += fmt::format(" pooling {}", pooling);
   if (!dist.empty()) s += " " + dist;
+  if (ranks > 1) s += fmt::format(" {} ranks {}", ranks, sharding);
   return s;
 }
 
@@ -37,6 +38,7 @@ nlohmann::json Case::to_json() const {
   if (batch) j["batch"] = batch;
   if (pooling) j["pooling"] = pooling;
   if (!dist.empty()) j["dist"] = dist;
+  if (ranks > 1) j["ranks"] = ranks, j["sharding"] = sharding;
   return j;
 }
 
@@ -61,6 +63,13 @@ std::vector<Case> parse_cases(const nlohmann::json& j, const std::string& file) 
     c.dist = r.optional_string("dist").value_or("");
     c.steps = r.optional_positive_int("steps").value_or(c.steps);
     c.warmup = r.optional_positive_int("warmup").value_or(c.warmup);
+    c.ranks = r.optional_positive_int("ranks").value_or(1);
+    c.sharding = r.optional_string("sharding").value_or("");
+    if ((c.ranks > 1) != !c.sharding.empty())
+      throw config_error(file, r.key_path(c.ranks > 1 ? "sharding" : "ranks"),
+                         c.ranks > 1 ? "(missing)" : c.sharding, "ranks above 1 and a sharding go together");
+    if (!c.sharding.empty() && c.sharding != "table_wise" && c.sharding != "row_wise")
+      throw config_error(file, r.key_path("sharding"), "\"" + c.sharding + "\"", "table_wise or row_wise");
     r.reject_unknown_keys();
     try {
       c.workload();

@@ -19,6 +19,10 @@ struct Case {
   int64_t batch = 0, pooling = 0;  // 0: the workload's
   std::string dist;                // empty: the workload's
   int64_t steps = 8, warmup = 2;
+  // A sharded case (run under mpirun with this many ranks, kernels/mpi/): "table_wise" or
+  // "row_wise"; empty with ranks 1 for one process.
+  std::string sharding;
+  int64_t ranks = 1;
 
   std::string label() const;
   Workload workload() const;

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "kernels/backend.hpp"
+#include "kernels/mpi/mpi_library.hpp"
+#include "sim/scale_out.hpp"
 #include "models/config_error.hpp"
 #include "models/sample_stats.hpp"
 #include "sim/error_metrics.hpp"
@@ -32,7 +34,9 @@ constexpr const char* kUsage =
     "a processor that is not shared, the GPU, is modeled at the profile's rates only). Per stage, all\n"
     "stages and end to end it reports the measurement's median spread beside the model's median and worst\n"
     "absolute error, Pearson correlation and the share of cases within 10 %, and says in one line whether\n"
-    "the median error is within the median spread.";
+    "the median error is within the median spread.\n"
+    "Under mpirun (mpirun -np 2 privrec validate --cases cpu_distributed_cases) every case is a sharded one\n"
+    "(\"ranks\" and \"sharding\" keys), measured over the ranks and modeled by the scale-out model on --cluster.";
 
 constexpr const char* kSpreadDefinition =
     "spread_pct: 100 (max - min) / median of the repeats; mad_pct: 100 median(|x - median|) / median";
@@ -41,11 +45,11 @@ constexpr const char* kRatesNowDefinition =
     "modeled times, against the median measurement";
 
 struct Options {
-  std::string backend = kDefaultBackend, hardware, cases_path;
+  std::string backend = kDefaultBackend, hardware, cases_path, cluster = "cpu-epyc-2c-mpi2";
   uint64_t seed = 1;
   int64_t repeats = 3;
   OutputFlags out;
-  bool quiet = false, force = false, hardware_defaulted = true, cases_defaulted = true;
+  bool quiet = false, force = false, hardware_defaulted = true, cases_defaulted = true, cluster_defaulted = true;
 };
 
 // Parses the flags; nothing after --help. InputError for a bad --repeats.
@@ -62,6 +66,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
     ("hardware", po::value(&o.hardware)->default_value(o.hardware), hardware_help.c_str())
     ("cases", po::value(&o.cases_path)->default_value(o.cases_path), cases_help.c_str())
     ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the cases' models and traces")
+    ("cluster", po::value(&o.cluster)->default_value(o.cluster), "under mpirun: the cluster profile of the ranks")
     ("repeats", po::value(&o.repeats)->default_value(o.repeats),
      "runs of every case (at least 1), interleaved in rounds; the measurement is their median and its "
      "spread (max - min) / median");
@@ -71,6 +76,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
   if (o.repeats < 1) throw InputError(fmt::format("--repeats {}: expected at least 1 run per case", o.repeats));
   o.quiet = vm.count("quiet") > 0, o.force = vm.count("force") > 0;
   o.hardware_defaulted = vm["hardware"].defaulted(), o.cases_defaulted = vm["cases"].defaulted();
+  o.cluster_defaulted = vm["cluster"].defaulted();
   return o;
 }
 
@@ -88,8 +94,19 @@ struct CaseRun {
   Comparison profile, now;  // the median measurement against the model at the profile's rates / rates now
 };
 
-// One run of one case: probe the rates (a shared processor), then measure, and model at those rates.
+// The ranks' cluster when validate runs under mpirun (sharded cases), else nothing.
+std::optional<sim::ClusterProfile> g_cluster;
+
+// One run of one case: probe the rates (a shared processor), then measure, and model at those
+// rates; a sharded case is measured over the ranks and modeled at the cluster's rates.
 void measure_once(const Backend& b, const sim::HardwareProfile& hw, CaseRun& run) {
+  if (g_cluster) {
+    const std::string fingerprint = fmt::format("{}|{}|{}", run.c.label(), run.repeats.size(), g_cluster->name);
+    run.repeats.push_back(compare_sharded(run.w, run.cfg, *run.trace, *g_cluster, mpi::parse_sharding(run.c.sharding),
+                                          run.c.steps, run.c.warmup, false, fingerprint));
+    run.rates.push_back(rates_json(sim::per_device_profile(*g_cluster).device));
+    return;
+  }
   const std::optional<sim::HardwareProfile> probed = with_rates_now(b, hw);
   const sim::HardwareProfile& now = probed ? *probed : hw;
   run.repeats.push_back(compare(b, run.w, run.cfg, *run.trace, now, run.c.steps, run.c.warmup, false));
@@ -326,6 +343,14 @@ std::vector<CaseRun> load_runs(const Options& o, const Backend& b, const sim::Ha
         if (used == c.label())
           throw InputError(fmt::format("{}: case '{}' was used to calibrate {}; validate on held-out cases",
                                        o.cases_path, c.label(), hw.name));
+    const int ranks = mpi::launched_ranks();
+    if (c.ranks != ranks)
+      throw InputError(ranks > 1 ? fmt::format("{}: case '{}' is not a {}-rank case; under mpirun every case needs "
+                                               "\"ranks\": {} and a \"sharding\" (e.g. --cases cpu_distributed_cases)",
+                                               o.cases_path, c.label(), ranks, ranks)
+                                 : fmt::format("{}: case '{}' runs on {} ranks: start validate with `mpirun -np {} "
+                                               "build/privrec validate --cases {}`",
+                                               o.cases_path, c.label(), c.ranks, c.ranks, o.cases_path));
     CaseRun r{c, c.workload(), c.algorithm(o.seed), nullptr, {}, {}, {}, {}, {}, {}};
     require_fits(b, r.w, r.cfg);
     r.trace = std::make_unique<SyntheticTrace>(r.w, o.seed);
@@ -351,32 +376,46 @@ int cmd_validate(int argc, char** argv) {
   for (const std::string* p : {&o.out.json, &o.out.csv}) check_output(*p, o.force);
   const sim::HardwareProfile hw = sim::load_hardware_profile(o.hardware);
   std::vector<CaseRun> runs = load_runs(o, b, hw);
+  const bool sharded = mpi::launched_ranks() > 1, rank0 = mpi::launched_rank() == 0;
+  if (sharded) {
+    if (!mpi::load_mpi().ok()) throw InputError(mpi::load_mpi().why_not);
+    g_cluster = sim::load_cluster_profile(o.cluster);
+    if (g_cluster->devices() != mpi::launched_ranks())
+      throw InputError(fmt::format("--cluster {}: it has {} devices and mpirun started {} ranks", o.cluster,
+                                   g_cluster->devices(), mpi::launched_ranks()));
+  } else if (!o.cluster_defaulted) {
+    throw InputError("--cluster: used under mpirun only");
+  }
+  const bool probe = b.shared_processor && !sharded;  // the ranks are modeled at the cluster's rates
 
   // Each case is modeled twice: with the profile's rates as written, and with the profile's rates
   // re-measured by a half-second probe right before each run (efficiencies unchanged). On a shared
   // host the machine drifts between runs; the second isolates the model's error from that drift,
   // and the repeats' spread shows how much drift is left within a case.
-  const double stream_before = b.shared_processor ? b.stream_GBps_now() : 0.0;
-  std::printf("privrec validate: %s on %zu held-out cases from %s, measured on the %s, %lld runs each in rounds\n",
-              hw.name.c_str(), runs.size(), o.cases_path.c_str(), o.backend.c_str(),
-              static_cast<long long>(o.repeats));
+  const double stream_before = probe ? b.stream_GBps_now() : 0.0;
+  if (rank0)
+    std::printf("privrec validate: %s on %zu held-out cases from %s, measured on the %s%s, %lld runs each in rounds\n",
+                sharded ? g_cluster->name.c_str() : hw.name.c_str(), runs.size(), o.cases_path.c_str(),
+                o.backend.c_str(), sharded ? fmt::format(" over {} ranks", mpi::launched_ranks()).c_str() : "",
+                static_cast<long long>(o.repeats));
   std::fflush(stdout);
-  measure_in_rounds(b, hw, runs, o.repeats, o.quiet);
-  const double stream_after = b.shared_processor ? b.stream_GBps_now() : 0.0;
+  measure_in_rounds(b, hw, runs, o.repeats, o.quiet || !rank0);
+  if (!rank0) return 0;  // rank 0 reports and writes
+  const double stream_after = probe ? b.stream_GBps_now() : 0.0;
   Tally profile_rates, rates_now;
   SpreadTally spreads;
   nlohmann::json jcases = nlohmann::json::array();
   for (CaseRun& r : runs) {
-    finish_case(r, hw, b.shared_processor);
+    finish_case(r, hw, probe);
     profile_rates.add(r.profile), rates_now.add(r.now), spreads.add(r);
     jcases.push_back(case_json(r));
   }
   print_case_table(runs, o.repeats);
   print_summary_table(profile_rates, rates_now, spreads);
-  if (b.shared_processor)
+  if (probe)
     std::printf("machine check: streaming read+write %.1f GB/s before the cases, %.1f GB/s after; the profile says "
                 "%.1f GB/s\n", stream_before, stream_after, hw.device.stream_GBps);
-  const nlohmann::json verdict = print_verdict(profile_rates, rates_now, spreads, o.repeats, b.shared_processor);
+  const nlohmann::json verdict = print_verdict(profile_rates, rates_now, spreads, o.repeats, probe);
 
   // Written only now, after every run: an interrupted validate leaves no output file behind.
   if (!o.out.json.empty()) {
@@ -384,6 +423,7 @@ int cmd_validate(int argc, char** argv) {
                         {"stream_GBps_now", {{"before", stream_before}, {"after", stream_after},
                                              {"profile", hw.device.stream_GBps}}},
                         {"hardware", hw.to_json()}, {"cases_file", o.cases_path}, {"seed", o.seed}};
+    if (sharded) j["cluster"] = g_cluster->to_json(), j["ranks"] = mpi::launched_ranks();
     j.update(profile_rates.to_json());  // per_stage, by_stage, end_to_end: at the profile's rates
     j["rates_now"] = rates_now.to_json();
     j["rates_now"]["definition"] = kRatesNowDefinition;

@@ -168,5 +168,28 @@ TEST(Distributed, CompareShowsTheCommunicationStagesMeasuredAndModeled) {
   EXPECT_NE(wrong.output.find("it has 8 devices and mpirun started 2 ranks"), std::string::npos) << wrong.output;
 }
 
+// validate under mpirun: sharded cases measured over the ranks against the scale-out model; the
+// same cases without mpirun, or one-process cases under it, are refused.
+TEST(Distributed, ValidateRunsTwoRankCases) {
+  if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed";
+  const std::string cases = dir() + "/two_rank_cases.json", out = dir() + "/validate.json";
+  std::ofstream(cases) << R"({"cases": [
+      {"model": "tiny", "table_scale": 1, "algo": "dpsgd-f", "steps": 3, "warmup": 1, "ranks": 2, "sharding": "row_wise"},
+      {"model": "tiny", "table_scale": 1, "algo": "lazydp", "steps": 3, "warmup": 1, "ranks": 2, "sharding": "table_wise"}]})";
+  const test::CliResult r =
+      test::run_shell(mpirun(2) + " validate --repeats 1 -q --force --cases " + cases + " --json " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(out));
+  EXPECT_EQ(j["ranks"], 2);
+  ASSERT_EQ(j["cases"].size(), 2u);
+  EXPECT_EQ(j["cases"][0]["label"], "tiny x1 dpsgd-f 2 ranks row_wise");
+  const test::CliResult alone = test::run_shell(std::string(PRIVREC_BINARY) + " validate --cases " + cases);
+  EXPECT_EQ(alone.status, 2) << alone.output;
+  EXPECT_NE(alone.output.find("runs on 2 ranks: start validate with `mpirun -np 2"), std::string::npos) << alone.output;
+  const test::CliResult single = test::run_shell(mpirun(2) + " validate -q");
+  EXPECT_EQ(single.status, 2) << single.output;
+  EXPECT_NE(single.output.find("is not a 2-rank case"), std::string::npos) << single.output;
+}
+
 }  // namespace
 }  // namespace privrec

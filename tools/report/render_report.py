@@ -985,6 +985,7 @@ def fig_skew(rep, skew, skew_cache):
         ax.grid(True, which="both", alpha=0.3)
         rx.set_xlabel("zipf exponent of row access (0: uniform)")
         rx.set_ylabel("throughput / uniform access's")
+        rx.set_ylim(0, max(1.2, rx.get_ylim()[1]))  # from zero: a few percent must not look steep
         rx.grid(True, alpha=0.3)
         if i == 0:
             ax.legend(fontsize=7, ncol=2)
