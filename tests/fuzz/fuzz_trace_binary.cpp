@@ -5,12 +5,5 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const privrec::fuzz::InputFile file("trace.prvt"), copy("copy.prvt");
-  static const privrec::Workload workload = privrec::load_workload("tiny");
-  const std::string& path = file.write(data, size);
-  privrec::fuzz::expect_only_input_errors([&] {
-    const privrec::TraceData trace = privrec::read_trace(path);
-    privrec::fuzz::check_round_trip(trace, copy.write(nullptr, 0));
-    privrec::check_trace_against(trace, workload, path);
-  });
-  return 0;
+  return privrec::fuzz::fuzz_trace_file(data, size, file, copy);
 }

@@ -33,4 +33,17 @@ inline void check_round_trip(const TraceData& trace, const std::string& path) {
   if (!same_trace(trace, again)) finding("trace round trip changed the trace");
 }
 
+// A trace file target: the input written as `name` (its extension gives the format), read, checked
+// against the tiny workload as the commands do, and written as `copy` and read back unchanged.
+inline int fuzz_trace_file(const uint8_t* data, size_t size, const InputFile& file, const InputFile& copy) {
+  static const Workload workload = load_workload("tiny");
+  const std::string& path = file.write(data, size);
+  expect_only_input_errors([&] {
+    const TraceData trace = read_trace(path);
+    check_round_trip(trace, copy.write(nullptr, 0));
+    check_trace_against(trace, workload, path);
+  });
+  return 0;
+}
+
 }  // namespace privrec::fuzz

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 namespace privrec::test {
 
 struct CliResult {
@@ -32,6 +34,14 @@ inline CliResult run_shell(const std::string& script) {
   while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
   const int rc = pclose(p);
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
+// `privrec ARGS` is refused as bad input: status 2, `message` in what it printed, and no crash.
+inline void expect_bad_input(const std::string& args, const std::string& message) {
+  const CliResult r = run_privrec(args);
+  EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+  EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
 }
 
 // /tmp/<prefix><pid>, made on first use.

@@ -22,12 +22,7 @@ std::string dir() {
   static const std::string d = privrec::test::temp_dir("privrec_cli_");
   return d;
 }
-void expect_bad(const std::string& args, const std::string& message) {
-  const Result r = run(args);
-  EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
-  EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
-  EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
-}
+void expect_bad(const std::string& args, const std::string& message) { privrec::test::expect_bad_input(args, message); }
 }  // namespace
 
 TEST(Cli, TrainWritesJsonAndCsv) {

@@ -24,11 +24,7 @@ std::string dir() {
   static const std::string d = privrec::test::temp_dir("privrec_report_cli_");
   return d;
 }
-void expect_bad(const std::string& args, const std::string& needle) {
-  const Result r = run(args);
-  EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
-  EXPECT_NE(r.output.find(needle), std::string::npos) << args << "\n" << r.output;
-}
+void expect_bad(const std::string& args, const std::string& needle) { privrec::test::expect_bad_input(args, needle); }
 bool have_matplotlib() { return std::system("/usr/bin/python3 -c 'import matplotlib' > /dev/null 2>&1") == 0; }
 std::string read(const std::string& path) {
   std::ifstream in(path);
