@@ -99,6 +99,9 @@ TEST(Distributed, ImpossibleRunsAreRefused) {
   refused(std::string(PRIVREC_BINARY) + train + " --sharding row_wise", "start the ranks with mpirun");
   refused(mpirun(2) + train + " --sharding rowwise", "did you mean row_wise?");
   refused(mpirun(2) + train + " --sharding row_wise --backend cuda", "is one process");
+  // Open MPI is opened at run time: where it cannot be, a sharded run says so.
+  refused("PRIVREC_MPI_PATH=/nonexistent/libmpi.so.40 " + mpirun(2) + train + " --sharding row_wise",
+          "Open MPI's library could not be opened");
   // Ranks started with different flags: found by every rank at once.
   refused(std::string(kMpiEnv) + "mpirun --oversubscribe -np 1 " +
               std::string(PRIVREC_BINARY) + train + " --sharding row_wise --seed 1 : -np 1 " + PRIVREC_BINARY + train +
