@@ -1,5 +1,6 @@
 // privrec validate: compare over a held-out case list; how far the model is, per stage and end to
 // end, read against how far the measurement is from itself (every case is run R times).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -229,12 +230,14 @@ struct SpreadTally {
 };
 
 void print_case_table(const std::vector<CaseRun>& runs, int64_t repeats) {
-  std::printf("%-40s %-19s | %-20s | %-20s\n", "", fmt::format("median of {} runs", repeats).c_str(),
+  int w = 40;  // the longest label's width (two-rank cases name their sharding)
+  for (const CaseRun& r : runs) w = std::max(w, static_cast<int>(r.c.label().size()));
+  std::printf("%-*s %-19s | %-20s | %-20s\n", w, "", fmt::format("median of {} runs", repeats).c_str(),
               "model, profile rates", "model, rates now");
-  std::printf("%-40s %11s %7s | %11s %8s | %11s %8s\n", "case (end to end)", "measured ms", "spread", "modeled ms",
+  std::printf("%-*s %11s %7s | %11s %8s | %11s %8s\n", w, "case (end to end)", "measured ms", "spread", "modeled ms",
               "error", "modeled ms", "error");
   for (const CaseRun& r : runs)
-    std::printf("%-40s %11.2f %6.1f%% | %11.2f %7.1f%% | %11.2f %7.1f%%\n", r.c.label().c_str(),
+    std::printf("%-*s %11.2f %6.1f%% | %11.2f %7.1f%% | %11.2f %7.1f%%\n", w, r.c.label().c_str(),
                 r.e2e_spread.median, r.e2e_spread.range_pct, r.profile.modeled_step_ms, r.profile.error_pct,
                 r.now.modeled_step_ms, r.now.error_pct);
 }
