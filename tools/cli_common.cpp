@@ -19,6 +19,7 @@
 
 #include "kernels/backend.hpp"
 #include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/mpi/mpi_library.hpp"
 #include "traces/trace_file.hpp"
 #include "tools/interrupt.hpp"
 #include "models/config_error.hpp"
@@ -353,5 +354,25 @@ std::unique_ptr<TraceSource> load_trace_file(const std::string& path, const po::
   return std::make_unique<FileTrace>(std::move(data), path);
 }
 
+
+std::optional<mpi::Sharding> sharding_of(const std::string& flag, const std::string& backend, const std::string& command) {
+  const int ranks = mpi::launched_ranks();
+  if (flag.empty()) {
+    if (ranks > 1)
+      throw InputError(fmt::format("this is one of {} ranks started by mpirun: give --sharding table_wise or row_wise "
+                                   "to split the model over them",
+                                   ranks));
+    return std::nullopt;
+  }
+  const mpi::Sharding s = mpi::parse_sharding(flag);
+  if (backend != "cpu")
+    throw InputError("--sharding runs the cpu backend's operations over MPI ranks; --backend " + backend + " is one process");
+  if (!mpi::load_mpi().ok()) throw InputError("--sharding " + flag + ": " + mpi::load_mpi().why_not);
+  if (ranks < 2)
+    throw InputError(fmt::format("--sharding {}: start the ranks with mpirun, e.g. `mpirun -np 2 build/privrec {} "
+                                 "--sharding {} ...` (this process is not one of several)",
+                                 flag, command, flag));
+  return s;
+}
 
 }  // namespace privrec::cli

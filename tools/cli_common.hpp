@@ -11,6 +11,7 @@
 
 #include "models/algorithm.hpp"
 #include "models/human_bytes.hpp"
+#include "kernels/mpi/shard_layout.hpp"
 #include "sim/cluster.hpp"
 #include "sim/hardware_profile.hpp"
 #include "models/privacy/privacy_budget.hpp"
@@ -127,5 +128,10 @@ void check_output(const std::string& path, bool force);
 void write_text_file(const std::string& path, const std::string& text);
 nlohmann::json machine_json();
 using privrec::human_bytes;  // "12.3 MB" (models/human_bytes.hpp)
+
+// --sharding of train and compare: it needs the ranks mpirun starts, and the ranks need it (else
+// each would run the whole model and write the same files). The scheme, or nothing for one process;
+// InputError naming the flag otherwise (no mpirun, no Open MPI, not the cpu backend).
+std::optional<mpi::Sharding> sharding_of(const std::string& flag, const std::string& backend, const std::string& command);
 
 }  // namespace privrec::cli

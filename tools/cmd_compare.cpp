@@ -38,13 +38,7 @@ int compare_sharded_run(const po::variables_map& vm, const std::string& sharding
                         const TraceSource& trace, const OutputFlags& out, int64_t steps, int64_t warmup, uint64_t seed,
                         bool quiet) {
   if (!out.csv.empty()) throw InputError("--csv: not written with --sharding (use --json)");
-  if (sharding.empty())
-    throw InputError(fmt::format("this is one of {} ranks started by mpirun: give --sharding table_wise or row_wise",
-                                 mpi::launched_ranks()));
-  const mpi::Sharding scheme = mpi::parse_sharding(sharding);
-  if (backend != "cpu") throw InputError("--sharding runs the cpu backend over MPI ranks; --backend " + backend + " is one process");
-  if (!mpi::load_mpi().ok()) throw InputError("--sharding " + sharding + ": " + mpi::load_mpi().why_not);
-  if (mpi::launched_ranks() < 2) throw InputError("--sharding " + sharding + ": start the ranks with mpirun, e.g. `mpirun -np 2 build/privrec compare --sharding " + sharding + "`");
+  const mpi::Sharding scheme = *sharding_of(sharding, backend, "compare");  // set: under mpirun or given
   if (!vm["hardware"].defaulted() || !vm["rates"].defaulted())
     throw InputError("--hardware and --rates: with --sharding the ranks are modeled by --cluster");
   const sim::ClusterProfile c = sim::load_cluster_profile(cluster_name);

@@ -68,26 +68,6 @@ nlohmann::json ranks_json(const TrainReport& rep) {
   return j;
 }
 
-// --sharding needs the ranks mpirun starts, and the ranks need --sharding (else each would train
-// the whole model and write the same files). Returns the scheme, or nothing for one process.
-std::optional<mpi::Sharding> sharding_of(const std::string& flag, const std::string& backend) {
-  const int ranks = mpi::launched_ranks();
-  if (flag.empty()) {
-    if (ranks > 1)
-      throw InputError(fmt::format("this is one of {} ranks started by mpirun: give --sharding table_wise or row_wise "
-                                   "to split the model over them",
-                                   ranks));
-    return std::nullopt;
-  }
-  const mpi::Sharding s = mpi::parse_sharding(flag);
-  if (backend != "cpu")
-    throw InputError("--sharding runs the cpu backend's operations over MPI ranks; --backend " + backend + " is one process");
-  if (!mpi::load_mpi().ok()) throw InputError("--sharding " + flag + ": " + mpi::load_mpi().why_not);
-  if (ranks < 2)
-    throw InputError("--sharding " + flag + ": start the ranks with mpirun, e.g. `mpirun -np 2 " +
-                     "build/privrec train --sharding " + flag + " ...` (this process is not one of several)");
-  return s;
-}
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
@@ -126,7 +106,7 @@ int cmd_train(int argc, char** argv) {
   if (threads < 0 || threads > 4096) throw InputError(fmt::format("--threads {}: expected 0 .. 4096", threads));
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
   for (const std::string* p : {&json_path, &csv_path, static_cast<const std::string*>(&save_path)}) check_output(*p, force);
-  const auto sharding = sharding_of(vm.count("sharding") ? vm["sharding"].as<std::string>() : "", run.backend);
+  const auto sharding = sharding_of(vm.count("sharding") ? vm["sharding"].as<std::string>() : "", run.backend, "train");
   const bool rank0 = mpi::launched_rank() == 0;
 
   wf.finish(vm);
