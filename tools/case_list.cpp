@@ -65,9 +65,11 @@ std::vector<Case> parse_cases(const nlohmann::json& j, const std::string& file) 
     c.warmup = r.optional_positive_int("warmup").value_or(c.warmup);
     c.ranks = r.optional_positive_int("ranks").value_or(1);
     c.sharding = r.optional_string("sharding").value_or("");
-    if ((c.ranks > 1) != !c.sharding.empty())
-      throw config_error(file, r.key_path(c.ranks > 1 ? "sharding" : "ranks"),
-                         c.ranks > 1 ? "(missing)" : c.sharding, "ranks above 1 and a sharding go together");
+    if (c.ranks > 1 && c.sharding.empty())
+      throw config_error(file, r.key_path("sharding"), "(missing)", "table_wise or row_wise: a case on ranks > 1 is sharded");
+    if (c.ranks == 1 && !c.sharding.empty())
+      throw config_error(file, r.key_path("sharding"), "\"" + c.sharding + "\"",
+                         "no sharding for one rank (\"ranks\" is 1); give \"ranks\": N for N > 1");
     if (!c.sharding.empty() && c.sharding != "table_wise" && c.sharding != "row_wise")
       throw config_error(file, r.key_path("sharding"), "\"" + c.sharding + "\"", "table_wise or row_wise");
     r.reject_unknown_keys();

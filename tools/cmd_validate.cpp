@@ -102,7 +102,9 @@ std::optional<sim::ClusterProfile> g_cluster;
 // rates; a sharded case is measured over the ranks and modeled at the cluster's rates.
 void measure_once(const Backend& b, const sim::HardwareProfile& hw, CaseRun& run) {
   if (g_cluster) {
-    const std::string fingerprint = fmt::format("{}|{}|{}", run.c.label(), run.repeats.size(), g_cluster->name);
+    const std::string fingerprint =
+        fmt::format("{}|{}|{}|{}|{}|{}", run.c.label(), run.repeats.size(), g_cluster->name, run.w.to_json().dump(),
+                    run.cfg.to_json().dump(), run.trace->describe());  // the config JSON carries the seed
     run.repeats.push_back(compare_sharded(run.w, run.cfg, *run.trace, *g_cluster, mpi::parse_sharding(run.c.sharding),
                                           run.c.steps, run.c.warmup, false, fingerprint));
     run.rates.push_back(rates_json(sim::per_device_profile(*g_cluster).device));

@@ -158,7 +158,7 @@ void CpuStepOps::choose_fixed_rows(const OpContext& c, WorkCounters& w) {
     const EmbeddingTable& t = tables_.tables[k];
     for (const int64_t r : chosen[t.id])
       if (r >= t.first_row && r < t.first_row + t.rows) selection_[k].push_back(r - t.first_row);
-    kept += static_cast<int64_t>(chosen[t.id].size());
+    kept += static_cast<int64_t>(selection_[k].size());  // the rows held here (a sharded run sums the ranks')
   }
   c.rec->extras["fixed_rows"] = kept;
 }

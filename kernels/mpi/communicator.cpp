@@ -41,6 +41,9 @@ Communicator::Communicator() {
     check(api.init_thread(nullptr, nullptr, kThreadFunneled, &provided), "MPI_Init_thread");
     std::atexit(finalize_at_exit);
   }
+  // Errors come back as codes (check() throws; tools/main.cpp then ends every rank with status 1)
+  // instead of Open MPI's default of ending the job with its own status.
+  check(api.comm_set_errhandler(api.comm_world, api.errors_return), "MPI_Comm_set_errhandler");
   check(api.comm_rank(api.comm_world, &rank_), "MPI_Comm_rank");
   check(api.comm_size(api.comm_world, &size_), "MPI_Comm_size");
   g_sharded = size_ > 1;
@@ -51,11 +54,14 @@ Communicator& Communicator::world() {
   return c;
 }
 
-void Communicator::exchange(int to, const void* out, int64_t out_n, int from, void* in, int64_t in_n) const {
+// `calls` send-receives, the same number on every rank (a message of 0 bytes is still one), so
+// each send meets its receive even where a rank has nothing to send or receive in a ring step.
+void Communicator::exchange(int to, const void* out, int64_t out_n, int from, void* in, int64_t in_n,
+                            int64_t calls) const {
   const MpiApi& api = load_mpi();
   const auto* o = static_cast<const uint8_t*>(out);
   auto* i = static_cast<uint8_t*>(in);
-  for (int64_t done_o = 0, done_i = 0; done_o < out_n || done_i < in_n;) {
+  for (int64_t k = 0, done_o = 0, done_i = 0; k < calls; ++k) {
     const int co = static_cast<int>(std::min(kChunk, out_n - done_o)), ci = static_cast<int>(std::min(kChunk, in_n - done_i));
     check(api.sendrecv(o + done_o, co, api.byte, to, kTag, i + done_i, ci, api.byte, from, kTag, api.comm_world, nullptr),
           "MPI_Sendrecv");
@@ -101,10 +107,12 @@ void Communicator::ring_sum(T* data, int64_t n, Traffic& t) const {
   auto rows = [&](int s) { return row_block_rows(n, N, s); };
   ring_in_.resize(static_cast<size_t>(rows(0)) * sizeof(T));
   T* in = reinterpret_cast<T*>(ring_in_.data());
+  // Segment 0 is the largest: its chunks are every step's number of calls, on every rank.
+  const int64_t calls = std::max<int64_t>(1, (rows(0) * static_cast<int64_t>(sizeof(T)) + kChunk - 1) / kChunk);
   // Reduce-scatter: after step k, segment rank - k - 1 here holds the sum of k + 2 ranks' values.
   for (int k = 0; k < N - 1; ++k) {
     const int out_s = (rank_ - k + N) % N, in_s = (rank_ - k - 1 + N) % N;
-    exchange(next, data + first(out_s), rows(out_s) * sizeof(T), prev, in, rows(in_s) * sizeof(T));
+    exchange(next, data + first(out_s), rows(out_s) * sizeof(T), prev, in, rows(in_s) * sizeof(T), calls);
     T* mine = data + first(in_s);
     for (int64_t i = 0; i < rows(in_s); ++i) mine[i] = mine[i] + in[i];
     t.bytes += rows(out_s) * sizeof(T), t.messages += 1;
@@ -112,7 +120,7 @@ void Communicator::ring_sum(T* data, int64_t n, Traffic& t) const {
   // All-gather: segment rank + 1 is complete here; pass the complete segments around.
   for (int k = 0; k < N - 1; ++k) {
     const int out_s = (rank_ + 1 - k + N) % N, in_s = (rank_ - k + N) % N;
-    exchange(next, data + first(out_s), rows(out_s) * sizeof(T), prev, data + first(in_s), rows(in_s) * sizeof(T));
+    exchange(next, data + first(out_s), rows(out_s) * sizeof(T), prev, data + first(in_s), rows(in_s) * sizeof(T), calls);
     t.bytes += rows(out_s) * sizeof(T), t.messages += 1;
   }
 }

@@ -46,7 +46,7 @@ class Communicator {
   friend class Exchange;
   template <class T>
   void ring_sum(T* data, int64_t n, Traffic& t) const;
-  void exchange(int to, const void* out, int64_t out_n, int from, void* in, int64_t in_n) const;
+  void exchange(int to, const void* out, int64_t out_n, int from, void* in, int64_t in_n, int64_t calls) const;
 
   int rank_ = 0, size_ = 1;
   mutable std::vector<uint8_t> ring_in_;  // reused: fresh pages fault at several us each

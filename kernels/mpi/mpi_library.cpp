@@ -54,17 +54,18 @@ MpiApi open_mpi() {
   resolve(lib, "MPI_Recv", api.recv, w);
   resolve(lib, "MPI_Barrier", api.barrier, w);
   resolve(lib, "MPI_Abort", api.abort, w);
+  resolve(lib, "MPI_Comm_set_errhandler", api.comm_set_errhandler, w);
   resolve_object(lib, "ompi_mpi_comm_world", api.comm_world, w);
   resolve_object(lib, "ompi_mpi_byte", api.byte, w);
   resolve_object(lib, "ompi_mpi_int64_t", api.int64, w);
+  resolve_object(lib, "ompi_mpi_errors_return", api.errors_return, w);
   if (!w.empty()) w = api.path + ": " + w;
   return api;
 }
 
-int env_int(const char* a, const char* b, int fallback) {
-  for (const char* name : {a, b})
-    if (const char* v = std::getenv(name); v && *v) return std::atoi(v);
-  return fallback;
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
 }
 }  // namespace
 
@@ -73,7 +74,7 @@ const MpiApi& load_mpi() {
   return api;
 }
 
-int launched_ranks() { return env_int("OMPI_COMM_WORLD_SIZE", "OMPI_UNIVERSE_SIZE", 1); }
-int launched_rank() { return env_int("OMPI_COMM_WORLD_RANK", "PMIX_RANK", 0); }
+int launched_ranks() { return env_int("OMPI_COMM_WORLD_SIZE", 1); }
+int launched_rank() { return env_int("OMPI_COMM_WORLD_RANK", 0); }
 
 }  // namespace privrec::mpi

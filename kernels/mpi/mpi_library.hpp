@@ -32,7 +32,8 @@ struct MpiApi {
   int (*recv)(void*, int, Handle, int, int, Handle, void*) = nullptr;
   int (*barrier)(Handle) = nullptr;
   int (*abort)(Handle, int) = nullptr;
-  Handle comm_world = nullptr, byte = nullptr, int64 = nullptr;
+  int (*comm_set_errhandler)(Handle, Handle) = nullptr;
+  Handle comm_world = nullptr, byte = nullptr, int64 = nullptr, errors_return = nullptr;
   bool ok() const { return why_not.empty(); }
 };
 
@@ -40,8 +41,8 @@ struct MpiApi {
 // resolves every symbol; never throws. RTLD_GLOBAL: Open MPI's own plug-ins bind to libmpi's symbols.
 const MpiApi& load_mpi();
 
-// The ranks mpirun (Open MPI's, or any launcher that sets PMIx's variables) started this process
-// among, from the environment, before MPI is initialised: 1 when not launched so.
+// The ranks Open MPI's mpirun started this process among, from the environment it sets
+// (OMPI_COMM_WORLD_SIZE and _RANK), before MPI is initialised: 1 and 0 when not launched so.
 int launched_ranks();
 int launched_rank();
 

@@ -164,7 +164,8 @@ void ShardedStepOps::reduce_dense_grads(WorkCounters& w) {
 
 // Reporting only (the training never reads it): not counted as the step's communication.
 double ShardedStepOps::batch_loss(double local_mean) {
-  double sum = local_mean * static_cast<double>(count_of(comm_.rank()));
+  const int64_t n = count_of(comm_.rank());
+  double sum = n > 0 ? local_mean * static_cast<double>(n) : 0.0;  // a rank without examples has no mean
   Traffic ignored;
   comm_.sum(&sum, 1, ignored);
   return sum / static_cast<double>(batch_);

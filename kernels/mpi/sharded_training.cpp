@@ -12,6 +12,7 @@
 #include "kernels/mpi/mpi_library.hpp"
 #include "kernels/mpi/sharded_step_ops.hpp"
 #include "models/human_bytes.hpp"
+#include "models/kernel_work/working_memory.hpp"
 
 namespace privrec::mpi {
 
@@ -36,6 +37,9 @@ void require_memory(const Workload& w, const AlgorithmConfig& cfg, const ShardLa
   int64_t bytes = w.mlp_parameters() * 4, rows = 0;
   for (const auto& b : l.blocks[rank]) bytes += b.rows * w.tables[b.table].dim * 4, rows += b.rows;
   if (plan_of(cfg.kind).has(OpKind::lazy_catchup)) bytes += rows * 4;
+  // The buffers of its share of the examples (an estimate of the table side's, which sees them all
+  // but for its rows only), dpsgd-b/r's per-example gradients among them.
+  bytes += working_bytes(w, cfg.kind, ShardLayout::example_count(w.batch_size, l.ranks, rank));
   if (save && rank == 0) bytes += w.table_bytes();
   const int64_t available = cpu::available_memory_bytes();
   const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
@@ -77,6 +81,20 @@ void save_gathered(const std::string& path, const nlohmann::json& info, const Wo
   comm.barrier();  // the file is complete before any rank reports
 }
 
+// The extras that count rows (touched, selected, caught up, flushed, fixed) summed over the ranks,
+// so the report speaks of the whole model, not rank 0's rows; the others (clipped_fraction, the
+// same on every rank) are rank 0's. Every rank has the same keys, in the same (sorted) order.
+void sum_row_counts(const Communicator& comm, nlohmann::json& extras) {
+  std::vector<int64_t> counts;
+  for (const auto& [key, v] : extras.items())
+    if (v.is_number_integer()) counts.push_back(v.get<int64_t>());
+  Traffic ignored;
+  comm.sum(counts.data(), static_cast<int64_t>(counts.size()), ignored);
+  size_t k = 0;
+  for (auto& [key, v] : extras.items())
+    if (v.is_number_integer()) v = counts[k++];
+}
+
 // Every rank's per-stage medians and step median, gathered on every rank.
 void gather_rank_times(const Communicator& comm, TrainReport& rep) {
   std::vector<double> mine(kStages + 1, -1.0);
@@ -105,7 +123,9 @@ TrainReport run_sharded_cpu_training(const Workload& w, const AlgorithmConfig& c
   if (comm.size() != N || comm.rank() != me)
     throw std::runtime_error(fmt::format("MPI says rank {} of {}, the launcher's environment {} of {}", comm.rank(),
                                          comm.size(), me, N));
-  require_same_run(comm, fingerprint + "|" + sharding_name(scheme));
+  // What the loop does on every rank must agree too: a rank that saves gathers, the others send.
+  require_same_run(comm, fmt::format("{}|{}|steps {}|warmup {}|save {}", fingerprint, sharding_name(scheme), opt.steps,
+                                     opt.warmup, !opt.save_model.empty()));
   cpu::DlrmModel dense = cpu::DlrmModel::create_part(w, cfg.seed, {}, true);
   cpu::DlrmModel tables = cpu::DlrmModel::create_part(w, cfg.seed, layout.blocks[me], false);
   ShardedStepOps ops(dense, tables, cfg, comm, layout);
@@ -119,6 +139,7 @@ TrainReport run_sharded_cpu_training(const Workload& w, const AlgorithmConfig& c
   rep.sharding = sharding_name(scheme);
   rep.layout = layout.summary(w);
   gather_rank_times(comm, rep);
+  sum_row_counts(comm, rep.last_extras);
   return rep;
 }
 

@@ -59,15 +59,38 @@ TEST(Distributed, EveryAlgorithmOnTwoRanksSavesTheOneProcessModel) {
   if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed (tools/setup.sh installs openmpi-bin)";
   for (const auto& info : algorithm_registry()) {
     const std::string algo = info.name, one = dir() + "/one_" + algo + ".model";
-    const test::CliResult r1 = test::run_shell(std::string(PRIVREC_BINARY) + " " + run_flags(algo) + one);
+    const test::CliResult r1 =
+        test::run_shell(std::string(PRIVREC_BINARY) + " " + run_flags(algo) + one + " --json " + one + ".json");
     ASSERT_EQ(r1.status, 0) << r1.output;
     for (const std::string scheme : {"table_wise", "row_wise"}) {
       const std::string two = dir() + "/two_" + algo + "_" + scheme + ".model";
-      const test::CliResult r2 = test::run_shell(mpirun(2) + " " + run_flags(algo) + two + " --sharding " + scheme);
+      const test::CliResult r2 =
+          test::run_shell(mpirun(2) + " " + run_flags(algo) + two + " --json " + two + ".json --sharding " + scheme);
       ASSERT_EQ(r2.status, 0) << algo << " " << scheme << ": " << r2.output;
       const bool identical = expect_same_model(one, two, algo + " " + scheme);
+      // The rows the run touched, selected, caught up, flushed or fixed: summed over the ranks.
+      const nlohmann::json e1 = nlohmann::json::parse(std::ifstream(one + ".json"))["extras"];
+      const nlohmann::json e2 = nlohmann::json::parse(std::ifstream(two + ".json"))["extras"];
+      for (const auto& [key, v] : e1.items())
+        if (v.is_number_integer()) EXPECT_EQ(e2.value(key, nlohmann::json()), v) << algo << " " << scheme << " " << key;
       std::printf("%-8s %-10s 2 ranks: %s\n", algo.c_str(), scheme.c_str(),
                   identical ? "bit-identical" : "within 1e-6 of the one-process model");
+    }
+  }
+}
+
+// More ranks than two: ring steps where a rank has nothing to send (the loss's one value over 3
+// ranks), uneven row blocks and example slices, and a rank per table.
+TEST(Distributed, ThreeAndFourRanksSaveTheOneProcessModel) {
+  if (!have_mpirun()) GTEST_SKIP() << "mpirun is not installed";
+  for (const std::string algo : {"dpsgd-f", "adafest", "lazydp"}) {
+    const std::string one = dir() + "/one3_" + algo + ".model";
+    ASSERT_EQ(test::run_shell(std::string(PRIVREC_BINARY) + " " + run_flags(algo) + one).status, 0);
+    for (const auto& [ranks, scheme] : {std::pair<int, std::string>{3, "table_wise"}, {3, "row_wise"}, {4, "row_wise"}}) {
+      const std::string many = dir() + "/many_" + algo + "_" + std::to_string(ranks) + scheme + ".model";
+      const test::CliResult r = test::run_shell(mpirun(ranks) + " " + run_flags(algo) + many + " --sharding " + scheme);
+      ASSERT_EQ(r.status, 0) << algo << " " << ranks << " " << scheme << ": " << r.output;
+      expect_same_model(one, many, algo + " " + std::to_string(ranks) + " ranks " + scheme);
     }
   }
 }
@@ -103,6 +126,10 @@ TEST(Distributed, ImpossibleRunsAreRefused) {
   refused("PRIVREC_MPI_PATH=/nonexistent/libmpi.so.40 " + mpirun(2) + train + " --sharding row_wise",
           "Open MPI's library could not be opened");
   // Ranks started with different flags: found by every rank at once.
+  refused(std::string(kMpiEnv) + "mpirun --oversubscribe -np 1 " + std::string(PRIVREC_BINARY) + train +
+              " --sharding row_wise --save-model " + dir() + "/only_rank0.model : -np 1 " + PRIVREC_BINARY + train +
+              " --sharding row_wise",
+          "rank 1 was started with a different workload");
   refused(std::string(kMpiEnv) + "mpirun --oversubscribe -np 1 " +
               std::string(PRIVREC_BINARY) + train + " --sharding row_wise --seed 1 : -np 1 " + PRIVREC_BINARY + train +
               " --sharding row_wise --seed 2",
