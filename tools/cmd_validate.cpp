@@ -36,7 +36,7 @@ constexpr const char* kUsage =
     "stages and end to end it reports the measurement's median spread beside the model's median and worst\n"
     "absolute error, Pearson correlation and the share of cases within 10 %, and says in one line whether\n"
     "the median error is within the median spread.\n"
-    "Under mpirun (mpirun -np 2 privrec validate --cases cpu_distributed_cases) every case is a sharded one\n"
+    "Under mpirun (mpirun -np 2 privrec validate; default cases cpu_distributed_cases) every case is a sharded one\n"
     "(\"ranks\" and \"sharding\" keys), measured over the ranks and modeled by the scale-out model on --cluster.";
 
 constexpr const char* kSpreadDefinition =
@@ -44,6 +44,8 @@ constexpr const char* kSpreadDefinition =
 constexpr const char* kRatesNowDefinition =
     "the model at the rates probed right before each repeat; per stage and end to end the median of those "
     "modeled times, against the median measurement";
+
+constexpr const char* kDistributedCases = "cpu_distributed_cases";
 
 struct Options {
   std::string backend = kDefaultBackend, hardware, cases_path, cluster = "cpu-epyc-2c-mpi2";
@@ -372,6 +374,8 @@ int cmd_validate(int argc, char** argv) {
   Options& o = *parsed;
   const Backend& b = find_backend(o.backend);
   if (o.cases_defaulted) o.cases_path = b.validation_cases;
+  // Under mpirun the default cases are the two-rank ones (configs/validation/cpu_distributed_cases.json).
+  if (o.cases_defaulted && mpi::launched_ranks() > 1) o.cases_path = kDistributedCases;
   if (o.hardware_defaulted && b.measured_profile.empty())
     throw InputError(fmt::format(
         "--backend {}: give --hardware, the {} profile to validate (privrec calibrate --backend {})", b.name,

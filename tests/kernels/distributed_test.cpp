@@ -216,7 +216,7 @@ TEST(Distributed, ValidateRunsTwoRankCases) {
   const test::CliResult alone = test::run_shell(std::string(PRIVREC_BINARY) + " validate --cases " + cases);
   EXPECT_EQ(alone.status, 2) << alone.output;
   EXPECT_NE(alone.output.find("runs on 2 ranks: start validate with `mpirun -np 2"), std::string::npos) << alone.output;
-  const test::CliResult single = test::run_shell(mpirun(2) + " validate -q");
+  const test::CliResult single = test::run_shell(mpirun(2) + " validate -q --cases cpu_validation_cases");
   EXPECT_EQ(single.status, 2) << single.output;
   EXPECT_NE(single.output.find("is not a 2-rank case"), std::string::npos) << single.output;
 }
