@@ -32,6 +32,18 @@ void print_large_error_hint(const sim::HardwareProfile& hw, const sim::HardwareP
               backend.c_str());
 }
 
+// What a comparison ran: the workload, algorithm, seed, steps, trace and machine, in its JSON.
+void add_run_json(nlohmann::json& j, const Workload& w, const AlgorithmConfig& cfg, uint64_t seed, int64_t steps,
+                  int64_t warmup, const TraceSource& trace) {
+  j["workload"] = w.to_json();
+  j["algorithm"] = cfg.to_json();
+  j["seed"] = seed;
+  j["steps"] = steps;
+  j["warmup_steps"] = warmup;
+  j["trace"] = trace.describe();
+  j["machine"] = machine_json();
+}
+
 // compare --sharding under mpirun: every rank trains its part; rank 0 prints and writes.
 int compare_sharded_run(const po::variables_map& vm, const std::string& sharding, const std::string& cluster_name,
                         const std::string& backend, const Workload& w, const AlgorithmConfig& cfg,
@@ -61,13 +73,7 @@ int compare_sharded_run(const po::variables_map& vm, const std::string& sharding
   j["sharding"] = mpi::sharding_name(scheme);
   j["ranks"] = mpi::launched_ranks();
   j["cluster"] = c.to_json();
-  j["workload"] = w.to_json();
-  j["algorithm"] = cfg.to_json();
-  j["seed"] = seed;
-  j["steps"] = steps;
-  j["warmup_steps"] = warmup;
-  j["trace"] = trace.describe();
-  j["machine"] = machine_json();
+  add_run_json(j, w, cfg, seed, steps, warmup, trace);
   if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
   return 0;
 }
@@ -152,13 +158,7 @@ int cmd_compare(int argc, char** argv) {
   j["command"] = "compare";
   j["backend"] = backend.name;
   j["hardware"] = hw.to_json();
-  j["workload"] = w.to_json();
-  j["algorithm"] = cfg.to_json();
-  j["seed"] = seed;
-  j["steps"] = steps;
-  j["warmup_steps"] = warmup;
-  j["trace"] = trace->describe();
-  j["machine"] = machine_json();
+  add_run_json(j, w, cfg, seed, steps, warmup, *trace);
   if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
   if (!out.csv.empty()) {
     std::string csv = "stage,measured_ms,modeled_ms,error_pct,bound\n";
