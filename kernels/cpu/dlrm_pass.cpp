@@ -154,23 +154,25 @@ void weight_grads(const DlrmModel& m, const PassBuffers& buf, const std::vector<
                   WorkCounters& work) {
   const auto layers = m.layers();
   const int64_t B = buf.batch;
+  const float* factors = scale ? scale->data() : nullptr;
   for (size_t l = 0; l < layers.size(); ++l) {
     const DenseLayer& L = *layers[l];
-    std::vector<float> dt(L.out * B);
-    transpose(B, L.out, buf.layer_delta[l].data(), dt.data());
-    if (scale) {
-#pragma omp parallel for schedule(static)
-      for (int64_t o = 0; o < L.out; ++o)
-        for (int64_t i = 0; i < B; ++i) dt[o * B + i] *= (*scale)[i];
-    }
-    sgemm_nn(L.out, L.in, B, dt.data(), B, buf.layer_input[l].data(), L.in, grads.weight[l].data(), L.in, false);
+    const float* delta = buf.layer_delta[l].data();  // B x out: the GEMM reads it transposed, no copy
+    sgemm(L.out, L.in, B, {.data = delta, .ld = L.out, .transposed = true}, factors, buf.layer_input[l].data(), L.in,
+          grads.weight[l].data(), L.in, false);
+    // Bias: the (scaled) deltas summed over the batch, example by example, 16 columns per task.
+    constexpr int64_t kCols = 16;
+    const int64_t blocks = (L.out + kCols - 1) / kCols;
 #pragma omp parallel for schedule(static) if (L.out * B > 65536)
-    for (int64_t o = 0; o < L.out; ++o) {
-      float s = 0;
-      const float* row = dt.data() + o * B;
-#pragma omp simd reduction(+ : s)
-      for (int64_t i = 0; i < B; ++i) s += row[i];
-      grads.bias[l][o] = s;
+    for (int64_t cb = 0; cb < blocks; ++cb) {
+      const int64_t o0 = cb * kCols, n = std::min(kCols, L.out - o0);
+      float s[kCols] = {};
+      for (int64_t i = 0; i < B; ++i) {
+        const float* row = delta + i * L.out + o0;
+        const float f = factors ? factors[i] : 1.0f;
+        for (int64_t o = 0; o < n; ++o) s[o] += factors ? row[o] * f : row[o];
+      }
+      std::copy(s, s + n, grads.bias[l].data() + o0);
     }
   }
   work += cpu_work::weight_grads(dense_shape(m.workload, B), scale != nullptr);

@@ -144,13 +144,16 @@ WorkCounters backward_deltas(const DenseShape& s) {
 WorkCounters weight_grads(const DenseShape& s, bool scaled) {
   const uint64_t B = s.batch;
   WorkCounters w;
+  // Per layer: the GEMM reads the batch-major deltas in place (transposed operand) and, when
+  // scaled, multiplies the inputs' rows by the clip factors as it packs them; then the bias sums
+  // (scaled deltas) over the batch.
   for (const MlpLayer& l : s.layers) {
-    if (scaled) w.flops += B * l.out;
+    if (scaled) w.flops += B * l.in + B * l.out;
     w.flops += 2 * B * l.in * l.out + B * l.out;
     w.gemm_flops += 2 * B * l.in * l.out;
     w.bytes_read_seq += kF * (2 * B * l.out + B * l.in);
-    w.bytes_written_seq += kF * (B * l.out + l.in * l.out + l.out);
-    w.launches += 3;
+    w.bytes_written_seq += kF * (l.in * l.out + l.out);
+    w.launches += 2;
   }
   return w;
 }

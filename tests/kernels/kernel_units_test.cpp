@@ -187,6 +187,36 @@ TEST(Gemm, EqualsTheDefinitionExactly) {
   }
 }
 
+// The weight-gradient form: A stored transposed (K x M) and a factor per k applied to B's rows,
+// against the definition. Small integers and power-of-two factors keep every sum exact, so the
+// comparison is exact whichever way the threads split the product: the shapes take both the
+// column-split path (few rows, long K, enough panels) and the row-split path, with ragged edges.
+TEST(Gemm, TransposedAndScaledEqualsTheDefinitionExactly) {
+  struct Shape { int64_t m, n, k; bool acc; };
+  for (const Shape s : {Shape{1, 128, 2048, false}, Shape{7, 33, 300, true}, Shape{13, 530, 600, false},
+                        Shape{256, 13, 2048, false}, Shape{64, 40, 17, true}, Shape{6, 16, 256, false}}) {
+    const int64_t lda = s.m + 3, ldb = s.n + 5, ldc = s.n + 2;
+    std::vector<float> At(s.k * lda), B(s.k * ldb), scale(s.k), C(s.m * ldc), want;
+    uint32_t x = 777;
+    auto next = [&x] { x = x * 1664525u + 1013904223u; return x >> 16; };
+    for (auto& v : At) v = static_cast<float>(static_cast<int>(next() % 9) - 4);
+    for (auto& v : B) v = static_cast<float>(static_cast<int>(next() % 9) - 4);
+    for (auto& v : C) v = static_cast<float>(static_cast<int>(next() % 9) - 4);
+    for (auto& v : scale) v = std::ldexp(1.0f, static_cast<int>(next() % 5) - 2);  // 1/4 .. 4
+    want = C;
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t j = 0; j < s.n; ++j) {
+        double sum = s.acc ? want[i * ldc + j] : 0.0;
+        for (int64_t k = 0; k < s.k; ++k) sum += double(At[k * lda + i]) * scale[k] * B[k * ldb + j];
+        want[i * ldc + j] = static_cast<float>(sum);
+      }
+    privrec::cpu::sgemm(s.m, s.n, s.k, {.data = At.data(), .ld = lda, .transposed = true}, scale.data(), B.data(), ldb,
+                        C.data(), ldc, s.acc);
+    for (size_t i = 0; i < C.size(); ++i)
+      ASSERT_EQ(C[i], want[i]) << s.m << "x" << s.n << "x" << s.k << " at " << i;  // padding untouched too
+  }
+}
+
 // The blocked transpose (8 x 8 register blocks, 64 x 64 tiles) against the definition, on shapes
 // with ragged edges in both directions and on either side of the parallel threshold.
 TEST(Gemm, TransposeMatchesTheDefinition) {
