@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "traces/che_approximation.hpp"
 #include "traces/reuse_distance.hpp"
@@ -68,15 +69,14 @@ RowTrafficModel::~RowTrafficModel() = default;
 double RowTrafficModel::sample_rate() const { return reuse_->sample_rate(); }
 
 void RowTrafficModel::feed_lookups(const Batch& batch, Stage tag) {
-  // Example by example over all tables, as the forward kernel walks them.
+  // Table by table, each table's lookups in example order, as the forward kernels walk them (the
+  // CPU's table by table with the threads splitting the examples, the CUDA backend's one launch
+  // per table).
   const int t_tag = static_cast<int>(tag);
-  const size_t T = batch.tables.size();
-  for (int64_t i = 0; i < batch.size; ++i)
-    for (size_t t = 0; t < T; ++t) {
-      const TableBatch& tb = batch.tables[t];
-      const uint32_t bytes = row_bytes_[t];
-      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) reuse_->access(row_key(t, tb.indices[k]), bytes, t_tag);
-    }
+  for (size_t t = 0; t < batch.tables.size(); ++t) {
+    const uint32_t bytes = row_bytes_[t];
+    for (const int64_t r : batch.tables[t].indices) reuse_->access(row_key(t, r), bytes, t_tag);
+  }
 }
 
 void RowTrafficModel::feed_unique(const Batch& batch, Stage tag) {
@@ -204,6 +204,67 @@ nlohmann::json RowTrafficModel::to_json() const {
   return j;
 }
 
+namespace {
+// The forward reads the tables one after another, each table's lookups of the whole batch in one
+// run. By Che's reasoning a lookup hits when the bytes of distinct rows touched since its row's
+// previous access are below the capacity C. For a lookup at position j of table t's run whose row
+// was last read x of t's lookups earlier, those bytes are D(x), the distinct bytes of x lookups of
+// t, plus O for every run boundary crossed, O being what one step touches outside table t (the
+// other tables' runs, and a whole-table pass when one runs every step). The largest x that stays
+// below C, x*(j), is a characteristic time: the hit rate at position j is that of a single-table
+// Che cache with characteristic time x*(j), i.e. of capacity D(x*(j)). Averaged over j (32 points)
+// and weighted by bytes over the tables.
+double forward_run_hit_rate(const Workload& w, double capacity_bytes, bool dense_each_step) {
+  const size_t T = w.tables.size();
+  std::vector<ChePopulation> pops;
+  std::vector<double> n(T), touched(T);
+  double all_touched = 0;
+  for (size_t t = 0; t < T; ++t) {
+    const TableSpec& s = w.tables[t];
+    pops.emplace_back(std::vector<PopularityGroup>{{s.rows, 1.0, static_cast<uint32_t>(s.dim * 4),
+                                                    s.access.kind == AccessDistribution::Kind::zipf ? s.access.zipf_exponent : 0.0}});
+    n[t] = static_cast<double>(w.batch_size) * static_cast<double>(s.pooling);
+    touched[t] = n[t] > 0 ? pops[t].bytes_at_time(n[t]) : 0.0;
+    all_touched += touched[t];
+  }
+  const double pass = dense_each_step ? static_cast<double>(w.table_bytes()) : 0.0;
+  double hit_bytes = 0, all_bytes = 0;
+  for (size_t t = 0; t < T; ++t) {
+    if (n[t] <= 0) continue;
+    const ChePopulation& pop = pops[t];
+    const double other = all_touched - touched[t] + pass;
+    const double table = pop.bytes_at_time(1e300);
+    // x at which D(x) reaches `bytes` (D increases from 0 to the table's bytes), by bisection.
+    auto time_at = [&](double bytes) {
+      double lo = 0, hi = 1;
+      while (pop.bytes_at_time(hi) < bytes && hi < 1e18) hi *= 2;
+      for (int it = 0; it < 60; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        (pop.bytes_at_time(mid) < bytes ? lo : hi) = mid;
+      }
+      return hi;
+    };
+    double sum = 0;
+    constexpr int kPoints = 32;
+    for (int m = 0; m < kPoints; ++m) {
+      const double j = (m + 0.5) / kPoints * n[t];
+      double x = std::numeric_limits<double>::infinity();
+      for (int k = 0; k < 100000; ++k) {  // the run boundaries crossed
+        const double lo = k == 0 ? 0.0 : j + (k - 1) * n[t], hi = j + k * n[t], extra = k * other;
+        if (pop.bytes_at_time(lo) + extra >= capacity_bytes) { x = lo; break; }
+        if (pop.bytes_at_time(hi) + extra >= capacity_bytes) { x = std::min(hi, time_at(capacity_bytes - extra)); break; }
+        if (other <= 0 && table + extra < capacity_bytes) break;  // the table stays: every reuse hits
+      }
+      sum += std::isfinite(x) ? pop.lru(pop.bytes_at_time(x)).hit_rate : pop.lru(table).hit_rate;
+    }
+    const double row_bytes = static_cast<double>(w.tables[t].dim * 4);
+    hit_bytes += sum / kPoints * n[t] * row_bytes;
+    all_bytes += n[t] * row_bytes;
+  }
+  return all_bytes > 0 ? hit_bytes / all_bytes : 0.0;
+}
+}  // namespace
+
 LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector<MemoryLevel>& levels, Stage s,
                           const WorkCounters& work) {
   LevelSplit out;
@@ -233,6 +294,10 @@ LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector
   const double known = s == Stage::fwd_emb || rows <= step_rows ? 1.0 : step_rows / rows;
   std::vector<double> cum;
   for (size_t i = 0; i + 1 < levels.size(); ++i) {
+    if (s == Stage::fwd_emb && levels[i].policy != "lfu") {
+      cum.push_back(forward_run_hit_rate(w, levels[i].capacity_bytes, dense_each_step) * known);
+      continue;
+    }
     double cap = levels[i].capacity_bytes;
     if (dense_each_step && cap < static_cast<double>(w.table_bytes())) cap = std::min(cap, step_bytes);
     double hit = levels[i].policy == "lfu" ? pop.static_lfu_hit_rate(cap) : pop.lru(cap).hit_rate;

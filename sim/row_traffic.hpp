@@ -2,9 +2,9 @@
 // Where a step's table rows are served from: the row accesses of every stage that touches table
 // rows, fed in the order the step makes them into one reuse (LRU stack distance) analysis, whose
 // hit rates at each memory level's capacity split the stage's row traffic over the levels
-// (sim/memory_levels.hpp). The order follows the kernels: the forward bags example by example over
-// all tables (kernels/cpu/embedding_bag.cpp), then each later stage's rows table by table; a
-// whole-table pass (a dense noisy update, lazydp's flush) pushes every earlier row that much
+// (sim/memory_levels.hpp). The order follows the kernels: the forward bags table by table, each
+// table's lookups in example order (kernels/cpu/embedding_bag.cpp), then each later stage's rows
+// table by table; a whole-table pass (a dense noisy update, lazydp's flush) pushes every earlier row that much
 // farther away. From a trace this is exact (or SHARDS-sampled for large traces, with the sampling
 // error reported); the analytic mode uses Che's approximation instead.
 #include <array>

@@ -51,44 +51,71 @@ uint64_t coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contrib
 }
 }  // namespace
 
+namespace {
+// One table's bags for examples [lo, hi), each summed in lookup order (so the sums are a plain
+// loop's, bit for bit), in registers C columns at a time (C <= 64: 8 AVX registers at most; d a
+// multiple of C), or straight into the output when C is 0. The range's indices are contiguous, so
+// the prefetch runs kPrefetch lookups ahead across bag boundaries and one-lookup bags (mlperf-dlrm)
+// still overlap their misses.
+template <int C>
+void forward_table(const EmbeddingTable& table, const TableBatch& tb, int64_t lo, int64_t hi, int64_t d, PassBuffers& buf,
+                   int64_t t) {
+  const int64_t row_bytes = d * static_cast<int64_t>(kF);
+  const int64_t* idx = tb.indices.data();
+  const int64_t first = tb.offsets[lo], end = tb.offsets[hi];
+  auto prefetch = [&](int64_t k) {
+    const char* p = reinterpret_cast<const char*>(table.row(idx[k]));
+    for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(p + b);
+  };
+  for (int64_t k = first; k < std::min(end, first + kPrefetch); ++k) prefetch(k);
+  for (int64_t i = lo; i < hi; ++i) {
+    float* out = buf.pooled(i, t);
+    const int64_t b0 = tb.offsets[i], b1 = tb.offsets[i + 1];
+    if constexpr (C > 0) {
+      for (int64_t c0 = 0; c0 < d; c0 += C) {
+        float acc[C];
+        for (int c = 0; c < C; ++c) acc[c] = 0.0f;
+        for (int64_t k = b0; k < b1; ++k) {
+          if (c0 == 0 && k + kPrefetch < end) prefetch(k + kPrefetch);  // the first pass over the bag
+          const float* row = table.row(idx[k]) + c0;
+#pragma GCC unroll 8
+          for (int c = 0; c < C; ++c) acc[c] += row[c];
+        }
+        std::copy(acc, acc + C, out + c0);
+      }
+    } else {
+      std::fill(out, out + d, 0.0f);
+      for (int64_t k = b0; k < b1; ++k) {
+        if (k + kPrefetch < end) prefetch(k + kPrefetch);
+        const float* row = table.row(idx[k]);
+        for (int64_t c = 0; c < d; ++c) out[c] += row[c];
+      }
+    }
+  }
+}
+}  // namespace
+
 void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf, WorkCounters& work) {
   const int64_t B = batch.size, d = buf.dim, T = static_cast<int64_t>(m.tables.size());
-  const int64_t row_bytes = d * static_cast<int64_t>(kF);
+  // Table by table, the threads splitting each table's examples: a table's lookups run back to
+  // back, so a table that fits in the caches is read from them (rmc2 x0.001, 40 tables of 2.4 MB:
+  // 58.8 -> 15.0 ms; taking all 40 tables of one example before the next made every lookup a
+  // memory access). Both threads work in the same table, which their shared L3 holds once.
 #pragma omp parallel
   {
-    // Each thread takes a contiguous range of examples (as a static schedule would). Rows are
-    // random: a cursor runs kPrefetch lookups ahead through the range's bags, across table and
-    // example boundaries, so misses overlap even when every bag holds one lookup (mlperf-dlrm:
-    // a cursor restarted per example left its first lookups' misses exposed).
     const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
     const int64_t lo = B * me / threads, hi = B * (me + 1) / threads;
-    int64_t pi = lo, pt = 0, pk = (T > 0 && lo < hi) ? batch.tables[0].offsets[lo] : 0;
-    auto settle = [&] {
-      while (pi < hi && pk >= batch.tables[pt].offsets[pi + 1]) {
-        if (++pt == T) pt = 0, ++pi;
-        if (pi < hi) pk = batch.tables[pt].offsets[pi];
-      }
-    };
-    auto prefetch_next = [&] {
-      if (pi >= hi) return;
-      const char* p = reinterpret_cast<const char*>(m.tables[pt].row(batch.tables[pt].indices[pk]));
-      for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(p + b);
-      ++pk;
-      settle();
-    };
-    if (T > 0) settle();
-    for (int64_t n = 0; n < kPrefetch; ++n) prefetch_next();
-    for (int64_t i = lo; i < hi; ++i)
-      for (int64_t t = 0; t < T; ++t) {
-        float* out = buf.pooled(i, t);
-        std::fill(out, out + d, 0.0f);
-        const auto& tb = batch.tables[t];
-        for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
-          prefetch_next();
-          const float* row = m.tables[t].row(tb.indices[k]);
-          for (int64_t c = 0; c < d; ++c) out[c] += row[c];
-        }
-      }
+    for (int64_t t = 0; t < T && lo < hi; ++t) {
+      const auto& tb = batch.tables[t];
+      if (d % 64 == 0)
+        forward_table<64>(m.tables[t], tb, lo, hi, d, buf, t);
+      else if (d % 32 == 0)
+        forward_table<32>(m.tables[t], tb, lo, hi, d, buf, t);
+      else if (d % 16 == 0)
+        forward_table<16>(m.tables[t], tb, lo, hi, d, buf, t);
+      else
+        forward_table<0>(m.tables[t], tb, lo, hi, d, buf, t);
+    }
   }
   work += cpu_work::embedding_forward(static_cast<uint64_t>(B), static_cast<uint64_t>(T), static_cast<uint64_t>(d),
                                       static_cast<uint64_t>(batch.lookups()));

@@ -68,7 +68,8 @@ TEST(MemoryLevels, StageTimeIsTheSumOverLevelsOfBytesOverRates) {
 }
 
 // The trace-driven split of fwd.emb and update.sparse equals an LRU cache fed the same order:
-// lookups example by example over all tables, then the batch's distinct rows table by table.
+// lookups table by table (each table's in example order), then the batch's distinct rows table by
+// table.
 TEST(RowTraffic, ExactSplitEqualsAnLruCacheFedTheKernelsOrder) {
   Workload w = test::small_workload(64, "zipf:1.05");
   for (auto& t : w.tables) t.rows = 500;
@@ -81,8 +82,8 @@ TEST(RowTraffic, ExactSplitEqualsAnLruCacheFedTheKernelsOrder) {
   walk_steps(trace, 6, [&](int64_t t, const Batch& b, const Batch* next) {
     const bool count = t > 1;
     model.step(b, next, count);
-    for (int64_t i = 0; i < b.size; ++i)
-      for (size_t k = 0; k < b.tables.size(); ++k)
+    for (size_t k = 0; k < b.tables.size(); ++k)
+      for (int64_t i = 0; i < b.size; ++i)
         for (int64_t j = b.tables[k].offsets[i]; j < b.tables[k].offsets[i + 1]; ++j) {
           const uint64_t before = ref.hits;
           ref.access(k << 40 | b.tables[k].indices[j], static_cast<uint32_t>(w.tables[k].dim * 4), count);
