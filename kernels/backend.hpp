@@ -32,8 +32,9 @@ struct BackendRates {
   // The working set random_GBps_by_row_B was gathered from (1 GiB on the CPU), 0 where unknown: a
   // cache-aware model compares it with the levels' share at this footprint, not with memory alone.
   double random_footprint_MB = 0;
-  // A cache in front of memory as the backend detected it, nearest first (capacity summed over the
-  // instances serving its threads or SMs); stream_GBps measured well inside it (full rates only).
+  // A cache in front of memory as the backend detected it, nearest first (capacity: what serves
+  // rows every thread reads; one instance of a per-core cache); stream_GBps measured well inside
+  // it (full rates only).
   struct Cache {
     std::string name;
     double capacity_MB = 0;
