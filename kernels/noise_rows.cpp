@@ -74,6 +74,24 @@ void normal_rows(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table,
 #endif
 }
 
+void first_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows,
+                   float* out) {
+  int64_t j = 0;
+#if defined(__AVX2__)
+  constexpr int kGroups = 4, kRows = 8 * kGroups;
+  const cpu::avx2::KeySchedule key(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  alignas(32) uint32_t c1[kRows], c2[kRows], c3[kRows];
+  for (; j + kRows <= nrows; j += kRows) {
+    for (int l = 0; l < kRows; ++l) {
+      const NoiseCounter nc = noise_counter(domain, step, table, static_cast<uint64_t>(rows[j + l]));
+      c1[l] = nc.c1, c2[l] = nc.c2, c3[l] = nc.c3;
+    }
+    cpu::avx2::first_normals8<kGroups>(c1, c2, c3, key, out + j);
+  }
+#endif
+  for (; j < nrows; ++j) out[j] = noise_normal(seed, domain, step, table, static_cast<uint64_t>(rows[j]), 0);
+}
+
 void normal_row(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row, int64_t n, float* out) {
   const int64_t r = static_cast<int64_t>(row);
   normal_rows(seed, domain, step, table, &r, 1, n, out);

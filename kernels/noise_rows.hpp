@@ -14,6 +14,11 @@ namespace privrec {
 void normal_rows(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows,
                  int64_t n, float* out);
 
+// out[j] = noise_normal(seed, domain, step, table, rows[j], 0) for j in [0, nrows): one value per
+// row, eight rows a vector (a row's first normal alone, not the pass of 32 normal_rows makes).
+void first_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows,
+                   float* out);
+
 // out[c] = noise_normal(seed, domain, step, table, row, c) for c in [0, n).
 void normal_row(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, uint64_t row, int64_t n, float* out);
 

@@ -154,5 +154,37 @@ inline void normals32(const Pass* passes, const KeySchedule& key) {
   for (int g = 0; g < kGroups; ++g) transpose_store(z[g][0], z[g][1], z[g][2], z[g][3], passes[g].out);
 }
 
+// Column 0 of eight coordinates at once, one per lane (c1, c2, c3 per lane, block 0): the first
+// Box–Muller normal of each block only. kGroups sets of eight interleaved, as in normals32.
+template <int kGroups>
+inline void first_normals8(const uint32_t* c1, const uint32_t* c2, const uint32_t* c3, const KeySchedule& key, float* out) {
+  __m256i x[kGroups][4];
+  for (int g = 0; g < kGroups; ++g) {
+    x[g][0] = _mm256_setzero_si256();
+    x[g][1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c1 + 8 * g));
+    x[g][2] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c2 + 8 * g));
+    x[g][3] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c3 + 8 * g));
+  }
+  using namespace philox_detail;
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kM0)), m1 = _mm256_set1_epi32(static_cast<int>(kM1));
+  for (int round = 0; round < 10; ++round) {
+    const __m256i key0 = key.k0[round], key1 = key.k1[round];
+    for (int g = 0; g < kGroups; ++g) {
+      __m256i hi0, lo0, hi1, lo1;
+      mul_hi_lo(x[g][0], m0, hi0, lo0);
+      mul_hi_lo(x[g][2], m1, hi1, lo1);
+      x[g][0] = _mm256_xor_si256(_mm256_xor_si256(hi1, x[g][1]), key0);
+      x[g][1] = lo1;
+      x[g][2] = _mm256_xor_si256(_mm256_xor_si256(hi0, x[g][3]), key1);
+      x[g][3] = lo0;
+    }
+  }
+  for (int g = 0; g < kGroups; ++g) {
+    __m256 z0, z1;
+    box_muller(x[g][0], x[g][1], z0, z1);
+    _mm256_storeu_ps(out + 8 * g, z0);
+  }
+}
+
 }  // namespace privrec::cpu::avx2
 #endif

@@ -79,6 +79,26 @@ TEST(Gaussian, BulkRowEqualsReferenceBitForBit) {
   }
 }
 
+// One normal per row, eight rows a vector: every value equals the scalar reference's column 0, on
+// counts that end mid-vector and rows past 2^32, for every domain.
+TEST(Gaussian, FirstNormalsOfRowsEqualReferenceBitForBit) {
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  auto next = [&x] { x ^= x << 13, x ^= x >> 7, x ^= x << 17; return x; };
+  for (int trial = 0; trial < 200; ++trial) {
+    const uint64_t seed = next(), step = next() & 0xFFFFFFFFu;
+    const uint32_t table = static_cast<uint32_t>(next() & 0xFFFF);
+    const auto domain = static_cast<RngDomain>(next() % 7);
+    const int64_t n = static_cast<int64_t>(next() % 100);
+    std::vector<int64_t> rows(n);
+    for (auto& r : rows) r = static_cast<int64_t>(next() & 0xFFFFFFFFFFull);
+    std::vector<float> out(n);
+    first_normals(seed, domain, step, table, rows.data(), n, out.data());
+    for (int64_t j = 0; j < n; ++j)
+      ASSERT_EQ(out[j], noise_normal(seed, domain, step, table, static_cast<uint64_t>(rows[j]), 0))
+          << "trial " << trial << " j=" << j;
+  }
+}
+
 // The vectorized path across many coordinates (seeds with both key words, rows past 2^32, every
 // domain, steps) and lengths that end mid-pass: every value equals the scalar reference.
 TEST(Gaussian, BulkRowEqualsReferenceAcrossCoordinates) {
