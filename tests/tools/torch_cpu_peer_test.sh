@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The framework-way PyTorch peer (tools/peers/torch_cpu_peer.py, issue 16) on the tiny workload: for
+# sgd, dpsgd-f, eana and lazydp it runs on a `privrec train --json` file and writes train-shaped JSON
+# with exactly the stages the framework way has, finite losses; bad input exits 2 naming the key;
+# peer_bench.py --dry-run prints its commands. Skipped (77) where python3 has no torch.
+set -euo pipefail
+src=$1 bin=$2
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+peer=$src/tools/peers/torch_cpu_peer.py
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for algo in sgd dpsgd-f eana lazydp; do
+  "$bin/privrec" train --model tiny --algo "$algo" --steps 3 --warmup 1 -q --json "$tmp/$algo.json" >/dev/null
+done
+# Bad input, before torch is needed: a missing file, and an algorithm the peer does not run.
+set +e
+"$py" "$peer" --like "$tmp/none.json" --dry-run 2>"$tmp/err"; rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "none.json" "$tmp/err" || { echo "missing --like: rc $rc"; cat "$tmp/err"; exit 1; }
+"$bin/privrec" train --model tiny --algo adafest --steps 2 --warmup 1 -q --json "$tmp/adafest.json" >/dev/null
+set +e
+"$py" "$peer" --like "$tmp/adafest.json" --dry-run 2>"$tmp/err"; rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "algorithm.name 'adafest'" "$tmp/err" || { echo "adafest: rc $rc"; cat "$tmp/err"; exit 1; }
+"$py" "$src/tools/peers/peer_bench.py" --dry-run --case tiny:1 --algo sgd | grep -q "torch_cpu_peer.py --like"
+
+if ! "$py" -c "import torch" 2>/dev/null; then
+  echo "skipped: $py has no torch (tools/setup.sh installs python3-torch)"
+  exit 77
+fi
+for algo in sgd dpsgd-f eana lazydp; do
+  "$py" "$peer" --like "$tmp/$algo.json" --json "$tmp/peer_$algo.json" >/dev/null 2>&1
+  "$py" - "$tmp/peer_$algo.json" "$algo" <<'PY'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+algo = sys.argv[2]
+want = {"sgd": ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "update.mlp", "update.sparse"]}.get(
+    algo, ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp"])
+got = [s["name"] for s in d["stages"]]
+assert got == want, (algo, got)
+assert all(s["ms_min"] <= s["ms_per_step"] <= s["ms_max"] for s in d["stages"]), d["stages"]
+assert all(math.isfinite(l) for l in d["losses"]) and len(d["losses"]) == 3, d["losses"]
+assert d["algorithm"]["name"] == algo and d["implementation"] == "framework"
+PY
+done
+echo "torch_cpu_peer: sgd, dpsgd-f, eana, lazydp ok"
