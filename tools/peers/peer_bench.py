@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "torch_cpu_peer.py")
@@ -113,7 +114,9 @@ def main():
     if args.json and results:
         tmpname = f"{args.json}.tmp{os.getpid()}"
         with open(tmpname, "w") as f:
-            json.dump({"command": "peer_bench.py " + " ".join(sys.argv[1:]), "cases": results}, f, indent=1)
+            json.dump({"command": "peer_bench.py " + " ".join(sys.argv[1:]),
+                       "date_utc": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "machine": os.uname().nodename,
+                       "cases": results}, f, indent=1)
         os.replace(tmpname, args.json)
 
 
