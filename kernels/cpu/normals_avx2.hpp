@@ -122,16 +122,9 @@ struct KeySchedule {
   }
 };
 
+// The ten Philox4x32 rounds on kGroups sets of eight counters (x[g][0..3], lanes independent).
 template <int kGroups>
-inline void normals32(const Pass* passes, const KeySchedule& key) {
-  __m256i x[kGroups][4];
-  for (int g = 0; g < kGroups; ++g) {
-    const Pass& p = passes[g];
-    x[g][0] = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(p.c0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    x[g][1] = _mm256_set1_epi32(static_cast<int>(p.c1));
-    x[g][2] = _mm256_set1_epi32(static_cast<int>(p.c2));
-    x[g][3] = _mm256_set1_epi32(static_cast<int>(p.c3));
-  }
+inline void philox_rounds(__m256i (&x)[kGroups][4], const KeySchedule& key) {
   using namespace philox_detail;
   const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kM0)), m1 = _mm256_set1_epi32(static_cast<int>(kM1));
   for (int round = 0; round < 10; ++round) {
@@ -146,6 +139,19 @@ inline void normals32(const Pass* passes, const KeySchedule& key) {
       x[g][3] = lo0;
     }
   }
+}
+
+template <int kGroups>
+inline void normals32(const Pass* passes, const KeySchedule& key) {
+  __m256i x[kGroups][4];
+  for (int g = 0; g < kGroups; ++g) {
+    const Pass& p = passes[g];
+    x[g][0] = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(p.c0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    x[g][1] = _mm256_set1_epi32(static_cast<int>(p.c1));
+    x[g][2] = _mm256_set1_epi32(static_cast<int>(p.c2));
+    x[g][3] = _mm256_set1_epi32(static_cast<int>(p.c3));
+  }
+  philox_rounds<kGroups>(x, key);
   __m256 z[kGroups][4];
   for (int g = 0; g < kGroups; ++g) {
     box_muller(x[g][0], x[g][1], z[g][0], z[g][1]);
@@ -165,20 +171,7 @@ inline void first_normals8(const uint32_t* c1, const uint32_t* c2, const uint32_
     x[g][2] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c2 + 8 * g));
     x[g][3] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c3 + 8 * g));
   }
-  using namespace philox_detail;
-  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kM0)), m1 = _mm256_set1_epi32(static_cast<int>(kM1));
-  for (int round = 0; round < 10; ++round) {
-    const __m256i key0 = key.k0[round], key1 = key.k1[round];
-    for (int g = 0; g < kGroups; ++g) {
-      __m256i hi0, lo0, hi1, lo1;
-      mul_hi_lo(x[g][0], m0, hi0, lo0);
-      mul_hi_lo(x[g][2], m1, hi1, lo1);
-      x[g][0] = _mm256_xor_si256(_mm256_xor_si256(hi1, x[g][1]), key0);
-      x[g][1] = lo1;
-      x[g][2] = _mm256_xor_si256(_mm256_xor_si256(hi0, x[g][3]), key1);
-      x[g][3] = lo0;
-    }
-  }
+  philox_rounds<kGroups>(x, key);
   for (int g = 0; g < kGroups; ++g) {
     __m256 z0, z1;
     box_muller(x[g][0], x[g][1], z0, z1);
