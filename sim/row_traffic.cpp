@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <memory>
+#include <tuple>
 
 #include "traces/che_approximation.hpp"
 #include "traces/reuse_distance.hpp"
@@ -205,63 +208,106 @@ nlohmann::json RowTrafficModel::to_json() const {
 }
 
 namespace {
+PopularityGroup popularity_of(const TableSpec& t, double share) {
+  return {t.rows, share, static_cast<uint32_t>(t.dim * 4),
+          t.access.kind == AccessDistribution::Kind::zipf ? t.access.zipf_exponent : 0.0};
+}
+
 // The forward reads the tables one after another, each table's lookups of the whole batch in one
 // run. By Che's reasoning a lookup hits when the bytes of distinct rows touched since its row's
 // previous access are below the capacity C. For a lookup at position j of table t's run whose row
-// was last read x of t's lookups earlier, those bytes are D(x), the distinct bytes of x lookups of
-// t, plus O for every run boundary crossed, O being what one step touches outside table t (the
-// other tables' runs, and a whole-table pass when one runs every step). The largest x that stays
-// below C, x*(j), is a characteristic time: the hit rate at position j is that of a single-table
-// Che cache with characteristic time x*(j), i.e. of capacity D(x*(j)). Averaged over j (32 points)
-// and weighted by bytes over the tables.
-double forward_run_hit_rate(const Workload& w, double capacity_bytes, bool dense_each_step) {
-  const size_t T = w.tables.size();
-  std::vector<ChePopulation> pops;
-  std::vector<double> n(T), touched(T);
-  double all_touched = 0;
-  for (size_t t = 0; t < T; ++t) {
-    const TableSpec& s = w.tables[t];
-    pops.emplace_back(std::vector<PopularityGroup>{{s.rows, 1.0, static_cast<uint32_t>(s.dim * 4),
-                                                    s.access.kind == AccessDistribution::Kind::zipf ? s.access.zipf_exponent : 0.0}});
-    n[t] = static_cast<double>(w.batch_size) * static_cast<double>(s.pooling);
-    touched[t] = n[t] > 0 ? pops[t].bytes_at_time(n[t]) : 0.0;
-    all_touched += touched[t];
-  }
-  const double pass = dense_each_step ? static_cast<double>(w.table_bytes()) : 0.0;
-  double hit_bytes = 0, all_bytes = 0;
-  for (size_t t = 0; t < T; ++t) {
-    if (n[t] <= 0) continue;
-    const ChePopulation& pop = pops[t];
-    const double other = all_touched - touched[t] + pass;
-    const double table = pop.bytes_at_time(1e300);
-    // x at which D(x) reaches `bytes` (D increases from 0 to the table's bytes), by bisection.
-    auto time_at = [&](double bytes) {
-      double lo = 0, hi = 1;
-      while (pop.bytes_at_time(hi) < bytes && hi < 1e18) hi *= 2;
-      for (int it = 0; it < 60; ++it) {
-        const double mid = 0.5 * (lo + hi);
-        (pop.bytes_at_time(mid) < bytes ? lo : hi) = mid;
-      }
-      return hi;
-    };
-    double sum = 0;
-    constexpr int kPoints = 32;
-    for (int m = 0; m < kPoints; ++m) {
-      const double j = (m + 0.5) / kPoints * n[t];
-      double x = std::numeric_limits<double>::infinity();
-      for (int k = 0; k < 100000; ++k) {  // the run boundaries crossed
-        const double lo = k == 0 ? 0.0 : j + (k - 1) * n[t], hi = j + k * n[t], extra = k * other;
-        if (pop.bytes_at_time(lo) + extra >= capacity_bytes) { x = lo; break; }
-        if (pop.bytes_at_time(hi) + extra >= capacity_bytes) { x = std::min(hi, time_at(capacity_bytes - extra)); break; }
-        if (other <= 0 && table + extra < capacity_bytes) break;  // the table stays: every reuse hits
-      }
-      sum += std::isfinite(x) ? pop.lru(pop.bytes_at_time(x)).hit_rate : pop.lru(table).hit_rate;
+// was last read x of t's lookups earlier, those bytes are f(x) = D_t(x) + E(k): D_t(x) the distinct
+// bytes of x lookups of t, and E(k) what the k runs of the other tables crossed (k = 0 for x <= j,
+// else ceil((x - j) / n_t)) touch, which is the distinct bytes of k steps of every table minus
+// table t's own (occupancy adds up over the tables of one population), plus k whole-table passes
+// when one runs every step. f never decreases, so the largest x with f(x) < C, x*(j), is a
+// characteristic time: the hit rate at position j is table t's Che hit rate at time x*(j).
+// Averaged over j (32 points) and weighted by lookups over the tables; tables of the same size,
+// dim, pooling and distribution are evaluated once.
+class ForwardRuns {
+ public:
+  ForwardRuns(const Workload& w, double capacity, bool dense_each_step)
+      : w_(w), capacity_(capacity), pass_(dense_each_step ? static_cast<double>(w.table_bytes()) : 0.0) {
+    std::vector<PopularityGroup> all;
+    for (const TableSpec& t : w.tables) {
+      const double n = static_cast<double>(w.batch_size) * static_cast<double>(t.pooling);
+      per_step_ += n;
+      all.push_back(popularity_of(t, n));
     }
-    const double row_bytes = static_cast<double>(w.tables[t].dim * 4);
-    hit_bytes += sum / kPoints * n[t] * row_bytes;
-    all_bytes += n[t] * row_bytes;
+    if (per_step_ > 0) all_ = std::make_unique<ChePopulation>(all);  // shares: lookups, normalized there
   }
-  return all_bytes > 0 ? hit_bytes / all_bytes : 0.0;
+
+  double hit_rate() {
+    if (per_step_ <= 0) return 0.0;
+    if (pass_ == 0 && capacity_ >= static_cast<double>(w_.table_bytes())) return 1.0;  // every table stays
+    double hits = 0;
+    std::map<std::tuple<int64_t, int64_t, int64_t, double>, double> seen;
+    for (const TableSpec& t : w_.tables) {
+      const double n = static_cast<double>(w_.batch_size) * static_cast<double>(t.pooling);
+      if (n <= 0) continue;
+      const auto key = std::make_tuple(t.rows, t.dim, t.pooling, popularity_of(t, 1).zipf_s);
+      auto it = seen.find(key);
+      if (it == seen.end()) it = seen.emplace(key, table_hit_rate(t, n)).first;
+      hits += it->second * n;
+    }
+    return hits / per_step_;
+  }
+
+ private:
+  // x*(j) falls in the first region k whose end, x = j + k n, has f >= C: a search over k (doubling,
+  // then bisection) with the region ends' f, then inside region k either the boundary itself (the
+  // jump by E(k) already reaches C) or D_t(x) = C - E(k), whose Che hit rate is the single-table
+  // cache of capacity C - E(k).
+  double table_hit_rate(const TableSpec& t, double n) {
+    const ChePopulation one({popularity_of(t, 1.0)});
+    std::map<int64_t, double> own;
+    auto E = [&](int64_t k) {
+      if (k == 0) return 0.0;
+      auto it = own.find(k);
+      if (it == own.end()) it = own.emplace(k, one.bytes_at_time(static_cast<double>(k) * n)).first;
+      return all_bytes(k) - it->second + static_cast<double>(k) * pass_;
+    };
+    constexpr int kPoints = 32;
+    constexpr int64_t kMaxRuns = int64_t{1} << 40;
+    double sum = 0;
+    for (int m = 0; m < kPoints; ++m) {
+      const double j = (m + 0.5) / kPoints * n;
+      auto end_bytes = [&](int64_t k) { return one.bytes_at_time(j + static_cast<double>(k) * n) + E(k); };
+      if (end_bytes(0) >= capacity_) {  // the reuse horizon ends inside the run itself
+        sum += one.lru(capacity_).hit_rate;
+        continue;
+      }
+      int64_t lo = 0, hi = 1;
+      while (hi < kMaxRuns && end_bytes(hi) < capacity_) lo = hi, hi *= 2;
+      if (end_bytes(hi) < capacity_) {  // never reached: every reuse hits
+        sum += 1.0;
+        continue;
+      }
+      while (hi - lo > 1) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        (end_bytes(mid) < capacity_ ? lo : hi) = mid;
+      }
+      const double start = j + static_cast<double>(hi - 1) * n, target = capacity_ - E(hi);
+      sum += target <= one.bytes_at_time(start) ? one.hit_rate_at_time(start) : one.lru(target).hit_rate;
+    }
+    return sum / kPoints;
+  }
+
+  // What k steps of every table touch, cached (one population of all the tables).
+  double all_bytes(int64_t k) {
+    auto it = all_at_.find(k);
+    if (it == all_at_.end()) it = all_at_.emplace(k, all_->bytes_at_time(static_cast<double>(k) * per_step_)).first;
+    return it->second;
+  }
+
+  const Workload& w_;
+  double capacity_, pass_, per_step_ = 0;
+  std::unique_ptr<ChePopulation> all_;
+  std::map<int64_t, double> all_at_;
+};
+
+double forward_run_hit_rate(const Workload& w, double capacity_bytes, bool dense_each_step) {
+  return ForwardRuns(w, capacity_bytes, dense_each_step).hit_rate();
 }
 }  // namespace
 

@@ -100,6 +100,16 @@ double ChePopulation::bytes_at_time(double references) const {
   return bytes;
 }
 
+double ChePopulation::hit_rate_at_time(double references) const {
+  if (!(references > 0)) return 0.0;
+  double hit = 0, all = 0;
+  for (const Atom& a : atoms_) {
+    hit += a.rows * a.p * (std::isinf(references) ? 1.0 : -std::expm1(-a.p * references));
+    all += a.rows * a.p;
+  }
+  return all > 0 ? hit / all : 0.0;
+}
+
 // T with occupancy(T) = capacity, for 0 < capacity < all bytes: Newton on log T, safeguarded by a
 // bracket that bisection shrinks whenever a Newton step leaves it.
 double ChePopulation::characteristic_time(double capacity) const {

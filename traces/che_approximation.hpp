@@ -42,6 +42,9 @@ class ChePopulation {
   // Expected bytes of the distinct rows that `references` references touch: by Che's fixed point, the
   // LRU capacity whose characteristic time is `references` (one sum, no solving).
   double bytes_at_time(double references) const;
+  // The LRU hit rate of a cache whose characteristic time is `references` (of capacity
+  // bytes_at_time(references)): sum over rows of p (1 - e^{-p T}); 1 at infinity.
+  double hit_rate_at_time(double references) const;
 
  private:
   struct Atom {

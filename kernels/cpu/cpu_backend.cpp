@@ -28,7 +28,9 @@ BackendRates rates_of(const MachineRates& m) {
   // table (the forward splits a table's examples, the gathers their lookups, never the rows), so
   // each core's cache holds its own copy of the rows it reads, and the capacity serving them is
   // one instance's. Summed, two 1 MiB L2s looked like one 2 MB level holding 80 % of a 2.4 MB
-  // table (rmc2 x0.001); fwd.emb was modeled 34 % fast.
+  // table (rmc2 x0.001); fwd.emb was modeled 34 % fast. Stages that give each thread its own
+  // tables (coalescing, the sparse updates) could use the sum; one capacity per level serves all
+  // stages, and the forward, every algorithm's largest table stage, decides it.
   for (const DetectedCache& c : m.caches)
     r.caches.push_back({c.name, static_cast<double>(c.instance_bytes) / 1e6, c.stream_GBps,
                         fmt::format("{} x {} KiB, {}", c.instances, c.instance_bytes >> 10, c.source)});

@@ -169,8 +169,8 @@ void weight_grads(const DlrmModel& m, const PassBuffers& buf, const std::vector<
       float s[kCols] = {};
       for (int64_t i = 0; i < B; ++i) {
         const float* row = delta + i * L.out + o0;
-        const float f = factors ? factors[i] : 1.0f;
-        for (int64_t o = 0; o < n; ++o) s[o] += factors ? row[o] * f : row[o];
+        const float f = factors ? factors[i] : 1.0f;  // x 1 is exact: the unscaled sum is unchanged
+        for (int64_t o = 0; o < n; ++o) s[o] += row[o] * f;
       }
       std::copy(s, s + n, grads.bias[l].data() + o0);
     }

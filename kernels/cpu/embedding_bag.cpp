@@ -100,7 +100,8 @@ void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf,
   // Table by table, the threads splitting each table's examples: a table's lookups run back to
   // back, so a table that fits in the caches is read from them (rmc2 x0.001, 40 tables of 2.4 MB:
   // 58.8 -> 15.0 ms; taking all 40 tables of one example before the next made every lookup a
-  // memory access). Both threads work in the same table, which their shared L3 holds once.
+  // memory access). The threads start each table together and mostly stay in step (there is no
+  // barrier between tables), so their shared L3 mostly holds one table at a time.
 #pragma omp parallel
   {
     const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();

@@ -143,13 +143,13 @@ void sgemm(int64_t M, int64_t N, int64_t K, const GemmA& A, const float* k_scale
   const int64_t row_blocks = (M + kMr - 1) / kMr, first_panels = (std::min(N, kNc) + kNr - 1) / kNr;
   const bool parallel = M * N * K > 32768;
   const int threads = parallel ? omp_get_max_threads() : 1;
-  if (M < K && first_panels >= threads) {
-    // Few rows against a long K (the weight gradients: K is the batch) and a column panel or more
-    // for every thread: each packs its own panels of B and multiplies every row of A against them.
+  if (M < K && (first_panels >= 2 || threads == 1)) {
+    // Few rows against a long K (the weight gradients: K is the batch): each thread (at most one
+    // per column panel) packs its own panels of B and multiplies every row of A against them.
     // Nothing packed is shared, so there is no barrier and no packed data crosses cores. With the
     // threads splitting the rows instead, packing (K x N) outweighed a product of few rows: a
     // 6 x 512 x 2048 product took 1.1 ms on this VM's two threads against 0.3 ms on one.
-#pragma omp parallel num_threads(threads) if (parallel)
+#pragma omp parallel num_threads(static_cast<int>(std::min<int64_t>(threads, first_panels))) if (parallel)
     {
       static thread_local FloatArray packed;
       if (packed.size() < kKc * kNc) packed = FloatArray(kKc * kNc);

@@ -1,7 +1,8 @@
 #pragma once
 // Row-major single-precision GEMM for the MLPs: C = A diag(k_scale) B (+ C). B is packed in
-// 16-column panels for a 6 x 16 register tile; the threads split the column panels (or, below 16
-// columns per thread, the rows). Returns nothing; callers count 2 M N K flops.
+// 16-column panels for a 6 x 16 register tile; the threads split the column panels when A has
+// fewer rows than K (the weight gradients) and there are two panels or more, else the rows.
+// Returns nothing; callers count 2 M N K flops.
 #include <cstdint>
 
 namespace privrec::cpu {

@@ -479,8 +479,11 @@ std::vector<DetectedCache> detect_caches(int threads) {
   std::vector<DetectedCache> found = caches_from_sysfs(thread_cpus(threads));
   if (found.empty()) found = caches_from_sysconf(threads);
   std::vector<DetectedCache> out;
+  // A level counts when one instance is larger than the nearer level's one instance (a profile
+  // lists capacities per instance, cpu_backend.cpp): summed, many cores' private L2s can outgrow
+  // the shared L3 and hide it.
   for (auto& c : found)
-    if (out.empty() || c.bytes > out.back().bytes) out.push_back(std::move(c));
+    if (out.empty() || c.instance_bytes > out.back().instance_bytes) out.push_back(std::move(c));
   return out;
 }
 

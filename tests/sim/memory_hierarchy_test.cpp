@@ -145,3 +145,24 @@ TEST(RowTraffic, ALevelHoldingEveryTableHitsEveryReuse) {
   EXPECT_EQ(model.split(Stage::fwd_emb, fwd).share[0], 1.0);
   EXPECT_TRUE(model.levels_beyond_trace().empty());
 }
+
+// The analytic forward (Che over the table-by-table runs) at its limits: a level that holds every
+// table hits every lookup (as the trace-driven mode says), and one uniform table alone runs back to
+// back with nothing between its runs, so a level of 90 % of it hits 90 % (Che's steady state for
+// uniform access: the capacity's share of the rows), however long the run.
+TEST(RowTraffic, AnalyticForwardAtItsLimits) {
+  const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
+  WorkCounters fwd;
+  fwd.rows_read_rand = 1000;
+  Workload w = test::small_workload(256);
+  const double all = static_cast<double>(w.table_bytes());
+  MemoryLevel mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+  for (const double times : {1.0, 1.5, 3.0}) {
+    MemoryLevel big{"big", times * all, 1, 1, {}, false, "lru"};
+    EXPECT_DOUBLE_EQ(analytic_split(w, plan_of(cfg.kind), {big, mem}, Stage::fwd_emb, fwd).share[0], 1.0) << times;
+  }
+  w.tables.resize(1);
+  w.tables[0].rows = 100000000, w.tables[0].pooling = 1, w.batch_size = 1024;
+  MemoryLevel most{"most", 0.9 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru"};
+  EXPECT_NEAR(analytic_split(w, plan_of(cfg.kind), {most, mem}, Stage::fwd_emb, fwd).share[0], 0.9, 0.005);
+}

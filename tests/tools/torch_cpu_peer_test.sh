@@ -7,6 +7,7 @@ set -euo pipefail
 src=$1 bin=$2
 py=python3
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+command -v "$py" >/dev/null || { echo "skipped: no python3"; exit 77; }
 peer=$src/tools/peers/torch_cpu_peer.py
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -51,9 +51,9 @@ def run_case(args, model, scale, algo, tmp):
     if r.returncode != 0:
         fail(f"{' '.join(cmd)}: exit status {r.returncode}")
     print(f"[peer_bench] {model} x{scale} {algo}: PyTorch", file=sys.stderr)
-    r = subprocess.run(peer, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = subprocess.run(peer, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
-        fail(f"{' '.join(peer)}: exit status {r.returncode}")
+        fail(f"{' '.join(peer)}: exit status {r.returncode}:\n{r.stderr[-2000:]}")
     with open(train_json) as f:
         mine = json.load(f)
     with open(peer_json) as f:

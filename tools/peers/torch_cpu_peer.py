@@ -59,13 +59,27 @@ def load_like(path):
         if key not in run:
             fail(f"--like {path}: key '{key}' missing (expected the JSON of `privrec train --json`)")
     w, a = run["workload"], run["algorithm"]
+    for key in ("name", "batch_size", "dense_features", "bottom_mlp", "top_mlp", "interaction", "tables"):
+        if key not in w:
+            fail(f"--like {path}: workload.{key} missing")
+    for key in ("name", "lr") + (("clip", "sigma") if a.get("name") != "sgd" else ()):
+        if key not in a:
+            fail(f"--like {path}: algorithm.{key} missing")
+    if not w["tables"]:
+        fail(f"--like {path}: workload.tables is empty")
     if a.get("name") not in ALGOS:
         fail(f"--like {path}: algorithm.name '{a.get('name')}': the framework peer runs {', '.join(ALGOS)}")
     if w.get("interaction") != "dot":
         fail(f"--like {path}: workload.interaction '{w.get('interaction')}': only 'dot' is written here")
-    for i, t in enumerate(w.get("tables", [])):
+    for i, t in enumerate(w["tables"]):
+        for key in ("rows", "dim", "pooling"):
+            if key not in t:
+                fail(f"--like {path}: workload.tables[{i}].{key} missing")
         if t.get("access") != "uniform":
             fail(f"--like {path}: workload.tables[{i}].access '{t.get('access')}': only uniform ids are drawn here")
+        if t["dim"] != w["tables"][0]["dim"]:
+            fail(f"--like {path}: workload.tables[{i}].dim {t['dim']}: the dot interaction needs every table at "
+                 f"dim {w['tables'][0]['dim']}")
     return run
 
 
@@ -112,11 +126,21 @@ class Step:
         self.linears = self.bottom + self.top
         self.stage_ms = stage_ms
         self.history = [torch.zeros(t["rows"], dtype=torch.int32) for t in w["tables"]] if a["name"] == "lazydp" else None
-        self.hooked = []
+        self.hooked, self.hooking = [], False
         if a["name"] != "sgd":
+            # Fast clipping's hooks: each linear layer's input in the forward, its output gradient
+            # in the first backward (off during the second, reweighted one).
             for lin in self.linears:
-                lin.register_forward_hook(lambda m, i, o: self.hooked.append(("a", m, i[0].detach())))
-                lin.register_full_backward_hook(lambda m, gi, go: self.hooked.append(("g", m, go[0].detach())))
+                lin.register_forward_hook(self.on_forward)
+                lin.register_full_backward_hook(self.on_backward)
+
+    def on_forward(self, module, inputs, output):  # returns None: the output stays as it is
+        if self.hooking:
+            self.hooked.append(("a", module, inputs[0].detach()))
+
+    def on_backward(self, module, grad_inputs, grad_outputs):  # returns None: the gradients stay
+        if self.hooking:
+            self.hooked.append(("g", module, grad_outputs[0].detach()))
 
     def clock(self, name, fn):
         t0 = time.perf_counter()
@@ -145,6 +169,7 @@ class Step:
         B = w["batch_size"]
         dp = a["name"] != "sgd"
         self.hooked.clear()
+        self.hooking = dp
         pooled = self.clock("fwd.emb", lambda: [tab(i, o) for tab, i, o in zip(self.tables, ids, offsets)])
         leaves = [p.detach().requires_grad_() for p in pooled]
 
@@ -162,6 +187,7 @@ class Step:
             self.clock("update.sparse", lambda: self.apply_sparse(grads, a["lr"]))
             return float(losses.mean())
         self.clock("bwd.mlp", lambda: losses.sum().backward(retain_graph=True))
+        self.hooking = False
         factors = self.clock("dp.norm", lambda: self.clip_factors(ids, offsets, leaves))
 
         def reweighted():
@@ -197,6 +223,8 @@ class Step:
     def clip_factors(self, ids, offsets, leaves):
         torch = self.torch
         acts = {id(m): x for kind, m, x in self.hooked if kind == "a"}
+        grads = [m for kind, m, _ in self.hooked if kind == "g"]
+        assert len(acts) == len(self.linears) and len(grads) == len(self.linears), "a linear layer's hook did not fire"
         norm2 = torch.zeros(self.w["batch_size"], dtype=torch.float64)
         for kind, m, g in self.hooked:
             if kind != "g":
