@@ -104,7 +104,8 @@ void CpuStepOps::reserve_per_example(int64_t n) {
 void CpuStepOps::clipped_sum(const OpContext&, WorkCounters& w) {
   const auto layers = dense_.layers();
   const int64_t B = dbuf_->batch, P = per_example_stride_;
-  std::vector<float> sum(static_cast<size_t>(P), 0.0f);
+  std::vector<float>& sum = clipped_sum_;
+  sum.assign(static_cast<size_t>(P), 0.0f);
   constexpr int64_t kChunk = 4096;
 #pragma omp parallel for schedule(static)
   for (int64_t p0 = 0; p0 < P; p0 += kChunk) {

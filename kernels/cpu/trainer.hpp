@@ -81,6 +81,7 @@ class CpuStepOps : public StepOps {
   std::vector<float> factors_;              // this step's clip factors, per example of the batch
   std::vector<float> dense_factors_;        // the MLP side's examples' share of them
   FloatArray per_example_;                  // materialized MLP gradients (dpsgd-b/r), on huge pages
+  std::vector<float> clipped_sum_;          // dpsgd-b's sum of them, kept: a fresh one faulted in every step
   int64_t per_example_stride_ = 0;
   std::vector<ExampleRows> example_rows_;   // materialized table gradients kept for dpsgd-b's sum
   std::vector<std::vector<int64_t>> selection_;  // per table, sorted: the rows a selected update touches
