@@ -53,14 +53,14 @@ uint64_t coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contrib
 
 namespace {
 // One table's bags for examples [lo, hi), each summed in lookup order (so the sums are a plain
-// loop's, bit for bit): in registers, D columns at a time in N chunks (rows of D x N floats; D <=
-// 64 keeps the accumulators in 8 AVX registers), or straight into the output when D is 0 (any d).
+// loop's, bit for bit): in registers for rows of D floats (D <= 64 keeps the accumulators in 8 AVX
+// registers), or straight into the output when D is 0 (any d).
 // The range's indices are contiguous, so the prefetch runs kPrefetch lookups ahead across bag
 // boundaries and one-lookup bags (mlperf-dlrm) still overlap their misses.
-template <int D, int N>
+template <int D>
 void forward_table(const EmbeddingTable& table, const TableBatch& tb, int64_t lo, int64_t hi, int64_t d, PassBuffers& buf,
                    int64_t t) {
-  const int64_t row_bytes = (D > 0 ? D * N : d) * static_cast<int64_t>(kF);
+  const int64_t row_bytes = (D > 0 ? D : d) * static_cast<int64_t>(kF);
   const int64_t* idx = tb.indices.data();
   const int64_t first = tb.offsets[lo], end = tb.offsets[hi];
   auto prefetch = [&](int64_t k) {
@@ -72,17 +72,15 @@ void forward_table(const EmbeddingTable& table, const TableBatch& tb, int64_t lo
     float* out = buf.pooled(i, t);
     const int64_t b0 = tb.offsets[i], b1 = tb.offsets[i + 1];
     if constexpr (D > 0) {
-      for (int n = 0; n < N; ++n) {
-        float acc[D];
-        for (int c = 0; c < D; ++c) acc[c] = 0.0f;
-        for (int64_t k = b0; k < b1; ++k) {
-          if (n == 0 && k + kPrefetch < end) prefetch(k + kPrefetch);  // once per lookup
-          const float* row = table.row(idx[k]) + n * D;
+      float acc[D];
+      for (int c = 0; c < D; ++c) acc[c] = 0.0f;
+      for (int64_t k = b0; k < b1; ++k) {
+        if (k + kPrefetch < end) prefetch(k + kPrefetch);
+        const float* row = table.row(idx[k]);
 #pragma GCC unroll 16
-          for (int c = 0; c < D; ++c) acc[c] += row[c];
-        }
-        std::copy(acc, acc + D, out + n * D);
+        for (int c = 0; c < D; ++c) acc[c] += row[c];
       }
+      std::copy(acc, acc + D, out);
     } else {
       std::fill(out, out + d, 0.0f);
       for (int64_t k = b0; k < b1; ++k) {
@@ -111,10 +109,10 @@ void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf,
       // Rows up to 64 floats are summed in registers. Wider ones (mlperf-dlrm's 128) take the plain
       // loop: in 64-column chunks they measured 2.5-2.6 ms against 2.1-2.2 (mlperf x0.01, pooling 1).
       switch (d) {
-        case 16: forward_table<16, 1>(m.tables[t], tb, lo, hi, d, buf, t); break;
-        case 32: forward_table<32, 1>(m.tables[t], tb, lo, hi, d, buf, t); break;
-        case 64: forward_table<64, 1>(m.tables[t], tb, lo, hi, d, buf, t); break;
-        default: forward_table<0, 0>(m.tables[t], tb, lo, hi, d, buf, t);
+        case 16: forward_table<16>(m.tables[t], tb, lo, hi, d, buf, t); break;
+        case 32: forward_table<32>(m.tables[t], tb, lo, hi, d, buf, t); break;
+        case 64: forward_table<64>(m.tables[t], tb, lo, hi, d, buf, t); break;
+        default: forward_table<0>(m.tables[t], tb, lo, hi, d, buf, t);
       }
     }
   }

@@ -42,11 +42,9 @@ void pack_b(int64_t kc, int64_t nc, int64_t p0, int64_t p1, const float* B, int6
 }
 
 // C tile (6 x 16, row stride ldc) = (load ? C : 0) + A rows x packed B panel, over kc. Element k of
-// row r of A is a[r][k * KS] (KS 1: row-major A; KS 6: a packed micro-panel; KS 0: stride ks).
+// row r of A is a[r][k * KS] (KS 1: row-major A; KS 6: a packed micro-panel).
 template <int KS>
-inline void micro_tile(int64_t kc, const float* const a[kMr], int64_t ks, const float* bp, float* C, int64_t ldc,
-                       bool load) {
-  const int64_t step = KS == 0 ? ks : KS;
+inline void micro_tile(int64_t kc, const float* const a[kMr], const float* bp, float* C, int64_t ldc, bool load) {
 #if defined(__AVX2__) && defined(__FMA__)
   __m256 acc[kMr][2];
   for (int r = 0; r < kMr; ++r) {
@@ -57,7 +55,7 @@ inline void micro_tile(int64_t kc, const float* const a[kMr], int64_t ks, const 
     const __m256 b0 = _mm256_load_ps(bp + k * kNr), b1 = _mm256_load_ps(bp + k * kNr + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < kMr; ++r) {
-      const __m256 x = _mm256_broadcast_ss(a[r] + k * step);
+      const __m256 x = _mm256_broadcast_ss(a[r] + k * KS);
       acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
     }
@@ -72,7 +70,7 @@ inline void micro_tile(int64_t kc, const float* const a[kMr], int64_t ks, const 
     for (int j = 0; j < kNr; ++j) acc[r][j] = load ? C[r * ldc + j] : 0.0f;
   for (int64_t k = 0; k < kc; ++k)
     for (int r = 0; r < kMr; ++r)
-      for (int j = 0; j < kNr; ++j) acc[r][j] += a[r][k * step] * bp[k * kNr + j];
+      for (int j = 0; j < kNr; ++j) acc[r][j] += a[r][k * KS] * bp[k * kNr + j];
   for (int r = 0; r < kMr; ++r)
     for (int j = 0; j < kNr; ++j) C[r * ldc + j] = acc[r][j];
 #endif
@@ -106,9 +104,9 @@ void multiply_row_block(const GemmA& A, int64_t M, int64_t N, int64_t ib, const 
   }
   auto tile = [&](const float* bp, float* c, int64_t ld, bool load) {
     if (A.transposed)
-      micro_tile<kMr>(b.kc, a, kMr, bp, c, ld, load);
+      micro_tile<kMr>(b.kc, a, bp, c, ld, load);
     else
-      micro_tile<1>(b.kc, a, 1, bp, c, ld, load);
+      micro_tile<1>(b.kc, a, bp, c, ld, load);
   };
   for (int64_t p = b.p0; p < b.p1; ++p) {
     const int64_t j0 = b.jc + p * kNr, nj = std::min<int64_t>(kNr, N - j0);
