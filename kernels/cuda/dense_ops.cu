@@ -156,11 +156,26 @@ __global__ void sum_partials_kernel(const double* partial, int64_t n, double* ou
   if (threadIdx.x == 0) *out = total;
 }
 
-__global__ void column_sums_kernel(const float* delta, const float* scale, int64_t B, int64_t out, float* sums) {
-  GRID_STRIDE(o, out) {
+// Column sums of a B x out matrix (rows scaled by scale[i] when given): a block of 32 x 32 threads
+// takes 32 columns, thread (x, y) the rows y, y + 32, ... of column x (coalesced across x), and
+// the 32 partial sums of a column are added in y order through shared memory: deterministic.
+constexpr int kSumCols = 32, kSumRows = 32;
+__global__ void __launch_bounds__(kSumCols * kSumRows)
+    column_sums_kernel(const float* delta, const float* scale, int64_t B, int64_t out, float* sums) {
+  __shared__ float part[kSumRows][kSumCols + 1];
+  for (int64_t o0 = int64_t{blockIdx.x} * kSumCols; o0 < out; o0 += int64_t{gridDim.x} * kSumCols) {
+    const int64_t o = o0 + threadIdx.x;
     float s = 0;
-    for (int64_t i = 0; i < B; ++i) s += (scale ? scale[i] : 1.0f) * delta[i * out + o];
-    sums[o] = s;
+    if (o < out)
+      for (int64_t i = threadIdx.y; i < B; i += kSumRows) s += (scale ? scale[i] : 1.0f) * delta[i * out + o];
+    part[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && o < out) {
+      float t = 0;
+      for (int y = 0; y < kSumRows; ++y) t += part[y][threadIdx.x];
+      sums[o] = t;
+    }
+    __syncthreads();
   }
 }
 
@@ -168,40 +183,90 @@ __global__ void scale_rows_kernel(const float* src, const float* scale, int64_t 
   GRID_STRIDE(k, B * cols) dst[k] = scale[k / cols] * src[k];
 }
 
+// The lane and the warp's index in the grid, and the grid's warp count: the kernels below give a
+// warp to each example (or bag) and let its lanes share the example's loads.
+struct WarpSlot {
+  int lane;
+  int64_t first, stride;
+};
+__device__ inline WarpSlot warp_slot() {
+  return {static_cast<int>(threadIdx.x % 32), (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32,
+          static_cast<int64_t>(gridDim.x) * (blockDim.x / 32)};
+}
+constexpr unsigned kFullWarp = 0xffffffffu;
+template <class T>
+__device__ inline T warp_sum(T v) {
+  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(kFullWarp, v, o);
+  return v;  // the total in lane 0
+}
+int grid_for_warps(int64_t warps) { return grid_for(warps * 32); }
+
+// One warp per example: |a_i|^2 |d_i|^2 + |d_i|^2 with the lanes striding over a and d.
 __global__ void ghost_layer_kernel(const float* A, int64_t in, const float* D, int64_t out, int64_t B, double* norm2) {
-  GRID_STRIDE(i, B) {
+  const WarpSlot w = warp_slot();
+  for (int64_t i = w.first; i < B; i += w.stride) {
     double a2 = 0, d2 = 0;
-    for (int64_t k = 0; k < in; ++k) a2 += static_cast<double>(A[i * in + k]) * A[i * in + k];
-    for (int64_t o = 0; o < out; ++o) d2 += static_cast<double>(D[i * out + o]) * D[i * out + o];
-    norm2[i] += a2 * d2 + d2;
+    for (int64_t k = w.lane; k < in; k += 32) a2 += static_cast<double>(A[i * in + k]) * A[i * in + k];
+    for (int64_t o = w.lane; o < out; o += 32) d2 += static_cast<double>(D[i * out + o]) * D[i * out + o];
+    a2 = warp_sum(a2), d2 = warp_sum(d2);
+    if (w.lane == 0) norm2[i] += a2 * d2 + d2;
   }
 }
 
-// Sum over distinct rows of count^2 equals the sum over lookups of that lookup's row count.
+// How many of the bag's ids [k0, k1) equal `mine`, and whether none before position k does: the
+// warp walks the bag's ids 32 at a time, each lane loading one and the warp broadcasting it.
+struct BagCount {
+  uint32_t count;
+  bool first;
+};
+__device__ inline BagCount count_in_bag(const int64_t* indices, int64_t k0, int64_t k1, int64_t k, long long mine,
+                                        int lane) {
+  BagCount c{0, true};
+  for (int64_t jb = k0; jb < k1; jb += 32) {
+    const long long other = jb + lane < k1 ? indices[jb + lane] : 0;
+    const int m = k1 - jb < 32 ? static_cast<int>(k1 - jb) : 32;  // warp-uniform
+    for (int q = 0; q < m; ++q) {
+      const bool same = __shfl_sync(kFullWarp, other, q) == mine;
+      c.count += same;
+      c.first = c.first && !(same && jb + q < k);
+    }
+  }
+  return c;
+}
+
+// Sum over distinct rows of count^2 equals the sum over lookups of that lookup's row count. One
+// warp per bag, lane j taking lookups j, j + 32, ...; the sum is of integers, exact in any order.
 __global__ void bag_count_squares_kernel(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t,
                                          int64_t T, float* cs) {
-  GRID_STRIDE(i, B) {
-    double s = 0;
-    for (int64_t k = offsets[i]; k < offsets[i + 1]; ++k) {
-      int64_t c = 0;
-      for (int64_t j = offsets[i]; j < offsets[i + 1]; ++j) c += indices[j] == indices[k];
-      s += static_cast<double>(c);
+  const WarpSlot w = warp_slot();
+  for (int64_t i = w.first; i < B; i += w.stride) {
+    const int64_t k0 = offsets[i], k1 = offsets[i + 1];
+    unsigned long long s = 0;
+    for (int64_t kb = k0; kb < k1; kb += 32) {
+      const int64_t k = kb + w.lane;
+      const long long mine = k < k1 ? indices[k] : 0;
+      const BagCount c = count_in_bag(indices, k0, k1, k, mine, w.lane);
+      if (k < k1) s += c.count;
     }
-    cs[i * T + t] = static_cast<float>(s);
+    s = warp_sum(s);
+    if (w.lane == 0) cs[i * T + t] = static_cast<float>(static_cast<double>(s));
   }
 }
 
+// One warp per example; the lanes split the columns of each table's pooled gradient.
 __global__ void ghost_embedding_kernel(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d,
                                        double* norm2) {
-  GRID_STRIDE(i, B) {
+  const WarpSlot w = warp_slot();
+  for (int64_t i = w.first; i < B; i += w.stride) {
     double s = 0;
     for (int64_t t = 0; t < T; ++t) {
       const float* g = dfeat + (i * (T + 1) + 1 + t) * d;
       float g2 = 0;
-      for (int64_t c = 0; c < d; ++c) g2 += g[c] * g[c];
-      s += static_cast<double>(g2) * cs[i * T + t];
+      for (int64_t c = w.lane; c < d; c += 32) g2 += g[c] * g[c];
+      g2 = warp_sum(g2);
+      s += static_cast<double>(g2) * cs[i * T + t];  // lane 0's is the one kept
     }
-    norm2[i] += s;
+    if (w.lane == 0) norm2[i] += s;
   }
 }
 
@@ -230,30 +295,36 @@ __global__ void materialize_layer_kernel(const float* A, int64_t in, const float
   }
 }
 
+// One warp per bag: lane j takes lookups j, j + 32, ... and writes count x the bag's gradient to the
+// rows of the lookups that come first for their id; the squares are summed per row in column
+// order and over rows in lookup order (lane 0 takes them from the lanes in turn), as one thread did.
 __global__ void materialize_embedding_kernel(const float* dfeat, int64_t B, int64_t F, int64_t d, int64_t t,
                                              const int64_t* offsets, const int64_t* indices, float* dst,
                                              double* norm2) {
-  GRID_STRIDE(i, B) {
+  const WarpSlot w = warp_slot();
+  for (int64_t i = w.first; i < B; i += w.stride) {
     const float* g = dfeat + (i * F + 1 + t) * d;
+    const int64_t k0 = offsets[i], k1 = offsets[i + 1];
     double s = 0;
-    for (int64_t k = offsets[i]; k < offsets[i + 1]; ++k) {
-      bool first = true;
-      int64_t count = 0;
-      for (int64_t j = offsets[i]; j < offsets[i + 1]; ++j) {
-        if (indices[j] != indices[k]) continue;
-        first = first && j >= k;
-        ++count;
-      }
-      if (!first) continue;
+    for (int64_t kb = k0; kb < k1; kb += 32) {
+      const int64_t k = kb + w.lane;
+      const long long mine = k < k1 ? indices[k] : 0;
+      const BagCount c = count_in_bag(indices, k0, k1, k, mine, w.lane);
       float r2 = 0;
-      for (int64_t c = 0; c < d; ++c) {
-        const float v = static_cast<float>(count) * g[c];
-        dst[k * d + c] = v;
-        r2 += v * v;
+      const bool writes = k < k1 && c.first;
+      if (writes)
+        for (int64_t col = 0; col < d; ++col) {
+          const float v = static_cast<float>(c.count) * g[col];
+          dst[k * d + col] = v;
+          r2 += v * v;
+        }
+      const int m = k1 - kb < 32 ? static_cast<int>(k1 - kb) : 32;
+      for (int q = 0; q < m; ++q) {
+        const float r = __shfl_sync(kFullWarp, r2, q);
+        if (__shfl_sync(kFullWarp, static_cast<int>(writes), q)) s += r;
       }
-      s += r2;
     }
-    norm2[i] += s;
+    if (w.lane == 0) norm2[i] += s;
   }
 }
 
@@ -358,7 +429,9 @@ double bce_loss(const float* logits, const float* labels, int64_t B, float* dlog
 }
 
 void column_sums(const float* delta, const float* scale, int64_t B, int64_t out, float* sums) {
-  column_sums_kernel<<<grid_for(out), kThreads>>>(delta, scale, B, out, sums);
+  const int64_t blocks = (out + kSumCols - 1) / kSumCols;
+  column_sums_kernel<<<static_cast<unsigned>(blocks < 65535 ? blocks : 65535), dim3(kSumCols, kSumRows)>>>(delta, scale,
+                                                                                                          B, out, sums);
   PRIVREC_CUDA_CHECK_LAUNCH(column_sums_kernel);
 }
 
@@ -368,17 +441,17 @@ void scale_rows(const float* src, const float* scale, int64_t B, int64_t cols, f
 }
 
 void ghost_norms_layer(const float* A, int64_t in, const float* D, int64_t out, int64_t B, double* norm2) {
-  ghost_layer_kernel<<<grid_for(B), kThreads>>>(A, in, D, out, B, norm2);
+  ghost_layer_kernel<<<grid_for_warps(B), kThreads>>>(A, in, D, out, B, norm2);
   PRIVREC_CUDA_CHECK_LAUNCH(ghost_layer_kernel);
 }
 
 void bag_count_squares(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t, int64_t T, float* cs) {
-  bag_count_squares_kernel<<<grid_for(B), kThreads>>>(offsets, indices, B, t, T, cs);
+  bag_count_squares_kernel<<<grid_for_warps(B), kThreads>>>(offsets, indices, B, t, T, cs);
   PRIVREC_CUDA_CHECK_LAUNCH(bag_count_squares_kernel);
 }
 
 void ghost_norms_embedding(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d, double* norm2) {
-  ghost_embedding_kernel<<<grid_for(B), kThreads>>>(dfeat, cs, B, T, d, norm2);
+  ghost_embedding_kernel<<<grid_for_warps(B), kThreads>>>(dfeat, cs, B, T, d, norm2);
   PRIVREC_CUDA_CHECK_LAUNCH(ghost_embedding_kernel);
 }
 
@@ -391,7 +464,7 @@ void materialize_layer(const float* A, int64_t in, const float* D, int64_t out, 
 
 void materialize_embedding(const float* dfeat, int64_t B, int64_t F, int64_t d, int64_t t, const int64_t* offsets,
                            const int64_t* indices, float* dst, double* norm2) {
-  materialize_embedding_kernel<<<grid_for(B), kThreads>>>(dfeat, B, F, d, t, offsets, indices, dst, norm2);
+  materialize_embedding_kernel<<<grid_for_warps(B), kThreads>>>(dfeat, B, F, d, t, offsets, indices, dst, norm2);
   PRIVREC_CUDA_CHECK_LAUNCH(materialize_embedding_kernel);
 }
 
