@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "kernels/cuda/dense_ops.hpp"
+#include "kernels/cuda/host_copy.hpp"
 #include "models/kernel_work/cuda_work.hpp"
 
 namespace privrec::cuda {
@@ -20,11 +21,6 @@ constexpr uint64_t kF = sizeof(float);
 constexpr size_t kAlign = 256;
 size_t padded(size_t bytes) { return (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign; }
 
-// A piece of a packed batch: its host source (nullptr: filled in place) and where it goes.
-struct Piece {
-  const void* src = nullptr;
-  size_t bytes = 0, at = 0;
-};
 }  // namespace
 
 CudaStepOps::CudaStepOps(const cpu::DlrmModel& host, const AlgorithmConfig& cfg) : cfg_(cfg) {
@@ -103,7 +99,7 @@ void CudaStepOps::resize(int64_t B) {
 // run on after it. The pointer arrays hold device addresses, known once d.dev has its size, so
 // they travel in the same copy. d.host.claim() waits for the copy it sent last, if still running.
 void CudaStepOps::stage_batch(const Batch& b, bool whole, DeviceBatch& d) {
-  std::vector<Piece> pieces;
+  std::vector<HostPiece> pieces;
   size_t total = 0;
   auto add = [&](const void* src, size_t bytes) {
     pieces.push_back({src, bytes, total});
@@ -132,8 +128,7 @@ void CudaStepOps::stage_batch(const Batch& b, bool whole, DeviceBatch& d) {
     d.offsets[k] = reinterpret_cast<const int64_t*>(base + pieces[2 * k].at);
     d.indices[k] = reinterpret_cast<const int64_t*>(base + pieces[2 * k + 1].at);
   }
-  for (const Piece& p : pieces)
-    if (p.src && p.bytes) std::memcpy(host + p.at, p.src, p.bytes);
+  copy_pieces(pieces, host);
   if (whole) {
     std::memcpy(host + ptrs, d.offsets.data(), T_ * sizeof(const int64_t*));
     std::memcpy(host + ptrs + T_ * sizeof(const int64_t*), d.indices.data(), T_ * sizeof(const int64_t*));
@@ -297,11 +292,14 @@ void CudaStepOps::coalesce(const OpContext& c, bool clipped, WorkCounters& w) {
   count({.kind = OpKind::coalesce, .clipped = clipped}, w);
 }
 
+// Every table's sort is queued before the host waits for the first distinct-row count, so the
+// device never idles between tables while the host reads a count back.
 void CudaStepOps::coalesce_tables(const Batch& batch, const float* factors) {
+  for (int64_t k = 0; k < T_; ++k)
+    ws_[k]->begin(batch_.offsets[k], batch_.indices[k], B_, static_cast<int64_t>(batch.tables[k].indices.size()),
+                  rows_[k] - 1);
   for (int64_t k = 0; k < T_; ++k) {
-    const auto& tb = batch.tables[k];
-    grads_[k] = ws_[k]->coalesce(batch_.offsets[k], batch_.indices[k], B_, static_cast<int64_t>(tb.indices.size()),
-                                 rows_[k] - 1, feat_grad(k), F_ * dim_, dim_, factors);
+    grads_[k] = ws_[k]->finish(feat_grad(k), F_ * dim_, dim_, factors);
     sizes_.tables[k].unique_rows = static_cast<uint64_t>(grads_[k].count);
   }
 }

@@ -72,18 +72,22 @@ __global__ void make_keys(const int64_t* offsets, const int64_t* indices, int64_
     }
 }
 
-// starts[u] = a sorted position where a new row begins (in any order: sorted afterwards);
-// *count = distinct rows.
-__global__ void mark_starts(const uint64_t* sorted, int64_t n, int shift, int64_t* starts, unsigned long long* count) {
+// flags[k] = 1 where sorted position k begins a new row, else 0.
+__global__ void mark_row_starts(const uint64_t* sorted, int64_t n, int shift, int64_t* flags) {
   for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < n;
        k += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    if (k == 0 || (sorted[k - 1] >> shift) != (sorted[k] >> shift)) starts[atomicAdd(count, 1ull)] = k;
+    flags[k] = k == 0 || (sorted[k - 1] >> shift) != (sorted[k] >> shift);
 }
 
-__global__ void rows_of_starts(const uint64_t* sorted, const int64_t* starts, int64_t count, int shift, int64_t* rows) {
-  for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < count;
-       u += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    rows[u] = static_cast<int64_t>(sorted[starts[u]] >> shift);
+// With pos the exclusive prefix sum of the flags, the row beginning at k is distinct row pos[k]:
+// starts and rows come out ascending (no atomics, no second sort); *count = distinct rows.
+__global__ void number_rows(const uint64_t* sorted, const int64_t* flags, const int64_t* pos, int64_t n, int shift,
+                            int64_t* starts, int64_t* rows, unsigned long long* count) {
+  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    if (flags[k]) starts[pos[k]] = k, rows[pos[k]] = static_cast<int64_t>(sorted[k] >> shift);
+    if (k == n - 1) *count = static_cast<unsigned long long>(pos[k] + flags[k]);
+  }
 }
 
 constexpr int kChunk = 32;
@@ -179,57 +183,87 @@ void launch_embedding_forward(const float* table, int64_t dim, const int64_t* of
 }
 
 
-DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64_t* indices, int64_t bags,
-                                             int64_t lookups, int64_t max_row, const float* grad,
-                                             int64_t grad_stride, int64_t dim, const float* scale) {
-  DeviceSparseRows out;
-  if (lookups == 0) {
-    // An empty table: no row touched. The previous call's sort must not survive in last_sort(),
-    // which adafest's selection reads next (it would select that table's rows again).
-    last_ = {};
-    return out;
-  }
+CoalesceWorkspace::~CoalesceWorkspace() {
+  // No throwing here: a count copy still landing in host_count_ is waited for first.
+  if (counted_) cudaEventSynchronize(static_cast<cudaEvent_t>(counted_));
+  if (counted_) cudaEventDestroy(static_cast<cudaEvent_t>(counted_));
+  if (host_count_) cudaFreeHost(host_count_);
+}
+
+void CoalesceWorkspace::begin(const int64_t* offsets, const int64_t* indices, int64_t bags, int64_t lookups,
+                              int64_t max_row) {
+  // An empty table: no row touched. The previous call's sort must not survive in last_sort(),
+  // which adafest's selection reads next (it would select that table's rows again).
+  last_ = {};
+  pending_ = lookups > 0;
+  if (!pending_) return;
   const int shift = bits_for(static_cast<uint64_t>(lookups));
   const int end_bit = shift + bits_for(static_cast<uint64_t>(max_row));
   if (end_bit > 64) throw CudaError("coalesce: row and lookup ids need more than 64 key bits");
+  if (!host_count_) {
+    void* p = nullptr;
+    PRIVREC_CUDA_CHECK(cudaMallocHost(&p, sizeof(unsigned long long)));
+    host_count_ = static_cast<unsigned long long*>(p);
+    cudaEvent_t e;
+    PRIVREC_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    counted_ = e;
+  }
   const size_t n = static_cast<size_t>(lookups);
   auto* keys_in = scratch<uint64_t>(keys_in_, n * sizeof(uint64_t));
   auto* keys_out = scratch<uint64_t>(keys_out_, n * sizeof(uint64_t));
   auto* example = scratch<int32_t>(example_, n * sizeof(int32_t));
+  auto* flags = scratch<int64_t>(flags_, n * sizeof(int64_t));
+  auto* pos = scratch<int64_t>(pos_, n * sizeof(int64_t));
   auto* starts = scratch<int64_t>(starts_, n * sizeof(int64_t));
-  auto* starts_sorted = scratch<int64_t>(starts_sorted_, n * sizeof(int64_t));
   auto* rows = scratch<int64_t>(rows_, n * sizeof(int64_t));
   auto* count = scratch<unsigned long long>(count_, sizeof(unsigned long long));
 
   make_keys<<<grid_for(bags), kThreads>>>(offsets, indices, bags, shift, keys_in, example);
   PRIVREC_CUDA_CHECK_LAUNCH(make_keys);
   // Stable radix sort on the row bits only: the lookups of one row stay in lookup (example) order.
-  size_t temp_need = 0;
-  PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, temp_need, keys_in, keys_out, lookups, shift, end_bit));
-  PRIVREC_CUDA_CHECK(
-      cub::DeviceRadixSort::SortKeys(scratch<char>(temp_, temp_need), temp_need, keys_in, keys_out, lookups, shift, end_bit));
-  PRIVREC_CUDA_CHECK(cudaMemset(count, 0, sizeof(unsigned long long)));
-  mark_starts<<<grid_for(lookups), kThreads>>>(keys_out, lookups, shift, starts, count);
-  PRIVREC_CUDA_CHECK_LAUNCH(mark_starts);
-  unsigned long long distinct = 0;
-  PRIVREC_CUDA_CHECK(cudaMemcpy(&distinct, count, sizeof(distinct), cudaMemcpyDeviceToHost));
-  const int64_t U = static_cast<int64_t>(distinct);
-  // The atomics hand out slots in any order: sort the starts (ascending starts are ascending rows).
   size_t need = 0;
-  PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, need, starts, starts_sorted, U));
-  PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(scratch<char>(temp_, need), need, starts, starts_sorted, U));
-  rows_of_starts<<<grid_for(U), kThreads>>>(keys_out, starts_sorted, U, shift, rows);
-  PRIVREC_CUDA_CHECK_LAUNCH(rows_of_starts);
+  PRIVREC_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, need, keys_in, keys_out, lookups, shift, end_bit));
+  PRIVREC_CUDA_CHECK(
+      cub::DeviceRadixSort::SortKeys(scratch<char>(temp_, need), need, keys_in, keys_out, lookups, shift, end_bit));
+  mark_row_starts<<<grid_for(lookups), kThreads>>>(keys_out, lookups, shift, flags);
+  PRIVREC_CUDA_CHECK_LAUNCH(mark_row_starts);
+  need = 0;
+  PRIVREC_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, need, flags, pos, lookups));
+  PRIVREC_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(scratch<char>(temp_, need), need, flags, pos, lookups));
+  number_rows<<<grid_for(lookups), kThreads>>>(keys_out, flags, pos, lookups, shift, starts, rows, count);
+  PRIVREC_CUDA_CHECK_LAUNCH(number_rows);
+  // The count goes to page-locked memory without stopping the host: finish() waits for it.
+  PRIVREC_CUDA_CHECK(cudaMemcpyAsync(host_count_, count, sizeof(unsigned long long), cudaMemcpyDeviceToHost, nullptr));
+  PRIVREC_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(counted_), nullptr));
+  last_ = {keys_out, starts, example, rows, lookups, 0, shift};
+}
+
+DeviceSparseRows CoalesceWorkspace::finish(const float* grad, int64_t grad_stride, int64_t dim, const float* scale) {
+  DeviceSparseRows out;
+  if (!pending_) return out;
+  pending_ = false;
+  PRIVREC_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(counted_)));
+  const int64_t U = static_cast<int64_t>(*host_count_);
+  last_.distinct = U;
   auto* grads = scratch<float>(grads_, static_cast<size_t>(U * dim) * sizeof(float));
-  // One warp per (distinct row, 32-column slice).
-  sum_segments<<<grid_for(U * ((dim + 31) / 32) * 32), kThreads>>>(keys_out, lookups, shift, starts_sorted, U, example,
-                                                                    grad, grad_stride, dim, scale, grads);
-  PRIVREC_CUDA_CHECK_LAUNCH(sum_segments);
+  if (dim > 0) {
+    // One warp per (distinct row, 32-column slice).
+    sum_segments<<<grid_for(U * ((dim + 31) / 32) * 32), kThreads>>>(last_.keys, last_.lookups, last_.shift,
+                                                                      last_.starts, U, last_.example, grad,
+                                                                      grad_stride, dim, scale, grads);
+    PRIVREC_CUDA_CHECK_LAUNCH(sum_segments);
+  }
   out.count = U;
-  out.rows = rows;
+  out.rows = const_cast<int64_t*>(last_.rows);
   out.grads = grads;
-  last_ = {keys_out, starts_sorted, example, rows, lookups, U, shift};
   return out;
+}
+
+DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64_t* indices, int64_t bags,
+                                             int64_t lookups, int64_t max_row, const float* grad,
+                                             int64_t grad_stride, int64_t dim, const float* scale) {
+  begin(offsets, indices, bags, lookups, max_row);
+  return finish(grad, grad_stride, dim, scale);
 }
 
 std::vector<float> embedding_forward_on_device(const std::vector<float>& table, int64_t dim,

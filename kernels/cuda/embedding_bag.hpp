@@ -38,6 +38,7 @@ struct SortedLookups {
 class CoalesceWorkspace {
  public:
   CoalesceWorkspace() = default;
+  ~CoalesceWorkspace();
   CoalesceWorkspace(const CoalesceWorkspace&) = delete;
   CoalesceWorkspace& operator=(const CoalesceWorkspace&) = delete;
   // Sorts the (row, lookup) keys of one table's batch with CUB's radix sort (stable), marks where
@@ -45,11 +46,20 @@ class CoalesceWorkspace {
   // workspace and stays valid until the next call.
   DeviceSparseRows coalesce(const int64_t* offsets, const int64_t* indices, int64_t bags, int64_t lookups,
                             int64_t max_row, const float* grad, int64_t grad_stride, int64_t dim, const float* scale);
+  // coalesce() in two halves, so that many tables' halves can be queued before the host waits once:
+  // begin() sorts and numbers the distinct rows on the device and sends their count to the host
+  // asynchronously; finish() waits for that count (the host needs it to size what follows) and sums
+  // the segments (dim 0: rows only). finish() after a begin() of no lookups returns no rows.
+  void begin(const int64_t* offsets, const int64_t* indices, int64_t bags, int64_t lookups, int64_t max_row);
+  DeviceSparseRows finish(const float* grad, int64_t grad_stride, int64_t dim, const float* scale);
   const SortedLookups& last_sort() const { return last_; }
 
  private:
   SortedLookups last_;
-  DeviceArray<char> keys_in_, keys_out_, example_, starts_, starts_sorted_, rows_, grads_, temp_, count_;
+  bool pending_ = false;                    // begin() queued work that finish() has not taken
+  unsigned long long* host_count_ = nullptr;  // page-locked: the distinct rows, copied asynchronously
+  void* counted_ = nullptr;                   // cudaEvent_t recorded after that copy
+  DeviceArray<char> keys_in_, keys_out_, example_, flags_, pos_, starts_, rows_, grads_, temp_, count_;
 };
 
 // Host conveniences for tests: run on the device, return host vectors.
