@@ -29,6 +29,9 @@ struct BackendRates {
   double gemm_GFLOPps = 0, vector_GFLOPps = 0;
   double rng_normals_per_s = 0, sort_ops_per_s = 0;
   double launch_overhead_us = 0;
+  // The link the batch comes up over each step, where the backend sends one (0: none): bandwidth
+  // and latency as the backend's own upload sees them.
+  double link_GBps = 0, link_latency_us = 0;
   // The working set random_GBps_by_row_B was gathered from (1 GiB on the CPU), 0 where unknown: a
   // cache-aware model compares it with the levels' share at this footprint, not with memory alone.
   double random_footprint_MB = 0;

@@ -18,6 +18,8 @@
 //    k ceil(log2 k) (traces/row_sort.hpp defines both).
 //  - comm_*: what a device sends over links in a sharded step (the comm.* stages); not part of
 //    bytes_read/bytes_written, which are memory traffic. Zero on one device.
+//  - host_link_bytes: what crosses the host-device link inside a stage, at the link's rate (the CUDA
+//    backend's batch: every table's ids and offsets, the dense features, the labels). Zero on the CPU.
 #define PRIVREC_WORK_COUNTER_FIELDS(X)                                                          \
   X(bytes_read_seq, "bytes read sequentially (streaming)")                                      \
   X(bytes_written_seq, "bytes written sequentially (streaming)")                                \
@@ -32,7 +34,8 @@
   X(sort_ops, "sorting work in key-steps")                                                       \
   X(bags, "embedding bags walked (examples x tables): per-bag loop work the bytes do not carry") \
   X(comm_bytes, "bytes this device sent to other devices")                                      \
-  X(comm_messages, "messages this device sent to other devices")
+  X(comm_messages, "messages this device sent to other devices")                               \
+  X(host_link_bytes, "bytes copied between the host and this device (the batch going up)")
 
 namespace privrec {
 

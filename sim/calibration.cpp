@@ -17,6 +17,7 @@ namespace {
 struct Point {
   double roof, target;  // modeled roofline; measured minus the modeled overheads
   double bags = 0;      // the stage's bags (priced per bag when the fit finds a cost)
+  double launches = 0;  // its launches or parallel regions (priced per launch likewise)
 };
 
 // One stage's fit: an efficiency per group of cases (a group per roofline bound) and one fixed
@@ -74,40 +75,49 @@ GroupFit fit_groups(const std::vector<std::vector<Point>>& groups) {
   for (double& a : f.efficiency) a = std::max(a, 0.05);  // never fit a stage away entirely
   return f;
 }
-// The relative squared error of a fit (a per group, b, c ns per bag) against the measured targets.
-double fit_objective(const std::vector<std::vector<Point>>& groups, const GroupFit& f, double bag_ns) {
+// A per-count cost: bags walked (ns per bag) or launches (ns per launch beyond the profile's
+// launch overhead), each a Point member.
+struct CountTerm {
+  double Point::*count;
+  double lo_ns, hi_ns;  // the search range
+};
+constexpr CountTerm kBagTerm{&Point::bags, 0.5, 1000}, kLaunchTerm{&Point::launches, 50, 200000};
+
+// The relative squared error of a fit (a per group, b, c ns per count) against the measured targets.
+double fit_objective(const std::vector<std::vector<Point>>& groups, const GroupFit& f, const CountTerm& term, double ns) {
   double j = 0;
   for (size_t k = 0; k < groups.size(); ++k)
     for (const auto& p : groups[k])
-      j += std::pow((f.efficiency[k] * p.roof + f.fixed_ms + 1e-6 * bag_ns * p.bags - p.target) / p.target, 2);
+      j += std::pow((f.efficiency[k] * p.roof + f.fixed_ms + 1e-6 * ns * (p.*term.count) - p.target) / p.target, 2);
   return j;
 }
 
-// fit_groups with a cost per bag walked as well, where the stage's cases walk bags (three cases
-// or more, with different bags per roofline ms: pooling 1 against pooling 80): the bag cost c is
-// searched over 0 .. 1000 ns (log grid, then refined), each c fitting the efficiencies and fixed
-// cost to what is left; kept only if it lowers the objective by a quarter (a term the cases do
-// not need is not believed). `bag_ns` gets c (0: none).
-GroupFit fit_with_bags(const std::vector<std::vector<Point>>& groups, double& bag_ns) {
-  bag_ns = 0;
+// fit_groups with a cost per count as well, where three cases or more have the count and their
+// counts per roofline ms differ (bags: pooling 80 against pooling 1; launches: a small MLP's
+// chain of short kernels against a large one's): the cost c is searched over the term's range
+// (log grid, then refined), each c fitting the efficiencies and fixed cost to what is left; kept
+// only if it lowers the objective by a quarter (a term the cases do not need is not believed).
+// `ns` gets c (0: none).
+GroupFit fit_with_count(const std::vector<std::vector<Point>>& groups, const CountTerm& term, double& ns) {
+  ns = 0;
   GroupFit best = fit_groups(groups);
-  size_t with_bags = 0;
+  size_t counted = 0;
   for (const auto& g : groups)
-    for (const auto& p : g) with_bags += p.bags > 0;
-  if (with_bags < 3) return best;
-  const double none = fit_objective(groups, best, 0);
+    for (const auto& p : g) counted += p.*term.count > 0;
+  if (counted < 3) return best;
+  const double none = fit_objective(groups, best, term, 0);
   auto at = [&](double c, GroupFit& out) {
     std::vector<std::vector<Point>> rest = groups;
     for (auto& g : rest)
       for (auto& p : g) {
-        p.target -= 1e-6 * c * p.bags;
-        if (!(p.target > 0)) return 1e300;  // the bags alone would exceed the measurement
+        p.target -= 1e-6 * c * (p.*term.count);
+        if (!(p.target > 0)) return 1e300;  // the count alone would exceed the measurement
       }
     out = fit_groups(rest);
-    return fit_objective(groups, out, c);
+    return fit_objective(groups, out, term, c);
   };
   double best_c = 0, best_j = none;
-  for (double c = 0.5; c <= 1000; c *= 1.25) {
+  for (double c = term.lo_ns; c <= term.hi_ns; c *= 1.25) {
     GroupFit f;
     if (const double j = at(c, f); j < best_j) best_j = j, best_c = c;
   }
@@ -118,9 +128,19 @@ GroupFit fit_with_bags(const std::vector<std::vector<Point>>& groups, double& ba
         if (const double j = at(c, f); c > 0 && j < best_j) best_j = j, best_c = c;
       }
   if (!(best_c > 0 && best_j < 0.75 * none)) return best;
-  bag_ns = best_c;
+  ns = best_c;
   at(best_c, best);
   return best;
+}
+
+// The bag cost first, then a launch cost on what it leaves; bag_ns and launch_ns get them (0: none).
+GroupFit fit_with_counts(std::vector<std::vector<Point>> groups, double& bag_ns, double& launch_ns) {
+  GroupFit g = fit_with_count(groups, kBagTerm, bag_ns);
+  if (bag_ns > 0)
+    for (auto& pts : groups)
+      for (auto& p : pts) p.target -= 1e-6 * bag_ns * p.bags;
+  const GroupFit with_launches = fit_with_count(groups, kLaunchTerm, launch_ns);
+  return launch_ns > 0 ? with_launches : g;
 }
 }  // namespace
 
@@ -130,7 +150,8 @@ StageFit fit_stages(const std::vector<StageObservation>& observations, double ov
     const double roof = combine_terms(o.modeled.memory_ms, o.modeled.compute_ms, o.modeled.rng_ms, overlap_fraction);
     const double target = o.measured_ms - o.modeled.overhead_ms - o.modeled.link_ms;
     if (!(roof > 0 && target > 0)) continue;
-    by_stage[stage_name(o.stage)][bound_name(roofline_bound(o.modeled))].push_back({roof, target, o.modeled.bags});
+    by_stage[stage_name(o.stage)][bound_name(roofline_bound(o.modeled))].push_back(
+        {roof, target, o.modeled.bags, o.modeled.launches});
   }
   StageFit fit;
   for (const auto& [stage, bounds] : by_stage) {
@@ -148,9 +169,10 @@ StageFit fit_stages(const std::vector<StageObservation>& observations, double ov
       }
     }
     if (!shared[0].empty()) groups.push_back(shared[0]), keys.push_back(stage);
-    double bag_ns = 0;
-    const GroupFit g = fit_with_bags(groups, bag_ns);
+    double bag_ns = 0, launch_ns = 0;
+    const GroupFit g = fit_with_counts(groups, bag_ns, launch_ns);
     if (bag_ns > 0) fit.bag_ns[stage] = bag_ns;
+    if (launch_ns > 0) fit.launch_us[stage] = 1e-3 * launch_ns;
     for (size_t k = 0; k < keys.size(); ++k) fit.efficiency[keys[k]] = g.efficiency[k], fit.fixed_ms[keys[k]] = g.fixed_ms;
     if (!fit.efficiency.count(stage)) {  // the fallback for a bound no calibration case hit
       std::vector<Point> all;
@@ -158,7 +180,8 @@ StageFit fit_stages(const std::vector<StageObservation>& observations, double ov
       double srr = 0, srm = 0;
       for (const auto& p : all) {
         const double w = 1.0 / (p.target * p.target);
-        srr += w * p.roof * p.roof, srm += w * p.roof * (p.target - g.fixed_ms - 1e-6 * bag_ns * p.bags);
+        srr += w * p.roof * p.roof,
+            srm += w * p.roof * (p.target - g.fixed_ms - 1e-6 * (bag_ns * p.bags + launch_ns * p.launches));
       }
       fit.efficiency[stage] = std::max(srm / srr, 0.05), fit.fixed_ms[stage] = g.fixed_ms;
     }
@@ -176,7 +199,8 @@ StageFit fit_stages(const std::vector<StageObservation>& observations, double ov
     };
     const double roof = combine_terms(o.modeled.memory_ms, o.modeled.compute_ms, o.modeled.rng_ms, overlap_fraction);
     const double bag_ms = fit.bag_ns.count(stage) ? 1e-6 * fit.bag_ns.at(stage) * o.modeled.bags : 0.0;
-    const double predicted = roof * lookup(fit.efficiency, 1.0) + lookup(fit.fixed_ms, 0.0) + bag_ms +
+    const double launch_ms = fit.launch_us.count(stage) ? 1e-3 * fit.launch_us.at(stage) * o.modeled.launches : 0.0;
+    const double predicted = roof * lookup(fit.efficiency, 1.0) + lookup(fit.fixed_ms, 0.0) + bag_ms + launch_ms +
                              o.modeled.overhead_ms + o.modeled.link_ms;
     errors.push_back(std::abs(predicted - o.measured_ms) / o.measured_ms * 100.0);
   }

@@ -26,6 +26,7 @@ struct StageFit {
   std::map<std::string, double> efficiency;  // > 0
   std::map<std::string, double> fixed_ms;    // >= 0
   std::map<std::string, double> bag_ns;      // >= 0, only for stages whose cases walk bags
+  std::map<std::string, double> launch_us;   // >= 0, a cost per launch beyond the profile's overhead
   double overlap_fraction = 1.0;             // how the terms were combined (ProcessorProfile)
   double median_abs_error_pct = 0;           // of the fitted model over the observations
 };

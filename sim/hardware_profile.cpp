@@ -192,9 +192,11 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
   if (std::find(families.begin(), families.end(), h.kernels) == families.end())
     throw config_error(file, r.key_path("kernels"), h.kernels, "the kernels it models: \"cpu\" or \"cuda\"");
   h.device = parse_processor(r.required_object("device"), file, r.key_path("device"));
+  // A host needs a link; a link alone is the one the device's batch comes up over (a measured GPU
+  // profile: the host's own figures are not measured).
   if (h.tables_in == "host" || r.has("host") || r.has("link")) {
-    const char* why = h.tables_in == "host" ? "an object (tables_in is \"host\")" : "an object (a host needs a link, and a link a host)";
-    h.host = parse_processor(r.required_object("host", why), file, r.key_path("host"));
+    const char* why = h.tables_in == "host" ? "an object (tables_in is \"host\")" : "an object (a host needs a link)";
+    if (h.tables_in == "host" || r.has("host")) h.host = parse_processor(r.required_object("host", why), file, r.key_path("host"));
     JsonObjectReader l(r.required_object("link", why), file, r.key_path("link"));
     h.link_GBps = positive(l, "GBps");
     h.link_latency_us = non_negative(l, "latency_us");
@@ -229,6 +231,16 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
       h.stage_bag_ns[k] = v.get<double>();
     }
   }
+  if (r.has("stage_launch_us")) {
+    const nlohmann::json& m = r.required_object("stage_launch_us", "an object {\"stage\": us per launch, ...}");
+    for (const auto& [k, v] : m.items()) {
+      const std::string path = r.key_path("stage_launch_us") + "." + k;
+      parse_stage_name(k, file, path);
+      if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1e6))
+        throw config_error(file, path, json_value_text(v), "us per launch, 0 .. 1e6");
+      h.stage_launch_us[k] = v.get<double>();
+    }
+  }
   r.reject_unknown_keys();
   return h;
 }
@@ -236,14 +248,13 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
 nlohmann::json HardwareProfile::to_json() const {
   nlohmann::json j = {{"name", name}, {"description", description}, {"provenance", provenance},
                       {"tables_in", tables_in}, {"kernels", kernels}, {"device", processor_json(device)}};
-  if (host) {
-    j["host"] = processor_json(*host);
-    j["link"] = {{"GBps", link_GBps}, {"latency_us", link_latency_us}};
-  }
+  if (host) j["host"] = processor_json(*host);
+  if (host || link_GBps > 0) j["link"] = {{"GBps", link_GBps}, {"latency_us", link_latency_us}};
   if (device_cache) j["device_cache"] = {{"capacity_GB", device_cache->capacity_GB}, {"policy", device_cache->policy}};
   if (!stage_efficiency.empty()) j["stage_efficiency"] = stage_efficiency;
   if (!stage_fixed_ms.empty()) j["stage_fixed_ms"] = stage_fixed_ms;
   if (!stage_bag_ns.empty()) j["stage_bag_ns"] = stage_bag_ns;
+  if (!stage_launch_us.empty()) j["stage_launch_us"] = stage_launch_us;
   return j;
 }
 

@@ -77,7 +77,7 @@ struct HardwareProfile {
   std::string kernels;
   ProcessorProfile device;
   std::optional<ProcessorProfile> host;
-  double link_GBps = 0;  // per direction, with a host
+  double link_GBps = 0;  // per direction, with a host (or alone: what the device's batch comes up over); 0: none
   double link_latency_us = 0;
   // Optional, only with tables_in == "host": hot rows cached in device memory.
   std::optional<DeviceCache> device_cache;
@@ -91,6 +91,10 @@ struct HardwareProfile {
   // loop work of the table stages, which dominates when bags hold one lookup (mlperf-dlrm). 0 for
   // a stage not listed.
   std::map<std::string, double> stage_bag_ns;
+  // Optional, calibrated: a cost per launch (or parallel region) in us beyond the device's
+  // launch_overhead_us: what a chain of short kernels costs each (their ramp and drain), where the
+  // stage's cases need it. 0 for a stage not listed.
+  std::map<std::string, double> stage_launch_us;
 
   // Where the table stages run: the host for host tables, unless a device cache serves them.
   bool table_stages_on_host() const { return tables_in == "host" && !device_cache; }

@@ -121,7 +121,11 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
   t.rng_ms = 1e3 * static_cast<double>(work.rng_samples) / p.rng_normals_per_s;
   t.overhead_ms = 1e-3 * static_cast<double>(work.launches) * p.launch_overhead_us;
   t.bags = static_cast<double>(work.bags);
-  if (link > 0) t.link_ms = 1e3 * static_cast<double>(link) / (h.link_GBps * 1e9) + 1e-3 * h.link_latency_us;
+  t.launches = static_cast<double>(work.launches);
+  // The link: pooled embeddings of host tables (link) and what the kernels send up themselves (the
+  // CUDA backend's batch); a profile that describes no link prices the latter at nothing.
+  const uint64_t crossing = link + (h.link_GBps > 0 ? work.host_link_bytes : 0);
+  if (crossing > 0) t.link_ms = 1e3 * static_cast<double>(crossing) / (h.link_GBps * 1e9) + 1e-3 * h.link_latency_us;
   const double roof = std::max({t.memory_ms, t.compute_ms, t.rng_ms});
   // Calibration: the stage's factors for the bound it hits, else the stage's, else none.
   const std::string stage = stage_name(s), keyed = stage + ":" + bound_name(roofline_bound(t));
@@ -131,7 +135,8 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
     return none;
   };
   t.efficiency = lookup(h.stage_efficiency, 1.0);
-  t.overhead_ms += lookup(h.stage_fixed_ms, 0.0) + 1e-6 * static_cast<double>(work.bags) * lookup(h.stage_bag_ns, 0.0);
+  t.overhead_ms += lookup(h.stage_fixed_ms, 0.0) + 1e-6 * t.bags * lookup(h.stage_bag_ns, 0.0) +
+                   1e-3 * t.launches * lookup(h.stage_launch_us, 0.0);
   t.roofline_ms = combine_terms(t.memory_ms, t.compute_ms, t.rng_ms, p.overlap_fraction);
   t.ms = t.roofline_ms * t.efficiency + t.overhead_ms + t.link_ms;
   t.bound = roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;

@@ -37,6 +37,7 @@ struct StageTime {
   double overhead_ms = 0;  // launches x launch overhead, plus the profile's calibrated fixed cost
   double efficiency = 1;  // the profile's calibrated factor on the roofline term
   double bags = 0;        // the work's bags (what the profile's stage_bag_ns prices)
+  double launches = 0;    // its launches or parallel regions (what stage_launch_us prices)
   std::vector<LevelTraffic> levels;  // table stages: row traffic per memory level, nearest first
 };
 

@@ -78,6 +78,9 @@ sim::HardwareProfile profile_from_rates(const Backend& b, const BackendRates& r,
   d.rng_normals_per_s = r.rng_normals_per_s;
   d.sort_ops_per_s = r.sort_ops_per_s;
   d.launch_overhead_us = r.launch_overhead_us;
+  // The link alone (no host: the host's own figures are not measured), for the batch's upload.
+  h.link_GBps = r.link_GBps;
+  h.link_latency_us = r.link_latency_us;
   return h;
 }
 
@@ -224,11 +227,17 @@ nlohmann::json provenance(const Backend& b, const BackendRates& r, const std::op
                "streaming over a quarter of each, row-random bandwidths fitted with memory's to gathers over working sets "
                "of several sizes (footprint_curve), not rescaled by the probes; "
              : "";
+  const std::string link_method =
+      r.link_GBps > 0 ? "link: the batch's way up as a training step sends it (pageable memory gathered into "
+                        "page-locked memory by the host's threads, one asynchronous copy), 8 bytes for the latency "
+                        "and 64 MiB for the bandwidth, wall clock, median of five; "
+                      : "";
   const std::string method =
-      "rates: " + rates_method + "; " + caches_method +
-      "stage_efficiency, stage_fixed_ms and stage_bag_ns: per stage, measured - modeled overheads = efficiency x combined terms (at "
-      "the rates the case was modeled with) + fixed + ns per bag x bags (the bag cost only where it lowers the "
-      "objective by a quarter), least squares on the relative error over the calibration cases; "
+      "rates: " + rates_method + "; " + caches_method + link_method +
+      "stage_efficiency, stage_fixed_ms, stage_bag_ns and stage_launch_us: per stage, measured - modeled overheads = "
+      "efficiency x combined terms (at the rates the case was modeled with) + fixed + ns per bag x bags + us per launch "
+      "x launches (the bag cost, then the launch cost, each only where it lowers the objective by a quarter), least "
+      "squares on the relative error over the calibration cases; "
       "overlap_fraction: the grid value (0 .. 1 by 0.05) whose fit has the smallest median error over those cases";
   nlohmann::json machine = machine_json();
   machine.update(b.device_json());  // the GPU, where there is one
@@ -255,11 +264,15 @@ void print_summary(const sim::HardwareProfile& h, const sim::StageFit& fit) {
   for (const auto& c : d.caches)
     std::printf("%s %.2f MB: stream %.1f GB/s, random (128 B rows) %.1f GB/s\n", c.name.c_str(), c.capacity_MB,
                 c.stream_GBps, c.random_GBps);
+  if (h.link_GBps > 0) std::printf("link %.1f GB/s, %.1f us latency\n", h.link_GBps, h.link_latency_us);
   std::printf("overlap fraction %.2f (median error over the calibration stages %.1f %%)\n", fit.overlap_fraction,
               fit.median_abs_error_pct);
-  for (const auto& [stage, f] : h.stage_efficiency)
-    std::printf("  %-16s efficiency %.3f, fixed %.3f ms%s\n", stage.c_str(), f, h.stage_fixed_ms.at(stage),
-                h.stage_bag_ns.count(stage) ? fmt::format(", {:.1f} ns per bag", h.stage_bag_ns.at(stage)).c_str() : "");
+  for (const auto& [stage, f] : h.stage_efficiency) {
+    std::string extra;
+    if (h.stage_bag_ns.count(stage)) extra += fmt::format(", {:.1f} ns per bag", h.stage_bag_ns.at(stage));
+    if (h.stage_launch_us.count(stage)) extra += fmt::format(", {:.2f} us per launch", h.stage_launch_us.at(stage));
+    std::printf("  %-16s efficiency %.3f, fixed %.3f ms%s\n", stage.c_str(), f, h.stage_fixed_ms.at(stage), extra.c_str());
+  }
 }
 
 // --benchmarks-only takes none of the flags that describe the profile or its cases.
@@ -352,6 +365,7 @@ int cmd_calibrate(int argc, char** argv) {
   h.stage_efficiency = fit.efficiency;
   h.stage_fixed_ms = fit.fixed_ms;
   h.stage_bag_ns = fit.bag_ns;
+  h.stage_launch_us = fit.launch_us;
   std::string command = "privrec";
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
   h.provenance = provenance(b, r, levels, fit, full, cases_path, cases, command);

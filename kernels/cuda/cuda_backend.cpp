@@ -70,6 +70,8 @@ struct CudaBackend final : Backend {
     r.rng_normals_per_s = d.rng_normals_per_s;
     r.sort_ops_per_s = d.sort_ops_per_s;
     r.launch_overhead_us = d.launch_overhead_us;
+    r.link_GBps = d.upload_GBps;
+    r.link_latency_us = d.upload_latency_us;
     return r;
   }
   nlohmann::json device_json() const override {

@@ -1,11 +1,15 @@
 #include "kernels/cuda/device_rates.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/device_memory.hpp"
+#include "kernels/cuda/host_copy.hpp"
 #include "kernels/cuda/kernel_bench.hpp"
 #include "models/config_error.hpp"
 #include "models/sample_stats.hpp"
@@ -43,6 +47,31 @@ void measure_l2(KernelBench& b, const DeviceInfo& d, DeviceRates& r, const std::
   }
   for (const auto& [row, gbps] : r.random_GBps_by_row_B) r.footprint_curve.push_back({double(int64_t{4} << 30), row, gbps});
 }
+// `bytes` of pageable memory up to the device the way a training step sends its batch
+// (CudaStepOps::stage_batch): wall-clock ms from the first byte gathered to the copy's end.
+double upload_ms(size_t bytes) {
+  std::vector<char> src(bytes, 1);
+  PinnedBuffer staging;
+  DeviceArray<char> dst(bytes);
+  auto once = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    copy_pieces({{src.data(), bytes, 0}}, staging.claim(bytes));
+    staging.send(dst.data(), bytes);
+    synchronize();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  once();  // the page-locked memory allocated and touched
+  return median_ms(once);
+}
+
+void measure_upload(DeviceRates& r, const std::function<void(const std::string&)>& say) {
+  const size_t big = size_t{64} << 20;
+  const double small_ms = upload_ms(8), big_ms = upload_ms(big);
+  r.upload_latency_us = 1e3 * small_ms;
+  r.upload_GBps = static_cast<double>(big - 8) / (std::max(big_ms - small_ms, 1e-6) * 1e6);
+  say(fmt::format("batch upload (gather into page-locked memory, copy to the device): {:.1f} GB/s, {:.1f} us latency",
+                  r.upload_GBps, r.upload_latency_us));
+}
 }  // namespace
 
 DeviceRates measure_device_rates(const std::function<void(const std::string&)>& say) {
@@ -74,6 +103,7 @@ DeviceRates measure_device_rates(const std::function<void(const std::string&)>& 
   say(fmt::format("sorting: {:.0f} G key-steps/s", r.sort_ops_per_s / 1e9));
   r.launch_overhead_us = median_ms([&] { return b.launches_ms(1000); }) * 1e3 / 1000.0;
   say(fmt::format("kernel launch: {:.2f} us", r.launch_overhead_us));
+  measure_upload(r, say);
   return r;
 }
 

@@ -18,6 +18,10 @@ struct DeviceRates {
   double rng_normals_per_s = 0;                               // Philox + Box-Muller normals written, 1 G of them
   double sort_ops_per_s = 0;                                  // CUB radix sort of (row, lookup) keys
   double launch_overhead_us = 0;                              // back-to-back empty launches
+  // The batch's way up, as the training step sends it: pageable memory gathered into page-locked
+  // memory by the host's threads, then one asynchronous copy (wall clock until it landed).
+  double upload_GBps = 0;        // 64 MiB, its latency taken out
+  double upload_latency_us = 0;  // 8 bytes
   // The L2 in front of memory and gathers by table size, for the cache fit of privrec calibrate.
   int64_t l2_bytes = 0;
   double l2_stream_GBps = 0;  // device copy within a quarter of the L2 each way (read + write)

@@ -24,6 +24,7 @@ WorkCounters embedding_forward(uint64_t batch, uint64_t dim, uint64_t lookups) {
   WorkCounters w;
   count_rows(w, lookups, dim, false);
   w.bytes_read_seq = lookups * kI + (batch + 1) * kI;  // indices and offsets
+  w.host_link_bytes = lookups * kI + (batch + 1) * kI;  // which came up from the host first
   w.bytes_written_seq = batch * dim * kF;
   w.flops = lookups * dim;
   w.launches = 1;
@@ -61,6 +62,9 @@ WorkCounters dense_forward(const DenseShape& s) {
     w.launches += 2;  // GEMM, bias and activation
   }
   w.launches += 1;  // the loss
+  // The dense features and labels came up from the host (in the forward's one copy with the ids;
+  // counted here, on the side that reads them, so table shards do not count them again).
+  w.host_link_bytes = kF * (s.dense_values + B);
   return w;
 }
 

@@ -79,6 +79,32 @@ TEST(Calibration, AStageThatHitsTwoBoundsGetsAnEfficiencyPerBound) {
   EXPECT_NEAR(t.ms, 1.2 * 1.0 + 0.5, 1e-9);
 }
 
+// What the kernels send up themselves crosses the link at its rate, with its latency, on a
+// profile that describes a link (alone, as calibrate writes one, or with a host); a launch cost
+// adds per launch. A profile without a link prices the upload at nothing.
+TEST(Calibration, PricesTheBatchUploadAtTheLinkAndALaunchCostPerLaunch) {
+  HardwareProfile h = load_hardware_profile("h100-sxm");
+  h.host.reset();
+  h.link_GBps = 20, h.link_latency_us = 15;
+  const HardwareProfile parsed = parse_hardware_profile(h.to_json(), "link-alone.json");
+  EXPECT_FALSE(parsed.host);
+  EXPECT_EQ(parsed.link_GBps, 20.0);
+  EXPECT_EQ(parsed.link_latency_us, 15.0);
+  WorkCounters w;
+  w.host_link_bytes = 40'000'000;  // 2 ms at 20 GB/s
+  w.launches = 10;
+  StageTime t = stage_time(Stage::fwd_emb, w, 0, parsed, 0);
+  EXPECT_NEAR(t.link_ms, 2.0 + 0.015, 1e-12);
+  const double overhead = t.overhead_ms;
+  HardwareProfile with_launch = parsed;
+  with_launch.stage_launch_us["fwd.emb"] = 7.0;
+  t = stage_time(Stage::fwd_emb, w, 0, with_launch, 0);
+  EXPECT_NEAR(t.overhead_ms - overhead, 10 * 7.0e-3, 1e-12);
+  HardwareProfile no_link = parsed;
+  no_link.link_GBps = 0;
+  EXPECT_EQ(stage_time(Stage::fwd_emb, w, 0, no_link, 0).link_ms, 0.0);
+}
+
 TEST(Calibration, AFixedCostIsNeverMoreThanAQuarterOfTheShortestCase) {
   // Long cases whose line would cross zero at 30 ms: that intercept cannot be told apart from a
   // steeper slope, and applied to a 2 ms stage it would be absurd. It is held at a quarter of the
@@ -311,4 +337,27 @@ TEST(Calibration, RecoversACostPerBagWhereTheCasesNeedOne) {
   EXPECT_NEAR(f.fixed_ms.at("fwd.emb"), 0.5, 5e-3);
   EXPECT_LT(f.median_abs_error_pct, 0.1);
   EXPECT_EQ(fit_stages(without).bag_ns.count("fwd.emb"), 0u);
+}
+
+// measured = 1.5 roof + 0.005 + 12 us x launches + 0.1 (modeled overhead), over cases whose launches
+// per roofline ms differ (a small MLP's chain of short kernels against a large one's): the fit
+// recovers the cost per launch; the same cases without it get none, and no bag cost either way.
+TEST(Calibration, RecoversACostPerLaunchWhereTheCasesNeedOne) {
+  std::vector<StageObservation> with, without;
+  const double launches[] = {19, 31, 55, 43, 25, 67}, roofs[] = {0.2, 0.05, 0.6, 0.03, 0.1, 0.4};
+  for (int i = 0; i < 6; ++i) {
+    StageObservation x = obs(Stage::fwd_mlp, roofs[i], 1.5 * roofs[i] + 0.005 + 12e-3 * launches[i] + 0.1);
+    x.modeled.launches = launches[i];
+    with.push_back(x);
+    StageObservation y = obs(Stage::fwd_mlp, roofs[i], 1.5 * roofs[i] + 0.005 + 0.1);
+    y.modeled.launches = launches[i];
+    without.push_back(y);
+  }
+  const StageFit f = fit_stages(with);
+  ASSERT_TRUE(f.launch_us.count("fwd.mlp"));
+  EXPECT_NEAR(f.launch_us.at("fwd.mlp"), 12.0, 0.05);
+  EXPECT_NEAR(f.efficiency.at("fwd.mlp"), 1.5, 1e-2);
+  EXPECT_LT(f.median_abs_error_pct, 0.5);
+  EXPECT_EQ(f.bag_ns.count("fwd.mlp"), 0u);
+  EXPECT_EQ(fit_stages(without).launch_us.count("fwd.mlp"), 0u);
 }

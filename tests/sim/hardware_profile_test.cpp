@@ -125,6 +125,8 @@ TEST(MemoryLevels, CachesAndDeviceCacheParseAndAreChecked) {
   EXPECT_NE(e.find("device_cache.capacity_GB"), std::string::npos) << e;  // not beyond the 50 MB L2
   e = with([](auto& j) { j["stage_bag_ns"] = {{"fwd.emb", 1e308}}; });
   EXPECT_NE(e.find("stage_bag_ns.fwd.emb"), std::string::npos) << e;
+  e = with([](auto& j) { j["stage_launch_us"] = {{"fwd.mlp", -1}}; });
+  EXPECT_NE(e.find("stage_launch_us.fwd.mlp"), std::string::npos) << e;
   e = with([](auto& j) { j["device"]["caches"][0]["capacity_MB"] = 1e6; });
   EXPECT_NE(e.find("less than the memory"), std::string::npos) << e;
   e = with([](auto& j) { j["device"]["caches"][0]["ways"] = 16; });

@@ -95,7 +95,7 @@ TEST(TimeModel, DenseNoiseGrowsWithTableBytesSgdAndLazyDpStayFlat) {
   const auto h = sim::load_hardware_profile("h100-sxm");
   auto modeled = [&](AlgorithmKind k, double scale) {
     Workload w = small_workload(256);
-    w.scale_tables(scale * 100);
+    w.scale_tables(scale * 1000);
     SyntheticTrace trace(w, 3);
     return sim::simulate(w, algo(k, 0.8, 0.5), trace, h, 3);
   };
