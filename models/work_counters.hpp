@@ -19,7 +19,7 @@
 //  - comm_*: what a device sends over links in a sharded step (the comm.* stages); not part of
 //    bytes_read/bytes_written, which are memory traffic. Zero on one device.
 //  - host_link_bytes: what crosses the host-device link inside a stage, at the link's rate (the CUDA
-//    backend's batch: every table's ids and offsets, the dense features, the labels). Zero on the CPU.
+//    backend's batch: every table's ids and offsets; lazydp's next batch's). Zero on the CPU.
 #define PRIVREC_WORK_COUNTER_FIELDS(X)                                                          \
   X(bytes_read_seq, "bytes read sequentially (streaming)")                                      \
   X(bytes_written_seq, "bytes written sequentially (streaming)")                                \

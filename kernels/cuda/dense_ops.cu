@@ -429,6 +429,7 @@ double bce_loss(const float* logits, const float* labels, int64_t B, float* dlog
 }
 
 void column_sums(const float* delta, const float* scale, int64_t B, int64_t out, float* sums) {
+  if (out == 0) return;
   const int64_t blocks = (out + kSumCols - 1) / kSumCols;
   column_sums_kernel<<<static_cast<unsigned>(blocks < 65535 ? blocks : 65535), dim3(kSumCols, kSumRows)>>>(delta, scale,
                                                                                                           B, out, sums);

@@ -195,8 +195,8 @@ void CoalesceWorkspace::begin(const int64_t* offsets, const int64_t* indices, in
   // An empty table: no row touched. The previous call's sort must not survive in last_sort(),
   // which adafest's selection reads next (it would select that table's rows again).
   last_ = {};
-  pending_ = lookups > 0;
-  if (!pending_) return;
+  pending_ = false;  // set once the work and the count's copy are queued: a throw leaves none
+  if (lookups == 0) return;
   const int shift = bits_for(static_cast<uint64_t>(lookups));
   const int end_bit = shift + bits_for(static_cast<uint64_t>(max_row));
   if (end_bit > 64) throw CudaError("coalesce: row and lookup ids need more than 64 key bits");
@@ -235,7 +235,8 @@ void CoalesceWorkspace::begin(const int64_t* offsets, const int64_t* indices, in
   // The count goes to page-locked memory without stopping the host: finish() waits for it.
   PRIVREC_CUDA_CHECK(cudaMemcpyAsync(host_count_, count, sizeof(unsigned long long), cudaMemcpyDeviceToHost, nullptr));
   PRIVREC_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(counted_), nullptr));
-  last_ = {keys_out, starts, example, rows, lookups, 0, shift};
+  last_ = {keys_out, starts, example, rows, lookups, 0, shift};  // distinct: set by finish()
+  pending_ = true;
 }
 
 DeviceSparseRows CoalesceWorkspace::finish(const float* grad, int64_t grad_stride, int64_t dim, const float* scale) {

@@ -52,6 +52,7 @@ class CoalesceWorkspace {
   // the segments (dim 0: rows only). finish() after a begin() of no lookups returns no rows.
   void begin(const int64_t* offsets, const int64_t* indices, int64_t bags, int64_t lookups, int64_t max_row);
   DeviceSparseRows finish(const float* grad, int64_t grad_stride, int64_t dim, const float* scale);
+  // The sort of the last finish() (between begin() and finish(): distinct is not known yet, 0).
   const SortedLookups& last_sort() const { return last_; }
 
  private:

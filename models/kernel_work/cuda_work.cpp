@@ -24,7 +24,9 @@ WorkCounters embedding_forward(uint64_t batch, uint64_t dim, uint64_t lookups) {
   WorkCounters w;
   count_rows(w, lookups, dim, false);
   w.bytes_read_seq = lookups * kI + (batch + 1) * kI;  // indices and offsets
-  w.host_link_bytes = lookups * kI + (batch + 1) * kI;  // which came up from the host first
+  // which came up from the host first, in one copy with the dense features and labels (those, 14
+  // floats an example, are not counted: under a tenth of the ids even at one id per bag)
+  w.host_link_bytes = lookups * kI + (batch + 1) * kI;
   w.bytes_written_seq = batch * dim * kF;
   w.flops = lookups * dim;
   w.launches = 1;
@@ -62,9 +64,6 @@ WorkCounters dense_forward(const DenseShape& s) {
     w.launches += 2;  // GEMM, bias and activation
   }
   w.launches += 1;  // the loss
-  // The dense features and labels came up from the host (in the forward's one copy with the ids;
-  // counted here, on the side that reads them, so table shards do not count them again).
-  w.host_link_bytes = kF * (s.dense_values + B);
   return w;
 }
 
@@ -277,6 +276,8 @@ WorkCounters table_update(NoiseTarget noise, const StepSizes& s, const Algorithm
 WorkCounters lazy_op(bool catchup, const StepSizes& s, const AlgorithmConfig& cfg) {
   return per_table(s, [&](const TableSizes& t) {
     WorkCounters w = catchup ? unique_next_rows(t.next_lookups) : WorkCounters{};
+    // The next batch's ids and offsets go up first (one copy for every table).
+    if (catchup) w.host_link_bytes = t.next_lookups * kI + (s.dense.batch + 1) * kI;
     w += lazy_settle(catchup ? t.next_unique : t.rows, t.owed, settle_draws(t, cfg), s.dense.dim, gaussian(cfg));
     return w;
   });
