@@ -1,3 +1,4 @@
+#include "sim/preset_json.hpp"
 #include "sim/cluster.hpp"
 
 #include <algorithm>
@@ -217,28 +218,11 @@ void set_nodes(ClusterProfile& c, int64_t nodes) {
   c.nodes = nodes;
 }
 
-std::vector<std::string> cluster_preset_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, text] : builtin_cluster_presets()) names.push_back(name);
-  return names;
-}
+std::vector<std::string> cluster_preset_names() { return preset_names(builtin_cluster_presets()); }
 
 ClusterProfile load_cluster_profile(const std::string& name_or_file) {
-  const auto& presets = builtin_cluster_presets();
-  if (const auto it = presets.find(name_or_file); it != presets.end()) {
-    const std::string file = "configs/clusters/" + name_or_file + ".json";
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(it->second);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(fmt::format("{}: built-in preset is not valid JSON: {}", file, e.what()));
-    }
-    return parse_cluster_profile(j, file);
-  }
-  if (name_or_file.empty() || !file_exists(name_or_file))
-    throw InputError(fmt::format("--cluster {}: neither a preset{} ({}) nor an existing file", name_or_file,
-                                 did_you_mean(name_or_file, cluster_preset_names()), join(cluster_preset_names())));
-  return parse_cluster_profile(parse_json_file(name_or_file), name_or_file);
+  const PresetJson p = preset_or_file_json(builtin_cluster_presets(), "clusters", "--cluster", name_or_file);
+  return parse_cluster_profile(p.json, p.file);
 }
 
 }  // namespace privrec::sim

@@ -12,6 +12,7 @@
 #include "models/kernel_work/kernel_work.hpp"
 #include "models/stage.hpp"
 #include "models/suggest.hpp"
+#include "sim/preset_json.hpp"
 
 namespace privrec::sim {
 
@@ -174,6 +175,40 @@ double random_GBps_at(const std::vector<std::pair<double, double>>& m, double fa
   return m[i - 1].second + f * (m[i].second - m[i - 1].second);
 }
 
+void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& efficiency, StageMap& fixed_ms,
+                      StageMap& bag_ns, StageMap& launch_us) {
+  // key, the map, what a value must be, its check
+  struct Kind {
+    const char* key;
+    StageMap* map;
+    const char* expected;
+    bool (*ok)(double);
+  };
+  const Kind kinds[] = {
+      {"stage_efficiency", &efficiency, "a positive factor", [](double v) { return v > 0; }},
+      {"stage_fixed_ms", &fixed_ms, "a number of ms >= 0", [](double v) { return v >= 0; }},
+      {"stage_bag_ns", &bag_ns, "ns per bag, 0 .. 1e6", [](double v) { return v >= 0 && v <= 1e6; }},
+      {"stage_launch_us", &launch_us, "us per launch, 0 .. 1e6", [](double v) { return v >= 0 && v <= 1e6; }}};
+  for (const Kind& k : kinds) {
+    if (!r.has(k.key)) continue;
+    const nlohmann::json& m = r.required_object(k.key, "an object {\"stage\": value, ...}");
+    for (const auto& [name, v] : m.items()) {
+      const std::string path = r.key_path(k.key) + "." + name;
+      parse_stage_name(name, file, path);
+      if (!v.is_number() || !k.ok(v.get<double>())) throw config_error(file, path, json_value_text(v), k.expected);
+      (*k.map)[name] = v.get<double>();
+    }
+  }
+}
+
+void stage_maps_json(nlohmann::json& j, const StageMap& efficiency, const StageMap& fixed_ms, const StageMap& bag_ns,
+                     const StageMap& launch_us) {
+  if (!efficiency.empty()) j["stage_efficiency"] = efficiency;
+  if (!fixed_ms.empty()) j["stage_fixed_ms"] = fixed_ms;
+  if (!bag_ns.empty()) j["stage_bag_ns"] = bag_ns;
+  if (!launch_us.empty()) j["stage_launch_us"] = launch_us;
+}
+
 HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::string& file) {
   if (!j.is_object()) throw config_error(file, "(top level)", json_value_text(j), "a JSON object");
   JsonObjectReader r(j, file, "");
@@ -189,8 +224,11 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
     throw config_error(file, r.key_path("tables_in"), h.tables_in, "\"device\" or \"host\"");
   h.kernels = r.required_string("kernels");
   const std::vector<std::string> families = kernel_work_families();
-  if (std::find(families.begin(), families.end(), h.kernels) == families.end())
-    throw config_error(file, r.key_path("kernels"), h.kernels, "the kernels it models: \"cpu\" or \"cuda\"");
+  if (std::find(families.begin(), families.end(), h.kernels) == families.end()) {
+    std::string known;
+    for (const std::string& f : families) known += (known.empty() ? "" : ", ") + f;
+    throw config_error(file, r.key_path("kernels"), h.kernels, "the kernels it models: one of " + known);
+  }
   h.device = parse_processor(r.required_object("device"), file, r.key_path("device"));
   // A host needs a link; a link alone is the one the device's batch comes up over (a measured GPU
   // profile: the host's own figures are not measured).
@@ -203,44 +241,7 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
     l.reject_unknown_keys();
   }
   if (r.has("device_cache")) h.device_cache = parse_device_cache(r, h);
-  if (r.has("stage_efficiency")) {
-    const nlohmann::json& m = r.required_object("stage_efficiency", "an object {\"stage\": factor, ...}");
-    for (const auto& [k, v] : m.items()) {
-      const std::string path = r.key_path("stage_efficiency") + "." + k;
-      parse_stage_name(k, file, path);
-      if (!v.is_number() || !(v.get<double>() > 0)) throw config_error(file, path, json_value_text(v), "a positive factor");
-      h.stage_efficiency[k] = v.get<double>();
-    }
-  }
-  if (r.has("stage_fixed_ms")) {
-    const nlohmann::json& m = r.required_object("stage_fixed_ms", "an object {\"stage\": ms, ...}");
-    for (const auto& [k, v] : m.items()) {
-      const std::string path = r.key_path("stage_fixed_ms") + "." + k;
-      parse_stage_name(k, file, path);
-      if (!v.is_number() || !(v.get<double>() >= 0)) throw config_error(file, path, json_value_text(v), "a number of ms >= 0");
-      h.stage_fixed_ms[k] = v.get<double>();
-    }
-  }
-  if (r.has("stage_bag_ns")) {
-    const nlohmann::json& m = r.required_object("stage_bag_ns", "an object {\"stage\": ns per bag, ...}");
-    for (const auto& [k, v] : m.items()) {
-      const std::string path = r.key_path("stage_bag_ns") + "." + k;
-      parse_stage_name(k, file, path);
-      if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1e6))
-        throw config_error(file, path, json_value_text(v), "ns per bag, 0 .. 1e6");
-      h.stage_bag_ns[k] = v.get<double>();
-    }
-  }
-  if (r.has("stage_launch_us")) {
-    const nlohmann::json& m = r.required_object("stage_launch_us", "an object {\"stage\": us per launch, ...}");
-    for (const auto& [k, v] : m.items()) {
-      const std::string path = r.key_path("stage_launch_us") + "." + k;
-      parse_stage_name(k, file, path);
-      if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1e6))
-        throw config_error(file, path, json_value_text(v), "us per launch, 0 .. 1e6");
-      h.stage_launch_us[k] = v.get<double>();
-    }
-  }
+  parse_stage_maps(r, file, h.stage_efficiency, h.stage_fixed_ms, h.stage_bag_ns, h.stage_launch_us);
   r.reject_unknown_keys();
   return h;
 }
@@ -251,10 +252,7 @@ nlohmann::json HardwareProfile::to_json() const {
   if (host) j["host"] = processor_json(*host);
   if (host || link_GBps > 0) j["link"] = {{"GBps", link_GBps}, {"latency_us", link_latency_us}};
   if (device_cache) j["device_cache"] = {{"capacity_GB", device_cache->capacity_GB}, {"policy", device_cache->policy}};
-  if (!stage_efficiency.empty()) j["stage_efficiency"] = stage_efficiency;
-  if (!stage_fixed_ms.empty()) j["stage_fixed_ms"] = stage_fixed_ms;
-  if (!stage_bag_ns.empty()) j["stage_bag_ns"] = stage_bag_ns;
-  if (!stage_launch_us.empty()) j["stage_launch_us"] = stage_launch_us;
+  stage_maps_json(j, stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us);
   return j;
 }
 
@@ -287,31 +285,11 @@ void apply_placement(HardwareProfile& h, const std::string& tables_in, double ca
   }
 }
 
-std::vector<std::string> hardware_preset_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, text] : builtin_hardware_presets()) names.push_back(name);
-  return names;
-}
+std::vector<std::string> hardware_preset_names() { return preset_names(builtin_hardware_presets()); }
 
 HardwareProfile load_hardware_profile(const std::string& name_or_file) {
-  const auto& presets = builtin_hardware_presets();
-  if (const auto it = presets.find(name_or_file); it != presets.end()) {
-    const std::string file = "configs/hardware/" + name_or_file + ".json";
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(it->second);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(fmt::format("{}: built-in preset is not valid JSON: {}", file, e.what()));
-    }
-    return parse_hardware_profile(j, file);
-  }
-  if (!std::filesystem::exists(name_or_file)) {
-    std::string known;
-    for (const auto& n : hardware_preset_names()) known += (known.empty() ? "" : ", ") + n;
-    throw InputError(fmt::format("--hardware {}: neither a preset{} ({}) nor an existing file", name_or_file,
-                                 did_you_mean(name_or_file, hardware_preset_names()), known));
-  }
-  return parse_hardware_profile(parse_json_file(name_or_file), name_or_file);
+  const PresetJson p = preset_or_file_json(builtin_hardware_presets(), "hardware", "--hardware", name_or_file);
+  return parse_hardware_profile(p.json, p.file);
 }
 
 }  // namespace privrec::sim

@@ -10,6 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+namespace privrec {
+class JsonObjectReader;
+}
+
 namespace privrec::sim {
 
 // Row-random bandwidth as a function of the row size: measured points (ascending row bytes),
@@ -95,6 +99,12 @@ struct HardwareProfile {
   // launch_overhead_us: what a chain of short kernels costs each (their ramp and drain), where the
   // stage's cases need it. 0 for a stage not listed.
   std::map<std::string, double> stage_launch_us;
+  // The implementation modeled on this hardware (sim/implementation_profile.hpp): "fused" (the
+  // kernels of `kernels`, the profile as written) unless one was applied, and whether it keeps a
+  // materialized noise tensor beside the tables (the framework way's dpsgd). Not written to JSON:
+  // a run's output names its implementation beside the profile.
+  std::string implementation = "fused";
+  bool materialized_noise = false;
 
   // Where the table stages run: the host for host tables, unless a device cache serves them.
   bool table_stages_on_host() const { return tables_in == "host" && !device_cache; }
@@ -108,6 +118,15 @@ struct HardwareProfile {
 // the file, key, value and what was expected.
 HardwareProfile load_hardware_profile(const std::string& name_or_file);
 HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::string& file);
+
+// The calibrated per-stage maps (stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us)
+// that a hardware profile and an implementation profile may carry: read from `r` where present
+// (InputError naming file, key and value), written to `j` where not empty.
+using StageMap = std::map<std::string, double>;
+void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& efficiency, StageMap& fixed_ms,
+                      StageMap& bag_ns, StageMap& launch_us);
+void stage_maps_json(nlohmann::json& j, const StageMap& efficiency, const StageMap& fixed_ms, const StageMap& bag_ns,
+                     const StageMap& launch_us);
 // A placement given on the command line: `tables_in` "device" or "host" (empty: the profile's),
 // a device cache of `cache_GB` (NaN: the profile's; 0: none; negative: refused) with `policy` ("lru", "lfu"; empty:
 // the profile's or lru). Throws InputError naming the flag when the profile cannot do it (host

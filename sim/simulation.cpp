@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "models/config_error.hpp"
+#include "models/kernel_work/framework_work.hpp"
 #include "sim/analytic_model.hpp"
 #include "sim/row_traffic.hpp"
 #include "sim/work_model.hpp"
@@ -63,6 +64,13 @@ SimReport build_report(const Workload& w, const HardwareProfile& h, int64_t step
   return r;
 }
 
+// The implementation's noise beside the tables counts against the memory that holds them.
+void account_noise(SimReport& r, const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h) {
+  if (!h.materialized_noise) return;
+  r.noise_GB = static_cast<double>(framework_work::materialized_noise_bytes(plan_of(cfg.kind), w.table_bytes())) / 1e9;
+  r.tables_fit = r.table_GB + r.noise_GB <= h.table_memory().memory_GB;
+}
+
 void check_steps(int64_t steps) {
   if (steps < 1) throw InputError(fmt::format("--steps {}: expected at least 1", steps));
 }
@@ -95,6 +103,7 @@ SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSou
   SimReport r = build_report(w, h, steps, acc, setup, model.finish(steps),
                              [&](Stage s, const WorkCounters& work) { return rows.split(s, work); });
   r.row_traffic = rows.to_json();
+  account_noise(r, w, cfg, h);
   return r;
 }
 
@@ -108,10 +117,12 @@ SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const
   for (int64_t t = first_counted_step; t <= steps; ++t) acc.add(model.work_of(expected.step(t, t < steps), t < steps));
   const std::vector<MemoryLevel> levels = table_row_levels(h);
   const Plan& plan = plan_of(cfg.kind);
-  return build_report(w, h, steps, acc, model.work_of_setup(expected.setup(steps)),
-                      model.work_of_finish(expected.flush(steps)), [&](Stage s, const WorkCounters& work) {
-                        return analytic_split(w, plan, levels, s, work);
-                      });
+  SimReport r = build_report(w, h, steps, acc, model.work_of_setup(expected.setup(steps)),
+                             model.work_of_finish(expected.flush(steps)), [&](Stage s, const WorkCounters& work) {
+                               return analytic_split(w, plan, levels, s, work);
+                             });
+  account_noise(r, w, cfg, h);
+  return r;
 }
 
 }  // namespace privrec::sim

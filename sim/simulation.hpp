@@ -31,7 +31,8 @@ struct SimReport {
   int64_t batch_size = 0;
   int64_t steps = 0;
   double table_GB = 0;
-  bool tables_fit = true;  // table bytes within the table side's memory_GB
+  bool tables_fit = true;  // table bytes (and materialized noise) within the table side's memory_GB
+  double noise_GB = 0;     // noise the implementation keeps beside the tables (the framework way's dpsgd)
   // Where table rows are served from: the levels, the analysis' sample rate, and per stage the
   // cumulative hit rate at each level with its sampling error (null: no table stage).
   nlohmann::json row_traffic;

@@ -19,13 +19,6 @@
 namespace privrec::cli {
 
 namespace {
-std::string utc_now() {
-  char date[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return date;
-}
-
 // One node of `ranks` devices that split the profile's processor, linked by MPI.
 sim::ClusterProfile shape_of(const std::string& name, const sim::HardwareProfile& h, int ranks) {
   sim::ClusterProfile c;

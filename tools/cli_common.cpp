@@ -208,6 +208,13 @@ void write_text_file(const std::string& path, const std::string& text) {
   });
 }
 
+std::string utc_now() {
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return date;
+}
+
 nlohmann::json machine_json() {
   std::string cpu = "unknown";
   std::ifstream in("/proc/cpuinfo");
@@ -301,6 +308,18 @@ void PlacementFlags::apply(sim::HardwareProfile& h) const {
     throw InputError(fmt::format("--device-cache {}: expected a size in GB >= 0", cache_GB));
   sim::apply_placement(h, tables_in, std::isnan(cache_GB) ? -1.0 : cache_GB, policy);
 }
+
+void ImplementationFlags::add_to(po::options_description& o) {
+  std::string presets;
+  for (const auto& n : sim::implementation_preset_names()) presets += (presets.empty() ? "" : ", ") + n;
+  o.add_options()("implementation", po::value(&implementation)->default_value(implementation),
+                  ("how the algorithms are implemented: a preset (" + presets +
+                   "; configs/implementations/) or a JSON file; framework: PyTorch operators as the LazyDP paper's code "
+                   "calls them, with dpsgd's dense noise materialized beside the tables")
+                      .c_str());
+}
+
+sim::ImplementationProfile ImplementationFlags::resolve() const { return sim::load_implementation_profile(implementation); }
 
 void ClusterFlags::add_to(po::options_description& o) {
   std::string presets;

@@ -14,6 +14,7 @@
 #include "kernels/mpi/shard_layout.hpp"
 #include "sim/cluster.hpp"
 #include "sim/hardware_profile.hpp"
+#include "sim/implementation_profile.hpp"
 #include "models/privacy/privacy_budget.hpp"
 #include "models/workload.hpp"
 #include "traces/trace_source.hpp"
@@ -80,6 +81,14 @@ struct PlacementFlags {
   void apply(sim::HardwareProfile& h) const;  // InputError naming the flag
 };
 
+// --implementation: how the algorithms are implemented on the modeled hardware (simulate, compare):
+// fused (privrec's kernels, the default) or framework (the framework way), a preset or a file.
+struct ImplementationFlags {
+  std::string implementation = "fused";
+  void add_to(po::options_description& o);
+  sim::ImplementationProfile resolve() const;  // InputError naming the flag
+};
+
 // --cluster, --nodes, --sharding, --price-per-device-hour: the scale-out model (simulate, sweep).
 struct ClusterFlags {
   std::string cluster, sharding = "auto";
@@ -127,6 +136,8 @@ void require_batches_fit(const Workload& w, int count, const std::string& what);
 void check_output(const std::string& path, bool force);
 void write_text_file(const std::string& path, const std::string& text);
 nlohmann::json machine_json();
+// Now, as provenance writes dates: "2026-11-29T23:05:05Z".
+std::string utc_now();
 using privrec::human_bytes;  // "12.3 MB" (models/human_bytes.hpp)
 
 // --sharding of train and compare: it needs the ranks mpirun starts, and the ranks need it (else

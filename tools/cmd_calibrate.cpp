@@ -16,6 +16,7 @@
 #include "models/sample_stats.hpp"
 #include "sim/calibration.hpp"
 #include "tools/case_list.hpp"
+#include "tools/calibrate_framework.hpp"
 #include "tools/calibrate_network.hpp"
 #include "tools/cli_common.hpp"
 #include "tools/compare_run.hpp"
@@ -211,9 +212,6 @@ sim::StageFit run_cases(const Backend& b, const std::vector<Case>& cases, const 
 nlohmann::json provenance(const Backend& b, const BackendRates& r, const std::optional<sim::LevelFit>& levels,
                           const sim::StageFit& fit, const sim::ProcessorProfile& full, const std::string& cases_path,
                           const std::vector<Case>& cases, const std::string& command) {
-  char date[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   nlohmann::json case_labels = nlohmann::json::array();
   for (const auto& c : cases) case_labels.push_back(c.label());
   const std::string rates_method =
@@ -243,7 +241,7 @@ nlohmann::json provenance(const Backend& b, const BackendRates& r, const std::op
   machine.update(b.device_json());  // the GPU, where there is one
   nlohmann::json p = {{"source", "measured"},
                       {"machine", machine},
-                      {"date", date},
+                      {"date", utc_now()},
                       {"command", command},
                       {"git_revision", git_revision()},
                       {"calibration_cases_file", cases_path},
@@ -287,6 +285,7 @@ void refuse_with_benchmarks_only(const po::variables_map& vm) {
 int cmd_calibrate(int argc, char** argv) {
   po::options_description opts("privrec calibrate options");
   std::string backend = kDefaultBackend, out_path, name, cases_path = find_backend(backend).calibration_cases;
+  std::string implementation = "fused", python = "/usr/bin/python3";
   uint64_t seed = 1;
   int64_t repeats = 2;
   const std::string cases_help = "calibration cases (never the validation cases; default: the backend's, " +
@@ -302,7 +301,13 @@ int cmd_calibrate(int argc, char** argv) {
     ("force", "overwrite an existing profile")
     ("network", "under mpirun: time the all-to-all and all-reduce between the ranks and write a cluster profile "
                 "(configs/clusters/NAME.json) whose link is fitted to them; --hardware names the ranks' processor")
-    ("hardware", po::value<std::string>(), "with --network: the hardware profile the ranks split (default: the backend's measured profile)")
+    ("hardware", po::value<std::string>(), "with --network: the hardware profile the ranks split; with --implementation "
+                                           "framework: the one the peer's cases are modeled on (default: the backend's measured profile)")
+    ("implementation", po::value(&implementation)->default_value(implementation),
+     "fused: this machine's hardware profile (microbenchmarks, then privrec's kernels on the cases); framework: run the "
+     "PyTorch peer on configs/validation/framework_calibration_cases.json and write an implementation profile "
+     "(configs/implementations/NAME.json)")
+    ("python", po::value(&python)->default_value(python), "with --implementation framework: the Python that imports torch")
     ("benchmarks-only", "only the microbenchmarks and the cache fit: print the footprint curve and the fitted levels, "
                         "run no case, write nothing")
     ("quiet,q", "no progress on stderr");
@@ -332,7 +337,25 @@ int cmd_calibrate(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) n.command += std::string(" ") + argv[i];
     return calibrate_network(n);
   }
-  if (vm.count("hardware")) throw InputError("--hardware: used with --network only");
+  if (implementation != "fused") {
+    if (implementation != "framework")
+      throw InputError("--implementation " + implementation + ": calibrate fits fused (a hardware profile) or framework");
+    if (!b.runs_on_host) throw InputError("--implementation framework: the PyTorch peer runs on the CPU (--backend cpu)");
+    if (benchmarks_only) throw InputError("--benchmarks-only: not with --implementation framework");
+    if (out_path.empty()) throw InputError("--out: required (the implementation profile to write)");
+    FrameworkCalibration f;
+    f.out = out_path;
+    f.name = name.empty() ? std::filesystem::path(out_path).stem().string() : name;
+    f.hardware = vm.count("hardware") ? vm["hardware"].as<std::string>() : b.measured_profile;
+    f.cases = vm["cases"].defaulted() ? std::string("configs/validation/framework_calibration_cases.json") : cases_path;
+    f.python = python, f.seed = seed, f.force = vm.count("force") > 0, f.quiet = quiet;
+    f.repeats = static_cast<int>(vm["repeats"].defaulted() ? 1 : repeats);
+    if (f.repeats < 1 || f.repeats > 100) throw InputError(fmt::format("--repeats {}: expected 1 .. 100", repeats));
+    f.command = "privrec";
+    for (int i = 0; i < argc; ++i) f.command += std::string(" ") + argv[i];
+    return calibrate_framework(f);
+  }
+  if (vm.count("hardware")) throw InputError("--hardware: used with --network or --implementation framework only");
   if (vm["cases"].defaulted()) cases_path = b.calibration_cases;
   if (benchmarks_only) refuse_with_benchmarks_only(vm);
   if (repeats < 1 || repeats > 100) throw InputError(fmt::format("--repeats {}: expected 1 .. 100", repeats));

@@ -77,6 +77,58 @@ int compare_sharded_run(const po::variables_map& vm, const std::string& sharding
   if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
   return 0;
 }
+// The comparison as CSV: a row per stage, then end to end.
+std::string comparison_csv(const Comparison& c) {
+  std::string csv = "stage,measured_ms,modeled_ms,error_pct,bound\n";
+  for (const auto& s : c.stages)
+    csv += fmt::format("{},{},{},{},{}\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
+                       sim::bound_name(s.modeled.bound));
+  csv += fmt::format("end_to_end,{},{},{},\n", c.measured_step_ms, c.modeled_step_ms, c.error_pct);
+  return csv;
+}
+
+// --implementation framework: the PyTorch peer measured (on the CPU), the framework
+// implementation modeled on the same hardware profile.
+int compare_framework_run(const po::variables_map& vm, const sim::ImplementationProfile& impl, const std::string& python,
+                          const Backend& backend, sim::HardwareProfile hw, const Workload& w, const AlgorithmConfig& cfg,
+                          const TraceSource& trace, const OutputFlags& out, const RunFlags& run, bool quiet) {
+  if (!backend.runs_on_host) throw InputError("--implementation " + impl.name + ": the PyTorch peer runs on the CPU (--backend cpu)");
+  if (!run.trace.empty()) throw InputError("--trace: the PyTorch peer draws its own uniform ids; it takes no trace");
+  // The probe describes this machine's processor: only for a profile measured on it.
+  const bool this_machine = hw.kernels == backend.kernel_family && hw.provenance.value("source", "") == "measured";
+  std::optional<sim::HardwareProfile> probed = this_machine ? with_rates_now(backend, hw) : std::nullopt;
+  if (probed) sim::apply_implementation(*probed, impl);
+  sim::apply_implementation(hw, impl);
+  const bool now = vm["rates"].as<std::string>() == "now" && probed;
+  if (!quiet)
+    std::fprintf(stderr, "[privrec] measuring %s (%s of tables, batch %lld), %s, the framework way (PyTorch peer); modeling "
+                 "on %s with the %s implementation\n", w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
+                 static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str(), impl.name.c_str());
+  const Comparison c = compare_framework_peer(python, w, cfg, trace, now ? *probed : hw, run.steps, run.warmup, !quiet);
+  std::printf("privrec compare: %s (%s of tables, batch %lld), %s, measured the framework way (PyTorch peer on the CPU), "
+              "modeled on %s with the %s implementation\n", w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
+              static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str(), impl.name.c_str());
+  print_comparison(c);
+  nlohmann::json j = c.to_json();
+  j["rates"] = now ? "now" : "profile";
+  if (probed) {
+    const Comparison other = remodel(c, w, cfg, trace, now ? hw : *probed, run.steps, run.warmup);
+    std::printf("%s: modeled %.3f ms, %.1f%%\n",
+                now ? "at the profile's own rates (--rates profile)" : "at the rates probed right before the run (--rates now)",
+                other.modeled_step_ms, other.error_pct);
+    j["rates_now"] = rates_json(probed->device);
+    j[now ? "profile_rates" : "at_rates_now"] = other.to_json();
+  }
+  j["command"] = "compare";
+  j["backend"] = "pytorch-cpu";
+  j["implementation"] = impl.to_json();
+  j["hardware"] = hw.to_json();
+  add_run_json(j, w, cfg, run.seed, run.steps, run.warmup, trace);
+  if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
+  if (!out.csv.empty()) write_text_file(out.csv, comparison_csv(c));
+  return 0;
+}
+
 }  // namespace
 
 int cmd_compare(int argc, char** argv) {
@@ -84,6 +136,8 @@ int cmd_compare(int argc, char** argv) {
   WorkloadFlags wf;
   AlgorithmFlags af;
   RunFlags run;
+  ImplementationFlags impl_flags;
+  std::string python = "/usr/bin/python3";
   std::string hardware = find_backend(run.backend).model_profile;  // the default backend's
   std::string rates = "profile", sharding, cluster = "cpu-epyc-2c-mpi2";
   opts.add_options()("help,h", "show this help")
@@ -96,6 +150,9 @@ int cmd_compare(int argc, char** argv) {
      "profile: model at the profile's rates as written; now: at the rates a half-second probe measures right "
      "before the run. Either way, when the profile was measured on this backend's processor and that processor is "
      "shared (the CPU, whose bandwidth drifts up to 2x within minutes), the other is reported on a last line");
+  impl_flags.add_to(opts);
+  opts.add_options()("python", po::value(&python)->default_value(python),
+                     "with --implementation framework: the Python that runs the PyTorch peer (must import torch)");
   run.add_to(opts);
   OutputFlags out;
   out.add_to(opts);
@@ -116,8 +173,9 @@ int cmd_compare(int argc, char** argv) {
   const std::string& trace_path = run.trace;
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);
   // Each backend has its own default profile (the GPU's is the H100 preset).
-  const sim::HardwareProfile hw =
-      sim::load_hardware_profile(vm["hardware"].defaulted() ? backend.model_profile : hardware);
+  sim::HardwareProfile hw = sim::load_hardware_profile(vm["hardware"].defaulted() ? backend.model_profile : hardware);
+  const sim::ImplementationProfile impl = impl_flags.resolve();
+  const bool framework = !impl.kernels.empty();
   wf.finish(vm);
   Workload w = wf.resolve();
   const AlgorithmConfig cfg = af.resolve(seed);
@@ -126,6 +184,7 @@ int cmd_compare(int argc, char** argv) {
   if (!sharding.empty() || mpi::launched_ranks() > 1)
     return compare_sharded_run(vm, sharding, cluster, run.backend, w, cfg, *trace, out, steps, warmup, seed, quiet);
   if (!vm["cluster"].defaulted()) throw InputError("--cluster: used with --sharding only");
+  if (framework) return compare_framework_run(vm, impl, python, backend, hw, w, cfg, *trace, out, run, quiet);
   require_fits(backend, w, cfg);
   if (!quiet)
     std::fprintf(stderr, "[privrec] measuring %s (%s of tables, batch %lld), %s on the %s; modeling on %s\n",
@@ -160,14 +219,7 @@ int cmd_compare(int argc, char** argv) {
   j["hardware"] = hw.to_json();
   add_run_json(j, w, cfg, seed, steps, warmup, *trace);
   if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
-  if (!out.csv.empty()) {
-    std::string csv = "stage,measured_ms,modeled_ms,error_pct,bound\n";
-    for (const auto& s : c.stages)
-      csv += fmt::format("{},{},{},{},{}\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
-                         sim::bound_name(s.modeled.bound));
-    csv += fmt::format("end_to_end,{},{},{},\n", c.measured_step_ms, c.modeled_step_ms, c.error_pct);
-    write_text_file(out.csv, csv);
-  }
+  if (!out.csv.empty()) write_text_file(out.csv, comparison_csv(c));
   return 0;
 }
 

@@ -208,6 +208,7 @@ int cmd_simulate(int argc, char** argv) {
   AlgorithmFlags af;
   PrivacyFlags pf;
   PlacementFlags place;
+  ImplementationFlags impl_flags;
   ClusterFlags cf;
   double sample_rate = 0;
   std::string hardware = "h100-sxm", trace_path, trace_out;
@@ -228,6 +229,7 @@ int cmd_simulate(int argc, char** argv) {
   af.add_to(opts);
   pf.add_to(opts);
   place.add_to(opts);
+  impl_flags.add_to(opts);
   cf.add_to(opts);
   po::variables_map vm;
   std::string presets;
@@ -247,6 +249,10 @@ int cmd_simulate(int argc, char** argv) {
     throw InputError("--cluster: the scale-out model is analytic; it takes no --trace, --sample-rate or --trace-out");
   sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   place.apply(cluster ? cluster->device : hw);
+  const sim::ImplementationProfile impl = impl_flags.resolve();
+  if (cluster && !impl.kernels.empty())
+    throw InputError("--implementation " + impl.name + ": the scale-out model (--cluster) models privrec's kernels only");
+  sim::apply_implementation(hw, impl);
   const double price = cf.price_of(vm, cluster ? &*cluster : nullptr);
   if (vm.count("sample-rate") && !(sample_rate >= 1e-4 && sample_rate <= 1))
     throw InputError(fmt::format("--sample-rate {}: expected a share in [0.0001, 1]", sample_rate));
@@ -283,18 +289,21 @@ int cmd_simulate(int argc, char** argv) {
   const sim::SimReport rep = analytic ? sim::simulate_analytic(w, cfg, hw, steps)
                                       : sim::simulate(w, cfg, *trace, hw, steps, progress, 1, sample_rate);
   if (!rep.tables_fit && !quiet)
-    std::fprintf(stderr, "[privrec] note: %.1f GB of tables exceed %s's %.0f GB of %s memory; the prediction assumes it were large enough\n",
-                 rep.table_GB, hw.name.c_str(), hw.table_memory().memory_GB, hw.tables_in.c_str());
+    std::fprintf(stderr, "[privrec] note: %.1f GB of tables%s exceed %s's %.0f GB of %s memory; the prediction assumes it were large enough\n",
+                 rep.table_GB + rep.noise_GB,
+                 rep.noise_GB > 0 ? fmt::format(" and their materialized noise ({:.1f} GB, --implementation {})", rep.noise_GB, impl.name).c_str() : "",
+                 hw.name.c_str(), hw.table_memory().memory_GB, hw.tables_in.c_str());
 
   const std::string placement =
       hw.tables_in + " memory" +
       (hw.device_cache ? fmt::format(", {:g} GB {} cache in device memory", hw.device_cache->capacity_GB, hw.device_cache->policy) : "");
   const std::string seed_text = analytic ? "" : fmt::format(", seed {}", seed);  // the analytic model draws nothing
-  std::printf("privrec simulate (%s): %s (%s of tables, batch %lld), %s, on %s (tables in %s), %lld steps%s\n",
+  std::printf("privrec simulate (%s): %s (%s of tables, batch %lld), %s, on %s (tables in %s)%s, %lld steps%s\n",
               analytic ? "analytic" : "trace-driven",
               w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
               static_cast<long long>(rep.batch_size), algorithm_info(cfg.kind).name, hw.name.c_str(),
-              placement.c_str(), static_cast<long long>(steps), seed_text.c_str());
+              placement.c_str(), impl.name == "fused" ? "" : (", the " + impl.name + " implementation").c_str(),
+              static_cast<long long>(steps), seed_text.c_str());
   std::printf("%-16s %10s %9s %11s %11s  %-9s %9s %9s %9s %9s %9s %9s\n", "stage", "ms/step", "share", "read", "written", "bound",
               "mem ms", "flop ms", "sort ms", "rng ms", "ovh ms", "link ms");
   for (const auto& s : rep.stages) print_row(s, rep.step_ms, "");
@@ -321,6 +330,8 @@ int cmd_simulate(int argc, char** argv) {
   j["batch_size"] = rep.batch_size;
   j["table_GB"] = rep.table_GB;
   j["tables_fit_in_memory"] = rep.tables_fit;
+  j["implementation"] = impl.to_json();
+  j["materialized_noise_GB"] = rep.noise_GB;
   j["throughput_examples_per_s"] = rep.throughput_examples_per_s;
   j["step_ms"] = rep.step_ms;
   j["row_traffic"] = rep.row_traffic;

@@ -2,9 +2,18 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kernels/mpi/sharded_training.hpp"
 #include "kernels/training_run.hpp"
+#include "models/config_error.hpp"
+#include "models/json_reader.hpp"
 #include "sim/scale_out.hpp"
 #include "sim/calibration.hpp"
 #include "sim/error_metrics.hpp"
@@ -80,6 +89,65 @@ Comparison compare(const Backend& backend, const Workload& w, const AlgorithmCon
                    const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress) {
   return measure_and_model(backend.train(w, cfg, trace, options(steps, warmup, progress)), w, cfg, trace, h, steps,
                            warmup);
+}
+
+namespace {
+// Runs `command` (a shell line); its exit status, or 128 + the signal that ended it.
+int run_shell(const std::string& command) {
+  const int rc = std::system(command.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : WIFSIGNALED(rc) ? 128 + WTERMSIG(rc) : 1;
+}
+
+// The peer's stages (name, ms_per_step) and step median from the JSON it wrote.
+std::vector<std::pair<Stage, double>> peer_stages(const nlohmann::json& j, const std::string& file, double& step_ms) {
+  std::vector<std::pair<Stage, double>> measured;
+  try {
+    step_ms = j.at("step_ms").at("median").get<double>();
+    for (const auto& s : j.at("stages")) measured.emplace_back(parse_stage(s.at("name").get<std::string>()),
+                                                               s.at("ms_per_step").get<double>());
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(file + ": not what the peer writes (" + e.what() + ")");
+  }
+  return measured;
+}
+}  // namespace
+
+Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,
+                                  const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps,
+                                  int64_t warmup, bool progress, double* dispatch_us) {
+  namespace fs = std::filesystem;
+  const fs::path script = fs::path(PRIVREC_SOURCE_DIR) / "tools/peers/torch_cpu_peer.py";
+  if (!fs::is_regular_file(script)) throw InputError("--implementation framework: the peer " + script.string() + " is missing");
+  if (run_shell("'" + python + "' -c 'import torch' > /dev/null 2>&1") != 0)
+    throw InputError("--python " + python + ": cannot import torch (the framework peer needs PyTorch: apt-get install python3-torch)");
+  const fs::path dir = fs::temp_directory_path() / fmt::format("privrec-peer-{}", static_cast<long>(::getpid()));
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path d;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  } cleanup{dir};
+  const fs::path like = dir / "like.json", out = dir / "peer.json";
+  std::ofstream(like) << nlohmann::json{{"workload", w.to_json()}, {"algorithm", cfg.to_json()}}.dump() << "\n";
+  const std::string command =
+      fmt::format("'{}' '{}' --like '{}' --steps {} --warmup {} --json '{}'{}", python, script.string(), like.string(),
+                  steps, warmup, out.string(), progress ? "" : " > /dev/null 2>&1");
+  const int code = run_shell(command);
+  if (code == 130 || code == 143) {  // Ctrl-C reached the peer too (system() shielded this process): end as it did
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    std::fprintf(stderr, "privrec compare: interrupted\n");
+    std::exit(code);
+  }
+  if (code == 2) throw InputError("--implementation framework: the PyTorch peer refused this case (its message is above)");
+  if (code != 0) throw std::runtime_error(fmt::format("the PyTorch peer failed (exit {}): {}", code, command));
+  double step_ms = 0;
+  const nlohmann::json peer = parse_json_file(out.string());
+  const std::vector<std::pair<Stage, double>> measured = peer_stages(peer, out.string(), step_ms);
+  if (dispatch_us) *dispatch_us = peer.value("dispatch_us", 0.0);
+  return with_model(measured, step_ms, w.batch_size, w, cfg, trace, h, steps, warmup);
 }
 
 namespace {

@@ -34,6 +34,16 @@ struct Comparison {
 Comparison compare(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                    const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
 
+// The framework way measured instead of privrec's kernels: the PyTorch peer
+// (tools/peers/torch_cpu_peer.py, run by `python`, which must import torch) trains the same workload
+// and algorithm on the CPU, timed per stage in the same vocabulary; `h` (with the framework
+// implementation applied) models it. InputError when the peer refuses the case (it draws uniform
+// ids only) or the interpreter has no PyTorch.
+// `dispatch_us`, when given, gets the peer's measured cost of a framework call that does nothing.
+Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,
+                                  const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps,
+                                  int64_t warmup, bool progress, double* dispatch_us = nullptr);
+
 // A sharded run under mpirun (every rank calls it): the kernels' run over the ranks against the
 // scale-out model on cluster `c` with the same layout, each stage's slowest rank against the
 // model's slowest device. Every rank gets the comparison.

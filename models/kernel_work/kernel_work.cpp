@@ -3,13 +3,15 @@
 #include "models/config_error.hpp"
 #include "models/kernel_work/cpu_work.hpp"
 #include "models/kernel_work/cuda_work.hpp"
+#include "models/kernel_work/framework_work.hpp"
 
 namespace privrec {
 
 namespace {
 // Each backend's family of formulas; adding one is its file and one line here.
 const std::vector<const KernelWork*>& families() {
-  static const std::vector<const KernelWork*> all = {&cpu_work::cpu_kernel_work(), &cuda_work::cuda_kernel_work()};
+  static const std::vector<const KernelWork*> all = {&cpu_work::cpu_kernel_work(), &cuda_work::cuda_kernel_work(),
+                                                      &framework_work::framework_kernel_work()};
   return all;
 }
 }  // namespace

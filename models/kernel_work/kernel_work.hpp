@@ -35,7 +35,8 @@ class KernelWork {
   WorkCounters op(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg) const;
 };
 
-// The families by name: "cpu" (kernels/cpu/) and "cuda" (kernels/cuda/). Throws InputError.
+// The families by name: "cpu" (kernels/cpu/), "cuda" (kernels/cuda/) and "framework" (the
+// framework way, as PyTorch code runs a step: an implementation profile selects it). Throws InputError.
 const KernelWork& kernel_work(const std::string& family);
 std::vector<std::string> kernel_work_families();
 

@@ -2,7 +2,8 @@
 # The framework-way PyTorch peer (tools/peers/torch_cpu_peer.py, issue 16) on the tiny workload: for
 # sgd, dpsgd-f, eana and lazydp it runs on a `privrec train --json` file and writes train-shaped JSON
 # with exactly the stages the framework way has, finite losses; bad input exits 2 naming the key;
-# peer_bench.py --dry-run prints its commands. Skipped (77) where python3 has no torch.
+# peer_bench.py --dry-run prints its commands; `privrec compare --implementation framework` runs it
+# and pairs every stage it timed with the framework model's. Skipped (77) where python3 has no torch.
 set -euo pipefail
 src=$1 bin=$2
 py=python3
@@ -37,8 +38,9 @@ for algo in sgd dpsgd-f eana lazydp; do
 import json, math, sys
 d = json.load(open(sys.argv[1]))
 algo = sys.argv[2]
-want = {"sgd": ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "update.mlp", "update.sparse"]}.get(
-    algo, ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp"])
+dp = ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "dp.norm", "dp.clip", "dp.update", "update.mlp"]
+want = {"sgd": ["fwd.emb", "fwd.mlp", "bwd.mlp", "bwd.emb", "update.mlp", "update.sparse"],
+        "lazydp": [s for s in dp if s != "dp.update"] + ["lazydp.catchup"]}.get(algo, dp)
 got = [s["name"] for s in d["stages"]]
 assert got == want, (algo, got)
 assert all(s["ms_min"] <= s["ms_per_step"] <= s["ms_max"] for s in d["stages"]), d["stages"]
@@ -46,4 +48,23 @@ assert all(math.isfinite(l) for l in d["losses"]) and len(d["losses"]) == 3, d["
 assert d["algorithm"]["name"] == algo and d["implementation"] == "framework"
 PY
 done
-echo "torch_cpu_peer: sgd, dpsgd-f, eana, lazydp ok"
+# The comparison with the framework model: every stage the peer timed has a modeled time, and the
+# JSON names the implementation; a --trace is refused (the peer draws its own ids), exit 2.
+for algo in sgd lazydp; do
+  "$bin/privrec" compare --implementation framework --python "$py" --model tiny --algo "$algo" --steps 3 --warmup 1 -q \
+    --json "$tmp/cmp_$algo.json" >/dev/null
+  "$py" - "$tmp/cmp_$algo.json" "$tmp/peer_$algo.json" <<'PY'
+import json, sys
+c, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert [s["name"] for s in c["stages"]] == [s["name"] for s in p["stages"]], (c["stages"], p["stages"])
+assert all(s["modeled_ms"] > 0 for s in c["stages"]), c["stages"]
+assert c["implementation"]["name"] == "framework" and c["implementation"]["kernels"] == "framework"
+assert c["end_to_end"]["modeled_ms"] > 0 and c["end_to_end"]["measured_ms"] > 0
+PY
+done
+"$bin/privrec" trace gen --model tiny --batches 4 --out "$tmp/t.trace" >/dev/null
+set +e
+"$bin/privrec" compare --implementation framework --python "$py" --model tiny --trace "$tmp/t.trace" -q 2>"$tmp/err"; rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "draws its own uniform ids" "$tmp/err" || { echo "compare --trace: rc $rc"; cat "$tmp/err"; exit 1; }
+echo "torch_cpu_peer: sgd, dpsgd-f, eana, lazydp ok; compare --implementation framework ok"

@@ -1,0 +1,79 @@
+#include "sim/implementation_profile.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "models/config_error.hpp"
+#include "models/json_reader.hpp"
+#include "models/kernel_work/kernel_work.hpp"
+#include "sim/preset_json.hpp"
+
+namespace privrec::sim {
+
+// Generated from configs/implementations/*.json at configure time (sim/CMakeLists.txt).
+const std::map<std::string, std::string>& builtin_implementation_presets();
+
+ImplementationProfile parse_implementation_profile(const nlohmann::json& j, const std::string& file) {
+  if (!j.is_object()) throw config_error(file, "(top level)", json_value_text(j), "an object");
+  JsonObjectReader r(j, file, "");
+  ImplementationProfile p;
+  p.name = r.required_string("name");
+  p.description = r.required_string("description");
+  if (r.has("provenance")) p.provenance = r.required_object("provenance", "an object");
+  if (r.has("kernels")) {
+    p.kernels = r.required_string("kernels");
+    const std::vector<std::string> families = kernel_work_families();
+    if (std::find(families.begin(), families.end(), p.kernels) == families.end()) {
+      std::string known;
+      for (const std::string& f : families) known += (known.empty() ? "" : ", ") + f;
+      throw config_error(file, r.key_path("kernels"), p.kernels, "a kernel family: one of " + known);
+    }
+  }
+  if (r.has("dispatch_us")) {
+    p.dispatch_us = r.required_number("dispatch_us");
+    if (!(p.dispatch_us >= 0 && p.dispatch_us <= 1e6))
+      throw config_error(file, r.key_path("dispatch_us"), json_value_text(j.at("dispatch_us")),
+                         "us per framework call, 0 .. 1e6");
+  }
+  p.materialized_noise = r.optional_bool("materialized_noise").value_or(false);
+  parse_stage_maps(r, file, p.stage_efficiency, p.stage_fixed_ms, p.stage_bag_ns, p.stage_launch_us);
+  r.reject_unknown_keys();
+  return p;
+}
+
+nlohmann::json ImplementationProfile::to_json() const {
+  nlohmann::json j = {{"name", name}, {"description", description}};
+  if (!provenance.is_null()) j["provenance"] = provenance;
+  if (!kernels.empty()) j["kernels"] = kernels;
+  if (dispatch_us > 0) j["dispatch_us"] = dispatch_us;
+  if (materialized_noise) j["materialized_noise"] = true;
+  stage_maps_json(j, stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us);
+  return j;
+}
+
+std::vector<std::string> implementation_preset_names() { return preset_names(builtin_implementation_presets()); }
+
+ImplementationProfile load_implementation_profile(const std::string& name_or_file) {
+  const PresetJson p =
+      preset_or_file_json(builtin_implementation_presets(), "implementations", "--implementation", name_or_file);
+  return parse_implementation_profile(p.json, p.file);
+}
+
+void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl) {
+  h.implementation = impl.name;
+  h.materialized_noise = impl.materialized_noise;
+  if (impl.kernels.empty()) return;
+  h.kernels = impl.kernels;
+  if (impl.dispatch_us > 0) {
+    h.device.launch_overhead_us = impl.dispatch_us;
+    if (h.host) h.host->launch_overhead_us = impl.dispatch_us;
+  }
+  h.stage_efficiency = impl.stage_efficiency;
+  h.stage_fixed_ms = impl.stage_fixed_ms;
+  h.stage_bag_ns = impl.stage_bag_ns;
+  h.stage_launch_us = impl.stage_launch_us;
+}
+
+}  // namespace privrec::sim

@@ -1,0 +1,40 @@
+#pragma once
+// Implementation profiles (configs/implementations/*.json): how the algorithms are implemented,
+// apart from the hardware they run on. "fused" is privrec's own kernels (the hardware profile's
+// kernel family and calibration, as written). "framework" is the framework way (PyTorch code as
+// the LazyDP paper's runs it, REFERENCE.md section 8): its own work formulas (the "framework"
+// family, models/kernel_work/framework_work.hpp), a dispatch overhead per framework call in place
+// of the processors' launch overhead, its own calibrated per-stage factors, and dpsgd's dense
+// noise materialized beside the tables (its memory footprint).
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/hardware_profile.hpp"
+
+namespace privrec::sim {
+
+struct ImplementationProfile {
+  std::string name, description;
+  nlohmann::json provenance;
+  std::string kernels;     // the work formulas' family; "" : the hardware profile's own
+  double dispatch_us = 0;  // per framework call (the launches counter); 0: the processors' launch overhead
+  bool materialized_noise = false;
+  // Calibrated per stage (as a hardware profile's, sim/hardware_profile.hpp); with `kernels` set
+  // they replace the hardware profile's, which describe its own kernels.
+  StageMap stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us;
+  nlohmann::json to_json() const;
+};
+
+// A preset name (configs/implementations/NAME.json, built in) or a JSON file; InputError naming
+// the file, key and value.
+ImplementationProfile load_implementation_profile(const std::string& name_or_file);
+ImplementationProfile parse_implementation_profile(const nlohmann::json& j, const std::string& file);
+std::vector<std::string> implementation_preset_names();
+
+// The hardware profile as the implementation runs on it: its kernel family, dispatch overhead,
+// calibration and footprint (nothing changes for one without `kernels`, such as fused).
+void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl);
+
+}  // namespace privrec::sim

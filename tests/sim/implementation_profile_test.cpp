@@ -1,0 +1,145 @@
+// Implementation profiles (sim/implementation_profile.hpp) and the framework way's work formulas
+// (models/kernel_work/framework_work.hpp): presets load and round-trip, bad files name file, key
+// and value, fused changes nothing, framework swaps the family, the dispatch overhead and the
+// calibration; dpsgd's dense noise is three passes over the table and lives beside it.
+#include <gtest/gtest.h>
+
+#include "models/config_error.hpp"
+#include "models/kernel_work/framework_work.hpp"
+#include "sim/implementation_profile.hpp"
+#include "sim/simulation.hpp"
+#include "tests/test_helpers.hpp"
+
+using namespace privrec;
+using namespace privrec::sim;
+
+namespace {
+std::string error_of(const nlohmann::json& j) {
+  try {
+    parse_implementation_profile(j, "impl.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+// One table of 1000 rows at dim 16; 10 distinct rows in the batch, 7 in the next.
+StepSizes one_table() {
+  StepSizes s;
+  s.dense.batch = 8, s.dense.tables = 1, s.dense.dim = 16;
+  TableSizes t;
+  t.rows = 1000, t.lookups = 12, t.unique_rows = 10, t.next_lookups = 9, t.next_unique = 7;
+  s.tables.push_back(t);
+  return s;
+}
+}  // namespace
+
+TEST(ImplementationProfile, PresetsLoadAndRoundTrip) {
+  for (const std::string& name : implementation_preset_names()) {
+    const ImplementationProfile p = load_implementation_profile(name);
+    EXPECT_EQ(p.name, name);
+    const ImplementationProfile q = parse_implementation_profile(p.to_json(), "again.json");
+    EXPECT_EQ(q.to_json(), p.to_json()) << name;
+  }
+  EXPECT_TRUE(load_implementation_profile("fused").kernels.empty());
+  EXPECT_EQ(load_implementation_profile("framework").kernels, "framework");
+  EXPECT_TRUE(load_implementation_profile("framework").materialized_noise);
+}
+
+TEST(ImplementationProfile, BadFilesNameFileKeyAndValue) {
+  const nlohmann::json good = load_implementation_profile("framework").to_json();
+  auto with = [&](auto change) {
+    nlohmann::json j = good;
+    change(j);
+    return error_of(j);
+  };
+  std::string e = with([](auto& j) { j["kernels"] = "tpu"; });
+  EXPECT_NE(e.find("impl.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("kernels"), std::string::npos) << e;
+  EXPECT_NE(e.find("tpu"), std::string::npos) << e;
+  e = with([](auto& j) { j["dispatch_us"] = -1; });
+  EXPECT_NE(e.find("dispatch_us"), std::string::npos) << e;
+  e = with([](auto& j) { j["materialized_noise"] = "yes"; });
+  EXPECT_NE(e.find("materialized_noise"), std::string::npos) << e;
+  e = with([](auto& j) { j["stage_efficiency"] = {{"dp.update", 0}}; });
+  EXPECT_NE(e.find("stage_efficiency.dp.update"), std::string::npos) << e;
+  e = with([](auto& j) { j["speed"] = 2; });
+  EXPECT_NE(e.find("speed"), std::string::npos) << e;
+  EXPECT_EQ(error_of(good), "(accepted)");
+  try {
+    load_implementation_profile("framwork");
+    ADD_FAILURE() << "an unknown preset was accepted";
+  } catch (const InputError& x) {
+    EXPECT_NE(std::string(x.what()).find("framework"), std::string::npos) << x.what();  // the presets, listed
+  }
+}
+
+TEST(ImplementationProfile, FusedChangesNothingFrameworkSwapsFamilyDispatchAndCalibration) {
+  const HardwareProfile base = load_hardware_profile("cpu-epyc-2c");
+  HardwareProfile fused = base;
+  apply_implementation(fused, load_implementation_profile("fused"));
+  EXPECT_EQ(fused.to_json(), base.to_json());
+  EXPECT_FALSE(fused.materialized_noise);
+  ImplementationProfile f = load_implementation_profile("framework");
+  f.dispatch_us = 9.5;
+  f.stage_efficiency = {{"dp.update", 2.0}};
+  f.stage_fixed_ms.clear(), f.stage_bag_ns.clear(), f.stage_launch_us.clear();
+  HardwareProfile h = base;
+  apply_implementation(h, f);
+  EXPECT_EQ(h.kernels, "framework");
+  EXPECT_EQ(h.implementation, "framework");
+  EXPECT_TRUE(h.materialized_noise);
+  EXPECT_EQ(h.device.launch_overhead_us, 9.5);
+  EXPECT_EQ(h.stage_efficiency, f.stage_efficiency);  // the fused kernels' calibration replaced
+  EXPECT_TRUE(h.stage_fixed_ms.empty());
+  EXPECT_EQ(h.device.stream_GBps, base.device.stream_GBps);  // the hardware is the same
+}
+
+// dpsgd-f the framework way, one table of n = 1000 x 16 values: randn and its scaled copy (read n,
+// write 2n), the 10 gradient rows scattered into the noise, the dense add (read 2n, write n).
+TEST(FrameworkWork, DenseNoiseIsThreePassesAndLivesBesideTheTables) {
+  const KernelWork& k = kernel_work("framework");
+  const StepSizes s = one_table();
+  const uint64_t n = 1000 * 16, U = 10, row = 8 + 16 * 4;
+  const WorkCounters w = k.op({.kind = OpKind::table_update, .noise = NoiseTarget::every_row}, s,
+                              test::algo(AlgorithmKind::dpsgd_f, 1.0, 1.0));
+  EXPECT_EQ(w.rng_samples, n);
+  EXPECT_EQ(w.bytes_read_seq, 3 * n * 4 + U * row);
+  EXPECT_EQ(w.bytes_written_seq, 3 * n * 4);
+  EXPECT_EQ(w.rows_read_rand, U);
+  EXPECT_EQ(w.rows_written_rand, U);
+  EXPECT_EQ(w.launches, 4u);  // randn, scale, index_add_, add_
+  const uint64_t tables = 96'000'000;
+  EXPECT_EQ(framework_work::materialized_noise_bytes(plan_of(AlgorithmKind::dpsgd_f), tables), tables);
+  for (AlgorithmKind a : {AlgorithmKind::sgd, AlgorithmKind::eana, AlgorithmKind::lazydp})
+    EXPECT_EQ(framework_work::materialized_noise_bytes(plan_of(a), tables), 0u) << algorithm_info(a).name;
+}
+
+// lazydp the framework way updates in its catch-up's buffer: noise for the next batch's 7 rows and
+// the gradient's 10 (the buffer is filled whole), one index_add_ of the 17; the plan's dp.update op
+// does nothing of its own.
+TEST(FrameworkWork, LazyDpUpdatesInItsCatchUpBuffer) {
+  const KernelWork& k = kernel_work("framework");
+  const StepSizes s = one_table();
+  const AlgorithmConfig cfg = test::algo(AlgorithmKind::lazydp, 1.0, 1.0);
+  EXPECT_EQ(k.op({.kind = OpKind::table_update, .noise = NoiseTarget::next_batch_rows}, s, cfg), WorkCounters{});
+  const WorkCounters c = k.op({OpKind::lazy_catchup}, s, cfg);
+  EXPECT_EQ(c.rng_samples, (7u + 10u) * 16u);
+  EXPECT_EQ(c.rows_written_rand, 17u + 7u);  // the index_add_, and the history's entries
+}
+
+// The materialized noise counts against the memory that holds the tables: 15 GB of rmc2 tables fit
+// the 23.5 GB of cpu-epyc-2c alone, not beside 15 GB of dense noise.
+TEST(FrameworkWork, SimulateSaysWhenTheNoiseDoesNotFit) {
+  Workload w = load_workload("rmc2");
+  w.scale_tables(15e9 / static_cast<double>(w.table_bytes()));
+  HardwareProfile h = load_hardware_profile("cpu-epyc-2c");
+  const SimReport fused = simulate_analytic(w, test::algo(AlgorithmKind::dpsgd_f, 1.0, 1.0), h, 2);
+  EXPECT_TRUE(fused.tables_fit);
+  EXPECT_EQ(fused.noise_GB, 0.0);
+  apply_implementation(h, load_implementation_profile("framework"));
+  const SimReport f = simulate_analytic(w, test::algo(AlgorithmKind::dpsgd_f, 1.0, 1.0), h, 2);
+  EXPECT_NEAR(f.noise_GB, f.table_GB, 1e-9);
+  EXPECT_FALSE(f.tables_fit);
+  EXPECT_TRUE(simulate_analytic(w, test::algo(AlgorithmKind::lazydp, 1.0, 1.0), h, 2).tables_fit);
+}
