@@ -80,8 +80,12 @@ GroupFit fit_groups(const std::vector<std::vector<Point>>& groups) {
 struct CountTerm {
   double Point::*count;
   double lo_ns, hi_ns;  // the search range
+  double max_share;     // of any case's measured time the term may explain
 };
-constexpr CountTerm kBagTerm{&Point::bags, 0.5, 1000}, kLaunchTerm{&Point::launches, 50, 200000};
+// The launch cost is held to a quarter of every case, as a fixed cost is: a launch count varies
+// little within a model family, so a larger one would be an intercept in disguise (it once came
+// out at 240 us a call for the framework's MLP stages, a constant 4.6 ms a stage).
+constexpr CountTerm kBagTerm{&Point::bags, 0.5, 1000, 1.0}, kLaunchTerm{&Point::launches, 50, 200000, 0.25};
 
 // The relative squared error of a fit (a per group, b, c ns per count) against the measured targets.
 double fit_objective(const std::vector<std::vector<Point>>& groups, const GroupFit& f, const CountTerm& term, double ns) {
@@ -92,7 +96,7 @@ double fit_objective(const std::vector<std::vector<Point>>& groups, const GroupF
   return j;
 }
 
-// fit_groups with a cost per count as well, where three cases or more have the count and their
+// fit_groups with a cost per count as well, where five cases or more have the count and their
 // counts per roofline ms differ (bags: pooling 80 against pooling 1; launches: a small MLP's
 // chain of short kernels against a large one's): the cost c is searched over the term's range
 // (log grid, then refined), each c fitting the efficiencies and fixed cost to what is left; kept
@@ -101,16 +105,23 @@ double fit_objective(const std::vector<std::vector<Point>>& groups, const GroupF
 GroupFit fit_with_count(const std::vector<std::vector<Point>>& groups, const CountTerm& term, double& ns) {
   ns = 0;
   GroupFit best = fit_groups(groups);
+  // Five cases with the count (as a fixed cost needs), whose counts per roofline ms differ by half
+  // again at least: a count nearly proportional to the roofline is a slope, one nearly constant an
+  // intercept, and either would let the term stand in for what the fit already has.
   size_t counted = 0;
+  double lo = 1e300, hi = 0;
   for (const auto& g : groups)
-    for (const auto& p : g) counted += p.*term.count > 0;
-  if (counted < 3) return best;
+    for (const auto& p : g)
+      if (p.*term.count > 0 && p.roof > 0) ++counted, lo = std::min(lo, p.*term.count / p.roof), hi = std::max(hi, p.*term.count / p.roof);
+  if (counted < 5 || hi < 1.5 * lo) return best;
   const double none = fit_objective(groups, best, term, 0);
   auto at = [&](double c, GroupFit& out) {
     std::vector<std::vector<Point>> rest = groups;
     for (auto& g : rest)
       for (auto& p : g) {
-        p.target -= 1e-6 * c * (p.*term.count);
+        const double part = 1e-6 * c * (p.*term.count);
+        if (part > term.max_share * p.target) return 1e300;  // more than the term may explain
+        p.target -= part;
         if (!(p.target > 0)) return 1e300;  // the count alone would exceed the measurement
       }
     out = fit_groups(rest);

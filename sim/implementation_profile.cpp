@@ -40,6 +40,12 @@ ImplementationProfile parse_implementation_profile(const nlohmann::json& j, cons
   p.materialized_noise = r.optional_bool("materialized_noise").value_or(false);
   parse_stage_maps(r, file, p.stage_efficiency, p.stage_fixed_ms, p.stage_bag_ns, p.stage_launch_us);
   r.reject_unknown_keys();
+  // Without its own kernels an implementation is the hardware profile's: nothing else applies.
+  if (p.kernels.empty())
+    for (const char* key : {"dispatch_us", "stage_efficiency", "stage_fixed_ms", "stage_bag_ns", "stage_launch_us"})
+      if (r.has(key))
+        throw config_error(file, r.key_path(key), json_value_text(j.at(key)),
+                           "nothing: without \"kernels\" the hardware profile's own kernels and calibration apply");
   return p;
 }
 
@@ -66,9 +72,10 @@ void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl)
   h.materialized_noise = impl.materialized_noise;
   if (impl.kernels.empty()) return;
   h.kernels = impl.kernels;
+  // A framework call costs at least its dispatch and at least the processor's own launch.
   if (impl.dispatch_us > 0) {
-    h.device.launch_overhead_us = impl.dispatch_us;
-    if (h.host) h.host->launch_overhead_us = impl.dispatch_us;
+    h.device.launch_overhead_us = std::max(h.device.launch_overhead_us, impl.dispatch_us);
+    if (h.host) h.host->launch_overhead_us = std::max(h.host->launch_overhead_us, impl.dispatch_us);
   }
   h.stage_efficiency = impl.stage_efficiency;
   h.stage_fixed_ms = impl.stage_fixed_ms;

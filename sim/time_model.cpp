@@ -105,6 +105,9 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
                      const LevelSplit* split) {
   const ProcessorProfile& p = runs_with_tables(s) ? h.table_side() : h.device;
   StageTime t;
+  // A stage that does nothing costs nothing: no calibrated fixed cost for an operation an
+  // implementation folds into another stage (the framework way's lazydp update).
+  if (work == WorkCounters{} && link == 0) return t;
   if (runs_with_tables(s)) {
     t.memory_ms = 1e3 * table_memory_s(s, work, h, table_bytes, split, t);
   } else {
@@ -123,8 +126,10 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
   t.bags = static_cast<double>(work.bags);
   t.launches = static_cast<double>(work.launches);
   // The link: pooled embeddings of host tables (link) and what the kernels send up themselves (the
-  // CUDA backend's batch); a profile that describes no link prices the latter at nothing.
-  const uint64_t crossing = link + (h.link_GBps > 0 ? work.host_link_bytes : 0);
+  // CUDA backend's batch); a profile that describes no link prices the latter at nothing, and
+  // table stages on the host send no ids up (the host looks them up itself).
+  const bool ids_stay_on_host = runs_with_tables(s) && h.table_stages_on_host();
+  const uint64_t crossing = link + (h.link_GBps > 0 && !ids_stay_on_host ? work.host_link_bytes : 0);
   if (crossing > 0) t.link_ms = 1e3 * static_cast<double>(crossing) / (h.link_GBps * 1e9) + 1e-3 * h.link_latency_us;
   const double roof = std::max({t.memory_ms, t.compute_ms, t.rng_ms});
   // Calibration: the stage's factors for the bound it hits, else the stage's, else none.

@@ -63,13 +63,15 @@ int calibrate_framework(const FrameworkCalibration& o) {
   if (!dispatch.empty()) impl.dispatch_us = median(dispatch);
   std::vector<sim::StageObservation> obs;
   for (Run& r : runs) {
-    r.h.device.launch_overhead_us = impl.dispatch_us;
+    sim::apply_implementation(r.h, impl);  // the measured dispatch cost, on every processor
     const Workload w = r.c.workload();
     SyntheticTrace trace(w, o.seed);
     const Comparison m = remodel(r.cmp, w, r.c.algorithm(o.seed), trace, r.h, r.c.steps, r.c.warmup);
     for (const auto& s : m.stages) obs.push_back({s.stage, s.measured_ms, s.modeled});
   }
-  const sim::StageFit fit = sim::fit_calibration(obs);
+  // At the hardware profile's own overlap fraction: the implementation keeps no overlap of its own,
+  // so the fit's factors must hold at the one the model will combine the terms with.
+  const sim::StageFit fit = sim::fit_stages(obs, base.device.overlap_fraction);
   impl.name = o.name;
   impl.stage_efficiency = fit.efficiency, impl.stage_fixed_ms = fit.fixed_ms;
   impl.stage_bag_ns = fit.bag_ns, impl.stage_launch_us = fit.launch_us;

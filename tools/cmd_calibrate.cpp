@@ -323,6 +323,10 @@ int cmd_calibrate(int argc, char** argv) {
     return 0;
   const bool quiet = vm.count("quiet") > 0, benchmarks_only = vm.count("benchmarks-only") > 0;
   const Backend& b = find_backend(backend);
+  if (implementation != "fused" && vm.count("network"))
+    throw InputError("--implementation " + implementation + ": not with --network (which fits a cluster's link)");
+  if (implementation == "fused" && !vm["python"].defaulted())
+    throw InputError("--python: used with --implementation framework only");
   if (vm.count("network")) {
     for (const char* f : {"cases", "seed", "benchmarks-only"})
       if (vm.count(f) && !vm[f].defaulted()) throw InputError(std::string("--") + f + ": not used with --network");

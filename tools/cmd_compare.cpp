@@ -94,6 +94,10 @@ int compare_framework_run(const po::variables_map& vm, const sim::Implementation
                           const TraceSource& trace, const OutputFlags& out, const RunFlags& run, bool quiet) {
   if (!backend.runs_on_host) throw InputError("--implementation " + impl.name + ": the PyTorch peer runs on the CPU (--backend cpu)");
   if (!run.trace.empty()) throw InputError("--trace: the PyTorch peer draws its own uniform ids; it takes no trace");
+  if (hw.kernels != backend.kernel_family)
+    throw InputError("--hardware " + hw.name + ": it models " + hw.kernels + " kernels; the PyTorch peer runs on this CPU, "
+                     "so the framework implementation is modeled on a CPU profile (default: " + backend.measured_profile + ")");
+  require_fits(backend, w, cfg);  // the host holds the model the peer trains
   // The probe describes this machine's processor: only for a profile measured on it.
   const bool this_machine = hw.kernels == backend.kernel_family && hw.provenance.value("source", "") == "measured";
   std::optional<sim::HardwareProfile> probed = this_machine ? with_rates_now(backend, hw) : std::nullopt;
@@ -175,7 +179,14 @@ int cmd_compare(int argc, char** argv) {
   // Each backend has its own default profile (the GPU's is the H100 preset).
   sim::HardwareProfile hw = sim::load_hardware_profile(vm["hardware"].defaulted() ? backend.model_profile : hardware);
   const sim::ImplementationProfile impl = impl_flags.resolve();
-  const bool framework = !impl.kernels.empty();
+  // compare measures privrec's kernels (fused) or the PyTorch peer (framework): nothing else.
+  const bool framework = impl.kernels == "framework";
+  if (!impl.kernels.empty() && !framework)
+    throw InputError("--implementation " + impl.name + ": compare measures privrec's kernels (fused) or the PyTorch peer (an "
+                     "implementation with \"kernels\": \"framework\")");
+  if (!framework && !vm["python"].defaulted()) throw InputError("--python: used with --implementation framework only");
+  if (!impl.kernels.empty() && (!sharding.empty() || mpi::launched_ranks() > 1))
+    throw InputError("--implementation " + impl.name + ": not with --sharding or mpirun (the PyTorch peer runs on one process)");
   wf.finish(vm);
   Workload w = wf.resolve();
   const AlgorithmConfig cfg = af.resolve(seed);

@@ -250,8 +250,13 @@ int cmd_simulate(int argc, char** argv) {
   sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   place.apply(cluster ? cluster->device : hw);
   const sim::ImplementationProfile impl = impl_flags.resolve();
-  if (cluster && !impl.kernels.empty())
+  if (cluster && (!impl.kernels.empty() || impl.materialized_noise))
     throw InputError("--implementation " + impl.name + ": the scale-out model (--cluster) models privrec's kernels only");
+  const std::string fitted_on = impl.provenance.is_object() ? impl.provenance.value("hardware_profile", "") : "";
+  if (!impl.kernels.empty() && !fitted_on.empty() && fitted_on != hw.name && !quiet)
+    std::fprintf(stderr, "[privrec] note: the %s implementation's per-stage factors were fitted against the PyTorch peer on "
+                 "%s; on %s they carry that machine's costs relative to roofline (unvalidated there)\n", impl.name.c_str(),
+                 fitted_on.c_str(), hw.name.c_str());
   sim::apply_implementation(hw, impl);
   const double price = cf.price_of(vm, cluster ? &*cluster : nullptr);
   if (vm.count("sample-rate") && !(sample_rate >= 1e-4 && sample_rate <= 1))

@@ -1,6 +1,7 @@
 #include "tools/compare_run.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -112,16 +113,52 @@ std::vector<std::pair<Stage, double>> peer_stages(const nlohmann::json& j, const
 }
 }  // namespace
 
+namespace {
+// `s` as one shell word: single-quoted, each ' written as '\''.
+std::string shell_word(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The last lines of a file (the peer's messages), for an error.
+std::string tail_of(const std::filesystem::path& file, size_t max_lines = 6) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string out;
+  for (size_t i = lines.size() > max_lines ? lines.size() - max_lines : 0; i < lines.size(); ++i) out += "\n  " + lines[i];
+  return out;
+}
+
+// What the peer runs: refused here, before Python starts, with the flag that asked for it.
+void check_peer_settings(const AlgorithmConfig& cfg) {
+  const AlgorithmKind k = cfg.kind;
+  if (k != AlgorithmKind::sgd && k != AlgorithmKind::dpsgd_f && k != AlgorithmKind::eana && k != AlgorithmKind::lazydp)
+    throw InputError(std::string("--algo ") + algorithm_info(k).name + ": the PyTorch peer runs sgd, dpsgd-f, eana and lazydp");
+  if (k == AlgorithmKind::sgd) return;
+  if (cfg.noise != NoiseSource::gaussian)
+    throw InputError("--noise " + noise_source_name(cfg.noise) + ": the PyTorch peer draws Gaussian noise only");
+  if (!std::isfinite(cfg.clip)) throw InputError("--clip inf: the PyTorch peer clips (give a finite --clip)");
+  if (k == AlgorithmKind::lazydp && cfg.lazydp.noise != LazyNoiseMode::aggregated)
+    throw InputError("--lazydp-noise exact: the PyTorch peer draws the aggregated noise only");
+  if (cfg.lr_decay != 1.0) throw InputError("--lr-decay: the PyTorch peer keeps the learning rate constant");
+}
+}  // namespace
+
 Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,
                                   const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps,
                                   int64_t warmup, bool progress, double* dispatch_us) {
   namespace fs = std::filesystem;
+  check_peer_settings(cfg);
   const fs::path script = fs::path(PRIVREC_SOURCE_DIR) / "tools/peers/torch_cpu_peer.py";
   if (!fs::is_regular_file(script)) throw InputError("--implementation framework: the peer " + script.string() + " is missing");
-  if (run_shell("'" + python + "' -c 'import torch' > /dev/null 2>&1") != 0)
+  if (run_shell(shell_word(python) + " -c 'import torch' > /dev/null 2>&1") != 0)
     throw InputError("--python " + python + ": cannot import torch (the framework peer needs PyTorch: apt-get install python3-torch)");
-  const fs::path dir = fs::temp_directory_path() / fmt::format("privrec-peer-{}", static_cast<long>(::getpid()));
-  fs::create_directories(dir);
+  // A folder of our own (mkdtemp: a fresh name, mode 0700), removed on every way out.
+  std::string pattern = (fs::temp_directory_path() / "privrec-peer-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot make a temporary folder under " + fs::temp_directory_path().string());
+  const fs::path dir = pattern;
   struct Cleanup {
     fs::path d;
     ~Cleanup() {
@@ -129,11 +166,18 @@ Comparison compare_framework_peer(const std::string& python, const Workload& w, 
       fs::remove_all(d, ec);
     }
   } cleanup{dir};
-  const fs::path like = dir / "like.json", out = dir / "peer.json";
-  std::ofstream(like) << nlohmann::json{{"workload", w.to_json()}, {"algorithm", cfg.to_json()}}.dump() << "\n";
+  const fs::path like = dir / "like.json", out = dir / "peer.json", log = dir / "peer.log";
+  {
+    std::ofstream f(like);
+    f << nlohmann::json{{"workload", w.to_json()}, {"algorithm", cfg.to_json()}}.dump() << "\n";
+    if (!f) throw std::runtime_error("cannot write " + like.string());
+  }
+  // The peer's progress and stage table go to stderr with --progress, else to its log; its
+  // messages are in the error either way.
   const std::string command =
-      fmt::format("'{}' '{}' --like '{}' --steps {} --warmup {} --json '{}'{}", python, script.string(), like.string(),
-                  steps, warmup, out.string(), progress ? "" : " > /dev/null 2>&1");
+      fmt::format("{} {} --like {} --steps {} --warmup {} --json {} {}", shell_word(python), shell_word(script.string()),
+                  shell_word(like.string()), steps, warmup, shell_word(out.string()),
+                  progress ? "1>&2" : "> " + shell_word(log.string()) + " 2>&1");
   const int code = run_shell(command);
   if (code == 130 || code == 143) {  // Ctrl-C reached the peer too (system() shielded this process): end as it did
     std::error_code ec;
@@ -141,8 +185,8 @@ Comparison compare_framework_peer(const std::string& python, const Workload& w, 
     std::fprintf(stderr, "privrec compare: interrupted\n");
     std::exit(code);
   }
-  if (code == 2) throw InputError("--implementation framework: the PyTorch peer refused this case (its message is above)");
-  if (code != 0) throw std::runtime_error(fmt::format("the PyTorch peer failed (exit {}): {}", code, command));
+  if (code == 2) throw InputError("--implementation framework: the PyTorch peer refused this case" + tail_of(log));
+  if (code != 0) throw std::runtime_error(fmt::format("the PyTorch peer failed (exit {}){}", code, tail_of(log)));
   double step_ms = 0;
   const nlohmann::json peer = parse_json_file(out.string());
   const std::vector<std::pair<Stage, double>> measured = peer_stages(peer, out.string(), step_ms);

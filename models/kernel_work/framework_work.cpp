@@ -72,8 +72,11 @@ WorkCounters ghost_norms_tables(const DenseShape& d, const std::vector<TableSize
   const uint64_t B = d.batch;
   for (const TableSizes& t : tables) {
     w.sort_ops += t.bag_sort_ops;
-    w.bytes_read_seq += 5 * t.lookups * kI + B * d.dim * (kF + kD);
-    w.bytes_written_seq += 4 * t.lookups * kI + B * d.dim * kD + 3 * B * kD;
+    // Per id: the sort (values and their order), the run starts, their cumsum, the counts'
+    // scatter_add_ and squares: about nine 8-byte reads and writes each. The pooled gradient in
+    // double: converted, squared, summed (three passes).
+    w.bytes_read_seq += 9 * t.lookups * kI + B * d.dim * (kF + 2 * kD);
+    w.bytes_written_seq += 9 * t.lookups * kI + 2 * B * d.dim * kD + 3 * B * kD;
     w.flops += 3 * t.lookups + 2 * B * d.dim;
     w.launches += 16;
   }
@@ -152,7 +155,10 @@ WorkCounters lazy_catchup(const StepSizes& s, bool gaussian) {
     pass(w, 0, buffer * dim);
     pass(w, next * dim, next * dim);                 // scaled in place
     pass(w, t.unique_rows * dim, t.unique_rows * dim);  // the gradient's values copied in
-    w.bytes_read_seq += buffer * (kI + dim * kF), w.bytes_written_seq += 2 * buffer * (kI + dim * kF);  // cat, coalesce
+    w.bytes_read_seq += buffer * kI, w.bytes_written_seq += buffer * kI;  // the ids concatenated
+    // The coalesce: the buffer read, the merged rows written (counted as the buffer's: the next
+    // batch's rows and the gradient's rarely meet in a large table, an upper bound in a small one).
+    w.bytes_read_seq += buffer * (kI + dim * kF), w.bytes_written_seq += buffer * (kI + dim * kF);
     w.flops += buffer * dim + 4 * next;
     w.launches += 12;
     index_add(w, buffer, dim);
@@ -167,10 +173,10 @@ WorkCounters mlp_update(const DenseShape& d, bool noisy, bool gaussian) {
   WorkCounters w;
   for (const MlpLayer& l : d.layers) {
     const uint64_t p = l.parameters();
-    if (noisy) {
+    if (noisy) {  // per tensor (weight, bias): randn, scaled, added to the gradient
       scaled_normals(w, p, gaussian);
       pass(w, 2 * p, p);
-      w.flops += p, w.launches += 2;  // two tensors a layer: weight and bias
+      w.flops += p, w.launches += 2 + 2;  // the bias's randn and scale; the two adds
     }
     pass(w, 2 * p, p);
     w.flops += 2 * p, w.launches += 2;

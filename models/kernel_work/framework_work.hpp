@@ -23,8 +23,10 @@ namespace privrec::framework_work {
 const KernelWork& framework_kernel_work();
 
 // Bytes the framework holds beside the tables while it updates them: dpsgd's dense noise, one
-// tensor the size of every table (as Opacus adds noise to every parameter at once), for the plans
-// whose table update draws noise for every row; 0 otherwise.
+// tensor the size of every table (as the LazyDP paper's Opacus-based code adds noise to every
+// parameter at once, REFERENCE.md section 8; the repository's peer, one table at a time, peaks at
+// two to three of the largest table's instead), for the plans whose table update draws noise for
+// every row; 0 otherwise.
 uint64_t materialized_noise_bytes(const Plan& plan, uint64_t table_bytes);
 
 }  // namespace privrec::framework_work

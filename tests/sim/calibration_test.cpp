@@ -103,6 +103,15 @@ TEST(Calibration, PricesTheBatchUploadAtTheLinkAndALaunchCostPerLaunch) {
   HardwareProfile no_link = parsed;
   no_link.link_GBps = 0;
   EXPECT_EQ(stage_time(Stage::fwd_emb, w, 0, no_link, 0).link_ms, 0.0);
+  // Tables in host memory, their stages on the host: the ids never go up; the pooled bytes do.
+  HardwareProfile host_tables = load_hardware_profile("h100-sxm");
+  host_tables.tables_in = "host";
+  const StageTime on_host = stage_time(Stage::fwd_emb, w, 1'000'000, host_tables, 0);
+  EXPECT_NEAR(on_host.link_ms, 1e3 * 1e6 / (host_tables.link_GBps * 1e9) + 1e-3 * host_tables.link_latency_us, 1e-12);
+  // A stage with no work costs nothing, calibrated fixed costs included.
+  HardwareProfile fixed = parsed;
+  fixed.stage_fixed_ms["dp.update"] = 1.5;
+  EXPECT_EQ(stage_time(Stage::dp_update, WorkCounters{}, 0, fixed, 0).ms, 0.0);
 }
 
 TEST(Calibration, AFixedCostIsNeverMoreThanAQuarterOfTheShortestCase) {
@@ -339,14 +348,14 @@ TEST(Calibration, RecoversACostPerBagWhereTheCasesNeedOne) {
   EXPECT_EQ(fit_stages(without).bag_ns.count("fwd.emb"), 0u);
 }
 
-// measured = 1.5 roof + 0.005 + 12 us x launches + 0.1 (modeled overhead), over cases whose launches
+// measured = 1.5 roof + 0.005 + 2 us x launches + 0.1 (modeled overhead), over cases whose launches
 // per roofline ms differ (a small MLP's chain of short kernels against a large one's): the fit
 // recovers the cost per launch; the same cases without it get none, and no bag cost either way.
 TEST(Calibration, RecoversACostPerLaunchWhereTheCasesNeedOne) {
   std::vector<StageObservation> with, without;
-  const double launches[] = {19, 31, 55, 43, 25, 67}, roofs[] = {0.2, 0.05, 0.6, 0.03, 0.1, 0.4};
+  const double launches[] = {19, 31, 55, 43, 25, 67}, roofs[] = {2.0, 0.5, 6.0, 0.3, 1.0, 4.0};
   for (int i = 0; i < 6; ++i) {
-    StageObservation x = obs(Stage::fwd_mlp, roofs[i], 1.5 * roofs[i] + 0.005 + 12e-3 * launches[i] + 0.1);
+    StageObservation x = obs(Stage::fwd_mlp, roofs[i], 1.5 * roofs[i] + 0.005 + 2e-3 * launches[i] + 0.1);
     x.modeled.launches = launches[i];
     with.push_back(x);
     StageObservation y = obs(Stage::fwd_mlp, roofs[i], 1.5 * roofs[i] + 0.005 + 0.1);
@@ -355,9 +364,18 @@ TEST(Calibration, RecoversACostPerLaunchWhereTheCasesNeedOne) {
   }
   const StageFit f = fit_stages(with);
   ASSERT_TRUE(f.launch_us.count("fwd.mlp"));
-  EXPECT_NEAR(f.launch_us.at("fwd.mlp"), 12.0, 0.05);
+  EXPECT_NEAR(f.launch_us.at("fwd.mlp"), 2.0, 0.05);
   EXPECT_NEAR(f.efficiency.at("fwd.mlp"), 1.5, 1e-2);
   EXPECT_LT(f.median_abs_error_pct, 0.5);
   EXPECT_EQ(f.bag_ns.count("fwd.mlp"), 0u);
   EXPECT_EQ(fit_stages(without).launch_us.count("fwd.mlp"), 0u);
+  // The same cost made large (30 us a call, most of each short case): not believed as a launch cost.
+  std::vector<StageObservation> large;
+  for (int i = 0; i < 6; ++i) {
+    StageObservation x = obs(Stage::fwd_mlp, roofs[i] / 20, 1.5 * roofs[i] / 20 + 30e-3 * launches[i] + 0.1);
+    x.modeled.launches = launches[i];
+    large.push_back(x);
+  }
+  const StageFit g = fit_stages(large);
+  EXPECT_TRUE(!g.launch_us.count("fwd.mlp") || g.launch_us.at("fwd.mlp") * 1e-3 * 67 <= 0.25 * (1.5 * 0.2 + 30e-3 * 67) + 1e-9);
 }

@@ -63,6 +63,8 @@ TEST(ImplementationProfile, BadFilesNameFileKeyAndValue) {
   EXPECT_NE(e.find("materialized_noise"), std::string::npos) << e;
   e = with([](auto& j) { j["stage_efficiency"] = {{"dp.update", 0}}; });
   EXPECT_NE(e.find("stage_efficiency.dp.update"), std::string::npos) << e;
+  e = with([](auto& j) { j.erase("kernels"); });  // no kernels of its own: its dispatch cannot apply
+  EXPECT_NE(e.find("dispatch_us"), std::string::npos) << e;
   e = with([](auto& j) { j["speed"] = 2; });
   EXPECT_NE(e.find("speed"), std::string::npos) << e;
   EXPECT_EQ(error_of(good), "(accepted)");
@@ -116,8 +118,8 @@ TEST(FrameworkWork, DenseNoiseIsThreePassesAndLivesBesideTheTables) {
 }
 
 // lazydp the framework way updates in its catch-up's buffer: noise for the next batch's 7 rows and
-// the gradient's 10 (the buffer is filled whole), one index_add_ of the 17; the plan's dp.update op
-// does nothing of its own.
+// the gradient's 10 (the buffer is filled whole), one index_add_ of the merged rows (counted as the
+// 17: an upper bound), the history's 7 entries; the plan's dp.update op does nothing of its own.
 TEST(FrameworkWork, LazyDpUpdatesInItsCatchUpBuffer) {
   const KernelWork& k = kernel_work("framework");
   const StepSizes s = one_table();

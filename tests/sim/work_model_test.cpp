@@ -90,7 +90,7 @@ TEST(WorkModel, EqualsKernelCountersForDpFestWhenTheChoiceIsDeterministic) {
 }
 
 // REFERENCE.md section 2: dense-noise DP-SGD grows linearly with table bytes; sgd and lazydp do
-// not. Modeled on the H100 preset for tables 100x, 1000x and 10000x the tiny preset's.
+// not. Modeled on the H100 preset for tables 1000x, 10000x and 100000x the tiny preset's.
 TEST(TimeModel, DenseNoiseGrowsWithTableBytesSgdAndLazyDpStayFlat) {
   const auto h = sim::load_hardware_profile("h100-sxm");
   auto modeled = [&](AlgorithmKind k, double scale) {

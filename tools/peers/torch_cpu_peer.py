@@ -22,7 +22,7 @@ What each stage does here (per table where it touches tables):
               gradient scattered into it (index_add_), a separate dense add to the table;
               eana: noise on the coalesced gradient's values, one index_add_;
               lazydp: the next batch's ids made unique, a buffer of (those rows + the batch's
-              lookups) x dim, N(0,1) scaled per row by sqrt(t - HT[row]) sigma C, the batch's
+              coalesced gradient's rows) x dim, N(0,1) scaled per row by sqrt(t - HT[row]) sigma C, the batch's
               gradient values copied in, coalesced, one index_add_, the history updated
               (timed as lazydp.catchup: privrec's dp.update and lazydp.catchup together)
   update.sparse  sgd: the coalesced gradient applied with index_add_
