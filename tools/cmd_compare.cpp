@@ -98,6 +98,11 @@ int compare_framework_run(const po::variables_map& vm, const sim::Implementation
     throw InputError("--hardware " + hw.name + ": it models " + hw.kernels + " kernels; the PyTorch peer runs on this CPU, "
                      "so the framework implementation is modeled on a CPU profile (default: " + backend.measured_profile + ")");
   require_fits(backend, w, cfg);  // the host holds the model the peer trains
+  // The peer runs lazydp's catch-up (its whole table update) every step; the model counts it on the
+  // steps that have a next batch, so at least one counted step must come before the last.
+  if (cfg.kind == AlgorithmKind::lazydp && run.steps < run.warmup + 2)
+    throw InputError(fmt::format("--steps {} --warmup {}: lazydp's catch-up needs a next batch; with the framework peer "
+                                 "give at least warmup + 2 steps", run.steps, run.warmup));
   // The probe describes this machine's processor: only for a profile measured on it.
   const bool this_machine = hw.kernels == backend.kernel_family && hw.provenance.value("source", "") == "measured";
   std::optional<sim::HardwareProfile> probed = this_machine ? with_rates_now(backend, hw) : std::nullopt;

@@ -373,6 +373,16 @@ TEST(Cli, PlacementAndCacheFlagsRefuseBadInput) {
   expect_bad("sweep --model tiny --analytic --axis zipf=0,inf", "zipf=inf");
   expect_bad("sweep --model tiny --analytic --dist zipf:0.5 --axis zipf=0,1", "--axis zipf");
   expect_bad("compare --model tiny --rates later", "--rates later");
+  // --implementation: checked before any Python runs (these need no PyTorch).
+  expect_bad("simulate --model tiny --implementation framwork", "framework");  // the presets, listed
+  expect_bad("simulate --model tiny --cluster dgx-h100 --implementation framework", "--implementation framework");
+  expect_bad("compare --model tiny --implementation framework --algo adafest -q", "--algo adafest");
+  expect_bad("compare --model tiny --implementation framework --algo dpsgd-f --noise ones -q", "--noise ones");
+  expect_bad("compare --model tiny --implementation framework --hardware h100-sxm -q", "--hardware h100-sxm");
+  expect_bad("compare --model tiny --implementation framework --algo lazydp --steps 2 --warmup 1 -q", "--steps 2");
+  expect_bad("compare --model tiny --python /usr/bin/python3 -q", "--python");
+  expect_bad("calibrate --implementation fused --python /usr/bin/python3 --out x.json", "--python");
+  expect_bad("calibrate --implementation tpu --out x.json", "--implementation tpu");
   expect_bad("validate --repeats 0", "--repeats 0");
   expect_bad("calibrate --benchmarks-only --out x.json", "--out");
   const std::string j = dir() + "/placed.json";
