@@ -25,11 +25,12 @@ namespace {
 // In nesting order (the last varies fastest). nodes: a cluster's node counts (--cluster only; then
 // the cluster names the hardware). zipf: an exponent per value, 0 for uniform access (the same as
 // --axis dist=uniform,zipf:S, in numbers). device-cache: GB of device memory caching host tables
-// (0: none; the profile must describe a host, see --tables-in).
-const std::vector<std::string> kAxes = {"hardware", "nodes", "model", "table-scale", "batch", "pooling", "dist",
+// (0: none; the profile must describe a host, see --tables-in). implementation: an implementation
+// profile per value (fused, framework or a file; not with --cluster).
+const std::vector<std::string> kAxes = {"hardware", "implementation", "nodes", "model", "table-scale", "batch", "pooling", "dist",
                                         "zipf", "device-cache", "adafest-tau", "algo"};
 const char* const kAxisList =
-    "hardware, nodes (with --cluster), model, table-scale, batch, pooling, dist, zipf, device-cache, adafest-tau, algo";
+    "hardware, implementation, nodes (with --cluster), model, table-scale, batch, pooling, dist, zipf, device-cache, adafest-tau, algo";
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -102,6 +103,13 @@ sim::ClusterProfile case_cluster(const SweepSetup& s, const std::string& nodes, 
   return c;
 }
 
+// The scale-out model prices privrec's kernels only: an implementation with its own work formulas
+// or footprint is refused with --cluster.
+void check_cluster_implementation(const sim::ImplementationProfile& impl, const SweepSetup& s) {
+  if (s.cluster && (!impl.kernels.empty() || impl.materialized_noise))
+    throw InputError("--implementation " + impl.name + ": the scale-out model (--cluster) models privrec's kernels only");
+}
+
 // Every value of every axis, checked before the first case runs (a typo fails at once, not an hour
 // in), every hardware (or cluster size) with every device cache placed as the cases will place it,
 // and a sharding file against every model and cluster size.
@@ -127,6 +135,8 @@ void check_axis_values(const std::map<std::string, std::vector<std::string>>& va
       if (v.empty()) continue;  // the flag's default
       if (name == "hardware") {
         if (!s.cluster) sim::load_hardware_profile(v);
+      } else if (name == "implementation") {
+        check_cluster_implementation(sim::load_implementation_profile(v), s);
       } else if (name == "model") load_workload(v);
       else if (name == "algo") parse_algorithm(v);
       else if (name == "batch" || name == "pooling" || name == "nodes") parse_int(name, v);
@@ -178,6 +188,7 @@ std::vector<SweepCase> cross_product(const std::map<std::string, std::vector<std
 struct CaseResult {
   std::optional<sim::SimReport> report;  // per stage: the slowest device's, on a cluster
   sim::HardwareProfile hw;               // what the stages ran on (a cluster's device), placed
+  std::string implementation = "fused";  // the implementation profile's name
   std::optional<sim::ClusterProfile> cluster;
   int64_t devices = 1;
   double comm_ms = 0;
@@ -214,6 +225,8 @@ CaseResult run_case(const SweepCase& c, const Workload& w, const AlgorithmConfig
   CaseResult res;
   res.hw = sim::load_hardware_profile(c["hardware"]);
   case_placement(s.place, c["device-cache"]).apply(res.hw);
+  res.implementation = sim::load_implementation_profile(c["implementation"]).name;
+  sim::apply_implementation(res.hw, sim::load_implementation_profile(c["implementation"]));
   if (s.analytic) {
     res.report = sim::simulate_analytic(w, cfg, res.hw, s.steps);
   } else {
@@ -223,9 +236,13 @@ CaseResult run_case(const SweepCase& c, const Workload& w, const AlgorithmConfig
   }
   res.fits = res.report->tables_fit;
   if (!res.fits)
-    res.note = fmt::format("{:.4g} GB of tables exceed {}'s {:.4g} GB of {} memory; the prediction assumes it were large "
-                           "enough",
-                           res.report->table_GB, res.hw.name, res.hw.table_memory().memory_GB, res.hw.tables_in);
+    res.note = fmt::format("{:.4g} GB of tables{} exceed {}'s {:.4g} GB of {} memory; the prediction assumes it were "
+                           "large enough",
+                           res.report->table_GB + res.report->noise_GB,
+                           res.report->noise_GB > 0 ? fmt::format(" and their materialized noise ({:.4g} GB, the {} "
+                                                                  "implementation)", res.report->noise_GB, res.implementation)
+                                                    : "",
+                           res.hw.name, res.hw.table_memory().memory_GB, res.hw.tables_in);
   return res;
 }
 
@@ -283,7 +300,8 @@ std::string csv_header() {
   std::string h = "hardware,model,table_scale,table_bytes,algo,batch,pooling,dist,zipf,device_cache_GB,adafest_tau,"
                   "throughput_examples_per_s,step_ms,rows_updated_per_step,fwd_emb_hit_rate,epsilon,delta,noise_multiplier";
   for (const char* s : kStageNames) h += fmt::format(",{}_ms", s);
-  return h + ",cluster,nodes,devices,tables_in,comm_ms,fits,steps,wall_h,device_hours,cost_usd,sharding,note\n";
+  return h + ",cluster,nodes,devices,tables_in,comm_ms,fits,steps,wall_h,device_hours,cost_usd,sharding,note,"
+             "implementation,materialized_noise_GB\n";
 }
 
 void add_csv_row(const SweepCase& c, const Workload& w, const AlgorithmConfig& cfg, const CaseResult& res,
@@ -305,12 +323,13 @@ void add_csv_row(const SweepCase& c, const Workload& w, const AlgorithmConfig& c
   }
   for (const char* sn : kStageNames) out.csv += r ? fmt::format(",{}", ms.count(sn) ? ms[sn] : 0.0) : ",";
   const sim::TimeToTrain* tt = res.tt ? &*res.tt : nullptr;
-  out.csv += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{}\n", res.cluster ? csv_field(res.cluster->name) : "",
+  out.csv += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", res.cluster ? csv_field(res.cluster->name) : "",
                          res.cluster ? std::to_string(res.cluster->nodes) : "", res.devices, res.hw.tables_in,
                          r ? fmt::format("{}", res.comm_ms) : "", res.fits ? "true" : "false",
                          priv.steps > 0 ? std::to_string(priv.steps) : "", tt ? fmt::format("{}", tt->wall_s / 3600) : "",
                          tt ? fmt::format("{}", tt->device_hours) : "", tt ? opt_field(tt->cost_usd) : "",
-                         csv_field(res.sharding), csv_field(res.note));
+                         csv_field(res.sharding), csv_field(res.note), csv_field(res.implementation),
+                         r ? fmt::format("{}", r->noise_GB) : "");
 }
 
 void add_json_case(const SweepCase& c, const Workload& w, const AlgorithmConfig& cfg, const CaseResult& res,
@@ -328,7 +347,9 @@ void add_json_case(const SweepCase& c, const Workload& w, const AlgorithmConfig&
                       {"pooling", c["pooling"]}, {"dist", dist}, {"zipf", zipf},
                       {"device_cache_GB", res.hw.device_cache ? res.hw.device_cache->capacity_GB : 0.0},
                       {"tables_in", res.hw.tables_in}, {"adafest_tau", cfg.adafest.tau},
-                      {"devices", res.devices}, {"fits", res.fits}, {"privacy", priv.to_json()}};
+                      {"devices", res.devices}, {"fits", res.fits}, {"privacy", priv.to_json()},
+                      {"implementation", res.implementation}};
+  j["materialized_noise_GB"] = r ? nlohmann::json(r->noise_GB) : none;
   j["fwd_emb_hit_rate"] = r ? nlohmann::json(fwd_emb_hit_rate(*r)) : none;
   j["throughput_examples_per_s"] = r ? nlohmann::json(r->throughput_examples_per_s) : none;
   j["step_ms"] = r ? nlohmann::json(r->step_ms) : none;
@@ -364,6 +385,7 @@ void add_table_row(size_t index, const SweepCase& c, const CaseResult& res, cons
   for (const std::string& col : cols) {
     if (col == "case") row.push_back(std::to_string(index + 1));
     else if (col == "hardware") row.push_back(res.hw.name);
+    else if (col == "implementation") row.push_back(res.implementation);
     else if (col == "nodes") row.push_back(res.cluster ? std::to_string(res.cluster->nodes) : "");
     else if (col == "devices") row.push_back(std::to_string(res.devices));
     else if (col == "ms/step") row.push_back(r ? fmt::format("{:.4g}", r->step_ms) : "does not fit");
@@ -456,6 +478,8 @@ int cmd_sweep(int argc, char** argv) {
   af.add_to(opts);
   pf.add_to(opts);
   setup.place.add_to(opts);
+  ImplementationFlags impl_flags;
+  impl_flags.add_to(opts);
   cf.add_to(opts);
   po::variables_map vm;
   if (!parse(argc, argv, opts, vm,
@@ -484,6 +508,9 @@ int cmd_sweep(int argc, char** argv) {
     if (!values.count(name)) values[name] = {v};
   };
   base("hardware", setup.cluster ? setup.cluster->name : hardware), base("nodes", "");
+  if (values.count("implementation") && !vm["implementation"].defaulted())
+    throw InputError("--implementation and --axis implementation: both set the implementation; give one");
+  base("implementation", impl_flags.implementation);
   base("model", wf.model), base("table-scale", fmt::format("{}", wf.table_scale));
   base("algo", af.algo), base("batch", wf.batch ? std::to_string(wf.batch) : ""), base("dist", wf.dist);
   base("pooling", wf.pooling ? std::to_string(wf.pooling) : ""), base("zipf", "");

@@ -175,6 +175,39 @@ TEST(Cli, SweepWritesOneRowPerCase) {
   expect_bad("sweep --model tiny --axis algo=sgd --axis algo=lazydp", "given twice");
 }
 
+// The implementation axis: each case on the profile as that implementation runs on it, named in
+// the CSV and JSON; the framework's dpsgd noise is counted against the table memory. The flag and
+// the axis together, an unknown implementation, and the framework on a cluster are refused.
+TEST(Cli, SweepHasAnImplementationAxis) {
+  const std::string c = dir() + "/impl_sweep.csv", j = dir() + "/impl_sweep.json";
+  const Result r = run("sweep --model tiny --analytic -q --axis implementation=framework,fused --axis algo=sgd,dpsgd-f "
+                       "--csv " + c + " --json " + j + " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(j);
+  const auto doc = nlohmann::json::parse(in);
+  ASSERT_EQ(doc["cases"].size(), 4u);
+  std::map<std::string, double> step_ms;
+  for (const auto& k : doc["cases"]) {
+    const std::string impl = k["implementation"], algo = k["algo"];
+    step_ms[impl + " " + algo] = k["step_ms"].get<double>();
+    const double noise = k["materialized_noise_GB"].get<double>();
+    if (impl == "framework" && algo == "dpsgd-f") {
+      EXPECT_GE(noise, k["table_bytes"].get<double>() / 1e9);
+    } else {
+      EXPECT_EQ(noise, 0.0) << impl << " " << algo;
+    }
+  }
+  EXPECT_EQ(step_ms.size(), 4u);
+  EXPECT_NE(step_ms["framework dpsgd-f"], step_ms["fused dpsgd-f"]);  // different work formulas
+  std::ifstream csv(c);
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find(",implementation,materialized_noise_GB"), std::string::npos) << header;
+  expect_bad("sweep --model tiny --implementation framework --axis implementation=fused", "--axis implementation");
+  expect_bad("sweep --model tiny --axis implementation=fused,nosuch", "nosuch");
+  expect_bad("sweep --cluster dgx-h100 --axis implementation=framework", "--implementation framework");
+}
+
 TEST(Cli, ValidateRefusesCalibrationCasesAndBadCaseFiles) {
   const std::string f = dir() + "/cases.json";
   // The first calibration case of the committed profile cpu-epyc-2c.
