@@ -59,6 +59,20 @@ constexpr double kSkewCacheGB = 16;
 // A cache leaves at least this share of device memory to the MLPs, activations and buffers.
 constexpr double kCacheShareOfDevice = 0.9;
 
+// --preset lazydp-paper: the LazyDP paper's characterization on its system (REFERENCE.md sections 2,
+// 3 and 8): the V100 + Xeon E5-2698 v4 profile (tables in the host's 256 GB, MLPs on the GPU), every
+// case with the framework implementation (as the paper's PyTorch code runs) and with privrec's fused
+// kernels beside it, at the paper's privacy (epsilon 50 at delta 1e-5 unless given).
+const char* const kPaperPreset = "lazydp-paper";
+const char* const kPaperHardware = "v100-xeon-e5-2698v4";
+const char* const kPaperImplementations = "implementation=framework,fused";
+const char* const kPaperScales = "table-scale=0.001,0.01,0.1,1";  // 96 MB .. 96 GB
+const char* const kPaperModels = "model=rmc1,rmc2,rmc3,mlperf-dlrm";
+const char* const kPaperBatches = "batch=1024,2048,4096";
+const char* const kPaperPooling = "pooling=10,20,30";
+const char* const kPaperSizes = "table-scale=0.25,0.5,1,2";  // 24 .. 192 GB: the framework's noise stops fitting
+constexpr double kPaperEpsilon = 50, kPaperDelta = 1e-5;
+
 // Runs a subcommand in-process with the given arguments, its stdout silenced (it writes files).
 int run_quietly(int (*cmd)(int, char**), std::vector<std::string> args) {
   std::vector<char*> argv;
@@ -106,6 +120,7 @@ struct ReportRun {
   std::vector<std::string> hardware;
   std::string all_algos;                    // every algorithm that meets the target (or is no DP at all)
   std::vector<std::string> privacy_flags;   // --target-epsilon, --delta, --dataset-size, --epochs, --fest-sigma
+  std::string preset;                       // "" or kPaperPreset
   bool quiet = false;
 
   // The algorithms of `wanted` ("a,b,c") that run in this report (those that cannot meet the target
@@ -222,6 +237,23 @@ void run_scale_out_sweeps(const ReportRun& r) {
   }
 }
 
+// The paper preset's sweeps: the step breakdown against table size (sgd, dpsgd-b/r/f, and eana and
+// lazydp beside them), lazydp against dpsgd-f and eana at 96 GB for every DLRM preset and batch, and
+// the pooling and table-size sensitivities (a case whose tables and materialized noise exceed the
+// host's memory is a row with fits=false).
+void run_paper_sweeps(const ReportRun& r) {
+  const std::string hws = "hardware=" + join(r.hardware);
+  r.say("paper preset: step breakdown versus table size, framework and fused");
+  r.sweep("paper_breakdown.csv", {hws, kPaperImplementations, kPaperScales,
+                                  "algo=" + r.algos("sgd,dpsgd-b,dpsgd-r,dpsgd-f,eana,lazydp")});
+  const std::string trio = r.algos("dpsgd-f,eana,lazydp"), four = r.algos("sgd,dpsgd-f,eana,lazydp");
+  r.say("paper preset: lazydp against dpsgd-f and eana at 96 GB, batch 1024, 2048 and 4096");
+  r.sweep("paper_lazydp.csv", {hws, kPaperImplementations, kPaperModels, "table-scale=1", kPaperBatches, "algo=" + trio});
+  r.say("paper preset: pooling and table-size sensitivity");
+  r.sweep("paper_pooling.csv", {hws, kPaperImplementations, "table-scale=1", kPaperPooling, "algo=" + four});
+  r.sweep("paper_table_size.csv", {hws, kPaperImplementations, kPaperSizes, "algo=" + four});
+}
+
 // Per-stage work and terms for the roofline and update-split figures (simulate --json).
 void run_simulations(const ReportRun& r, const std::string& scales) {
   r.say("per-stage work and terms (simulate --json)");
@@ -329,7 +361,8 @@ std::vector<int64_t> report_batches(const Workload& w, const std::string& model)
 }
 
 // Checks the privacy flags (InputError naming the flag and value) and fills in the defaults.
-void resolve_privacy(const po::variables_map& vm, const Workload& w, const std::string& model, ReportPrivacy& p) {
+void resolve_privacy(const po::variables_map& vm, const Workload& w, const std::string& model, bool paper,
+                     ReportPrivacy& p) {
   if (!(p.target_epsilon > 0) || !std::isfinite(p.target_epsilon))
     throw InputError(fmt::format("--target-epsilon {}: expected a positive finite number", p.target_epsilon));
   if (!(p.epochs > 0) || !std::isfinite(p.epochs))
@@ -348,7 +381,7 @@ void resolve_privacy(const po::variables_map& vm, const Workload& w, const std::
     throw InputError(fmt::format("--dataset-size {}: smaller than the batch of {} examples the report's sweeps run",
                                  p.dataset_examples, largest));
   p.delta_given = vm.count("delta") > 0;
-  if (!p.delta_given) p.delta = default_delta(p.dataset_examples);
+  if (!p.delta_given) p.delta = paper ? kPaperDelta : default_delta(p.dataset_examples);
   if (!(p.delta > 0 && p.delta < 1)) throw InputError(fmt::format("--delta {}: expected a number in (0, 1)", p.delta));
   p.fest_sigma_given = vm.count("fest-sigma") > 0;
   if (p.fest_sigma_given && !(p.fest_sigma > 0 && std::isfinite(p.fest_sigma)))
@@ -380,11 +413,13 @@ void check_targets(const Workload& w, const std::string& model, ReportPrivacy& p
 // DIR/data/config.json: what the configuration section of the report states.
 nlohmann::json report_config(const ReportRun& r, const ReportPrivacy& p, const Workload& w, const std::string& cmd) {
   const AlgorithmConfig defaults;
-  nlohmann::json j = {{"command", cmd}, {"privrec", fmt::format("privrec 0.1 ({})", git_revision())},
+  nlohmann::json j = {{"command", cmd}, {"preset", r.preset}, {"privrec", fmt::format("privrec 0.1 ({})", git_revision())},
                       {"git_revision", git_revision()}, {"machine", machine_json()}, {"model", r.model},
                       {"batch", w.batch_size}, {"batch_axis", kBatchAxisSizes}, {"algorithms", ReportRun::split(r.all_algos)}};
   j["privacy"] = {{"target_epsilon", p.target_epsilon}, {"delta", p.delta},
-                  {"delta_rule", p.delta_given ? "--delta" : "the largest power of ten not above 1 / dataset size"},
+                  {"delta_rule", p.delta_given                ? "--delta"
+                                 : r.preset == kPaperPreset ? "the LazyDP paper's (REFERENCE.md section 3)"
+                                                            : "the largest power of ten not above 1 / dataset size"},
                   {"dataset_examples", p.dataset_examples},
                   {"dataset_source", p.dataset_given ? "--dataset-size" : "the workload's dataset_examples"},
                   {"epochs", p.epochs}, {"accountant", "RDP of the Poisson-subsampled Gaussian, tight conversion"},
@@ -400,7 +435,7 @@ nlohmann::json report_config(const ReportRun& r, const ReportPrivacy& p, const W
     const sim::HardwareProfile h = sim::load_hardware_profile(name);
     j["hardware"].push_back({{"name", h.name}, {"description", h.description}, {"provenance", h.provenance}});
   }
-  if (r.model == kScaleOutModel) {
+  if (r.model == kScaleOutModel && r.preset.empty()) {  // the scale-out figure's cluster
     const sim::ClusterProfile c = sim::load_cluster_profile(kScaleOutCluster);
     j["cluster"] = {{"name", c.name}, {"description", c.description}, {"provenance", c.provenance},
                     {"batch", kScaleOutBatchSize}};
@@ -434,7 +469,11 @@ namespace {
 void add_report_options(po::options_description& opts, ReportRun& run, ReportPrivacy& p, std::vector<std::string>& measured,
                         std::string& out_dir, std::string& python, std::string& scales) {
   opts.add_options()("help,h", "show this help")
-    ("hardware", po::value(&run.hardware)->multitoken(), "hardware profiles (repeatable; default h100-sxm and v100-xeon-e5-2698v4)")
+    ("preset", po::value(&run.preset),
+     "lazydp-paper: the LazyDP paper's characterization on its system (v100-xeon-e5-2698v4, the framework "
+     "implementation with the fused one beside it, epsilon 50 at delta 1e-5 unless given) instead of the default figures")
+    ("hardware", po::value(&run.hardware)->multitoken(), "hardware profiles (repeatable; default h100-sxm and v100-xeon-e5-2698v4; "
+     "with --preset lazydp-paper: v100-xeon-e5-2698v4)")
     ("model", po::value(&run.model)->default_value(run.model), "workload preset or JSON file")
     ("table-scales", po::value(&scales)->default_value(scales), "table scales of the size sweeps (mlperf-dlrm: 104 is 10 TB)")
     ("target-epsilon", po::value(&p.target_epsilon)->default_value(p.target_epsilon),
@@ -460,6 +499,13 @@ Workload check_report_inputs(const po::variables_map& vm, ReportRun& run, Report
                              const std::vector<std::string>& measured, const std::string& out_dir,
                              const std::string& python, const fs::path& script) {
   if (out_dir.empty()) throw InputError("--out: required (the report folder)");
+  const bool paper = run.preset == kPaperPreset;
+  if (!run.preset.empty() && !paper)
+    throw InputError(fmt::format("--preset {}: unknown (the one preset is {})", run.preset, kPaperPreset));
+  if (paper && !measured.empty())
+    throw InputError("--measured: the lazydp-paper preset draws no measured-versus-modeled figure; leave --measured out");
+  if (paper && run.hardware.empty()) run.hardware = {kPaperHardware};
+  if (paper && vm["target-epsilon"].defaulted()) p.target_epsilon = kPaperEpsilon;
   if (fs::exists(out_dir) && !vm.count("force"))
     throw InputError("--out " + out_dir + ": exists; pass --force to write into it");
   if (run.hardware.empty()) run.hardware = {"h100-sxm", "v100-xeon-e5-2698v4"};
@@ -467,7 +513,7 @@ Workload check_report_inputs(const po::variables_map& vm, ReportRun& run, Report
   const Workload w = load_workload(run.model);
   for (const auto& m : measured)
     if (!fs::is_regular_file(m)) throw InputError("--measured " + m + ": no such file");
-  resolve_privacy(vm, w, run.model, p);
+  resolve_privacy(vm, w, run.model, paper, p);
   if (!fs::is_regular_file(script)) throw InputError("the renderer " + script.string() + " is missing");
   if (std::system((python + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) != 0)
     throw InputError("--python " + python + ": cannot import matplotlib (apt-get install python3-matplotlib)");
@@ -478,7 +524,7 @@ Workload check_report_inputs(const po::variables_map& vm, ReportRun& run, Report
 void say_privacy(const ReportRun& run, const ReportPrivacy& p) {
   run.say(fmt::format("every DP algorithm at epsilon {:g}, delta {:g}{}, {} examples, {:g} epoch(s); dp-fest's histogram "
                       "at --fest-sigma {:g} (epsilon {:.3g} alone)",
-                      p.target_epsilon, p.delta, p.delta_given ? "" : " (the largest power of ten not above 1/N)",
+                      p.target_epsilon, p.delta, p.delta_given ? "" : run.preset == kPaperPreset ? " (the LazyDP paper's)" : " (the largest power of ten not above 1/N)",
                       p.dataset_examples, p.epochs, p.fest_sigma, p.fest_histogram_epsilon));
   for (const auto& [algo, why] : p.left_out) run.say("left out " + algo + ": " + why);
 }
@@ -497,6 +543,7 @@ int cmd_report(int argc, char** argv) {
   if (!parse(argc, argv, opts, vm,
              "usage: privrec report --out DIR [--hardware H ...] [--model M] [--target-epsilon E] [--delta D]\n"
              "                      [--dataset-size N] [--epochs E] [--measured VALIDATE.json ...]\n"
+             "       privrec report --preset lazydp-paper --out DIR   (the LazyDP paper's system and characterization)\n"
              "Sweeps the performance model with every DP algorithm at the same epsilon, renders the\n"
              "characterization figures (PNG and SVG) and writes DIR/index.html and DIR/report.md with the\n"
              "findings in numbers and the configuration they were made with."))
@@ -520,10 +567,14 @@ int cmd_report(int argc, char** argv) {
   std::string cmd = "privrec report";
   for (int i = 1; i < argc; ++i) cmd += std::string(" ") + argv[i];
   write_text_file((run.data / "config.json").string(), report_config(run, privacy, w, cmd).dump(1) + "\n");
-  run_sweeps(run, scales);
-  run_cache_sweeps(run);
-  run_scale_out_sweeps(run);
-  run_simulations(run, scales);
+  if (run.preset == kPaperPreset) {
+    run_paper_sweeps(run);
+  } else {
+    run_sweeps(run, scales);
+    run_cache_sweeps(run);
+    run_scale_out_sweeps(run);
+    run_simulations(run, scales);
+  }
   for (size_t i = 0; i < measured.size(); ++i)
     fs::copy_file(measured[i], run.data / fmt::format("measured_{}.json", i), fs::copy_options::overwrite_existing);
   run_measured_work(run, measured);

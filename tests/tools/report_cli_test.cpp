@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,17 +30,23 @@ std::string read(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A CSV as rows of column name -> text (the report's data files hold no quoted commas in these columns).
+// A CSV as rows of column name -> text (fields quoted with doubled quotes where they hold a comma,
+// as sweep writes a misfit's note; no field holds a line break).
 std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   std::vector<std::string> header;
   std::vector<std::map<std::string, std::string>> rows;
   auto split = [](const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    for (std::string cell; std::getline(ss, cell, ',');) out.push_back(cell);
-    if (!s.empty() && s.back() == ',') out.push_back("");
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i];
+      if (quoted && c == '"' && i + 1 < s.size() && s[i + 1] == '"') out.back() += '"', ++i;
+      else if (c == '"') quoted = !quoted;
+      else if (c == ',' && !quoted) out.emplace_back();
+      else out.back() += c;
+    }
     return out;
   };
   if (std::getline(in, line)) header = split(line);
@@ -156,5 +161,79 @@ TEST(ReportCli, RefusesAWorkloadWithoutADatasetSizeAndBadPrivacyFlags) {
   expect_bad("report --epochs 0 -q --out " + d, "--epochs 0");
   expect_bad("report --fest-sigma -1 -q --out " + d, "--fest-sigma -1");
   expect_bad("report --model tiny --dataset-size 100000 --target-epsilon 0.0001 -q --out " + d, "no DP algorithm");
+  EXPECT_FALSE(std::filesystem::exists(d));
+}
+
+// --preset lazydp-paper: the LazyDP paper's system (v100-xeon-e5-2698v4, tables in its 256 GB of host
+// memory) at its privacy (epsilon 50, delta 1e-5), every case with the framework implementation and
+// the fused one, in the four sweeps its three figures draw; the framework's dense noise doubles
+// dpsgd's footprint, so exactly the cases whose tables and noise exceed 256 GB are marked as misfits.
+TEST(ReportCli, LazydpPaperPresetModelsThePapersSystemBothWays) {
+  if (!have_matplotlib()) GTEST_SKIP() << "python3-matplotlib is not installed";
+  const std::string d = dir() + "/paper";
+  std::filesystem::remove_all(d);
+  const Result r = run("report --preset lazydp-paper --png-only -q --out " + d);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream cfg_in(d + "/data/config.json");
+  const auto cfg = nlohmann::json::parse(cfg_in);
+  EXPECT_EQ(cfg["preset"], "lazydp-paper");
+  ASSERT_EQ(cfg["hardware"].size(), 1u);
+  EXPECT_EQ(cfg["hardware"][0]["name"], "v100-xeon-e5-2698v4");
+  EXPECT_EQ(cfg["privacy"]["target_epsilon"].get<double>(), 50.0);
+  EXPECT_EQ(cfg["privacy"]["delta"].get<double>(), 1e-5);
+  EXPECT_FALSE(cfg.contains("cluster"));
+  const std::map<std::string, size_t> expected_rows = {
+      {"paper_breakdown.csv", 2 * 4 * 6}, {"paper_lazydp.csv", 2 * 4 * 3 * 3},
+      {"paper_pooling.csv", 2 * 3 * 4}, {"paper_table_size.csv", 2 * 4 * 4}};
+  for (const auto& [file, n] : expected_rows) {
+    const auto rows = read_csv(d + "/data/" + file);
+    EXPECT_EQ(rows.size(), n) << file;
+    std::map<std::string, size_t> per_impl;
+    for (const auto& row : rows) {
+      ++per_impl[row.at("implementation")];
+      EXPECT_EQ(row.at("hardware"), "v100-xeon-e5-2698v4") << file;
+      EXPECT_EQ(row.at("tables_in"), "host") << file;
+      const double table_GB = std::stod(row.at("table_bytes")) / 1e9, noise_GB = std::stod(row.at("materialized_noise_GB"));
+      const bool dense = row.at("algo").rfind("dpsgd-", 0) == 0;
+      // The framework materializes dpsgd's noise (the whole model's, so at least the tables'); nothing else does.
+      if (row.at("implementation") == "framework" && dense) {
+        EXPECT_GE(noise_GB, table_GB) << file;
+      } else {
+        EXPECT_EQ(noise_GB, 0.0) << file << " " << row.at("implementation") << " " << row.at("algo");
+      }
+      EXPECT_EQ(row.at("fits"), table_GB + noise_GB <= 256 ? "true" : "false") << file << " " << row.at("algo");
+      if (row.at("algo") != "sgd" && row.at("algo") != "eana") {
+        EXPECT_NEAR(std::stod(row.at("epsilon")), 50.0, 1e-6);
+      }
+    }
+    EXPECT_EQ(per_impl["framework"], n / 2) << file;
+    EXPECT_EQ(per_impl["fused"], n / 2) << file;
+  }
+  // 96 GB of tables and their noise fit in 256 GB; 192 GB do not (REFERENCE.md section 8).
+  size_t misfits = 0;
+  for (const auto& row : read_csv(d + "/data/paper_table_size.csv"))
+    if (row.at("fits") == "false") {
+      ++misfits;
+      EXPECT_EQ(row.at("implementation"), "framework");
+      EXPECT_EQ(row.at("algo"), "dpsgd-f");
+      EXPECT_EQ(row.at("table_scale"), "2");
+      EXPECT_NE(row.at("note").find("materialized noise"), std::string::npos) << row.at("note");
+    }
+  EXPECT_EQ(misfits, 1u);
+  for (const char* f : {"figP1_breakdown_v100-xeon-e5-2698v4.png", "figP2_lazydp_v100-xeon-e5-2698v4.png",
+                        "figP3_sensitivity_v100-xeon-e5-2698v4.png"})
+    EXPECT_TRUE(std::filesystem::is_regular_file(d + "/" + f)) << f;
+  const std::string md = read(d + "/report.md");
+  for (const char* s : {"preset lazydp-paper", "P1. Step breakdown", "P2. LazyDP against DP-SGD(F) and EANA",
+                        "does not fit in 256 GB of host memory: dpsgd-f (framework) at 192 GB"})
+    EXPECT_NE(md.find(s), std::string::npos) << s;
+}
+
+TEST(ReportCli, RefusesAnUnknownPresetAndMeasurementsWithThePaperPreset) {
+  const std::string d = dir() + "/paper_refused";
+  std::filesystem::remove_all(d);
+  expect_bad("report --preset lazydp -q --out " + d, "--preset lazydp");
+  expect_bad("report --preset lazydp-paper --measured configs/validation/results/cpu-epyc-2c_validate_2026-11-29.json "
+             "-q --out " + d, "--measured");
   EXPECT_FALSE(std::filesystem::exists(d));
 }

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import sys
 
@@ -805,7 +806,7 @@ def fig_sensitivity(rep, pooling, skew):
         fig.tight_layout(rect=(0, 0, 1, 0.93))
         name = rep.save(fig, f"fig8_sensitivity_{hw}")
         rep.add(f"8. Sensitivity to pooling and skew ({hw})", [name],
-                "; ".join(notes).capitalize() + ". More lookups per example means more rows for lazydp to catch up "
+                sentence("; ".join(notes)) + ". More lookups per example means more rows for lazydp to catch up "
                 "and more coalescing for both; skew concentrates lookups on fewer distinct rows, which lazydp's "
                 "catch-up benefits from.")
 
@@ -1220,6 +1221,240 @@ def scale_out_caption(rep, rows, pts, sizes, algos, devs, counts):
 
 
 # 0. The configuration the figures were made with: privacy per algorithm, the profiles' provenance.
+# The lazydp-paper preset (privrec report --preset lazydp-paper): the LazyDP paper's characterization on its
+# system, every case with the framework implementation (the paper's PyTorch code) and privrec's fused kernels.
+PAPER_IMPLS = ["framework", "fused"]
+PAPER_BREAKDOWN_ALGOS = ["sgd", "dpsgd-b", "dpsgd-r", "dpsgd-f", "eana", "lazydp"]
+PAPER_MARKERS = {"framework": ("o", "-"), "fused": ("s", ":")}
+
+
+def impl_of(r):
+    return r.get("implementation") or "fused"
+
+
+def of_impl(rows, impl):
+    return [r for r in rows if impl_of(r) == impl]
+
+
+def sentence(text):
+    """text with its first letter capitalized and the rest as written (str.capitalize lowercases "GB")."""
+    return text[:1].upper() + text[1:]
+
+
+def md_table(header, rows):
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                     + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def memory_of_note(note):
+    """The memory a misfit's note names ("... exceed X's 256 GB of host memory ..."): '256 GB of host memory'."""
+    m = re.search(r"'s ([0-9.]+) GB of (\w+) memory", str(note or ""))
+    return f"{m.group(1)} GB of {m.group(2)} memory" if m else "memory"
+
+
+def fig_paper_breakdown(rep, rows):
+    for hw in hardware_of(rows):
+        hr = by(rows, hardware=hw)
+        impls = [i for i in PAPER_IMPLS if of_impl(hr, i)]
+        scales = sorted({r["table_scale"] for r in hr})
+        fig, axes = plt.subplots(len(impls), len(scales), figsize=(3.4 * len(scales), 4.1 * len(impls)),
+                                 squeeze=False, sharey=True)
+        tops, lows, table, facts = [], [], [], []
+        for ii, impl in enumerate(impls):
+            for si, sc in enumerate(scales):
+                ax = axes[ii][si]
+                sr = by(of_impl(hr, impl), table_scale=sc)
+                base = by(sr, algo="sgd")
+                if not base:
+                    ax.axis("off")
+                    continue
+                algos = [a for a in PAPER_BREAKDOWN_ALGOS if by(sr, algo=a)]
+                totals = breakdown_panel(ax, sr, base[0]["step_ms"], algos)
+                tops.append(max(totals))
+                lows += [by(sr, algo=a)[0].get(STAGES[0] + "_ms", 0.0) / base[0]["step_ms"] for a in algos]
+                ax.set_title(f"{impl}: {human_bytes(sr[0]['table_bytes'])} of tables\n(sgd {num(base[0]['step_ms'])} "
+                             "ms/step)", fontsize=9)
+                if si == 0:
+                    ax.set_ylabel("step time / sgd's step (log)")
+                table.append([impl, human_bytes(sr[0]["table_bytes"])]
+                             + [num(by(sr, algo=a)[0]["step_ms"]) if by(sr, algo=a) else "" for a in PAPER_BREAKDOWN_ALGOS])
+            big = by(of_impl(hr, impl), table_scale=scales[-1])
+            f, g = by(big, algo="dpsgd-f"), by(big, algo="sgd")
+            if f and g:
+                share = f[0].get("dp.update_ms", 0.0) / f[0]["step_ms"]
+                facts.append(f"with the {impl} implementation dpsgd-f takes {num(f[0]['step_ms'] / g[0]['step_ms'])}x "
+                             f"sgd's step at {human_bytes(big[0]['table_bytes'])} ({num(f[0]['step_ms'] / 1e3)} s against "
+                             f"{num(g[0]['step_ms'])} ms), {100 * share:.0f} % of it in dp.update")
+        positive = [v for v in lows if v > 0] or [0.1]
+        for ax in axes.flat:
+            ax.set_ylim(max(1e-3, min(positive) / 2), max(tops or [1]) * 40)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, bbox_to_anchor=(0.5, -0.02))
+        fig.suptitle(f"Step breakdown versus table size on the LazyDP paper's system ({hr[0]['model']} on {hw}, "
+                     "modeled; rows: implementation; log scale, dotted: sgd's step)", fontsize=11)
+        fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+        name = rep.save(fig, f"figP1_breakdown_{hw}")
+        rep.add(f"P1. Step breakdown versus table size ({hw})", [name],
+                "Each bar is one algorithm's modeled step, stacked by stage and divided by sgd's step at the same table "
+                "size and implementation. " + sentence("; ".join(facts)) + ". The framework way materializes a "
+                "noise tensor the size of the tables, scatters the gradient into it and adds it in a separate pass "
+                "(four table-sized streams and one normal per coordinate); the fused kernel draws the noise in "
+                "registers (two streams). sgd, eana and lazydp touch only the batch's rows. Step times in ms:",
+                md_table(["implementation", "tables"] + PAPER_BREAKDOWN_ALGOS, table))
+
+
+def paper_ratio(rows, num_algo, den_algo, **eq):
+    a, b = by(rows, algo=num_algo, **eq), by(rows, algo=den_algo, **eq)
+    return a[0]["step_ms"] / b[0]["step_ms"] if a and b and b[0]["step_ms"] > 0 else None
+
+
+def fig_paper_lazydp(rep, rows):
+    for hw in hardware_of(rows):
+        hr = by(rows, hardware=hw)
+        impls = [i for i in PAPER_IMPLS if of_impl(hr, i)]
+        models = list(dict.fromkeys(r["model"] for r in hr))
+        batches = sorted({r["batch"] for r in hr})
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+        width = 0.8 / (len(batches) * len(impls))
+        table = []
+        for k, (num_algo, den_algo, ylabel) in enumerate([("dpsgd-f", "lazydp", "dpsgd-f step / lazydp step"),
+                                                          ("lazydp", "eana", "lazydp step / eana step")]):
+            ax = axes[k]
+            for ii, impl in enumerate(impls):
+                for bi, b in enumerate(batches):
+                    x = [m + (ii * len(batches) + bi) * width - 0.4 + width / 2 for m in range(len(models))]
+                    v = [paper_ratio(of_impl(hr, impl), num_algo, den_algo, model=m, batch=b) or 0 for m in models]
+                    ax.bar(x, v, width=width * 0.95, color=plt.cm.Greens(0.45 + 0.25 * bi),
+                           hatch="" if impl == "framework" else "//", edgecolor="k", linewidth=0.3,
+                           label=f"{impl}, batch {b:,.0f}")
+            ax.set_xticks(range(len(models)))
+            ax.set_xticklabels(models)
+            ax.set_ylabel(ylabel + (" (log)" if k == 0 else ""))
+            if k == 0:
+                ax.set_yscale("log")
+            else:
+                ax.axhline(1, color="k", lw=0.6, ls=":")
+            ax.grid(True, axis="y", alpha=0.3)
+        axes[1].legend(fontsize=7, ncol=2)
+        for impl in impls:
+            for m in models:
+                for b in batches:
+                    sel = by(of_impl(hr, impl), model=m, batch=b)
+                    ms = {a: by(sel, algo=a)[0] for a in ("dpsgd-f", "eana", "lazydp") if by(sel, algo=a)}
+                    if len(ms) < 3:
+                        continue
+                    fits = "" if all(r.get("fits") in ("true", True) for r in ms.values()) else " (does not fit)"
+                    table.append([impl, m, f"{b:,.0f}", num(ms["dpsgd-f"]["step_ms"]), num(ms["eana"]["step_ms"]),
+                                  num(ms["lazydp"]["step_ms"]) + fits,
+                                  num(ms["dpsgd-f"]["step_ms"] / ms["lazydp"]["step_ms"]),
+                                  f"{ms['lazydp']['step_ms'] / ms['eana']['step_ms']:.3g}"])
+        fig.suptitle(f"LazyDP against DP-SGD(F) and EANA at {human_bytes(hr[0]['table_bytes'])}-scale tables on {hw} "
+                     "(modeled; solid: framework implementation, hatched: fused)", fontsize=10)
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
+        name = rep.save(fig, f"figP2_lazydp_{hw}")
+        facts = []
+        for impl in impls:
+            sp = [paper_ratio(of_impl(hr, impl), "dpsgd-f", "lazydp", model=m, batch=b) for m in models for b in batches]
+            ea = [paper_ratio(of_impl(hr, impl), "lazydp", "eana", model=m, batch=b) for m in models for b in batches]
+            sp, ea = [v for v in sp if v], [v for v in ea if v]
+            if sp and ea:
+                facts.append(f"{impl}: lazydp is {num(min(sp))}-{num(max(sp))}x faster than dpsgd-f and takes "
+                             f"{min(ea):.3g}-{max(ea):.3g}x eana's step")
+        rep.add(f"P2. LazyDP against DP-SGD(F) and EANA ({hw})", [name],
+                "Every DLRM preset at its full table size (table scale 1), batch " + ", ".join(f"{b:,.0f}" for b in batches)
+                + ". " + "; ".join(facts) + ". lazydp pays eana's sparse update plus the catch-up noise of the next "
+                "batch's rows, and none of dpsgd-f's dense pass over the tables. Step times in ms:",
+                md_table(["implementation", "model", "batch", "dpsgd-f", "eana", "lazydp", "dpsgd-f / lazydp",
+                          "lazydp / eana"], table))
+
+
+def paper_lines(ax, rows, x_key, impls, algos, xfun=lambda v: v):
+    """Step time against x_key per algorithm and implementation; a case that does not fit drawn as a red cross."""
+    misfits = []
+    for impl in impls:
+        marker, ls = PAPER_MARKERS[impl]
+        for a in algos:
+            ar = sorted(by(of_impl(rows, impl), algo=a), key=lambda r: r[x_key])
+            if not ar:
+                continue
+            xs, ys = [xfun(r[x_key]) for r in ar], [r["step_ms"] for r in ar]
+            ax.plot(xs, ys, marker=marker, ls=ls, color=COLORS[a], label=f"{a} ({impl})", ms=4)
+            for r, x, y in zip(ar, xs, ys):
+                if r.get("fits") not in ("true", True):
+                    ax.plot([x], [y], "x", color="red", ms=11, mew=2)
+                    misfits.append((impl, a, r))
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.set_ylabel("ms per step (log)")
+    return misfits
+
+
+def fig_paper_sensitivity(rep, pooling, sizes):
+    for hw in hardware_of(pooling or sizes):
+        pr, sr = by(pooling, hardware=hw), by(sizes, hardware=hw)
+        impls = [i for i in PAPER_IMPLS if of_impl(pr + sr, i)]
+        algos = [a for a in ALGOS if by(pr + sr, algo=a)]
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.8))
+        notes = []
+        if pr:
+            paper_lines(ax, pr, "pooling", impls, algos)
+            ax.set_xlabel("lookups per example per table (pooling)")
+            ps = sorted({r["pooling"] for r in pr})
+            for impl in impls:
+                g = [paper_ratio(of_impl(pr, impl), "dpsgd-f", "lazydp", pooling=p) for p in ps]
+                if all(g):
+                    notes.append(f"{impl}: dpsgd-f / lazydp is {num(g[0])}x at pooling {ps[0]:g} and {num(g[-1])}x at "
+                                 f"{ps[-1]:g}")
+        misfits = []
+        if sr:
+            misfits = paper_lines(bx, sr, "table_bytes", impls, algos, xfun=lambda b: b / 1e9)
+            bx.set_xscale("log")
+            bx.set_xlabel("GB of tables (red cross: tables and materialized noise do not fit)")
+        handles, labels = (ax if pr else bx).get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=7, bbox_to_anchor=(0.5, -0.04))
+        model = (pr or sr)[0]["model"]
+        fig.suptitle(f"Sensitivity to pooling (at {human_bytes(pr[0]['table_bytes']) if pr else '?'} of tables) and to "
+                     f"table size ({model} on {hw}, modeled; circles: framework, squares: fused)", fontsize=10)
+        fig.tight_layout(rect=(0, 0.07, 1, 0.93))
+        name = rep.save(fig, f"figP3_sensitivity_{hw}")
+        if misfits:
+            where = memory_of_note(misfits[0][2].get("note"))
+            gone = sorted({(r["table_bytes"], impl, a) for impl, a, r in misfits})
+            notes.append(f"does not fit in {where}: " + ", ".join(
+                f"{a} ({impl}) at {human_bytes(b)}" for b, impl, a in gone))
+        else:
+            notes.append("every case fits")
+        table = [[impl_of(r), r["algo"], human_bytes(r["table_bytes"]), num(r["step_ms"]),
+                  "yes" if r.get("fits") in ("true", True) else "no"]
+                 for r in sorted(sr, key=lambda r: (impl_of(r), r["algo"], r["table_bytes"]))]
+        rep.add(f"P3. Pooling and table-size sensitivity ({hw})", [name],
+                sentence("; ".join(notes)) + ". The framework implementation keeps dpsgd's dense noise beside the "
+                "tables, so its footprint is twice theirs; the modeled time of a case that does not fit assumes memory "
+                "that large. Table-size cases:",
+                md_table(["implementation", "algorithm", "tables", "ms/step", "fits"], table))
+
+
+def paper_main(rep):
+    breakdown = read_csv(os.path.join(rep.data, "paper_breakdown.csv"))
+    caption, tables = config_section(rep, breakdown)
+    rep.add("Configuration", [], caption, tables)
+    if breakdown:
+        fig_paper_breakdown(rep, breakdown)
+    else:
+        rep.skip("P1. Step breakdown", "no paper_breakdown.csv")
+    lazy = read_csv(os.path.join(rep.data, "paper_lazydp.csv"))
+    if lazy:
+        fig_paper_lazydp(rep, lazy)
+    else:
+        rep.skip("P2. LazyDP against DP-SGD(F) and EANA", rep.why_missing("no paper_lazydp.csv", ["lazydp", "dpsgd-f"]))
+    pooling = read_csv(os.path.join(rep.data, "paper_pooling.csv"))
+    sizes = read_csv(os.path.join(rep.data, "paper_table_size.csv"))
+    if pooling or sizes:
+        fig_paper_sensitivity(rep, pooling, sizes)
+    else:
+        rep.skip("P3. Sensitivity", "no paper_pooling.csv or paper_table_size.csv")
+
+
 def provenance_text(prov):
     """Where a profile's figures come from, in one line: the source, its reference or calibration, and the rates
     its derivation calls estimates."""
@@ -1287,10 +1522,16 @@ def config_section(rep, sizes):
     if not cfg:
         return ("No data/config.json (the data was not written by privrec report): the privacy below is what the "
                 "data files say.", ["\n".join(table)])
+    paper = cfg.get("preset") == "lazydp-paper"
+    batches = ("; figure P2 every DLRM preset at batches 1024, 2048 and 4096" if paper else
+               f"the heatmap also at batches {', '.join(str(b) for b in cfg.get('batch_axis', []))}"
+               + (f"; the scale-out figure at {cfg['cluster']['batch']:,}" if cfg.get("cluster") else ""))
     text = (f"Made with `{cfg.get('command', 'privrec report')}` by {cfg.get('privrec', 'privrec')} on "
-            f"{(cfg.get('machine') or {}).get('date_utc', '?')}. Workload {cfg.get('model')} at batch {batch:,.0f} "
-            f"(the heatmap also at batches {', '.join(str(b) for b in cfg.get('batch_axis', []))}"
-            + (f"; the scale-out figure at {cfg['cluster']['batch']:,}" if cfg.get("cluster") else "") + "). "
+            f"{(cfg.get('machine') or {}).get('date_utc', '?')}. "
+            + ("The LazyDP paper's characterization on its system (preset lazydp-paper): every case with the framework "
+               "implementation (PyTorch operators as the paper's code calls them) and with privrec's fused kernels. "
+               if paper else "")
+            + f"Workload {cfg.get('model')} at batch {batch:,.0f} ({batches.lstrip('; ')}). "
             f"Privacy: every DP algorithm's noise is derived from the target epsilon {priv.get('target_epsilon', 0):g} "
             f"at delta {priv.get('delta', 0):g} ({priv.get('delta_rule', '')}), for {priv.get('epochs', 1):g} epoch(s) "
             f"of {priv.get('dataset_examples', 0):,} examples ({priv.get('dataset_source', '')}; the sampling rate is "
@@ -1345,6 +1586,11 @@ def main():
     if not os.path.isdir(rep.data):
         print(f"render_report: {rep.data} is missing (run privrec report)", file=sys.stderr)
         return 2
+    if rep.config.get("preset") == "lazydp-paper":
+        paper_main(rep)
+        write(rep)
+        print(f"render_report: {sum(1 for sec in rep.sections if sec[1])} figures, {len(rep.skipped)} left out")
+        return 0
     sizes = read_csv(os.path.join(rep.data, "sizes.csv"))
     caption, tables = config_section(rep, sizes)
     rep.add("Configuration", [], caption, tables)
