@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/bag_sum.hpp"
 #include "models/kernel_work/cpu_work.hpp"
 #include "traces/row_sort.hpp"
 
@@ -11,7 +12,6 @@ namespace privrec::cpu {
 
 namespace {
 constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
-constexpr int64_t kPrefetch = 16;
 
 // Sorts (row, entry) keys and sums contribute(entry, acc, first) into one gradient row per distinct
 // row; `first` says the row is fresh (assign, do not add: no zeroing pass). Returns the sorting work.
@@ -51,48 +51,6 @@ uint64_t coalesce(int64_t entries, int64_t dim, RowOf row_of, Contribute contrib
 }
 }  // namespace
 
-namespace {
-// One table's bags for examples [lo, hi), each summed in lookup order (so the sums are a plain
-// loop's, bit for bit): in registers for rows of D floats (D <= 64 keeps the accumulators in 8 AVX
-// registers), or straight into the output when D is 0 (any d).
-// The range's indices are contiguous, so the prefetch runs kPrefetch lookups ahead across bag
-// boundaries and one-lookup bags (mlperf-dlrm) still overlap their misses.
-template <int D>
-void forward_table(const EmbeddingTable& table, const TableBatch& tb, int64_t lo, int64_t hi, int64_t d, PassBuffers& buf,
-                   int64_t t) {
-  const int64_t row_bytes = (D > 0 ? D : d) * static_cast<int64_t>(kF);
-  const int64_t* idx = tb.indices.data();
-  const int64_t first = tb.offsets[lo], end = tb.offsets[hi];
-  auto prefetch = [&](int64_t k) {
-    const char* p = reinterpret_cast<const char*>(table.row(idx[k]));
-    for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(p + b);
-  };
-  for (int64_t k = first; k < std::min(end, first + kPrefetch); ++k) prefetch(k);
-  for (int64_t i = lo; i < hi; ++i) {
-    float* out = buf.pooled(i, t);
-    const int64_t b0 = tb.offsets[i], b1 = tb.offsets[i + 1];
-    if constexpr (D > 0) {
-      float acc[D];
-      for (int c = 0; c < D; ++c) acc[c] = 0.0f;
-      for (int64_t k = b0; k < b1; ++k) {
-        if (k + kPrefetch < end) prefetch(k + kPrefetch);
-        const float* row = table.row(idx[k]);
-#pragma GCC unroll 16
-        for (int c = 0; c < D; ++c) acc[c] += row[c];
-      }
-      std::copy(acc, acc + D, out);
-    } else {
-      std::fill(out, out + d, 0.0f);
-      for (int64_t k = b0; k < b1; ++k) {
-        if (k + kPrefetch < end) prefetch(k + kPrefetch);
-        const float* row = table.row(idx[k]);
-        for (int64_t c = 0; c < d; ++c) out[c] += row[c];
-      }
-    }
-  }
-}
-}  // namespace
-
 void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf, WorkCounters& work) {
   const int64_t B = batch.size, d = buf.dim, T = static_cast<int64_t>(m.tables.size());
   // Table by table, the threads splitting each table's examples: a table's lookups run back to
@@ -106,14 +64,8 @@ void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf,
     const int64_t lo = B * me / threads, hi = B * (me + 1) / threads;
     for (int64_t t = 0; t < T && lo < hi; ++t) {
       const auto& tb = batch.tables[t];
-      // Rows up to 64 floats are summed in registers. Wider ones (mlperf-dlrm's 128) take the plain
-      // loop: in 64-column chunks they measured 2.5-2.6 ms against 2.1-2.2 (mlperf x0.01, pooling 1).
-      switch (d) {
-        case 16: forward_table<16>(m.tables[t], tb, lo, hi, d, buf, t); break;
-        case 32: forward_table<32>(m.tables[t], tb, lo, hi, d, buf, t); break;
-        case 64: forward_table<64>(m.tables[t], tb, lo, hi, d, buf, t); break;
-        default: forward_table<0>(m.tables[t], tb, lo, hi, d, buf, t);
-      }
+      sum_bags_any(m.tables[t].row(0), d, tb.indices.data(), tb.offsets.data(), lo, hi,
+                   [&](int64_t i) { return buf.pooled(i, t); });
     }
   }
   work += cpu_work::embedding_forward(static_cast<uint64_t>(B), static_cast<uint64_t>(T), static_cast<uint64_t>(d),

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/cpu/bag_sum.hpp"
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/noise_rows.hpp"
@@ -83,31 +84,32 @@ using Say = std::function<void(const std::string&)>;
 // line through `say` and returns the rate; `measure` calls them in a fixed order so the progress
 // lines and the figures come out as they always have.
 
-// Seconds for one gather of `idx.size()` rows of `row_bytes` from `x`, summed as an embedding bag
-// does, with the bag kernel's prefetch distance (16 lookups ahead) so the rate is the kernel's.
+// Seconds for one gather of `idx.size()` rows of `row_bytes` from `x`, through the forward bag
+// kernel's own loop (kernels/cpu/bag_sum.hpp: its row-width specializations, its prefetch distance,
+// its split of the bags between the threads), in bags of kGatherPooling lookups, so the rate is
+// the kernel's and the per-bag cost (fitted as bag_ns) stays a small part of it.
+constexpr int64_t kGatherPooling = 64;
 double random_gather_seconds(FloatArray& x, const std::vector<int64_t>& idx, int64_t row_bytes, int reps) {
-  const int64_t lookups = static_cast<int64_t>(idx.size());
   const int64_t d = row_bytes / 4;
-  return median_seconds(
+  const int64_t bags = static_cast<int64_t>(idx.size()) / kGatherPooling;
+  std::vector<int64_t> offsets(bags + 1);
+  for (int64_t i = 0; i <= bags; ++i) offsets[i] = i * kGatherPooling;
+  const double s = median_seconds(
       [&] {
         float total = 0;
 #pragma omp parallel reduction(+ : total)
         {
-          float acc[128] = {};
-#pragma omp for schedule(static)
-          for (int64_t k = 0; k < lookups; ++k) {
-            if (k + 16 < lookups) {
-              const char* ahead = reinterpret_cast<const char*>(x.data() + idx[k + 16] * d);
-              for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(ahead + b);
-            }
-            const float* row = x.data() + idx[k] * d;
-            for (int64_t c = 0; c < d; ++c) acc[c] += row[c];
-          }
-          for (int64_t c = 0; c < d; ++c) total += acc[c];
+          const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
+          std::vector<float> out(d);  // every bag of the thread into one row: its writes stay in L1
+          sum_bags_any(x.data(), d, idx.data(), offsets.data(), bags * me / threads, bags * (me + 1) / threads,
+                       [&](int64_t) { return out.data(); });
+          total += out[0];
         }
         g_sink = total;
       },
       reps);
+  // The rate of idx.size() lookups (bags * kGatherPooling of them were timed).
+  return s * static_cast<double>(idx.size()) / static_cast<double>(std::max<int64_t>(1, bags * kGatherPooling));
 }
 
 // Row gathers from the stream buffer at uniformly random rows, one rate per row size. One
