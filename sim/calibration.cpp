@@ -155,6 +155,50 @@ GroupFit fit_with_counts(std::vector<std::vector<Point>> groups, double& bag_ns,
 }
 }  // namespace
 
+namespace {
+// The overlap a stage's terms combine at under `fit`: its own, else the fit's.
+double overlap_of(const StageFit& fit, const std::string& stage) {
+  const auto it = fit.overlap.find(stage);
+  return it != fit.overlap.end() ? it->second : fit.overlap_fraction;
+}
+
+// |predicted - measured| / measured in % for every usable observation (of stage `only` if given),
+// with the same lookup as stage_time.
+std::vector<double> fit_errors(const StageFit& fit, const std::vector<StageObservation>& observations,
+                               const std::string& only = "") {
+  std::vector<double> errors;
+  for (const auto& o : observations) {
+    if (!(o.measured_ms > 0)) continue;
+    const std::string stage = stage_name(o.stage), keyed = stage + ":" + bound_name(roofline_bound(o.modeled));
+    if (!only.empty() && stage != only) continue;
+    auto lookup = [&](const std::map<std::string, double>& m, double none) {
+      if (const auto it = m.find(keyed); it != m.end()) return it->second;
+      if (const auto it = m.find(stage); it != m.end()) return it->second;
+      return none;
+    };
+    const double roof = combine_terms(o.modeled.memory_ms, o.modeled.compute_ms, o.modeled.rng_ms, overlap_of(fit, stage));
+    const double bag_ms = fit.bag_ns.count(stage) ? 1e-6 * fit.bag_ns.at(stage) * o.modeled.bags : 0.0;
+    const double launch_ms = fit.launch_us.count(stage) ? 1e-3 * fit.launch_us.at(stage) * o.modeled.launches : 0.0;
+    const double predicted = roof * lookup(fit.efficiency, 1.0) + lookup(fit.fixed_ms, 0.0) + bag_ms + launch_ms +
+                             o.modeled.overhead_ms + o.modeled.link_ms;
+    errors.push_back(std::abs(predicted - o.measured_ms) / o.measured_ms * 100.0);
+  }
+  return errors;
+}
+
+// Replaces stage `stage`'s factors in `to` (its own key and its bound keys) by those of `from`.
+void take_stage(StageFit& to, const StageFit& from, const std::string& stage) {
+  const auto mine = [&](const std::string& key) { return key == stage || key.rfind(stage + ":", 0) == 0; };
+  for (auto* m : {&to.efficiency, &to.fixed_ms, &to.bag_ns, &to.launch_us}) std::erase_if(*m, [&](const auto& kv) { return mine(kv.first); });
+  const std::pair<std::map<std::string, double>*, const std::map<std::string, double>*> maps[] = {
+      {&to.efficiency, &from.efficiency}, {&to.fixed_ms, &from.fixed_ms}, {&to.bag_ns, &from.bag_ns},
+      {&to.launch_us, &from.launch_us}};
+  for (const auto& [dst, src] : maps)
+    for (const auto& [key, v] : *src)
+      if (mine(key)) (*dst)[key] = v;
+}
+}  // namespace
+
 StageFit fit_stages(const std::vector<StageObservation>& observations, double overlap_fraction) {
   std::map<std::string, std::map<std::string, std::vector<Point>>> by_stage;  // stage -> bound -> cases
   for (const auto& o : observations) {
@@ -198,34 +242,33 @@ StageFit fit_stages(const std::vector<StageObservation>& observations, double ov
     }
   }
   fit.overlap_fraction = overlap_fraction;
-  // How well the fitted model reproduces the observations (the same lookup as stage_time).
-  std::vector<double> errors;
-  for (const auto& o : observations) {
-    if (!(o.measured_ms > 0)) continue;
-    const std::string stage = stage_name(o.stage), keyed = stage + ":" + bound_name(roofline_bound(o.modeled));
-    auto lookup = [&](const std::map<std::string, double>& m, double none) {
-      if (const auto it = m.find(keyed); it != m.end()) return it->second;
-      if (const auto it = m.find(stage); it != m.end()) return it->second;
-      return none;
-    };
-    const double roof = combine_terms(o.modeled.memory_ms, o.modeled.compute_ms, o.modeled.rng_ms, overlap_fraction);
-    const double bag_ms = fit.bag_ns.count(stage) ? 1e-6 * fit.bag_ns.at(stage) * o.modeled.bags : 0.0;
-    const double launch_ms = fit.launch_us.count(stage) ? 1e-3 * fit.launch_us.at(stage) * o.modeled.launches : 0.0;
-    const double predicted = roof * lookup(fit.efficiency, 1.0) + lookup(fit.fixed_ms, 0.0) + bag_ms + launch_ms +
-                             o.modeled.overhead_ms + o.modeled.link_ms;
-    errors.push_back(std::abs(predicted - o.measured_ms) / o.measured_ms * 100.0);
-  }
-  fit.median_abs_error_pct = median(std::move(errors));  // 0 when no observation was usable
+  fit.median_abs_error_pct = median(fit_errors(fit, observations));  // 0 when no observation was usable
   return fit;
 }
 
 StageFit fit_calibration(const std::vector<StageObservation>& observations) {
-  StageFit best = fit_stages(observations, 1.0);
-  for (int k = 19; k >= 0; --k) {  // from full overlap down, so a tie keeps the larger fraction
-    StageFit f = fit_stages(observations, 0.05 * k);
-    if (f.median_abs_error_pct < best.median_abs_error_pct) best = std::move(f);
+  std::vector<StageFit> grid;  // at overlap 0, 0.05, ..., 1
+  for (int k = 0; k <= 20; ++k) grid.push_back(fit_stages(observations, 0.05 * k));
+  size_t best = 20;
+  for (size_t k = 20; k-- > 0;)  // from full overlap down, so a tie keeps the larger fraction
+    if (grid[k].median_abs_error_pct < grid[best].median_abs_error_pct) best = k;
+  StageFit out = grid[best];
+  std::map<std::string, size_t> cases;
+  for (const auto& o : observations)
+    if (o.measured_ms > 0) ++cases[stage_name(o.stage)];
+  for (const auto& [stage, n] : cases) {
+    if (n < kOwnOverlapCases) continue;
+    size_t pick = best;
+    double error = median(fit_errors(grid[best], observations, stage));
+    for (size_t k = 21; k-- > 0;) {
+      const double e = median(fit_errors(grid[k], observations, stage));
+      if (e < error - 1e-12) pick = k, error = e;
+    }
+    take_stage(out, grid[pick], stage);
+    out.overlap[stage] = grid[pick].overlap_fraction;
   }
-  return best;
+  out.median_abs_error_pct = median(fit_errors(out, observations));
+  return out;
 }
 
 // --- Memory levels from a footprint curve ------------------------------------------------------

@@ -28,6 +28,7 @@ struct StageFit {
   std::map<std::string, double> bag_ns;      // >= 0, only for stages whose cases walk bags
   std::map<std::string, double> launch_us;   // >= 0, a cost per launch beyond the profile's overhead
   double overlap_fraction = 1.0;             // how the terms were combined (ProcessorProfile)
+  std::map<std::string, double> overlap;     // per stage where it has its own (fit_calibration)
   double median_abs_error_pct = 0;           // of the fitted model over the observations
 };
 
@@ -35,7 +36,12 @@ struct StageFit {
 StageFit fit_stages(const std::vector<StageObservation>& observations, double overlap_fraction = 1.0);
 
 // The overlap fraction too: fit_stages at 0, 0.05, ..., 1, keeping the one whose fitted model has
-// the smallest median absolute error over the observations (ties go to more overlap).
+// the smallest median absolute error over the observations (ties go to more overlap). A stage with
+// kOwnOverlapCases observations or more then gets the grid value that fits its own observations
+// best, with that fit's factors (its overlap, efficiencies, fixed, bag and launch costs): the
+// kernels differ in how their work overlaps, and one fraction for all of them made the CPU's
+// bwd.emb (sort, then sum: no overlap) 20-30 % too fast where the dense update needed overlap.
+constexpr size_t kOwnOverlapCases = 6;
 StageFit fit_calibration(const std::vector<StageObservation>& observations);
 
 // --- Memory levels from a footprint curve --------------------------------------------------------

@@ -176,7 +176,7 @@ double random_GBps_at(const std::vector<std::pair<double, double>>& m, double fa
 }
 
 void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& efficiency, StageMap& fixed_ms,
-                      StageMap& bag_ns, StageMap& launch_us) {
+                      StageMap& bag_ns, StageMap& launch_us, StageMap& overlap) {
   // key, the map, what a value must be, its check
   struct Kind {
     const char* key;
@@ -188,7 +188,8 @@ void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& ef
       {"stage_efficiency", &efficiency, "a positive factor", [](double v) { return v > 0; }},
       {"stage_fixed_ms", &fixed_ms, "a number of ms >= 0", [](double v) { return v >= 0; }},
       {"stage_bag_ns", &bag_ns, "ns per bag, 0 .. 1e6", [](double v) { return v >= 0 && v <= 1e6; }},
-      {"stage_launch_us", &launch_us, "us per launch, 0 .. 1e6", [](double v) { return v >= 0 && v <= 1e6; }}};
+      {"stage_launch_us", &launch_us, "us per launch, 0 .. 1e6", [](double v) { return v >= 0 && v <= 1e6; }},
+      {"stage_overlap", &overlap, "a fraction in [0, 1]", [](double v) { return v >= 0 && v <= 1; }}};
   for (const Kind& k : kinds) {
     if (!r.has(k.key)) continue;
     const nlohmann::json& m = r.required_object(k.key, "an object {\"stage\": value, ...}");
@@ -202,11 +203,12 @@ void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& ef
 }
 
 void stage_maps_json(nlohmann::json& j, const StageMap& efficiency, const StageMap& fixed_ms, const StageMap& bag_ns,
-                     const StageMap& launch_us) {
+                     const StageMap& launch_us, const StageMap& overlap) {
   if (!efficiency.empty()) j["stage_efficiency"] = efficiency;
   if (!fixed_ms.empty()) j["stage_fixed_ms"] = fixed_ms;
   if (!bag_ns.empty()) j["stage_bag_ns"] = bag_ns;
   if (!launch_us.empty()) j["stage_launch_us"] = launch_us;
+  if (!overlap.empty()) j["stage_overlap"] = overlap;
 }
 
 HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::string& file) {
@@ -241,7 +243,7 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
     l.reject_unknown_keys();
   }
   if (r.has("device_cache")) h.device_cache = parse_device_cache(r, h);
-  parse_stage_maps(r, file, h.stage_efficiency, h.stage_fixed_ms, h.stage_bag_ns, h.stage_launch_us);
+  parse_stage_maps(r, file, h.stage_efficiency, h.stage_fixed_ms, h.stage_bag_ns, h.stage_launch_us, h.stage_overlap);
   r.reject_unknown_keys();
   return h;
 }
@@ -252,7 +254,7 @@ nlohmann::json HardwareProfile::to_json() const {
   if (host) j["host"] = processor_json(*host);
   if (host || link_GBps > 0) j["link"] = {{"GBps", link_GBps}, {"latency_us", link_latency_us}};
   if (device_cache) j["device_cache"] = {{"capacity_GB", device_cache->capacity_GB}, {"policy", device_cache->policy}};
-  stage_maps_json(j, stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us);
+  stage_maps_json(j, stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us, stage_overlap);
   return j;
 }
 

@@ -99,6 +99,10 @@ struct HardwareProfile {
   // launch_overhead_us: what a chain of short kernels costs each (their ramp and drain), where the
   // stage's cases need it. 0 for a stage not listed.
   std::map<std::string, double> stage_launch_us;
+  // Optional, calibrated: how far a stage's terms overlap (as ProcessorProfile::overlap_fraction,
+  // which applies to a stage not listed). Kernels differ: the CPU's bwd.emb sorts, then sums (its
+  // sorting and memory terms add up), while the dense noisy update draws normals as it streams.
+  std::map<std::string, double> stage_overlap;
   // The implementation modeled on this hardware (sim/implementation_profile.hpp): "fused" (the
   // kernels of `kernels`, the profile as written) unless one was applied, and whether it keeps a
   // materialized noise tensor beside the tables (the framework way's dpsgd). Not written to JSON:
@@ -119,14 +123,15 @@ struct HardwareProfile {
 HardwareProfile load_hardware_profile(const std::string& name_or_file);
 HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::string& file);
 
-// The calibrated per-stage maps (stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us)
+// The calibrated per-stage maps (stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us,
+// stage_overlap)
 // that a hardware profile and an implementation profile may carry: read from `r` where present
 // (InputError naming file, key and value), written to `j` where not empty.
 using StageMap = std::map<std::string, double>;
 void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& efficiency, StageMap& fixed_ms,
-                      StageMap& bag_ns, StageMap& launch_us);
+                      StageMap& bag_ns, StageMap& launch_us, StageMap& overlap);
 void stage_maps_json(nlohmann::json& j, const StageMap& efficiency, const StageMap& fixed_ms, const StageMap& bag_ns,
-                     const StageMap& launch_us);
+                     const StageMap& launch_us, const StageMap& overlap);
 // A placement given on the command line: `tables_in` "device" or "host" (empty: the profile's),
 // a device cache of `cache_GB` (NaN: the profile's; 0: none; negative: refused) with `policy` ("lru", "lfu"; empty:
 // the profile's or lru). Throws InputError naming the flag when the profile cannot do it (host

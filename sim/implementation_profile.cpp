@@ -38,11 +38,12 @@ ImplementationProfile parse_implementation_profile(const nlohmann::json& j, cons
                          "us per framework call, 0 .. 1e6");
   }
   p.materialized_noise = r.optional_bool("materialized_noise").value_or(false);
-  parse_stage_maps(r, file, p.stage_efficiency, p.stage_fixed_ms, p.stage_bag_ns, p.stage_launch_us);
+  parse_stage_maps(r, file, p.stage_efficiency, p.stage_fixed_ms, p.stage_bag_ns, p.stage_launch_us, p.stage_overlap);
   r.reject_unknown_keys();
   // Without its own kernels an implementation is the hardware profile's: nothing else applies.
   if (p.kernels.empty())
-    for (const char* key : {"dispatch_us", "stage_efficiency", "stage_fixed_ms", "stage_bag_ns", "stage_launch_us"})
+    for (const char* key :
+         {"dispatch_us", "stage_efficiency", "stage_fixed_ms", "stage_bag_ns", "stage_launch_us", "stage_overlap"})
       if (r.has(key))
         throw config_error(file, r.key_path(key), json_value_text(j.at(key)),
                            "nothing: without \"kernels\" the hardware profile's own kernels and calibration apply");
@@ -55,7 +56,7 @@ nlohmann::json ImplementationProfile::to_json() const {
   if (!kernels.empty()) j["kernels"] = kernels;
   if (dispatch_us > 0) j["dispatch_us"] = dispatch_us;
   if (materialized_noise) j["materialized_noise"] = true;
-  stage_maps_json(j, stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us);
+  stage_maps_json(j, stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us, stage_overlap);
   return j;
 }
 
@@ -81,6 +82,7 @@ void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl)
   h.stage_fixed_ms = impl.stage_fixed_ms;
   h.stage_bag_ns = impl.stage_bag_ns;
   h.stage_launch_us = impl.stage_launch_us;
+  h.stage_overlap = impl.stage_overlap;
 }
 
 }  // namespace privrec::sim

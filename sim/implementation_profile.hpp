@@ -23,7 +23,7 @@ struct ImplementationProfile {
   bool materialized_noise = false;
   // Calibrated per stage (as a hardware profile's, sim/hardware_profile.hpp); with `kernels` set
   // they replace the hardware profile's, which describe its own kernels.
-  StageMap stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us;
+  StageMap stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us, stage_overlap;
   nlohmann::json to_json() const;
 };
 

@@ -142,7 +142,9 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
   t.efficiency = lookup(h.stage_efficiency, 1.0);
   t.overhead_ms += lookup(h.stage_fixed_ms, 0.0) + 1e-6 * t.bags * lookup(h.stage_bag_ns, 0.0) +
                    1e-3 * t.launches * lookup(h.stage_launch_us, 0.0);
-  t.roofline_ms = combine_terms(t.memory_ms, t.compute_ms, t.rng_ms, p.overlap_fraction);
+  const auto overlap = h.stage_overlap.find(stage);
+  t.roofline_ms = combine_terms(t.memory_ms, t.compute_ms, t.rng_ms,
+                                overlap != h.stage_overlap.end() ? overlap->second : p.overlap_fraction);
   t.ms = t.roofline_ms * t.efficiency + t.overhead_ms + t.link_ms;
   t.bound = roof == t.memory_ms ? Bound::memory : roof == t.compute_ms ? Bound::compute : Bound::rng;
   if (t.overhead_ms > roof && t.overhead_ms >= t.link_ms) t.bound = Bound::overhead;

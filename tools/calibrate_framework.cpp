@@ -26,6 +26,7 @@ int calibrate_framework(const FrameworkCalibration& o) {
   // The preset as the starting point: its family, dispatch overhead and footprint, no fit yet.
   sim::ImplementationProfile impl = sim::load_implementation_profile("framework");
   impl.stage_efficiency.clear(), impl.stage_fixed_ms.clear(), impl.stage_bag_ns.clear(), impl.stage_launch_us.clear();
+  impl.stage_overlap.clear();
   const sim::HardwareProfile base = sim::load_hardware_profile(o.hardware);
   const Backend& cpu = find_backend("cpu");
   const bool this_machine = base.kernels == cpu.kernel_family && base.provenance.value("source", "") == "measured";

@@ -236,7 +236,9 @@ nlohmann::json provenance(const Backend& b, const BackendRates& r, const std::op
       "efficiency x combined terms (at the rates the case was modeled with) + fixed + ns per bag x bags + us per launch "
       "x launches (the bag cost, then the launch cost, each only where it lowers the objective by a quarter), least "
       "squares on the relative error over the calibration cases; "
-      "overlap_fraction: the grid value (0 .. 1 by 0.05) whose fit has the smallest median error over those cases";
+      "overlap_fraction: the grid value (0 .. 1 by 0.05) whose fit has the smallest median error over those cases; "
+      "stage_overlap: for a stage with 6 observations or more, the grid value (and that fit's factors) with the "
+      "smallest median error over the stage's own observations";
   nlohmann::json machine = machine_json();
   machine.update(b.device_json());  // the GPU, where there is one
   nlohmann::json p = {{"source", "measured"},
@@ -269,6 +271,7 @@ void print_summary(const sim::HardwareProfile& h, const sim::StageFit& fit) {
     std::string extra;
     if (h.stage_bag_ns.count(stage)) extra += fmt::format(", {:.1f} ns per bag", h.stage_bag_ns.at(stage));
     if (h.stage_launch_us.count(stage)) extra += fmt::format(", {:.2f} us per launch", h.stage_launch_us.at(stage));
+    if (h.stage_overlap.count(stage)) extra += fmt::format(", overlap {:.2f}", h.stage_overlap.at(stage));
     std::printf("  %-16s efficiency %.3f, fixed %.3f ms%s\n", stage.c_str(), f, h.stage_fixed_ms.at(stage), extra.c_str());
   }
 }
@@ -393,6 +396,7 @@ int cmd_calibrate(int argc, char** argv) {
   h.stage_fixed_ms = fit.fixed_ms;
   h.stage_bag_ns = fit.bag_ns;
   h.stage_launch_us = fit.launch_us;
+  h.stage_overlap = fit.overlap;
   std::string command = "privrec";
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
   h.provenance = provenance(b, r, levels, fit, full, cases_path, cases, command);

@@ -71,8 +71,11 @@ TEST(Distributed, EveryAlgorithmOnTwoRanksSavesTheOneProcessModel) {
       // The rows the run touched, selected, caught up, flushed or fixed: summed over the ranks.
       const nlohmann::json e1 = nlohmann::json::parse(std::ifstream(one + ".json"))["extras"];
       const nlohmann::json e2 = nlohmann::json::parse(std::ifstream(two + ".json"))["extras"];
-      for (const auto& [key, v] : e1.items())
-        if (v.is_number_integer()) EXPECT_EQ(e2.value(key, nlohmann::json()), v) << algo << " " << scheme << " " << key;
+      for (const auto& [key, v] : e1.items()) {
+        if (v.is_number_integer()) {
+          EXPECT_EQ(e2.value(key, nlohmann::json()), v) << algo << " " << scheme << " " << key;
+        }
+      }
       std::printf("%-8s %-10s 2 ranks: %s\n", algo.c_str(), scheme.c_str(),
                   identical ? "bit-identical" : "within 1e-6 of the one-process model");
     }

@@ -154,6 +154,53 @@ TEST(Calibration, FindsTheOverlapThatGeneratedTheData) {
   EXPECT_GT(fit_stages(o, 1.0).median_abs_error_pct, 1.0);  // the pure roofline cannot fit it
 }
 
+TEST(Calibration, GivesEachStageTheOverlapThatGeneratedItsData) {
+  // bwd.emb's terms add up (overlap 0), dp.update's overlap fully (1), fwd.mlp's at 0.4: with
+  // kOwnOverlapCases observations each, every stage gets its own and the fit reproduces them all;
+  // a stage with fewer observations (update.mlp, below) keeps the fit's overall fraction.
+  std::vector<StageObservation> o;
+  const std::pair<Stage, double> truth[] = {{Stage::bwd_emb, 0.0}, {Stage::dp_update, 1.0}, {Stage::fwd_mlp, 0.4}};
+  for (const auto& [stage, overlap] : truth)
+    for (size_t i = 0; i < kOwnOverlapCases; ++i) {
+      StageObservation x;
+      x.stage = stage;
+      x.modeled.memory_ms = 1.0 + static_cast<double>(i);
+      x.modeled.compute_ms = 0.3 + 0.9 * static_cast<double>((i * 5) % 7);
+      x.modeled.rng_ms = 0.1 * static_cast<double>(i % 3);
+      x.measured_ms = combine_terms(x.modeled.memory_ms, x.modeled.compute_ms, x.modeled.rng_ms, overlap);
+      o.push_back(x);
+    }
+  StageObservation few;
+  few.stage = Stage::update_mlp;
+  few.modeled.memory_ms = 2.0, few.modeled.compute_ms = 1.0, few.measured_ms = 2.0;
+  o.push_back(few);
+  const StageFit f = fit_calibration(o);
+  for (const auto& [stage, overlap] : truth) {
+    ASSERT_TRUE(f.overlap.count(stage_name(stage))) << stage_name(stage);
+    EXPECT_NEAR(f.overlap.at(stage_name(stage)), overlap, 1e-9) << stage_name(stage);
+  }
+  EXPECT_EQ(f.overlap.count("update.mlp"), 0u);
+  EXPECT_NEAR(f.median_abs_error_pct, 0.0, 1e-9);
+  // One fraction for all cannot reproduce them.
+  for (int k = 0; k <= 20; ++k) EXPECT_GT(fit_stages(o, 0.05 * k).median_abs_error_pct, 0.0) << k;
+}
+
+TEST(Calibration, TheTimeModelCombinesAStagesTermsAtItsOwnOverlap) {
+  HardwareProfile h = load_hardware_profile("h100-sxm");
+  h.device.overlap_fraction = 1.0;
+  h.stage_overlap["fwd.mlp"] = 0.0;
+  WorkCounters w;
+  w.bytes_read_seq = 1ull << 30, w.gemm_flops = w.flops = 1ull << 40;
+  for (const Stage s : {Stage::fwd_mlp, Stage::bwd_mlp}) {
+    const StageTime t = stage_time(s, w, 0, h, 0);
+    ASSERT_GT(t.memory_ms, 0.0);
+    ASSERT_GT(t.compute_ms, 0.0);
+    const double expected = s == Stage::fwd_mlp ? t.memory_ms + t.compute_ms + t.rng_ms  // its own: none
+                                                : std::max({t.memory_ms, t.compute_ms, t.rng_ms});  // the device's
+    EXPECT_DOUBLE_EQ(t.roofline_ms, expected) << stage_name(s);
+  }
+}
+
 // --- Memory levels from a footprint curve ------------------------------------------------------
 
 namespace {
