@@ -248,16 +248,17 @@ StageFit fit_stages(const std::vector<StageObservation>& observations, double ov
 
 StageFit fit_calibration(const std::vector<StageObservation>& observations) {
   std::vector<StageFit> grid;  // at overlap 0, 0.05, ..., 1
-  for (int k = 0; k <= 20; ++k) grid.push_back(fit_stages(observations, 0.05 * k));
+  for (int k = 0; k <= 20; ++k) grid.push_back(fit_stages(observations, k / 20.0));  // 0.3, not 0.30000000000000004
   size_t best = 20;
   for (size_t k = 20; k-- > 0;)  // from full overlap down, so a tie keeps the larger fraction
     if (grid[k].median_abs_error_pct < grid[best].median_abs_error_pct) best = k;
   StageFit out = grid[best];
-  std::map<std::string, size_t> cases;
+  std::map<std::string, std::set<int64_t>> cases;  // stage -> the distinct cases it was observed in
+  int64_t own = -2;                                 // observations without a case are cases of their own
   for (const auto& o : observations)
-    if (o.measured_ms > 0) ++cases[stage_name(o.stage)];
-  for (const auto& [stage, n] : cases) {
-    if (n < kOwnOverlapCases) continue;
+    if (o.measured_ms > 0) cases[stage_name(o.stage)].insert(o.case_id >= 0 ? o.case_id : own--);
+  for (const auto& [stage, ids] : cases) {
+    if (ids.size() < kOwnOverlapCases) continue;
     size_t pick = best;
     double error = median(fit_errors(grid[best], observations, stage));
     for (size_t k = 21; k-- > 0;) {

@@ -19,6 +19,7 @@ struct StageObservation {
   Stage stage;
   double measured_ms = 0;
   StageTime modeled;  // from a profile without stage efficiencies
+  int64_t case_id = -1;  // the calibration case it ran (repeats of a case share it); -1: a case of its own
 };
 
 // Keys are a stage ("dp.update") or a stage and the roofline bound it hit ("dp.update:rng").
@@ -36,11 +37,12 @@ struct StageFit {
 StageFit fit_stages(const std::vector<StageObservation>& observations, double overlap_fraction = 1.0);
 
 // The overlap fraction too: fit_stages at 0, 0.05, ..., 1, keeping the one whose fitted model has
-// the smallest median absolute error over the observations (ties go to more overlap). A stage with
-// kOwnOverlapCases observations or more then gets the grid value that fits its own observations
-// best, with that fit's factors (its overlap, efficiencies, fixed, bag and launch costs): the
-// kernels differ in how their work overlaps, and one fraction for all of them made the CPU's
-// bwd.emb (sort, then sum: no overlap) 20-30 % too fast where the dense update needed overlap.
+// the smallest median absolute error over the observations (ties go to more overlap). A stage seen
+// in kOwnOverlapCases distinct cases or more (repeats of a case count once) then gets the grid value
+// that fits its own observations best, with that fit's factors (its overlap, efficiencies, fixed,
+// bag and launch costs): kernels differ in how their memory, arithmetic and sampling work overlap,
+// and one fraction for every stage left the CPU's bwd.emb 20-30 % too fast on the held-out cases
+// while other stages wanted a different one. The global fraction stays for the other stages.
 constexpr size_t kOwnOverlapCases = 6;
 StageFit fit_calibration(const std::vector<StageObservation>& observations);
 

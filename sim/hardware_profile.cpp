@@ -183,19 +183,22 @@ void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& ef
     StageMap* map;
     const char* expected;
     bool (*ok)(double);
+    bool per_bound = true;  // keys may name a bound ("dp.update:rng"); stage_overlap's are stages
   };
   const Kind kinds[] = {
       {"stage_efficiency", &efficiency, "a positive factor", [](double v) { return v > 0; }},
       {"stage_fixed_ms", &fixed_ms, "a number of ms >= 0", [](double v) { return v >= 0; }},
       {"stage_bag_ns", &bag_ns, "ns per bag, 0 .. 1e6", [](double v) { return v >= 0 && v <= 1e6; }},
       {"stage_launch_us", &launch_us, "us per launch, 0 .. 1e6", [](double v) { return v >= 0 && v <= 1e6; }},
-      {"stage_overlap", &overlap, "a fraction in [0, 1]", [](double v) { return v >= 0 && v <= 1; }}};
+      {"stage_overlap", &overlap, "a fraction in [0, 1]", [](double v) { return v >= 0 && v <= 1; }, false}};
   for (const Kind& k : kinds) {
     if (!r.has(k.key)) continue;
     const nlohmann::json& m = r.required_object(k.key, "an object {\"stage\": value, ...}");
     for (const auto& [name, v] : m.items()) {
       const std::string path = r.key_path(k.key) + "." + name;
       parse_stage_name(name, file, path);
+      if (!k.per_bound && name.find(':') != std::string::npos)
+        throw config_error(file, path, name, "a stage name: its overlap is the stage's, whatever bound it hits");
       if (!v.is_number() || !k.ok(v.get<double>())) throw config_error(file, path, json_value_text(v), k.expected);
       (*k.map)[name] = v.get<double>();
     }

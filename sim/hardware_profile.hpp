@@ -100,8 +100,8 @@ struct HardwareProfile {
   // stage's cases need it. 0 for a stage not listed.
   std::map<std::string, double> stage_launch_us;
   // Optional, calibrated: how far a stage's terms overlap (as ProcessorProfile::overlap_fraction,
-  // which applies to a stage not listed). Kernels differ: the CPU's bwd.emb sorts, then sums (its
-  // sorting and memory terms add up), while the dense noisy update draws normals as it streams.
+  // which applies to a stage not listed), where the stage's own cases tell it apart: kernels differ
+  // in how their memory, arithmetic and sampling work overlap. Keys are stages, without a bound.
   std::map<std::string, double> stage_overlap;
   // The implementation modeled on this hardware (sim/implementation_profile.hpp): "fused" (the
   // kernels of `kernels`, the profile as written) unless one was applied, and whether it keeps a

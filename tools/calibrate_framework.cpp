@@ -63,12 +63,13 @@ int calibrate_framework(const FrameworkCalibration& o) {
   }
   if (!dispatch.empty()) impl.dispatch_us = median(dispatch);
   std::vector<sim::StageObservation> obs;
-  for (Run& r : runs) {
+  for (size_t n = 0; n < runs.size(); ++n) {
+    Run& r = runs[n];
     sim::apply_implementation(r.h, impl);  // the measured dispatch cost, on every processor
     const Workload w = r.c.workload();
     SyntheticTrace trace(w, o.seed);
     const Comparison m = remodel(r.cmp, w, r.c.algorithm(o.seed), trace, r.h, r.c.steps, r.c.warmup);
-    for (const auto& s : m.stages) obs.push_back({s.stage, s.measured_ms, s.modeled});
+    for (const auto& s : m.stages) obs.push_back({s.stage, s.measured_ms, s.modeled, static_cast<int64_t>(n % cases.size())});
   }
   // At the hardware profile's own overlap fraction: the implementation keeps no overlap of its own,
   // so the fit's factors must hold at the one the model will combine the terms with.

@@ -202,7 +202,7 @@ sim::StageFit run_cases(const Backend& b, const std::vector<Case>& cases, const 
     const std::optional<sim::HardwareProfile> probed = with_rates_now(b, h);
     if (probed) probes.push_back(probed->device);
     const Comparison cmp = compare(b, w, cfg, trace, probed ? *probed : h, c.steps, c.warmup, false);
-    for (const auto& s : cmp.stages) obs.push_back({s.stage, s.measured_ms, s.modeled});
+    for (const auto& s : cmp.stages) obs.push_back({s.stage, s.measured_ms, s.modeled, static_cast<int64_t>(i)});
     say(fmt::format("round {}/{}, case {}/{} {}: measured {:.1f} ms/step, roofline {:.1f} ms", n / cases.size() + 1,
                     repeats, i + 1, cases.size(), c.label(), cmp.measured_step_ms, cmp.modeled_step_ms));
   }
@@ -236,9 +236,10 @@ nlohmann::json provenance(const Backend& b, const BackendRates& r, const std::op
       "efficiency x combined terms (at the rates the case was modeled with) + fixed + ns per bag x bags + us per launch "
       "x launches (the bag cost, then the launch cost, each only where it lowers the objective by a quarter), least "
       "squares on the relative error over the calibration cases; "
-      "overlap_fraction: the grid value (0 .. 1 by 0.05) whose fit has the smallest median error over those cases; "
-      "stage_overlap: for a stage with 6 observations or more, the grid value (and that fit's factors) with the "
-      "smallest median error over the stage's own observations";
+      "overlap_fraction: the grid value (0 .. 1 by 0.05) whose fit has the smallest median error over those cases; " +
+      fmt::format("stage_overlap: for a stage seen in {} distinct cases or more, the grid value (and that fit's "
+                  "factors) with the smallest median error over the stage's own observations",
+                  sim::kOwnOverlapCases);
   nlohmann::json machine = machine_json();
   machine.update(b.device_json());  // the GPU, where there is one
   nlohmann::json p = {{"source", "measured"},

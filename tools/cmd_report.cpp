@@ -69,6 +69,7 @@ const char* const kPaperImplementations = "implementation=framework,fused";
 const char* const kPaperScales = "table-scale=0.001,0.01,0.1,1";  // 96 MB .. 96 GB
 const char* const kPaperModels = "model=rmc1,rmc2,rmc3,mlperf-dlrm";
 const char* const kPaperBatches = "batch=1024,2048,4096";
+const std::vector<int64_t> kPaperBatchSizes = {1024, 2048, 4096};
 const char* const kPaperPooling = "pooling=10,20,30";
 const char* const kPaperSizes = "table-scale=0.25,0.5,1,2";  // 24 .. 192 GB: the framework's noise stops fitting
 constexpr double kPaperEpsilon = 50, kPaperDelta = 1e-5;
@@ -247,8 +248,10 @@ void run_paper_sweeps(const ReportRun& r) {
   r.sweep("paper_breakdown.csv", {hws, kPaperImplementations, kPaperScales,
                                   "algo=" + r.algos("sgd,dpsgd-b,dpsgd-r,dpsgd-f,eana,lazydp")});
   const std::string trio = r.algos("dpsgd-f,eana,lazydp"), four = r.algos("sgd,dpsgd-f,eana,lazydp");
-  r.say("paper preset: lazydp against dpsgd-f and eana at 96 GB, batch 1024, 2048 and 4096");
-  r.sweep("paper_lazydp.csv", {hws, kPaperImplementations, kPaperModels, "table-scale=1", kPaperBatches, "algo=" + trio});
+  if (r.algos("dpsgd-f,lazydp") == "dpsgd-f,lazydp") {  // else figure P2 says which was left out
+    r.say("paper preset: lazydp against dpsgd-f and eana at 96 GB, batch 1024, 2048 and 4096");
+    r.sweep("paper_lazydp.csv", {hws, kPaperImplementations, kPaperModels, "table-scale=1", kPaperBatches, "algo=" + trio});
+  }
   r.say("paper preset: pooling and table-size sensitivity");
   r.sweep("paper_pooling.csv", {hws, kPaperImplementations, "table-scale=1", kPaperPooling, "algo=" + four});
   r.sweep("paper_table_size.csv", {hws, kPaperImplementations, kPaperSizes, "algo=" + four});
@@ -353,10 +356,10 @@ double default_fest_sigma(double target, double delta) {
 }
 
 // The batches the report's sweeps run (the accountant's sampling rate is batch / dataset size).
-std::vector<int64_t> report_batches(const Workload& w, const std::string& model) {
-  std::vector<int64_t> b = kBatchAxisSizes;
+std::vector<int64_t> report_batches(const Workload& w, const std::string& model, bool paper) {
+  std::vector<int64_t> b = paper ? kPaperBatchSizes : kBatchAxisSizes;
   b.push_back(w.batch_size);
-  if (model == kScaleOutModel) b.push_back(kScaleOutBatchSize);
+  if (model == kScaleOutModel && !paper) b.push_back(kScaleOutBatchSize);
   return b;
 }
 
@@ -375,7 +378,7 @@ void resolve_privacy(const po::variables_map& vm, const Workload& w, const std::
     throw InputError(fmt::format("--dataset-size: {} has no dataset size (dataset_examples), so no DP algorithm can be "
                                  "run at a target epsilon; give --dataset-size N, the examples in one epoch",
                                  w.name));
-  const std::vector<int64_t> batches = report_batches(w, model);
+  const std::vector<int64_t> batches = report_batches(w, model, paper);
   const int64_t largest = *std::max_element(batches.begin(), batches.end());
   if (p.dataset_examples < largest)
     throw InputError(fmt::format("--dataset-size {}: smaller than the batch of {} examples the report's sweeps run",
@@ -393,10 +396,10 @@ void resolve_privacy(const po::variables_map& vm, const Workload& w, const std::
 // Every DP algorithm must reach the target at every batch the report runs; one that cannot (a target
 // below what the accountant's orders express, dp-fest's histogram spending it all) is left out of
 // every sweep, with the accountant's reason.
-void check_targets(const Workload& w, const std::string& model, ReportPrivacy& p) {
+void check_targets(const Workload& w, const std::string& model, bool paper, ReportPrivacy& p) {
   for (const auto& a : algorithm_registry()) {
     if (!a.differentially_private) continue;  // sgd and eana: no guarantee to meet
-    for (const int64_t b : report_batches(w, model)) {
+    for (const int64_t b : report_batches(w, model, paper)) {
       AlgorithmConfig cfg;
       cfg.kind = a.kind;
       cfg.fest.sigma = p.fest_sigma;
@@ -421,7 +424,8 @@ nlohmann::json report_config(const ReportRun& r, const ReportPrivacy& p, const W
                                  : r.preset == kPaperPreset ? "the LazyDP paper's (REFERENCE.md section 3)"
                                                             : "the largest power of ten not above 1 / dataset size"},
                   {"dataset_examples", p.dataset_examples},
-                  {"dataset_source", p.dataset_given ? "--dataset-size" : "the workload's dataset_examples"},
+                  {"dataset_source", std::string(p.dataset_given ? "--dataset-size" : "the workload's dataset_examples") +
+                                         (r.preset == kPaperPreset ? ", for every DLRM preset of figure P2 alike" : "")},
                   {"epochs", p.epochs}, {"accountant", "RDP of the Poisson-subsampled Gaussian, tight conversion"},
                   {"adafest_selection_budget", privacy::PrivacySettings{}.adafest_selection_budget},
                   {"fest_sigma", p.fest_sigma}, {"fest_c1", defaults.fest.c1},
@@ -504,6 +508,9 @@ Workload check_report_inputs(const po::variables_map& vm, ReportRun& run, Report
     throw InputError(fmt::format("--preset {}: unknown (the one preset is {})", run.preset, kPaperPreset));
   if (paper && !measured.empty())
     throw InputError("--measured: the lazydp-paper preset draws no measured-versus-modeled figure; leave --measured out");
+  if (paper && !vm["table-scales"].defaulted())
+    throw InputError("--table-scales: the lazydp-paper preset sweeps the paper's table sizes (96 MB to 96 GB, and 24 to "
+                     "192 GB); leave --table-scales out");
   if (paper && run.hardware.empty()) run.hardware = {kPaperHardware};
   if (paper && vm["target-epsilon"].defaulted()) p.target_epsilon = kPaperEpsilon;
   if (fs::exists(out_dir) && !vm.count("force"))
@@ -551,7 +558,7 @@ int cmd_report(int argc, char** argv) {
   run.quiet = vm.count("quiet") > 0;
   const fs::path script = fs::path(PRIVREC_SOURCE_DIR) / "tools/report/render_report.py";
   const Workload w = check_report_inputs(vm, run, privacy, measured, out_dir, python, script);
-  check_targets(w, run.model, privacy);
+  check_targets(w, run.model, run.preset == kPaperPreset, privacy);
   size_t dp_algorithms = 0;
   for (const auto& a : algorithm_registry()) dp_algorithms += a.differentially_private;
   if (privacy.left_out.size() == dp_algorithms)  // nothing private left to compare

@@ -136,7 +136,11 @@ void check_axis_values(const std::map<std::string, std::vector<std::string>>& va
       if (name == "hardware") {
         if (!s.cluster) sim::load_hardware_profile(v);
       } else if (name == "implementation") {
-        check_cluster_implementation(sim::load_implementation_profile(v), s);
+        try {
+          check_cluster_implementation(sim::load_implementation_profile(v), s);
+        } catch (const InputError& e) {
+          throw InputError(fmt::format("--axis implementation={}: {}", v, e.what()));
+        }
       } else if (name == "model") load_workload(v);
       else if (name == "algo") parse_algorithm(v);
       else if (name == "batch" || name == "pooling" || name == "nodes") parse_int(name, v);
@@ -225,8 +229,9 @@ CaseResult run_case(const SweepCase& c, const Workload& w, const AlgorithmConfig
   CaseResult res;
   res.hw = sim::load_hardware_profile(c["hardware"]);
   case_placement(s.place, c["device-cache"]).apply(res.hw);
-  res.implementation = sim::load_implementation_profile(c["implementation"]).name;
-  sim::apply_implementation(res.hw, sim::load_implementation_profile(c["implementation"]));
+  const sim::ImplementationProfile impl = sim::load_implementation_profile(c["implementation"]);
+  res.implementation = impl.name;
+  sim::apply_implementation(res.hw, impl);
   if (s.analytic) {
     res.report = sim::simulate_analytic(w, cfg, res.hw, s.steps);
   } else {

@@ -86,15 +86,16 @@ using Say = std::function<void(const std::string&)>;
 
 // Seconds for one gather of `idx.size()` rows of `row_bytes` from `x`, through the forward bag
 // kernel's own loop (kernels/cpu/bag_sum.hpp: its row-width specializations, its prefetch distance,
-// its split of the bags between the threads), in bags of kGatherPooling lookups, so the rate is
-// the kernel's and the per-bag cost (fitted as bag_ns) stays a small part of it.
+// its split of the bags between the threads), in bags of kGatherPooling lookups (the last one
+// takes what is left), so the rate is the kernel's and the per-bag cost (fitted as bag_ns) stays a
+// small part of it.
 constexpr int64_t kGatherPooling = 64;
 double random_gather_seconds(FloatArray& x, const std::vector<int64_t>& idx, int64_t row_bytes, int reps) {
-  const int64_t d = row_bytes / 4;
-  const int64_t bags = static_cast<int64_t>(idx.size()) / kGatherPooling;
+  const int64_t d = std::max<int64_t>(1, row_bytes / 4), lookups = static_cast<int64_t>(idx.size());
+  const int64_t bags = std::max<int64_t>(1, (lookups + kGatherPooling - 1) / kGatherPooling);
   std::vector<int64_t> offsets(bags + 1);
-  for (int64_t i = 0; i <= bags; ++i) offsets[i] = i * kGatherPooling;
-  const double s = median_seconds(
+  for (int64_t i = 0; i <= bags; ++i) offsets[i] = std::min(lookups, i * kGatherPooling);
+  return median_seconds(
       [&] {
         float total = 0;
 #pragma omp parallel reduction(+ : total)
@@ -108,8 +109,6 @@ double random_gather_seconds(FloatArray& x, const std::vector<int64_t>& idx, int
         g_sink = total;
       },
       reps);
-  // The rate of idx.size() lookups (bags * kGatherPooling of them were timed).
-  return s * static_cast<double>(idx.size()) / static_cast<double>(std::max<int64_t>(1, bags * kGatherPooling));
 }
 
 // Row gathers from the stream buffer at uniformly random rows, one rate per row size. One

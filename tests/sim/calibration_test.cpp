@@ -181,6 +181,11 @@ TEST(Calibration, GivesEachStageTheOverlapThatGeneratedItsData) {
   }
   EXPECT_EQ(f.overlap.count("update.mlp"), 0u);
   EXPECT_NEAR(f.median_abs_error_pct, 0.0, 1e-9);
+  // Repeats of a case count once: the same observations as half as many cases, each run twice,
+  // are too few for a stage's own overlap.
+  std::vector<StageObservation> repeated = o;
+  for (size_t k = 0; k + 1 < repeated.size(); ++k) repeated[k].case_id = static_cast<int64_t>(k % kOwnOverlapCases / 2);
+  EXPECT_TRUE(fit_calibration(repeated).overlap.empty());
   // One fraction for all cannot reproduce them.
   for (int k = 0; k <= 20; ++k) EXPECT_GT(fit_stages(o, 0.05 * k).median_abs_error_pct, 0.0) << k;
 }

@@ -127,6 +127,11 @@ TEST(MemoryLevels, CachesAndDeviceCacheParseAndAreChecked) {
   EXPECT_NE(e.find("stage_bag_ns.fwd.emb"), std::string::npos) << e;
   e = with([](auto& j) { j["stage_launch_us"] = {{"fwd.mlp", -1}}; });
   EXPECT_NE(e.find("stage_launch_us.fwd.mlp"), std::string::npos) << e;
+  e = with([](auto& j) { j["stage_overlap"] = {{"bwd.emb", 1.5}}; });
+  EXPECT_NE(e.find("stage_overlap.bwd.emb"), std::string::npos) << e;
+  EXPECT_NE(e.find("[0, 1]"), std::string::npos) << e;
+  e = with([](auto& j) { j["stage_overlap"] = {{"dp.update:rng", 0.5}}; });  // a stage's, not a bound's
+  EXPECT_NE(e.find("stage_overlap.dp.update:rng"), std::string::npos) << e;
   e = with([](auto& j) { j["device"]["caches"][0]["capacity_MB"] = 1e6; });
   EXPECT_NE(e.find("less than the memory"), std::string::npos) << e;
   e = with([](auto& j) { j["device"]["caches"][0]["ways"] = 16; });

@@ -65,6 +65,12 @@ TEST(ImplementationProfile, BadFilesNameFileKeyAndValue) {
   EXPECT_NE(e.find("stage_efficiency.dp.update"), std::string::npos) << e;
   e = with([](auto& j) { j.erase("kernels"); });  // no kernels of its own: its dispatch cannot apply
   EXPECT_NE(e.find("dispatch_us"), std::string::npos) << e;
+  e = with([](auto& j) {  // nor its own overlap
+    for (const char* k : {"kernels", "dispatch_us", "stage_efficiency", "stage_fixed_ms", "stage_bag_ns", "stage_launch_us"})
+      j.erase(k);
+    j["stage_overlap"] = {{"bwd.emb", 0.5}};
+  });
+  EXPECT_NE(e.find("stage_overlap"), std::string::npos) << e;
   e = with([](auto& j) { j["speed"] = 2; });
   EXPECT_NE(e.find("speed"), std::string::npos) << e;
   EXPECT_EQ(error_of(good), "(accepted)");
@@ -94,6 +100,8 @@ TEST(ImplementationProfile, FusedChangesNothingFrameworkSwapsFamilyDispatchAndCa
   EXPECT_EQ(h.device.launch_overhead_us, 9.5);
   EXPECT_EQ(h.stage_efficiency, f.stage_efficiency);  // the fused kernels' calibration replaced
   EXPECT_TRUE(h.stage_fixed_ms.empty());
+  ASSERT_FALSE(base.stage_overlap.empty());  // the committed CPU profile has its stages' own overlaps
+  EXPECT_TRUE(h.stage_overlap.empty());      // the framework combines at the processor's fraction
   EXPECT_EQ(h.device.stream_GBps, base.device.stream_GBps);  // the hardware is the same
 }
 

@@ -235,5 +235,6 @@ TEST(ReportCli, RefusesAnUnknownPresetAndMeasurementsWithThePaperPreset) {
   expect_bad("report --preset lazydp -q --out " + d, "--preset lazydp");
   expect_bad("report --preset lazydp-paper --measured configs/validation/results/cpu-epyc-2c_validate_2026-11-29.json "
              "-q --out " + d, "--measured");
+  expect_bad("report --preset lazydp-paper --table-scales 1 -q --out " + d, "--table-scales");
   EXPECT_FALSE(std::filesystem::exists(d));
 }

@@ -1256,6 +1256,9 @@ def fig_paper_breakdown(rep, rows):
     for hw in hardware_of(rows):
         hr = by(rows, hardware=hw)
         impls = [i for i in PAPER_IMPLS if of_impl(hr, i)]
+        if not impls:
+            rep.skip(f"P1. Step breakdown ({hw})", "no framework or fused rows")
+            continue
         scales = sorted({r["table_scale"] for r in hr})
         fig, axes = plt.subplots(len(impls), len(scales), figsize=(3.4 * len(scales), 4.1 * len(impls)),
                                  squeeze=False, sharey=True)
@@ -1296,7 +1299,7 @@ def fig_paper_breakdown(rep, rows):
         name = rep.save(fig, f"figP1_breakdown_{hw}")
         rep.add(f"P1. Step breakdown versus table size ({hw})", [name],
                 "Each bar is one algorithm's modeled step, stacked by stage and divided by sgd's step at the same table "
-                "size and implementation. " + sentence("; ".join(facts)) + ". The framework way materializes a "
+                "size and implementation. " + (sentence("; ".join(facts)) + ". " if facts else "") + "The framework way materializes a "
                 "noise tensor the size of the tables, scatters the gradient into it and adds it in a separate pass "
                 "(four table-sized streams and one normal per coordinate); the fused kernel draws the noise in "
                 "registers (two streams). sgd, eana and lazydp touch only the batch's rows. Step times in ms:",
@@ -1312,6 +1315,10 @@ def fig_paper_lazydp(rep, rows):
     for hw in hardware_of(rows):
         hr = by(rows, hardware=hw)
         impls = [i for i in PAPER_IMPLS if of_impl(hr, i)]
+        if not impls or not by(hr, algo="lazydp") or not by(hr, algo="dpsgd-f"):
+            rep.skip(f"P2. LazyDP against DP-SGD(F) and EANA ({hw})",
+                     rep.why_missing("no lazydp and dpsgd-f rows", ["lazydp", "dpsgd-f"]))
+            continue
         models = list(dict.fromkeys(r["model"] for r in hr))
         batches = sorted({r["batch"] for r in hr})
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
@@ -1362,7 +1369,7 @@ def fig_paper_lazydp(rep, rows):
                              f"{min(ea):.3g}-{max(ea):.3g}x eana's step")
         rep.add(f"P2. LazyDP against DP-SGD(F) and EANA ({hw})", [name],
                 "Every DLRM preset at its full table size (table scale 1), batch " + ", ".join(f"{b:,.0f}" for b in batches)
-                + ". " + "; ".join(facts) + ". lazydp pays eana's sparse update plus the catch-up noise of the next "
+                + ". " + ("; ".join(facts) + ". " if facts else "") + "lazydp pays eana's sparse update plus the catch-up noise of the next "
                 "batch's rows, and none of dpsgd-f's dense pass over the tables. Step times in ms:",
                 md_table(["implementation", "model", "batch", "dpsgd-f", "eana", "lazydp", "dpsgd-f / lazydp",
                           "lazydp / eana"], table))
@@ -1394,6 +1401,9 @@ def fig_paper_sensitivity(rep, pooling, sizes):
         pr, sr = by(pooling, hardware=hw), by(sizes, hardware=hw)
         impls = [i for i in PAPER_IMPLS if of_impl(pr + sr, i)]
         algos = [a for a in ALGOS if by(pr + sr, algo=a)]
+        if not impls or not algos:
+            rep.skip(f"P3. Pooling and table-size sensitivity ({hw})", "no framework or fused rows")
+            continue
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.8))
         notes = []
         if pr:
@@ -1411,7 +1421,9 @@ def fig_paper_sensitivity(rep, pooling, sizes):
             bx.set_xscale("log")
             bx.set_xlabel("GB of tables (red cross: tables and materialized noise do not fit)")
         handles, labels = (ax if pr else bx).get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=7, bbox_to_anchor=(0.5, -0.04))
+        if labels:
+            fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=7,
+                       bbox_to_anchor=(0.5, -0.04))
         model = (pr or sr)[0]["model"]
         fig.suptitle(f"Sensitivity to pooling (at {human_bytes(pr[0]['table_bytes']) if pr else '?'} of tables) and to "
                      f"table size ({model} on {hw}, modeled; circles: framework, squares: fused)", fontsize=10)
