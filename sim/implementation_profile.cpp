@@ -68,6 +68,13 @@ ImplementationProfile load_implementation_profile(const std::string& name_or_fil
   return parse_implementation_profile(p.json, p.file);
 }
 
+std::string fitted_elsewhere_note(const ImplementationProfile& impl, const std::string& hardware) {
+  const std::string fitted_on = impl.provenance.is_object() ? impl.provenance.value("hardware_profile", "") : "";
+  if (impl.kernels.empty() || fitted_on.empty() || fitted_on == hardware) return "";
+  return "the " + impl.name + " implementation's per-stage factors were fitted against the PyTorch peer on " + fitted_on +
+         "; on " + hardware + " they carry that machine's costs relative to roofline (unvalidated there)";
+}
+
 void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl) {
   h.implementation = impl.name;
   h.materialized_noise = impl.materialized_noise;

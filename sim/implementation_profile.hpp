@@ -33,6 +33,11 @@ ImplementationProfile load_implementation_profile(const std::string& name_or_fil
 ImplementationProfile parse_implementation_profile(const nlohmann::json& j, const std::string& file);
 std::vector<std::string> implementation_preset_names();
 
+// Where an implementation's per-stage factors were fitted on another hardware profile than
+// `hardware` (its provenance's hardware_profile), what that means for a model on `hardware`; ""
+// otherwise (fused, or fitted on that profile).
+std::string fitted_elsewhere_note(const ImplementationProfile& impl, const std::string& hardware);
+
 // The hardware profile as the implementation runs on it: its kernel family, dispatch overhead,
 // calibration and footprint (nothing changes for one without `kernels`, such as fused).
 void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl);

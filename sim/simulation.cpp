@@ -71,6 +71,18 @@ void account_noise(SimReport& r, const Workload& w, const AlgorithmConfig& cfg, 
   r.tables_fit = r.table_GB + r.noise_GB <= h.table_memory().memory_GB;
 }
 
+}  // namespace
+
+std::string misfit_note(const SimReport& r, const HardwareProfile& h) {
+  if (r.tables_fit) return "";
+  const std::string noise = r.noise_GB > 0 ? fmt::format(" and their materialized noise ({:.4g} GB, the {} implementation)",
+                                                         r.noise_GB, h.implementation)
+                                           : "";
+  return fmt::format("{:.4g} GB of tables{} exceed {}'s {:.4g} GB of {} memory; the prediction assumes it were large enough",
+                     r.table_GB + r.noise_GB, noise, h.name, h.table_memory().memory_GB, h.tables_in);
+}
+
+namespace {
 void check_steps(int64_t steps) {
   if (steps < 1) throw InputError(fmt::format("--steps {}: expected at least 1", steps));
 }

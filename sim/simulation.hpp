@@ -38,6 +38,11 @@ struct SimReport {
   nlohmann::json row_traffic;
 };
 
+// What a report whose tables (and the implementation's materialized noise) exceed the table side's
+// memory says: the sizes, the memory, and that the prediction assumes it were large enough; ""
+// when they fit.
+std::string misfit_note(const SimReport& r, const HardwareProfile& h);
+
 // Models `steps` steps on the trace (batches 0 .. steps-1) and the final flush. Memory and time
 // follow the trace, not the tables: a 10 TB workload costs what its batches cost.
 // Work is averaged, as `privrec train` does, over the steps from `first_counted_step` on (train's

@@ -321,6 +321,11 @@ void ImplementationFlags::add_to(po::options_description& o) {
 
 sim::ImplementationProfile ImplementationFlags::resolve() const { return sim::load_implementation_profile(implementation); }
 
+void refuse_on_cluster(const sim::ImplementationProfile& impl) {
+  if (!impl.kernels.empty() || impl.materialized_noise)
+    throw InputError("--implementation " + impl.name + ": the scale-out model (--cluster) models privrec's kernels only");
+}
+
 void ClusterFlags::add_to(po::options_description& o) {
   std::string presets;
   for (const auto& n : sim::cluster_preset_names()) presets += (presets.empty() ? "" : ", ") + n;

@@ -89,6 +89,10 @@ struct ImplementationFlags {
   sim::ImplementationProfile resolve() const;  // InputError naming the flag
 };
 
+// The scale-out model prices privrec's kernels only: InputError for an implementation with its own
+// work formulas or footprint (simulate and sweep with --cluster).
+void refuse_on_cluster(const sim::ImplementationProfile& impl);
+
 // --cluster, --nodes, --sharding, --price-per-device-hour: the scale-out model (simulate, sweep).
 struct ClusterFlags {
   std::string cluster, sharding = "auto";

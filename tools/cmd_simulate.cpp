@@ -250,13 +250,9 @@ int cmd_simulate(int argc, char** argv) {
   sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   place.apply(cluster ? cluster->device : hw);
   const sim::ImplementationProfile impl = impl_flags.resolve();
-  if (cluster && (!impl.kernels.empty() || impl.materialized_noise))
-    throw InputError("--implementation " + impl.name + ": the scale-out model (--cluster) models privrec's kernels only");
-  const std::string fitted_on = impl.provenance.is_object() ? impl.provenance.value("hardware_profile", "") : "";
-  if (!impl.kernels.empty() && !fitted_on.empty() && fitted_on != hw.name && !quiet)
-    std::fprintf(stderr, "[privrec] note: the %s implementation's per-stage factors were fitted against the PyTorch peer on "
-                 "%s; on %s they carry that machine's costs relative to roofline (unvalidated there)\n", impl.name.c_str(),
-                 fitted_on.c_str(), hw.name.c_str());
+  if (cluster) refuse_on_cluster(impl);
+  if (const std::string note = sim::fitted_elsewhere_note(impl, hw.name); !note.empty() && !quiet)
+    std::fprintf(stderr, "[privrec] note: %s\n", note.c_str());
   sim::apply_implementation(hw, impl);
   const double price = cf.price_of(vm, cluster ? &*cluster : nullptr);
   if (vm.count("sample-rate") && !(sample_rate >= 1e-4 && sample_rate <= 1))
@@ -293,11 +289,7 @@ int cmd_simulate(int argc, char** argv) {
     require_batches_fit(w, 3, "the trace-driven model: use --analytic, or a smaller --batch or --pooling");
   const sim::SimReport rep = analytic ? sim::simulate_analytic(w, cfg, hw, steps)
                                       : sim::simulate(w, cfg, *trace, hw, steps, progress, 1, sample_rate);
-  if (!rep.tables_fit && !quiet)
-    std::fprintf(stderr, "[privrec] note: %.1f GB of tables%s exceed %s's %.0f GB of %s memory; the prediction assumes it were large enough\n",
-                 rep.table_GB + rep.noise_GB,
-                 rep.noise_GB > 0 ? fmt::format(" and their materialized noise ({:.1f} GB, --implementation {})", rep.noise_GB, impl.name).c_str() : "",
-                 hw.name.c_str(), hw.table_memory().memory_GB, hw.tables_in.c_str());
+  if (!rep.tables_fit && !quiet) std::fprintf(stderr, "[privrec] note: %s\n", sim::misfit_note(rep, hw).c_str());
 
   const std::string placement =
       hw.tables_in + " memory" +

@@ -103,13 +103,6 @@ sim::ClusterProfile case_cluster(const SweepSetup& s, const std::string& nodes, 
   return c;
 }
 
-// The scale-out model prices privrec's kernels only: an implementation with its own work formulas
-// or footprint is refused with --cluster.
-void check_cluster_implementation(const sim::ImplementationProfile& impl, const SweepSetup& s) {
-  if (s.cluster && (!impl.kernels.empty() || impl.materialized_noise))
-    throw InputError("--implementation " + impl.name + ": the scale-out model (--cluster) models privrec's kernels only");
-}
-
 // Every value of every axis, checked before the first case runs (a typo fails at once, not an hour
 // in), every hardware (or cluster size) with every device cache placed as the cases will place it,
 // and a sharding file against every model and cluster size.
@@ -137,7 +130,8 @@ void check_axis_values(const std::map<std::string, std::vector<std::string>>& va
         if (!s.cluster) sim::load_hardware_profile(v);
       } else if (name == "implementation") {
         try {
-          check_cluster_implementation(sim::load_implementation_profile(v), s);
+          const sim::ImplementationProfile impl = sim::load_implementation_profile(v);
+          if (s.cluster) refuse_on_cluster(impl);
         } catch (const InputError& e) {
           throw InputError(fmt::format("--axis implementation={}: {}", v, e.what()));
         }
@@ -240,14 +234,7 @@ CaseResult run_case(const SweepCase& c, const Workload& w, const AlgorithmConfig
     res.report = sim::simulate(w, cfg, trace, res.hw, s.steps);
   }
   res.fits = res.report->tables_fit;
-  if (!res.fits)
-    res.note = fmt::format("{:.4g} GB of tables{} exceed {}'s {:.4g} GB of {} memory; the prediction assumes it were "
-                           "large enough",
-                           res.report->table_GB + res.report->noise_GB,
-                           res.report->noise_GB > 0 ? fmt::format(" and their materialized noise ({:.4g} GB, the {} "
-                                                                  "implementation)", res.report->noise_GB, res.implementation)
-                                                    : "",
-                           res.hw.name, res.hw.table_memory().memory_GB, res.hw.tables_in);
+  res.note = sim::misfit_note(*res.report, res.hw);
   return res;
 }
 
@@ -525,6 +512,13 @@ int cmd_sweep(int argc, char** argv) {
   if (values.count("device-cache") && values.at("device-cache").front() != "" && vm.count("device-cache"))
     throw InputError("--device-cache and --axis device-cache: give one");
   check_axis_values(values, setup);
+  if (!quiet)  // once per implementation fitted on another machine and hardware it models
+    for (const auto& im : values.at("implementation"))
+      for (const auto& hw : values.at("hardware")) {
+        const std::string note = setup.cluster ? "" : sim::fitted_elsewhere_note(sim::load_implementation_profile(im),
+                                                                                 sim::load_hardware_profile(hw).name);
+        if (!note.empty()) std::fprintf(stderr, "[privrec] note: %s\n", note.c_str());
+      }
   const std::vector<SweepCase> cases = cross_product(values);
   const std::vector<std::string> cols = table_columns(values, setup.cluster.has_value());
 
