@@ -53,6 +53,12 @@ struct BackendRates {
     double footprint_MB = 0, row_B = 0, GBps = 0;
   };
   std::vector<FootprintRate> footprint_curve;
+  // What a miss to memory costs over the all-miss figure when misses are a fraction of the lookups
+  // among cache hits (sim::MissCostCurve), per row size and fraction: full CPU rates only.
+  struct MissCost {
+    double row_B = 0, miss_fraction = 0, factor = 0;
+  };
+  std::vector<MissCost> miss_cost_curve;
 };
 
 // The figure measured at `row_bytes` (std::logic_error if that row size was not measured).

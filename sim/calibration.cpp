@@ -280,8 +280,15 @@ std::vector<double> uniform_access_shares(const std::vector<CacheLevel>& caches,
   return shares_from_hit_rates(held);
 }
 
+std::vector<double> uniform_access_weights(const std::vector<CacheLevel>& caches, const MissCostCurve& miss_cost,
+                                           double footprint_MB, double row_B) {
+  std::vector<double> w = uniform_access_shares(caches, footprint_MB);
+  if (w.back() > 0) w.back() *= miss_cost.factor(row_B, w.back());
+  return w;
+}
+
 double uniform_gather_GBps(const ProcessorProfile& p, double footprint_MB, double row_B) {
-  const std::vector<double> share = uniform_access_shares(p.caches, footprint_MB);
+  const std::vector<double> share = uniform_access_weights(p.caches, p.memory_miss_cost, footprint_MB, row_B);
   double seconds_per_GB = 0;
   for (size_t l = 0; l < share.size(); ++l) {
     if (share[l] <= 0) continue;
@@ -292,13 +299,14 @@ double uniform_gather_GBps(const ProcessorProfile& p, double footprint_MB, doubl
 
 double level_random_GBps_matching(const ProcessorProfile& p, size_t level, double footprint_MB, double row_B,
                                   double measured_GBps) {
-  const std::vector<double> share = uniform_access_shares(p.caches, footprint_MB);
+  const std::vector<double> share = uniform_access_weights(p.caches, p.memory_miss_cost, footprint_MB, row_B);
   double others = 0;  // seconds per GB in the other levels
   for (size_t l = 0; l < share.size(); ++l)
     if (l != level && share[l] > 0)
       others += share[l] / (l < p.caches.size() ? p.caches[l].random_GBps_for(row_B) : p.random_GBps_for(row_B));
   const double mine = 1.0 / measured_GBps - others;
-  if (!(level < share.size() && share[level] > 0 && share[level] < 1.0 && mine > 0)) return measured_GBps;
+  const double served = uniform_access_shares(p.caches, footprint_MB)[level];
+  if (!(level < share.size() && served > 0 && served < 1.0 && mine > 0)) return measured_GBps;
   return share[level] / mine;
 }
 
@@ -396,13 +404,16 @@ std::string level_name(const std::vector<CacheLevel>& caches, size_t l) {
 // The columns of the penalty form, weighted for the relative error: column 0 is every byte (the
 // nearest level's time), column k the share served at level k or beyond (missed by the nearer
 // ones), each row divided by the measured time per byte (the target is then 1 everywhere).
-std::vector<Column> penalty_columns(const std::vector<FootprintPoint>& pts, const std::vector<CacheLevel>& caches) {
+// Memory's share is weighted by its miss-cost factor at that miss fraction (the share itself, for
+// uniform rows): column k is the sum of the weights of level k and beyond.
+std::vector<Column> penalty_columns(const std::vector<FootprintPoint>& pts, const std::vector<CacheLevel>& caches,
+                                    const MissCostCurve& miss_cost) {
   std::vector<Column> col(caches.size() + 1, Column(pts.size()));
   for (size_t i = 0; i < pts.size(); ++i) {
     const double t = 1.0 / pts[i].GBps;
-    col[0][i] = 1.0 / t;
-    for (size_t k = 1; k < col.size(); ++k)
-      col[k][i] = (1.0 - std::min(1.0, caches[k - 1].capacity_MB / pts[i].footprint_MB)) / t;
+    const std::vector<double> w = uniform_access_weights(caches, miss_cost, pts[i].footprint_MB, pts[i].row_B);
+    double beyond = 0;
+    for (size_t k = col.size(); k-- > 0;) col[k][i] = (beyond += w[k]) / t;
   }
   return col;
 }
@@ -421,8 +432,9 @@ std::vector<bool> identified_columns(const std::vector<Column>& col) {
   return use;
 }
 
-RowSizeFit fit_row_size(const std::vector<FootprintPoint>& pts, const std::vector<CacheLevel>& caches, double row_B) {
-  const std::vector<Column> col = penalty_columns(pts, caches);
+RowSizeFit fit_row_size(const std::vector<FootprintPoint>& pts, const std::vector<CacheLevel>& caches, double row_B,
+                        const MissCostCurve& miss_cost) {
+  const std::vector<Column> col = penalty_columns(pts, caches, miss_cost);
   const size_t m = col.size();
   std::vector<bool> use = identified_columns(col);
   RowSizeFit f;
@@ -471,7 +483,8 @@ void check_curve(const std::vector<FootprintPoint>& curve, const std::vector<Cac
 }
 }  // namespace
 
-LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches) {
+LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches,
+                           const MissCostCurve& miss_cost) {
   check_curve(curve, caches);
   std::set<double> rows;
   for (const auto& p : curve) rows.insert(p.row_B);
@@ -483,7 +496,7 @@ LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::
     std::vector<FootprintPoint> pts;
     for (const auto& p : curve)
       if (p.row_B == row) pts.push_back(p);
-    RowSizeFit f = fit_row_size(pts, caches, row);
+    RowSizeFit f = fit_row_size(pts, caches, row, miss_cost);
     for (size_t l = 0; l < caches.size(); ++l) fit.caches[l].random_GBps_by_row_B.emplace_back(row, 1.0 / f.seconds_per_GB[l]);
     fit.memory_random_GBps_by_row_B.emplace_back(row, 1.0 / f.seconds_per_GB.back());
     fit.notes.insert(fit.notes.end(), f.notes.begin(), f.notes.end());
@@ -493,7 +506,7 @@ LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::
   fit.memory_random_GBps = random_GBps_at(fit.memory_random_GBps_by_row_B, 0.0, 128.0);
   std::vector<double> errors;
   for (const auto& p : curve) {
-    const std::vector<double> share = uniform_access_shares(caches, p.footprint_MB);
+    const std::vector<double> share = uniform_access_weights(caches, miss_cost, p.footprint_MB, p.row_B);
     double t = 0;
     for (size_t l = 0; l < share.size(); ++l) t += share[l] * seconds[p.row_B][l];
     errors.push_back(std::abs(1.0 / t - p.GBps) / p.GBps * 100.0);
@@ -503,8 +516,9 @@ LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::
   return fit;
 }
 
-LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches) {
-  const LevelFit detected = fit_memory_levels(curve, caches);
+LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches,
+                                          const MissCostCurve& miss_cost) {
+  const LevelFit detected = fit_memory_levels(curve, caches, miss_cost);
   std::vector<CacheLevel> trial = caches;
   LevelFit best = detected;
   for (int round = 0; round < 8; ++round) {
@@ -518,7 +532,7 @@ LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& cur
         if (!(c > below && c < above) || c == keep) continue;
         trial[l].capacity_MB = c;
         try {
-          LevelFit f = fit_memory_levels(curve, trial);
+          LevelFit f = fit_memory_levels(curve, trial, miss_cost);
           if (f.sum_sq_rel_error < best.sum_sq_rel_error * (1 - 1e-9)) best = std::move(f), moved = true;
         } catch (const std::invalid_argument&) {
           // a capacity that leaves memory unidentified is no candidate
@@ -536,7 +550,7 @@ LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& cur
     std::vector<CacheLevel> back = best.caches;
     back[l].capacity_MB = caches[l].capacity_MB;
     if (l + 1 < back.size() && !(back[l].capacity_MB < back[l + 1].capacity_MB)) continue;
-    LevelFit f = fit_memory_levels(curve, back);
+    LevelFit f = fit_memory_levels(curve, back, miss_cost);
     if (f.sum_sq_rel_error <= 1.25 * best.sum_sq_rel_error) best = std::move(f);
   }
   for (size_t l = 0; l < caches.size(); ++l)

@@ -51,7 +51,9 @@ StageFit fit_calibration(const std::vector<StageObservation>& observations);
 // Under uniformly random row accesses over F bytes an LRU level of capacity C holds min(1, C/F) of
 // them (cumulatively: it holds what the levels before it hold), so level L serves
 // s_L(F) = min(1, C_L/F) - min(1, C_{L-1}/F) and memory the rest, and a byte takes
-// t(F) = sum_L s_L(F) / bw_L: linear in the unknowns 1/bw_L.
+// t(F) = sum_L s_L(F) / bw_L: linear in the unknowns 1/bw_L. (Memory's share is weighted by the
+// miss-cost factor at that miss fraction where the profile measured one: sparse misses among the
+// hits of a footprint just past the last cache cost more each than when every lookup misses.)
 
 // One point of the curve: gathers of `row_B`-byte rows uniformly over `footprint_MB` (1e6 bytes).
 struct FootprintPoint {
@@ -60,6 +62,11 @@ struct FootprintPoint {
 
 // s_L(F) of every cache (nearest first), then memory's share; they sum to 1.
 std::vector<double> uniform_access_shares(const std::vector<CacheLevel>& caches, double footprint_MB);
+
+// The same shares with memory's weighted by `miss_cost` at its share (for uniform rows, memory's
+// share is the miss fraction): the time per byte of a uniform gather is sum_L w_L / bw_L.
+std::vector<double> uniform_access_weights(const std::vector<CacheLevel>& caches, const MissCostCurve& miss_cost,
+                                           double footprint_MB, double row_B);
 
 // What the model says a uniform gather over `footprint_MB` reaches on `p` (its caches, then its
 // memory): 1 / t(F). The figure to hold a probe's measurement at that footprint against.
@@ -95,7 +102,10 @@ struct LevelFit {
 // than a nearer one. Throws std::invalid_argument for an empty curve, a point that is not
 // positive and finite, caches not strictly growing, or a row size whose footprints cannot
 // identify memory's bandwidth (none beyond the largest cache, or a single footprint size).
-LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches);
+// `miss_cost`: memory's miss-cost curve (calibrate measures it beside the footprint curve); the
+// memory share of each point is weighted by it (uniform_access_weights). Empty: factor 1.
+LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches,
+                           const MissCostCurve& miss_cost = {});
 
 // The same fit with each cache's capacity fitted too, as the capacity the gathers behave as if the
 // cache had (a VM's L3 shared with its neighbours holds far less of this process's rows than its
@@ -105,6 +115,7 @@ LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::
 // sum_sq_rel_error down by a quarter or more (the curve's noise alone moves it less), and each
 // level goes back to its detected size where that costs less than a quarter more; a note names
 // each level moved. Throws as fit_memory_levels.
-LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches);
+LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches,
+                                          const MissCostCurve& miss_cost = {});
 
 }  // namespace privrec::sim

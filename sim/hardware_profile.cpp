@@ -97,6 +97,51 @@ std::vector<CacheLevel> parse_caches(JsonObjectReader& r, double memory_GB) {
   return out;
 }
 
+double positive_key(const std::string& k, const std::string& file, const std::string& path, const char* expected) {
+  double v = 0;
+  try {
+    size_t used = 0;
+    v = std::stod(k, &used);
+    if (used != k.size()) v = 0;
+  } catch (const std::exception&) {
+  }
+  if (!(v > 0 && std::isfinite(v))) throw config_error(file, path, k, expected);
+  return v;
+}
+
+// "memory_miss_cost_by_row_B": {"128": {"0.01": 9.5, ..., "1": 1}, ...}
+MissCostCurve parse_miss_cost(JsonObjectReader& r) {
+  const char* key = "memory_miss_cost_by_row_B";
+  MissCostCurve out;
+  const nlohmann::json& m = r.required_object(key, "an object {\"row bytes\": {\"miss fraction\": cost factor, ...}, ...}");
+  for (const auto& [row, curve] : m.items()) {
+    const std::string path = r.key_path(key) + "." + row;
+    const double bytes = positive_key(row, r.file(), path, "a key that is a positive row size in bytes");
+    if (!curve.is_object() || curve.empty())
+      throw config_error(r.file(), path, json_value_text(curve), "a non-empty object {\"miss fraction\": cost factor, ...}");
+    std::vector<std::pair<double, double>> points;
+    for (const auto& [fraction, v] : curve.items()) {
+      const std::string at = path + "." + fraction;
+      const double q = positive_key(fraction, r.file(), at, "a key that is a miss fraction in (0, 1]");
+      if (q > 1) throw config_error(r.file(), at, fraction, "a key that is a miss fraction in (0, 1]");
+      if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>()))
+        throw config_error(r.file(), at, json_value_text(v), "a positive cost factor");
+      points.emplace_back(q, v.get<double>());
+    }
+    std::sort(points.begin(), points.end());
+    out.by_row_B.emplace_back(bytes, std::move(points));
+  }
+  std::sort(out.by_row_B.begin(), out.by_row_B.end());
+  return out;
+}
+
+nlohmann::json miss_cost_json(const MissCostCurve& c) {
+  nlohmann::json m = nlohmann::json::object();
+  for (const auto& [row, points] : c.by_row_B)
+    for (const auto& [q, f] : points) m[fmt::format("{}", row)][fmt::format("{}", q)] = f;
+  return m;
+}
+
 nlohmann::json by_row_json(const std::vector<std::pair<double, double>>& by_row) {
   nlohmann::json m = nlohmann::json::object();
   for (const auto& [bytes, gbps] : by_row) m[fmt::format("{}", bytes)] = gbps;
@@ -142,6 +187,7 @@ ProcessorProfile parse_processor(const nlohmann::json& j, const std::string& fil
                          "a fraction in [0, 1] (1: the terms overlap fully, 0: they add up)");
   }
   if (r.has("random_GBps_by_row_B")) p.random_GBps_by_row_B = parse_by_row(r);
+  if (r.has("memory_miss_cost_by_row_B")) p.memory_miss_cost = parse_miss_cost(r);
   if (r.has("caches")) p.caches = parse_caches(r, p.memory_GB);
   r.reject_unknown_keys();
   return p;
@@ -155,6 +201,7 @@ nlohmann::json processor_json(const ProcessorProfile& p) {
                       {"launch_overhead_us", p.launch_overhead_us}};
   if (p.overlap_fraction != 1.0) j["overlap_fraction"] = p.overlap_fraction;
   if (!p.random_GBps_by_row_B.empty()) j["random_GBps_by_row_B"] = by_row_json(p.random_GBps_by_row_B);
+  if (!p.memory_miss_cost.empty()) j["memory_miss_cost_by_row_B"] = miss_cost_json(p.memory_miss_cost);
   for (const CacheLevel& l : p.caches) {
     nlohmann::json c = {{"name", l.name}, {"capacity_MB", l.capacity_MB}, {"stream_GBps", l.stream_GBps},
                         {"random_GBps", l.random_GBps}};
@@ -165,14 +212,27 @@ nlohmann::json processor_json(const ProcessorProfile& p) {
 }
 }  // namespace
 
-double random_GBps_at(const std::vector<std::pair<double, double>>& m, double fallback, double row_bytes) {
-  if (m.empty()) return fallback;
-  if (row_bytes <= m.front().first) return m.front().second;
-  if (row_bytes >= m.back().first) return m.back().second;
+namespace {
+// Linear in log(x) between the points (x ascending), flat beyond the ends.
+double log_interpolate(const std::vector<std::pair<double, double>>& m, double x) {
+  if (x <= m.front().first) return m.front().second;
+  if (x >= m.back().first) return m.back().second;
   size_t i = 1;
-  while (m[i].first < row_bytes) ++i;
-  const double f = std::log(row_bytes / m[i - 1].first) / std::log(m[i].first / m[i - 1].first);
+  while (m[i].first < x) ++i;
+  const double f = std::log(x / m[i - 1].first) / std::log(m[i].first / m[i - 1].first);
   return m[i - 1].second + f * (m[i].second - m[i - 1].second);
+}
+}  // namespace
+
+double random_GBps_at(const std::vector<std::pair<double, double>>& m, double fallback, double row_bytes) {
+  return m.empty() ? fallback : log_interpolate(m, row_bytes);
+}
+
+double MissCostCurve::factor(double row_bytes, double miss_fraction) const {
+  if (by_row_B.empty() || !(miss_fraction > 0)) return 1.0;
+  std::vector<std::pair<double, double>> at_row;  // each row size's factor at this fraction
+  for (const auto& [row, points] : by_row_B) at_row.emplace_back(row, log_interpolate(points, miss_fraction));
+  return log_interpolate(at_row, row_bytes);
 }
 
 void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& efficiency, StageMap& fixed_ms,

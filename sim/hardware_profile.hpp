@@ -20,6 +20,22 @@ namespace privrec::sim {
 // interpolated in log(row bytes) and held flat beyond the ends; `fallback` when there are none.
 double random_GBps_at(const std::vector<std::pair<double, double>>& by_row_B, double fallback, double row_bytes);
 
+// What a row read from memory costs, against the figure random_GBps_by_row_B gives (every lookup a
+// miss), when misses are only a fraction of a kernel's lookups and the rest hit the caches: a few
+// misses among many hits cannot overlap each other (the bag kernel prefetches kBagPrefetch lookups
+// ahead, a fraction of the memory latency at cache speed), so each waits for more of the latency.
+// Measured by calibrate on the CPU (the forward kernel's loop over a cache-resident hot set with
+// misses mixed in at each fraction); empty (factor 1) where not measured, e.g. the GPU presets,
+// whose many warps in flight overlap misses however sparse.
+struct MissCostCurve {
+  // Row bytes ascending, each with (miss fraction in (0, 1], cost factor > 0), fraction ascending.
+  std::vector<std::pair<double, std::vector<std::pair<double, double>>>> by_row_B;
+  bool empty() const { return by_row_B.empty(); }
+  // Interpolated in log(fraction) and in log(row bytes), held flat beyond the measured ends; 1 when
+  // empty.
+  double factor(double row_bytes, double miss_fraction) const;
+};
+
 // A cache in front of a processor's memory (CPU L2/L3, a GPU's L2): the rows it holds are served
 // at its rates. Capacities are the whole level's (summed over cores for private caches).
 struct CacheLevel {
@@ -51,6 +67,9 @@ struct ProcessorProfile {
   // Optional, measured: random-access bandwidth by row size in bytes (ascending). When present it
   // replaces random_GBps, interpolated in log(row bytes) and held flat beyond the ends.
   std::vector<std::pair<double, double>> random_GBps_by_row_B;
+  // Optional, measured: what a miss to memory costs against random_GBps_by_row_B when misses are
+  // sparse among cache hits (JSON "memory_miss_cost_by_row_B": {"row bytes": {"fraction": factor}}).
+  MissCostCurve memory_miss_cost;
   // Optional: the caches in front of the memory, nearest first (capacities ascending, all below
   // memory_GB). Row traffic that hits a cache is served at its rates (sim/memory_levels.hpp).
   std::vector<CacheLevel> caches;

@@ -21,6 +21,7 @@ MemoryLevel from_memory(const std::string& name, const ProcessorProfile& p) {
   l.stream_GBps = p.stream_GBps;
   l.random_GBps = p.random_GBps;
   l.random_GBps_by_row_B = p.random_GBps_by_row_B;
+  l.miss_cost = p.memory_miss_cost;
   return l;
 }
 }  // namespace
@@ -40,11 +41,21 @@ std::vector<MemoryLevel> table_row_levels(const HardwareProfile& h) {
   // Misses read host memory across the link: the slower of the two binds.
   MemoryLevel host = from_memory("host via link", *h.host);
   host.over_link = true;
+  host.miss_cost = {};  // the link binds, not the latency of a host row
   host.stream_GBps = std::min(host.stream_GBps, h.link_GBps);
   host.random_GBps = std::min(host.random_GBps, h.link_GBps);
   for (auto& [bytes, gbps] : host.random_GBps_by_row_B) gbps = std::min(gbps, h.link_GBps);
   out.push_back(host);
   return out;
+}
+
+double last_level_miss_factor(const MemoryLevel& last, const LevelSplit& split, double row_bytes) {
+  if (last.miss_cost.empty() || split.share.empty()) return 1.0;
+  if (split.last_level_miss_fractions.empty()) return last.miss_cost.factor(row_bytes, split.share.back());
+  double f = 0, w = 0;
+  for (const auto& [fraction, share] : split.last_level_miss_fractions)
+    f += share * last.miss_cost.factor(row_bytes, fraction), w += share;
+  return w > 0 ? f / w : 1.0;
 }
 
 std::vector<double> shares_from_hit_rates(const std::vector<double>& cumulative_hits) {

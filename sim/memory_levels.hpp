@@ -21,6 +21,9 @@ struct MemoryLevel {
   std::vector<std::pair<double, double>> random_GBps_by_row_B;
   bool over_link = false;      // host memory reached across the link: the link's bandwidth binds
   std::string policy = "lru";  // how the level chooses what it keeps ("lfu": a device cache)
+  // A processor's own memory: what a row costs against random_GBps_by_row_B when the stage's
+  // misses are sparse among its cache hits (ProcessorProfile::memory_miss_cost); empty elsewhere.
+  MissCostCurve miss_cost;
 
   double random_GBps_for(double row_bytes) const { return random_GBps_at(random_GBps_by_row_B, random_GBps, row_bytes); }
 };
@@ -34,7 +37,15 @@ std::vector<MemoryLevel> table_row_levels(const HardwareProfile& h);
 struct LevelSplit {
   std::vector<double> share;
   double dense_pass_bytes = 0;
+  // How sparse the last level's rows are among the stage's accesses where they happen: (the local
+  // miss fraction, the share of the last level's rows missed at it), shares summing to 1. Empty:
+  // at the stage's average (the last share).
+  std::vector<std::pair<double, double>> last_level_miss_fractions;
 };
+
+// The factor by which the last level's row time grows when its misses are that sparse (1 where the
+// level has no miss-cost curve): the curve's factor averaged over the split's local fractions.
+double last_level_miss_factor(const MemoryLevel& last, const LevelSplit& split, double row_bytes);
 
 // Shares per level from cumulative hit rates: hit[i] is the share of accesses that a cache of
 // level i's capacity would hit (non-decreasing; the last level, unbounded, serves the rest).

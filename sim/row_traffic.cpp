@@ -135,7 +135,8 @@ const std::vector<StageHits>& RowTrafficModel::hits() const {
   for (size_t s = 0; s < kComputeStages; ++s) {
     const TagHits th = reuse_->hits(static_cast<int>(s));
     if (th.accesses <= 0 || counted_steps_[s] == 0) continue;
-    StageHits h{static_cast<Stage>(s), th.accesses / static_cast<double>(counted_steps_[s]), {}, {}};
+    StageHits h{static_cast<Stage>(s), th.accesses / static_cast<double>(counted_steps_[s]), {}, {},
+                th.miss_window_share};
     double below = 0;
     for (size_t i = 0; i < capacities_.size(); ++i) {
       double err = th.at[i].stderr_hits / th.accesses;
@@ -166,6 +167,9 @@ LevelSplit RowTrafficModel::split(Stage s, const WorkCounters& work) const {
     std::vector<double> cum = h.cumulative_hit;
     for (double& c : cum) c *= known;
     out.share = shares_from_hit_rates(cum);
+    const double window = h.miss_window_share.empty() ? 1.0 : static_cast<double>(h.miss_window_share.size() - 1);
+    for (size_t k = 1; k < h.miss_window_share.size(); ++k)
+      if (h.miss_window_share[k] > 0) out.last_level_miss_fractions.emplace_back(k / window, h.miss_window_share[k]);
   }
   return out;
 }
@@ -237,18 +241,30 @@ class ForwardRuns {
     if (per_step_ > 0) all_ = std::make_unique<ChePopulation>(all);  // shares: lookups, normalized there
   }
 
-  double hit_rate() {
+  // `misses`, when given: the misses by where in its table's run they happen, as (the miss
+  // fraction there, the share of all misses), the shares summing to 1 (empty: no misses).
+  double hit_rate(std::vector<std::pair<double, double>>* misses = nullptr) {
+    if (misses) misses->clear();
     if (per_step_ <= 0) return 0.0;
     if (pass_ == 0 && capacity_ >= static_cast<double>(w_.table_bytes())) return 1.0;  // every table stays
     double hits = 0;
-    std::map<std::tuple<int64_t, int64_t, int64_t, double>, double> seen;
+    std::map<std::tuple<int64_t, int64_t, int64_t, double>, std::vector<double>> seen;
+    std::map<double, double> by_fraction;
     for (const TableSpec& t : w_.tables) {
       const double n = static_cast<double>(w_.batch_size) * static_cast<double>(t.pooling);
       if (n <= 0) continue;
       const auto key = std::make_tuple(t.rows, t.dim, t.pooling, popularity_of(t, 1).zipf_s);
       auto it = seen.find(key);
-      if (it == seen.end()) it = seen.emplace(key, table_hit_rate(t, n)).first;
-      hits += it->second * n;
+      if (it == seen.end()) it = seen.emplace(key, table_hit_rates(t, n)).first;
+      for (const double hit : it->second) {
+        hits += hit * n / kPoints;
+        if (hit < 1.0) by_fraction[1.0 - hit] += (1.0 - hit) * n / kPoints;
+      }
+    }
+    if (misses) {
+      double all = 0;
+      for (const auto& [q, m] : by_fraction) all += m;
+      for (const auto& [q, m] : by_fraction) misses->emplace_back(q, m / all);
     }
     return hits / per_step_;
   }
@@ -258,7 +274,10 @@ class ForwardRuns {
   // then bisection) with the region ends' f, then inside region k either the boundary itself (the
   // jump by E(k) already reaches C) or D_t(x) = C - E(k), whose Che hit rate is the single-table
   // cache of capacity C - E(k).
-  double table_hit_rate(const TableSpec& t, double n) {
+  static constexpr int kPoints = 32;
+
+  // The hit rate at kPoints evenly spaced positions of the table's run.
+  std::vector<double> table_hit_rates(const TableSpec& t, double n) {
     const ChePopulation one({popularity_of(t, 1.0)});
     std::map<int64_t, double> own;
     auto E = [&](int64_t k) {
@@ -267,20 +286,19 @@ class ForwardRuns {
       if (it == own.end()) it = own.emplace(k, one.bytes_at_time(static_cast<double>(k) * n)).first;
       return all_bytes(k) - it->second + static_cast<double>(k) * pass_;
     };
-    constexpr int kPoints = 32;
     constexpr int64_t kMaxRuns = int64_t{1} << 40;
-    double sum = 0;
+    std::vector<double> at;
     for (int m = 0; m < kPoints; ++m) {
       const double j = (m + 0.5) / kPoints * n;
       auto end_bytes = [&](int64_t k) { return one.bytes_at_time(j + static_cast<double>(k) * n) + E(k); };
       if (end_bytes(0) >= capacity_) {  // the reuse horizon ends inside the run itself
-        sum += one.lru(capacity_).hit_rate;
+        at.push_back(one.lru(capacity_).hit_rate);
         continue;
       }
       int64_t lo = 0, hi = 1;
       while (hi < kMaxRuns && end_bytes(hi) < capacity_) lo = hi, hi *= 2;
       if (end_bytes(hi) < capacity_) {  // never reached: every reuse hits
-        sum += 1.0;
+        at.push_back(1.0);
         continue;
       }
       while (hi - lo > 1) {
@@ -288,9 +306,9 @@ class ForwardRuns {
         (end_bytes(mid) < capacity_ ? lo : hi) = mid;
       }
       const double start = j + static_cast<double>(hi - 1) * n, target = capacity_ - E(hi);
-      sum += target <= one.bytes_at_time(start) ? one.hit_rate_at_time(start) : one.lru(target).hit_rate;
+      at.push_back(target <= one.bytes_at_time(start) ? one.hit_rate_at_time(start) : one.lru(target).hit_rate);
     }
-    return sum / kPoints;
+    return at;
   }
 
   // What k steps of every table touch, cached (one population of all the tables).
@@ -306,8 +324,9 @@ class ForwardRuns {
   std::map<int64_t, double> all_at_;
 };
 
-double forward_run_hit_rate(const Workload& w, double capacity_bytes, bool dense_each_step) {
-  return ForwardRuns(w, capacity_bytes, dense_each_step).hit_rate();
+double forward_run_hit_rate(const Workload& w, double capacity_bytes, bool dense_each_step,
+                            std::vector<std::pair<double, double>>* misses = nullptr) {
+  return ForwardRuns(w, capacity_bytes, dense_each_step).hit_rate(misses);
 }
 }  // namespace
 
@@ -341,7 +360,10 @@ LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector
   std::vector<double> cum;
   for (size_t i = 0; i + 1 < levels.size(); ++i) {
     if (s == Stage::fwd_emb && levels[i].policy != "lfu") {
-      cum.push_back(forward_run_hit_rate(w, levels[i].capacity_bytes, dense_each_step) * known);
+      // The last cache's misses by where in a table's run they fall: a run starts with every row
+      // missing and ends with few.
+      auto* misses = i + 2 == levels.size() ? &out.last_level_miss_fractions : nullptr;
+      cum.push_back(forward_run_hit_rate(w, levels[i].capacity_bytes, dense_each_step, misses) * known);
       continue;
     }
     double cap = levels[i].capacity_bytes;

@@ -36,6 +36,9 @@ struct StageHits {
   double accesses_per_step = 0;          // row accesses the analysis saw (fed), per counted step
   std::vector<double> cumulative_hit;    // per level but the last: share hit at that capacity or nearer
   std::vector<double> cumulative_stderr;
+  // ReuseAnalyzer's TagHits::miss_window_share: how sparse the last level's accesses were where
+  // they happened.
+  std::vector<double> miss_window_share;
 };
 
 class RowTrafficModel {

@@ -44,14 +44,19 @@ uint64_t link_bytes(Stage s, const Workload& w, int64_t batch, const HardwarePro
 
 std::string levels_summary(const StageTime& t) {
   std::string text;
-  for (const auto& l : t.levels) text += fmt::format("{}{} {:.1f} %", text.empty() ? "" : "  ", l.name, 100 * l.share);
+  for (const auto& l : t.levels) {
+    text += fmt::format("{}{} {:.1f} %", text.empty() ? "" : "  ", l.name, 100 * l.share);
+    if (l.miss_cost_factor != 1.0 && l.share > 0) text += fmt::format(" (x{:.2f} sparse)", l.miss_cost_factor);
+  }
   return text;
 }
 
 nlohmann::json levels_json(const StageTime& t) {
   nlohmann::json j = nlohmann::json::array();
-  for (const auto& l : t.levels)
+  for (const auto& l : t.levels) {
     j.push_back({{"name", l.name}, {"share", l.share}, {"rows", l.rows}, {"bytes", l.bytes}, {"ms", l.ms}});
+    if (l.miss_cost_factor != 1.0) j.back()["miss_cost_factor"] = l.miss_cost_factor;
+  }
   return j;
 }
 
@@ -81,13 +86,16 @@ double table_memory_s(Stage s, const WorkCounters& work, const HardwareProfile& 
   double random_s = 0;
   for (size_t i = 0; i < levels.size(); ++i) {
     const MemoryLevel& l = levels[i];
-    double s_level = share[i] * rnd / (l.random_GBps_for(row_bytes) * 1e9);
-    if (i + 1 == levels.size() && visits_rows_in_order(s)) {
+    const bool last = i + 1 == levels.size();
+    const double factor =
+        last && split && split->share.size() == levels.size() ? last_level_miss_factor(l, *split, row_bytes) : 1.0;
+    double s_level = share[i] * rnd / (l.random_GBps_for(row_bytes) * 1e9) * factor;
+    if (last && visits_rows_in_order(s)) {
       // Rows in ascending order read and write at most every table once: dense batches stream.
       const double written = work.bytes_written_rand > 0 ? 2.0 : 1.0;
       s_level = std::min(s_level, share[i] * written * static_cast<double>(table_bytes) / (l.stream_GBps * 1e9));
     }
-    if (rows > 0) t.levels.push_back({l.name, share[i], share[i] * rows, share[i] * rnd, 1e3 * s_level});
+    if (rows > 0) t.levels.push_back({l.name, share[i], share[i] * rows, share[i] * rnd, 1e3 * s_level, factor});
     random_s += s_level;
   }
   double seq = static_cast<double>(work.bytes_read_seq + work.bytes_written_seq);

@@ -25,6 +25,9 @@ struct LevelTraffic {
   double share = 0;  // of the stage's row accesses
   double rows = 0, bytes = 0;
   double ms = 0;     // at the level's row-random rate
+  // The last level's: what its rows cost over random_GBps_by_row_B because the stage's misses
+  // were that sparse among its hits (MissCostCurve; 1 elsewhere and where the profile has none).
+  double miss_cost_factor = 1;
 };
 
 struct StageTime {
@@ -41,9 +44,11 @@ struct StageTime {
   std::vector<LevelTraffic> levels;  // table stages: row traffic per memory level, nearest first
 };
 
-// "L2 2.0 %  L3 30.4 %  memory 67.5 %": where a table stage's rows came from ("" when none).
+// "L2 2.0 %  L3 30.4 %  memory 67.5 % (x1.35 sparse)": where a table stage's rows came from ("" when
+// none), with the last level's miss-cost factor where it is not 1.
 std::string levels_summary(const StageTime& t);
-// The same per level as JSON: [{"name", "share", "rows", "bytes", "ms"}, ...].
+// The same per level as JSON: [{"name", "share", "rows", "bytes", "ms"}, ...], and the last level's
+// "miss_cost_factor" where it is not 1.
 nlohmann::json levels_json(const StageTime& t);
 
 // max(terms) + (1 - overlap) (sum(terms) - max(terms)): the roofline when the memory, arithmetic

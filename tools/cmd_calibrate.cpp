@@ -1,6 +1,7 @@
 // privrec calibrate: measures this machine's rates with microbenchmarks, fits the caches' row
 // bandwidths to gathers over working sets of several sizes, runs the calibration cases for real,
 // fits each stage's efficiency, and writes a measured hardware profile.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -33,6 +34,17 @@ std::vector<sim::FootprintPoint> curve_of(const BackendRates& r) {
   return c;
 }
 
+sim::MissCostCurve miss_cost_of(const BackendRates& r) {
+  std::map<double, std::vector<std::pair<double, double>>> by_row;
+  for (const auto& p : r.miss_cost_curve) by_row[p.row_B].emplace_back(p.miss_fraction, p.factor);
+  sim::MissCostCurve c;
+  for (auto& [row, points] : by_row) {
+    std::sort(points.begin(), points.end());
+    c.by_row_B.emplace_back(row, std::move(points));
+  }
+  return c;
+}
+
 std::vector<sim::CacheLevel> detected_caches(const BackendRates& r) {
   std::vector<sim::CacheLevel> caches;
   for (const auto& c : r.caches) caches.push_back({c.name, c.capacity_MB, c.stream_GBps > 0 ? c.stream_GBps : r.stream_GBps, 0, {}});
@@ -46,7 +58,7 @@ std::vector<sim::CacheLevel> detected_caches(const BackendRates& r) {
 std::optional<sim::LevelFit> fit_levels(const BackendRates& r, const Say& say) {
   if (r.footprint_curve.empty() || r.caches.empty()) return std::nullopt;
   try {
-    sim::LevelFit f = sim::fit_memory_levels_and_capacities(curve_of(r), detected_caches(r));
+    sim::LevelFit f = sim::fit_memory_levels_and_capacities(curve_of(r), detected_caches(r), miss_cost_of(r));
     for (const auto& n : f.notes) say("cache fit: " + n);
     return f;
   } catch (const std::invalid_argument& e) {
@@ -69,6 +81,7 @@ sim::HardwareProfile profile_from_rates(const Backend& b, const BackendRates& r,
   d.stream_GBps = r.stream_GBps;
   d.random_GBps = r.random_GBps;  // 128 B rows
   d.random_GBps_by_row_B = r.random_GBps_by_row_B;
+  d.memory_miss_cost = miss_cost_of(r);
   if (fit) {
     d.random_GBps = fit->memory_random_GBps;
     d.random_GBps_by_row_B = fit->memory_random_GBps_by_row_B;
@@ -144,7 +157,7 @@ nlohmann::json footprint_json(const BackendRates& r, const std::optional<sim::Le
     j["fit_capacities_MB"] = nlohmann::json::object();
     for (const auto& c : fit->caches) j["fit_capacities_MB"][c.name] = c.capacity_MB;
     // The fit at the detected sizes, for comparison (the profile has the fit above).
-    const sim::LevelFit at_detected = sim::fit_memory_levels(curve_of(r), detected_caches(r));
+    const sim::LevelFit at_detected = sim::fit_memory_levels(curve_of(r), detected_caches(r), miss_cost_of(r));
     j["fit_at_detected_capacities_median_abs_error_pct"] = at_detected.median_abs_error_pct;
   } else {
     j["fit"] = "none: memory keeps the large buffer's gathers";
@@ -180,7 +193,7 @@ void print_footprint(const BackendRates& r, const std::optional<sim::LevelFit>& 
   for (const auto& c : fit->caches) print_level(fmt::format("{} {:.3g} MB", c.name, c.capacity_MB), c.random_GBps_by_row_B);
   print_level("memory", fit->memory_random_GBps_by_row_B);
   std::printf("(at the detected capacities the median error is %.1f %%)\n",
-              sim::fit_memory_levels(curve_of(r), detected_caches(r)).median_abs_error_pct);
+              sim::fit_memory_levels(curve_of(r), detected_caches(r), miss_cost_of(r)).median_abs_error_pct);
   for (const auto& n : fit->notes) std::printf("  note: %s\n", n.c_str());
 }
 

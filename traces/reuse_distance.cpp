@@ -1,6 +1,7 @@
 #include "traces/reuse_distance.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -126,6 +127,8 @@ ReuseAnalyzer::ReuseAnalyzer(ReuseOptions o) : opt_(std::move(o)) {
   censored_hist_.assign(static_cast<size_t>(opt_.tags) * kGroups * kBins, 0);
   weighted_.assign(static_cast<size_t>(opt_.tags) * (caps_ + 2), 0.0);
   weighted_hist_.assign(static_cast<size_t>(opt_.tags) * kBins, 0.0);
+  miss_windows_.assign(static_cast<size_t>(opt_.tags), MissWindow{});
+  miss_density_.assign(static_cast<size_t>(opt_.tags) * (kMissWindow + 1), 0);
   hash_key_ = reuse_detail::mix64(opt_.seed);
   rows_.hash_key = hash_key_;
   tree_.assign_points(std::vector<uint64_t>(static_cast<size_t>(opt_.min_time_slots) + 1, 0));
@@ -206,6 +209,18 @@ void ReuseAnalyzer::count(int tag, uint64_t hash, double need_bytes, uint64_t nt
   size_t j = 0;
   while (j < caps_ && caps_d_[j] < need_bytes) ++j;
   if (std::isinf(need_bytes)) j = caps_ + 1;
+  {
+    MissWindow& mw = miss_windows_[static_cast<size_t>(tag)];
+    const uint8_t miss = j >= caps_ ? 1 : 0;
+    mw.misses += miss - mw.flags[mw.pos];
+    mw.flags[mw.pos] = miss;
+    mw.pos = (mw.pos + 1) % kMissWindow;
+    mw.seen += mw.seen < static_cast<uint32_t>(kMissWindow);
+    // Before the window fills, the fraction so far, on the window's scale (rounded).
+    if (miss)
+      ++miss_density_[static_cast<size_t>(tag) * (kMissWindow + 1) +
+                      (mw.misses * static_cast<uint32_t>(kMissWindow) + mw.seen / 2) / mw.seen];
+  }
   const int g = static_cast<int>(hash % kGroups);
   ++counts_of(tag, g)[j];
   const double w = static_cast<double>(nth);
@@ -332,6 +347,10 @@ TagHits ReuseAnalyzer::hits(int tag) const {
   for (int g = 0; g < kGroups; ++g) cold += counts_of(tag, g)[caps_ + 1];
   r.cold = static_cast<double>(cold) / opt_.sample_rate;
   for (size_t j = 0; j < caps_; ++j) r.at.push_back(hits_at(tag, j));
+  const uint64_t* d = &miss_density_[static_cast<size_t>(tag) * (kMissWindow + 1)];
+  const uint64_t misses = std::accumulate(d, d + kMissWindow + 1, uint64_t{0});
+  if (misses > 0)
+    for (int k = 0; k <= kMissWindow; ++k) r.miss_window_share.push_back(static_cast<double>(d[k]) / static_cast<double>(misses));
   return r;
 }
 
@@ -463,6 +482,7 @@ size_t ReuseAnalyzer::memory_bytes() const {
   return sizeof(*this) + rows_.memory_bytes() + tree_.memory_bytes() +
          (accesses_.capacity() + counts_.capacity() + hist_.capacity() + censored_hist_.capacity()) * sizeof(uint64_t) +
          (weighted_.capacity() + weighted_hist_.capacity()) * sizeof(double) +
+         miss_windows_.capacity() * sizeof(MissWindow) + miss_density_.capacity() * sizeof(uint64_t) +
          caps_d_.capacity() * sizeof(double) + opt_.capacities_bytes.capacity() * sizeof(uint64_t);
 }
 

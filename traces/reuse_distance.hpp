@@ -48,6 +48,12 @@ struct TagHits {
                         // estimated for a tag fed through access_presampled)
   double cold = 0;      // first accesses of a row (misses at every capacity), estimated
   std::vector<CapacityHits> at;  // one per capacity of ReuseOptions::capacities_bytes
+  // How sparse the tag's misses are where they happen: [k] is the share of its counted tracked
+  // accesses that missed every listed capacity (or were cold) whose last kMissWindow tracked
+  // accesses of the tag (itself included; fewer at the stream's start, scaled to the window) held k
+  // such misses. kMissWindow + 1 entries summing to 1; empty when the tag had no such miss.
+  // Sampled mode: the window runs over tracked accesses, so it spans kMissWindow / rate accesses.
+  std::vector<double> miss_window_share;
 };
 
 namespace reuse_detail {
@@ -202,6 +208,9 @@ class ReuseAnalyzer {
   }
 
   static constexpr int kGroups = 8;   // sampling-error groups of rows (by hash bits)
+  // The window of TagHits::miss_window_share: long enough to estimate the local miss fraction to
+  // a few percent, short against how fast it changes (a table warming up in its step).
+  static constexpr int kMissWindow = 256;
   static constexpr int kSubBits = 5;  // 2^5 linear sub-buckets per log2 bucket of the histogram
   static constexpr int kBins = (1 << kSubBits) * (65 - kSubBits);
 
@@ -261,6 +270,14 @@ class ReuseAnalyzer {
   // Per tag, as counts_ and hist_ (not per group), each access weighted by its place among its row's
   // counted accesses: what beta is fitted from.
   std::vector<double> weighted_, weighted_hist_;
+  // Per tag: the last kMissWindow counted tracked accesses' miss flags (a ring), how many of them
+  // missed, how many accesses it has seen (up to the window), and the misses by that count.
+  struct MissWindow {
+    uint8_t flags[kMissWindow] = {};
+    uint32_t pos = 0, misses = 0, seen = 0;
+  };
+  std::vector<MissWindow> miss_windows_;
+  std::vector<uint64_t> miss_density_;  // per tag, kMissWindow + 1 bins
   reuse_detail::RowTable rows_;
   reuse_detail::BlockedFenwick tree_;
   Pending pending_[kDepth];

@@ -90,25 +90,34 @@ using Say = std::function<void(const std::string&)>;
 // takes what is left), so the rate is the kernel's and the per-bag cost (fitted as bag_ns) stays a
 // small part of it.
 constexpr int64_t kGatherPooling = 64;
-double random_gather_seconds(FloatArray& x, const std::vector<int64_t>& idx, int64_t row_bytes, int reps) {
-  const int64_t d = std::max<int64_t>(1, row_bytes / 4), lookups = static_cast<int64_t>(idx.size());
-  const int64_t bags = std::max<int64_t>(1, (lookups + kGatherPooling - 1) / kGatherPooling);
-  std::vector<int64_t> offsets(bags + 1);
-  for (int64_t i = 0; i <= bags; ++i) offsets[i] = std::min(lookups, i * kGatherPooling);
-  return median_seconds(
-      [&] {
-        float total = 0;
+struct Gather {
+  const std::vector<int64_t>& idx;
+  int64_t row_bytes;
+  std::vector<int64_t> offsets;
+  Gather(const std::vector<int64_t>& i, int64_t rb) : idx(i), row_bytes(rb) {
+    const int64_t lookups = static_cast<int64_t>(idx.size());
+    const int64_t bags = std::max<int64_t>(1, (lookups + kGatherPooling - 1) / kGatherPooling);
+    offsets.resize(bags + 1);
+    for (int64_t b = 0; b <= bags; ++b) offsets[b] = std::min(lookups, b * kGatherPooling);
+  }
+  void operator()(FloatArray& x) const {
+    const int64_t d = std::max<int64_t>(1, row_bytes / 4), bags = static_cast<int64_t>(offsets.size()) - 1;
+    float total = 0;
 #pragma omp parallel reduction(+ : total)
-        {
-          const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
-          std::vector<float> out(d);  // every bag of the thread into one row: its writes stay in L1
-          sum_bags_any(x.data(), d, idx.data(), offsets.data(), bags * me / threads, bags * (me + 1) / threads,
-                       [&](int64_t) { return out.data(); });
-          total += out[0];
-        }
-        g_sink = total;
-      },
-      reps);
+    {
+      const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
+      std::vector<float> out(d);  // every bag of the thread into one row: its writes stay in L1
+      sum_bags_any(x.data(), d, idx.data(), offsets.data(), bags * me / threads, bags * (me + 1) / threads,
+                   [&](int64_t) { return out.data(); });
+      total += out[0];
+    }
+    g_sink = total;
+  }
+};
+
+double random_gather_seconds(FloatArray& x, const std::vector<int64_t>& idx, int64_t row_bytes, int reps) {
+  const Gather gather(idx, row_bytes);
+  return median_seconds([&] { gather(x); }, reps);
 }
 
 // Row gathers from the stream buffer at uniformly random rows, one rate per row size. One
@@ -433,6 +442,63 @@ std::vector<FootprintGather> measure_footprint_curve(const Say& say, const std::
   return curve;
 }
 
+// Misses to memory mixed into gathers from a hot set (half the nearest cache's instance, at most
+// 512 KiB, at the buffer's start; every thread reads all of it, as the forward's threads read one
+// table): per row size and miss fraction q, runs of 4 M lookups where each lookup misses with
+// probability q (a uniformly random row of the rest of the buffer, fixed seed) and otherwise reads
+// a random hot row, each run paired with a run over the hot rows alone (drift falls on both). The
+// cost of a miss is (t(q) - (1 - q) t(0)) / q per lookup, the median over five pairs; the factor
+// divides it by t(1), every lookup a miss. 32 k misses at the sparsest fraction.
+std::vector<MissCostPoint> measure_miss_cost_curve(const Say& say, const std::vector<DetectedCache>& caches,
+                                                   FloatArray& x, int64_t lookups) {
+  const std::vector<double> fractions = {1.0 / 128, 1.0 / 64, 1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1.0};
+  const int64_t hot_bytes =
+      std::min<int64_t>(int64_t{512} << 10, caches.empty() ? int64_t{256} << 10 : caches.front().instance_bytes / 2);
+  std::vector<MissCostPoint> out;
+  std::vector<int64_t> idx(lookups), hot_idx(lookups);
+  std::vector<uint64_t> draw(lookups);
+  auto seconds = [&](const Gather& g, int64_t touch) {
+    touch_lines(x, touch);
+    const auto start = std::chrono::steady_clock::now();
+    g(x);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (const int64_t row_bytes : {64, 128, 256, 512}) {
+    const int64_t d = row_bytes / 4, rows = x.size() / d, hot = std::max<int64_t>(1, hot_bytes / row_bytes);
+    const uint64_t cold = static_cast<uint64_t>(rows - hot);
+    std::mt19937_64 gen(5);
+    for (auto& r : hot_idx) r = static_cast<int64_t>(gen() % static_cast<uint64_t>(hot));
+    const Gather hot_gather(hot_idx, row_bytes), gather(idx, row_bytes);
+    std::vector<double> cost;  // per fraction: seconds a miss costs
+    for (const double q : fractions) {
+      const uint64_t cut = q >= 1 ? ~uint64_t{0} : static_cast<uint64_t>(std::ldexp(q, 64));
+      constexpr uint64_t kHot = uint64_t{1} << 63;  // a draw with this bit is a hot row
+      for (auto& v : draw) v = q >= 1 || gen() < cut ? gen() % cold : kHot | (gen() % static_cast<uint64_t>(hot));
+      std::vector<double> per_miss;
+      for (int run = 0; run < 6; ++run) {
+        // Each run reads other cold rows (shifted by a seventh of the buffer): rows the run before
+        // left in the L3 would be hits.
+        for (size_t k = 0; k < draw.size(); ++k)
+          idx[k] = static_cast<int64_t>(draw[k] & kHot ? draw[k] & ~kHot : hot + (draw[k] + cold / 7 * run) % cold);
+        const double t0 = q < 1 ? seconds(hot_gather, hot * row_bytes) : 0.0;
+        const double t = seconds(gather, hot * row_bytes);
+        if (run > 0) per_miss.push_back((t - (1 - q) * t0) / (q * static_cast<double>(lookups)));
+      }
+      cost.push_back(median(std::move(per_miss)));
+    }
+    std::string line = fmt::format("misses among hits, {} B rows, each miss's cost over its cost when all miss ({:.2f} ns):",
+                                   row_bytes, 1e9 * cost.back());
+    for (size_t k = 0; k < fractions.size(); ++k) {
+      // Noise can leave a sparse fraction's excess near zero or below: the factor stays positive.
+      const double factor = std::max(0.05, cost[k] / cost.back());
+      out.push_back({double(row_bytes), fractions[k], factor});
+      line += fmt::format(" 1/{:.0f} {:.2f}", 1 / fractions[k], factor);
+    }
+    say(line);
+  }
+  return out;
+}
+
 // The probe's share: 128 B gathers at a quarter of each cache's capacity (well inside it even
 // where neighbours hold part of a shared L3; a point of the full sweep too), to see the caches drift.
 std::vector<FootprintGather> probe_cache_gathers(const std::vector<DetectedCache>& caches, FloatArray& x,
@@ -467,6 +533,7 @@ MachineRates measure(const Say& say, const Effort& e, FloatArray& x) {
   if (e.full_sweep) {
     measure_cache_streams(say, m.caches, x);
     m.footprint_curve = measure_footprint_curve(say, m.caches, x, m.random_GBps_by_row_B);
+    m.miss_cost_curve = measure_miss_cost_curve(say, m.caches, x, e.lookups);
   } else {
     m.footprint_curve = probe_cache_gathers(m.caches, x, e.lookups);
   }

@@ -29,6 +29,14 @@ struct FootprintGather {
   double footprint_bytes = 0, row_bytes = 0, GBps = 0;
 };
 
+// A miss to memory among cache hits: gathers through the forward kernel's loop where a fraction
+// `miss_fraction` of the lookups read a random row of the 1 GiB buffer and the rest a hot set in
+// the nearest cache; `factor` is what each miss costs over what it costs when every lookup misses
+// (sim::MissCostCurve): (t(q) - (1 - q) t(0)) / (q t(1)) per lookup times t.
+struct MissCostPoint {
+  double row_bytes = 0, miss_fraction = 0, factor = 0;
+};
+
 struct MachineRates {
   double memory_GB = 0;
   double stream_GBps = 0;                                    // in-place read+write over 1 GB
@@ -46,6 +54,8 @@ struct MachineRates {
   // random_GBps_by_row_B). Probe: 128 B rows at a quarter of each cache's capacity only (the
   // caches' drift between cases; the sweep has the same footprints).
   std::vector<FootprintGather> footprint_curve;
+  // Full measurement: per row size (64..512 B), misses at fractions 1/128 .. 1 of the lookups.
+  std::vector<MissCostPoint> miss_cost_curve;
 };
 
 // Streaming read+write bandwidth of `bytes` in place, median of five after a warm-up: also the

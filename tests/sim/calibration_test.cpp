@@ -289,6 +289,30 @@ TEST(FootprintFit, RecoversTheBandwidthsThatGeneratedTheCurveExactly) {
   EXPECT_TRUE(f.notes.empty());
 }
 
+// With a miss-cost curve, memory's share of each footprint weighs by the curve at that share: the
+// fit given the same curve recovers the bandwidths exactly, and a footprint just past the caches
+// (few, sparse misses) reads slower than the rates alone say.
+TEST(FootprintFit, RecoversTheBandwidthsUnderAMissCostCurveExactly) {
+  ProcessorProfile p = two_cache_processor();
+  p.memory_miss_cost.by_row_B = {{64, {{0.05, 12.0}, {0.5, 2.0}, {1.0, 1.0}}}, {512, {{0.05, 3.0}, {1.0, 1.0}}}};
+  const std::vector<double> w = uniform_access_weights(p.caches, p.memory_miss_cost, 64.0, 64);
+  EXPECT_DOUBLE_EQ(w[2], 0.5 * 2.0);  // memory's share 32/64, factor 2 at a half
+  ProcessorProfile plain = p;
+  plain.memory_miss_cost = {};
+  EXPECT_LT(uniform_gather_GBps(p, 36.0, 128), uniform_gather_GBps(plain, 36.0, 128));
+  expect_rel(uniform_gather_GBps(p, 1e12, 128), uniform_gather_GBps(plain, 1e12, 128), 1e-9);  // all miss: factor 1
+  const auto curve = model_curve(p, {0.5, 1, 2, 4, 8, 16, 24, 32, 36, 48, 64, 128, 256, 1073.741824});
+  const LevelFit f = fit_memory_levels(curve, sizes_only(p), p.memory_miss_cost);
+  for (size_t r = 0; r < 4; ++r) {
+    expect_rel(f.memory_random_GBps_by_row_B[r].second, p.random_GBps_by_row_B[r].second, 1e-9);
+    for (size_t l = 0; l < 2; ++l)
+      expect_rel(f.caches[l].random_GBps_by_row_B[r].second, p.caches[l].random_GBps_by_row_B[r].second, 1e-9);
+  }
+  EXPECT_LT(f.median_abs_error_pct, 1e-9);
+  // Fitted without the curve, the same points cannot be reproduced.
+  EXPECT_GT(fit_memory_levels(curve, sizes_only(p)).median_abs_error_pct, 1.0);
+}
+
 TEST(FootprintFit, CachesTheCurveCannotSeparateShareOneBandwidth) {
   // Every footprint beyond both caches: L2's and L3's shares are 2/F and 30/F at every point, so
   // only their sum of times is seen. L3 is merged with L2 (one bandwidth for both, fitted over

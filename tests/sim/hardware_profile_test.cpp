@@ -73,6 +73,26 @@ TEST(HardwareProfile, BadProfilesNameFileKeyAndValue) {
   EXPECT_NE(e.find("device.overlap_fraction"), std::string::npos) << e;
   EXPECT_NE(e.find("1.5"), std::string::npos) << e;
   EXPECT_EQ(error_of(good), "(accepted)");
+  // The miss-cost curve: row sizes and fractions as keys, positive factors.
+  const nlohmann::json curve = {{"128", {{"0.01", 9.5}, {"1", 1.0}}}};
+  EXPECT_EQ(with([&](auto& j) { j["host"]["memory_miss_cost_by_row_B"] = curve; }), "(accepted)");
+  e = with([&](auto& j) { j["host"]["memory_miss_cost_by_row_B"] = {{"wide", {{"0.5", 2.0}}}}; });
+  EXPECT_NE(e.find("host.memory_miss_cost_by_row_B.wide"), std::string::npos) << e;
+  e = with([&](auto& j) { j["host"]["memory_miss_cost_by_row_B"] = {{"128", {{"1.5", 2.0}}}}; });
+  EXPECT_NE(e.find("host.memory_miss_cost_by_row_B.128.1.5"), std::string::npos) << e;
+  EXPECT_NE(e.find("miss fraction in (0, 1]"), std::string::npos) << e;
+  e = with([&](auto& j) { j["host"]["memory_miss_cost_by_row_B"] = {{"128", {{"0.5", -2.0}}}}; });
+  EXPECT_NE(e.find("host.memory_miss_cost_by_row_B.128.0.5"), std::string::npos) << e;
+  EXPECT_NE(e.find("-2"), std::string::npos) << e;
+  e = with([&](auto& j) { j["host"]["memory_miss_cost_by_row_B"] = {{"128", 3}}; });
+  EXPECT_NE(e.find("host.memory_miss_cost_by_row_B.128"), std::string::npos) << e;
+  // And it round-trips.
+  nlohmann::json j = good;
+  j["host"]["memory_miss_cost_by_row_B"] = curve;
+  const HardwareProfile h = parse_hardware_profile(j, "x.json");
+  ASSERT_EQ(h.host->memory_miss_cost.by_row_B.size(), 1u);
+  EXPECT_EQ(h.host->memory_miss_cost.factor(128, 0.01), 9.5);
+  EXPECT_EQ(parse_hardware_profile(h.to_json(), "y.json").to_json(), h.to_json());
 }
 
 TEST(HardwareProfile, UnknownPresetOrMissingFileListsThePresets) {

@@ -53,7 +53,7 @@ TEST(MemoryLevels, StageTimeIsTheSumOverLevelsOfBytesOverRates) {
   WorkCounters w;
   w.rows_read_rand = 1000000;
   w.bytes_read_rand = 128000000;  // 128 B rows
-  LevelSplit split{{0.25, 0.75}, 0};
+  LevelSplit split{{0.25, 0.75}, 0, {}};
   const StageTime t = stage_time(Stage::fwd_emb, w, 0, h, 1ull << 40, &split);
   const double l2 = 0.25 * 128e6 / (h.device.caches[0].random_GBps * 1e9);
   const double hbm = 0.75 * 128e6 / (h.device.random_GBps * 1e9);
@@ -75,7 +75,7 @@ TEST(RowTraffic, ExactSplitEqualsAnLruCacheFedTheKernelsOrder) {
   for (auto& t : w.tables) t.rows = 500;
   SyntheticTrace trace(w, 5);
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
-  MemoryLevel l1{"small", 16e3, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+  MemoryLevel l1{"small", 16e3, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
   RowTrafficModel model(w, plan_of(cfg.kind), {l1, mem}, 0, 1.0, 0, /*cold_start=*/true);
   LruCache ref{test::ReferenceLru(16000)};
   uint64_t fwd_hits = 0, fwd_acc = 0;
@@ -114,7 +114,7 @@ TEST(RowTraffic, DensePassOverLargerTablesKeepsNoReuseAcrossSteps) {
   SyntheticTrace trace(w, 2);
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::dpsgd_f, 1, 1);
   const double table_bytes = static_cast<double>(w.table_bytes());
-  MemoryLevel small{"small", table_bytes / 2, 1, 1, {}, false, "lru"}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+  MemoryLevel small{"small", table_bytes / 2, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
   RowTrafficModel model(w, plan_of(cfg.kind), {small, mem}, 0, 1.0, 0, /*cold_start=*/true);
   // The same batch every step: without the dense pass every access after the first step would hit.
   const Batch b = trace.batch(0);
@@ -136,8 +136,8 @@ TEST(RowTraffic, ALevelHoldingEveryTableHitsEveryReuse) {
   Workload w = test::small_workload(16);
   SyntheticTrace trace(w, 2);
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::dpsgd_f, 1, 1);
-  MemoryLevel big{"big", 2.0 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru"},
-      mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+  MemoryLevel big{"big", 2.0 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru", {}},
+      mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
   RowTrafficModel model(w, plan_of(cfg.kind), {big, mem}, 0, 1.0);
   walk_steps(trace, 30, [&](int64_t t, const Batch& b, const Batch* next) { model.step(b, next, t > 1); });
   WorkCounters fwd;
@@ -156,13 +156,82 @@ TEST(RowTraffic, AnalyticForwardAtItsLimits) {
   fwd.rows_read_rand = 1000;
   Workload w = test::small_workload(256);
   const double all = static_cast<double>(w.table_bytes());
-  MemoryLevel mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru"};
+  MemoryLevel mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
   for (const double times : {1.0, 1.5, 3.0}) {
-    MemoryLevel big{"big", times * all, 1, 1, {}, false, "lru"};
+    MemoryLevel big{"big", times * all, 1, 1, {}, false, "lru", {}};
     EXPECT_DOUBLE_EQ(analytic_split(w, plan_of(cfg.kind), {big, mem}, Stage::fwd_emb, fwd).share[0], 1.0) << times;
   }
   w.tables.resize(1);
   w.tables[0].rows = 100000000, w.tables[0].pooling = 1, w.batch_size = 1024;
-  MemoryLevel most{"most", 0.9 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru"};
+  MemoryLevel most{"most", 0.9 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru", {}};
   EXPECT_NEAR(analytic_split(w, plan_of(cfg.kind), {most, mem}, Stage::fwd_emb, fwd).share[0], 0.9, 0.005);
+}
+
+// Sparse misses: the miss-cost curve's interpolation (log fraction, then log row bytes, flat
+// beyond), and the last level's time scaled by the curve averaged over the split's local fractions.
+TEST(MissCost, InterpolatesInLogFractionAndLogRowBytes) {
+  MissCostCurve c;
+  EXPECT_EQ(c.factor(128, 0.01), 1.0);  // none measured: factor 1
+  c.by_row_B = {{128, {{0.01, 10.0}, {0.1, 4.0}, {1.0, 1.0}}}};
+  EXPECT_DOUBLE_EQ(c.factor(128, 0.01), 10.0);
+  EXPECT_DOUBLE_EQ(c.factor(128, 0.001), 10.0);  // flat below the sparsest fraction measured
+  EXPECT_DOUBLE_EQ(c.factor(128, 1.0), 1.0);
+  EXPECT_NEAR(c.factor(128, std::sqrt(0.01 * 0.1)), 7.0, 1e-12);  // half way in log(fraction)
+  EXPECT_DOUBLE_EQ(c.factor(4096, 0.1), 4.0);  // one row size: every row size alike
+  c.by_row_B = {{64, {{0.01, 20.0}, {1.0, 1.0}}}, {256, {{0.01, 4.0}, {1.0, 1.0}}}};
+  EXPECT_NEAR(c.factor(128, 0.01), 12.0, 1e-12);  // half way in log(row bytes)
+  EXPECT_NEAR(c.factor(128, 0.1), 0.5 * (10.5 + 2.5), 1e-12);
+  EXPECT_DOUBLE_EQ(c.factor(32, 0.01), 20.0);
+}
+
+TEST(MissCost, ScalesTheLastLevelByTheCurveAtTheSplitsLocalFractions) {
+  HardwareProfile h = load_hardware_profile("h100-sxm");
+  h.stage_efficiency.clear(), h.stage_fixed_ms.clear();
+  h.device.memory_miss_cost.by_row_B = {{128, {{0.1, 4.0}, {1.0, 1.0}}}};
+  WorkCounters w;
+  w.rows_read_rand = 1000000;
+  w.bytes_read_rand = 128000000;  // 128 B rows
+  const double l2 = 0.25 * 128e6 / (h.device.caches[0].random_GBps * 1e9);
+  const double hbm = 0.75 * 128e6 / (h.device.random_GBps * 1e9);
+  // Half of memory's rows missed where a tenth of the lookups missed (factor 4), half where all did.
+  LevelSplit split{{0.25, 0.75}, 0, {{0.1, 0.5}, {1.0, 0.5}}};
+  StageTime t = stage_time(Stage::fwd_emb, w, 0, h, 1ull << 40, &split);
+  EXPECT_NEAR(t.memory_ms, 1e3 * (l2 + 2.5 * hbm), 1e-12);
+  ASSERT_EQ(t.levels.size(), 2u);
+  EXPECT_DOUBLE_EQ(t.levels[0].miss_cost_factor, 1.0);
+  EXPECT_DOUBLE_EQ(t.levels[1].miss_cost_factor, 2.5);
+  EXPECT_EQ(levels_json(t)[1]["miss_cost_factor"], 2.5);
+  EXPECT_FALSE(levels_json(t)[0].contains("miss_cost_factor"));
+  // No local fractions: the stage's average, memory's share (0.75, held flat above 0.1 .. 1 in log).
+  split.last_level_miss_fractions.clear();
+  t = stage_time(Stage::fwd_emb, w, 0, h, 1ull << 40, &split);
+  const double at_075 = 4.0 + (1.0 - 4.0) * std::log(0.75 / 0.1) / std::log(10.0);
+  EXPECT_NEAR(t.memory_ms, 1e3 * (l2 + at_075 * hbm), 1e-12);
+  // Host memory across the link keeps no curve: the link binds, not the latency.
+  HardwareProfile host = load_hardware_profile("h100-sxm");
+  host.host->memory_miss_cost = h.device.memory_miss_cost;
+  apply_placement(host, "host", 8, "lru");
+  EXPECT_TRUE(table_row_levels(host).back().miss_cost.empty());
+  EXPECT_FALSE(table_row_levels(h).back().miss_cost.empty());
+}
+
+TEST(MissCost, AnalyticForwardMissesFallWhereEachTableRunWarmsUp) {
+  // Four uniform tables, each read twice over per step, a cache of most of one: every row a run
+  // starts on was evicted by the other tables (nearly all its first lookups miss), and reuses
+  // within the run mostly hit; the local fractions' shares sum to 1 and the densest one is near 1.
+  Workload w = test::small_workload(2000);
+  w.tables.resize(4);
+  for (auto& t : w.tables) t.rows = 4000, t.dim = 32, t.pooling = 4;  // 8000 lookups per table: each row about twice
+  const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
+  const double table = 4000.0 * 128;
+  MemoryLevel l3{"L3", 0.9 * table, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+  WorkCounters work;
+  work.rows_read_rand = 32000, work.bytes_read_rand = 32000 * 128;
+  const LevelSplit s = analytic_split(w, plan_of(cfg.kind), {l3, mem}, Stage::fwd_emb, work);
+  ASSERT_FALSE(s.last_level_miss_fractions.empty());
+  double sum = 0, densest = 0;
+  for (const auto& [q, share] : s.last_level_miss_fractions) sum += share, densest = std::max(densest, q);
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+  EXPECT_GT(densest, 0.9);       // the run's first 1/32 of lookups: nearly every row new
+  EXPECT_LT(s.share.back(), 0.7) << s.share.back();  // yet the run's average miss share is well below
 }

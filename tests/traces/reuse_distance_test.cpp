@@ -9,6 +9,7 @@
 #include <limits>
 #include <list>
 #include <map>
+#include <numeric>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -418,3 +419,52 @@ TEST(Che, RejectsBadGroups) {
   EXPECT_THROW(static_lfu_hit_rate({{10, 1.0, 128, 0.0}}, std::nan("")), std::invalid_argument);
 }
 
+
+// How sparse the misses are where they happen: each counted access that misses every capacity
+// lands in the bin of the misses among the tag's last kMissWindow counted accesses (itself
+// included; before the window fills, the fraction so far on the window's scale), per tag. Checked
+// against a plain recount of the same flags.
+TEST(ReuseAnalyzer, MissWindowCountsTheMissesAroundEachMiss) {
+  constexpr int W = ReuseAnalyzer::kMissWindow;
+  ReuseOptions o;
+  o.capacities_bytes = {64 * 100};  // 100 rows of 64 B
+  o.tags = 2;
+  ReuseAnalyzer a(o);
+  ReferenceLru lru(64 * 100);
+  std::vector<std::vector<int>> flags(2);
+  std::vector<std::vector<double>> want(2, std::vector<double>(W + 1, 0.0));
+  uint64_t next = 1000;
+  auto access = [&](uint64_t key, int tag) {
+    a.access(key, 64, tag);
+    const bool miss = !lru.access(key, 64);
+    auto& f = flags[tag];
+    f.push_back(miss);
+    if (!miss) return;
+    const size_t n = std::min<size_t>(f.size(), W);
+    const int misses = std::accumulate(f.end() - static_cast<std::ptrdiff_t>(n), f.end(), 0);
+    want[tag][static_cast<size_t>(std::lround(double(misses) * W / double(n)))] += 1;
+  };
+  // Tag 0: one new row, then three hits of row 0 (a quarter of the accesses miss); tag 1 only
+  // new rows after a warm stretch; then tag 0 again, every other access new.
+  for (int i = 0; i < 400; ++i) {
+    access(next++, 0);
+    for (int k = 0; k < 3; ++k) access(0, 0);
+  }
+  for (int i = 0; i < 50; ++i) access(1, 1);
+  for (int i = 0; i < 300; ++i) access(next++, 1);
+  for (int i = 0; i < 600; ++i) access(i % 2 ? next++ : 0, 0);
+  for (int tag = 0; tag < 2; ++tag) {
+    const TagHits h = a.hits(tag);
+    ASSERT_EQ(h.miss_window_share.size(), static_cast<size_t>(W + 1));
+    const double all = std::accumulate(want[tag].begin(), want[tag].end(), 0.0);
+    for (int k = 0; k <= W; ++k) EXPECT_DOUBLE_EQ(h.miss_window_share[k], want[tag][k] / all) << tag << " " << k;
+  }
+  // Once the window is full, tag 0's first stretch has 64 misses in every window of 256.
+  EXPECT_GT(a.hits(0).miss_window_share[W / 4], 0.2);
+  // A tag that never missed has no shares.
+  ReuseAnalyzer b(o);
+  b.access(7, 64, 0);
+  b.set_counting(false);
+  b.access(8, 64, 1);
+  EXPECT_TRUE(b.hits(1).miss_window_share.empty());
+}
