@@ -305,8 +305,9 @@ double level_random_GBps_matching(const ProcessorProfile& p, size_t level, doubl
     if (l != level && share[l] > 0)
       others += share[l] / (l < p.caches.size() ? p.caches[l].random_GBps_for(row_B) : p.random_GBps_for(row_B));
   const double mine = 1.0 / measured_GBps - others;
+  if (!(level < share.size())) return measured_GBps;
   const double served = uniform_access_shares(p.caches, footprint_MB)[level];
-  if (!(level < share.size() && served > 0 && served < 1.0 && mine > 0)) return measured_GBps;
+  if (!(served > 0 && served < 1.0 && mine > 0)) return measured_GBps;
   return share[level] / mine;
 }
 

@@ -126,9 +126,13 @@ MissCostCurve parse_miss_cost(JsonObjectReader& r) {
       if (q > 1) throw config_error(r.file(), at, fraction, "a key that is a miss fraction in (0, 1]");
       if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>()))
         throw config_error(r.file(), at, json_value_text(v), "a positive cost factor");
+      for (const auto& [other, f] : points)
+        if (other == q) throw config_error(r.file(), at, fraction, "a miss fraction not listed twice under this row size");
       points.emplace_back(q, v.get<double>());
     }
     std::sort(points.begin(), points.end());
+    for (const auto& [other, pts] : out.by_row_B)
+      if (other == bytes) throw config_error(r.file(), path, row, "a row size not listed twice");
     out.by_row_B.emplace_back(bytes, std::move(points));
   }
   std::sort(out.by_row_B.begin(), out.by_row_B.end());
@@ -231,8 +235,9 @@ double random_GBps_at(const std::vector<std::pair<double, double>>& m, double fa
 double MissCostCurve::factor(double row_bytes, double miss_fraction) const {
   if (by_row_B.empty() || !(miss_fraction > 0)) return 1.0;
   std::vector<std::pair<double, double>> at_row;  // each row size's factor at this fraction
-  for (const auto& [row, points] : by_row_B) at_row.emplace_back(row, log_interpolate(points, miss_fraction));
-  return log_interpolate(at_row, row_bytes);
+  for (const auto& [row, points] : by_row_B)
+    if (!points.empty()) at_row.emplace_back(row, log_interpolate(points, miss_fraction));
+  return at_row.empty() ? 1.0 : log_interpolate(at_row, row_bytes);
 }
 
 void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& efficiency, StageMap& fixed_ms,

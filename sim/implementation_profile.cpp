@@ -90,6 +90,10 @@ void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl)
   h.stage_bag_ns = impl.stage_bag_ns;
   h.stage_launch_us = impl.stage_launch_us;
   h.stage_overlap = impl.stage_overlap;
+  // The miss-cost curves were measured through the fused forward kernel's loop; the framework's
+  // efficiencies were fitted without them.
+  h.device.memory_miss_cost = {};
+  if (h.host) h.host->memory_miss_cost = {};
 }
 
 }  // namespace privrec::sim

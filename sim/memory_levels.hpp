@@ -21,8 +21,9 @@ struct MemoryLevel {
   std::vector<std::pair<double, double>> random_GBps_by_row_B;
   bool over_link = false;      // host memory reached across the link: the link's bandwidth binds
   std::string policy = "lru";  // how the level chooses what it keeps ("lfu": a device cache)
-  // A processor's own memory: what a row costs against random_GBps_by_row_B when the stage's
-  // misses are sparse among its cache hits (ProcessorProfile::memory_miss_cost); empty elsewhere.
+  // A processor's own memory (a device cache included: the device's memory): what a row costs
+  // against random_GBps_by_row_B when the stage's misses are sparse among its cache hits
+  // (ProcessorProfile::memory_miss_cost); empty for host memory across the link.
   MissCostCurve miss_cost;
 
   double random_GBps_for(double row_bytes) const { return random_GBps_at(random_GBps_by_row_B, random_GBps, row_bytes); }

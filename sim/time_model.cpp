@@ -55,7 +55,7 @@ nlohmann::json levels_json(const StageTime& t) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& l : t.levels) {
     j.push_back({{"name", l.name}, {"share", l.share}, {"rows", l.rows}, {"bytes", l.bytes}, {"ms", l.ms}});
-    if (l.miss_cost_factor != 1.0) j.back()["miss_cost_factor"] = l.miss_cost_factor;
+    if (l.miss_cost_factor != 1.0 && l.share > 0) j.back()["miss_cost_factor"] = l.miss_cost_factor;
   }
   return j;
 }
@@ -87,9 +87,13 @@ double table_memory_s(Stage s, const WorkCounters& work, const HardwareProfile& 
   for (size_t i = 0; i < levels.size(); ++i) {
     const MemoryLevel& l = levels[i];
     const bool last = i + 1 == levels.size();
-    const double factor =
-        last && split && split->share.size() == levels.size() ? last_level_miss_factor(l, *split, row_bytes) : 1.0;
-    double s_level = share[i] * rnd / (l.random_GBps_for(row_bytes) * 1e9) * factor;
+    // The curve was measured through the forward bag kernel's gathers: it prices the forward's row
+    // reads only (the updates visit rows in order, and write rows they have just read).
+    const double factor = last && s == Stage::fwd_emb && split && split->share.size() == levels.size()
+                              ? last_level_miss_factor(l, *split, row_bytes)
+                              : 1.0;
+    const double read = static_cast<double>(work.bytes_read_rand), written = rnd - read;
+    double s_level = share[i] * (read * factor + written) / (l.random_GBps_for(row_bytes) * 1e9);
     if (last && visits_rows_in_order(s)) {
       // Rows in ascending order read and write at most every table once: dense batches stream.
       const double written = work.bytes_written_rand > 0 ? 2.0 : 1.0;

@@ -24,9 +24,10 @@ struct LevelTraffic {
   std::string name;
   double share = 0;  // of the stage's row accesses
   double rows = 0, bytes = 0;
-  double ms = 0;     // at the level's row-random rate
-  // The last level's: what its rows cost over random_GBps_by_row_B because the stage's misses
-  // were that sparse among its hits (MissCostCurve; 1 elsewhere and where the profile has none).
+  double ms = 0;     // at the level's row-random rate (times miss_cost_factor for the last level's reads)
+  // The last level's, fwd.emb only: what its row reads cost over random_GBps_by_row_B because the
+  // stage's misses were that sparse among its hits (MissCostCurve; 1 elsewhere and where the
+  // profile has none).
   double miss_cost_factor = 1;
 };
 

@@ -136,8 +136,10 @@ void rescale_to_probes(sim::ProcessorProfile& d, const std::vector<sim::Processo
 // What the cache fit saw and made of it, for the provenance: enough to refit it by hand.
 nlohmann::json footprint_json(const BackendRates& r, const std::optional<sim::LevelFit>& fit) {
   nlohmann::json j = {{"method", "row-random gathers (the bag kernel's access: uniformly random rows, all threads) over "
-                                 "working sets of several sizes; per row size, t(F) = sum_L s_L(F) / bw_L with "
-                                 "s_L(F) = min(1, C_L/F) - min(1, C_{L-1}/F), fitted by non-negative least squares on "
+                                 "working sets of several sizes; per row size, t(F) = sum_L w_L(F) / bw_L with "
+                                 "s_L(F) = min(1, C_L/F) - min(1, C_{L-1}/F), w_L = s_L for the caches and "
+                                 "s_M(F) x the miss-cost factor at s_M(F) for memory "
+                                 "(device.memory_miss_cost_by_row_B), fitted by non-negative least squares on "
                                  "the relative error with bandwidths that never rise with distance; each cache's capacity "
                                  "fitted too where the curve clearly prefers a smaller one than detected "
                                  "(sim::fit_memory_levels_and_capacities); each point the better of two passes"},

@@ -442,9 +442,10 @@ std::vector<FootprintGather> measure_footprint_curve(const Say& say, const std::
   return curve;
 }
 
-// Misses to memory mixed into gathers from a hot set (half the nearest cache's instance, at most
-// 512 KiB, at the buffer's start; every thread reads all of it, as the forward's threads read one
-// table): per row size and miss fraction q, runs of 4 M lookups where each lookup misses with
+// Misses to memory mixed into gathers from a hot set (a quarter of the nearest cache's instance, at
+// most 256 KiB, at the buffer's start; every thread reads all of it, as the forward's threads read
+// one table; at q = 1/2 the cold rows between two reads of a hot row add as many bytes again, and
+// both still fit): per row size and miss fraction q, runs of 4 M lookups where each lookup misses with
 // probability q (a uniformly random row of the rest of the buffer, fixed seed) and otherwise reads
 // a random hot row, each run paired with a run over the hot rows alone (drift falls on both). The
 // cost of a miss is (t(q) - (1 - q) t(0)) / q per lookup, the median over five pairs; the factor
@@ -453,7 +454,7 @@ std::vector<MissCostPoint> measure_miss_cost_curve(const Say& say, const std::ve
                                                    FloatArray& x, int64_t lookups) {
   const std::vector<double> fractions = {1.0 / 128, 1.0 / 64, 1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1.0};
   const int64_t hot_bytes =
-      std::min<int64_t>(int64_t{512} << 10, caches.empty() ? int64_t{256} << 10 : caches.front().instance_bytes / 2);
+      std::min<int64_t>(int64_t{256} << 10, caches.empty() ? int64_t{128} << 10 : caches.front().instance_bytes / 4);
   std::vector<MissCostPoint> out;
   std::vector<int64_t> idx(lookups), hot_idx(lookups);
   std::vector<uint64_t> draw(lookups);

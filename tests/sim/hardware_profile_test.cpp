@@ -86,6 +86,10 @@ TEST(HardwareProfile, BadProfilesNameFileKeyAndValue) {
   EXPECT_NE(e.find("-2"), std::string::npos) << e;
   e = with([&](auto& j) { j["host"]["memory_miss_cost_by_row_B"] = {{"128", 3}}; });
   EXPECT_NE(e.find("host.memory_miss_cost_by_row_B.128"), std::string::npos) << e;
+  e = with([&](auto& j) { j["host"]["memory_miss_cost_by_row_B"] = {{"128", {{"0.5", 2.0}}}, {"128.0", {{"0.5", 2.0}}}}; });
+  EXPECT_NE(e.find("row size not listed twice"), std::string::npos) << e;
+  e = with([&](auto& j) { j["host"]["memory_miss_cost_by_row_B"] = {{"128", {{"0.5", 2.0}, {"0.50", 3.0}}}}; });
+  EXPECT_NE(e.find("not listed twice"), std::string::npos) << e;
   // And it round-trips.
   nlohmann::json j = good;
   j["host"]["memory_miss_cost_by_row_B"] = curve;

@@ -6,6 +6,7 @@
 
 #include "models/algorithm.hpp"
 #include "models/config_error.hpp"
+#include "sim/implementation_profile.hpp"
 #include "sim/memory_levels.hpp"
 #include "sim/row_traffic.hpp"
 #include "sim/simulation.hpp"
@@ -97,6 +98,16 @@ TEST(RowTraffic, ExactSplitEqualsAnLruCacheFedTheKernelsOrder) {
   const LevelSplit s = model.split(Stage::fwd_emb, fwd);
   ASSERT_EQ(s.share.size(), 2u);
   EXPECT_DOUBLE_EQ(s.share[0], static_cast<double>(fwd_hits) / static_cast<double>(fwd_acc));
+  // The misses' local fractions: multiples of 1/256 in (0, 1], shares summing to 1 (the window
+  // itself: ReuseAnalyzer.MissWindowCountsTheMissesAroundEachMiss).
+  double sum = 0;
+  for (const auto& [q, share] : s.last_level_miss_fractions) {
+    EXPECT_GT(q, 0.0);
+    EXPECT_LE(q, 1.0);
+    EXPECT_DOUBLE_EQ(q * 256, std::round(q * 256));
+    sum += share;
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-12);
   const uint64_t upd_hits = ref.hits - fwd_hits, upd_acc = ref.accesses - fwd_acc;
   WorkCounters upd;
   upd.rows_read_rand = upd.rows_written_rand = upd_acc / 5;
@@ -207,12 +218,25 @@ TEST(MissCost, ScalesTheLastLevelByTheCurveAtTheSplitsLocalFractions) {
   t = stage_time(Stage::fwd_emb, w, 0, h, 1ull << 40, &split);
   const double at_075 = 4.0 + (1.0 - 4.0) * std::log(0.75 / 0.1) / std::log(10.0);
   EXPECT_NEAR(t.memory_ms, 1e3 * (l2 + at_075 * hbm), 1e-12);
+  // Only the forward's reads: an update's written rows and other stages keep factor 1, and so
+  // does a stage with no split.
+  WorkCounters rmw = w;
+  rmw.bytes_written_rand = rmw.bytes_read_rand, rmw.rows_written_rand = rmw.rows_read_rand;
+  split.last_level_miss_fractions = {{0.1, 1.0}};
+  const StageTime fwd_rmw = stage_time(Stage::fwd_emb, rmw, 0, h, 1ull << 40, &split);
+  EXPECT_NEAR(fwd_rmw.levels[1].ms, 1e3 * (0.75 * 128e6 * 4.0 + 0.75 * 128e6) / (h.device.random_GBps * 1e9), 1e-9);
+  EXPECT_EQ(stage_time(Stage::update_sparse, rmw, 0, h, 1ull << 40, &split).levels[1].miss_cost_factor, 1.0);
+  EXPECT_DOUBLE_EQ(stage_time(Stage::fwd_emb, w, 0, h, 1ull << 40).memory_ms, 1e3 * 128e6 / (h.device.random_GBps * 1e9));
+  EXPECT_NE(levels_summary(fwd_rmw).find("memory 75.0 % (x4.00 sparse)"), std::string::npos) << levels_summary(fwd_rmw);
   // Host memory across the link keeps no curve: the link binds, not the latency.
   HardwareProfile host = load_hardware_profile("h100-sxm");
   host.host->memory_miss_cost = h.device.memory_miss_cost;
   apply_placement(host, "host", 8, "lru");
   EXPECT_TRUE(table_row_levels(host).back().miss_cost.empty());
   EXPECT_FALSE(table_row_levels(h).back().miss_cost.empty());
+  // The framework way's kernels are not the fused forward the curve was measured through.
+  apply_implementation(h, load_implementation_profile("framework"));
+  EXPECT_TRUE(h.device.memory_miss_cost.empty());
 }
 
 TEST(MissCost, AnalyticForwardMissesFallWhereEachTableRunWarmsUp) {

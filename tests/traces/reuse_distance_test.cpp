@@ -461,10 +461,13 @@ TEST(ReuseAnalyzer, MissWindowCountsTheMissesAroundEachMiss) {
   }
   // Once the window is full, tag 0's first stretch has 64 misses in every window of 256.
   EXPECT_GT(a.hits(0).miss_window_share[W / 4], 0.2);
-  // A tag that never missed has no shares.
+  // A tag that only hit has no shares.
   ReuseAnalyzer b(o);
-  b.access(7, 64, 0);
   b.set_counting(false);
-  b.access(8, 64, 1);
+  b.access(7, 64, 1);  // warms the row, not counted
+  b.set_counting(true);
+  for (int i = 0; i < 10; ++i) b.access(7, 64, 1);
+  EXPECT_EQ(b.hits(1).accesses, 10.0);
+  EXPECT_EQ(b.hits(1).at[0].hits, 10.0);
   EXPECT_TRUE(b.hits(1).miss_window_share.empty());
 }
