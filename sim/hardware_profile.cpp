@@ -45,19 +45,25 @@ double non_negative(JsonObjectReader& r, const std::string& key) {
   return v;
 }
 
+// A key that must be a positive finite number ("128", "0.5"): its value, or InputError naming it.
+double positive_key(const std::string& k, const std::string& file, const std::string& path, const char* expected) {
+  double v = 0;
+  try {
+    size_t used = 0;
+    v = std::stod(k, &used);
+    if (used != k.size()) v = 0;
+  } catch (const std::exception&) {
+  }
+  if (!(v > 0 && std::isfinite(v))) throw config_error(file, path, k, expected);
+  return v;
+}
+
 std::vector<std::pair<double, double>> parse_by_row(JsonObjectReader& r) {
   std::vector<std::pair<double, double>> out;
   const nlohmann::json& m = r.required_object("random_GBps_by_row_B", "an object {\"row bytes\": GB/s, ...}");
   for (const auto& [k, v] : m.items()) {
     const std::string path = r.key_path("random_GBps_by_row_B") + "." + k;
-    double bytes = 0;
-    try {
-      size_t used = 0;
-      bytes = std::stod(k, &used);
-      if (used != k.size()) bytes = 0;
-    } catch (const std::exception&) {
-    }
-    if (!(bytes > 0)) throw config_error(r.file(), path, k, "a key that is a positive row size in bytes");
+    const double bytes = positive_key(k, r.file(), path, "a key that is a positive row size in bytes");
     if (!v.is_number() || !(v.get<double>() > 0)) throw config_error(r.file(), path, json_value_text(v), "a positive GB/s");
     out.emplace_back(bytes, v.get<double>());
   }
@@ -95,18 +101,6 @@ std::vector<CacheLevel> parse_caches(JsonObjectReader& r, double memory_GB) {
     out.push_back(std::move(l));
   }
   return out;
-}
-
-double positive_key(const std::string& k, const std::string& file, const std::string& path, const char* expected) {
-  double v = 0;
-  try {
-    size_t used = 0;
-    v = std::stod(k, &used);
-    if (used != k.size()) v = 0;
-  } catch (const std::exception&) {
-  }
-  if (!(v > 0 && std::isfinite(v))) throw config_error(file, path, k, expected);
-  return v;
 }
 
 // "memory_miss_cost_by_row_B": {"128": {"0.01": 9.5, ..., "1": 1}, ...}
