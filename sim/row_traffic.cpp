@@ -34,6 +34,21 @@ bool touches_rows(const Op& op) {
   }
 }
 
+// Keys of working data: a table field no workload reaches (rows keep theirs below 2^24 tables).
+constexpr uint64_t kWorkingTable = (uint64_t{1} << 24) - 1;
+// A stage's working bytes enter as this many chunks at most (a reuse that spans part of them
+// spans whole chunks), each of at least kMinChunkTracked tracked bytes (the rounding of a chunk's
+// bytes times the sample rate to whole bytes then errs by 0.4 % at most).
+constexpr uint64_t kWorkingChunks = 64, kMinChunkTracked = 256;
+
+bool writes_rows(const Op& op) { return op.kind != OpKind::embedding_forward && touches_rows(op); }
+
+double total_working(const StageBytes& working) {
+  double sum = 0;
+  for (const double b : working) sum += b;
+  return sum;
+}
+
 std::vector<uint64_t> level_capacities(const std::vector<MemoryLevel>& levels) {
   std::vector<uint64_t> caps;
   for (size_t i = 0; i + 1 < levels.size(); ++i) caps.push_back(static_cast<uint64_t>(levels[i].capacity_bytes));
@@ -50,6 +65,22 @@ double dense_pass_bytes_of(const Workload& w, const Plan& plan, Stage s) {
   return bytes;
 }
 }  // namespace
+
+StageBytes working_bytes_by_stage(const Plan& plan, const StepRecord& step, const std::vector<MemoryLevel>& levels) {
+  StageBytes out{};
+  if (!levels.empty() && levels.back().over_link) return out;  // tables in host memory behind a device cache
+  for (const PlanStage& ps : plan.step) {
+    const size_t s = static_cast<size_t>(ps.stage);
+    if (!step.ran[s] || out[s] > 0) continue;  // a stage listed twice has one set of counters
+    bool forward = false, rows_written = false;
+    for (const Op& op : ps.ops) forward = forward || op.kind == OpKind::embedding_forward, rows_written = rows_written || writes_rows(op);
+    if (rows_written) continue;
+    const WorkCounters& w = step.work[s];
+    // The forward streams the batch's ids in beside its rows; every stage streams out what it writes.
+    out[s] = static_cast<double>(w.bytes_written_seq) + (forward ? static_cast<double>(w.bytes_read_seq) : 0.0);
+  }
+  return out;
+}
 
 RowTrafficModel::RowTrafficModel(const Workload& w, const Plan& plan, std::vector<MemoryLevel> levels,
                                  double expected_accesses, double sample_rate, uint64_t seed, bool cold_start)
@@ -118,7 +149,18 @@ void RowTrafficModel::step(const Batch& batch, const Batch* next, bool counting)
     for (const Op& op : ps.ops)
       if (touches_rows(op)) feed_op(op, ps.stage, batch, next), rows = true;
     if (rows && counting) ++counted_steps_[static_cast<size_t>(ps.stage)];
+    feed_working(ps.stage);
   }
+}
+
+void RowTrafficModel::feed_working(Stage s) {
+  const double bytes = working_[static_cast<size_t>(s)];
+  if (bytes <= 0) return;
+  const double tracked = bytes * reuse_->sample_rate();
+  const uint64_t chunks = std::clamp<uint64_t>(static_cast<uint64_t>(tracked / kMinChunkTracked), 1, kWorkingChunks);
+  const uint64_t each = static_cast<uint64_t>(std::llround(bytes / static_cast<double>(chunks)));
+  for (uint64_t c = 0; c < chunks; ++c)
+    reuse_->touch_other(row_key(kWorkingTable, static_cast<int64_t>(static_cast<uint64_t>(s) * kWorkingChunks + c)), each);
 }
 
 void RowTrafficModel::finish() {
@@ -145,7 +187,8 @@ const std::vector<StageHits>& RowTrafficModel::hits() const {
       if (levels_[i].policy == "lfu") hit = reuse_->lfu_hit_rate(capacities_[i]), err = 0;
       // A level that holds every row of every table hits every reuse: whole-table passes in
       // between (spacers) make distances look longer than the distinct bytes they can span.
-      if (!cold_start_ && static_cast<double>(capacities_[i]) >= tables) hit = 1.0, err = 0;
+      // (Working data adds its bytes once: the buffers are the same every step.)
+      if (!cold_start_ && static_cast<double>(capacities_[i]) >= tables + total_working(working_)) hit = 1.0, err = 0;
       below = std::max(below, std::min(hit, 1.0));
       h.cumulative_hit.push_back(below);
       h.cumulative_stderr.push_back(err);
@@ -224,14 +267,18 @@ PopularityGroup popularity_of(const TableSpec& t, double share) {
 // bytes of x lookups of t, and E(k) what the k runs of the other tables crossed (k = 0 for x <= j,
 // else ceil((x - j) / n_t)) touch, which is the distinct bytes of k steps of every table minus
 // table t's own (occupancy adds up over the tables of one population), plus k whole-table passes
-// when one runs every step. f never decreases, so the largest x with f(x) < C, x*(j), is a
+// when one runs every step, plus the step's working data (once: its buffers are the same every step)
+// that the reuse spans: from the previous step (k = 1) only what comes after that step's last row
+// access (its update rewrote the rows after the backward pass's data), from earlier steps all of
+// it. f never decreases, so the largest x with f(x) < C, x*(j), is a
 // characteristic time: the hit rate at position j is table t's Che hit rate at time x*(j).
 // Averaged over j (32 points) and weighted by lookups over the tables; tables of the same size,
 // dim, pooling and distribution are evaluated once.
 class ForwardRuns {
  public:
-  ForwardRuns(const Workload& w, double capacity, bool dense_each_step)
-      : w_(w), capacity_(capacity), pass_(dense_each_step ? static_cast<double>(w.table_bytes()) : 0.0) {
+  ForwardRuns(const Workload& w, double capacity, bool dense_each_step, double working_next, double working_all)
+      : w_(w), capacity_(capacity), pass_(dense_each_step ? static_cast<double>(w.table_bytes()) : 0.0),
+        working_next_(working_next), working_all_(working_all) {
     std::vector<PopularityGroup> all;
     for (const TableSpec& t : w.tables) {
       const double n = static_cast<double>(w.batch_size) * static_cast<double>(t.pooling);
@@ -246,7 +293,7 @@ class ForwardRuns {
   double hit_rate(std::vector<std::pair<double, double>>* misses = nullptr) {
     if (misses) misses->clear();
     if (per_step_ <= 0) return 0.0;
-    if (pass_ == 0 && capacity_ >= static_cast<double>(w_.table_bytes())) return 1.0;  // every table stays
+    if (pass_ == 0 && capacity_ >= static_cast<double>(w_.table_bytes()) + working_all_) return 1.0;  // every table stays
     double hits = 0;
     std::map<std::tuple<int64_t, int64_t, int64_t, double>, std::vector<double>> seen;
     std::map<double, double> by_fraction;
@@ -284,7 +331,7 @@ class ForwardRuns {
       if (k == 0) return 0.0;
       auto it = own.find(k);
       if (it == own.end()) it = own.emplace(k, one.bytes_at_time(static_cast<double>(k) * n)).first;
-      return all_bytes(k) - it->second + static_cast<double>(k) * pass_;
+      return all_bytes(k) - it->second + static_cast<double>(k) * pass_ + (k == 1 ? working_next_ : working_all_);
     };
     constexpr int64_t kMaxRuns = int64_t{1} << 40;
     std::vector<double> at;
@@ -319,19 +366,55 @@ class ForwardRuns {
   }
 
   const Workload& w_;
-  double capacity_, pass_, per_step_ = 0;
+  double capacity_, pass_, working_next_, working_all_, per_step_ = 0;
   std::unique_ptr<ChePopulation> all_;
   std::map<int64_t, double> all_at_;
 };
 
-double forward_run_hit_rate(const Workload& w, double capacity_bytes, bool dense_each_step,
-                            std::vector<std::pair<double, double>>* misses = nullptr) {
-  return ForwardRuns(w, capacity_bytes, dense_each_step).hit_rate(misses);
+double forward_run_hit_rate(const Workload& w, double capacity_bytes, bool dense_each_step, double working_next,
+                            double working_all, std::vector<std::pair<double, double>>* misses = nullptr) {
+  return ForwardRuns(w, capacity_bytes, dense_each_step, working_next, working_all).hit_rate(misses);
+}
+
+// The working bytes from the step's last stage that touches rows to the next step's forward (the
+// stages after it, then those before the forward): what stands between a row's last access in one
+// step and the forward's reuse of it in the next. An update rewrites the batch's rows after the
+// working data of the backward pass, so for sgd this is nothing.
+double working_before_next_forward(const Plan& plan, const StageBytes& working) {
+  size_t last = 0, forward = 0;
+  for (size_t i = 0; i < plan.step.size(); ++i)
+    for (const Op& op : plan.step[i].ops) {
+      if (touches_rows(op)) last = i;
+      if (op.kind == OpKind::embedding_forward) forward = i;
+    }
+  double sum = 0;
+  std::array<bool, kStages> seen{};
+  for (size_t i = last; i < plan.step.size() + forward; ++i) {
+    const size_t k = i % plan.step.size(), s = static_cast<size_t>(plan.step[k].stage);
+    if (!seen[s]) sum += working[s];
+    seen[s] = true;
+  }
+  return sum;
+}
+
+// The working bytes of the stages from the forward up to (not including) stage s, in step order:
+// what stands between the rows the forward read and their reuse by s in the same step.
+double working_before(const Plan& plan, const StageBytes& working, Stage s) {
+  double sum = 0;
+  bool after_forward = false;
+  std::array<bool, kStages> seen{};
+  for (const PlanStage& ps : plan.step) {
+    if (ps.stage == s && after_forward) break;
+    for (const Op& op : ps.ops) after_forward = after_forward || op.kind == OpKind::embedding_forward;
+    if (after_forward && !seen[static_cast<size_t>(ps.stage)]) sum += working[static_cast<size_t>(ps.stage)];
+    seen[static_cast<size_t>(ps.stage)] = true;
+  }
+  return sum;
 }
 }  // namespace
 
 LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector<MemoryLevel>& levels, Stage s,
-                          const WorkCounters& work) {
+                          const WorkCounters& work, const StageBytes& working) {
   LevelSplit out;
   out.dense_pass_bytes = dense_pass_bytes_of(w, plan, s);
   if (work.rows_read_rand + work.rows_written_rand == 0) return out;
@@ -357,21 +440,27 @@ LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector
   const double step_rows = step_bytes / row_bytes;
   const double rows = static_cast<double>(std::max(work.rows_read_rand, work.rows_written_rand));
   const double known = s == Stage::fwd_emb || rows <= step_rows ? 1.0 : step_rows / rows;
+  const double step_working = total_working(working), between = working_before(plan, working, s);
   std::vector<double> cum;
   for (size_t i = 0; i + 1 < levels.size(); ++i) {
     if (s == Stage::fwd_emb && levels[i].policy != "lfu") {
       // The last cache's misses by where in a table's run they fall: a run starts with every row
       // missing and ends with few.
       auto* misses = i + 2 == levels.size() ? &out.last_level_miss_fractions : nullptr;
-      cum.push_back(forward_run_hit_rate(w, levels[i].capacity_bytes, dense_each_step, misses) * known);
+      cum.push_back(forward_run_hit_rate(w, levels[i].capacity_bytes, dense_each_step,
+                                         working_before_next_forward(plan, working), step_working, misses) *
+                    known);
       continue;
     }
-    double cap = levels[i].capacity_bytes;
+    // A reuse from an earlier step spans the step's working data once: the rows have what is left.
+    double cap = std::max(0.0, levels[i].capacity_bytes - step_working);
     if (dense_each_step && cap < static_cast<double>(w.table_bytes())) cap = std::min(cap, step_bytes);
     double hit = levels[i].policy == "lfu" ? pop.static_lfu_hit_rate(cap) : pop.lru(cap).hit_rate;
     // An update of the batch's rows follows the forward pass that just read them: a level that
-    // holds the step's distinct rows keeps them (uniformly, the share that fits otherwise).
-    if (s == Stage::update_sparse || s == Stage::dp_update) hit = std::max(hit, std::min(1.0, cap / step_bytes));
+    // holds the step's distinct rows and the working data written since keeps them (uniformly,
+    // the share that fits otherwise).
+    if (s == Stage::update_sparse || s == Stage::dp_update)
+      hit = std::max(hit, std::clamp((levels[i].capacity_bytes - between) / step_bytes, 0.0, 1.0));
     cum.push_back(hit * known);
   }
   out.share = shares_from_hit_rates(cum);

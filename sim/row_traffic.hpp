@@ -29,6 +29,18 @@ class ReuseAnalyzer;
 
 namespace privrec::sim {
 
+// The bytes of data other than table rows that each stage brings through the caches per step, by
+// stage: what it writes as it streams (pooled features, activations, deltas, coalesced gradients,
+// MLP parameters) and, for the forward, the batch's ids it streams in. In the caches they stand
+// between the rows the forward reads and their reuse by the step's updates and by the next step's
+// forward (rmc3 x0.001 at batch 1024 writes about 50 MB between them: the updates' rows, 23 MB,
+// no longer come from the 24 MB L3). Stages that write table rows (updates, catch-ups, flushes)
+// count nothing here: their rows are fed to the analysis, their whole-table passes as such.
+using StageBytes = std::array<double, kStages>;
+// From the work counters of one expected step; all zero when `levels` put the tables in host
+// memory behind a device cache (a software cache of table rows that working data never enters).
+StageBytes working_bytes_by_stage(const Plan& plan, const StepRecord& step, const std::vector<MemoryLevel>& levels);
+
 // Per stage that touches rows: the share of its row accesses each level serves, and the sampling
 // error of those shares (absolute, one standard error).
 struct StageHits {
@@ -53,6 +65,10 @@ class RowTrafficModel {
                   double sample_rate = 0, uint64_t seed = 0, bool cold_start = false);
   ~RowTrafficModel();
 
+  // Each stage's working bytes (working_bytes_by_stage) enter the analysis after the stage's own
+  // row accesses, every step; none unless set (before the first step).
+  void set_working_bytes(const StageBytes& bytes) { working_ = bytes; }
+
   void setup();  // the plan's once-before stages
   // Step `t`'s accesses, stage by stage; counted when `counting` (train's warm-up steps are not).
   void step(const Batch& batch, const Batch* next, bool counting);
@@ -75,6 +91,7 @@ class RowTrafficModel {
   void feed_lookups(const Batch& batch, Stage tag);
   void feed_unique(const Batch& batch, Stage tag);
   void feed_op(const Op& op, Stage tag, const Batch& batch, const Batch* next);
+  void feed_working(Stage s);
   double dense_pass_bytes(Stage s) const;
 
   Workload w_;
@@ -87,12 +104,14 @@ class RowTrafficModel {
   bool counting_ = true;
   bool cold_start_ = false;
   std::vector<uint64_t> scratch_;
+  StageBytes working_{};
   mutable std::optional<std::vector<StageHits>> hits_;  // reset by every feed
 };
 
 // Che's approximation of the same split for the analytic model: independent references with each
-// table's access law (uniform or zipf), a table's share of references by its pooling.
+// table's access law (uniform or zipf), a table's share of references by its pooling; `working`:
+// the step's working bytes by stage, as the trace-driven model is given them.
 LevelSplit analytic_split(const Workload& w, const Plan& plan, const std::vector<MemoryLevel>& levels, Stage s,
-                          const WorkCounters& work);
+                          const WorkCounters& work, const StageBytes& working = {});
 
 }  // namespace privrec::sim

@@ -97,17 +97,28 @@ SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSou
   const Plan& plan = plan_of(cfg.kind);
   double lookups = 0;
   for (const TableSpec& t : w.tables) lookups += static_cast<double>(t.pooling);
-  RowTrafficModel rows(w, plan, table_row_levels(h), 2.0 * lookups * static_cast<double>(w.batch_size * steps),
-                       sample_rate, cfg.seed);
+  const std::vector<MemoryLevel> levels = table_row_levels(h);
+  RowTrafficModel rows(w, plan, levels, 2.0 * lookups * static_cast<double>(w.batch_size * steps), sample_rate, cfg.seed);
   Accumulator acc;
   const StepRecord setup = model.setup(trace, steps);
   rows.setup();
+  bool first = true;
   walk_steps(trace, steps, [&](int64_t t, const Batch& batch, const Batch* next) {
-    // The reuse analysis and the work model read the same batches and share nothing else: the
-    // analysis runs beside the work model (two cores do both in the time of the slower).
-    auto reuse = std::async(std::launch::async, [&] { rows.step(batch, next, t >= first_counted_step); });
-    const StepRecord sw = model.step(t, batch, next);
-    reuse.get();
+    StepRecord sw;
+    if (first) {
+      // The working data between the rows comes from the first step's counters (steps alike),
+      // so that step's work is done before its rows are fed.
+      sw = model.step(t, batch, next);
+      rows.set_working_bytes(working_bytes_by_stage(plan, sw, levels));
+      rows.step(batch, next, t >= first_counted_step);
+      first = false;
+    } else {
+      // The reuse analysis and the work model read the same batches and share nothing else: the
+      // analysis runs beside the work model (two cores do both in the time of the slower).
+      auto reuse = std::async(std::launch::async, [&] { rows.step(batch, next, t >= first_counted_step); });
+      sw = model.step(t, batch, next);
+      reuse.get();
+    }
     if (t >= first_counted_step) acc.add(sw);
     if (progress) progress(t);
   });
@@ -129,9 +140,12 @@ SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const
   for (int64_t t = first_counted_step; t <= steps; ++t) acc.add(model.work_of(expected.step(t, t < steps), t < steps));
   const std::vector<MemoryLevel> levels = table_row_levels(h);
   const Plan& plan = plan_of(cfg.kind);
+  const StageBytes working =
+      working_bytes_by_stage(plan, model.work_of(expected.step(first_counted_step, first_counted_step < steps),
+                                                 first_counted_step < steps), levels);
   SimReport r = build_report(w, h, steps, acc, model.work_of_setup(expected.setup(steps)),
                              model.work_of_finish(expected.flush(steps)), [&](Stage s, const WorkCounters& work) {
-                               return analytic_split(w, plan, levels, s, work);
+                               return analytic_split(w, plan, levels, s, work, working);
                              });
   account_noise(r, w, cfg, h);
   return r;

@@ -246,6 +246,20 @@ void ReuseAnalyzer::spacer(uint64_t bytes) {
   total_ += w;
 }
 
+void ReuseAnalyzer::touch_other(uint64_t key, uint64_t bytes) {
+  drain();
+  const double tracked = std::round(static_cast<double>(bytes) * opt_.sample_rate);
+  if (tracked < 1) return;  // below a byte of the sample: nothing the analysis can tell apart
+  if (tracked > static_cast<double>(std::numeric_limits<uint32_t>::max()))
+    throw std::invalid_argument(fmt::format("ReuseAnalyzer::touch_other: {} bytes at rate {} exceed 32 bits", bytes,
+                                            opt_.sample_rate));
+  // Not an access of any stage: no count, no place among the rows touched or their access counts.
+  const uint64_t counting = counting_, rows_seen = row_bytes_seen_;
+  counting_ = 0;
+  track(key, reuse_detail::mix64(key ^ hash_key_), static_cast<uint32_t>(tracked), 0);
+  counting_ = counting, row_bytes_seen_ = rows_seen;
+}
+
 // Renumbers the live entries 1..live in time order. Spacers between two row entries fold into one
 // entry (a reuse either spans all of them or none); spacers older than every row are dropped (no
 // later reuse spans them). So the tree never holds more than 2 x rows + 1 entries.

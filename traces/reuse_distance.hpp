@@ -168,6 +168,13 @@ class ReuseAnalyzer {
   // access is `bytes` farther. The bytes are of the full stream, so in sampled mode they enter the
   // tree multiplied by the rate: scaling by 1/rate gives them back at face value.
   void spacer(uint64_t bytes);
+  // A datum other than a table row (a chunk of a working buffer) touched here: always tracked,
+  // whatever the sample, its bytes at face value (entering the tree times the rate in sampled mode,
+  // as a spacer's), and counted for no tag and no row. Unlike a spacer it can be touched again: a
+  // buffer every step rewrites spans its bytes once between two accesses, however many steps they
+  // are apart. `key` must differ from every row key. Throws std::invalid_argument where the bytes
+  // times the rate do not fit 32 bits.
+  void touch_other(uint64_t key, uint64_t bytes);
   // Accesses made while off update the stack (warm the cache) but are not counted (warm-up steps).
   void set_counting(bool on) {
     drain();

@@ -141,6 +141,30 @@ TEST(RowTraffic, DensePassOverLargerTablesKeepsNoReuseAcrossSteps) {
   EXPECT_EQ(model.split(Stage::dp_update, WorkCounters{}).dense_pass_bytes, 2 * table_bytes);
 }
 
+// The working data of a step, from its counters: what each stage writes as it streams, and the
+// forward's streamed reads (the batch's ids); nothing for a stage that writes table rows; nothing
+// at all behind a device cache of host tables (a software cache of rows alone).
+TEST(RowTraffic, WorkingBytesComeFromTheStepsCounters) {
+  const Workload w = test::small_workload(64);
+  const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
+  std::vector<StepRecord> records;
+  test::train(w, cfg, 2, nullptr, &records);
+  const StepRecord& step = records[1];
+  MemoryLevel l3{"L3", 1e6, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+  const StageBytes b = working_bytes_by_stage(plan_of(cfg.kind), step, {l3, mem});
+  auto at = [&](Stage s) { return b[static_cast<size_t>(s)]; };
+  auto work = [&](Stage s) { return step.of(s); };
+  EXPECT_EQ(at(Stage::fwd_emb), static_cast<double>(work(Stage::fwd_emb).bytes_written_seq + work(Stage::fwd_emb).bytes_read_seq));
+  EXPECT_GT(at(Stage::fwd_emb), 0.0);
+  for (Stage s : {Stage::fwd_mlp, Stage::bwd_mlp, Stage::bwd_emb, Stage::update_mlp}) {
+    EXPECT_EQ(at(s), static_cast<double>(work(s).bytes_written_seq)) << stage_name(s);
+    EXPECT_GT(at(s), 0.0) << stage_name(s);
+  }
+  EXPECT_EQ(at(Stage::update_sparse), 0.0);
+  MemoryLevel cache{"device cache", 1e9, 1, 1, {}, false, "lfu", {}}, host{"host via link", 1.0 / 0.0, 1, 1, {}, true, "lru", {}};
+  for (const double x : working_bytes_by_stage(plan_of(cfg.kind), step, {l3, cache, host})) EXPECT_EQ(x, 0.0);
+}
+
 // Tables a level holds entirely: every reuse hits there, whatever whole-table passes came between
 // (a pass adds no distinct rows beyond the tables).
 TEST(RowTraffic, ALevelHoldingEveryTableHitsEveryReuse) {

@@ -45,7 +45,7 @@ class ReferenceLru {
 
 
 struct Event {
-  enum Kind { access, spacer, count_on, count_off } kind = access;
+  enum Kind { access, spacer, count_on, count_off, other } kind = access;
   uint64_t key = 0, bytes = 0;
   int tag = 0;
 };
@@ -57,6 +57,7 @@ inline void feed(ReuseAnalyzer& a, const std::vector<Event>& events) {
       case Event::spacer: a.spacer(e.bytes); break;
       case Event::count_on: a.set_counting(true); break;
       case Event::count_off: a.set_counting(false); break;
+      case Event::other: a.touch_other(e.key, e.bytes); break;
     }
   }
 }
