@@ -18,6 +18,21 @@ inline void noisy_row(float* w, const float* g, const float* z, float scale, flo
     for (int64_t c = 0; c < d; ++c) w[c] -= scale * (stddev * z[c]);
   }
 }
+
+// The first element of the ascending [it, end) not below r, by steps that double from `it` and a
+// binary search in the last one: O(log gap) probes. A walk steps over every gradient row between
+// two listed ones (adafest lists about 230 rows per table of rmc1 x0.002 against 100k gradient
+// rows), a search from the start takes 17 dependent probes per row (eana lists the gradient's own
+// rows: a gap of 0, one probe here).
+template <class It>
+It advance_to(It it, It end, int64_t r) {
+  for (size_t step = 1; it != end && *it < r; step *= 2) {
+    if (step >= static_cast<size_t>(end - it)) return std::lower_bound(it, end, r);
+    if (it[step] >= r) return std::lower_bound(it + 1, it + step + 1, r);
+    it += step;
+  }
+  return it;
+}
 }  // namespace
 
 void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& grad, float scale, float stddev,
@@ -62,6 +77,13 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
 #pragma omp for schedule(static)
     for (int64_t f = 0; f < fills; ++f) {
       const int64_t k0 = f * rows_per_fill, nf = std::min(rows_per_fill, n - k0);
+      // The rows come from anywhere in the table: ask for them now, and they arrive while their
+      // noise is drawn (adafest's dp.update on rmc1 x0.002, 2287 rows of 192 MB: 0.74 ms a step
+      // before, 0.59-0.66 ms after; the model's roofline is 0.13 ms).
+      for (int64_t j = 0; j < nf; ++j) {
+        const char* row = reinterpret_cast<const char*>(table.row(rows[k0 + j]));
+        for (int64_t b = 0; b < d * static_cast<int64_t>(sizeof(float)); b += 64) __builtin_prefetch(row + b, 1, 2);
+      }
       if (table.first_row == 0) {
         noise.fill_rows(RngDomain::table_noise, step, t, rows.data() + k0, nf, d, z);
       } else {  // a row block: the noise of the rows' places in the whole table
@@ -69,12 +91,11 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
         for (int64_t j = 0; j < nf; ++j) ids[j] = table.first_row + rows[k0 + j];
         noise.fill_rows(RngDomain::table_noise, step, t, ids, nf, d, z);
       }
-      // Both lists ascend: one search per batch of rows, then a merge walk (a search per row cost
-      // ~16 dependent probes each; eana's rows are exactly the gradient's rows).
+      // Both lists ascend: one search per batch of rows, then each row's gradient from the last.
       auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), rows[k0]);
       for (int64_t j = 0; j < nf; ++j) {
         const int64_t r = rows[k0 + j];
-        while (it != grad.rows.end() && *it < r) ++it;
+        it = advance_to(it, grad.rows.end(), r);
         const float* g = nullptr;
         if (it != grad.rows.end() && *it == r) g = grad.grads.data() + (it - grad.rows.begin()) * d, ++with_grad;
         noisy_row(table.row(r), g, z + j * d, scale, stddev, d);
