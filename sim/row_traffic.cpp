@@ -7,6 +7,7 @@
 #include <memory>
 #include <tuple>
 
+#include "sim/time_model.hpp"
 #include "traces/che_approximation.hpp"
 #include "traces/reuse_distance.hpp"
 
@@ -37,8 +38,10 @@ bool touches_rows(const Op& op) {
 // Keys of working data: a table field no workload reaches (rows keep theirs below 2^24 tables).
 constexpr uint64_t kWorkingTable = (uint64_t{1} << 24) - 1;
 // A stage's working bytes enter as this many chunks at most (a reuse that spans part of them
-// spans whole chunks), each of at least kMinChunkTracked tracked bytes (the rounding of a chunk's
-// bytes times the sample rate to whole bytes then errs by 0.4 % at most).
+// spans whole chunks), each of at least kMinChunkTracked tracked bytes where there are that many
+// (the rounding of a chunk's bytes times the sample rate to whole bytes then errs by 0.2 % at
+// most; a stage with fewer is one chunk, rounded to a whole tracked byte or, below half of one,
+// left out: at a rate of 1e-4, 5 kB).
 constexpr uint64_t kWorkingChunks = 64, kMinChunkTracked = 256;
 
 bool writes_rows(const Op& op) { return op.kind != OpKind::embedding_forward && touches_rows(op); }
@@ -66,12 +69,13 @@ double dense_pass_bytes_of(const Workload& w, const Plan& plan, Stage s) {
 }
 }  // namespace
 
-StageBytes working_bytes_by_stage(const Plan& plan, const StepRecord& step, const std::vector<MemoryLevel>& levels) {
+StageBytes working_bytes_by_stage(const Plan& plan, const StepRecord& step, const HardwareProfile& h) {
   StageBytes out{};
-  if (!levels.empty() && levels.back().over_link) return out;  // tables in host memory behind a device cache
+  if (table_row_levels(h).back().over_link) return out;  // tables in host memory behind a device cache
   for (const PlanStage& ps : plan.step) {
     const size_t s = static_cast<size_t>(ps.stage);
     if (!step.ran[s] || out[s] > 0) continue;  // a stage listed twice has one set of counters
+    if (h.table_stages_on_host() && !runs_with_tables(ps.stage)) continue;  // on the device
     bool forward = false, rows_written = false;
     for (const Op& op : ps.ops) forward = forward || op.kind == OpKind::embedding_forward, rows_written = rows_written || writes_rows(op);
     if (rows_written) continue;
@@ -222,7 +226,7 @@ double RowTrafficModel::bytes_touched() const { return reuse_->row_bytes_touched
 std::vector<std::string> RowTrafficModel::levels_beyond_trace() const {
   std::vector<std::string> out;
   for (size_t i = 0; i < capacities_.size(); ++i)
-    if (static_cast<double>(capacities_[i]) > bytes_touched() &&
+    if (static_cast<double>(capacities_[i]) > bytes_touched() + total_working(working_) &&
         static_cast<double>(capacities_[i]) < static_cast<double>(w_.table_bytes()))
       out.push_back(levels_[i].name);
   return out;

@@ -20,6 +20,7 @@
 #include "models/stage.hpp"
 #include "models/step_record.hpp"
 #include "models/workload.hpp"
+#include "sim/hardware_profile.hpp"
 #include "sim/memory_levels.hpp"
 #include "traces/batch.hpp"
 
@@ -37,9 +38,11 @@ namespace privrec::sim {
 // no longer come from the 24 MB L3). Stages that write table rows (updates, catch-ups, flushes)
 // count nothing here: their rows are fed to the analysis, their whole-table passes as such.
 using StageBytes = std::array<double, kStages>;
-// From the work counters of one expected step; all zero when `levels` put the tables in host
-// memory behind a device cache (a software cache of table rows that working data never enters).
-StageBytes working_bytes_by_stage(const Plan& plan, const StepRecord& step, const std::vector<MemoryLevel>& levels);
+// From the work counters of one step, for the processor that runs the table stages on `h`: with
+// the tables in host memory and no device cache, only the table stages' (the MLPs run on the
+// device); with a device cache of host tables, none (a software cache holds rows alone; the
+// device's L2 in front of it does see the working data, a simplification).
+StageBytes working_bytes_by_stage(const Plan& plan, const StepRecord& step, const HardwareProfile& h);
 
 // Per stage that touches rows: the share of its row accesses each level serves, and the sampling
 // error of those shares (absolute, one standard error).

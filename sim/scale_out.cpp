@@ -113,7 +113,7 @@ ClusterModel::DeviceResult ClusterModel::evaluate(const std::vector<Shard>& shar
   StageBytes working{};
   for (size_t i = 0; i < counted_.size(); ++i) {
     const StepRecord r = walk_device(family, cfg_, plan.step, device_sizes(w_, shards, counted_[i], n), has_next_[i]);
-    if (i == 0) working = working_bytes_by_stage(plan, r, levels);
+    if (i == 0) working = working_bytes_by_stage(plan, r, h_);
     for (size_t s = 0; s < kStages; ++s)
       if (r.ran[s]) total[s] += r.work[s], ++counted[s];
   }

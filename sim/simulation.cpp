@@ -109,7 +109,7 @@ SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSou
       // The working data between the rows comes from the first step's counters (steps alike),
       // so that step's work is done before its rows are fed.
       sw = model.step(t, batch, next);
-      rows.set_working_bytes(working_bytes_by_stage(plan, sw, levels));
+      rows.set_working_bytes(working_bytes_by_stage(plan, sw, h));
       rows.step(batch, next, t >= first_counted_step);
       first = false;
     } else {
@@ -142,7 +142,7 @@ SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const
   const Plan& plan = plan_of(cfg.kind);
   const StageBytes working =
       working_bytes_by_stage(plan, model.work_of(expected.step(first_counted_step, first_counted_step < steps),
-                                                 first_counted_step < steps), levels);
+                                                 first_counted_step < steps), h);
   SimReport r = build_report(w, h, steps, acc, model.work_of_setup(expected.setup(steps)),
                              model.work_of_finish(expected.flush(steps)), [&](Stage s, const WorkCounters& work) {
                                return analytic_split(w, plan, levels, s, work, working);

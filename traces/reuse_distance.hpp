@@ -172,8 +172,9 @@ class ReuseAnalyzer {
   // whatever the sample, its bytes at face value (entering the tree times the rate in sampled mode,
   // as a spacer's), and counted for no tag and no row. Unlike a spacer it can be touched again: a
   // buffer every step rewrites spans its bytes once between two accesses, however many steps they
-  // are apart. `key` must differ from every row key. Throws std::invalid_argument where the bytes
-  // times the rate do not fit 32 bits.
+  // are apart. `key` must differ from every row key. Its bytes times the rate are rounded to whole
+  // bytes (below half a byte it is left out). Throws std::invalid_argument where they do not fit
+  // 32 bits.
   void touch_other(uint64_t key, uint64_t bytes);
   // Accesses made while off update the stack (warm the cache) but are not counted (warm-up steps).
   void set_counting(bool on) {
@@ -194,7 +195,8 @@ class ReuseAnalyzer {
   // (censored). Valid up to the bytes the stream touched (`bytes_touched()`); beyond, a lower bound.
   // `stderr_out`: the estimate's sampling error (the spread over the 8 hash groups; 0 when exact).
   double steady_hit_rate(uint64_t capacity_bytes, int tag, double* stderr_out = nullptr) const;
-  // The bytes of distinct rows (and spacers) touched since the stream began, in full-stream bytes.
+  // The bytes of distinct rows (and spacers, and other data) touched since the stream began, in
+  // full-stream bytes.
   double bytes_touched() const;
   // The bytes of the distinct rows accessed since the stream began (no spacers), full-stream bytes.
   double row_bytes_touched() const;

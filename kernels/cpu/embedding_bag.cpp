@@ -3,6 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "kernels/cpu/bag_sum.hpp"
 #include "models/kernel_work/cpu_work.hpp"
@@ -20,11 +23,11 @@ constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
 constexpr int64_t kGradPrefetch = 12;
 
 // Sorts (row, id) keys and sums contribute(id, acc, first) into one gradient row per distinct row;
-// `first` says the row is fresh (assign, do not add: no zeroing pass). key_of(k, row, id) gives
-// entry k's row and id: ids below 2^id_bits that never decrease with k, so that the stable sort
-// puts each row's contributions in entry order (entries of one id contribute alike: an example's
-// bag may hold a row twice). `source(id)`: the memory contribute(id) reads, prefetched ahead.
-// Returns the sorting work.
+// `first` says the row is fresh (assign, do not add: no zeroing pass). key_of(keys, shift) fills
+// keys[k] = row << shift | id for every entry k and returns the largest row: ids below 2^id_bits
+// that never decrease with k, so that the stable sort puts each row's contributions in entry order
+// (entries of one id contribute alike: an example's bag may hold a row twice). `source(id)`: the
+// memory contribute(id) reads, prefetched ahead. Returns the sorting work.
 template <class KeyOf, class Source, class Contribute>
 uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Source source, Contribute contribute,
                   SparseRows& out) {
@@ -33,6 +36,10 @@ uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Sourc
   thread_local std::vector<uint64_t> keys;  // scratch kept per thread: no fresh memory per call
   keys.resize(entries);
   const uint64_t max_row = key_of(keys.data(), shift);
+  if (shift + bits_for(max_row) > 64)
+    throw std::overflow_error(fmt::format("coalescing {} entries with rows up to {}: a row and an id need {} bits of a "
+                                          "64-bit key",
+                                          entries, max_row, shift + bits_for(max_row)));
   // Stable, and the ids start in order: sorted by (row, id, entry).
   const uint64_t sort_ops = radix_sort_bits(keys, shift, bits_for(max_row));
   size_t distinct = 0;
@@ -47,8 +54,7 @@ uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Sourc
   const size_t need = distinct * static_cast<size_t>(dim);
   if (out.grads.capacity() < need) out.grads.reserve(need + need / 4);
   out.grads.resize(need);
-  float* acc = out.grads.data() - dim;
-  int64_t* row = out.rows.data() - 1;
+  int64_t u = -1;  // the distinct row being summed
   for (int64_t k = 0, prev = -1; k < entries; ++k) {
     if (k + kGradPrefetch < entries) {
       const char* ahead = reinterpret_cast<const char*>(source(static_cast<int64_t>(keys[k + kGradPrefetch] & id_mask)));
@@ -56,8 +62,8 @@ uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Sourc
     }
     const int64_t r = static_cast<int64_t>(keys[k] >> shift);
     const bool first = r != prev;
-    if (first) acc += dim, *++row = r, prev = r;
-    contribute(static_cast<int64_t>(keys[k] & id_mask), acc, first);
+    if (first) out.rows[static_cast<size_t>(++u)] = r, prev = r;
+    contribute(static_cast<int64_t>(keys[k] & id_mask), out.grads.data() + u * dim, first);
   }
   return sort_ops;
 }

@@ -58,76 +58,81 @@ TEST(EmbeddingBag, DuplicatesInABagAreSummedBeforeTheNorm) {
 // with and without the clip factors, through both paths (lookups, and materialized per-example
 // rows, keyed by example and by entry).
 TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
-  Workload w = test::small_workload(300, "zipf:1.1");
-  w.set_pooling(7);
-  const Batch batch = SyntheticTrace(w, 5).batch(0);
-  const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size()), d = w.tables[0].dim;
-  PassBuffers buf;
-  buf.batch = B, buf.features = T + 1, buf.dim = d;
-  buf.dfeat.resize(B * (T + 1) * d);
-  for (size_t i = 0; i < buf.dfeat.size(); ++i) buf.dfeat[i] = std::sin(0.37 * static_cast<double>(i)) * 1.3f;
-  std::vector<float> scale(B);
-  for (int64_t i = 0; i < B; ++i) scale[i] = 0.25f + 0.5f * std::cos(static_cast<double>(i));
-  auto reference = [&](int64_t t, const std::vector<float>* s) {
-    std::map<int64_t, std::vector<float>> rows;
-    const auto& tb = batch.tables[t];
-    for (int64_t i = 0; i < B; ++i)
-      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
-        const float f = s ? (*s)[i] : 1.0f;
-        const float* g = buf.pooled_grad(i, t);
-        auto [it, fresh] = rows.try_emplace(tb.indices[k], d, 0.0f);
-        for (int64_t c = 0; c < d; ++c) it->second[c] = fresh ? f * g[c] : it->second[c] + f * g[c];
-      }
-    return rows;
-  };
-  auto expect_equal = [&](const std::vector<SparseRows>& got, const std::vector<float>* s, const char* what) {
-    ASSERT_EQ(static_cast<int64_t>(got.size()), T);
-    for (int64_t t = 0; t < T; ++t) {
-      const auto ref = reference(t, s);
-      ASSERT_EQ(got[t].rows.size(), ref.size()) << what << " table " << t;
-      size_t u = 0;
-      for (const auto& [row, sum] : ref) {
-        ASSERT_EQ(got[t].rows[u], row) << what;
-        for (int64_t c = 0; c < d; ++c) ASSERT_EQ(got[t].grads[u * d + c], sum[c]) << what << " row " << row << " col " << c;
-        ++u;
-      }
-    }
-  };
-  WorkCounters work;
-  std::vector<SparseRows> out;
-  coalesce_embedding_grads(batch, buf, nullptr, out, work);
-  expect_equal(out, nullptr, "unscaled");
-  coalesce_embedding_grads(batch, buf, &scale, out, work);
-  expect_equal(out, &scale, "clipped");
-  // Through the materialized per-example rows (dpsgd-b/r): each bag's copies of a row are first
-  // one entry, count x g, and the entries sum in example order: s_i x (count x g_i), exactly.
-  std::vector<ExampleRows> per_example;
-  std::vector<double> norm2(B, 0.0);
-  materialize_embedding_grads(batch, buf, per_example, norm2, work);
-  std::vector<SparseRows> via;
-  coalesce_materialized(per_example, scale, d, via, work);
-  ASSERT_EQ(static_cast<int64_t>(via.size()), T);
-  for (int64_t t = 0; t < T; ++t) {
-    std::map<int64_t, std::vector<float>> ref;
-    const auto& tb = batch.tables[t];
-    for (int64_t i = 0; i < B; ++i) {
-      std::map<int64_t, int> counts;
-      for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) ++counts[tb.indices[k]];
-      const float* g = buf.pooled_grad(i, t);
-      for (const auto& [row, n] : counts) {
-        auto [it, fresh] = ref.try_emplace(row, d, 0.0f);
-        for (int64_t c = 0; c < d; ++c) {
-          const float v = scale[i] * (static_cast<float>(n) * g[c]);
-          it->second[c] = fresh ? v : it->second[c] + v;
+  // 300 x 7 lookups a table go through the radix sort, 4 x 5 through the comparison sort of short
+  // lists (traces/row_sort.hpp).
+  for (const auto [examples, pooling] : {std::pair<int64_t, int64_t>{300, 7}, {4, 5}}) {
+    SCOPED_TRACE(examples);
+    Workload w = test::small_workload(examples, "zipf:1.1");
+    w.set_pooling(pooling);
+    const Batch batch = SyntheticTrace(w, 5).batch(0);
+    const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size()), d = w.tables[0].dim;
+    PassBuffers buf;
+    buf.batch = B, buf.features = T + 1, buf.dim = d;
+    buf.dfeat.resize(B * (T + 1) * d);
+    for (size_t i = 0; i < buf.dfeat.size(); ++i) buf.dfeat[i] = std::sin(0.37 * static_cast<double>(i)) * 1.3f;
+    std::vector<float> scale(B);
+    for (int64_t i = 0; i < B; ++i) scale[i] = 0.25f + 0.5f * std::cos(static_cast<double>(i));
+    auto reference = [&](int64_t t, const std::vector<float>* s) {
+      std::map<int64_t, std::vector<float>> rows;
+      const auto& tb = batch.tables[t];
+      for (int64_t i = 0; i < B; ++i)
+        for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) {
+          const float f = s ? (*s)[i] : 1.0f;
+          const float* g = buf.pooled_grad(i, t);
+          auto [it, fresh] = rows.try_emplace(tb.indices[k], d, 0.0f);
+          for (int64_t c = 0; c < d; ++c) it->second[c] = fresh ? f * g[c] : it->second[c] + f * g[c];
+        }
+      return rows;
+    };
+    auto expect_equal = [&](const std::vector<SparseRows>& got, const std::vector<float>* s, const char* what) {
+      ASSERT_EQ(static_cast<int64_t>(got.size()), T);
+      for (int64_t t = 0; t < T; ++t) {
+        const auto ref = reference(t, s);
+        ASSERT_EQ(got[t].rows.size(), ref.size()) << what << " table " << t;
+        size_t u = 0;
+        for (const auto& [row, sum] : ref) {
+          ASSERT_EQ(got[t].rows[u], row) << what;
+          for (int64_t c = 0; c < d; ++c) ASSERT_EQ(got[t].grads[u * d + c], sum[c]) << what << " row " << row << " col " << c;
+          ++u;
         }
       }
-    }
-    ASSERT_EQ(via[t].rows.size(), ref.size()) << "table " << t;
-    size_t u = 0;
-    for (const auto& [row, sum] : ref) {
-      ASSERT_EQ(via[t].rows[u], row);
-      for (int64_t c = 0; c < d; ++c) ASSERT_EQ(via[t].grads[u * d + c], sum[c]) << "materialized row " << row;
-      ++u;
+    };
+    WorkCounters work;
+    std::vector<SparseRows> out;
+    coalesce_embedding_grads(batch, buf, nullptr, out, work);
+    expect_equal(out, nullptr, "unscaled");
+    coalesce_embedding_grads(batch, buf, &scale, out, work);
+    expect_equal(out, &scale, "clipped");
+    // Through the materialized per-example rows (dpsgd-b/r): each bag's copies of a row are first
+    // one entry, count x g, and the entries sum in example order: s_i x (count x g_i), exactly.
+    std::vector<ExampleRows> per_example;
+    std::vector<double> norm2(B, 0.0);
+    materialize_embedding_grads(batch, buf, per_example, norm2, work);
+    std::vector<SparseRows> via;
+    coalesce_materialized(per_example, scale, d, via, work);
+    ASSERT_EQ(static_cast<int64_t>(via.size()), T);
+    for (int64_t t = 0; t < T; ++t) {
+      std::map<int64_t, std::vector<float>> ref;
+      const auto& tb = batch.tables[t];
+      for (int64_t i = 0; i < B; ++i) {
+        std::map<int64_t, int> counts;
+        for (int64_t k = tb.offsets[i]; k < tb.offsets[i + 1]; ++k) ++counts[tb.indices[k]];
+        const float* g = buf.pooled_grad(i, t);
+        for (const auto& [row, n] : counts) {
+          auto [it, fresh] = ref.try_emplace(row, d, 0.0f);
+          for (int64_t c = 0; c < d; ++c) {
+            const float v = scale[i] * (static_cast<float>(n) * g[c]);
+            it->second[c] = fresh ? v : it->second[c] + v;
+          }
+        }
+      }
+      ASSERT_EQ(via[t].rows.size(), ref.size()) << "table " << t;
+      size_t u = 0;
+      for (const auto& [row, sum] : ref) {
+        ASSERT_EQ(via[t].rows[u], row);
+        for (int64_t c = 0; c < d; ++c) ASSERT_EQ(via[t].grads[u * d + c], sum[c]) << "materialized row " << row;
+        ++u;
+      }
     }
   }
 }

@@ -142,18 +142,18 @@ TEST(RowTraffic, DensePassOverLargerTablesKeepsNoReuseAcrossSteps) {
 }
 
 // The working data of a step, from its counters: what each stage writes as it streams, and the
-// forward's streamed reads (the batch's ids); nothing for a stage that writes table rows; nothing
-// at all behind a device cache of host tables (a software cache of rows alone).
+// forward's streamed reads (the batch's ids); nothing for a stage that writes table rows; with the
+// tables in host memory, only the table stages' (the MLPs run on the device); nothing at all
+// behind a device cache of host tables (a software cache of rows alone).
 TEST(RowTraffic, WorkingBytesComeFromTheStepsCounters) {
   const Workload w = test::small_workload(64);
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
   std::vector<StepRecord> records;
   test::train(w, cfg, 2, nullptr, &records);
   const StepRecord& step = records[1];
-  MemoryLevel l3{"L3", 1e6, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
-  const StageBytes b = working_bytes_by_stage(plan_of(cfg.kind), step, {l3, mem});
-  auto at = [&](Stage s) { return b[static_cast<size_t>(s)]; };
   auto work = [&](Stage s) { return step.of(s); };
+  const StageBytes b = working_bytes_by_stage(plan_of(cfg.kind), step, load_hardware_profile("cpu-epyc-2c"));
+  auto at = [&](Stage s) { return b[static_cast<size_t>(s)]; };
   EXPECT_EQ(at(Stage::fwd_emb), static_cast<double>(work(Stage::fwd_emb).bytes_written_seq + work(Stage::fwd_emb).bytes_read_seq));
   EXPECT_GT(at(Stage::fwd_emb), 0.0);
   for (Stage s : {Stage::fwd_mlp, Stage::bwd_mlp, Stage::bwd_emb, Stage::update_mlp}) {
@@ -161,8 +161,14 @@ TEST(RowTraffic, WorkingBytesComeFromTheStepsCounters) {
     EXPECT_GT(at(s), 0.0) << stage_name(s);
   }
   EXPECT_EQ(at(Stage::update_sparse), 0.0);
-  MemoryLevel cache{"device cache", 1e9, 1, 1, {}, false, "lfu", {}}, host{"host via link", 1.0 / 0.0, 1, 1, {}, true, "lru", {}};
-  for (const double x : working_bytes_by_stage(plan_of(cfg.kind), step, {l3, cache, host})) EXPECT_EQ(x, 0.0);
+  const HardwareProfile v100 = load_hardware_profile("v100-xeon-e5-2698v4");
+  ASSERT_TRUE(v100.table_stages_on_host());
+  const StageBytes host = working_bytes_by_stage(plan_of(cfg.kind), step, v100);
+  for (size_t s = 0; s < kStages; ++s)
+    EXPECT_EQ(host[s], runs_with_tables(static_cast<Stage>(s)) ? b[s] : 0.0) << stage_name(static_cast<Stage>(s));
+  HardwareProfile cached = load_hardware_profile("h100-sxm");
+  apply_placement(cached, "host", 8, "lru");
+  for (const double x : working_bytes_by_stage(plan_of(cfg.kind), step, cached)) EXPECT_EQ(x, 0.0);
 }
 
 // Tables a level holds entirely: every reuse hits there, whatever whole-table passes came between
