@@ -184,33 +184,45 @@ void materialize_embedding_grads(const Batch& batch, const PassBuffers& buf, std
   const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size()), d = buf.dim;
   out.resize(T);
   std::vector<TableSizes> sizes(T);
+  std::vector<int64_t> runs, counts;
   for (int64_t t = 0; t < T; ++t) {
     const auto& tb = batch.tables[t];
     ExampleRows& er = out[t];
     er.offsets.assign(B + 1, 0);
-    er.rows.clear();
-    // Distinct rows of each bag with their counts, in bag order of first appearance after sorting.
-    std::vector<int64_t> counts;
+    // Each bag sorted in a copy and folded into its distinct rows (leading the bag's place) with
+    // their counts, the examples split over the threads (one thread sorting every bag took 6 ms a
+    // step of rmc2 x0.001's dpsgd-b at batch 96).
+    runs.assign(tb.indices.begin(), tb.indices.end());
+    counts.resize(runs.size());
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < B; ++i) {
-      std::vector<int64_t> bag(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
-      std::sort(bag.begin(), bag.end());
-      for (size_t k = 0; k < bag.size();) {
-        size_t e = k;
-        while (e < bag.size() && bag[e] == bag[k]) ++e;
-        er.rows.push_back(bag[k]);
-        counts.push_back(static_cast<int64_t>(e - k));
+      int64_t* bag = runs.data() + tb.offsets[i];
+      int64_t* cnt = counts.data() + tb.offsets[i];
+      const int64_t n = tb.offsets[i + 1] - tb.offsets[i];
+      std::sort(bag, bag + n);
+      int64_t u = 0;
+      for (int64_t k = 0; k < n;) {
+        int64_t e = k;
+        while (e < n && bag[e] == bag[k]) ++e;
+        bag[u] = bag[k], cnt[u] = e - k, ++u;
         k = e;
       }
-      er.offsets[i + 1] = static_cast<int64_t>(er.rows.size());
+      er.offsets[i + 1] = u;
     }
+    for (int64_t i = 0; i < B; ++i) er.offsets[i + 1] += er.offsets[i];
+    er.rows.resize(static_cast<size_t>(er.offsets[B]));
     er.grads.resize(er.rows.size() * d);
+    // Each distinct row of a bag, in ascending order, gets count x the pooled gradient.
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < B; ++i) {
       const float* g = buf.pooled_grad(i, t);
+      const int64_t* bag = runs.data() + tb.offsets[i];
+      const int64_t* cnt_of = counts.data() + tb.offsets[i];
       double s = 0;
-      for (int64_t e = er.offsets[i]; e < er.offsets[i + 1]; ++e) {
+      for (int64_t e = er.offsets[i], j = 0; e < er.offsets[i + 1]; ++e, ++j) {
+        er.rows[e] = bag[j];
         float* dst = er.grads.data() + e * d;
-        const float cnt = static_cast<float>(counts[e]);
+        const float cnt = static_cast<float>(cnt_of[j]);
         float r2 = 0;
 #pragma omp simd reduction(+ : r2)
         for (int64_t c = 0; c < d; ++c) {
