@@ -141,34 +141,6 @@ TEST(ReuseAnalyzer, ExactEqualsLruSimulatorWithWorkingData) {
   expect_equal_to_reference(ev, {128, 64 * 128, 1000 * 128, 3000 * 128, 9000 * 128, 20000 * 128}, 1);
 }
 
-// In sampled mode other data enters at face value, whatever the sample: 1000 rows of 128 B cycle
-// with 1 MiB of working data (4 chunks) after each round: every reuse needs 1 MiB + 128000 B.
-// And it is no row: not among the bytes of rows touched (1 MiB more would be 5 MiB more).
-TEST(ReuseAnalyzer, WorkingDataAtFaceValueWhenSampled) {
-  for (uint64_t seed : {1, 2, 3}) {
-    ReuseOptions o;
-    o.sample_rate = 0.2;
-    o.seed = seed;
-    o.capacities_bytes = {(1u << 20) + 64000, (1u << 20) + 192000, (1u << 20) * 10};
-    ReuseAnalyzer a(o);
-    for (int round = 0; round < 200; ++round) {
-      a.set_counting(round > 0);
-      for (uint64_t k = 0; k < 1000; ++k) a.access(k, 128);
-      for (uint64_t c = 0; c < 4; ++c) a.touch_other((uint64_t{1} << 62) + c, 1u << 18);
-    }
-    const TagHits h = a.hits(0);
-    EXPECT_EQ(h.accesses, 199000.0);
-    EXPECT_LE(h.at[0].hits, 4 * h.at[0].stderr_hits) << seed;
-    EXPECT_EQ(h.at[1].hits, h.accesses) << seed;
-    EXPECT_EQ(h.at[2].hits, h.accesses) << seed;
-    EXPECT_NEAR(a.row_bytes_touched(), 128000.0, 4 * std::sqrt(1000 * 0.8 / 0.2) * 128) << seed;
-  }
-  ReuseOptions o;
-  o.sample_rate = 1e-6;
-  ReuseAnalyzer tiny(o);
-  EXPECT_THROW(tiny.touch_other(1, uint64_t{1} << 60), std::invalid_argument);  // 2^40 tracked bytes
-}
-
 // Between histogram bin edges the hit rate is interpolated: the capacity's bin [lo, lo + w) has
 // w <= capacity / 32, and the estimate lies between the true hit rates at lo - 1 and lo + w - 1, so
 // within the true rates at capacity x 31/32 and x 33/32.
@@ -276,31 +248,39 @@ TEST(ReuseAnalyzer, SampledRowsFollowRate) {
 
 // A spacer's bytes are of the full stream: in sampled mode they must reach the capacity comparison at
 // face value while the sampled rows' bytes are scaled by 1/rate. 1000 rows of 128 B cycle with a 1 MiB
-// spacer after each round: every reuse needs 1 MiB + 128000 B (rows, estimated) of cache.
-TEST(ReuseAnalyzer, SpacerBytesAtFaceValueWhenSampled) {
-  for (uint64_t seed : {1, 2, 3}) {
-    ReuseOptions o;
-    o.sample_rate = 0.2;
-    o.seed = seed;
-    o.capacities_bytes = {(1u << 20) + 64000, (1u << 20) + 192000, (1u << 20) * 10};
-    ReuseAnalyzer a(o);
-    for (int round = 0; round < 200; ++round) {
-      if (round == 1) a.set_counting(true);
-      if (round == 0) a.set_counting(false);
-      for (uint64_t k = 0; k < 1000; ++k) a.access(k, 128);
-      a.spacer(1u << 20);
+// spacer after each round: every reuse needs 1 MiB + 128000 B (rows, estimated) of cache. The same
+// with the 1 MiB as working data (touch_other, 4 chunks touched every round): tracked whatever the
+// sample, at face value too, and no row (not among the bytes of rows touched).
+TEST(ReuseAnalyzer, SpacersAndWorkingDataAtFaceValueWhenSampled) {
+  for (const bool working : {false, true})
+    for (uint64_t seed : {1, 2, 3}) {
+      ReuseOptions o;
+      o.sample_rate = 0.2;
+      o.seed = seed;
+      o.capacities_bytes = {(1u << 20) + 64000, (1u << 20) + 192000, (1u << 20) * 10};
+      ReuseAnalyzer a(o);
+      for (int round = 0; round < 200; ++round) {
+        a.set_counting(round > 0);
+        for (uint64_t k = 0; k < 1000; ++k) a.access(k, 128);
+        if (!working) a.spacer(1u << 20);
+        for (uint64_t c = 0; working && c < 4; ++c) a.touch_other((uint64_t{1} << 62) + c, 1u << 18);
+      }
+      // 1 MiB + 64 kB is short by about 64 kB (the rows' estimate is within +-12 kB): every tracked
+      // access misses, so the estimate is 0 within the error of the sampled rows' count. The others
+      // hit every time: no tracked access misses, exactly.
+      const TagHits h = a.hits(0);
+      EXPECT_EQ(h.cold, 0.0);
+      EXPECT_EQ(h.accesses, 199000.0);
+      EXPECT_LE(h.at[0].hits, 4 * h.at[0].stderr_hits) << seed << working;
+      EXPECT_LT(h.at[0].stderr_hits, 0.1 * h.accesses) << seed << working;
+      EXPECT_EQ(h.at[1].hits, h.accesses) << seed << working;
+      EXPECT_EQ(h.at[2].hits, h.accesses) << seed << working;
+      EXPECT_NEAR(a.row_bytes_touched(), 128000.0, 4 * std::sqrt(1000 * 0.8 / 0.2) * 128) << seed << working;
     }
-    // 1 MiB + 64 kB is short by about 64 kB (the rows' estimate is within +-12 kB): every tracked
-    // access misses, so the estimate is 0 within the error of the sampled rows' count. The others
-    // hit every time: no tracked access misses, exactly.
-    const TagHits h = a.hits(0);
-    EXPECT_EQ(h.cold, 0.0);
-    EXPECT_EQ(h.accesses, 199000.0);
-    EXPECT_LE(h.at[0].hits, 4 * h.at[0].stderr_hits) << seed;
-    EXPECT_LT(h.at[0].stderr_hits, 0.1 * h.accesses) << seed;
-    EXPECT_EQ(h.at[1].hits, h.accesses);
-    EXPECT_EQ(h.at[2].hits, h.accesses);
-  }
+  ReuseOptions o;
+  o.sample_rate = 1e-6;
+  ReuseAnalyzer tiny(o);
+  EXPECT_THROW(tiny.touch_other(1, uint64_t{1} << 60), std::invalid_argument);  // 2^40 tracked bytes
 }
 
 // Tracked accesses wait in a short prefetch queue: a query in the middle of the stream must see every
