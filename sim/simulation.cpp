@@ -102,23 +102,18 @@ SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSou
   Accumulator acc;
   const StepRecord setup = model.setup(trace, steps);
   rows.setup();
-  bool first = true;
+  // The working data between the rows: the expected step's until the first step's own counters
+  // are known, then those (steps are alike; the first step is most often a warm-up).
+  rows.set_working_bytes(
+      working_bytes_by_stage(plan, model.work_of(AnalyticModel(w, cfg).step(1, steps > 1), steps > 1), h));
+  bool measured_working = false;
   walk_steps(trace, steps, [&](int64_t t, const Batch& batch, const Batch* next) {
-    StepRecord sw;
-    if (first) {
-      // The working data between the rows comes from the first step's counters (steps alike),
-      // so that step's work is done before its rows are fed.
-      sw = model.step(t, batch, next);
-      rows.set_working_bytes(working_bytes_by_stage(plan, sw, h));
-      rows.step(batch, next, t >= first_counted_step);
-      first = false;
-    } else {
-      // The reuse analysis and the work model read the same batches and share nothing else: the
-      // analysis runs beside the work model (two cores do both in the time of the slower).
-      auto reuse = std::async(std::launch::async, [&] { rows.step(batch, next, t >= first_counted_step); });
-      sw = model.step(t, batch, next);
-      reuse.get();
-    }
+    // The reuse analysis and the work model read the same batches and share nothing else: the
+    // analysis runs beside the work model (two cores do both in the time of the slower).
+    auto reuse = std::async(std::launch::async, [&] { rows.step(batch, next, t >= first_counted_step); });
+    const StepRecord sw = model.step(t, batch, next);
+    reuse.get();
+    if (!measured_working) rows.set_working_bytes(working_bytes_by_stage(plan, sw, h)), measured_working = true;
     if (t >= first_counted_step) acc.add(sw);
     if (progress) progress(t);
   });
