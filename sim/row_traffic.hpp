@@ -34,7 +34,7 @@ namespace privrec::sim {
 // stage: what it writes as it streams (pooled features, activations, deltas, coalesced gradients,
 // MLP parameters) and, for the forward, the batch's ids it streams in. In the caches they stand
 // between the rows the forward reads and their reuse by the step's updates and by the next step's
-// forward (rmc3 x0.001 at batch 1024 writes about 50 MB between them: the updates' rows, 23 MB,
+// forward (rmc3 x0.001 at batch 1024 writes about 110 MB between them: the updates' rows, 23 MB,
 // no longer come from the 24 MB L3). Stages that write table rows (updates, catch-ups, flushes)
 // count nothing here: their rows are fed to the analysis, their whole-table passes as such.
 using StageBytes = std::array<double, kStages>;
