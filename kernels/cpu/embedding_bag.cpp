@@ -18,8 +18,8 @@ constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t);
 
 // Gradient rows read ahead of the one being summed: the sorted order visits the pooled gradients
 // at random, from wherever the batch's gradients live (the L2 for rmc2's 128 B rows at batch 1024,
-// memory for mlperf's 512 B rows at batch 2048); 12 ahead took rmc2 x0.002 and mlperf x0.01 from
-// 2.4 and 33 ms to 1.8 and 27 ms per step here, results unchanged.
+// memory for mlperf's 512 B rows at batch 2048). 12 ahead took mlperf x0.01's coalesce at batch
+// 2048 from 2.3-2.5 to 1.7-1.9 ms a step here (rmc2 x0.002's, from the L2, neither gained nor lost).
 constexpr int64_t kGradPrefetch = 12;
 
 // Sorts (row, id) keys and sums contribute(id, acc, first) into one gradient row per distinct row;
@@ -190,8 +190,8 @@ void materialize_embedding_grads(const Batch& batch, const PassBuffers& buf, std
     ExampleRows& er = out[t];
     er.offsets.assign(B + 1, 0);
     // Each bag sorted in a copy and folded into its distinct rows (leading the bag's place) with
-    // their counts, the examples split over the threads (one thread sorting every bag took 6 ms a
-    // step of rmc2 x0.001's dpsgd-b at batch 96).
+    // their counts, the examples split over the threads (with one thread sorting every bag, this
+    // function took 9.1 ms a step of rmc2 x0.001's dpsgd-b at batch 96; 5.1 ms this way).
     runs.assign(tb.indices.begin(), tb.indices.end());
     counts.resize(runs.size());
 #pragma omp parallel for schedule(static)
