@@ -109,7 +109,6 @@ ClusterModel::DeviceResult ClusterModel::evaluate(const std::vector<Shard>& shar
   const int64_t n = c_.devices();
   std::array<WorkCounters, kStages> total{};
   std::array<int64_t, kStages> counted{};
-  const std::vector<MemoryLevel> levels = table_row_levels(h_);
   StageBytes working{};
   for (size_t i = 0; i < counted_.size(); ++i) {
     const StepRecord r = walk_device(family, cfg_, plan.step, device_sizes(w_, shards, counted_[i], n), has_next_[i]);
@@ -118,6 +117,7 @@ ClusterModel::DeviceResult ClusterModel::evaluate(const std::vector<Shard>& shar
       if (r.ran[s]) total[s] += r.work[s], ++counted[s];
   }
   const Workload wd = device_workload(w_, shards);
+  const std::vector<MemoryLevel> levels = table_row_levels(h_);
   const uint64_t table_bytes = static_cast<uint64_t>(wd.table_bytes());
   auto timed = [&](Stage st, const WorkCounters& work, uint64_t link, bool before) {
     SimStage x{st, work, link, {}, before};

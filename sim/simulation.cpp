@@ -97,8 +97,8 @@ SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSou
   const Plan& plan = plan_of(cfg.kind);
   double lookups = 0;
   for (const TableSpec& t : w.tables) lookups += static_cast<double>(t.pooling);
-  const std::vector<MemoryLevel> levels = table_row_levels(h);
-  RowTrafficModel rows(w, plan, levels, 2.0 * lookups * static_cast<double>(w.batch_size * steps), sample_rate, cfg.seed);
+  RowTrafficModel rows(w, plan, table_row_levels(h), 2.0 * lookups * static_cast<double>(w.batch_size * steps),
+                       sample_rate, cfg.seed);
   Accumulator acc;
   const StepRecord setup = model.setup(trace, steps);
   rows.setup();
