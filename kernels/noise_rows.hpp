@@ -1,7 +1,8 @@
 #pragma once
 // Host-side bulk noise: runs of consecutive columns of one or more rows, computed eight Philox
-// blocks (32 normals) a pass, four passes at a time (AVX2 by hand, kernels/cpu/normals_avx2.hpp;
-// elsewhere a loop the compiler vectorizes). Bit-identical to noise_normal() (gaussian.hpp).
+// blocks (32 normals) a pass, several passes at a time: by hand at AVX-512 where the processor has
+// it, else AVX2 (kernels/cpu/normals_simd.hpp; PRIVREC_SIMD=avx2 forces AVX2), elsewhere a loop the
+// compiler vectorizes. Bit-identical to noise_normal() (gaussian.hpp) at every width.
 #include <cstdint>
 
 #include "models/rng/philox.hpp"

@@ -1,0 +1,227 @@
+#pragma once
+// Philox4x32-10 blocks and their Box–Muller normals, a vector of counters at a time, written once
+// for any vector width: the algorithm below is generic, a width is a small struct of primitives
+// (kernels/cpu/normals_avx2.hpp: 8 lanes, normals_avx512.cpp: 16 lanes). Every operation mirrors
+// gaussian.hpp's reference one for one (same constants, same order, no fused multiply-add), so the
+// output is bit-identical to noise_normal() at every width; tests/models/rng_test.cpp holds each
+// width to that. Why by hand: the compiler's version of the 32x32->64 multiplies and the per-lane
+// selects costs about twice the instructions.
+//
+// A lane is one Philox block. A vector of V::kLanes lanes covers V::kLanes / 8 passes, a pass being
+// the eight blocks (32 normals) of column blocks c0 .. c0+7 of one counter (c1, c2, c3).
+#include <algorithm>
+#include <cstdint>
+
+#include "models/rng/philox.hpp"
+
+namespace privrec::cpu::simd {
+
+// One pass: the 32 normals of column blocks c0 .. c0+7 of counter (c1, c2, c3).
+struct Pass {
+  uint32_t c0, c1, c2, c3;
+  float* out;  // 32 floats, in column order
+};
+
+constexpr int kBlocksPerPass = 8;
+constexpr int64_t kPassNormals = kBlocksPerPass * 4;
+
+// The ten round keys of a seed, broadcast: computed once per batch of rows, not once per pass.
+template <class V>
+struct KeySchedule {
+  typename V::I k0[10], k1[10];
+  KeySchedule(uint32_t k0_, uint32_t k1_) {
+    for (int round = 0; round < 10; ++round) {
+      k0[round] = V::seti(k0_);
+      k1[round] = V::seti(k1_);
+      k0_ += philox_detail::kW0;
+      k1_ += philox_detail::kW1;
+    }
+  }
+};
+
+// The ten Philox4x32 rounds on kGroups vectors of counters (x[g][0..3], lanes independent).
+// Interleaved groups: one vector's rounds are a long chain of dependent latency that the
+// out-of-order window overlaps poorly with the next.
+template <class V, int kGroups>
+inline void philox_rounds(typename V::I (&x)[kGroups][4], const KeySchedule<V>& key) {
+  using namespace philox_detail;
+  using I = typename V::I;
+  const I m0 = V::seti(kM0), m1 = V::seti(kM1);
+  for (int round = 0; round < 10; ++round) {
+    const I key0 = key.k0[round], key1 = key.k1[round];
+    for (int g = 0; g < kGroups; ++g) {
+      I hi0, lo0, hi1, lo1;
+      V::mul_hi_lo(x[g][0], m0, hi0, lo0);
+      V::mul_hi_lo(x[g][2], m1, hi1, lo1);
+      x[g][0] = V::xor3(hi1, x[g][1], key0);
+      x[g][1] = lo1;
+      x[g][2] = V::xor3(hi0, x[g][3], key1);
+      x[g][3] = lo0;
+    }
+  }
+}
+
+// gaussian.hpp: uniform_open01.
+template <class V>
+inline typename V::F uniform_open01(typename V::I x) {
+  const typename V::I m = V::or_(V::template slli<1>(V::template srli<9>(x)), V::seti(1));
+  return V::mul(V::cvt(m), V::setf(1.0f / 16777216.0f));
+}
+
+template <class V>
+inline typename V::F add(typename V::F a, float b) { return V::add(a, V::setf(b)); }
+template <class V>
+inline typename V::F mul(typename V::F a, float b) { return V::mul(a, V::setf(b)); }
+
+// gaussian.hpp: minus_two_log.
+template <class V>
+inline typename V::F minus_two_log(typename V::F u) {
+  using F = typename V::F;
+  using I = typename V::I;
+  const I b = V::as_i(u);
+  I e = V::sub_i(V::template srli<23>(b), V::seti(127));
+  F m = V::as_f(V::or_(V::and_(b, V::seti(0x007FFFFFu)), V::seti(0x3F800000u)));
+  const auto high = V::gt(m, V::setf(1.41421356f));
+  m = V::mul(m, V::select(high, V::setf(0.5f), V::setf(1.0f)));
+  e = V::add_one_where(e, high);
+  const F s = V::div(add<V>(m, -1.0f), add<V>(m, 1.0f));
+  const F s2 = V::mul(s, s);
+  F p = add<V>(mul<V>(s2, 1.0f / 9.0f), 1.0f / 7.0f);
+  p = add<V>(V::mul(p, s2), 1.0f / 5.0f);
+  p = add<V>(V::mul(p, s2), 1.0f / 3.0f);
+  p = add<V>(V::mul(p, s2), 1.0f);
+  const F ln_m = V::mul(mul<V>(s, 2.0f), p);
+  const F ln_u = V::add(mul<V>(V::cvt(e), 0.693147180559945f), ln_m);
+  return mul<V>(ln_u, -2.0f);
+}
+
+// gaussian.hpp: sincos_2pi.
+template <class V>
+inline void sincos_2pi(typename V::F v, typename V::F& sin_out, typename V::F& cos_out) {
+  using F = typename V::F;
+  using I = typename V::I;
+  const F w = mul<V>(v, 4.0f);
+  const I q = V::cvtt(w);
+  const F a = mul<V>(V::sub(w, V::cvt(q)), 1.57079632679490f);
+  const F a2 = V::mul(a, a);
+  F s = add<V>(mul<V>(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
+  s = add<V>(V::mul(s, a2), -1.0f / 5040.0f);
+  s = add<V>(V::mul(s, a2), 1.0f / 120.0f);
+  s = add<V>(V::mul(s, a2), -1.0f / 6.0f);
+  s = add<V>(V::mul(s, a2), 1.0f);
+  s = V::mul(s, a);
+  F c = add<V>(mul<V>(a2, 1.0f / 479001600.0f), -1.0f / 3628800.0f);
+  c = add<V>(V::mul(c, a2), 1.0f / 40320.0f);
+  c = add<V>(V::mul(c, a2), -1.0f / 720.0f);
+  c = add<V>(V::mul(c, a2), 1.0f / 24.0f);
+  c = add<V>(V::mul(c, a2), -0.5f);
+  c = add<V>(V::mul(c, a2), 1.0f);
+  const auto odd = V::bit0(q);  // where q & 1
+  const F sq = V::select(odd, c, s);
+  const F cq = V::select(odd, s, c);
+  // Negation is a sign flip: bit 1 of q (or of q + 1) moved to the sign bit.
+  const I sign_s = V::template slli<30>(V::and_(q, V::seti(2)));
+  const I sign_c = V::template slli<30>(V::and_(V::add_i(q, V::seti(1)), V::seti(2)));
+  sin_out = V::as_f(V::xor_(V::as_i(sq), sign_s));
+  cos_out = V::as_f(V::xor_(V::as_i(cq), sign_c));
+}
+
+template <class V>
+inline void box_muller(typename V::I a, typename V::I b, typename V::F& z0, typename V::F& z1) {
+  typename V::F s, c;
+  const typename V::F rad = V::sqrt(minus_two_log<V>(uniform_open01<V>(a)));
+  sincos_2pi<V>(uniform_open01<V>(b), s, c);
+  z0 = V::mul(rad, c);
+  z1 = V::mul(rad, s);
+}
+
+// The normals of kGroups vectors of passes (kGroups * V::kLanes / 8 passes, in order).
+template <class V, int kGroups>
+inline void normals_of_passes(const Pass* passes, const KeySchedule<V>& key) {
+  constexpr int kPassesPerVector = V::kLanes / kBlocksPerPass;
+  typename V::I x[kGroups][4];
+  for (int g = 0; g < kGroups; ++g) V::load_passes(passes + g * kPassesPerVector, x[g]);
+  philox_rounds<V, kGroups>(x, key);
+  typename V::F z[kGroups][4];
+  for (int g = 0; g < kGroups; ++g) {
+    box_muller<V>(x[g][0], x[g][1], z[g][0], z[g][1]);
+    box_muller<V>(x[g][2], x[g][3], z[g][2], z[g][3]);
+  }
+  for (int g = 0; g < kGroups; ++g) V::store_passes(z[g], passes + g * kPassesPerVector);
+}
+
+// A batch of kWays passes for normal_rows: passes that end a row early, and the padding of a last
+// partial batch, write into a scratch tail, and the part that belongs to a row is copied out.
+template <class V, int kGroups>
+struct PassBatch {
+  static constexpr int kWays = kGroups * V::kLanes / kBlocksPerPass;
+  alignas(64) float tail[kWays][kPassNormals];
+  Pass pass[kWays];
+  int64_t copy_count[kWays];
+  float* copy_to[kWays];
+  int pending = 0;
+
+  // Queues normals [first, first + 32) of the row whose counter is nc and whose values start at row_out.
+  void add(const NoiseCounter& nc, int64_t first, int64_t n, float* row_out, const KeySchedule<V>& key) {
+    const int64_t count = std::min(kPassNormals, n - first);
+    const bool whole = count == kPassNormals;
+    pass[pending] = {static_cast<uint32_t>(first / 4), nc.c1, nc.c2, nc.c3, whole ? row_out + first : tail[pending]};
+    copy_to[pending] = whole ? nullptr : row_out + first;
+    copy_count[pending] = count;
+    if (++pending == kWays) flush(key);
+  }
+  void flush(const KeySchedule<V>& key) {
+    for (int g = pending; g < kWays; ++g) pass[g] = {0, 0, 0, 0, tail[g]}, copy_to[g] = nullptr;
+    normals_of_passes<V, kGroups>(pass, key);
+    for (int g = 0; g < pending; ++g)
+      if (copy_to[g]) std::copy(tail[g], tail[g] + copy_count[g], copy_to[g]);
+    pending = 0;
+  }
+};
+
+// normal_rows (kernels/noise_rows.hpp) at width V: every (row, pass) is one job; jobs go kGroups
+// vectors at a time.
+template <class V, int kGroups>
+void normal_rows(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows,
+                 int64_t n, float* out) {
+  const KeySchedule<V> key(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  PassBatch<V, kGroups> batch;
+  for (int64_t j = 0; j < nrows; ++j) {
+    const NoiseCounter nc = noise_counter(domain, step, table, static_cast<uint64_t>(rows[j]));
+    for (int64_t first = 0; first < n; first += kPassNormals) batch.add(nc, first, n, out + j * n, key);
+  }
+  if (batch.pending) batch.flush(key);
+}
+
+// first_normals (kernels/noise_rows.hpp) at width V for the leading whole vectors of rows: one
+// lane per row (block 0), the first Box–Muller normal only. Returns how many rows it did.
+template <class V, int kGroups>
+int64_t first_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows,
+                      int64_t nrows, float* out) {
+  constexpr int kRows = V::kLanes * kGroups;
+  const KeySchedule<V> key(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  alignas(64) uint32_t c1[kRows], c2[kRows], c3[kRows];
+  int64_t j = 0;
+  for (; j + kRows <= nrows; j += kRows) {
+    for (int l = 0; l < kRows; ++l) {
+      const NoiseCounter nc = noise_counter(domain, step, table, static_cast<uint64_t>(rows[j + l]));
+      c1[l] = nc.c1, c2[l] = nc.c2, c3[l] = nc.c3;
+    }
+    typename V::I x[kGroups][4];
+    for (int g = 0; g < kGroups; ++g) {
+      x[g][0] = V::seti(0);
+      x[g][1] = V::loadu(c1 + V::kLanes * g);
+      x[g][2] = V::loadu(c2 + V::kLanes * g);
+      x[g][3] = V::loadu(c3 + V::kLanes * g);
+    }
+    philox_rounds<V, kGroups>(x, key);
+    for (int g = 0; g < kGroups; ++g) {
+      typename V::F z0, z1;
+      box_muller<V>(x[g][0], x[g][1], z0, z1);
+      V::storeu(out + j + V::kLanes * g, z0);
+    }
+  }
+  return j;
+}
+
+}  // namespace privrec::cpu::simd
