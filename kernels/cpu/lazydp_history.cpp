@@ -1,38 +1,33 @@
 #include "kernels/cpu/lazydp_history.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "models/kernel_work/cpu_work.hpp"
 
 namespace privrec::cpu {
 
 namespace {
-constexpr int64_t kMaxDim = 4096;
 
-// Applies the pending noise of steps (h, now] to one row; returns RNG samples drawn.
-uint64_t apply_pending(float* w, int64_t d, uint32_t t, int64_t r, uint32_t h, uint32_t now, const LazyNoiseParams& p,
-                       float* z) {
-  if (p.noise->source() == NoiseSource::zero || p.stddev == 0.0f) return 0;
-  if (p.mode == LazyNoiseMode::exact) {
-    // The very values dpsgd-f drew at each skipped step, each with that step's scale.
-    for (uint32_t s = h + 1; s <= now; ++s) {
-      p.noise->fill(RngDomain::table_noise, s, t, static_cast<uint64_t>(r), d, z);
-      const float a = static_cast<float>(p.schedule->scale(s)) * p.stddev;
-      for (int64_t c = 0; c < d; ++c) w[c] -= a * z[c];
-    }
-    return p.noise->samples_for(d) * (now - h);
+// The scale of the one draw that settles steps (h, now] in aggregated mode: the sum of the skipped
+// steps' N(0, (scale_s stddev)^2) is one N(0, stddev^2 sum scale_s^2). With `ones`, the per-step
+// samples are all 1 and their sum is exactly sum scale_s.
+float aggregated_scale(uint32_t h, uint32_t now, const LazyNoiseParams& p) {
+  if (p.noise->source() == NoiseSource::ones) return static_cast<float>(p.schedule->sum(h, now)) * p.stddev;
+  return static_cast<float>(std::sqrt(p.schedule->sum_sq(h, now))) * p.stddev;
+}
+
+// Exact mode: applies the very values dpsgd-f drew at each skipped step (h, now] to one row, each
+// with that step's scale; returns RNG samples drawn.
+uint64_t apply_pending_exact(float* w, int64_t d, uint32_t t, int64_t r, uint32_t h, uint32_t now,
+                             const LazyNoiseParams& p, float* z) {
+  for (uint32_t s = h + 1; s <= now; ++s) {
+    p.noise->fill(RngDomain::table_noise, s, t, static_cast<uint64_t>(r), d, z);
+    const float a = static_cast<float>(p.schedule->scale(s)) * p.stddev;
+    for (int64_t c = 0; c < d; ++c) w[c] -= a * z[c];
   }
-  // Aggregated: the sum of the skipped steps' N(0, (scale_s stddev)^2) is one N(0, stddev^2 sum scale_s^2).
-  // With `ones`, the per-step samples are all 1 and their sum is exactly sum scale_s.
-  float a;
-  if (p.noise->source() == NoiseSource::ones) {
-    a = static_cast<float>(p.schedule->sum(h, now)) * p.stddev;
-  } else {
-    a = static_cast<float>(std::sqrt(p.schedule->sum_sq(h, now))) * p.stddev;
-  }
-  p.noise->fill(RngDomain::table_noise, now, t, static_cast<uint64_t>(r), d, z);
-  for (int64_t c = 0; c < d; ++c) w[c] -= a * z[c];
-  return p.noise->samples_for(d);
+  return p.noise->samples_for(d) * (now - h);
 }
 }  // namespace
 
@@ -49,25 +44,51 @@ struct Settled {
   uint64_t steps = 0;      // pending steps applied, summed over those rows
 };
 
-// Applies the pending noise of rows row_of(0 .. n) up to `now` and marks them current.
+// Applies the pending noise of rows row_of(0 .. n) up to `now` and marks them current. In
+// aggregated mode the owing rows of a block of kBlock candidates draw their noise in one call (all
+// at step `now`), so short rows fill the generator's vectors (one 32-wide row a call left the
+// AVX-512 width 1/8 used); each row then gets its own scale, the same values in the same order.
 template <class RowOf>
 Settled settle_rows(EmbeddingTable& table, uint32_t t, int64_t n, RowOf row_of, std::vector<uint32_t>& history,
                     uint32_t now, const LazyNoiseParams& p) {
+  constexpr int64_t kBlock = 64;
   const int64_t d = table.dim;
+  const bool draws = p.noise->source() != NoiseSource::zero && p.stddev != 0.0f;
+  const bool exact = p.mode == LazyNoiseMode::exact;
   int64_t owed = 0;
   uint64_t samples = 0, steps = 0;
 #pragma omp parallel reduction(+ : owed, samples, steps)
   {
-    alignas(64) float z[kMaxDim];
+    std::vector<float> z(static_cast<size_t>((exact ? 1 : kBlock) * d));
+    int64_t local[kBlock], global[kBlock];
+    float scale[kBlock];
 #pragma omp for schedule(static)
-    for (int64_t k = 0; k < n; ++k) {
-      const int64_t r = row_of(k);
-      const uint32_t h = history[r];
-      if (h >= now) continue;
-      samples += apply_pending(table.row(r), d, t, table.first_row + r, h, now, p, z);
-      steps += now - h;
-      history[r] = now;
-      ++owed;
+    for (int64_t k0 = 0; k0 < n; k0 += kBlock) {
+      int64_t m = 0;  // owing rows of this block
+      for (int64_t k = k0; k < std::min(n, k0 + kBlock); ++k) {
+        const int64_t r = row_of(k);
+        const uint32_t h = history[r];
+        if (h >= now) continue;
+        steps += now - h;
+        history[r] = now;
+        ++owed;
+        if (!draws) continue;
+        if (exact) {
+          samples += apply_pending_exact(table.row(r), d, t, table.first_row + r, h, now, p, z.data());
+        } else {
+          local[m] = r, global[m] = table.first_row + r, scale[m] = aggregated_scale(h, now, p);
+          ++m;
+        }
+      }
+      if (m == 0) continue;
+      p.noise->fill_rows(RngDomain::table_noise, now, t, global, m, d, z.data());
+      samples += p.noise->samples_for(d) * static_cast<uint64_t>(m);
+      for (int64_t j = 0; j < m; ++j) {
+        float* w = table.row(local[j]);
+        const float* zj = z.data() + j * d;
+        const float a = scale[j];
+        for (int64_t c = 0; c < d; ++c) w[c] -= a * zj[c];
+      }
     }
   }
   return {owed, samples, steps};

@@ -171,8 +171,13 @@ struct PassBatch {
     if (++pending == kWays) flush(key);
   }
   void flush(const KeySchedule<V>& key) {
-    for (int g = pending; g < kWays; ++g) pass[g] = {0, 0, 0, 0, tail[g]}, copy_to[g] = nullptr;
-    normals_of_passes<V, kGroups>(pass, key);
+    constexpr int kPassesPerVector = V::kLanes / kBlocksPerPass;
+    if (pending == kWays) {
+      normals_of_passes<V, kGroups>(pass, key);
+    } else {  // a partial batch (a short call, or the end of one): only the vectors it fills
+      for (int g = pending; g % kPassesPerVector; ++g) pass[g] = {0, 0, 0, 0, tail[g]}, copy_to[g] = nullptr;
+      for (int g = 0; g < pending; g += kPassesPerVector) normals_of_passes<V, 1>(pass + g, key);
+    }
     for (int g = 0; g < pending; ++g)
       if (copy_to[g]) std::copy(tail[g], tail[g] + copy_count[g], copy_to[g]);
     pending = 0;
