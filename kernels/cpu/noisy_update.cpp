@@ -106,22 +106,35 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
                                        noise.source() == NoiseSource::gaussian);
 }
 
+namespace {
+// w[k] -= scale * (g[k] + stddev * z[k]) for k < n, z the parameter row's noise; without noise
+// z = 0, and g + 0 keeps the noisy formula's bits (a -0 gradient becomes +0) without drawing zeros.
+void mlp_row_update(float* w, const float* g, const float* z, int64_t n, float scale, float stddev) {
+  if (z)
+    for (int64_t k = 0; k < n; ++k) w[k] -= scale * (g[k] + stddev * z[k]);
+  else
+    for (int64_t k = 0; k < n; ++k) w[k] -= scale * (g[k] + 0.0f);
+}
+}  // namespace
+
 void mlp_update(DlrmModel& m, const MlpGrads& grads, float scale, float stddev, const NoiseGenerator* noise,
                 uint64_t step, WorkCounters& work) {
   auto layers = m.layers();
   for (size_t l = 0; l < layers.size(); ++l) {
     DenseLayer& L = *layers[l];
     const float* gw = grads.weight[l].data();
-#pragma omp parallel for schedule(static) if (L.out * L.in > 65536)
-    for (int64_t o = 0; o < L.out; ++o) {
-      std::vector<float> z(L.in, 0.0f);
-      if (noise) noise->fill(RngDomain::mlp_noise, step, static_cast<uint32_t>(2 * l), static_cast<uint64_t>(o), L.in, z.data());
-      float* w = L.weight.data() + o * L.in;
-      for (int64_t k = 0; k < L.in; ++k) w[k] -= scale * (gw[o * L.in + k] + stddev * z[k]);
+#pragma omp parallel if (L.out * L.in > 65536)
+    {
+      std::vector<float> z(noise ? L.in : 0);  // one row's noise, per thread
+#pragma omp for schedule(static)
+      for (int64_t o = 0; o < L.out; ++o) {
+        if (noise) noise->fill(RngDomain::mlp_noise, step, static_cast<uint32_t>(2 * l), static_cast<uint64_t>(o), L.in, z.data());
+        mlp_row_update(L.weight.data() + o * L.in, gw + o * L.in, noise ? z.data() : nullptr, L.in, scale, stddev);
+      }
     }
-    std::vector<float> zb(L.out, 0.0f);
+    std::vector<float> zb(noise ? L.out : 0);
     if (noise) noise->fill(RngDomain::mlp_noise, step, static_cast<uint32_t>(2 * l + 1), 0, L.out, zb.data());
-    for (int64_t o = 0; o < L.out; ++o) L.bias[o] -= scale * (grads.bias[l][o] + stddev * zb[o]);
+    mlp_row_update(L.bias.data(), grads.bias[l].data(), noise ? zb.data() : nullptr, L.out, scale, stddev);
   }
   work += cpu_work::mlp_update(dense_shape(m.workload, 0), noise != nullptr,
                                noise && noise->source() == NoiseSource::gaussian);
