@@ -349,6 +349,21 @@ void apply_placement(HardwareProfile& h, const std::string& tables_in, double ca
   }
 }
 
+std::string measured_profile_for_cpu(const std::string& cpu, const std::string& kernels,
+                                     const std::vector<HardwareProfile>& profiles, const std::string& fallback) {
+  if (cpu.empty() || cpu == "unknown") return fallback;
+  std::string found;
+  for (const HardwareProfile& h : profiles) {
+    const nlohmann::json& p = h.provenance;
+    if (h.kernels != kernels || !p.is_object() || p.value("source", nlohmann::json()) != "measured") continue;
+    const auto machine = p.find("machine");
+    if (machine == p.end() || !machine->is_object() || machine->value("cpu", nlohmann::json()) != cpu) continue;
+    if (h.name == fallback) return fallback;  // the backend's own default, when it is this processor's
+    if (found.empty()) found = h.name;
+  }
+  return found.empty() ? fallback : found;
+}
+
 std::vector<std::string> hardware_preset_names() { return preset_names(builtin_hardware_presets()); }
 
 HardwareProfile load_hardware_profile(const std::string& name_or_file) {

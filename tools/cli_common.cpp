@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "kernels/backend.hpp"
+#include "sim/hardware_profile.hpp"
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/mpi/mpi_library.hpp"
 #include "traces/trace_file.hpp"
@@ -215,14 +216,33 @@ std::string utc_now() {
   return date;
 }
 
-nlohmann::json machine_json() {
-  std::string cpu = "unknown";
+std::string host_cpu_name() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      return line.substr(std::min(line.size(), line.find(':') + 2));
+  return "unknown";
+}
+
+namespace {
+// The profile a host backend models with by default: the committed profile measured on this
+// host's processor where one ships, else the backend's own (`field`).
+std::string host_profile(const Backend& b, const std::string& field) {
+  if (!b.runs_on_host || field.empty()) return field;
+  static const std::vector<sim::HardwareProfile> presets = [] {
+    std::vector<sim::HardwareProfile> v;
+    for (const std::string& name : sim::hardware_preset_names()) v.push_back(sim::load_hardware_profile(name));
+    return v;
+  }();
+  return sim::measured_profile_for_cpu(host_cpu_name(), b.kernel_family, presets, field);
+}
+}  // namespace
+
+std::string model_profile_of(const Backend& b) { return host_profile(b, b.model_profile); }
+std::string measured_profile_of(const Backend& b) { return host_profile(b, b.measured_profile); }
+
+nlohmann::json machine_json() {
+  const std::string cpu = host_cpu_name();
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   char date[32];

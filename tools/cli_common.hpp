@@ -140,6 +140,14 @@ void require_batches_fit(const Workload& w, int count, const std::string& what);
 void check_output(const std::string& path, bool force);
 void write_text_file(const std::string& path, const std::string& text);
 nlohmann::json machine_json();
+// This host's processor as /proc/cpuinfo names it ("model name"), or "unknown".
+std::string host_cpu_name();
+// The profiles compare (model_profile_of) and validate and calibrate (measured_profile_of) use for
+// backend b unless --hardware says otherwise. On a backend that runs on this host (the CPU), a
+// committed measured profile of this very processor wins over the backend's default, so the
+// development VMs of either vendor model themselves (sim::measured_profile_for_cpu picks it).
+std::string model_profile_of(const Backend& b);
+std::string measured_profile_of(const Backend& b);
 // Now, as provenance writes dates: "2026-11-29T23:05:05Z".
 std::string utc_now();
 using privrec::human_bytes;  // "12.3 MB" (models/human_bytes.hpp)

@@ -353,7 +353,7 @@ int cmd_calibrate(int argc, char** argv) {
     NetworkCalibration n;
     n.out = out_path;
     n.name = name.empty() ? std::filesystem::path(out_path).stem().string() : name;
-    n.hardware = vm.count("hardware") ? vm["hardware"].as<std::string>() : b.measured_profile;
+    n.hardware = vm.count("hardware") ? vm["hardware"].as<std::string>() : measured_profile_of(b);
     n.force = vm.count("force") > 0, n.quiet = quiet;
     n.repeats = static_cast<int>(std::clamp<int64_t>(vm["repeats"].defaulted() ? 7 : repeats, 1, 100));
     n.command = "privrec";
@@ -369,7 +369,7 @@ int cmd_calibrate(int argc, char** argv) {
     FrameworkCalibration f;
     f.out = out_path;
     f.name = name.empty() ? std::filesystem::path(out_path).stem().string() : name;
-    f.hardware = vm.count("hardware") ? vm["hardware"].as<std::string>() : b.measured_profile;
+    f.hardware = vm.count("hardware") ? vm["hardware"].as<std::string>() : measured_profile_of(b);
     f.cases = vm["cases"].defaulted() ? std::string("configs/validation/framework_calibration_cases.json") : cases_path;
     f.python = python, f.seed = seed, f.force = vm.count("force") > 0, f.quiet = quiet;
     f.repeats = static_cast<int>(vm["repeats"].defaulted() ? 1 : repeats);

@@ -96,7 +96,7 @@ int compare_framework_run(const po::variables_map& vm, const sim::Implementation
   if (!run.trace.empty()) throw InputError("--trace: the PyTorch peer draws its own uniform ids; it takes no trace");
   if (hw.kernels != backend.kernel_family)
     throw InputError("--hardware " + hw.name + ": it models " + hw.kernels + " kernels; the PyTorch peer runs on this CPU, "
-                     "so the framework implementation is modeled on a CPU profile (default: " + backend.measured_profile + ")");
+                     "so the framework implementation is modeled on a CPU profile (default: " + measured_profile_of(backend) + ")");
   require_fits(backend, w, cfg);  // the host holds the model the peer trains
   // The peer runs lazydp's catch-up (its whole table update) every step; the model counts it on the
   // steps that have a next batch, so at least one counted step must come before the last.
@@ -147,7 +147,7 @@ int cmd_compare(int argc, char** argv) {
   RunFlags run;
   ImplementationFlags impl_flags;
   std::string python = "/usr/bin/python3";
-  std::string hardware = find_backend(run.backend).model_profile;  // the default backend's
+  std::string hardware = model_profile_of(find_backend(run.backend));  // the default backend's
   std::string rates = "profile", sharding, cluster = "cpu-epyc-2c-mpi2";
   opts.add_options()("help,h", "show this help")
     ("sharding", po::value(&sharding), "under mpirun: train sharded over the ranks (table_wise or row_wise, as train) and "
@@ -182,7 +182,7 @@ int cmd_compare(int argc, char** argv) {
   const std::string& trace_path = run.trace;
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);
   // Each backend has its own default profile (the GPU's is the H100 preset).
-  sim::HardwareProfile hw = sim::load_hardware_profile(vm["hardware"].defaulted() ? backend.model_profile : hardware);
+  sim::HardwareProfile hw = sim::load_hardware_profile(vm["hardware"].defaulted() ? model_profile_of(backend) : hardware);
   const sim::ImplementationProfile impl = impl_flags.resolve();
   // compare measures privrec's kernels (fused) or the PyTorch peer (framework): nothing else.
   const bool framework = impl.kernels == "framework";

@@ -58,9 +58,9 @@ struct Options {
 // Parses the flags; nothing after --help. InputError for a bad --repeats.
 std::optional<Options> parse_options(int argc, char** argv) {
   Options o;
-  o.hardware = find_backend(o.backend).measured_profile, o.cases_path = find_backend(o.backend).validation_cases;
+  o.hardware = measured_profile_of(find_backend(o.backend)), o.cases_path = find_backend(o.backend).validation_cases;
   const std::string hardware_help = "the profile to validate: a preset or a JSON file (default: the backend's, " +
-                                    backend_defaults([](const Backend& b) { return b.measured_profile; }) + ")";
+                                    backend_defaults([](const Backend& b) { return measured_profile_of(b); }) + ")";
   const std::string cases_help = "held-out cases (none may be a calibration case; default: the backend's, " +
                                  backend_defaults([](const Backend& b) { return b.validation_cases; }) + ")";
   po::options_description opts("privrec validate options");
@@ -380,7 +380,7 @@ int cmd_validate(int argc, char** argv) {
     throw InputError(fmt::format(
         "--backend {}: give --hardware, the {} profile to validate (privrec calibrate --backend {})", b.name,
         b.processor, b.name));
-  if (o.hardware_defaulted) o.hardware = b.measured_profile;
+  if (o.hardware_defaulted) o.hardware = measured_profile_of(b);
   b.require_available();  // first of all: can it run here (is there a device)?
   for (const std::string* p : {&o.out.json, &o.out.csv}) check_output(*p, o.force);
   const sim::HardwareProfile hw = sim::load_hardware_profile(o.hardware);

@@ -119,6 +119,40 @@ TEST(HardwareProfile, UnknownPresetOrMissingFileListsThePresets) {
 
 // Cache levels and the device cache: named, ascending, below the memory; a device cache only for
 // host tables, beyond the device's own caches; a bounded per-bag cost.
+// compare, validate and calibrate default to the committed profile measured on this host's
+// processor: the backend's own default when it is one, else the first match, else the default.
+TEST(HardwareProfile, MeasuredProfileForThisProcessor) {
+  auto profile = [](std::string name, std::string kernels, nlohmann::json provenance) {
+    HardwareProfile h;
+    h.name = std::move(name), h.kernels = std::move(kernels), h.provenance = std::move(provenance);
+    return h;
+  };
+  auto measured_on = [](const std::string& cpu) {
+    return nlohmann::json{{"source", "measured"}, {"machine", {{"cpu", cpu}}}};
+  };
+  const std::vector<HardwareProfile> profiles = {
+      profile("a100", "cuda", measured_on("Intel(R) Xeon(R) Processor")),       // other kernels
+      profile("sheet", "cpu", {{"source", "datasheet"}, {"machine", {{"cpu", "Intel(R) Xeon(R) Processor"}}}}),
+      profile("odd", "cpu", {{"source", "measured"}, {"machine", {{"cpu", 7}}}}),  // not a name: skipped
+      profile("odd2", "cpu", {{"source", "measured"}, {"machine", "vm"}}),
+      profile("cpu-xeon-2c", "cpu", measured_on("Intel(R) Xeon(R) Processor")),
+      profile("cpu-xeon-2c-b", "cpu", measured_on("Intel(R) Xeon(R) Processor")),
+      profile("cpu-epyc-2c", "cpu", measured_on("AMD EPYC")),
+  };
+  EXPECT_EQ(measured_profile_for_cpu("Intel(R) Xeon(R) Processor", "cpu", profiles, "cpu-epyc-2c"), "cpu-xeon-2c");
+  EXPECT_EQ(measured_profile_for_cpu("Intel(R) Xeon(R) Processor", "cpu", profiles, "cpu-xeon-2c-b"), "cpu-xeon-2c-b");
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC 9654", "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");  // no match
+  EXPECT_EQ(measured_profile_for_cpu("unknown", "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu("", "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu("Intel(R) Xeon(R) Processor", "cuda", profiles, "h100-sxm"), "a100");
+  // The shipped presets: the committed CPU profile is found for the processor it was measured on.
+  std::vector<HardwareProfile> presets;
+  for (const std::string& n : hardware_preset_names()) presets.push_back(load_hardware_profile(n));
+  const HardwareProfile epyc = load_hardware_profile("cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu(epyc.provenance["machine"]["cpu"], "cpu", presets, "cpu-epyc-2c"), "cpu-epyc-2c");
+}
+
 TEST(MemoryLevels, CachesAndDeviceCacheParseAndAreChecked) {
   const HardwareProfile h = load_hardware_profile("h100-sxm");
   ASSERT_EQ(h.device.caches.size(), 1u);
