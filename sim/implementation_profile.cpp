@@ -68,6 +68,15 @@ ImplementationProfile load_implementation_profile(const std::string& name_or_fil
   return parse_implementation_profile(p.json, p.file);
 }
 
+ImplementationProfile load_implementation_profile(const std::string& name_or_file, const std::string& hardware) {
+  const std::vector<std::string> names = implementation_preset_names();
+  const std::string variant = name_or_file + "-on-" + hardware;
+  const bool preset = std::find(names.begin(), names.end(), name_or_file) != names.end();
+  if (preset && !hardware.empty() && std::find(names.begin(), names.end(), variant) != names.end())
+    return load_implementation_profile(variant);
+  return load_implementation_profile(name_or_file);
+}
+
 std::string fitted_elsewhere_note(const ImplementationProfile& impl, const std::string& hardware) {
   const std::string fitted_on = impl.provenance.is_object() ? impl.provenance.value("hardware_profile", "") : "";
   if (impl.kernels.empty() || fitted_on.empty() || fitted_on == hardware) return "";

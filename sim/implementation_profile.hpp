@@ -30,6 +30,10 @@ struct ImplementationProfile {
 // A preset name (configs/implementations/NAME.json, built in) or a JSON file; InputError naming
 // the file, key and value.
 ImplementationProfile load_implementation_profile(const std::string& name_or_file);
+// The same, for a model on the hardware profile named `hardware`: a preset NAME fitted on several
+// machines ships as NAME (the first) and NAME-on-HARDWARE for the others (e.g. framework-on-cpu-xeon-2c,
+// the PyTorch peer's costs fitted on the Xeon VM), and the variant of `hardware` wins where one ships.
+ImplementationProfile load_implementation_profile(const std::string& name_or_file, const std::string& hardware);
 ImplementationProfile parse_implementation_profile(const nlohmann::json& j, const std::string& file);
 std::vector<std::string> implementation_preset_names();
 

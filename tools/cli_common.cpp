@@ -339,7 +339,9 @@ void ImplementationFlags::add_to(po::options_description& o) {
                       .c_str());
 }
 
-sim::ImplementationProfile ImplementationFlags::resolve() const { return sim::load_implementation_profile(implementation); }
+sim::ImplementationProfile ImplementationFlags::resolve(const std::string& hardware) const {
+  return sim::load_implementation_profile(implementation, hardware);
+}
 
 void refuse_on_cluster(const sim::ImplementationProfile& impl) {
   if (!impl.kernels.empty() || impl.materialized_noise)

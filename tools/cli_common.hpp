@@ -86,7 +86,9 @@ struct PlacementFlags {
 struct ImplementationFlags {
   std::string implementation = "fused";
   void add_to(po::options_description& o);
-  sim::ImplementationProfile resolve() const;  // InputError naming the flag
+  // The profile for a model on the hardware profile named `hardware` (its variant fitted there, if
+  // one ships); InputError naming the flag.
+  sim::ImplementationProfile resolve(const std::string& hardware) const;
 };
 
 // The scale-out model prices privrec's kernels only: InputError for an implementation with its own

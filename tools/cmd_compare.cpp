@@ -183,7 +183,7 @@ int cmd_compare(int argc, char** argv) {
   for (const std::string* p : {&out.json, &out.csv}) check_output(*p, force);
   // Each backend has its own default profile (the GPU's is the H100 preset).
   sim::HardwareProfile hw = sim::load_hardware_profile(vm["hardware"].defaulted() ? model_profile_of(backend) : hardware);
-  const sim::ImplementationProfile impl = impl_flags.resolve();
+  const sim::ImplementationProfile impl = impl_flags.resolve(hw.name);
   // compare measures privrec's kernels (fused) or the PyTorch peer (framework): nothing else.
   const bool framework = impl.kernels == "framework";
   if (!impl.kernels.empty() && !framework)

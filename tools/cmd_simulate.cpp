@@ -249,7 +249,7 @@ int cmd_simulate(int argc, char** argv) {
     throw InputError("--cluster: the scale-out model is analytic; it takes no --trace, --sample-rate or --trace-out");
   sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   place.apply(cluster ? cluster->device : hw);
-  const sim::ImplementationProfile impl = impl_flags.resolve();
+  const sim::ImplementationProfile impl = impl_flags.resolve(cluster ? cluster->device.name : hw.name);
   if (cluster) refuse_on_cluster(impl);
   if (const std::string note = sim::fitted_elsewhere_note(impl, hw.name); !note.empty() && !quiet)
     std::fprintf(stderr, "[privrec] note: %s\n", note.c_str());

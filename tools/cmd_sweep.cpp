@@ -223,7 +223,7 @@ CaseResult run_case(const SweepCase& c, const Workload& w, const AlgorithmConfig
   CaseResult res;
   res.hw = sim::load_hardware_profile(c["hardware"]);
   case_placement(s.place, c["device-cache"]).apply(res.hw);
-  const sim::ImplementationProfile impl = sim::load_implementation_profile(c["implementation"]);
+  const sim::ImplementationProfile impl = sim::load_implementation_profile(c["implementation"], res.hw.name);
   res.implementation = impl.name;
   sim::apply_implementation(res.hw, impl);
   if (s.analytic) {
@@ -515,8 +515,9 @@ int cmd_sweep(int argc, char** argv) {
   if (!quiet)  // once per implementation fitted on another machine and hardware it models
     for (const auto& im : values.at("implementation"))
       for (const auto& hw : values.at("hardware")) {
-        const std::string note = setup.cluster ? "" : sim::fitted_elsewhere_note(sim::load_implementation_profile(im),
-                                                                                 sim::load_hardware_profile(hw).name);
+        const std::string hw_name = setup.cluster ? "" : sim::load_hardware_profile(hw).name;
+        const std::string note =
+            setup.cluster ? "" : sim::fitted_elsewhere_note(sim::load_implementation_profile(im, hw_name), hw_name);
         if (!note.empty()) std::fprintf(stderr, "[privrec] note: %s\n", note.c_str());
       }
   const std::vector<SweepCase> cases = cross_product(values);
