@@ -34,6 +34,20 @@ StepSizes one_table() {
 }
 }  // namespace
 
+// A preset fitted on several machines: NAME-on-HARDWARE wins for a model on HARDWARE; elsewhere,
+// and for a file or a name with no variant, the name itself.
+TEST(ImplementationProfile, TheVariantFittedOnTheHardwareInUseWins) {
+  const ImplementationProfile xeon = load_implementation_profile("framework", "cpu-xeon-2c");
+  EXPECT_EQ(xeon.name, "framework-on-cpu-xeon-2c");
+  EXPECT_EQ(xeon.provenance.value("hardware_profile", ""), "cpu-xeon-2c");
+  EXPECT_EQ(fitted_elsewhere_note(xeon, "cpu-xeon-2c"), "");
+  EXPECT_EQ(load_implementation_profile("framework", "cpu-epyc-2c").name, "framework");
+  EXPECT_EQ(load_implementation_profile("framework", "").name, "framework");
+  EXPECT_EQ(load_implementation_profile("fused", "cpu-xeon-2c").name, "fused");
+  EXPECT_EQ(load_implementation_profile("framework-on-cpu-xeon-2c", "cpu-epyc-2c").name, "framework-on-cpu-xeon-2c");
+  EXPECT_THROW(load_implementation_profile("frame", "cpu-xeon-2c"), InputError);
+}
+
 TEST(ImplementationProfile, PresetsLoadAndRoundTrip) {
   for (const std::string& name : implementation_preset_names()) {
     const ImplementationProfile p = load_implementation_profile(name);
