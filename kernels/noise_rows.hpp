@@ -16,7 +16,7 @@ void normal_rows(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table,
                  int64_t n, float* out);
 
 // out[j] = noise_normal(seed, domain, step, table, rows[j], 0) for j in [0, nrows): one value per
-// row, eight rows a vector (a row's first normal alone, not the pass of 32 normal_rows makes).
+// row, a row per vector lane (a row's first normal alone, not the pass of 32 normal_rows makes).
 void first_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows,
                    float* out);
 

@@ -349,15 +349,20 @@ void apply_placement(HardwareProfile& h, const std::string& tables_in, double ca
   }
 }
 
-std::string measured_profile_for_cpu(const std::string& cpu, const std::string& kernels,
+bool measured_on(const HardwareProfile& h, const std::string& cpu, int64_t threads) {
+  const nlohmann::json& p = h.provenance;
+  if (cpu.empty() || cpu == "unknown" || !p.is_object() || p.value("source", nlohmann::json()) != "measured") return false;
+  const auto machine = p.find("machine");
+  if (machine == p.end() || !machine->is_object() || machine->value("cpu", nlohmann::json()) != cpu) return false;
+  const auto t = machine->find("hardware_threads");
+  return t != machine->end() && t->is_number_integer() && t->get<int64_t>() == threads;
+}
+
+std::string measured_profile_for_cpu(const std::string& cpu, int64_t threads, const std::string& kernels,
                                      const std::vector<HardwareProfile>& profiles, const std::string& fallback) {
-  if (cpu.empty() || cpu == "unknown") return fallback;
   std::string found;
   for (const HardwareProfile& h : profiles) {
-    const nlohmann::json& p = h.provenance;
-    if (h.kernels != kernels || !p.is_object() || p.value("source", nlohmann::json()) != "measured") continue;
-    const auto machine = p.find("machine");
-    if (machine == p.end() || !machine->is_object() || machine->value("cpu", nlohmann::json()) != cpu) continue;
+    if (h.kernels != kernels || !measured_on(h, cpu, threads)) continue;
     if (h.name == fallback) return fallback;  // the backend's own default, when it is this processor's
     if (found.empty()) found = h.name;
   }

@@ -157,10 +157,13 @@ void stage_maps_json(nlohmann::json& j, const StageMap& efficiency, const StageM
 // tables on a profile without a host and link, a cache larger than the device memory).
 void apply_placement(HardwareProfile& h, const std::string& tables_in, double cache_GB, const std::string& policy);
 std::vector<std::string> hardware_preset_names();
-// Among `profiles`, the one measured on the processor named `cpu` (provenance.source "measured",
-// provenance.machine.cpu equal to it) that models `kernels`: `fallback` itself when it is such a
-// profile, else the first such, else `fallback` (also for an empty or "unknown" cpu).
-std::string measured_profile_for_cpu(const std::string& cpu, const std::string& kernels,
+// Among `profiles`, the one measured on a processor named `cpu` with `threads` hardware threads
+// (provenance.source "measured", provenance.machine.cpu and .hardware_threads equal to them) that
+// models `kernels`: `fallback` itself when it is such a profile, else the first such, else `fallback`
+// (also for an empty or "unknown" cpu).
+std::string measured_profile_for_cpu(const std::string& cpu, int64_t threads, const std::string& kernels,
                                      const std::vector<HardwareProfile>& profiles, const std::string& fallback);
+// Whether h was measured on a processor named `cpu` with `threads` hardware threads, as above.
+bool measured_on(const HardwareProfile& h, const std::string& cpu, int64_t threads);
 
 }  // namespace privrec::sim

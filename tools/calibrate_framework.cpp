@@ -29,7 +29,7 @@ int calibrate_framework(const FrameworkCalibration& o) {
   impl.stage_overlap.clear();
   const sim::HardwareProfile base = sim::load_hardware_profile(o.hardware);
   const Backend& cpu = find_backend("cpu");
-  const bool this_machine = base.kernels == cpu.kernel_family && base.provenance.value("source", "") == "measured";
+  const bool this_machine = measured_on_this_host(base, cpu);
   // Every case measured first (the peer also times a framework call that does nothing), then
   // modeled again with that dispatch overhead, the median over the cases, before the fit.
   struct Run {
@@ -75,6 +75,9 @@ int calibrate_framework(const FrameworkCalibration& o) {
   // so the fit's factors must hold at the one the model will combine the terms with.
   const sim::StageFit fit = sim::fit_stages(obs, base.device.overlap_fraction);
   impl.name = o.name;
+  impl.description = "the framework way: PyTorch operators as the LazyDP paper's code calls them (REFERENCE.md section 8); "
+                     "dpsgd's table noise materialized as a dense tensor beside the tables; calibrated against the "
+                     "PyTorch peer on " + base.name + " (" + host_cpu_name() + ")";
   impl.stage_efficiency = fit.efficiency, impl.stage_fixed_ms = fit.fixed_ms;
   impl.stage_bag_ns = fit.bag_ns, impl.stage_launch_us = fit.launch_us;
   impl.provenance = {
@@ -83,7 +86,7 @@ int calibrate_framework(const FrameworkCalibration& o) {
       {"command", o.command},
       {"git_revision", git_revision()},
       {"machine", machine_json()},
-      {"hardware_profile", o.hardware},
+      {"hardware_profile", base.name},
       {"calibration_cases_file", o.cases},
       {"calibration_cases", labels},
       {"method", "the PyTorch peer (tools/peers/torch_cpu_peer.py) timed per stage on every case; each case modeled "

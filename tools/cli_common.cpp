@@ -234,9 +234,13 @@ std::string host_profile(const Backend& b, const std::string& field) {
     for (const std::string& name : sim::hardware_preset_names()) v.push_back(sim::load_hardware_profile(name));
     return v;
   }();
-  return sim::measured_profile_for_cpu(host_cpu_name(), b.kernel_family, presets, field);
+  return sim::measured_profile_for_cpu(host_cpu_name(), std::thread::hardware_concurrency(), b.kernel_family, presets, field);
 }
 }  // namespace
+
+bool measured_on_this_host(const sim::HardwareProfile& h, const Backend& b) {
+  return h.kernels == b.kernel_family && sim::measured_on(h, host_cpu_name(), std::thread::hardware_concurrency());
+}
 
 std::string model_profile_of(const Backend& b) { return host_profile(b, b.model_profile); }
 std::string measured_profile_of(const Backend& b) { return host_profile(b, b.measured_profile); }

@@ -149,6 +149,9 @@ std::string host_cpu_name();
 // committed measured profile of this very processor wins over the backend's default, so the
 // development VMs of either vendor model themselves (sim::measured_profile_for_cpu picks it).
 std::string model_profile_of(const Backend& b);
+// Whether h describes this host as b runs on it: b's kernels, measured on a processor of this model
+// name and thread count (so a probe of this machine's rates speaks for it).
+bool measured_on_this_host(const sim::HardwareProfile& h, const Backend& b);
 std::string measured_profile_of(const Backend& b);
 // Now, as provenance writes dates: "2026-11-29T23:05:05Z".
 std::string utc_now();

@@ -104,7 +104,7 @@ int compare_framework_run(const po::variables_map& vm, const sim::Implementation
     throw InputError(fmt::format("--steps {} --warmup {}: lazydp's catch-up needs a next batch; with the framework peer "
                                  "give at least warmup + 2 steps", run.steps, run.warmup));
   // The probe describes this machine's processor: only for a profile measured on it.
-  const bool this_machine = hw.kernels == backend.kernel_family && hw.provenance.value("source", "") == "measured";
+  const bool this_machine = measured_on_this_host(hw, backend);
   std::optional<sim::HardwareProfile> probed = this_machine ? with_rates_now(backend, hw) : std::nullopt;
   if (probed) sim::apply_implementation(*probed, impl);
   sim::apply_implementation(hw, impl);
@@ -207,8 +207,8 @@ int cmd_compare(int argc, char** argv) {
                  w.name.c_str(), human_bytes(static_cast<double>(w.table_bytes())).c_str(),
                  static_cast<long long>(w.batch_size), algorithm_info(cfg.kind).name, backend.name.c_str(),
                  hw.name.c_str());
-  // The probe describes this machine: only a profile measured on it (its kernels, source measured).
-  const bool this_machine = hw.kernels == backend.kernel_family && hw.provenance.value("source", "") == "measured";
+  // The probe describes this machine: only a profile measured on it (its kernels, this processor).
+  const bool this_machine = measured_on_this_host(hw, backend);
   const std::optional<sim::HardwareProfile> probed = this_machine ? with_rates_now(backend, hw) : std::nullopt;
   const bool now = rates == "now" && probed;
   const Comparison c = compare(backend, w, cfg, *trace, now ? *probed : hw, steps, warmup, !quiet);

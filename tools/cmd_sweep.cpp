@@ -224,7 +224,9 @@ CaseResult run_case(const SweepCase& c, const Workload& w, const AlgorithmConfig
   res.hw = sim::load_hardware_profile(c["hardware"]);
   case_placement(s.place, c["device-cache"]).apply(res.hw);
   const sim::ImplementationProfile impl = sim::load_implementation_profile(c["implementation"], res.hw.name);
-  res.implementation = impl.name;
+  // The implementation as the axis named it: its variant fitted on this hardware (NAME-on-HARDWARE)
+  // is how it is modeled there, not another implementation (report groups rows by this column).
+  res.implementation = impl.name == c["implementation"] + "-on-" + res.hw.name ? c["implementation"] : impl.name;
   sim::apply_implementation(res.hw, impl);
   if (s.analytic) {
     res.report = sim::simulate_analytic(w, cfg, res.hw, s.steps);

@@ -59,7 +59,7 @@ Settled settle_rows(EmbeddingTable& table, uint32_t t, int64_t n, RowOf row_of, 
   uint64_t samples = 0, steps = 0;
 #pragma omp parallel reduction(+ : owed, samples, steps)
   {
-    std::vector<float> z(static_cast<size_t>((exact ? 1 : kBlock) * d));
+    std::vector<float> z(draws ? static_cast<size_t>((exact ? 1 : kBlock) * d) : 0);
     int64_t local[kBlock], global[kBlock];
     float scale[kBlock];
 #pragma omp for schedule(static)

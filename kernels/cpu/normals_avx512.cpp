@@ -2,7 +2,9 @@
 
 // Everything the functions below use from other headers is included first, outside the region
 // compiled for AVX-512, so no inline function another file shares is ever built with AVX-512.
+#if defined(__AVX2__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>

@@ -13,7 +13,7 @@ namespace privrec::cpu {
 bool cpu_has_avx512();
 
 // normal_rows / first_normals (kernels/noise_rows.hpp) at 16 lanes; call only where
-// cpu_has_avx512(). first_normals_avx512 does the leading multiples of 32 rows and returns how many.
+// cpu_has_avx512(). first_normals_avx512 does the leading multiple of 16 rows and returns how many.
 void normal_rows_avx512(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows,
                         int64_t nrows, int64_t n, float* out);
 int64_t first_normals_avx512(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows,

@@ -198,8 +198,9 @@ void normal_rows(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table,
   if (batch.pending) batch.flush(key);
 }
 
-// first_normals (kernels/noise_rows.hpp) at width V for the leading whole vectors of rows: one
-// lane per row (block 0), the first Box–Muller normal only. Returns how many rows it did.
+// first_normals (kernels/noise_rows.hpp) at width V for the leading whole vectors of rows (kGroups
+// vectors at a time, then one): one lane per row (block 0), the first Box–Muller normal only.
+// Returns how many rows it did (nrows rounded down to a multiple of V::kLanes).
 template <class V, int kGroups>
 int64_t first_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows,
                       int64_t nrows, float* out) {
@@ -226,6 +227,8 @@ int64_t first_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t t
       V::storeu(out + j + V::kLanes * g, z0);
     }
   }
+  // The whole vectors left, one at a time.
+  if constexpr (kGroups > 1) j += first_normals<V, 1>(seed, domain, step, table, rows + j, nrows - j, out + j);
   return j;
 }
 

@@ -60,7 +60,7 @@ TEST(EmbeddingBag, DuplicatesInABagAreSummedBeforeTheNorm) {
 TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
   // 300 x 7 lookups a table go through the radix sort, 4 x 5 through the comparison sort of short
   // lists (traces/row_sort.hpp).
-  for (const auto [examples, pooling] : {std::pair<int64_t, int64_t>{300, 7}, {4, 5}}) {
+  for (const auto& [examples, pooling] : {std::pair<int64_t, int64_t>{300, 7}, {4, 5}}) {
     SCOPED_TRACE(examples);
     Workload w = test::small_workload(examples, "zipf:1.1");
     w.set_pooling(pooling);

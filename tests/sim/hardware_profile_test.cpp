@@ -120,37 +120,51 @@ TEST(HardwareProfile, UnknownPresetOrMissingFileListsThePresets) {
 // Cache levels and the device cache: named, ascending, below the memory; a device cache only for
 // host tables, beyond the device's own caches; a bounded per-bag cost.
 // compare, validate and calibrate default to the committed profile measured on this host's
-// processor: the backend's own default when it is one, else the first match, else the default.
+// processor (model name and thread count): the backend's own default when it is one, else the
+// first match, else the default.
 TEST(HardwareProfile, MeasuredProfileForThisProcessor) {
   auto profile = [](std::string name, std::string kernels, nlohmann::json provenance) {
     HardwareProfile h;
     h.name = std::move(name), h.kernels = std::move(kernels), h.provenance = std::move(provenance);
     return h;
   };
-  auto measured_on = [](const std::string& cpu) {
-    return nlohmann::json{{"source", "measured"}, {"machine", {{"cpu", cpu}}}};
+  auto measured_on_cpu = [](const std::string& cpu, nlohmann::json threads = 2) {
+    return nlohmann::json{{"source", "measured"}, {"machine", {{"cpu", cpu}, {"hardware_threads", threads}}}};
   };
+  const std::string xeon = "Intel(R) Xeon(R) Processor";
   const std::vector<HardwareProfile> profiles = {
-      profile("a100", "cuda", measured_on("Intel(R) Xeon(R) Processor")),       // other kernels
-      profile("sheet", "cpu", {{"source", "datasheet"}, {"machine", {{"cpu", "Intel(R) Xeon(R) Processor"}}}}),
-      profile("odd", "cpu", {{"source", "measured"}, {"machine", {{"cpu", 7}}}}),  // not a name: skipped
+      profile("a100", "cuda", measured_on_cpu(xeon)),  // other kernels
+      profile("sheet", "cpu", {{"source", "datasheet"}, {"machine", {{"cpu", xeon}, {"hardware_threads", 2}}}}),
+      profile("odd", "cpu", {{"source", "measured"}, {"machine", {{"cpu", 7}, {"hardware_threads", 2}}}}),  // skipped
       profile("odd2", "cpu", {{"source", "measured"}, {"machine", "vm"}}),
-      profile("cpu-xeon-2c", "cpu", measured_on("Intel(R) Xeon(R) Processor")),
-      profile("cpu-xeon-2c-b", "cpu", measured_on("Intel(R) Xeon(R) Processor")),
-      profile("cpu-epyc-2c", "cpu", measured_on("AMD EPYC")),
+      profile("odd3", "cpu", measured_on_cpu(xeon, "2")),  // threads not a number: skipped
+      profile("xeon-64", "cpu", measured_on_cpu(xeon, 64)),
+      profile("cpu-xeon-2c", "cpu", measured_on_cpu(xeon)),
+      profile("cpu-xeon-2c-b", "cpu", measured_on_cpu(xeon)),
+      profile("cpu-epyc-2c", "cpu", measured_on_cpu("AMD EPYC")),
   };
-  EXPECT_EQ(measured_profile_for_cpu("Intel(R) Xeon(R) Processor", "cpu", profiles, "cpu-epyc-2c"), "cpu-xeon-2c");
-  EXPECT_EQ(measured_profile_for_cpu("Intel(R) Xeon(R) Processor", "cpu", profiles, "cpu-xeon-2c-b"), "cpu-xeon-2c-b");
-  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
-  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC 9654", "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");  // no match
-  EXPECT_EQ(measured_profile_for_cpu("unknown", "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
-  EXPECT_EQ(measured_profile_for_cpu("", "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
-  EXPECT_EQ(measured_profile_for_cpu("Intel(R) Xeon(R) Processor", "cuda", profiles, "h100-sxm"), "a100");
-  // The shipped presets: the committed CPU profile is found for the processor it was measured on.
+  EXPECT_EQ(measured_profile_for_cpu(xeon, 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-xeon-2c");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, 2, "cpu", profiles, "cpu-xeon-2c-b"), "cpu-xeon-2c-b");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, 64, "cpu", profiles, "cpu-epyc-2c"), "xeon-64");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, 8, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");  // no such machine
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC 9654", 2, "cpu", profiles, "cpu-xeon-2c"), "cpu-xeon-2c");  // no match
+  EXPECT_EQ(measured_profile_for_cpu("unknown", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu("", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, 2, "cuda", profiles, "h100-sxm"), "a100");
+  EXPECT_TRUE(measured_on(profiles[6], xeon, 2));
+  EXPECT_FALSE(measured_on(profiles[6], xeon, 4));
+  EXPECT_FALSE(measured_on(profiles[1], xeon, 2));  // a datasheet
+  // The shipped presets: each development VM's committed profile is found from the other's default.
   std::vector<HardwareProfile> presets;
   for (const std::string& n : hardware_preset_names()) presets.push_back(load_hardware_profile(n));
-  const HardwareProfile epyc = load_hardware_profile("cpu-epyc-2c");
-  EXPECT_EQ(measured_profile_for_cpu(epyc.provenance["machine"]["cpu"], "cpu", presets, "cpu-epyc-2c"), "cpu-epyc-2c");
+  for (const char* name : {"cpu-epyc-2c", "cpu-xeon-2c"}) {
+    const HardwareProfile h = load_hardware_profile(name);
+    const std::string other = std::string(name) == "cpu-epyc-2c" ? "cpu-xeon-2c" : "cpu-epyc-2c";
+    EXPECT_EQ(measured_profile_for_cpu(h.provenance["machine"]["cpu"], h.provenance["machine"]["hardware_threads"],
+                                       "cpu", presets, other),
+              name);
+  }
 }
 
 TEST(MemoryLevels, CachesAndDeviceCacheParseAndAreChecked) {
