@@ -97,6 +97,7 @@ int compare_framework_run(const po::variables_map& vm, const sim::Implementation
   if (hw.kernels != backend.kernel_family)
     throw InputError("--hardware " + hw.name + ": it models " + hw.kernels + " kernels; the PyTorch peer runs on this CPU, "
                      "so the framework implementation is modeled on a CPU profile (default: " + measured_profile_of(backend) + ")");
+  check_peer_settings(cfg);  // before the rate probe: a refusal takes no measuring
   require_fits(backend, w, cfg);  // the host holds the model the peer trains
   // The peer runs lazydp's catch-up (its whole table update) every step; the model counts it on the
   // steps that have a next batch, so at least one counted step must come before the last.

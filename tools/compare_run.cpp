@@ -131,6 +131,8 @@ std::string tail_of(const std::filesystem::path& file, size_t max_lines = 6) {
   return out;
 }
 
+}  // namespace
+
 // What the peer runs: refused here, before Python starts, with the flag that asked for it.
 void check_peer_settings(const AlgorithmConfig& cfg) {
   const AlgorithmKind k = cfg.kind;
@@ -144,7 +146,6 @@ void check_peer_settings(const AlgorithmConfig& cfg) {
     throw InputError("--lazydp-noise exact: the PyTorch peer draws the aggregated noise only");
   if (cfg.lr_decay != 1.0) throw InputError("--lr-decay: the PyTorch peer keeps the learning rate constant");
 }
-}  // namespace
 
 Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,
                                   const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps,

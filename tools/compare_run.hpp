@@ -40,6 +40,10 @@ Comparison compare(const Backend& backend, const Workload& w, const AlgorithmCon
 // implementation applied) models it. InputError when the peer refuses the case (it draws uniform
 // ids only) or the interpreter has no PyTorch.
 // `dispatch_us`, when given, gets the peer's measured cost of a framework call that does nothing.
+// What the peer runs (sgd, dpsgd-f, eana, lazydp with Gaussian noise, a finite clip, ...): InputError
+// naming the flag otherwise. compare_framework_peer checks it first; callers that do costly work
+// before (a rate probe) check it before that.
+void check_peer_settings(const AlgorithmConfig& cfg);
 Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,
                                   const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps,
                                   int64_t warmup, bool progress, double* dispatch_us = nullptr);
