@@ -37,9 +37,15 @@ void sum_bags(const float* rows, int64_t d, const int64_t* idx, const int64_t* o
         for (int c = 0; c < D; ++c) acc[c] += row[c];
       }
       std::copy(acc, acc + D, o);
-    } else {
+    } else if (b0 == b1) {
       std::fill(o, o + d, 0.0f);
-      for (int64_t k = b0; k < b1; ++k) {
+    } else {
+      // The first row as 0 + row (the same bits as a zeroed sum plus the row), with no zeroing
+      // pass over the output first.
+      if (b0 + kBagPrefetch < end) prefetch(b0 + kBagPrefetch);
+      const float* first_row = rows + idx[b0] * d;
+      for (int64_t c = 0; c < d; ++c) o[c] = 0.0f + first_row[c];
+      for (int64_t k = b0 + 1; k < b1; ++k) {
         if (k + kBagPrefetch < end) prefetch(k + kBagPrefetch);
         const float* row = rows + idx[k] * d;
         for (int64_t c = 0; c < d; ++c) o[c] += row[c];
