@@ -1,9 +1,13 @@
 #include "kernels/cuda/embedding_bag.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <cub/cub.cuh>
 
 #include "kernels/cuda/cuda_check.hpp"
 #include "kernels/cuda/launch.cuh"
+#include "models/kernel_work/cuda_forward_group.hpp"
 
 namespace privrec::cuda {
 
@@ -15,11 +19,25 @@ int bits_for(uint64_t v) {
   return b;
 }
 
+// Up to kForwardTablesPerLaunch tables per launch, blockIdx.y the table: each one's rows, batch
+// and output passed by value (__grid_constant__: read from the parameter space where the threads
+// index it, with no per-thread copy).
+constexpr int kGroup = static_cast<int>(cuda_work::kForwardTablesPerLaunch);
+struct ForwardGroup {
+  const float* rows[kGroup];
+  const int64_t* offsets[kGroup];
+  const int64_t* indices[kGroup];
+  float* out[kGroup];
+};
+
 // Lane `c4` of a bag's group owns columns 4 c4 .. 4 c4 + 3; four lookups are loaded before any is
 // added (memory parallelism), the adds stay in lookup order (bit-identical to the CPU backend).
-__global__ void forward_vec4(const float* __restrict__ table, int64_t dim, const int64_t* __restrict__ offsets,
-                             const int64_t* __restrict__ indices, int64_t bags, float* __restrict__ out,
-                             int64_t out_stride) {
+__global__ void forward_vec4(const __grid_constant__ ForwardGroup g, int64_t dim, int64_t bags, int64_t out_stride) {
+  const int y = blockIdx.y;
+  const float* __restrict__ table = g.rows[y];
+  const int64_t* __restrict__ offsets = g.offsets[y];
+  const int64_t* __restrict__ indices = g.indices[y];
+  float* __restrict__ out = g.out[y];
   const int64_t lanes = dim / 4, total = bags * lanes;
   for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
        t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -48,9 +66,12 @@ __global__ void forward_vec4(const float* __restrict__ table, int64_t dim, const
   }
 }
 
-__global__ void forward_scalar(const float* __restrict__ table, int64_t dim, const int64_t* __restrict__ offsets,
-                               const int64_t* __restrict__ indices, int64_t bags, float* __restrict__ out,
-                               int64_t out_stride) {
+__global__ void forward_scalar(const __grid_constant__ ForwardGroup g, int64_t dim, int64_t bags, int64_t out_stride) {
+  const int y = blockIdx.y;
+  const float* __restrict__ table = g.rows[y];
+  const int64_t* __restrict__ offsets = g.offsets[y];
+  const int64_t* __restrict__ indices = g.indices[y];
+  float* __restrict__ out = g.out[y];
   const int64_t total = bags * dim;
   for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
        t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -60,6 +81,8 @@ __global__ void forward_scalar(const float* __restrict__ table, int64_t dim, con
     out[i * out_stride + c] = acc;
   }
 }
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 // key = row << shift | lookup; example[k] = the bag of lookup k.
 __global__ void make_keys(const int64_t* offsets, const int64_t* indices, int64_t bags, int shift, uint64_t* keys,
@@ -170,18 +193,31 @@ __global__ void sum_segments(const uint64_t* __restrict__ sorted, int64_t n, int
 
 }  // namespace
 
-void launch_embedding_forward(const float* table, int64_t dim, const int64_t* offsets, const int64_t* indices,
-                              int64_t bags, float* out, int64_t out_stride) {
-  if (bags == 0) return;
-  if (dim % 4 == 0 && out_stride % 4 == 0) {
-    forward_vec4<<<grid_for(bags * (dim / 4)), kThreads>>>(table, dim, offsets, indices, bags, out, out_stride);
-    PRIVREC_CUDA_CHECK_LAUNCH(forward_vec4);
-  } else {
-    forward_scalar<<<grid_for(bags * dim), kThreads>>>(table, dim, offsets, indices, bags, out, out_stride);
-    PRIVREC_CUDA_CHECK_LAUNCH(forward_scalar);
+void launch_embedding_forward(const ForwardTable* tables, int64_t count, int64_t dim, int64_t bags,
+                              int64_t out_stride) {
+  if (bags == 0 || dim == 0) return;
+  for (int64_t first = 0; first < count; first += kGroup) {
+    const int n = static_cast<int>(count - first < kGroup ? count - first : kGroup);
+    ForwardGroup g{};
+    bool vec = dim % 4 == 0 && out_stride % 4 == 0;
+    for (int j = 0; j < n; ++j) {
+      const ForwardTable& t = tables[first + j];
+      g.rows[j] = t.rows, g.offsets[j] = t.offsets, g.indices[j] = t.indices, g.out[j] = t.out;
+      vec = vec && aligned16(t.rows) && aligned16(t.out);
+    }
+    // Blocks along x for one table's (bag, lane) pairs, within 2^20 blocks in all.
+    const int64_t work = vec ? bags * (dim / 4) : bags * dim;
+    const int x = std::max(1, std::min(grid_for(work), (1 << 20) / n));
+    const dim3 grid(static_cast<unsigned>(x), static_cast<unsigned>(n));
+    if (vec) {
+      forward_vec4<<<grid, kThreads>>>(g, dim, bags, out_stride);
+      PRIVREC_CUDA_CHECK_LAUNCH(forward_vec4);
+    } else {
+      forward_scalar<<<grid, kThreads>>>(g, dim, bags, out_stride);
+      PRIVREC_CUDA_CHECK_LAUNCH(forward_scalar);
+    }
   }
 }
-
 
 CoalesceWorkspace::~CoalesceWorkspace() {
   // No throwing here: a count copy still landing in host_count_ is waited for first.
@@ -267,13 +303,21 @@ DeviceSparseRows CoalesceWorkspace::coalesce(const int64_t* offsets, const int64
   return finish(grad, grad_stride, dim, scale);
 }
 
-std::vector<float> embedding_forward_on_device(const std::vector<float>& table, int64_t dim,
-                                               const std::vector<int64_t>& offsets, const std::vector<int64_t>& indices) {
-  const int64_t bags = static_cast<int64_t>(offsets.size()) - 1;
-  DeviceArray<float> t, o(static_cast<size_t>(bags * dim));
-  DeviceArray<int64_t> off, idx;
-  t.upload(table), off.upload(offsets), idx.upload(indices);
-  launch_embedding_forward(t.data(), dim, off.data(), idx.data(), bags, o.data(), dim);
+std::vector<float> embedding_forward_on_device(const std::vector<std::vector<float>>& tables, int64_t dim,
+                                               const std::vector<std::vector<int64_t>>& offsets,
+                                               const std::vector<std::vector<int64_t>>& indices) {
+  const int64_t T = static_cast<int64_t>(tables.size());
+  if (T == 0) return {};
+  const int64_t bags = static_cast<int64_t>(offsets[0].size()) - 1;
+  std::vector<DeviceArray<float>> t(static_cast<size_t>(T));
+  std::vector<DeviceArray<int64_t>> off(static_cast<size_t>(T)), idx(static_cast<size_t>(T));
+  DeviceArray<float> o(static_cast<size_t>(bags * T * dim));
+  std::vector<ForwardTable> group(static_cast<size_t>(T));
+  for (int64_t k = 0; k < T; ++k) {
+    t[k].upload(tables[k]), off[k].upload(offsets[k]), idx[k].upload(indices[k]);
+    group[k] = {t[k].data(), off[k].data(), idx[k].data(), o.data() + k * dim};
+  }
+  launch_embedding_forward(group.data(), T, dim, bags, T * dim);
   synchronize();
   return o.download();
 }

@@ -9,11 +9,22 @@
 
 namespace privrec::cuda {
 
-// out[i * out_stride + c] = sum over k in [offsets[i], offsets[i+1]) of table[indices[k] * dim + c],
-// added in k order from 0. A group of dim/4 lanes per bag with 16-byte row loads (dim % 4 == 0;
-// otherwise one lane per column), four rows in flight per group.
-void launch_embedding_forward(const float* table, int64_t dim, const int64_t* offsets, const int64_t* indices,
-                              int64_t bags, float* out, int64_t out_stride);
+// One table's part of the forward: its rows (rows x dim), its batch's offsets and indices, and
+// where its pooled bags go.
+struct ForwardTable {
+  const float* rows;
+  const int64_t* offsets;
+  const int64_t* indices;
+  float* out;
+};
+
+// For each of the `count` tables: out[i * out_stride + c] = sum over k in [offsets[i], offsets[i+1])
+// of rows[indices[k] * dim + c], added in k order from 0. Up to cuda_work::kForwardTablesPerLaunch
+// tables a launch (mlperf-dlrm's 26 in one), a group of dim/4 lanes per bag with 16-byte row loads
+// (dim % 4 == 0 and 16-byte aligned rows and outputs; otherwise one lane per column), four rows in
+// flight per group.
+void launch_embedding_forward(const ForwardTable* tables, int64_t count, int64_t dim, int64_t bags,
+                              int64_t out_stride);
 
 // The sparse gradient of one table: its distinct rows ascending and, for each, the sum over the
 // row's lookups (example order) of scale[i] * grad[i * grad_stride + c] (scale == nullptr: 1).
@@ -64,8 +75,11 @@ class CoalesceWorkspace {
 };
 
 // Host conveniences for tests: run on the device, return host vectors.
-std::vector<float> embedding_forward_on_device(const std::vector<float>& table, int64_t dim,
-                                               const std::vector<int64_t>& offsets, const std::vector<int64_t>& indices);
+// The forward of tables[k] (rows x dim) over bags offsets[k], indices[k] (the same number of bags
+// each), all in one call: bag i of table k at [(i * tables + k) * dim], as the step's feature rows.
+std::vector<float> embedding_forward_on_device(const std::vector<std::vector<float>>& tables, int64_t dim,
+                                               const std::vector<std::vector<int64_t>>& offsets,
+                                               const std::vector<std::vector<int64_t>>& indices);
 void coalesce_on_device(const std::vector<int64_t>& offsets, const std::vector<int64_t>& indices, int64_t max_row,
                         const std::vector<float>& grad, int64_t dim, const std::vector<float>* scale,
                         std::vector<int64_t>& rows, std::vector<float>& grads);

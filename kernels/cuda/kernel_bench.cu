@@ -150,7 +150,8 @@ double KernelBench::embedding_forward_ms(int64_t rows, int64_t dim, int64_t batc
   }
   const int64_t* off = s_->offsets.get<int64_t>(batch + 1);
   const int64_t* idx = s_->indices.get<int64_t>(batch * pooling);
-  return s_->time([&] { launch_embedding_forward(t, dim, off, idx, batch, out, dim); });
+  const ForwardTable one{t, off, idx, out};
+  return s_->time([&] { launch_embedding_forward(&one, 1, dim, batch, dim); });
 }
 
 double KernelBench::embedding_backward_update_ms(int64_t rows, int64_t dim, int64_t batch, int64_t pooling,

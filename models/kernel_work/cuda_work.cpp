@@ -20,18 +20,20 @@ void count_rows(WorkCounters& w, uint64_t rows, uint64_t dim, bool write) {
 uint64_t gemm_flops(const MlpLayer& l, uint64_t batch) { return 2 * batch * l.in * l.out; }
 }  // namespace
 
-WorkCounters embedding_forward(uint64_t batch, uint64_t dim, uint64_t lookups) {
+WorkCounters embedding_forward(uint64_t batch, uint64_t dim, const std::vector<TableSizes>& tables) {
   WorkCounters w;
-  count_rows(w, lookups, dim, false);
-  w.bytes_read_seq = lookups * kI + (batch + 1) * kI;  // indices and offsets
-  // which came up from the host first, in one copy with the dense features and labels (not counted:
-  // 56 B an example on mlperf-dlrm against its ids' 208 B and offsets' 208 B, a few percent on
-  // pooled models; a table shard cannot tell whether its device sends them)
-  w.host_link_bytes = lookups * kI + (batch + 1) * kI;
-  w.bytes_written_seq = batch * dim * kF;
-  w.flops = lookups * dim;
-  w.launches = 1;
-  w.bags = batch;
+  for (const TableSizes& t : tables) {
+    count_rows(w, t.lookups, dim, false);
+    w.bytes_read_seq += t.lookups * kI + (batch + 1) * kI;  // indices and offsets
+    // which came up from the host first, in one copy with the dense features and labels (not
+    // counted: 56 B an example on mlperf-dlrm against its ids' 208 B and offsets' 208 B, a few
+    // percent on pooled models; a table shard cannot tell whether its device sends them)
+    w.host_link_bytes += t.lookups * kI + (batch + 1) * kI;
+    w.bytes_written_seq += batch * dim * kF;
+    w.flops += t.lookups * dim;
+    w.bags += batch;
+  }
+  w.launches = (tables.size() + kForwardTablesPerLaunch - 1) / kForwardTablesPerLaunch;
   return w;
 }
 
@@ -313,7 +315,7 @@ WorkCounters CudaKernelWork::part(const Op& op, const StepSizes& s, const Algori
   const DenseShape& d = s.dense;
   switch (op.kind) {
     case OpKind::embedding_forward:
-      return per_table(s, [&](const TableSizes& t) { return embedding_forward(d.batch, d.dim, t.lookups); });
+      return embedding_forward(d.batch, d.dim, s.tables);
     case OpKind::dense_forward: return dense_forward(d);
     case OpKind::backward_deltas: return backward_deltas(d);
     case OpKind::weight_grads: return weight_grads(d, op.clipped);

@@ -13,14 +13,15 @@
 #include <vector>
 
 #include "models/algorithm.hpp"
+#include "models/kernel_work/cuda_forward_group.hpp"
 #include "models/kernel_work/kernel_work.hpp"
 #include "models/kernel_work/step_sizes.hpp"
 #include "models/work_counters.hpp"
 
 namespace privrec::cuda_work {
 
-// kernels/cuda/embedding_bag.hpp, one table.
-WorkCounters embedding_forward(uint64_t batch, uint64_t dim, uint64_t lookups);
+// kernels/cuda/embedding_bag.hpp: every table's bags, ceil(tables / kForwardTablesPerLaunch) launches.
+WorkCounters embedding_forward(uint64_t batch, uint64_t dim, const std::vector<TableSizes>& tables);
 WorkCounters coalesce(uint64_t lookups, uint64_t distinct, uint64_t dim, bool scaled);
 // The radix sort alone (lazydp's next rows; adafest counts its own in adafest_select_table).
 WorkCounters unique_next_rows(uint64_t lookups);

@@ -81,7 +81,7 @@ TEST(CudaKernels, DenseNoisyUpdateIsBitIdenticalToTheCpuBackend) {
   }
 }
 
-// Forward pooling and the coalesced backward of every table of a zipf batch (duplicate rows in a
+// Forward pooling (every table at once, grouped) and the coalesced backward of every table of a zipf batch (duplicate rows in a
 // bag and across bags), with and without per-example scales: the same bits as the CPU backend.
 TEST(CudaKernels, EmbeddingBagsAreBitIdenticalToTheCpuBackend) {
   REQUIRE_GPU();
@@ -100,14 +100,27 @@ TEST(CudaKernels, EmbeddingBagsAreBitIdenticalToTheCpuBackend) {
   std::vector<cpu::SparseRows> plain, scaled;
   cpu::coalesce_embedding_grads(batch, buf, nullptr, plain, work);
   cpu::coalesce_embedding_grads(batch, buf, &scale, scaled, work);
+  // The forward of every table in one call, then of 150 tables (the workload's, again and again):
+  // three launches of up to 64 tables, the last one partial.
+  const int64_t nt = static_cast<int64_t>(m.tables.size());
+  for (int64_t T : {nt, int64_t{150}}) {
+    std::vector<std::vector<float>> tables;
+    std::vector<std::vector<int64_t>> offsets, indices;
+    for (int64_t k = 0; k < T; ++k) {
+      const auto& table = m.tables[k % nt];
+      tables.emplace_back(table.weights.data(), table.weights.data() + table.rows * d);
+      offsets.push_back(batch.tables[k % nt].offsets), indices.push_back(batch.tables[k % nt].indices);
+    }
+    const std::vector<float> pooled = cuda::embedding_forward_on_device(tables, d, offsets, indices);
+    ASSERT_EQ(static_cast<int64_t>(pooled.size()), batch.size * T * d);
+    for (int64_t i = 0; i < batch.size; ++i)
+      for (int64_t k = 0; k < T; ++k)
+        for (int64_t c = 0; c < d; ++c)
+          ASSERT_TRUE(same_bits(pooled[(i * T + k) * d + c], buf.pooled(i, k % nt)[c])) << "table " << k << " of " << T;
+  }
   for (size_t t = 0; t < m.tables.size(); ++t) {
     const auto& tb = batch.tables[t];
     const auto& table = m.tables[t];
-    const std::vector<float> host_table(table.weights.data(), table.weights.data() + table.rows * d);
-    const std::vector<float> pooled = cuda::embedding_forward_on_device(host_table, d, tb.offsets, tb.indices);
-    for (int64_t i = 0; i < batch.size; ++i)
-      for (int64_t c = 0; c < d; ++c)
-        ASSERT_TRUE(same_bits(pooled[i * d + c], buf.pooled(i, static_cast<int64_t>(t))[c])) << "table " << t;
     std::vector<float> grad(batch.size * d);  // example i's pooled gradient of table t
     for (int64_t i = 0; i < batch.size; ++i)
       std::copy(buf.pooled_grad(i, static_cast<int64_t>(t)), buf.pooled_grad(i, static_cast<int64_t>(t)) + d,
