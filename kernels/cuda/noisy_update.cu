@@ -206,7 +206,7 @@ void launch_sparse(float* table, int64_t dim, const int64_t* rows, const float* 
 }
 
 // lazydp's settle: a row that owes noise, as its tile's bookkeeping pass leaves it for the threads
-// that apply the noise. h == now: the row owes nothing (or the tile has no row there).
+// that apply the noise (its history h is below now).
 struct PendingRow {
   int64_t r;
   uint32_t h;
@@ -225,29 +225,30 @@ struct SettleParams {
 // Bookkeeping of the tile's rows base .. base + tile - 1 (one thread each): reads the history,
 // marks owing rows current, counts them and their pending steps in the thread's counters, and
 // computes the aggregated factor in the CPU backend's order (double difference and sqrt, one
-// rounding to float, one float product).
+// rounding to float, one float product). Where the noise changes the table, each owing row is
+// appended to out at a slot taken from *appended (shared memory): the tile's owing rows end up
+// packed at its front, in no particular order (a row's noise depends on the row alone), so the
+// threads that apply the noise find no rows that owe nothing among theirs.
 __device__ inline void settle_bookkeeping(const int64_t* __restrict__ rows, int64_t n, uint32_t* __restrict__ history,
                                           const SettleParams& p, int64_t base, int64_t tile, PendingRow* out,
-                                          unsigned long long& owed, unsigned long long& steps) {
+                                          uint32_t* appended, unsigned long long& owed, unsigned long long& steps) {
   const uint32_t tid = threadIdx.y * blockDim.x + threadIdx.x, nthreads = blockDim.x * blockDim.y;
   for (uint32_t j = tid; j < tile; j += nthreads) {
-    PendingRow e{-1, p.now, 0.0f};
     const int64_t k = base + j;
-    if (k < n) {
-      const int64_t r = rows ? rows[k] : k;
-      const uint32_t h = history[r];
-      if (h < p.now) {
-        history[r] = p.now;  // only this thread reads row r's history
-        ++owed, steps += p.now - h;
-        e = {r, h, 0.0f};
-        if (!p.exact && p.draws) {
-          const double s = p.noise == DeviceNoise::ones ? __dsub_rn(p.cum[p.now], p.cum[h])
-                                                        : __dsqrt_rn(__dsub_rn(p.cum_sq[p.now], p.cum_sq[h]));
-          e.a = __fmul_rn(static_cast<float>(s), p.stddev);
-        }
-      }
+    if (k >= n) continue;
+    const int64_t r = rows ? rows[k] : k;
+    const uint32_t h = history[r];
+    if (h >= p.now) continue;
+    history[r] = p.now;  // only this thread reads row r's history
+    ++owed, steps += p.now - h;
+    if (!p.draws) continue;
+    PendingRow e{r, h, 0.0f};
+    if (!p.exact) {
+      const double s = p.noise == DeviceNoise::ones ? __dsub_rn(p.cum[p.now], p.cum[h])
+                                                    : __dsqrt_rn(__dsub_rn(p.cum_sq[p.now], p.cum_sq[h]));
+      e.a = __fmul_rn(static_cast<float>(s), p.stddev);
     }
-    out[j] = e;
+    out[atomicAdd(appended, 1u)] = e;
   }
 }
 
@@ -292,26 +293,37 @@ __device__ inline void add_counters_per_warp(unsigned long long owed, unsigned l
   }
 }
 
-// Tiles of listed rows (see RowTiling): a bookkeeping pass, one barrier, then (row, column block)
-// threads apply the pending noise. The tile's row list is double-buffered in shared memory, so
-// the next tile's bookkeeping cannot overwrite entries a slower thread is still reading.
+// Tiles of listed rows (see RowTiling): a bookkeeping pass that packs the tile's owing rows, one
+// barrier, then (row, column block) threads apply the pending noise to the packed rows. The packed
+// list is double-buffered in shared memory, so the next tile's bookkeeping cannot overwrite entries
+// a slower thread is still reading. Its length has three counters in turn: the one tile t + 2 will
+// append to is zeroed after tile t's barrier, which every thread passes only once it has read that
+// counter for tile t - 1, and which comes before tile t + 1's barrier, the last any thread passes
+// before appending for tile t + 2.
 template <bool Vec>
 __global__ void __launch_bounds__(kThreads)
     lazy_settle_kernel(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows, int64_t n,
                        uint32_t* __restrict__ history, SettleParams p, unsigned long long* owed_steps) {
   __shared__ PendingRow pending[2][kThreads * kRowsPerThread];
+  __shared__ uint32_t packed[3];
+  const uint32_t tid = threadIdx.y * blockDim.x + threadIdx.x;
+  if (tid < 3) packed[tid] = 0;
+  __syncthreads();
   const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
   const int64_t tile = int64_t{blockDim.y} * kRowsPerThread;
   unsigned long long owed = 0, steps = 0;
-  int buf = 0;
-  for (int64_t base = blockIdx.x * tile; base < n; base += int64_t{gridDim.x} * tile, buf ^= 1) {
-    settle_bookkeeping(rows, n, history, p, base, tile, pending[buf], owed, steps);
+  uint32_t pass = 0;
+  for (int64_t base = blockIdx.x * tile; base < n; base += int64_t{gridDim.x} * tile, ++pass) {
+    const int buf = static_cast<int>(pass & 1u);
+    uint32_t* count = &packed[pass % 3];
+    settle_bookkeeping(rows, n, history, p, base, tile, pending[buf], count, owed, steps);
     if (!p.draws) continue;  // uniform: the history and the counters are all there is to do
     __syncthreads();
-#pragma unroll
-    for (int k = 0; k < kRowsPerThread; ++k) {
-      const PendingRow e = pending[buf][threadIdx.y + k * blockDim.y];
-      if (e.h == p.now) continue;
+    if (tid == 0) packed[(pass + 2) % 3] = 0;
+    const uint32_t m = *count;
+#pragma unroll 2
+    for (uint32_t j = threadIdx.y; j < m; j += blockDim.y) {
+      const PendingRow e = pending[buf][j];
       for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x) settle_block<Vec>(table, dim, e, q, p);
     }
   }
@@ -378,12 +390,13 @@ void launch_sparse_noisy_update(float* table, int64_t dim, uint32_t table_id, co
 void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t n,
                         uint32_t* history, uint32_t now, float stddev, bool exact, DeviceNoise noise, uint64_t seed,
                         const double* scale, const double* cum, const double* cum_sq,
-                        unsigned long long* owed_steps) {
+                        unsigned long long* owed_steps, int max_blocks) {
   if (n == 0) return;
   const SettleParams p{table_id, now,  stddev, exact, noise != DeviceNoise::zero && stddev != 0.0f,
                        noise,    seed, scale,  cum,   cum_sq};
   const RowTiling t = row_tiling(dim);
-  const int grid = tile_grid(n, t.tile_rows);
+  const int tiles = tile_grid(n, t.tile_rows);
+  const int grid = max_blocks > 0 && max_blocks < tiles ? max_blocks : tiles;
   if (rows_are_16_byte_aligned(dim, table)) {
     lazy_settle_kernel<true><<<grid, t.block>>>(table, dim, rows, n, history, p, owed_steps);
   } else {

@@ -41,10 +41,12 @@ void launch_sparse_noisy_update(float* table, int64_t dim, uint32_t table_id, co
 // exact: each skipped step's own draw with its own scale. cum and cum_sq are the schedule's prefix
 // sums of scale_s and scale_s^2 (index = step), scale the scales. Adds the rows that owed noise
 // and the pending steps applied to *owed_steps[0] and [1] (device; one atomic per warp each).
+// max_blocks > 0 caps the grid below its one block a tile (up to 2^20), so that each block walks
+// several tiles (the tests' way to reach that path with small tables).
 void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t n,
                         uint32_t* history, uint32_t now, float stddev, bool exact, DeviceNoise noise, uint64_t seed,
                         const double* scale, const double* cum, const double* cum_sq,
-                        unsigned long long* owed_steps);
+                        unsigned long long* owed_steps, int max_blocks = 0);
 
 // slots[grad_rows[u]] = u for u < count (set) or -1 (clear).
 void launch_set_slots(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set);

@@ -616,6 +616,7 @@ struct SettleCase {
   LazyNoiseMode mode;
   NoiseSource src;
   bool flush;
+  int max_blocks;  // 0: a block a tile; 1: one block walks every tile
 };
 
 // lazydp's settle of one table on the device against the CPU backend's catch-up or flush: the
@@ -650,7 +651,7 @@ void expect_settle_matches_cpu(const SettleCase& c) {
   cuda::launch_lazy_settle(t.data(), c.dim, table_id, c.flush ? nullptr : d_list.data(),
                            static_cast<int64_t>(list.size()), h.data(), now, stddev,
                            c.mode == LazyNoiseMode::exact, device_noise_of(c.src), seed, d_scale.data(), d_cum.data(),
-                           d_cum_sq.data(), owed.data());
+                           d_cum_sq.data(), owed.data(), c.max_blocks);
   cuda::synchronize();
   const NoiseGenerator gen(seed, c.src);
   const cpu::LazyNoiseParams p{stddev, c.mode, &gen, &schedule};
@@ -668,17 +669,21 @@ void expect_settle_matches_cpu(const SettleCase& c) {
 
 // Catch-up and flush with the dense update's mapping: dim 37 (25 rows of 10 threads: blocks of
 // 250 threads, so the last warp has 26 lanes and rows straddle warps), dim 3 (512 rows a tile),
-// dim 1030 (two column passes) and dim 32 (float4), in both noise modes under every source.
+// dim 1030 (two column passes) and dim 32 (float4), in both noise modes under every source; with a
+// block a tile and with one block for every tile (the owing rows packed tile after tile through
+// the double-buffered list and its rotating counters).
 TEST(CudaKernels, LazySettleIsBitIdenticalToTheCpuBackend) {
   REQUIRE_GPU();
   for (int64_t dim : {37, 3, 1030, 32})
     for (LazyNoiseMode mode : {LazyNoiseMode::aggregated, LazyNoiseMode::exact})
       for (NoiseSource src : {NoiseSource::gaussian, NoiseSource::ones, NoiseSource::zero})
-        for (bool flush : {false, true}) {
-          SCOPED_TRACE("dim " + std::to_string(dim) + " " + lazy_noise_mode_name(mode) + " " +
-                       noise_source_name(src) + (flush ? " flush" : " catch-up"));
-          expect_settle_matches_cpu({dim, mode, src, flush});
-        }
+        for (bool flush : {false, true})
+          for (int max_blocks : {0, 1}) {
+            SCOPED_TRACE("dim " + std::to_string(dim) + " " + lazy_noise_mode_name(mode) + " " +
+                         noise_source_name(src) + (flush ? " flush" : " catch-up") + " max_blocks " +
+                         std::to_string(max_blocks));
+            expect_settle_matches_cpu({dim, mode, src, flush, max_blocks});
+          }
 }
 
 
