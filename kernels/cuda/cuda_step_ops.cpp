@@ -147,12 +147,12 @@ void CudaStepOps::embedding_forward(const OpContext& c, WorkCounters& w) {
   const Batch& batch = *c.batch;
   resize(batch.size);
   stage_batch(batch, true, batch_);
-  std::vector<ForwardTable> group(static_cast<size_t>(T_));
+  forward_group_.resize(static_cast<size_t>(T_));
   for (int64_t k = 0; k < T_; ++k) {
-    group[k] = {tables_[k].data(), batch_.offsets[k], batch_.indices[k], feat_.data() + (1 + k) * dim_};
+    forward_group_[k] = {tables_[k].data(), batch_.offsets[k], batch_.indices[k], feat_.data() + (1 + k) * dim_};
     sizes_.tables[k].lookups = batch.tables[k].indices.size();
   }
-  launch_embedding_forward(group.data(), T_, dim_, B_, F_ * dim_);
+  launch_embedding_forward(forward_group_.data(), T_, dim_, B_, F_ * dim_);
   count({OpKind::embedding_forward}, w);
 }
 

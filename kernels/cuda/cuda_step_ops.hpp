@@ -104,6 +104,7 @@ class CudaStepOps final : public StepOps {
   // The step's batch (sent by embedding_forward) and lazydp's next batch (sent by the catch-up):
   // separate buffers, so the catch-up's upload never waits for or overwrites the step's.
   DeviceBatch batch_, next_;
+  std::vector<ForwardTable> forward_group_;  // the forward's tables, refilled each step (no allocation)
   std::vector<std::unique_ptr<CoalesceWorkspace>> ws_;
   std::vector<DeviceSparseRows> grads_;
   DeviceArray<int32_t> slots_;

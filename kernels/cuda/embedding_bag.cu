@@ -30,14 +30,14 @@ struct ForwardGroup {
   float* out[kGroup];
 };
 
-// Lane `c4` of a bag's group owns columns 4 c4 .. 4 c4 + 3; four lookups are loaded before any is
-// added (memory parallelism), the adds stay in lookup order (bit-identical to the CPU backend).
-__global__ void forward_vec4(const __grid_constant__ ForwardGroup g, int64_t dim, int64_t bags, int64_t out_stride) {
-  const int y = blockIdx.y;
-  const float* __restrict__ table = g.rows[y];
-  const int64_t* __restrict__ offsets = g.offsets[y];
-  const int64_t* __restrict__ indices = g.indices[y];
-  float* __restrict__ out = g.out[y];
+// One table's bags. Lane `c4` of a bag's group owns columns 4 c4 .. 4 c4 + 3; four lookups are
+// loaded before any is added (memory parallelism), the adds stay in lookup order (bit-identical to
+// the CPU backend). Inlined into the kernels below with its pointers' __restrict__ intact (on the
+// kernels' locals the compiler would drop it, and the read-only loads with it).
+__device__ __forceinline__ void forward_vec4_table(const float* __restrict__ table, int64_t dim,
+                                                   const int64_t* __restrict__ offsets,
+                                                   const int64_t* __restrict__ indices, int64_t bags,
+                                                   float* __restrict__ out, int64_t out_stride) {
   const int64_t lanes = dim / 4, total = bags * lanes;
   for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
        t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -66,12 +66,11 @@ __global__ void forward_vec4(const __grid_constant__ ForwardGroup g, int64_t dim
   }
 }
 
-__global__ void forward_scalar(const __grid_constant__ ForwardGroup g, int64_t dim, int64_t bags, int64_t out_stride) {
-  const int y = blockIdx.y;
-  const float* __restrict__ table = g.rows[y];
-  const int64_t* __restrict__ offsets = g.offsets[y];
-  const int64_t* __restrict__ indices = g.indices[y];
-  float* __restrict__ out = g.out[y];
+// One lane per column (dim % 4 != 0, or rows or outputs not 16-byte aligned).
+__device__ __forceinline__ void forward_scalar_table(const float* __restrict__ table, int64_t dim,
+                                                     const int64_t* __restrict__ offsets,
+                                                     const int64_t* __restrict__ indices, int64_t bags,
+                                                     float* __restrict__ out, int64_t out_stride) {
   const int64_t total = bags * dim;
   for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
        t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -80,6 +79,16 @@ __global__ void forward_scalar(const __grid_constant__ ForwardGroup g, int64_t d
     for (int64_t k = offsets[i]; k < offsets[i + 1]; ++k) acc = __fadd_rn(acc, table[indices[k] * dim + c]);
     out[i * out_stride + c] = acc;
   }
+}
+
+__global__ void forward_vec4(const __grid_constant__ ForwardGroup g, int64_t dim, int64_t bags, int64_t out_stride) {
+  const int y = blockIdx.y;
+  forward_vec4_table(g.rows[y], dim, g.offsets[y], g.indices[y], bags, g.out[y], out_stride);
+}
+
+__global__ void forward_scalar(const __grid_constant__ ForwardGroup g, int64_t dim, int64_t bags, int64_t out_stride) {
+  const int y = blockIdx.y;
+  forward_scalar_table(g.rows[y], dim, g.offsets[y], g.indices[y], bags, g.out[y], out_stride);
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }

@@ -320,9 +320,11 @@ __global__ void __launch_bounds__(kThreads)
     if (!p.draws) continue;  // uniform: the history and the counters are all there is to do
     __syncthreads();
     if (tid == 0) packed[(pass + 2) % 3] = 0;
-    const uint32_t m = *count;
-#pragma unroll 2
-    for (uint32_t j = threadIdx.y; j < m; j += blockDim.y) {
+    const uint32_t m = *count;  // at most the tile's rows, by * kRowsPerThread
+#pragma unroll
+    for (int k = 0; k < kRowsPerThread; ++k) {
+      const uint32_t j = threadIdx.y + k * blockDim.y;
+      if (j >= m) break;
       const PendingRow e = pending[buf][j];
       for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x) settle_block<Vec>(table, dim, e, q, p);
     }

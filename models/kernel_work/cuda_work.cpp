@@ -33,7 +33,8 @@ WorkCounters embedding_forward(uint64_t batch, uint64_t dim, const std::vector<T
     w.flops += t.lookups * dim;
     w.bags += batch;
   }
-  w.launches = (tables.size() + kForwardTablesPerLaunch - 1) / kForwardTablesPerLaunch;
+  // No launch at all for an empty batch or rows of no columns (nothing to pool).
+  w.launches = batch > 0 && dim > 0 ? (tables.size() + kForwardTablesPerLaunch - 1) / kForwardTablesPerLaunch : 0;
   return w;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/cpu/adafest_selection.hpp"
+#include "kernels/cpu/bag_sum.hpp"
 #include "kernels/cpu/embedding_bag.hpp"
 #include "kernels/cpu/fest_selection.hpp"
 #include "kernels/cpu/lazydp_history.hpp"
@@ -117,6 +118,20 @@ TEST(CudaKernels, EmbeddingBagsAreBitIdenticalToTheCpuBackend) {
       for (int64_t k = 0; k < T; ++k)
         for (int64_t c = 0; c < d; ++c)
           ASSERT_TRUE(same_bits(pooled[(i * T + k) * d + c], buf.pooled(i, k % nt)[c])) << "table " << k << " of " << T;
+    // The one-lane-per-column kernel: the same weights read as rows of 5 floats (dim % 4 != 0), the
+    // ids taken modulo the rows that gives, against the CPU's bag sum.
+    const int64_t d5 = 5;
+    std::vector<std::vector<int64_t>> ids5 = indices;
+    std::vector<float> want(static_cast<size_t>(batch.size * T * d5));
+    for (int64_t k = 0; k < T; ++k) {
+      const int64_t rows5 = static_cast<int64_t>(tables[k].size()) / d5;
+      for (int64_t& r : ids5[k]) r %= rows5;
+      cpu::sum_bags_any(tables[k].data(), d5, ids5[k].data(), offsets[k].data(), 0, batch.size,
+                        [&](int64_t i) { return want.data() + (i * T + k) * d5; });
+    }
+    const std::vector<float> pooled5 = cuda::embedding_forward_on_device(tables, d5, offsets, ids5);
+    ASSERT_EQ(pooled5.size(), want.size());
+    for (size_t q = 0; q < want.size(); ++q) ASSERT_TRUE(same_bits(pooled5[q], want[q])) << "dim 5, value " << q << " of " << T;
   }
   for (size_t t = 0; t < m.tables.size(); ++t) {
     const auto& tb = batch.tables[t];
