@@ -177,7 +177,9 @@ void finish_case(CaseRun& run, const sim::HardwareProfile& hw, bool probed) {
       ms.push_back(r.stages[k].measured_ms);
     }
     run.stage_spread.push_back(sim::summarize_repeats(ms));
-    measured.stages.push_back({first[k].stage, run.stage_spread.back().median, 0, 0, {}});
+    StageComparison s;  // the median over the repeats: no step range
+    s.stage = first[k].stage, s.measured_ms = run.stage_spread.back().median;
+    measured.stages.push_back(s);
   }
   std::vector<double> step_ms;
   for (const Comparison& r : run.repeats) step_ms.push_back(r.measured_step_ms);

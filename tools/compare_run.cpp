@@ -24,17 +24,19 @@ namespace privrec::cli {
 
 namespace {
 // Pairs each measured stage with its modeled one; end to end is the step median against the sum.
-Comparison pair_up(const std::vector<std::pair<Stage, double>>& measured, double measured_step_ms,
-                   const sim::SimReport& model, int64_t batch) {
+Comparison pair_up(const std::vector<MeasuredStage>& measured, const MeasuredMs& step, const sim::SimReport& model,
+                   int64_t batch) {
   Comparison c;
   for (const auto& [stage, ms] : measured) {
-    StageComparison s{stage, ms, 0, 0, {}};
+    StageComparison s;
+    s.stage = stage, s.measured_ms = ms.median, s.measured_min_ms = ms.min, s.measured_max_ms = ms.max;
     for (const auto& m : model.stages)
       if (m.stage == stage) s.modeled = m.time, s.modeled_ms = m.time.ms;
     s.error_pct = sim::error_pct(s.measured_ms, s.modeled_ms);
     c.stages.push_back(s);
   }
-  c.measured_step_ms = measured_step_ms;
+  const double measured_step_ms = step.median;
+  c.measured_step_ms = measured_step_ms, c.measured_step_min_ms = step.min, c.measured_step_max_ms = step.max;
   c.modeled_step_ms = model.step_ms;
   c.error_pct = sim::error_pct(c.measured_step_ms, c.modeled_step_ms);
   c.measured_throughput = measured_step_ms > 0 ? 1e3 * static_cast<double>(batch) / measured_step_ms : 0;
@@ -46,35 +48,44 @@ Comparison pair_up(const std::vector<std::pair<Stage, double>>& measured, double
 nlohmann::json Comparison::to_json() const {
   nlohmann::json j;
   j["stages"] = nlohmann::json::array();
-  for (const auto& s : stages)
-    j["stages"].push_back({{"name", stage_name(s.stage)},
-                           {"measured_ms", s.measured_ms},
-                           {"modeled_ms", s.modeled_ms},
-                           {"error_pct", s.error_pct},
-                           {"bound", sim::bound_name(s.modeled.bound)},
-                           {"levels", sim::levels_json(s.modeled)}});
+  // The fastest and slowest measured step, where the run gives them.
+  auto add_range = [](nlohmann::json& o, double lo, double hi) {
+    if (std::isfinite(lo) && std::isfinite(hi)) o["measured_min_ms"] = lo, o["measured_max_ms"] = hi;
+  };
+  for (const auto& s : stages) {
+    nlohmann::json o{{"name", stage_name(s.stage)},
+                     {"measured_ms", s.measured_ms},
+                     {"modeled_ms", s.modeled_ms},
+                     {"error_pct", s.error_pct},
+                     {"bound", sim::bound_name(s.modeled.bound)},
+                     {"levels", sim::levels_json(s.modeled)}};
+    add_range(o, s.measured_min_ms, s.measured_max_ms);
+    j["stages"].push_back(std::move(o));
+  }
   j["end_to_end"] = {{"measured_ms", measured_step_ms},
                      {"modeled_ms", modeled_step_ms},
                      {"error_pct", error_pct},
                      {"measured_throughput_examples_per_s", measured_throughput},
                      {"modeled_throughput_examples_per_s", modeled_throughput}};
+  add_range(j["end_to_end"], measured_step_min_ms, measured_step_max_ms);
   return j;
 }
 
 namespace {
 // The model of the steps after the warm-up, paired with the measured stages.
-Comparison with_model(const std::vector<std::pair<Stage, double>>& measured, double step_ms, int64_t batch,
+Comparison with_model(const std::vector<MeasuredStage>& measured, const MeasuredMs& step, int64_t batch,
                       const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                       const sim::HardwareProfile& h, int64_t steps, int64_t warmup) {
   const sim::SimReport model = sim::simulate(w, cfg, trace, h, steps, {}, warmup + 1);
-  return pair_up(measured, step_ms, model, batch);
+  return pair_up(measured, step, model, batch);
 }
 
 Comparison measure_and_model(const TrainReport& rep, const Workload& w, const AlgorithmConfig& cfg,
                              const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps, int64_t warmup) {
-  std::vector<std::pair<Stage, double>> measured;
-  for (const auto& s : rep.stages) measured.emplace_back(s.stage, s.median_ms);
-  return with_model(measured, rep.step_ms_median, rep.batch_size, w, cfg, trace, h, steps, warmup);
+  std::vector<MeasuredStage> measured;
+  for (const auto& s : rep.stages) measured.push_back({s.stage, {s.median_ms, s.min_ms, s.max_ms}});
+  return with_model(measured, {rep.step_ms_median, rep.step_ms_min, rep.step_ms_max}, rep.batch_size, w, cfg, trace,
+                    h, steps, warmup);
 }
 
 TrainOptions options(int64_t steps, int64_t warmup, bool progress) {
@@ -99,13 +110,16 @@ int run_shell(const std::string& command) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : WIFSIGNALED(rc) ? 128 + WTERMSIG(rc) : 1;
 }
 
-// The peer's stages (name, ms_per_step) and step median from the JSON it wrote.
-std::vector<std::pair<Stage, double>> peer_stages(const nlohmann::json& j, const std::string& file, double& step_ms) {
-  std::vector<std::pair<Stage, double>> measured;
+// The peer's stages (name, ms_per_step, ms_min, ms_max) and steps (median, min, max) from the JSON
+// it wrote.
+std::vector<MeasuredStage> peer_stages(const nlohmann::json& j, const std::string& file, MeasuredMs& step) {
+  std::vector<MeasuredStage> measured;
   try {
-    step_ms = j.at("step_ms").at("median").get<double>();
-    for (const auto& s : j.at("stages")) measured.emplace_back(parse_stage(s.at("name").get<std::string>()),
-                                                               s.at("ms_per_step").get<double>());
+    const auto& st = j.at("step_ms");
+    step = {st.at("median").get<double>(), st.at("min").get<double>(), st.at("max").get<double>()};
+    for (const auto& s : j.at("stages"))
+      measured.push_back({parse_stage(s.at("name").get<std::string>()),
+                          {s.at("ms_per_step").get<double>(), s.at("ms_min").get<double>(), s.at("ms_max").get<double>()}});
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(file + ": not what the peer writes (" + e.what() + ")");
   }
@@ -188,11 +202,11 @@ Comparison compare_framework_peer(const std::string& python, const Workload& w, 
   }
   if (code == 2) throw InputError("--implementation framework: the PyTorch peer refused this case" + tail_of(log));
   if (code != 0) throw std::runtime_error(fmt::format("the PyTorch peer failed (exit {}){}", code, tail_of(log)));
-  double step_ms = 0;
+  MeasuredMs step;
   const nlohmann::json peer = parse_json_file(out.string());
-  const std::vector<std::pair<Stage, double>> measured = peer_stages(peer, out.string(), step_ms);
+  const std::vector<MeasuredStage> measured = peer_stages(peer, out.string(), step);
   if (dispatch_us) *dispatch_us = peer.value("dispatch_us", 0.0);
-  return with_model(measured, step_ms, w.batch_size, w, cfg, trace, h, steps, warmup);
+  return with_model(measured, step, w.batch_size, w, cfg, trace, h, steps, warmup);
 }
 
 namespace {
@@ -214,22 +228,23 @@ Comparison compare_sharded(const Workload& w, const AlgorithmConfig& cfg, const 
   const mpi::ShardLayout layout = mpi::ShardLayout::make(w, scheme, c.devices());
   const TrainReport rep =
       mpi::run_sharded_cpu_training(w, cfg, trace, options(steps, warmup, progress), scheme, fingerprint);
-  std::vector<std::pair<Stage, double>> measured;
+  std::vector<MeasuredStage> measured;  // each stage's slowest rank: no step range
   for (const auto& s : rep.stages) {
     double slowest = 0;
     for (const auto& r : rep.rank_stage_ms) slowest = std::max(slowest, r[static_cast<size_t>(s.stage)]);
-    measured.emplace_back(s.stage, slowest);
+    measured.push_back({s.stage, {slowest}});
   }
-  const double step = *std::max_element(rep.rank_step_ms.begin(), rep.rank_step_ms.end());
+  const MeasuredMs step{*std::max_element(rep.rank_step_ms.begin(), rep.rank_step_ms.end())};
   const sim::ClusterModel model(w, cfg, c, steps, warmup + 1);
   return pair_up(measured, step, model.run(plan_of_layout(layout, w.tables.size())).as_sim_report(), rep.batch_size);
 }
 
 Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,
                    const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps, int64_t warmup) {
-  std::vector<std::pair<Stage, double>> m;
-  for (const auto& s : measured.stages) m.emplace_back(s.stage, s.measured_ms);
-  return with_model(m, measured.measured_step_ms, w.batch_size, w, cfg, trace, h, steps, warmup);
+  std::vector<MeasuredStage> m;
+  for (const auto& s : measured.stages) m.push_back({s.stage, {s.measured_ms, s.measured_min_ms, s.measured_max_ms}});
+  return with_model(m, {measured.measured_step_ms, measured.measured_step_min_ms, measured.measured_step_max_ms},
+                    w.batch_size, w, cfg, trace, h, steps, warmup);
 }
 
 namespace {
@@ -272,14 +287,31 @@ nlohmann::json rates_json(const sim::ProcessorProfile& p) {
           {"launch_overhead_us", p.launch_overhead_us}};
 }
 
+namespace {
+// A measured range as percents of its median, "-12..+25%"; "" where the run gives none.
+std::string spread(double median, double lo, double hi) {
+  if (!std::isfinite(lo) || !std::isfinite(hi) || median <= 0) return "";
+  return fmt::format("{:+.0f}..{:+.0f}%", 100.0 * (lo / median - 1.0), 100.0 * (hi / median - 1.0));
+}
+}  // namespace
+
 void print_comparison(const Comparison& c) {
-  std::printf("%-16s %12s %12s %9s  %-8s %s\n", "stage", "measured ms", "modeled ms", "error", "bound",
-              "modeled rows from");
+  std::printf("%-16s %12s %12s %9s  %-11s %-8s %s\n", "stage", "measured ms", "modeled ms", "error", "step spread",
+              "bound", "modeled rows from");
   for (const auto& s : c.stages)
-    std::printf("%-16s %12.3f %12.3f %8.1f%%  %-8s %s\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
+    std::printf("%-16s %12.3f %12.3f %8.1f%%  %-11s %-8s %s\n", stage_name(s.stage), s.measured_ms, s.modeled_ms,
+                s.error_pct, spread(s.measured_ms, s.measured_min_ms, s.measured_max_ms).c_str(),
                 sim::bound_name(s.modeled.bound), sim::levels_summary(s.modeled).c_str());
-  std::printf("%-16s %12.3f %12.3f %8.1f%%\n", "end to end", c.measured_step_ms, c.modeled_step_ms, c.error_pct);
+  std::printf("%-16s %12.3f %12.3f %8.1f%%  %s\n", "end to end", c.measured_step_ms, c.modeled_step_ms, c.error_pct,
+              spread(c.measured_step_ms, c.measured_step_min_ms, c.measured_step_max_ms).c_str());
   std::printf("throughput: measured %.0f, modeled %.0f examples/s\n", c.measured_throughput, c.modeled_throughput);
+  if (std::isfinite(c.measured_step_min_ms) && std::isfinite(c.measured_step_max_ms)) {
+    const bool inside = c.modeled_step_ms >= c.measured_step_min_ms && c.modeled_step_ms <= c.measured_step_max_ms;
+    std::printf("the measured steps took %.3f .. %.3f ms: the modeled step is %s\n", c.measured_step_min_ms,
+                c.measured_step_max_ms,
+                inside ? "within them (this run's step-to-step variation covers the error)"
+                       : (c.modeled_step_ms < c.measured_step_min_ms ? "below the fastest" : "above the slowest"));
+  }
 }
 
 }  // namespace privrec::cli

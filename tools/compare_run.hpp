@@ -1,6 +1,7 @@
 #pragma once
 // One comparison: the real training step on a backend and the performance model on the same
 // workload, trace and steps; per stage and end to end, measured against modeled.
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -17,15 +18,29 @@
 
 namespace privrec::cli {
 
+// A measured time: the median over the measured steps, and the fastest and slowest of them where
+// the run gives them (NaN where it does not: a sharded run's slowest rank, validate's medians).
+struct MeasuredMs {
+  double median = 0, min = std::nan(""), max = std::nan("");
+  bool has_range() const { return std::isfinite(min) && std::isfinite(max); }
+};
+
+struct MeasuredStage {
+  Stage stage;
+  MeasuredMs ms;
+};
+
 struct StageComparison {
   Stage stage;
   double measured_ms = 0, modeled_ms = 0, error_pct = 0;
+  double measured_min_ms = std::nan(""), measured_max_ms = std::nan("");  // see MeasuredMs
   sim::StageTime modeled;
 };
 
 struct Comparison {
   std::vector<StageComparison> stages;
   double measured_step_ms = 0, modeled_step_ms = 0, error_pct = 0;
+  double measured_step_min_ms = std::nan(""), measured_step_max_ms = std::nan("");  // see MeasuredMs
   double measured_throughput = 0, modeled_throughput = 0;
   nlohmann::json to_json() const;
 };
@@ -59,6 +74,9 @@ Comparison compare_sharded(const Workload& w, const AlgorithmConfig& cfg, const 
 Comparison remodel(const Comparison& measured, const Workload& w, const AlgorithmConfig& cfg,
                    const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps, int64_t warmup);
 
+// The table (with each stage's spread over the measured steps where known), end to end, and
+// whether the modeled step lies within the measured steps' range: an error the run's own step to
+// step variation covers says little about the model.
 void print_comparison(const Comparison& c);
 
 // The profile with its device rates replaced by a probe of the backend's processor now (calibrated

@@ -227,15 +227,31 @@ TEST(Cli, ValidateRefusesCalibrationCasesAndBadCaseFiles) {
 
 TEST(Cli, CompareRunsTheStepAndTheModel) {
   const std::string j = dir() + "/cmp.json";
-  const Result r = run("compare --model tiny --algo dpsgd-f --steps 3 -q --json " + j + " --force");
+  const std::string csv = dir() + "/cmp.csv";
+  const Result r = run("compare --model tiny --algo dpsgd-f --steps 3 -q --json " + j + " --csv " + csv + " --force");
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream in(j);
   const auto doc = nlohmann::json::parse(in);
   ASSERT_TRUE(doc.contains("end_to_end"));
-  for (const char* k : {"measured_ms", "modeled_ms", "error_pct"}) EXPECT_TRUE(doc["end_to_end"].contains(k)) << k;
+  // Each median lies between the fastest and the slowest of the measured steps it was taken over.
+  auto expect_range = [](const nlohmann::json& o) {
+    for (const char* k : {"measured_ms", "modeled_ms", "error_pct", "measured_min_ms", "measured_max_ms"})
+      ASSERT_TRUE(o.contains(k)) << k << " in " << o.dump();
+    EXPECT_LE(o["measured_min_ms"].get<double>(), o["measured_ms"].get<double>()) << o.dump();
+    EXPECT_LE(o["measured_ms"].get<double>(), o["measured_max_ms"].get<double>()) << o.dump();
+  };
+  expect_range(doc["end_to_end"]);
   ASSERT_FALSE(doc["stages"].empty());
-  for (const auto& s : doc["stages"])
-    for (const char* k : {"name", "measured_ms", "modeled_ms", "error_pct"}) EXPECT_TRUE(s.contains(k)) << k;
+  for (const auto& s : doc["stages"]) {
+    EXPECT_TRUE(s.contains("name"));
+    expect_range(s);
+  }
+  EXPECT_NE(r.output.find("step spread"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the measured steps took"), std::string::npos) << r.output;
+  std::ifstream c(csv);
+  std::string header;
+  std::getline(c, header);
+  EXPECT_EQ(header, "stage,measured_ms,modeled_ms,error_pct,bound,measured_min_ms,measured_max_ms");
 }
 
 TEST(Cli, EpsilonAndItsInverse) {
