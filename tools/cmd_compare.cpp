@@ -80,13 +80,13 @@ int compare_sharded_run(const po::variables_map& vm, const std::string& sharding
 // The comparison as CSV: a row per stage, then end to end.
 // measured_min_ms and measured_max_ms: the fastest and slowest measured step (empty where unknown).
 std::string comparison_csv(const Comparison& c) {
-  auto num = [](double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); };
+  auto range = [](double lo, double hi) { return has_range(lo, hi) ? fmt::format("{},{}", lo, hi) : std::string(","); };
   std::string csv = "stage,measured_ms,modeled_ms,error_pct,bound,measured_min_ms,measured_max_ms\n";
   for (const auto& s : c.stages)
-    csv += fmt::format("{},{},{},{},{},{},{}\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
-                       sim::bound_name(s.modeled.bound), num(s.measured_min_ms), num(s.measured_max_ms));
-  csv += fmt::format("end_to_end,{},{},{},,{},{}\n", c.measured_step_ms, c.modeled_step_ms, c.error_pct,
-                     num(c.measured_step_min_ms), num(c.measured_step_max_ms));
+    csv += fmt::format("{},{},{},{},{},{}\n", stage_name(s.stage), s.measured_ms, s.modeled_ms, s.error_pct,
+                       sim::bound_name(s.modeled.bound), range(s.measured_min_ms, s.measured_max_ms));
+  csv += fmt::format("end_to_end,{},{},{},,{}\n", c.measured_step_ms, c.modeled_step_ms, c.error_pct,
+                     range(c.measured_step_min_ms, c.measured_step_max_ms));
   return csv;
 }
 

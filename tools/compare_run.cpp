@@ -50,7 +50,7 @@ nlohmann::json Comparison::to_json() const {
   j["stages"] = nlohmann::json::array();
   // The fastest and slowest measured step, where the run gives them.
   auto add_range = [](nlohmann::json& o, double lo, double hi) {
-    if (std::isfinite(lo) && std::isfinite(hi)) o["measured_min_ms"] = lo, o["measured_max_ms"] = hi;
+    if (has_range(lo, hi)) o["measured_min_ms"] = lo, o["measured_max_ms"] = hi;
   };
   for (const auto& s : stages) {
     nlohmann::json o{{"name", stage_name(s.stage)},
@@ -290,7 +290,7 @@ nlohmann::json rates_json(const sim::ProcessorProfile& p) {
 namespace {
 // A measured range as percents of its median, "-12..+25%"; "" where the run gives none.
 std::string spread(double median, double lo, double hi) {
-  if (!std::isfinite(lo) || !std::isfinite(hi) || median <= 0) return "";
+  if (!has_range(lo, hi) || median <= 0) return "";
   return fmt::format("{:+.0f}..{:+.0f}%", 100.0 * (lo / median - 1.0), 100.0 * (hi / median - 1.0));
 }
 }  // namespace
@@ -305,7 +305,7 @@ void print_comparison(const Comparison& c) {
   std::printf("%-16s %12.3f %12.3f %8.1f%%  %s\n", "end to end", c.measured_step_ms, c.modeled_step_ms, c.error_pct,
               spread(c.measured_step_ms, c.measured_step_min_ms, c.measured_step_max_ms).c_str());
   std::printf("throughput: measured %.0f, modeled %.0f examples/s\n", c.measured_throughput, c.modeled_throughput);
-  if (std::isfinite(c.measured_step_min_ms) && std::isfinite(c.measured_step_max_ms)) {
+  if (has_range(c.measured_step_min_ms, c.measured_step_max_ms)) {
     const bool inside = c.modeled_step_ms >= c.measured_step_min_ms && c.modeled_step_ms <= c.measured_step_max_ms;
     std::printf("the measured steps took %.3f .. %.3f ms: the modeled step is %s\n", c.measured_step_min_ms,
                 c.measured_step_max_ms,

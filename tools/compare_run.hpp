@@ -2,6 +2,7 @@
 // One comparison: the real training step on a backend and the performance model on the same
 // workload, trace and steps; per stage and end to end, measured against modeled.
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -18,11 +19,14 @@
 
 namespace privrec::cli {
 
+inline constexpr double kNoRange = std::numeric_limits<double>::quiet_NaN();
+// Whether a run gave the fastest and slowest of its measured steps (kNoRange where it did not).
+inline bool has_range(double min_ms, double max_ms) { return std::isfinite(min_ms) && std::isfinite(max_ms); }
+
 // A measured time: the median over the measured steps, and the fastest and slowest of them where
-// the run gives them (NaN where it does not: a sharded run's slowest rank, validate's medians).
+// the run gives them (kNoRange where it does not: a sharded run's slowest rank, validate's medians).
 struct MeasuredMs {
-  double median = 0, min = std::nan(""), max = std::nan("");
-  bool has_range() const { return std::isfinite(min) && std::isfinite(max); }
+  double median = 0, min = kNoRange, max = kNoRange;
 };
 
 struct MeasuredStage {
@@ -33,14 +37,14 @@ struct MeasuredStage {
 struct StageComparison {
   Stage stage;
   double measured_ms = 0, modeled_ms = 0, error_pct = 0;
-  double measured_min_ms = std::nan(""), measured_max_ms = std::nan("");  // see MeasuredMs
+  double measured_min_ms = kNoRange, measured_max_ms = kNoRange;  // see MeasuredMs
   sim::StageTime modeled;
 };
 
 struct Comparison {
   std::vector<StageComparison> stages;
   double measured_step_ms = 0, modeled_step_ms = 0, error_pct = 0;
-  double measured_step_min_ms = std::nan(""), measured_step_max_ms = std::nan("");  // see MeasuredMs
+  double measured_step_min_ms = kNoRange, measured_step_max_ms = kNoRange;  // see MeasuredMs
   double measured_throughput = 0, modeled_throughput = 0;
   nlohmann::json to_json() const;
 };

@@ -65,7 +65,7 @@ ships = os.path.exists(os.path.join(sys.argv[3], "configs", "implementations", v
 assert c["implementation"]["name"] == (variant if ships else "framework"), (c["implementation"]["name"], variant)
 assert c["implementation"]["kernels"] == "framework"
 assert c["end_to_end"]["modeled_ms"] > 0 and c["end_to_end"]["measured_ms"] > 0
-# the peer's fastest and slowest steps come through: each median lies between them
+# a fastest and a slowest step for every stage and end to end, with each median between them
 for o in c["stages"] + [c["end_to_end"]]:
     assert o["measured_min_ms"] <= o["measured_ms"] <= o["measured_max_ms"], o
 PY
