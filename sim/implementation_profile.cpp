@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -38,12 +40,25 @@ ImplementationProfile parse_implementation_profile(const nlohmann::json& j, cons
                          "us per framework call, 0 .. 1e6");
   }
   p.materialized_noise = r.optional_bool("materialized_noise").value_or(false);
+  if (r.has("cpu_rate_fractions")) {
+    JsonObjectReader f(r.required_object("cpu_rate_fractions", "an object {\"rng_normals_per_s\", \"gemm_GFLOPps\"}"), file,
+                       r.key_path("cpu_rate_fractions"));
+    CpuRateFractions c;
+    for (auto [key, value] : {std::pair{"rng_normals_per_s", &c.rng_normals_per_s}, std::pair{"gemm_GFLOPps", &c.gemm_GFLOPps}}) {
+      *value = f.required_number(key);
+      if (!(*value > 0 && *value <= 100))
+        throw config_error(file, f.key_path(key), json_value_text(j.at("cpu_rate_fractions").at(key)),
+                           "the framework's rate over the processor's, in (0, 100]");
+    }
+    f.reject_unknown_keys();
+    p.cpu_rate_fractions = c;
+  }
   parse_stage_maps(r, file, p.stage_efficiency, p.stage_fixed_ms, p.stage_bag_ns, p.stage_launch_us, p.stage_overlap);
   r.reject_unknown_keys();
   // Without its own kernels an implementation is the hardware profile's: nothing else applies.
   if (p.kernels.empty())
     for (const char* key :
-         {"dispatch_us", "stage_efficiency", "stage_fixed_ms", "stage_bag_ns", "stage_launch_us", "stage_overlap"})
+         {"dispatch_us", "cpu_rate_fractions", "stage_efficiency", "stage_fixed_ms", "stage_bag_ns", "stage_launch_us", "stage_overlap"})
       if (r.has(key))
         throw config_error(file, r.key_path(key), json_value_text(j.at(key)),
                            "nothing: without \"kernels\" the hardware profile's own kernels and calibration apply");
@@ -56,6 +71,9 @@ nlohmann::json ImplementationProfile::to_json() const {
   if (!kernels.empty()) j["kernels"] = kernels;
   if (dispatch_us > 0) j["dispatch_us"] = dispatch_us;
   if (materialized_noise) j["materialized_noise"] = true;
+  if (cpu_rate_fractions)
+    j["cpu_rate_fractions"] = {{"rng_normals_per_s", cpu_rate_fractions->rng_normals_per_s},
+                               {"gemm_GFLOPps", cpu_rate_fractions->gemm_GFLOPps}};
   stage_maps_json(j, stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us, stage_overlap);
   return j;
 }
@@ -80,14 +98,29 @@ ImplementationProfile load_implementation_profile(const std::string& name_or_fil
 std::string fitted_elsewhere_note(const ImplementationProfile& impl, const std::string& hardware) {
   const std::string fitted_on = impl.provenance.is_object() ? impl.provenance.value("hardware_profile", "") : "";
   if (impl.kernels.empty() || fitted_on.empty() || fitted_on == hardware) return "";
-  return "the " + impl.name + " implementation's per-stage factors were fitted against the PyTorch peer on " + fitted_on +
+  return "the " + impl.name + " implementation's per-stage factors" +
+         (impl.cpu_rate_fractions ? std::string(" and CPU rate fractions") : std::string()) +
+         " were fitted against the PyTorch peer on " + fitted_on +
          "; on " + hardware + " they carry that machine's costs relative to roofline (unvalidated there)";
 }
 
 void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl) {
+  if (!impl.kernels.empty() && h.kernels == impl.kernels)
+    throw std::logic_error("apply_implementation: " + h.name + " already models the " + h.implementation +
+                           " implementation; apply " + impl.name + " to the hardware profile itself");
   h.implementation = impl.name;
   h.materialized_noise = impl.materialized_noise;
   if (impl.kernels.empty()) return;
+  if (const auto& f = impl.cpu_rate_fractions) {
+    auto scale = [&](ProcessorProfile& p) {
+      p.rng_normals_per_s *= f->rng_normals_per_s;
+      p.gemm_GFLOPps *= f->gemm_GFLOPps;
+    };
+    // A CPU profile's device is the CPU; with a host (a GPU's, or the LazyDP paper's system whose
+    // "cpu" kernels are the host's table stages) the host is the CPU and the device a GPU.
+    if (h.host) scale(*h.host);
+    else if (h.kernels == "cpu") scale(h.device);
+  }
   h.kernels = impl.kernels;
   // A framework call costs at least its dispatch and at least the processor's own launch.
   if (impl.dispatch_us > 0) {

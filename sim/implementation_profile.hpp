@@ -5,7 +5,9 @@
 // the LazyDP paper's runs it, REFERENCE.md section 8): its own work formulas (the "framework"
 // family, models/kernel_work/framework_work.hpp), a dispatch overhead per framework call in place
 // of the processors' launch overhead, its own calibrated per-stage factors, and dpsgd's dense
-// noise materialized beside the tables (its memory footprint).
+// noise materialized beside the tables (its memory footprint), and the rates of its own primitives
+// on a CPU (torch.randn, its BLAS GEMM) as fractions of the hardware profile's.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,12 +17,24 @@
 
 namespace privrec::sim {
 
+// The framework's own primitives on a CPU against privrec's, measured side by side (the peer's
+// torch.randn and torch.mm against privrec's rate probes, tools/calibrate_framework.cpp): its
+// normals per second and GEMM rate as fractions of the processor's rng_normals_per_s and
+// gemm_GFLOPps. They scale every CPU processor the model runs stages on (a CPU profile's device, any
+// profile's host); a GPU runs the framework's calls on its own libraries (cuRAND, cuBLAS), whose
+// rates the GPU profiles already describe.
+struct CpuRateFractions {
+  double rng_normals_per_s = 1, gemm_GFLOPps = 1;
+  bool operator==(const CpuRateFractions&) const = default;
+};
+
 struct ImplementationProfile {
   std::string name, description;
   nlohmann::json provenance;
   std::string kernels;     // the work formulas' family; "" : the hardware profile's own
   double dispatch_us = 0;  // per framework call (the launches counter); 0: the processors' launch overhead
   bool materialized_noise = false;
+  std::optional<CpuRateFractions> cpu_rate_fractions;  // none: the framework's primitives at the processor's rates
   // Calibrated per stage (as a hardware profile's, sim/hardware_profile.hpp); with `kernels` set
   // they replace the hardware profile's, which describe its own kernels.
   StageMap stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us, stage_overlap;
@@ -43,7 +57,9 @@ std::vector<std::string> implementation_preset_names();
 std::string fitted_elsewhere_note(const ImplementationProfile& impl, const std::string& hardware);
 
 // The hardware profile as the implementation runs on it: its kernel family, dispatch overhead,
-// calibration and footprint (nothing changes for one without `kernels`, such as fused).
+// calibration, footprint and CPU rate fractions (nothing changes for one without `kernels`, such as
+// fused). Applied once: a profile that already carries an implementation with kernels of its own is
+// refused (std::logic_error), since the rate fractions would compound.
 void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl);
 
 }  // namespace privrec::sim

@@ -27,18 +27,20 @@ int calibrate_framework(const FrameworkCalibration& o) {
   sim::ImplementationProfile impl = sim::load_implementation_profile("framework");
   impl.stage_efficiency.clear(), impl.stage_fixed_ms.clear(), impl.stage_bag_ns.clear(), impl.stage_launch_us.clear();
   impl.stage_overlap.clear();
+  impl.cpu_rate_fractions.reset();
   const sim::HardwareProfile base = sim::load_hardware_profile(o.hardware);
   const Backend& cpu = find_backend("cpu");
   const bool this_machine = measured_on_this_host(base, cpu);
-  // Every case measured first (the peer also times a framework call that does nothing), then
-  // modeled again with that dispatch overhead, the median over the cases, before the fit.
+  // Every case measured first (the peer also times a framework call that does nothing, torch.randn
+  // and torch.mm), then modeled again with that dispatch overhead and those rates, each the median
+  // over the cases, before the fit.
   struct Run {
     Case c;
     Comparison cmp;
-    sim::HardwareProfile h;
+    sim::HardwareProfile h;  // the hardware as probed right before the case, without the implementation
   };
   std::vector<Run> runs;
-  std::vector<double> dispatch;
+  std::vector<double> dispatch, rng_fraction, gemm_fraction;
   nlohmann::json labels = nlohmann::json::array();
   for (size_t n = 0; n < cases.size() * static_cast<size_t>(o.repeats); ++n) {
     const Case& c = cases[n % cases.size()];
@@ -50,22 +52,30 @@ int calibrate_framework(const FrameworkCalibration& o) {
     sim::HardwareProfile h = base;
     if (this_machine)
       if (const auto probed = with_rates_now(cpu, base)) h = *probed;
-    sim::apply_implementation(h, impl);
-    double d = 0;
-    const Comparison cmp = compare_framework_peer(o.python, w, cfg, trace, h, c.steps, c.warmup, false, &d);
-    if (d > 0) dispatch.push_back(d);
+    sim::HardwareProfile modeled = h;
+    sim::apply_implementation(modeled, impl);
+    PeerCosts peer;
+    const Comparison cmp = compare_framework_peer(o.python, w, cfg, trace, modeled, c.steps, c.warmup, false, &peer);
+    if (peer.dispatch_us > 0) dispatch.push_back(peer.dispatch_us);
+    // The framework's primitives against privrec's, side by side: the peer's rates over the probe's
+    // (the profile's own where it was measured elsewhere).
+    if (peer.rng_normals_per_s > 0) rng_fraction.push_back(peer.rng_normals_per_s / h.device.rng_normals_per_s);
+    if (peer.gemm_GFLOPps > 0) gemm_fraction.push_back(peer.gemm_GFLOPps / h.device.gemm_GFLOPps);
     runs.push_back({c, cmp, h});
     if (n < cases.size()) labels.push_back(c.label());
     if (!o.quiet)
       std::fprintf(stderr, "[privrec] round %zu/%d, case %zu/%zu %s: the peer %.1f ms/step (a call that does nothing: "
-                   "%.1f us)\n", n / cases.size() + 1, o.repeats, n % cases.size() + 1, cases.size(), c.label().c_str(),
-                   cmp.measured_step_ms, d);
+                   "%.1f us; torch.randn %.0f M normals/s, torch.mm %.1f GFLOP/s)\n", n / cases.size() + 1, o.repeats,
+                   n % cases.size() + 1, cases.size(), c.label().c_str(), cmp.measured_step_ms, peer.dispatch_us,
+                   peer.rng_normals_per_s / 1e6, peer.gemm_GFLOPps);
   }
   if (!dispatch.empty()) impl.dispatch_us = median(dispatch);
+  if (!rng_fraction.empty() && !gemm_fraction.empty())
+    impl.cpu_rate_fractions = sim::CpuRateFractions{median(rng_fraction), median(gemm_fraction)};
   std::vector<sim::StageObservation> obs;
   for (size_t n = 0; n < runs.size(); ++n) {
     Run& r = runs[n];
-    sim::apply_implementation(r.h, impl);  // the measured dispatch cost, on every processor
+    sim::apply_implementation(r.h, impl);  // the measured dispatch cost and rates, on every processor
     const Workload w = r.c.workload();
     SyntheticTrace trace(w, o.seed);
     const Comparison m = remodel(r.cmp, w, r.c.algorithm(o.seed), trace, r.h, r.c.steps, r.c.warmup);
@@ -92,12 +102,16 @@ int calibrate_framework(const FrameworkCalibration& o) {
       {"method", "the PyTorch peer (tools/peers/torch_cpu_peer.py) timed per stage on every case; each case modeled "
                  "with the framework work formulas on the hardware profile (at the rates probed right before the "
                  "case where the profile was measured on this machine); dispatch_us: the median over the cases of "
-                 "the peer's in-place add of 8 floats, per call; per stage, measured - modeled overheads = efficiency x combined terms + fixed + us per call "
-                 "x calls (sim/calibration.hpp, as a hardware profile's stage fit)"},
+                 "the peer's in-place add of 8 floats, per call; cpu_rate_fractions: the median over the cases of the "
+                 "peer's torch.randn and torch.mm rates over privrec's (probed before the case on this machine); "
+                 "per stage, measured - modeled overheads = efficiency x combined terms + fixed + us per call x calls (sim/calibration.hpp, as a hardware profile's stage fit)"},
       {"calibration_median_abs_error_pct", fit.median_abs_error_pct}};
   write_text_file(o.out, impl.to_json().dump(2) + "\n");
   std::printf("privrec calibrate: wrote %s (%.0f s); median error over the calibration stages %.1f %%\n", o.out.c_str(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), fit.median_abs_error_pct);
+  if (impl.cpu_rate_fractions)
+    std::printf("  the framework's rates: torch.randn at %.3f of privrec's normals per second, torch.mm at %.3f of its GEMM rate\n",
+                impl.cpu_rate_fractions->rng_normals_per_s, impl.cpu_rate_fractions->gemm_GFLOPps);
   for (const auto& [stage, f] : impl.stage_efficiency) {
     std::string extra;
     if (impl.stage_launch_us.count(stage)) extra = fmt::format(", {:.2f} us per call", impl.stage_launch_us.at(stage));

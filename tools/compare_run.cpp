@@ -163,7 +163,7 @@ void check_peer_settings(const AlgorithmConfig& cfg) {
 
 Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,
                                   const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps,
-                                  int64_t warmup, bool progress, double* dispatch_us) {
+                                  int64_t warmup, bool progress, PeerCosts* costs) {
   namespace fs = std::filesystem;
   check_peer_settings(cfg);
   const fs::path script = fs::path(PRIVREC_SOURCE_DIR) / "tools/peers/torch_cpu_peer.py";
@@ -205,7 +205,23 @@ Comparison compare_framework_peer(const std::string& python, const Workload& w, 
   MeasuredMs step;
   const nlohmann::json peer = parse_json_file(out.string());
   const std::vector<MeasuredStage> measured = peer_stages(peer, out.string(), step);
-  if (dispatch_us) *dispatch_us = peer.value("dispatch_us", 0.0);
+  if (costs) {
+    // Optional, but where present a positive finite number: a peer that measured nonsense is refused.
+    auto number = [&](const nlohmann::json& j, const std::string& key, const std::string& path) {
+      if (!j.contains(key)) return 0.0;
+      const nlohmann::json& v = j.at(key);
+      if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>()))
+        throw std::runtime_error(out.string() + ": " + path + key + " " + json_value_text(v) + ": expected a positive number");
+      return v.get<double>();
+    };
+    costs->dispatch_us = number(peer, "dispatch_us", "");
+    if (peer.contains("framework_rates")) {
+      const nlohmann::json& r = peer.at("framework_rates");
+      if (!r.is_object()) throw std::runtime_error(out.string() + ": framework_rates " + json_value_text(r) + ": expected an object");
+      costs->rng_normals_per_s = number(r, "rng_normals_per_s", "framework_rates.");
+      costs->gemm_GFLOPps = number(r, "gemm_GFLOPps", "framework_rates.");
+    }
+  }
   return with_model(measured, step, w.batch_size, w, cfg, trace, h, steps, warmup);
 }
 

@@ -58,14 +58,20 @@ Comparison compare(const Backend& backend, const Workload& w, const AlgorithmCon
 // and algorithm on the CPU, timed per stage in the same vocabulary; `h` (with the framework
 // implementation applied) models it. InputError when the peer refuses the case (it draws uniform
 // ids only) or the interpreter has no PyTorch.
-// `dispatch_us`, when given, gets the peer's measured cost of a framework call that does nothing.
+// `costs`, when given, gets what the peer measured of the framework's own costs (PeerCosts).
 // What the peer runs (sgd, dpsgd-f, eana, lazydp with Gaussian noise, a finite clip, ...): InputError
 // naming the flag otherwise. compare_framework_peer checks it first; callers that do costly work
 // before (a rate probe) check it before that.
 void check_peer_settings(const AlgorithmConfig& cfg);
+// The framework's own costs as the peer measures them after its steps: a framework call that does
+// nothing (us), torch.randn's normals per second and torch.mm's GFLOP/s at the shapes of privrec's
+// rate probes; 0 where the peer's JSON lacks one.
+struct PeerCosts {
+  double dispatch_us = 0, rng_normals_per_s = 0, gemm_GFLOPps = 0;
+};
 Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,
                                   const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps,
-                                  int64_t warmup, bool progress, double* dispatch_us = nullptr);
+                                  int64_t warmup, bool progress, PeerCosts* costs = nullptr);
 
 // A sharded run under mpirun (every rank calls it): the kernels' run over the ranks against the
 // scale-out model on cluster `c` with the same layout, each stage's slowest rank against the

@@ -85,6 +85,14 @@ TEST(ImplementationProfile, BadFilesNameFileKeyAndValue) {
     j["stage_overlap"] = {{"bwd.emb", 0.5}};
   });
   EXPECT_NE(e.find("stage_overlap"), std::string::npos) << e;
+  e = with([](auto& j) { j["cpu_rate_fractions"] = {{"rng_normals_per_s", 0}, {"gemm_GFLOPps", 0.3}}; });
+  EXPECT_NE(e.find("cpu_rate_fractions.rng_normals_per_s"), std::string::npos) << e;
+  e = with([](auto& j) { j["cpu_rate_fractions"] = {{"rng_normals_per_s", 0.2}}; });  // both or none
+  EXPECT_NE(e.find("cpu_rate_fractions.gemm_GFLOPps"), std::string::npos) << e;
+  e = with([](auto& j) { j["cpu_rate_fractions"] = {{"rng_normals_per_s", 0.2}, {"gemm_GFLOPps", 0.3}, {"sort", 1}}; });
+  EXPECT_NE(e.find("cpu_rate_fractions.sort"), std::string::npos) << e;
+  e = with([](auto& j) { j["cpu_rate_fractions"] = 0.5; });
+  EXPECT_NE(e.find("cpu_rate_fractions"), std::string::npos) << e;
   e = with([](auto& j) { j["speed"] = 2; });
   EXPECT_NE(e.find("speed"), std::string::npos) << e;
   EXPECT_EQ(error_of(good), "(accepted)");
@@ -117,6 +125,48 @@ TEST(ImplementationProfile, FusedChangesNothingFrameworkSwapsFamilyDispatchAndCa
   ASSERT_FALSE(base.stage_overlap.empty());  // the committed CPU profile has its stages' own overlaps
   EXPECT_TRUE(h.stage_overlap.empty());      // the framework combines at the processor's fraction
   EXPECT_EQ(h.device.stream_GBps, base.device.stream_GBps);  // the hardware is the same
+  EXPECT_EQ(h.device.rng_normals_per_s, base.device.rng_normals_per_s);  // no rate fractions: its rates too
+  EXPECT_THROW(apply_implementation(h, f), std::logic_error);  // once only
+}
+
+// The framework's torch.randn and torch.mm rates, as fractions of privrec's, scale the processor the
+// CPU work runs on: a CPU profile's device, or the host of a profile with one; never a GPU.
+TEST(ImplementationProfile, CpuRateFractionsScaleTheCpuOnly) {
+  ImplementationProfile f = load_implementation_profile("framework");
+  f.cpu_rate_fractions = CpuRateFractions{0.125, 0.25};
+  const ImplementationProfile back = parse_implementation_profile(f.to_json(), "impl.json");
+  ASSERT_TRUE(back.cpu_rate_fractions.has_value());
+  EXPECT_EQ(*back.cpu_rate_fractions, *f.cpu_rate_fractions);
+  for (const char* name : {"cpu-xeon-2c", "v100-xeon-e5-2698v4", "h100-sxm"}) {
+    const HardwareProfile base = load_hardware_profile(name);
+    HardwareProfile h = base;
+    apply_implementation(h, f);
+    const bool cpu_device = !base.host && base.kernels == "cpu";
+    EXPECT_EQ(h.device.rng_normals_per_s, base.device.rng_normals_per_s * (cpu_device ? 0.125 : 1.0)) << name;
+    EXPECT_EQ(h.device.gemm_GFLOPps, base.device.gemm_GFLOPps * (cpu_device ? 0.25 : 1.0)) << name;
+    EXPECT_EQ(h.device.stream_GBps, base.device.stream_GBps) << name;
+    if (base.host) {
+      EXPECT_EQ(h.host->rng_normals_per_s, base.host->rng_normals_per_s * 0.125) << name;
+      EXPECT_EQ(h.host->gemm_GFLOPps, base.host->gemm_GFLOPps * 0.25) << name;
+      EXPECT_EQ(h.host->vector_GFLOPps, base.host->vector_GFLOPps) << name;
+    }
+  }
+  // The modeled dpsgd-f table noise: rng-bound, it takes 8x as long at an eighth of the rate.
+  const Workload w = load_workload("rmc2");
+  HardwareProfile slow = load_hardware_profile("cpu-xeon-2c"), fast = slow;
+  apply_implementation(slow, f);
+  f.cpu_rate_fractions.reset();
+  apply_implementation(fast, f);
+  const auto cfg = test::algo(AlgorithmKind::dpsgd_f, 1.0, 1.0);
+  const SimReport a = simulate_analytic(w, cfg, slow, 2), b = simulate_analytic(w, cfg, fast, 2);
+  const auto update = [](const SimReport& r) {
+    for (const auto& s : r.stages)
+      if (s.stage == Stage::dp_update) return s.time;
+    ADD_FAILURE() << "no dp.update";
+    return StageTime{};
+  };
+  EXPECT_DOUBLE_EQ(update(a).rng_ms, 8.0 * update(b).rng_ms);
+  EXPECT_EQ(update(a).memory_ms, update(b).memory_ms);
 }
 
 // dpsgd-f the framework way, one table of n = 1000 x 16 values: randn and its scaled copy (read n,

@@ -3,7 +3,8 @@
 # sgd, dpsgd-f, eana and lazydp it runs on a `privrec train --json` file and writes train-shaped JSON
 # with exactly the stages the framework way has, finite losses; bad input exits 2 naming the key;
 # peer_bench.py --dry-run prints its commands; `privrec compare --implementation framework` runs it
-# and pairs every stage it timed with the framework model's. Skipped (77) where python3 has no torch.
+# and pairs every stage it timed with the framework model's; `privrec calibrate --implementation
+# framework` writes a profile with the peer's costs that simulate takes. Skipped (77) where python3 has no torch.
 set -euo pipefail
 src=$1 bin=$2
 py=python3
@@ -46,6 +47,10 @@ assert got == want, (algo, got)
 assert all(s["ms_min"] <= s["ms_per_step"] <= s["ms_max"] for s in d["stages"]), d["stages"]
 assert all(math.isfinite(l) for l in d["losses"]) and len(d["losses"]) == 3, d["losses"]
 assert d["algorithm"]["name"] == algo and d["implementation"] == "framework"
+# what calibrate fits the framework profile's costs from: positive, finite
+r = d["framework_rates"]
+assert sorted(r) == ["gemm_GFLOPps", "rng_normals_per_s"], r
+assert all(math.isfinite(v) and v > 0 for v in r.values()) and math.isfinite(d["dispatch_us"]) and d["dispatch_us"] > 0, d
 PY
 done
 # The comparison with the framework model: every stage the peer timed has a modeled time, and the
@@ -70,9 +75,26 @@ for o in c["stages"] + [c["end_to_end"]]:
     assert o["measured_min_ms"] <= o["measured_ms"] <= o["measured_max_ms"], o
 PY
 done
+# A framework calibration on two tiny cases writes a profile with the peer's dispatch cost and its
+# rates as fractions of privrec's, which simulate then takes as an implementation.
+cat >"$tmp/cases.json" <<'JSON'
+{"cases": [{"model": "tiny", "table_scale": 1, "algo": "sgd", "batch": 64, "steps": 3, "warmup": 1},
+           {"model": "tiny", "table_scale": 1, "algo": "dpsgd-f", "batch": 64, "steps": 3, "warmup": 1}]}
+JSON
+"$bin/privrec" calibrate --implementation framework --python "$py" --cases "$tmp/cases.json" --repeats 1 \
+  --out "$tmp/fw.json" --name fw-test -q >/dev/null
+"$py" - "$tmp/fw.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["name"] == "fw-test" and p["kernels"] == "framework" and p["dispatch_us"] > 0, p
+f = p["cpu_rate_fractions"]
+assert sorted(f) == ["gemm_GFLOPps", "rng_normals_per_s"] and all(0 < v <= 100 for v in f.values()), f
+assert p["stage_efficiency"], p
+PY
+"$bin/privrec" simulate --model tiny --algo dpsgd-f --hardware cpu-xeon-2c --implementation "$tmp/fw.json" -q >/dev/null
 "$bin/privrec" trace gen --model tiny --batches 4 --out "$tmp/t.trace" >/dev/null
 set +e
 "$bin/privrec" compare --implementation framework --python "$py" --model tiny --trace "$tmp/t.trace" -q 2>"$tmp/err"; rc=$?
 set -e
 [ "$rc" -eq 2 ] && grep -q "draws its own uniform ids" "$tmp/err" || { echo "compare --trace: rc $rc"; cat "$tmp/err"; exit 1; }
-echo "torch_cpu_peer: sgd, dpsgd-f, eana, lazydp ok; compare --implementation framework ok"
+echo "torch_cpu_peer: sgd, dpsgd-f, eana, lazydp ok; compare and calibrate --implementation framework ok"

@@ -4,7 +4,9 @@
 The peer that privrec's CPU kernels are measured against, written in this repository (not copied):
 the step the way the LazyDP paper's public code runs it (REFERENCE.md section 8), on the same
 workload and algorithm settings as a `privrec train --json` run, timed per stage in privrec's stage
-vocabulary, and written as JSON shaped like train's (stages[].ms_per_step/ms_min/ms_max, step_ms).
+vocabulary, and written as JSON shaped like train's (stages[].ms_per_step/ms_min/ms_max, step_ms),
+with what calibrate fits the framework profile's costs from: dispatch_us (a framework call that does
+nothing) and framework_rates (torch.randn's normals per second and torch.mm's GFLOP/s).
 
   torch_cpu_peer.py --like TRAIN_JSON [--steps N] [--warmup N] [--threads N] [--json OUT] [--force]
   torch_cpu_peer.py --dry-run ...
@@ -314,6 +316,25 @@ def dispatch_us(torch):
     return 1e6 * (time.perf_counter() - t0) / n
 
 
+def framework_rates(torch):
+    """The framework's own primitives at the shapes privrec's rate probes use (kernels/cpu/machine_bench.cpp),
+    so that calibrate can take their ratio: torch.randn of 2^20 normals (a noise tensor's size), and
+    torch.mm of 2048x512 by 512x512. The median of 7 after one untimed call each."""
+    def median_s(fn):
+        fn()
+        ts = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        return statistics.median(ts)
+
+    n = 1 << 20
+    a, b = torch.rand(2048, 512), torch.rand(512, 512)
+    return {"rng_normals_per_s": n / median_s(lambda: torch.randn(n)),
+            "gemm_GFLOPps": 2.0 * 2048 * 512 * 512 / median_s(lambda: torch.mm(a, b)) / 1e9}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--like", required=True, help="a `privrec train --json` file: its workload and algorithm")
@@ -365,6 +386,7 @@ def main():
         "losses": losses,
         "step_ms": {"median": statistics.median(measured), "min": min(measured), "max": max(measured)},
         "dispatch_us": dispatch_us(torch),
+        "framework_rates": framework_rates(torch),
         "stages": summarize(stage_ms, warmup),
     }
     if args.json:
