@@ -105,7 +105,7 @@ std::string fitted_elsewhere_note(const ImplementationProfile& impl, const std::
 }
 
 void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl) {
-  if (!impl.kernels.empty() && h.kernels == impl.kernels)
+  if (!impl.kernels.empty() && h.implementation != "fused")
     throw std::logic_error("apply_implementation: " + h.name + " already models the " + h.implementation +
                            " implementation; apply " + impl.name + " to the hardware profile itself");
   h.implementation = impl.name;
