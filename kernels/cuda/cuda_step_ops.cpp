@@ -41,7 +41,6 @@ CudaStepOps::CudaStepOps(const cpu::DlrmModel& host, const AlgorithmConfig& cfg)
   T_ = static_cast<int64_t>(host.tables.size());
   F_ = T_ + 1;
   width_ = host.workload.interaction_width();
-  for (int64_t k = 0; k < T_; ++k) ws_.push_back(std::make_unique<CoalesceWorkspace>());
   sizes_.tables.resize(T_);
   for (int64_t k = 0; k < T_; ++k) sizes_.tables[k].rows = static_cast<uint64_t>(rows_[k]);
   const Plan& plan = plan_of(cfg_.kind);
@@ -293,16 +292,22 @@ void CudaStepOps::coalesce(const OpContext& c, bool clipped, WorkCounters& w) {
   count({.kind = OpKind::coalesce, .clipped = clipped}, w);
 }
 
-// Every table's sort is queued before the host waits for the first distinct-row count, so the
-// device never idles between tables while the host reads a count back.
+// Every table's rows in one sort, and every table's segment sums in one launch.
 void CudaStepOps::coalesce_tables(const Batch& batch, const float* factors) {
-  for (int64_t k = 0; k < T_; ++k)
-    ws_[k]->begin(batch_.offsets[k], batch_.indices[k], B_, static_cast<int64_t>(batch.tables[k].indices.size()),
-                  rows_[k] - 1);
+  coalesce_all(batch, batch_, feat_grad(0), dim_, dim_, factors);
   for (int64_t k = 0; k < T_; ++k) {
-    grads_[k] = ws_[k]->finish(feat_grad(k), F_ * dim_, dim_, factors);
+    grads_[k] = ws_.rows(k);
     sizes_.tables[k].unique_rows = static_cast<uint64_t>(grads_[k].count);
   }
+}
+
+// ws_ over every table of `batch` as it lies on the device in `d`.
+void CudaStepOps::coalesce_all(const Batch& batch, const DeviceBatch& d, const float* grad, int64_t table_stride,
+                               int64_t dim, const float* factors) {
+  coalesce_group_.resize(static_cast<size_t>(T_));
+  for (int64_t k = 0; k < T_; ++k)
+    coalesce_group_[k] = {d.offsets[k], d.indices[k], static_cast<int64_t>(batch.tables[k].indices.size()), rows_[k] - 1};
+  ws_.coalesce(coalesce_group_.data(), T_, batch.size, grad, F_ * dim_, table_stride, dim, factors);
 }
 
 void CudaStepOps::download(cpu::DlrmModel& host) const {

@@ -76,6 +76,8 @@ class CudaStepOps final : public StepOps {
   void materialized_norms(const Batch& batch, bool keep_all);
   void record_clipped_fraction();
   void coalesce_tables(const Batch& batch, const float* factors);
+  void coalesce_all(const Batch& batch, const DeviceBatch& d, const float* grad, int64_t table_stride, int64_t dim,
+                    const float* factors);
   void clipped_mlp_sum();
   void ensure_slots(int64_t rows);
   void sparse_update(int64_t k, float scale);
@@ -105,7 +107,8 @@ class CudaStepOps final : public StepOps {
   // separate buffers, so the catch-up's upload never waits for or overwrites the step's.
   DeviceBatch batch_, next_;
   std::vector<ForwardTable> forward_group_;  // the forward's tables, refilled each step (no allocation)
-  std::vector<std::unique_ptr<CoalesceWorkspace>> ws_;
+  CoalesceWorkspace ws_;                   // every table's coalesce (and lazydp's next rows, adafest's sort)
+  std::vector<CoalesceTable> coalesce_group_;
   std::vector<DeviceSparseRows> grads_;
   DeviceArray<int32_t> slots_;
   // adafest

@@ -33,12 +33,9 @@ void CudaStepOps::select_rows(const OpContext& c, WorkCounters& w) {
   selection_.resize(T_);
   const double p = cfg_.zero_count_selection_probability();
   int64_t touched = 0, selected = 0, fps = 0, untouched = 0;
-  for (int64_t k = 0; k < T_; ++k)  // every table's sort queued before the host waits for a count
-    ws_[k]->begin(batch_.offsets[k], batch_.indices[k], B_, static_cast<int64_t>(batch.tables[k].indices.size()),
-                  rows_[k] - 1);
+  coalesce_all(batch, batch_, nullptr, 0, 0, nullptr);  // every table's rows sorted, in one sort
   for (int64_t k = 0; k < T_; ++k) {
-    ws_[k]->finish(nullptr, 0, 0, nullptr);
-    selection_[k] = selectors_[k]->select(ws_[k]->last_sort(), factor_.data(), rows_[k], static_cast<uint32_t>(k),
+    selection_[k] = selectors_[k]->select(ws_.sort(k), factor_.data(), rows_[k], static_cast<uint32_t>(k),
                                           cfg_.adafest.sigma1, cfg_.adafest.tau, p, cfg_.seed, device_noise(cfg_.noise),
                                           static_cast<uint64_t>(c.step));
     const TableSelection& sel = selection_[k];
@@ -173,19 +170,17 @@ void CudaStepOps::settle(const Batch* next, uint32_t now) {
   const bool exact = cfg_.lazydp.noise == LazyNoiseMode::exact;
   // The next batch's ids of every table go up in one asynchronous copy, into buffers of their own
   // (the step's batch_ stays as it is).
-  // Every table's distinct rows are sorted out before the host waits for the first count.
+  // Every table's distinct rows are sorted out in one sort.
   if (next) {
     stage_batch(*next, false, next_);
-    for (int64_t k = 0; k < T_; ++k)
-      ws_[k]->begin(next_.offsets[k], next_.indices[k], next->size,
-                    static_cast<int64_t>(next->tables[k].indices.size()), rows_[k] - 1);
+    coalesce_all(*next, next_, nullptr, 0, 0, nullptr);
   }
   for (int64_t k = 0; k < T_; ++k) {
     const int64_t* rows = nullptr;
     int64_t n = rows_[k];
     if (next) {
       const auto& tb = next->tables[k];
-      const DeviceSparseRows u = ws_[k]->finish(nullptr, 0, 0, nullptr);
+      const DeviceSparseRows& u = ws_.rows(k);
       rows = u.rows, n = u.count;
       sizes_.tables[k].next_lookups = tb.indices.size();
       sizes_.tables[k].next_unique = static_cast<uint64_t>(u.count);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/kernel_work/cuda_coalesce_plan.hpp"
 #include "kernels/cuda/device_memory.hpp"
 
 namespace privrec::cuda {
@@ -19,7 +20,7 @@ struct ForwardTable {
 };
 
 // For each of the `count` tables: out[i * out_stride + c] = sum over k in [offsets[i], offsets[i+1])
-// of rows[indices[k] * dim + c], added in k order from 0. Up to cuda_work::kForwardTablesPerLaunch
+// of rows[indices[k] * dim + c], added in k order from 0. Up to cuda_work::kTablesPerLaunch
 // tables a launch (mlperf-dlrm's 26 in one), a group of dim/4 lanes per bag with 16-byte row loads
 // (dim % 4 == 0 and 16-byte aligned rows and outputs; otherwise one lane per column), four rows in
 // flight per group.
@@ -34,8 +35,11 @@ struct DeviceSparseRows {
   float* grads = nullptr;   // device, count x dim
 };
 
-// The sorted state of the last coalesce(): keys row << shift | lookup, ascending; the first sorted
-// position of each distinct row; the example of each lookup (indexed by lookup).
+// One table's part of a coalesce, as the adafest selection reads it (kernels/cuda/coalesce_plan.hpp):
+// the sort group's keys (table << table_shift | row << shift | lookup, ascending; the low `shift` bits
+// number the lookups within the group), the first sorted position of each of this table's distinct
+// rows, the bag of each lookup (indexed by those low bits), the distinct rows themselves, and where
+// the table's lookups end among the sorted keys.
 struct SortedLookups {
   const uint64_t* keys = nullptr;
   const int64_t* starts = nullptr;
@@ -45,6 +49,14 @@ struct SortedLookups {
   int shift = 0;
 };
 
+// One table's batch as the coalesce reads it: its offsets (bags + 1, from 0) and indices on the
+// device, how many lookups it has and the largest row id it may hold (host).
+struct CoalesceTable {
+  const int64_t* offsets = nullptr;
+  const int64_t* indices = nullptr;
+  int64_t lookups = 0, max_row = 0;
+};
+
 // Scratch reused across calls (grown as needed, freed with the object).
 class CoalesceWorkspace {
  public:
@@ -52,26 +64,34 @@ class CoalesceWorkspace {
   ~CoalesceWorkspace();
   CoalesceWorkspace(const CoalesceWorkspace&) = delete;
   CoalesceWorkspace& operator=(const CoalesceWorkspace&) = delete;
-  // Sorts the (row, lookup) keys of one table's batch with CUB's radix sort (stable), marks where
-  // the row changes, and sums each row's contributions in lookup order. `out` points into this
-  // workspace and stays valid until the next call.
+  // Every table's sparse gradient at once: table k's lookup in bag i adds
+  // scale[i] * grad[i * grad_stride + k * table_stride + c] to its row's sum (scale nullptr: 1;
+  // dim 0: the distinct rows only). All tables' keys go through one stable radix sort with CUB
+  // (models/kernel_work/cuda_coalesce_plan.hpp: one sort per group of tables that fits 64 key bits,
+  // in practice one), the distinct rows are numbered and each table's first found on the device,
+  // the host waits once (for those firsts, which size what follows), and one launch per group sums
+  // its tables' segments. rows(k) and sort(k) point into this workspace and stay valid until the
+  // next call; a table without lookups has none. CudaError where one table's keys alone need more
+  // than 64 bits.
+  void coalesce(const CoalesceTable* tables, int64_t count, int64_t bags, const float* grad, int64_t grad_stride,
+                int64_t table_stride, int64_t dim, const float* scale);
+  // One table: the call above for it alone, returning rows(0).
   DeviceSparseRows coalesce(const int64_t* offsets, const int64_t* indices, int64_t bags, int64_t lookups,
                             int64_t max_row, const float* grad, int64_t grad_stride, int64_t dim, const float* scale);
-  // coalesce() in two halves, so that many tables' halves can be queued before the host waits once:
-  // begin() sorts and numbers the distinct rows on the device and sends their count to the host
-  // asynchronously; finish() waits for that count (the host needs it to size what follows) and sums
-  // the segments (dim 0: rows only). finish() after a begin() of no lookups returns no rows.
-  void begin(const int64_t* offsets, const int64_t* indices, int64_t bags, int64_t lookups, int64_t max_row);
-  DeviceSparseRows finish(const float* grad, int64_t grad_stride, int64_t dim, const float* scale);
-  // The sort of the last finish() (between begin() and finish(): distinct is not known yet, 0).
-  const SortedLookups& last_sort() const { return last_; }
+  // Table k of the last call (k below its count).
+  const DeviceSparseRows& rows(int64_t k) const { return rows_of_.at(static_cast<size_t>(k)); }
+  const SortedLookups& sort(int64_t k) const { return sorts_.at(static_cast<size_t>(k)); }
 
  private:
-  SortedLookups last_;
-  bool pending_ = false;                    // begin() queued work that finish() has not taken
-  unsigned long long* host_count_ = nullptr;  // page-locked: the distinct rows, copied asynchronously
-  void* counted_ = nullptr;                   // cudaEvent_t recorded after that copy
-  DeviceArray<char> keys_in_, keys_out_, example_, flags_, pos_, starts_, rows_, grads_, temp_, count_;
+  void reserve(size_t n, size_t nfirsts, size_t groups);
+  void sort_group(const cuda_work::CoalesceGroup& g, size_t gi, const CoalesceTable* tables, int64_t bags);
+  std::vector<DeviceSparseRows> rows_of_;
+  std::vector<SortedLookups> sorts_;
+  std::vector<int64_t> lookups_, max_rows_, packed_;  // per call, kept to spare the allocations
+  int64_t* host_firsts_ = nullptr;  // page-locked: every table's first distinct row, copied asynchronously
+  size_t host_firsts_size_ = 0;
+  void* counted_ = nullptr;  // cudaEvent_t recorded after that copy
+  DeviceArray<char> keys_in_, keys_out_, example_, flags_, pos_, starts_, rows_, grads_, temp_, count_, firsts_;
 };
 
 // Host conveniences for tests: run on the device, return host vectors.
@@ -80,6 +100,14 @@ class CoalesceWorkspace {
 std::vector<float> embedding_forward_on_device(const std::vector<std::vector<float>>& tables, int64_t dim,
                                                const std::vector<std::vector<int64_t>>& offsets,
                                                const std::vector<std::vector<int64_t>>& indices);
+// Every table's coalesce in one CoalesceWorkspace::coalesce (row ids up to max_row in each): table
+// k's lookup in bag i takes grad[(i * tables + k) * dim + c] (the step's feature-gradient layout);
+// rows[k], grads[k] per table.
+void coalesce_tables_on_device(const std::vector<std::vector<int64_t>>& offsets,
+                               const std::vector<std::vector<int64_t>>& indices, int64_t max_row,
+                               const std::vector<float>& grad, int64_t dim, const std::vector<float>* scale,
+                               std::vector<std::vector<int64_t>>& rows, std::vector<std::vector<float>>& grads);
+// One table (grad: bag i at [i * dim]).
 void coalesce_on_device(const std::vector<int64_t>& offsets, const std::vector<int64_t>& indices, int64_t max_row,
                         const std::vector<float>& grad, int64_t dim, const std::vector<float>* scale,
                         std::vector<int64_t>& rows, std::vector<float>& grads);

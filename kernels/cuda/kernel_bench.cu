@@ -211,7 +211,7 @@ double KernelBench::adafest_select_ms(int64_t rows, int64_t batch, int64_t pooli
   uint64_t step = 1;
   return s_->time([&] {
     s_->coalesce.coalesce(off, idx, batch, batch * pooling, rows - 1, nullptr, 0, 0, nullptr);
-    s_->selector.select(s_->coalesce.last_sort(), factor, rows, 0, 1.0, 3.0, p, 1, DeviceNoise::gaussian, step++);
+    s_->selector.select(s_->coalesce.sort(0), factor, rows, 0, 1.0, 3.0, p, 1, DeviceNoise::gaussian, step++);
   });
 }
 

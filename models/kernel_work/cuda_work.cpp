@@ -34,7 +34,7 @@ WorkCounters embedding_forward(uint64_t batch, uint64_t dim, const std::vector<T
     w.bags += batch;
   }
   // No launch at all for an empty batch or rows of no columns (nothing to pool).
-  w.launches = batch > 0 && dim > 0 ? (tables.size() + kForwardTablesPerLaunch - 1) / kForwardTablesPerLaunch : 0;
+  w.launches = batch > 0 && dim > 0 ? (tables.size() + kTablesPerLaunch - 1) / kTablesPerLaunch : 0;
   return w;
 }
 
@@ -44,7 +44,6 @@ WorkCounters coalesce(uint64_t lookups, uint64_t distinct, uint64_t dim, bool sc
   w.bytes_written_seq = distinct * (kI + dim * kF);
   w.flops = lookups * dim * (scaled ? 2 : 1);
   w.sort_ops = kRadixSortOpsPerKey * lookups;
-  w.launches = 6;
   return w;
 }
 
@@ -52,8 +51,23 @@ WorkCounters unique_next_rows(uint64_t lookups) {
   WorkCounters w;
   w.bytes_read_seq = lookups * kI;
   w.sort_ops = kRadixSortOpsPerKey * lookups;
-  w.launches = 5;
   return w;
+}
+
+uint64_t coalesce_launches(const std::vector<TableSizes>& tables, bool next, bool sums) {
+  std::vector<int64_t> lookups, max_rows;
+  for (const TableSizes& t : tables) {
+    lookups.push_back(static_cast<int64_t>(next ? t.next_lookups : t.lookups));
+    max_rows.push_back(t.rows > 0 ? static_cast<int64_t>(t.rows) - 1 : 0);
+  }
+  std::vector<CoalesceGroup> groups;
+  try {
+    groups = plan_coalesce_groups(lookups, max_rows);
+  } catch (const std::length_error&) {
+    // Keys the backend refuses (a table alone past 64 bits): priced as one sort per table.
+    for (size_t k = 0; k < lookups.size(); ++k) groups.push_back({.first_table = static_cast<int64_t>(k), .tables = 1, .lookups = lookups[k]});
+  }
+  return coalesce_launches(groups, kTablesPerLaunch, sums);
 }
 
 WorkCounters dense_forward(const DenseShape& s) {
@@ -209,7 +223,9 @@ WorkCounters adafest_select_table(const TableSizes& t, bool gaussian) {
   w.rng_samples = (gaussian ? t.unique_rows : 0) + t.selection_draws;
   w.flops = t.lookups + 2 * t.unique_rows + 4 * t.selection_draws;
   w.sort_ops = kRadixSortOpsPerKey * t.lookups;
-  w.launches = 8;
+  // The noisy counts, the selected rows' compaction (with its merge), the false positives; the ids'
+  // sort is every table's at once (select_rows).
+  w.launches = 3;
   return w;
 }
 
@@ -278,17 +294,22 @@ WorkCounters table_update(NoiseTarget noise, const StepSizes& s, const Algorithm
 }
 
 WorkCounters lazy_op(bool catchup, const StepSizes& s, const AlgorithmConfig& cfg) {
-  return per_table(s, [&](const TableSizes& t) {
+  WorkCounters all = per_table(s, [&](const TableSizes& t) {
     WorkCounters w = catchup ? unique_next_rows(t.next_lookups) : WorkCounters{};
     // The next batch's ids and offsets go up first (one copy for every table).
     if (catchup) w.host_link_bytes = t.next_lookups * kI + (s.dense.batch + 1) * kI;
     w += lazy_settle(catchup ? t.next_unique : t.rows, t.owed, settle_draws(t, cfg), s.dense.dim, gaussian(cfg));
     return w;
   });
+  if (catchup) all.launches += coalesce_launches(s.tables, true, false);  // the next rows, every table in one sort
+  return all;
 }
 
 WorkCounters coalesce_tables(const StepSizes& s, bool scaled) {
-  return per_table(s, [&](const TableSizes& t) { return coalesce(t.lookups, t.unique_rows, s.dense.dim, scaled); });
+  WorkCounters w =
+      per_table(s, [&](const TableSizes& t) { return coalesce(t.lookups, t.unique_rows, s.dense.dim, scaled); });
+  w.launches += coalesce_launches(s.tables, false, s.dense.dim > 0);
+  return w;
 }
 }  // namespace
 
@@ -304,6 +325,7 @@ WorkCounters clip_norms(Norms norms, const StepSizes& s, WorkSide side) {
 
 WorkCounters select_rows(const StepSizes& s, const AlgorithmConfig& cfg) {
   WorkCounters w = per_table(s, [&](const TableSizes& t) { return adafest_select_table(t, gaussian(cfg)); });
+  w.launches += coalesce_launches(s.tables, false, false);  // every table's ids in one sort
   w.launches += 1;  // the contribution maps' clip factors, over all tables
   return w;
 }

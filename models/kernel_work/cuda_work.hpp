@@ -13,18 +13,26 @@
 #include <vector>
 
 #include "models/algorithm.hpp"
-#include "models/kernel_work/cuda_forward_group.hpp"
+#include "models/kernel_work/cuda_coalesce_plan.hpp"
+#include "models/kernel_work/cuda_table_group.hpp"
 #include "models/kernel_work/kernel_work.hpp"
 #include "models/kernel_work/step_sizes.hpp"
 #include "models/work_counters.hpp"
 
 namespace privrec::cuda_work {
 
-// kernels/cuda/embedding_bag.hpp: every table's bags, ceil(tables / kForwardTablesPerLaunch) launches.
+// kernels/cuda/embedding_bag.hpp: every table's bags, ceil(tables / kTablesPerLaunch) launches.
 WorkCounters embedding_forward(uint64_t batch, uint64_t dim, const std::vector<TableSizes>& tables);
+// The backward's coalesce runs over every table at once (one sort per group of tables that fits
+// 64 key bits: CoalesceWorkspace in kernels/cuda/embedding_bag.hpp, models/kernel_work/
+// cuda_coalesce_plan.hpp), so its work is counted per table without launches, and the set's
+// launches once: coalesce_launches.
 WorkCounters coalesce(uint64_t lookups, uint64_t distinct, uint64_t dim, bool scaled);
-// The radix sort alone (lazydp's next rows; adafest counts its own in adafest_select_table).
+// lazydp's next rows: the sort alone, per table, without launches.
 WorkCounters unique_next_rows(uint64_t lookups);
+// A coalesce over `tables` (their lookups, or with `next` their next batch's; rows up to their
+// rows): cuda_coalesce_plan.hpp's launches, with `sums` the segment sums; none without lookups.
+uint64_t coalesce_launches(const std::vector<TableSizes>& tables, bool next, bool sums);
 // kernels/cuda/dense_ops.hpp
 WorkCounters dense_forward(const DenseShape& s);
 WorkCounters backward_deltas(const DenseShape& s);
@@ -44,7 +52,8 @@ WorkCounters sparse_noisy_update(uint64_t grad_rows, uint64_t dim, bool gaussian
 // lazydp: `history_rows` history entries read, `owed` rows that owed noise, `draws` the noise rows
 // drawn (owed, or the owed steps in exact mode).
 WorkCounters lazy_settle(uint64_t history_rows, uint64_t owed, uint64_t draws, uint64_t dim, bool gaussian);
-// kernels/cuda/adafest_selection.hpp, one table (the example factors are one more launch).
+// kernels/cuda/adafest_selection.hpp, one table (the example factors are one more launch, and
+// every table's ids go through one sort: coalesce_launches).
 WorkCounters adafest_select_table(const TableSizes& t, bool gaussian);
 WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64_t dim, bool gaussian);
 // kernels/cuda/fest_selection.hpp, one table (`selected`: the rows kept): the host's contribution

@@ -19,6 +19,7 @@
 #include "kernels/cpu/fest_selection.hpp"
 #include "kernels/cpu/lazydp_history.hpp"
 #include "kernels/cpu/noisy_update.hpp"
+#include "models/kernel_work/cuda_coalesce_plan.hpp"
 #include "kernels/cuda/adafest_selection.hpp"
 #include "kernels/cuda/cublas_loader.hpp"
 #include "kernels/cuda/cuda_step_ops.hpp"
@@ -133,23 +134,46 @@ TEST(CudaKernels, EmbeddingBagsAreBitIdenticalToTheCpuBackend) {
     ASSERT_EQ(pooled5.size(), want.size());
     for (size_t q = 0; q < want.size(); ++q) ASSERT_TRUE(same_bits(pooled5[q], want[q])) << "dim 5, value " << q << " of " << T;
   }
-  for (size_t t = 0; t < m.tables.size(); ++t) {
-    const auto& tb = batch.tables[t];
-    const auto& table = m.tables[t];
-    std::vector<float> grad(batch.size * d);  // example i's pooled gradient of table t
-    for (int64_t i = 0; i < batch.size; ++i)
-      std::copy(buf.pooled_grad(i, static_cast<int64_t>(t)), buf.pooled_grad(i, static_cast<int64_t>(t)) + d,
-                grad.begin() + i * d);
-    for (const std::vector<float>* s : {static_cast<const std::vector<float>*>(nullptr), static_cast<const std::vector<float>*>(&scale)}) {
-      const cpu::SparseRows& want = s ? scaled[t] : plain[t];
-      std::vector<int64_t> rows;
-      std::vector<float> grads;
-      cuda::coalesce_on_device(tb.offsets, tb.indices, table.rows - 1, grad, d, s, rows, grads);
-      ASSERT_EQ(rows, want.rows) << "table " << t;
-      ASSERT_EQ(grads.size(), want.grads.size());
-      for (size_t k = 0; k < grads.size(); ++k) ASSERT_TRUE(same_bits(grads[k], want.grads[k])) << "table " << t;
-    }
+  // Every table's coalesce in one call, plus a table without lookups at the end: in one sort, and
+  // with row ids said to reach so far that the largest table's keys take all 64 bits, one sort per
+  // table (the others' keys do not fit beside it, nor beside each other on this workload).
+  std::vector<std::vector<int64_t>> offsets, indices;
+  int64_t max_row = 0;
+  for (int64_t t = 0; t < nt; ++t) {
+    offsets.push_back(batch.tables[t].offsets), indices.push_back(batch.tables[t].indices);
+    max_row = std::max(max_row, m.tables[t].rows - 1);
   }
+  offsets.emplace_back(static_cast<size_t>(batch.size + 1), 0), indices.emplace_back();
+  const int64_t T = nt + 1;
+  std::vector<float> grad(static_cast<size_t>(batch.size * T * d), 7.0f);  // the empty table's: never read
+  for (int64_t i = 0; i < batch.size; ++i)
+    for (int64_t t = 0; t < nt; ++t)
+      std::copy(buf.pooled_grad(i, t), buf.pooled_grad(i, t) + d, grad.begin() + (i * T + t) * d);
+  std::vector<int64_t> lookups;
+  int shift = 0;
+  for (const auto& ids : indices) {
+    lookups.push_back(static_cast<int64_t>(ids.size()));
+    shift = std::max(shift, cuda_work::bits_for(ids.size()));
+  }
+  const int64_t far = int64_t{1} << (63 - shift);
+  ASSERT_EQ(cuda_work::plan_coalesce_groups(lookups, std::vector<int64_t>(T, max_row)).size(), 1u);
+  ASSERT_EQ(static_cast<int64_t>(cuda_work::plan_coalesce_groups(lookups, std::vector<int64_t>(T, far)).size()), T);
+  for (int64_t rows_up_to : {max_row, far})
+    for (const std::vector<float>* s : {static_cast<const std::vector<float>*>(nullptr), static_cast<const std::vector<float>*>(&scale)}) {
+      SCOPED_TRACE((s ? "scaled, rows up to " : "rows up to ") + std::to_string(rows_up_to));
+      std::vector<std::vector<int64_t>> rows;
+      std::vector<std::vector<float>> grads;
+      cuda::coalesce_tables_on_device(offsets, indices, rows_up_to, grad, d, s, rows, grads);
+      ASSERT_EQ(static_cast<int64_t>(rows.size()), T);
+      for (int64_t t = 0; t < nt; ++t) {
+        const cpu::SparseRows& want = s ? scaled[t] : plain[t];
+        ASSERT_EQ(rows[t], want.rows) << "table " << t;
+        ASSERT_EQ(grads[t].size(), want.grads.size());
+        for (size_t k = 0; k < grads[t].size(); ++k) ASSERT_TRUE(same_bits(grads[t][k], want.grads[k])) << "table " << t;
+      }
+      EXPECT_TRUE(rows[nt].empty());
+      EXPECT_TRUE(grads[nt].empty());
+    }
 }
 
 // Largest |a - b| / (1 + |b|) over every parameter of two models.
@@ -340,9 +364,10 @@ TEST(CudaKernels, FixedRowsAreTheCpuBackendsChoice) {
     }
 }
 
-// adafest's selection on the device is the CPU backend's, row for row. One coalesce workspace and
-// one selector serve every table of two batches, and the second batch's last table is empty right
-// after non-empty ones: a sort left over from the table before would show as touched rows the CPU
+// adafest's selection on the device is the CPU backend's, row for row. One coalesce workspace sorts
+// every table of a batch at once (each table's selection reads its view of that sort), one selector
+// serves every table of two batches, and the second batch's last table is empty right after
+// non-empty ones: rows left over from another table or batch would show as touched rows the CPU
 // does not have. `ones` with tau just above 1 selects exactly the touched rows; Gaussian noise with
 // tau = 1.5 adds false positives (p = Q(1.5), about 67 in a table of 1000 rows).
 TEST(CudaKernels, AdafestSelectionIsTheCpuBackendsWithAnEmptyTable) {
@@ -378,11 +403,15 @@ TEST(CudaKernels, AdafestSelectionIsTheCpuBackendsWithAnEmptyTable) {
       cuda::DeviceArray<float> factor(static_cast<size_t>(b.size));
       cuda::adafest_example_factors(d_off.data(), d_idx.data(), T, b.size, cfg.adafest.c1, factor.data());
       int64_t touched = 0, selected_touched = 0, false_positives = 0;
+      // Every table's ids in one sort, as the trainer sorts them; each table's selection from its view.
+      std::vector<cuda::CoalesceTable> group;
+      for (int64_t t = 0; t < T; ++t)
+        group.push_back({off[t].data(), idx[t].data(), static_cast<int64_t>(b.tables[t].indices.size()), rows[t] - 1});
+      ws.coalesce(group.data(), T, b.size, nullptr, 0, 0, 0, nullptr);
       for (int64_t t = 0; t < T; ++t) {
         SCOPED_TRACE(noise_source_name(src) + " step " + std::to_string(step) + " table " + std::to_string(t));
         const int64_t lookups = static_cast<int64_t>(b.tables[t].indices.size());
-        ws.coalesce(off[t].data(), idx[t].data(), b.size, lookups, rows[t] - 1, nullptr, 0, 0, nullptr);
-        const cuda::TableSelection sel = selector.select(ws.last_sort(), factor.data(), rows[t], static_cast<uint32_t>(t),
+        const cuda::TableSelection sel = selector.select(ws.sort(t), factor.data(), rows[t], static_cast<uint32_t>(t),
                                                          cfg.adafest.sigma1, cfg.adafest.tau, p, cfg.seed, noise, step);
         std::vector<int64_t> got(static_cast<size_t>(sel.count));
         if (sel.count) cuda::copy_to_host(got.data(), sel.rows, got.size() * sizeof(int64_t));
@@ -491,7 +520,7 @@ cuda::TableSelection select_one_table(const Batch& b, int64_t rows, const Algori
   const int64_t lookups = static_cast<int64_t>(tb.indices.size());
   ws.coalesce(off.data(), idx.data(), b.size, lookups, rows - 1, nullptr, 0, 0, nullptr);
   const cuda::TableSelection sel =
-      selector.select(ws.last_sort(), factor.data(), rows, 0, cfg.adafest.sigma1, cfg.adafest.tau,
+      selector.select(ws.sort(0), factor.data(), rows, 0, cfg.adafest.sigma1, cfg.adafest.tau,
                       cfg.zero_count_selection_probability(), cfg.seed, cuda::DeviceNoise::gaussian, step);
   got.assign(static_cast<size_t>(sel.count), 0);
   if (sel.count) cuda::copy_to_host(got.data(), sel.rows, got.size() * sizeof(int64_t));

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/cpu/adafest_selection.hpp"
@@ -21,6 +22,7 @@
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/lazydp_history.hpp"
 #include "kernels/cpu/noisy_update.hpp"
+#include "models/kernel_work/cuda_coalesce_plan.hpp"
 #include "kernels/noise_rows.hpp"
 #include "kernels/training_run.hpp"
 #include "models/config_error.hpp"
@@ -413,6 +415,82 @@ TEST(CudaGeometry, GemmTilesCoverCExactlyOnce) {
     ASSERT_EQ(std::count(seen.begin(), seen.end(), uint8_t{1}), g.tiles());
   }
   EXPECT_GT(cuda::gemm_grid((int64_t{1} << 22) + 1000, 70).row_tiles, 65535);  // past the old y limit
+}
+
+// The backward's grouped coalesce (models/kernel_work/cuda_coalesce_plan.hpp), on the host: tables
+// join one sort while their keys fit 64 bits and split into consecutive groups where they would not,
+// each group with its own tables' row bits; one table that cannot fit alone is refused; the
+// launches the model counts follow the groups.
+TEST(CudaGeometry, CoalesceGroupsFit64KeyBits) {
+  using cuda_work::plan_coalesce_groups;
+  auto same = [](size_t n, int64_t v) { return std::vector<int64_t>(n, v); };
+  // rmc2-like: 40 tables of 163840 lookups (18 bits each; 23 together), rows below 2^20, 6 table bits.
+  auto g = plan_coalesce_groups(same(40, 163840), same(40, (int64_t{1} << 20) - 1));
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].tables, 40);
+  EXPECT_EQ(g[0].lookups, 40 * 163840);
+  EXPECT_EQ(g[0].shift, 23);
+  EXPECT_EQ(g[0].row_bits, 20);
+  EXPECT_EQ(g[0].table_bits, 6);
+  EXPECT_EQ(g[0].end_bit(), 49);
+  EXPECT_EQ(cuda_work::coalesce_launches(g, 64, true), 1u + 5u + 1u);
+  EXPECT_EQ(cuda_work::coalesce_launches(plan_coalesce_groups(same(150, 10), same(150, 99)), 64, false), 3u + 5u);
+  EXPECT_EQ(cuda_work::coalesce_launches(plan_coalesce_groups(same(3, 0), same(3, 99)), 64, true), 0u);
+  // Row ids up to 2^44: a table of 2^19 lookups takes 20 + 45 bits, too many alone.
+  EXPECT_THROW(plan_coalesce_groups({int64_t{1} << 19}, {int64_t{1} << 44}), std::length_error);
+  EXPECT_THROW(plan_coalesce_groups({1, 2}, {3}), std::length_error);
+  // Up to 2^40 (41 row bits), tables of 2^19 lookups: three with lookups and an empty one take
+  // 21 + 41 + 2 = 64 bits, a fourth with lookups would take 22 + 41 + 3 = 66.
+  g = plan_coalesce_groups({1 << 19, 1 << 19, 0, 1 << 19, 1 << 19, 1 << 19}, same(6, int64_t{1} << 40));
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].first_table, 0);
+  EXPECT_EQ(g[0].tables, 4);  // the empty table adds to the table bits, not to the lookup bits
+  EXPECT_EQ(g[0].end_bit(), 21 + 41 + 2);
+  EXPECT_EQ(g[1].first_table, 4);
+  EXPECT_EQ(g[1].tables, 2);
+  EXPECT_EQ(g[1].lookup_base, 3 << 19);
+  EXPECT_EQ(g[1].lookups, 2 << 19);
+  for (const auto& x : g) EXPECT_LE(x.end_bit(), 64);
+  EXPECT_EQ(cuda_work::coalesce_launches(g, 64, true), 2u * 7u);
+  // A group's row bits are its own tables': a huge table does not widen a small one's keys.
+  g = plan_coalesce_groups(same(4, 1 << 19), {int64_t{1} << 40, int64_t{1} << 40, 1000, 1000});
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].row_bits, 41);
+  EXPECT_EQ(g[1].first_table, 3);
+  EXPECT_EQ(g[1].row_bits, 10);
+  EXPECT_TRUE(plan_coalesce_groups({}, {}).empty());
+}
+
+// The keys of several tables sorted as the device sorts them (stably, on the table and row bits):
+// every table's lookups come out together, tables in order, rows ascending, each row's lookups in
+// lookup order, and the table and row read back from each key.
+TEST(CudaGeometry, CoalesceKeysSortTableByTableRowByRow) {
+  const std::vector<std::vector<int64_t>> ids = {{5, 1, 5, 0}, {}, {3, 3, 9, 2, 3}, {0}};
+  std::vector<int64_t> lookups;
+  for (const auto& t : ids) lookups.push_back(static_cast<int64_t>(t.size()));
+  const auto groups = cuda_work::plan_coalesce_groups(lookups, std::vector<int64_t>(ids.size(), 9));
+  ASSERT_EQ(groups.size(), 1u);
+  const cuda_work::CoalesceGroup& g = groups[0];
+  std::vector<uint64_t> keys;
+  for (size_t t = 0, base = 0; t < ids.size(); base += ids[t].size(), ++t)
+    for (size_t k = 0; k < ids[t].size(); ++k)
+      keys.push_back(cuda_work::coalesce_key(t, static_cast<uint64_t>(ids[t][k]), base + k, g.shift, g.table_shift()));
+  std::stable_sort(keys.begin(), keys.end(), [&](uint64_t a, uint64_t b) { return a >> g.shift < b >> g.shift; });
+  std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> got;  // (table, row, lookup)
+  for (uint64_t key : keys)
+    got.emplace_back(cuda_work::key_table(key, g.table_shift()), cuda_work::key_row(key, g.shift, g.row_mask()),
+                     cuda_work::key_lookup(key, g.shift));
+  const std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> want = {
+      {0, 0, 3}, {0, 1, 1}, {0, 5, 0}, {0, 5, 2}, {2, 2, 7}, {2, 3, 4}, {2, 3, 5}, {2, 3, 8}, {2, 9, 6}, {3, 0, 9}};
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));  // the lookup bits ascend too, within a row
+  // A single table whose keys take all 64 bits: no table bits, and the shifts stay defined.
+  const auto one = cuda_work::plan_coalesce_groups({3}, {(int64_t{1} << 61) + 5});
+  ASSERT_EQ(one[0].end_bit(), 64);
+  const uint64_t key = cuda_work::coalesce_key(0, (uint64_t{1} << 61) + 5, 2, one[0].shift, one[0].table_shift());
+  EXPECT_EQ(cuda_work::key_table(key, one[0].table_shift()), 0u);
+  EXPECT_EQ(cuda_work::key_row(key, one[0].shift, one[0].row_mask()), (uint64_t{1} << 61) + 5);
+  EXPECT_EQ(cuda_work::key_lookup(key, one[0].shift), 2u);
 }
 
 // The loss's first pass: a grid that depends on the batch size alone (so the summation order, and
