@@ -95,18 +95,9 @@ std::string comparison_csv(const Comparison& c) {
 int compare_framework_run(const po::variables_map& vm, const sim::ImplementationProfile& impl, const std::string& python,
                           const Backend& backend, sim::HardwareProfile hw, const Workload& w, const AlgorithmConfig& cfg,
                           const TraceSource& trace, const OutputFlags& out, const RunFlags& run, bool quiet) {
-  if (!backend.runs_on_host) throw InputError("--implementation " + impl.name + ": the PyTorch peer runs on the CPU (--backend cpu)");
   if (!run.trace.empty()) throw InputError("--trace: the PyTorch peer draws its own uniform ids; it takes no trace");
-  if (hw.kernels != backend.kernel_family)
-    throw InputError("--hardware " + hw.name + ": it models " + hw.kernels + " kernels; the PyTorch peer runs on this CPU, "
-                     "so the framework implementation is modeled on a CPU profile (default: " + measured_profile_of(backend) + ")");
-  check_peer_settings(cfg);  // before the rate probe: a refusal takes no measuring
+  check_framework_run(backend, hw, cfg, run.steps, run.warmup);  // before the rate probe: a refusal takes no measuring
   require_fits(backend, w, cfg);  // the host holds the model the peer trains
-  // The peer runs lazydp's catch-up (its whole table update) every step; the model counts it on the
-  // steps that have a next batch, so at least one counted step must come before the last.
-  if (cfg.kind == AlgorithmKind::lazydp && run.steps < run.warmup + 2)
-    throw InputError(fmt::format("--steps {} --warmup {}: lazydp's catch-up needs a next batch; with the framework peer "
-                                 "give at least warmup + 2 steps", run.steps, run.warmup));
   // The probe describes this machine's processor: only for a profile measured on it.
   const bool this_machine = measured_on_this_host(hw, backend);
   std::optional<sim::HardwareProfile> probed = this_machine ? with_rates_now(backend, hw) : std::nullopt;

@@ -37,7 +37,9 @@ constexpr const char* kUsage =
     "absolute error, Pearson correlation and the share of cases within 10 %, and says in one line whether\n"
     "the median error is within the median spread.\n"
     "Under mpirun (mpirun -np 2 privrec validate; default cases cpu_distributed_cases) every case is a sharded one\n"
-    "(\"ranks\" and \"sharding\" keys), measured over the ranks and modeled by the scale-out model on --cluster.";
+    "(\"ranks\" and \"sharding\" keys), measured over the ranks and modeled by the scale-out model on --cluster.\n"
+    "With --implementation framework every run is the PyTorch peer's (default cases framework_validation_cases),\n"
+    "modeled by the framework implementation on --hardware, a CPU profile.";
 
 constexpr const char* kSpreadDefinition =
     "spread_pct: 100 (max - min) / median of the repeats; mad_pct: 100 median(|x - median|) / median";
@@ -46,11 +48,15 @@ constexpr const char* kRatesNowDefinition =
     "modeled times, against the median measurement";
 
 constexpr const char* kDistributedCases = "cpu_distributed_cases";
+constexpr const char* kFrameworkCases = "configs/validation/framework_validation_cases.json";
 
 struct Options {
   std::string backend = kDefaultBackend, hardware, cases_path, cluster = "cpu-epyc-2c-mpi2";
   uint64_t seed = 1;
   int64_t repeats = 3;
+  ImplementationFlags impl;
+  std::string python = "/usr/bin/python3";
+  bool python_defaulted = true;
   OutputFlags out;
   bool quiet = false, force = false, hardware_defaulted = true, cases_defaulted = true, cluster_defaulted = true;
 };
@@ -73,13 +79,16 @@ std::optional<Options> parse_options(int argc, char** argv) {
     ("repeats", po::value(&o.repeats)->default_value(o.repeats),
      "runs of every case (at least 1), interleaved in rounds; the measurement is their median and its "
      "spread (max - min) / median");
+  o.impl.add_to(opts);
+  opts.add_options()("python", po::value(&o.python)->default_value(o.python),
+                     "with --implementation framework: the Python that runs the PyTorch peer (must import torch)");
   o.out.add_to(opts);
   po::variables_map vm;
   if (!parse(argc, argv, opts, vm, kUsage)) return std::nullopt;
   if (o.repeats < 1) throw InputError(fmt::format("--repeats {}: expected at least 1 run per case", o.repeats));
   o.quiet = vm.count("quiet") > 0, o.force = vm.count("force") > 0;
   o.hardware_defaulted = vm["hardware"].defaulted(), o.cases_defaulted = vm["cases"].defaulted();
-  o.cluster_defaulted = vm["cluster"].defaulted();
+  o.cluster_defaulted = vm["cluster"].defaulted(), o.python_defaulted = vm["python"].defaulted();
   return o;
 }
 
@@ -99,6 +108,13 @@ struct CaseRun {
 
 // The ranks' cluster when validate runs under mpirun (sharded cases), else nothing.
 std::optional<sim::ClusterProfile> g_cluster;
+// With --implementation framework: the implementation the PyTorch peer's runs are modeled with, and
+// the Python that runs the peer.
+struct FrameworkRuns {
+  sim::ImplementationProfile impl;
+  std::string python;
+};
+std::optional<FrameworkRuns> g_framework;
 
 // One run of one case: probe the rates (a shared processor), then measure, and model at those
 // rates; a sharded case is measured over the ranks and modeled at the cluster's rates.
@@ -113,8 +129,14 @@ void measure_once(const Backend& b, const sim::HardwareProfile& hw, CaseRun& run
     return;
   }
   const std::optional<sim::HardwareProfile> probed = with_rates_now(b, hw);
-  const sim::HardwareProfile& now = probed ? *probed : hw;
-  run.repeats.push_back(compare(b, run.w, run.cfg, *run.trace, now, run.c.steps, run.c.warmup, false));
+  sim::HardwareProfile now = probed ? *probed : hw;
+  if (g_framework) {  // the PyTorch peer, modeled by the framework implementation at those rates
+    sim::apply_implementation(now, g_framework->impl);
+    run.repeats.push_back(compare_framework_peer(g_framework->python, run.w, run.cfg, *run.trace, now, run.c.steps,
+                                                 run.c.warmup, false));
+  } else {
+    run.repeats.push_back(compare(b, run.w, run.cfg, *run.trace, now, run.c.steps, run.c.warmup, false));
+  }
   run.rates.push_back(rates_json(now.device));
 }
 
@@ -347,11 +369,14 @@ std::string csv_text(const std::vector<CaseRun>& runs) {
 std::vector<CaseRun> load_runs(const Options& o, const Backend& b, const sim::HardwareProfile& hw) {
   std::vector<CaseRun> runs;
   for (const Case& c : load_case_list(o.cases_path)) {
-    if (hw.provenance.contains("calibration_cases"))
-      for (const auto& used : hw.provenance["calibration_cases"])
+    // The framework's runs validate the implementation profile's fit; privrec's the hardware profile's.
+    const nlohmann::json& fitted = g_framework ? g_framework->impl.provenance : hw.provenance;
+    const std::string& fitted_name = g_framework ? g_framework->impl.name : hw.name;
+    if (fitted.is_object() && fitted.contains("calibration_cases"))
+      for (const auto& used : fitted["calibration_cases"])
         if (used == c.label())
           throw InputError(fmt::format("{}: case '{}' was used to calibrate {}; validate on held-out cases",
-                                       o.cases_path, c.label(), hw.name));
+                                       o.cases_path, c.label(), fitted_name));
     const int ranks = mpi::launched_ranks();
     if (c.ranks != ranks)
       throw InputError(ranks > 1 ? fmt::format("{}: case '{}' is not a {}-rank case; under mpirun every case needs "
@@ -361,6 +386,13 @@ std::vector<CaseRun> load_runs(const Options& o, const Backend& b, const sim::Ha
                                                "build/privrec validate --cases {}`",
                                                o.cases_path, c.label(), c.ranks, c.ranks, o.cases_path));
     CaseRun r{c, c.workload(), c.algorithm(o.seed), nullptr, {}, {}, {}, {}, {}, {}};
+    if (g_framework) {
+      try {
+        check_framework_run(b, hw, r.cfg, c.steps, c.warmup);
+      } catch (const InputError& e) {
+        throw InputError(fmt::format("{}: case '{}': {}", o.cases_path, c.label(), e.what()));
+      }
+    }
     require_fits(b, r.w, r.cfg);
     r.trace = std::make_unique<SyntheticTrace>(r.w, o.seed);
     runs.push_back(std::move(r));
@@ -386,8 +418,23 @@ int cmd_validate(int argc, char** argv) {
   b.require_available();  // first of all: can it run here (is there a device)?
   for (const std::string* p : {&o.out.json, &o.out.csv}) check_output(*p, o.force);
   const sim::HardwareProfile hw = sim::load_hardware_profile(o.hardware);
-  std::vector<CaseRun> runs = load_runs(o, b, hw);
+  const sim::ImplementationProfile impl = o.impl.resolve(hw.name);
   const bool sharded = mpi::launched_ranks() > 1, rank0 = mpi::launched_rank() == 0;
+  // validate measures privrec's kernels (fused) or the PyTorch peer (framework), as compare does.
+  if (impl.kernels == "framework") {
+    if (sharded) throw InputError("--implementation " + impl.name + ": not under mpirun (the PyTorch peer runs on one process)");
+    g_framework = FrameworkRuns{impl, o.python};
+    if (o.cases_defaulted) o.cases_path = kFrameworkCases;
+  } else if (!impl.kernels.empty()) {
+    throw InputError("--implementation " + impl.name + ": validate measures privrec's kernels (fused) or the PyTorch peer "
+                     "(an implementation with \"kernels\": \"framework\")");
+  } else if (!o.python_defaulted) {
+    throw InputError("--python: used with --implementation framework only");
+  }
+  std::vector<CaseRun> runs = load_runs(o, b, hw);
+  // What the medians are modeled with at the profile's rates: the hardware as the implementation runs on it.
+  sim::HardwareProfile modeled = hw;
+  sim::apply_implementation(modeled, impl);
   if (sharded) {
     if (!mpi::load_mpi().ok()) throw InputError(mpi::load_mpi().why_not);
     g_cluster = sim::load_cluster_profile(o.cluster);
@@ -405,9 +452,11 @@ int cmd_validate(int argc, char** argv) {
   // and the repeats' spread shows how much drift is left within a case.
   const double stream_before = probe ? b.stream_GBps_now() : 0.0;
   if (rank0)
-    std::printf("privrec validate: %s on %zu held-out cases from %s, measured on the %s%s, %lld runs each in rounds\n",
-                sharded ? g_cluster->name.c_str() : hw.name.c_str(), runs.size(), o.cases_path.c_str(),
-                o.backend.c_str(), sharded ? fmt::format(" over {} ranks", mpi::launched_ranks()).c_str() : "",
+    std::printf("privrec validate: %s%s on %zu held-out cases from %s, measured on the %s%s, %lld runs each in rounds\n",
+                sharded ? g_cluster->name.c_str() : hw.name.c_str(),
+                g_framework ? fmt::format(" with the {} implementation", impl.name).c_str() : "", runs.size(),
+                o.cases_path.c_str(), g_framework ? "CPU by the PyTorch peer" : o.backend.c_str(),
+                sharded ? fmt::format(" over {} ranks", mpi::launched_ranks()).c_str() : "",
                 static_cast<long long>(o.repeats));
   std::fflush(stdout);
   measure_in_rounds(b, hw, runs, o.repeats, o.quiet || !rank0);
@@ -417,7 +466,7 @@ int cmd_validate(int argc, char** argv) {
   SpreadTally spreads;
   nlohmann::json jcases = nlohmann::json::array();
   for (CaseRun& r : runs) {
-    finish_case(r, hw, probe);
+    finish_case(r, modeled, probe);
     profile_rates.add(r.profile), rates_now.add(r.now), spreads.add(r);
     jcases.push_back(case_json(r));
   }
@@ -434,6 +483,7 @@ int cmd_validate(int argc, char** argv) {
                         {"stream_GBps_now", {{"before", stream_before}, {"after", stream_after},
                                              {"profile", hw.device.stream_GBps}}},
                         {"hardware", hw.to_json()}, {"cases_file", o.cases_path}, {"seed", o.seed}};
+    if (g_framework) j["implementation"] = impl.to_json(), j["backend"] = "pytorch-cpu";
     if (sharded) j["cluster"] = g_cluster->to_json(), j["ranks"] = mpi::launched_ranks();
     j.update(profile_rates.to_json());  // per_stage, by_stage, end_to_end: at the profile's rates
     j["rates_now"] = rates_now.to_json();

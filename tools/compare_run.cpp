@@ -18,6 +18,7 @@
 #include "sim/scale_out.hpp"
 #include "sim/calibration.hpp"
 #include "sim/error_metrics.hpp"
+#include "tools/cli_common.hpp"
 #include "sim/simulation.hpp"
 
 namespace privrec::cli {
@@ -159,6 +160,18 @@ void check_peer_settings(const AlgorithmConfig& cfg) {
   if (k == AlgorithmKind::lazydp && cfg.lazydp.noise != LazyNoiseMode::aggregated)
     throw InputError("--lazydp-noise exact: the PyTorch peer draws the aggregated noise only");
   if (cfg.lr_decay != 1.0) throw InputError("--lr-decay: the PyTorch peer keeps the learning rate constant");
+}
+
+void check_framework_run(const Backend& backend, const sim::HardwareProfile& hw, const AlgorithmConfig& cfg,
+                         int64_t steps, int64_t warmup) {
+  if (!backend.runs_on_host) throw InputError("--implementation framework: the PyTorch peer runs on the CPU (--backend cpu)");
+  if (hw.kernels != backend.kernel_family)
+    throw InputError("--hardware " + hw.name + ": it models " + hw.kernels + " kernels; the PyTorch peer runs on this CPU, "
+                     "so the framework implementation is modeled on a CPU profile (default: " + measured_profile_of(backend) + ")");
+  check_peer_settings(cfg);
+  if (cfg.kind == AlgorithmKind::lazydp && steps < warmup + 2)
+    throw InputError(fmt::format("--steps {} --warmup {}: lazydp's catch-up needs a next batch; with the framework peer "
+                                 "give at least warmup + 2 steps", steps, warmup));
 }
 
 Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,

@@ -63,6 +63,13 @@ Comparison compare(const Backend& backend, const Workload& w, const AlgorithmCon
 // naming the flag otherwise. compare_framework_peer checks it first; callers that do costly work
 // before (a rate probe) check it before that.
 void check_peer_settings(const AlgorithmConfig& cfg);
+// Everything a framework run needs before anything is measured (compare and validate with
+// --implementation framework): the CPU backend, a hardware profile of its kernels (the peer runs on
+// this CPU), the peer's settings (above) and, for lazydp, a counted step before the last (the peer
+// runs the catch-up every step, the model on the steps that have a next batch). InputError naming
+// the flag.
+void check_framework_run(const Backend& backend, const sim::HardwareProfile& hw, const AlgorithmConfig& cfg,
+                         int64_t steps, int64_t warmup);
 // The framework's own costs as the peer measures them after its steps: a framework call that does
 // nothing (us), torch.randn's normals per second and torch.mm's GFLOP/s at the shapes of privrec's
 // rate probes; 0 where the peer's JSON lacks one.

@@ -223,6 +223,15 @@ TEST(Cli, ValidateRefusesCalibrationCasesAndBadCaseFiles) {
   expect_bad("compare --backend cuda", "--backend cuda: ");
   expect_bad("calibrate --backend cuda --out " + dir() + "/gpu.json", "--backend cuda: ");
   expect_bad("validate --backend cuda", "--hardware");
+  // With --implementation framework: a case the implementation was fitted on, a case the peer does not
+  // run (named with the file and case), a GPU profile, --python without the framework; all before
+  // anything runs.
+  std::ofstream(f) << R"({"cases": [{"model": "rmc2", "table_scale": 0.004, "algo": "sgd", "batch": 2048}]})";
+  expect_bad("validate --implementation framework --hardware cpu-epyc-2c --cases " + f, "was used to calibrate framework");
+  std::ofstream(f) << R"({"cases": [{"model": "tiny", "table_scale": 1, "algo": "adafest", "batch": 64}]})";
+  expect_bad("validate --implementation framework --cases " + f, "case 'tiny x1 adafest batch 64': --algo adafest");
+  expect_bad("validate --implementation framework --hardware h100-sxm -q", "framework_validation_cases.json: case");
+  expect_bad("validate --python /usr/bin/python3 -q", "--python");
 }
 
 TEST(Cli, CompareRunsTheStepAndTheModel) {

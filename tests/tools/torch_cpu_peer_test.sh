@@ -4,7 +4,8 @@
 # with exactly the stages the framework way has, finite losses; bad input exits 2 naming the key;
 # peer_bench.py --dry-run prints its commands; `privrec compare --implementation framework` runs it
 # and pairs every stage it timed with the framework model's; `privrec calibrate --implementation
-# framework` writes a profile with the peer's costs that simulate takes. Skipped (77) where python3 has no torch.
+# framework` writes a profile with the peer's costs that simulate takes, and `privrec validate
+# --implementation framework` takes the median of the peer's repeats. Skipped (77) where python3 has no torch.
 set -euo pipefail
 src=$1 bin=$2
 py=python3
@@ -92,9 +93,22 @@ assert sorted(f) == ["gemm_GFLOPps", "rng_normals_per_s"] and all(0 < v <= 100 f
 assert p["stage_efficiency"], p
 PY
 "$bin/privrec" simulate --model tiny --algo dpsgd-f --hardware cpu-xeon-2c --implementation "$tmp/fw.json" -q >/dev/null
+# validate --implementation framework: every case run twice by the peer, the medians against the model.
+"$bin/privrec" validate --implementation framework --python "$py" --cases "$tmp/cases.json" --repeats 2 -q \
+  --json "$tmp/val.json" >/dev/null
+"$py" - "$tmp/val.json" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v["implementation"]["kernels"] == "framework" and v["backend"] == "pytorch-cpu", v.get("implementation")
+assert [len(c["repeats"]) for c in v["cases"]] == [2, 2], [len(c["repeats"]) for c in v["cases"]]
+for c in v["cases"]:
+    ms = sorted(r["end_to_end"]["measured_ms"] for r in c["repeats"])
+    assert abs(c["end_to_end"]["measured_ms"] - (ms[0] + ms[1]) / 2) <= 1e-9 * ms[1], c["end_to_end"]
+    assert c["end_to_end"]["modeled_ms"] > 0
+PY
 "$bin/privrec" trace gen --model tiny --batches 4 --out "$tmp/t.trace" >/dev/null
 set +e
 "$bin/privrec" compare --implementation framework --python "$py" --model tiny --trace "$tmp/t.trace" -q 2>"$tmp/err"; rc=$?
 set -e
 [ "$rc" -eq 2 ] && grep -q "draws its own uniform ids" "$tmp/err" || { echo "compare --trace: rc $rc"; cat "$tmp/err"; exit 1; }
-echo "torch_cpu_peer: sgd, dpsgd-f, eana, lazydp ok; compare and calibrate --implementation framework ok"
+echo "torch_cpu_peer: sgd, dpsgd-f, eana, lazydp ok; compare, calibrate and validate --implementation framework ok"
