@@ -9,7 +9,6 @@
 
 #include "models/config_error.hpp"
 #include "models/json_reader.hpp"
-#include "models/kernel_work/kernel_work.hpp"
 #include "models/stage.hpp"
 #include "models/suggest.hpp"
 #include "sim/preset_json.hpp"
@@ -287,12 +286,11 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
   if (h.tables_in != "device" && h.tables_in != "host")
     throw config_error(file, r.key_path("tables_in"), h.tables_in, "\"device\" or \"host\"");
   h.kernels = r.required_string("kernels");
-  const std::vector<std::string> families = kernel_work_families();
-  if (std::find(families.begin(), families.end(), h.kernels) == families.end()) {
-    std::string known;
-    for (const std::string& f : families) known += (known.empty() ? "" : ", ") + f;
-    throw config_error(file, r.key_path("kernels"), h.kernels, "the kernels it models: one of " + known);
-  }
+  // A processor's own kernels: privrec's CPU or CUDA family. The framework family is an
+  // implementation's (--implementation framework, configs/implementations/), applied on top.
+  if (h.kernels != "cpu" && h.kernels != "cuda")
+    throw config_error(file, r.key_path("kernels"), h.kernels,
+                       "the kernels it models: cpu or cuda (the framework way is an implementation: --implementation framework)");
   h.device = parse_processor(r.required_object("device"), file, r.key_path("device"));
   // A host needs a link; a link alone is the one the device's batch comes up over (a measured GPU
   // profile: the host's own figures are not measured).
@@ -319,6 +317,12 @@ nlohmann::json HardwareProfile::to_json() const {
   stage_maps_json(j, stage_efficiency, stage_fixed_ms, stage_bag_ns, stage_launch_us, stage_overlap);
   return j;
 }
+
+ProcessorProfile* cpu_processor(HardwareProfile& h) {
+  if (h.host) return &*h.host;
+  return h.kernels == "cpu" ? &h.device : nullptr;
+}
+const ProcessorProfile* cpu_processor(const HardwareProfile& h) { return cpu_processor(const_cast<HardwareProfile&>(h)); }
 
 void apply_placement(HardwareProfile& h, const std::string& tables_in, double cache_GB, const std::string& policy) {
   if (!tables_in.empty()) {

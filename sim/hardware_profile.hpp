@@ -151,6 +151,11 @@ void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& ef
                       StageMap& bag_ns, StageMap& launch_us, StageMap& overlap);
 void stage_maps_json(nlohmann::json& j, const StageMap& efficiency, const StageMap& fixed_ms, const StageMap& bag_ns,
                      const StageMap& launch_us, const StageMap& overlap);
+// The CPU among the profile's processors: the host where it has one (a GPU's host, or the LazyDP
+// paper's Xeon, whose "cpu" kernels are the host's table stages), else the device of a CPU profile
+// ("kernels": "cpu"); nullptr for a GPU alone.
+ProcessorProfile* cpu_processor(HardwareProfile& h);
+const ProcessorProfile* cpu_processor(const HardwareProfile& h);
 // A placement given on the command line: `tables_in` "device" or "host" (empty: the profile's),
 // a device cache of `cache_GB` (NaN: the profile's; 0: none; negative: refused) with `policy` ("lru", "lfu"; empty:
 // the profile's or lru). Throws InputError naming the flag when the profile cannot do it (host

@@ -111,16 +111,11 @@ void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl)
   h.implementation = impl.name;
   h.materialized_noise = impl.materialized_noise;
   if (impl.kernels.empty()) return;
-  if (const auto& f = impl.cpu_rate_fractions) {
-    auto scale = [&](ProcessorProfile& p) {
-      p.rng_normals_per_s *= f->rng_normals_per_s;
-      p.gemm_GFLOPps *= f->gemm_GFLOPps;
-    };
-    // A CPU profile's device is the CPU; with a host (a GPU's, or the LazyDP paper's system whose
-    // "cpu" kernels are the host's table stages) the host is the CPU and the device a GPU.
-    if (h.host) scale(*h.host);
-    else if (h.kernels == "cpu") scale(h.device);
-  }
+  if (const auto& f = impl.cpu_rate_fractions)
+    if (ProcessorProfile* cpu = cpu_processor(h)) {  // before h.kernels becomes the implementation's
+      cpu->rng_normals_per_s *= f->rng_normals_per_s;
+      cpu->gemm_GFLOPps *= f->gemm_GFLOPps;
+    }
   h.kernels = impl.kernels;
   // A framework call costs at least its dispatch and at least the processor's own launch.
   if (impl.dispatch_us > 0) {

@@ -58,8 +58,8 @@ std::string fitted_elsewhere_note(const ImplementationProfile& impl, const std::
 
 // The hardware profile as the implementation runs on it: its kernel family, dispatch overhead,
 // calibration, footprint and CPU rate fractions (nothing changes for one without `kernels`, such as
-// fused). Applied once: a profile that already carries an implementation with kernels of its own is
-// refused (std::logic_error), since the rate fractions would compound.
+// fused). Applied once: a profile that already carries an implementation other than fused is refused
+// for one with kernels of its own (std::logic_error), since the rate fractions would compound.
 void apply_implementation(HardwareProfile& h, const ImplementationProfile& impl);
 
 }  // namespace privrec::sim

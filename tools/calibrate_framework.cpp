@@ -30,6 +30,16 @@ int calibrate_framework(const FrameworkCalibration& o) {
   impl.cpu_rate_fractions.reset();
   const sim::HardwareProfile base = sim::load_hardware_profile(o.hardware);
   const Backend& cpu = find_backend("cpu");
+  // Every check before the first case runs: a refusal takes no measuring.
+  check_framework_hardware(cpu, base);
+  for (const Case& c : cases) {
+    try {
+      check_framework_case(c.algorithm(o.seed), c.steps, c.warmup);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: case '{}': {}", o.cases, c.label(), e.what()));
+    }
+  }
+  check_framework_python(o.python);
   const bool this_machine = measured_on_this_host(base, cpu);
   // Every case measured first (the peer also times a framework call that does nothing, torch.randn
   // and torch.mm), then modeled again with that dispatch overhead and those rates, each the median
@@ -50,17 +60,18 @@ int calibrate_framework(const FrameworkCalibration& o) {
     // Modeled at the rates a probe measures right before the case, as calibrate does for the
     // fused kernels (this VM drifts up to 2x within minutes), where the profile is this machine's.
     sim::HardwareProfile h = base;
-    if (this_machine)
-      if (const auto probed = with_rates_now(cpu, base)) h = *probed;
+    // privrec's rates on this machine right before the case: the fractions' denominators always,
+    // and the rates the case is modeled at where the profile is this machine's.
+    const BackendRates here = cpu.probe_rates();
+    if (this_machine) h = with_rates(here, base);
     sim::HardwareProfile modeled = h;
     sim::apply_implementation(modeled, impl);
     PeerCosts peer;
     const Comparison cmp = compare_framework_peer(o.python, w, cfg, trace, modeled, c.steps, c.warmup, false, &peer);
     if (peer.dispatch_us > 0) dispatch.push_back(peer.dispatch_us);
-    // The framework's primitives against privrec's, side by side: the peer's rates over the probe's
-    // (the profile's own where it was measured elsewhere).
-    if (peer.rng_normals_per_s > 0) rng_fraction.push_back(peer.rng_normals_per_s / h.device.rng_normals_per_s);
-    if (peer.gemm_GFLOPps > 0) gemm_fraction.push_back(peer.gemm_GFLOPps / h.device.gemm_GFLOPps);
+    // The framework's primitives against privrec's on the same machine, side by side.
+    if (peer.rng_normals_per_s > 0) rng_fraction.push_back(peer.rng_normals_per_s / here.rng_normals_per_s);
+    if (peer.gemm_GFLOPps > 0) gemm_fraction.push_back(peer.gemm_GFLOPps / here.gemm_GFLOPps);
     runs.push_back({c, cmp, h});
     if (n < cases.size()) labels.push_back(c.label());
     if (!o.quiet)
@@ -103,7 +114,7 @@ int calibrate_framework(const FrameworkCalibration& o) {
                  "with the framework work formulas on the hardware profile (at the rates probed right before the "
                  "case where the profile was measured on this machine); dispatch_us: the median over the cases of "
                  "the peer's in-place add of 8 floats, per call; cpu_rate_fractions: the median over the cases of the "
-                 "peer's torch.randn and torch.mm rates over privrec's (probed before the case on this machine); "
+                 "peer's torch.randn and torch.mm rates over privrec's, probed on this machine before the case; "
                  "per stage, measured - modeled overheads = efficiency x combined terms + fixed + us per call x calls (sim/calibration.hpp, as a hardware profile's stage fit)"},
       {"calibration_median_abs_error_pct", fit.median_abs_error_pct}};
   write_text_file(o.out, impl.to_json().dump(2) + "\n");

@@ -363,7 +363,6 @@ int cmd_calibrate(int argc, char** argv) {
   if (implementation != "fused") {
     if (implementation != "framework")
       throw InputError("--implementation " + implementation + ": calibrate fits fused (a hardware profile) or framework");
-    if (!b.runs_on_host) throw InputError("--implementation framework: the PyTorch peer runs on the CPU (--backend cpu)");
     if (benchmarks_only) throw InputError("--benchmarks-only: not with --implementation framework");
     if (out_path.empty()) throw InputError("--out: required (the implementation profile to write)");
     FrameworkCalibration f;

@@ -96,11 +96,16 @@ int compare_framework_run(const po::variables_map& vm, const sim::Implementation
                           const Backend& backend, sim::HardwareProfile hw, const Workload& w, const AlgorithmConfig& cfg,
                           const TraceSource& trace, const OutputFlags& out, const RunFlags& run, bool quiet) {
   if (!run.trace.empty()) throw InputError("--trace: the PyTorch peer draws its own uniform ids; it takes no trace");
-  check_framework_run(backend, hw, cfg, run.steps, run.warmup);  // before the rate probe: a refusal takes no measuring
+  // Before the rate probe: a refusal takes no measuring.
+  check_framework_hardware(backend, hw);
+  check_framework_case(cfg, run.steps, run.warmup);
   require_fits(backend, w, cfg);  // the host holds the model the peer trains
+  check_framework_python(python);
   // The probe describes this machine's processor: only for a profile measured on it.
   const bool this_machine = measured_on_this_host(hw, backend);
   std::optional<sim::HardwareProfile> probed = this_machine ? with_rates_now(backend, hw) : std::nullopt;
+  // The JSON gives the profile and the probe as they are, the implementation beside them.
+  const nlohmann::json hardware_json = hw.to_json(), probe_json = probed ? rates_json(probed->device) : nlohmann::json();
   if (probed) sim::apply_implementation(*probed, impl);
   sim::apply_implementation(hw, impl);
   const bool now = vm["rates"].as<std::string>() == "now" && probed;
@@ -120,13 +125,13 @@ int compare_framework_run(const po::variables_map& vm, const sim::Implementation
     std::printf("%s: modeled %.3f ms, %.1f%%\n",
                 now ? "at the profile's own rates (--rates profile)" : "at the rates probed right before the run (--rates now)",
                 other.modeled_step_ms, other.error_pct);
-    j["rates_now"] = rates_json(probed->device);
+    j["rates_now"] = probe_json;
     j[now ? "profile_rates" : "at_rates_now"] = other.to_json();
   }
   j["command"] = "compare";
   j["backend"] = "pytorch-cpu";
   j["implementation"] = impl.to_json();
-  j["hardware"] = hw.to_json();
+  j["hardware"] = hardware_json;
   add_run_json(j, w, cfg, run.seed, run.steps, run.warmup, trace);
   if (!out.json.empty()) write_text_file(out.json, j.dump(2) + "\n");
   if (!out.csv.empty()) write_text_file(out.csv, comparison_csv(c));

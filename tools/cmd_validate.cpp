@@ -48,7 +48,7 @@ constexpr const char* kRatesNowDefinition =
     "modeled times, against the median measurement";
 
 constexpr const char* kDistributedCases = "cpu_distributed_cases";
-constexpr const char* kFrameworkCases = "configs/validation/framework_validation_cases.json";
+constexpr const char* kFrameworkCases = "framework_validation_cases";
 
 struct Options {
   std::string backend = kDefaultBackend, hardware, cases_path, cluster = "cpu-epyc-2c-mpi2";
@@ -130,14 +130,21 @@ void measure_once(const Backend& b, const sim::HardwareProfile& hw, CaseRun& run
   }
   const std::optional<sim::HardwareProfile> probed = with_rates_now(b, hw);
   sim::HardwareProfile now = probed ? *probed : hw;
-  if (g_framework) {  // the PyTorch peer, modeled by the framework implementation at those rates
-    sim::apply_implementation(now, g_framework->impl);
+  run.rates.push_back(rates_json(now.device));  // the machine's, before any implementation's own rates
+  if (!g_framework) {
+    run.repeats.push_back(compare(b, run.w, run.cfg, *run.trace, now, run.c.steps, run.c.warmup, false));
+    return;
+  }
+  // The PyTorch peer, modeled by the framework implementation at those rates.
+  sim::apply_implementation(now, g_framework->impl);
+  try {
     run.repeats.push_back(compare_framework_peer(g_framework->python, run.w, run.cfg, *run.trace, now, run.c.steps,
                                                  run.c.warmup, false));
-  } else {
-    run.repeats.push_back(compare(b, run.w, run.cfg, *run.trace, now, run.c.steps, run.c.warmup, false));
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("case '{}': {}", run.c.label(), e.what()));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(fmt::format("case '{}': {}", run.c.label(), e.what()));
   }
-  run.rates.push_back(rates_json(now.device));
 }
 
 // Every case `repeats` times, a round at a time, so the machine's drift over the run is spread over
@@ -378,6 +385,9 @@ std::vector<CaseRun> load_runs(const Options& o, const Backend& b, const sim::Ha
           throw InputError(fmt::format("{}: case '{}' was used to calibrate {}; validate on held-out cases",
                                        o.cases_path, c.label(), fitted_name));
     const int ranks = mpi::launched_ranks();
+    if (g_framework && c.ranks != 1)
+      throw InputError(fmt::format("{}: case '{}' runs on {} ranks; the PyTorch peer runs on one process", o.cases_path,
+                                   c.label(), c.ranks));
     if (c.ranks != ranks)
       throw InputError(ranks > 1 ? fmt::format("{}: case '{}' is not a {}-rank case; under mpirun every case needs "
                                                "\"ranks\": {} and a \"sharding\" (e.g. --cases cpu_distributed_cases)",
@@ -388,7 +398,7 @@ std::vector<CaseRun> load_runs(const Options& o, const Backend& b, const sim::Ha
     CaseRun r{c, c.workload(), c.algorithm(o.seed), nullptr, {}, {}, {}, {}, {}, {}};
     if (g_framework) {
       try {
-        check_framework_run(b, hw, r.cfg, c.steps, c.warmup);
+        check_framework_case(r.cfg, c.steps, c.warmup);
       } catch (const InputError& e) {
         throw InputError(fmt::format("{}: case '{}': {}", o.cases_path, c.label(), e.what()));
       }
@@ -423,6 +433,7 @@ int cmd_validate(int argc, char** argv) {
   // validate measures privrec's kernels (fused) or the PyTorch peer (framework), as compare does.
   if (impl.kernels == "framework") {
     if (sharded) throw InputError("--implementation " + impl.name + ": not under mpirun (the PyTorch peer runs on one process)");
+    check_framework_hardware(b, hw);
     g_framework = FrameworkRuns{impl, o.python};
     if (o.cases_defaulted) o.cases_path = kFrameworkCases;
   } else if (!impl.kernels.empty()) {
@@ -432,6 +443,7 @@ int cmd_validate(int argc, char** argv) {
     throw InputError("--python: used with --implementation framework only");
   }
   std::vector<CaseRun> runs = load_runs(o, b, hw);
+  if (g_framework) check_framework_python(o.python);  // once, after the cases' checks and before any run
   // What the medians are modeled with at the profile's rates: the hardware as the implementation runs on it.
   sim::HardwareProfile modeled = hw;
   sim::apply_implementation(modeled, impl);

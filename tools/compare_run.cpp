@@ -162,12 +162,22 @@ void check_peer_settings(const AlgorithmConfig& cfg) {
   if (cfg.lr_decay != 1.0) throw InputError("--lr-decay: the PyTorch peer keeps the learning rate constant");
 }
 
-void check_framework_run(const Backend& backend, const sim::HardwareProfile& hw, const AlgorithmConfig& cfg,
-                         int64_t steps, int64_t warmup) {
+void check_framework_hardware(const Backend& backend, const sim::HardwareProfile& hw) {
   if (!backend.runs_on_host) throw InputError("--implementation framework: the PyTorch peer runs on the CPU (--backend cpu)");
-  if (hw.kernels != backend.kernel_family)
-    throw InputError("--hardware " + hw.name + ": it models " + hw.kernels + " kernels; the PyTorch peer runs on this CPU, "
-                     "so the framework implementation is modeled on a CPU profile (default: " + measured_profile_of(backend) + ")");
+  if (hw.kernels != backend.kernel_family || hw.host || hw.tables_in != "device")
+    throw InputError("--hardware " + hw.name + ": " +
+                     (hw.kernels != backend.kernel_family ? "it models " + hw.kernels + " kernels"
+                                                          : std::string("it has a device besides its host CPU")) +
+                     "; the PyTorch peer runs on this CPU, so the framework implementation is modeled on a CPU profile "
+                     "(default: " + measured_profile_of(backend) + ")");
+}
+
+void check_framework_python(const std::string& python) {
+  if (run_shell(shell_word(python) + " -c 'import torch' > /dev/null 2>&1") != 0)
+    throw InputError("--python " + python + ": cannot import torch (the framework peer needs PyTorch: apt-get install python3-torch)");
+}
+
+void check_framework_case(const AlgorithmConfig& cfg, int64_t steps, int64_t warmup) {
   check_peer_settings(cfg);
   if (cfg.kind == AlgorithmKind::lazydp && steps < warmup + 2)
     throw InputError(fmt::format("--steps {} --warmup {}: lazydp's catch-up needs a next batch; with the framework peer "
@@ -181,8 +191,6 @@ Comparison compare_framework_peer(const std::string& python, const Workload& w, 
   check_peer_settings(cfg);
   const fs::path script = fs::path(PRIVREC_SOURCE_DIR) / "tools/peers/torch_cpu_peer.py";
   if (!fs::is_regular_file(script)) throw InputError("--implementation framework: the peer " + script.string() + " is missing");
-  if (run_shell(shell_word(python) + " -c 'import torch' > /dev/null 2>&1") != 0)
-    throw InputError("--python " + python + ": cannot import torch (the framework peer needs PyTorch: apt-get install python3-torch)");
   // A folder of our own (mkdtemp: a fresh name, mode 0700), removed on every way out.
   std::string pattern = (fs::temp_directory_path() / "privrec-peer-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot make a temporary folder under " + fs::temp_directory_path().string());
@@ -288,7 +296,10 @@ void rescale_random(Level& l, double now_128) {
 
 std::optional<sim::HardwareProfile> with_rates_now(const Backend& backend, const sim::HardwareProfile& h) {
   if (!backend.shared_processor) return std::nullopt;
-  const BackendRates r = backend.probe_rates();
+  return with_rates(backend.probe_rates(), h);
+}
+
+sim::HardwareProfile with_rates(const BackendRates& r, const sim::HardwareProfile& h) {
   sim::HardwareProfile now = h;
   sim::ProcessorProfile& d = now.device;
   // Row-random bandwidth: the probe gathers over a large buffer that the caches still serve a

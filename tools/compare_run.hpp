@@ -53,29 +53,29 @@ struct Comparison {
 Comparison compare(const Backend& backend, const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                    const sim::HardwareProfile& h, int64_t steps, int64_t warmup, bool progress);
 
-// The framework way measured instead of privrec's kernels: the PyTorch peer
-// (tools/peers/torch_cpu_peer.py, run by `python`, which must import torch) trains the same workload
-// and algorithm on the CPU, timed per stage in the same vocabulary; `h` (with the framework
-// implementation applied) models it. InputError when the peer refuses the case (it draws uniform
-// ids only) or the interpreter has no PyTorch.
-// `costs`, when given, gets what the peer measured of the framework's own costs (PeerCosts).
 // What the peer runs (sgd, dpsgd-f, eana, lazydp with Gaussian noise, a finite clip, ...): InputError
-// naming the flag otherwise. compare_framework_peer checks it first; callers that do costly work
-// before (a rate probe) check it before that.
+// naming the flag otherwise.
 void check_peer_settings(const AlgorithmConfig& cfg);
-// Everything a framework run needs before anything is measured (compare and validate with
-// --implementation framework): the CPU backend, a hardware profile of its kernels (the peer runs on
-// this CPU), the peer's settings (above) and, for lazydp, a counted step before the last (the peer
-// runs the catch-up every step, the model on the steps that have a next batch). InputError naming
-// the flag.
-void check_framework_run(const Backend& backend, const sim::HardwareProfile& hw, const AlgorithmConfig& cfg,
-                         int64_t steps, int64_t warmup);
+// What a framework run (compare, validate and calibrate with --implementation framework) needs,
+// checked before anything is measured, InputError naming the flag. Once per run: the CPU backend,
+// a hardware profile of this CPU alone (the peer runs here: no GPU, no host tables), and a `python`
+// that imports torch (a second or two, so not per case). Per case: the peer's settings (above) and,
+// for lazydp, a counted step before the last (the peer runs the catch-up every step, the model on
+// the steps that have a next batch).
+void check_framework_hardware(const Backend& backend, const sim::HardwareProfile& hw);
+void check_framework_python(const std::string& python);
+void check_framework_case(const AlgorithmConfig& cfg, int64_t steps, int64_t warmup);
 // The framework's own costs as the peer measures them after its steps: a framework call that does
 // nothing (us), torch.randn's normals per second and torch.mm's GFLOP/s at the shapes of privrec's
 // rate probes; 0 where the peer's JSON lacks one.
 struct PeerCosts {
   double dispatch_us = 0, rng_normals_per_s = 0, gemm_GFLOPps = 0;
 };
+// The framework way measured instead of privrec's kernels: the PyTorch peer
+// (tools/peers/torch_cpu_peer.py, run by `python`) trains the same workload and algorithm on the
+// CPU, timed per stage in the same vocabulary; `h` (with the framework implementation applied)
+// models it. InputError when the peer refuses the case (it draws uniform ids only); the checks
+// above come first. `costs`, when given, gets what the peer measured of the framework's own costs.
 Comparison compare_framework_peer(const std::string& python, const Workload& w, const AlgorithmConfig& cfg,
                                   const TraceSource& trace, const sim::HardwareProfile& h, int64_t steps,
                                   int64_t warmup, bool progress, PeerCosts* costs = nullptr);
@@ -102,6 +102,8 @@ void print_comparison(const Comparison& c);
 // shared machine is measured rather than folded into the model's error. Nothing where the
 // backend's processor is not shared (its cases are modeled at the profile's rates).
 std::optional<sim::HardwareProfile> with_rates_now(const Backend& backend, const sim::HardwareProfile& h);
+// The same with rates the caller probed (backend.probe_rates()).
+sim::HardwareProfile with_rates(const BackendRates& r, const sim::HardwareProfile& h);
 // Its rates as JSON (for the report).
 nlohmann::json rates_json(const sim::ProcessorProfile& p);
 

@@ -61,6 +61,9 @@ TEST(HardwareProfile, BadProfilesNameFileKeyAndValue) {
   e = with([](auto& j) { j["kernels"] = "tpu"; });  // the kernel family the profile models
   EXPECT_NE(e.find("kernels"), std::string::npos) << e;
   EXPECT_NE(e.find("tpu"), std::string::npos) << e;
+  e = with([](auto& j) { j["kernels"] = "framework"; });  // an implementation's family, not a processor's
+  EXPECT_NE(e.find("kernels"), std::string::npos) << e;
+  EXPECT_NE(e.find("--implementation framework"), std::string::npos) << e;
   e = with([](auto& j) { j.erase("kernels"); });
   EXPECT_NE(e.find("kernels"), std::string::npos) << e;
   e = with([](auto& j) { j.erase("link"); });

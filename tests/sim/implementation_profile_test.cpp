@@ -93,6 +93,19 @@ TEST(ImplementationProfile, BadFilesNameFileKeyAndValue) {
   EXPECT_NE(e.find("cpu_rate_fractions.sort"), std::string::npos) << e;
   e = with([](auto& j) { j["cpu_rate_fractions"] = 0.5; });
   EXPECT_NE(e.find("cpu_rate_fractions"), std::string::npos) << e;
+  EXPECT_NE(e.find("an object"), std::string::npos) << e;
+  e = with([](auto& j) { j["cpu_rate_fractions"] = {{"rng_normals_per_s", 0.2}, {"gemm_GFLOPps", 101}}; });
+  EXPECT_NE(e.find("cpu_rate_fractions.gemm_GFLOPps"), std::string::npos) << e;
+  EXPECT_NE(e.find("101"), std::string::npos) << e;
+  e = with([](auto& j) { j["cpu_rate_fractions"] = {{"rng_normals_per_s", "fast"}, {"gemm_GFLOPps", 0.3}}; });
+  EXPECT_NE(e.find("cpu_rate_fractions.rng_normals_per_s"), std::string::npos) << e;
+  e = with([](auto& j) {  // without kernels of its own the fractions cannot apply
+    for (const char* k : {"kernels", "dispatch_us", "stage_efficiency", "stage_fixed_ms", "stage_bag_ns", "stage_launch_us"})
+      j.erase(k);
+    j["cpu_rate_fractions"] = {{"rng_normals_per_s", 0.2}, {"gemm_GFLOPps", 0.3}};
+  });
+  EXPECT_NE(e.find("cpu_rate_fractions"), std::string::npos) << e;
+  EXPECT_NE(e.find("without \"kernels\""), std::string::npos) << e;
   e = with([](auto& j) { j["speed"] = 2; });
   EXPECT_NE(e.find("speed"), std::string::npos) << e;
   EXPECT_EQ(error_of(good), "(accepted)");
@@ -137,11 +150,14 @@ TEST(ImplementationProfile, CpuRateFractionsScaleTheCpuOnly) {
   const ImplementationProfile back = parse_implementation_profile(f.to_json(), "impl.json");
   ASSERT_TRUE(back.cpu_rate_fractions.has_value());
   EXPECT_EQ(*back.cpu_rate_fractions, *f.cpu_rate_fractions);
-  for (const char* name : {"cpu-xeon-2c", "v100-xeon-e5-2698v4", "h100-sxm"}) {
+  for (const char* name : {"cpu-xeon-2c", "v100-xeon-e5-2698v4", "h100-sxm", "h200"}) {
     const HardwareProfile base = load_hardware_profile(name);
     HardwareProfile h = base;
     apply_implementation(h, f);
     const bool cpu_device = !base.host && base.kernels == "cpu";
+    // The CPU among the processors: the device of a CPU profile, else the host; none for a GPU alone.
+    const ProcessorProfile* cpu = cpu_processor(base);
+    EXPECT_EQ(cpu, cpu_device ? &base.device : base.host ? &*base.host : nullptr) << name;
     EXPECT_EQ(h.device.rng_normals_per_s, base.device.rng_normals_per_s * (cpu_device ? 0.125 : 1.0)) << name;
     EXPECT_EQ(h.device.gemm_GFLOPps, base.device.gemm_GFLOPps * (cpu_device ? 0.25 : 1.0)) << name;
     EXPECT_EQ(h.device.stream_GBps, base.device.stream_GBps) << name;

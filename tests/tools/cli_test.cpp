@@ -230,8 +230,18 @@ TEST(Cli, ValidateRefusesCalibrationCasesAndBadCaseFiles) {
   expect_bad("validate --implementation framework --hardware cpu-epyc-2c --cases " + f, "was used to calibrate framework");
   std::ofstream(f) << R"({"cases": [{"model": "tiny", "table_scale": 1, "algo": "adafest", "batch": 64}]})";
   expect_bad("validate --implementation framework --cases " + f, "case 'tiny x1 adafest batch 64': --algo adafest");
-  expect_bad("validate --implementation framework --hardware h100-sxm -q", "framework_validation_cases.json: case");
+  expect_bad("validate --implementation framework --hardware h100-sxm -q", "--hardware h100-sxm: it models cuda");
+  std::ofstream(f) << R"({"cases": [{"model": "tiny", "table_scale": 1, "algo": "sgd", "batch": 64, "ranks": 2,
+                          "sharding": "table_wise"}]})";
+  expect_bad("validate --implementation framework --cases " + f, "the PyTorch peer runs on one process");
   expect_bad("validate --python /usr/bin/python3 -q", "--python");
+  // The LazyDP paper's system has "cpu" kernels but a V100 beside its host: the peer runs here alone.
+  for (const char* cmd : {"compare --model tiny --implementation framework --algo sgd",
+                          "validate --implementation framework", "calibrate --implementation framework --out x.json"})
+    expect_bad(std::string(cmd) + " --hardware v100-xeon-e5-2698v4 -q", "a device besides its host CPU");
+  std::ofstream(f) << R"({"cases": [{"model": "tiny", "table_scale": 1, "algo": "lazydp", "batch": 64, "steps": 2, "warmup": 1}]})";
+  expect_bad("calibrate --implementation framework --out " + dir() + "/fw.json --cases " + f,
+             "case 'tiny x1 lazydp batch 64': --steps 2 --warmup 1");
 }
 
 TEST(Cli, CompareRunsTheStepAndTheModel) {

@@ -104,7 +104,17 @@ assert [len(c["repeats"]) for c in v["cases"]] == [2, 2], [len(c["repeats"]) for
 for c in v["cases"]:
     ms = sorted(r["end_to_end"]["measured_ms"] for r in c["repeats"])
     assert abs(c["end_to_end"]["measured_ms"] - (ms[0] + ms[1]) / 2) <= 1e-9 * ms[1], c["end_to_end"]
-    assert c["end_to_end"]["modeled_ms"] > 0
+    # every stage the peer timed is modeled, by the framework implementation at both rates: its
+    # fixed costs alone put the framework model far above the fused one on the tiny model (>= 3x)
+    for model in [c] + [c["rates_now"]] + c["repeats"]:
+        assert all(s["modeled_ms"] > 0 for s in model["stages"]), model["stages"]
+    assert 0.5 < c["rates_now"]["end_to_end"]["modeled_ms"] / c["end_to_end"]["modeled_ms"] < 2, c["end_to_end"]
+PY
+"$bin/privrec" simulate --model tiny --algo sgd --hardware cpu-xeon-2c -q --json "$tmp/fused.json" >/dev/null
+"$py" - "$tmp/val.json" "$tmp/fused.json" <<'PY'
+import json, sys
+v, fused = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert v["cases"][0]["end_to_end"]["modeled_ms"] > 3 * fused["step_ms"], (v["cases"][0]["end_to_end"], fused["step_ms"])
 PY
 "$bin/privrec" trace gen --model tiny --batches 4 --out "$tmp/t.trace" >/dev/null
 set +e
