@@ -223,15 +223,16 @@ void CudaStepOps::record_clipped_fraction() {
   clip_rec_ = nullptr;
 }
 
-// Per layer |a_i|^2 |d_i|^2; per table each bag's sum of count^2, whose kernel scans the bag's
-// pairs of ids (the batch's sum of bag size squared, counted here from the host's offsets).
+// Per layer |a_i|^2 |d_i|^2; per table each bag's sum of count^2 (every table in one launch), whose
+// kernel scans the bag's pairs of ids (the batch's sum of bag size squared, counted here from the
+// host's offsets).
 void CudaStepOps::ghost_norms(const Batch& batch) {
   const int64_t B = B_;
   norm2_.zero();
   for (size_t l = 0; l < layers_.size(); ++l)
     ghost_norms_layer(input(l), layers_[l].in, delta_[l].data(), layers_[l].out, B, norm2_.data());
+  bag_count_squares(batch_.offset_ptrs, batch_.index_ptrs, B, T_, cs_.data());
   for (int64_t k = 0; k < T_; ++k) {
-    bag_count_squares(batch_.offsets[k], batch_.indices[k], B, k, T_, cs_.data());
     uint64_t p2 = 0;
     for (int64_t i = 0; i < B; ++i) {
       const auto p = static_cast<uint64_t>(batch.tables[k].offsets[i + 1] - batch.tables[k].offsets[i]);

@@ -13,6 +13,7 @@
 #include "kernels/cuda/adafest_selection.hpp"
 #include "kernels/cuda/device_memory.hpp"
 #include "kernels/cuda/embedding_bag.hpp"
+#include "kernels/cuda/noisy_update.hpp"
 #include "kernels/step_ops.hpp"
 #include "models/algorithm.hpp"
 #include "models/kernel_work/step_sizes.hpp"
@@ -79,9 +80,9 @@ class CudaStepOps final : public StepOps {
   void coalesce_all(const Batch& batch, const DeviceBatch& d, const float* grad, int64_t table_stride, int64_t dim,
                     const float* factors);
   void clipped_mlp_sum();
-  void ensure_slots(int64_t rows);
-  void sparse_update(int64_t k, float scale);
-  void dense_noisy_update(int64_t k, float scale, uint64_t step);
+  const std::vector<UpdateTable>& gradient_rows();
+  void ensure_slots();
+  void dense_noisy_update(float scale, uint64_t step);
   void selected_noisy_update(int64_t k, float scale, uint64_t step);
   void settle(const Batch* next, uint32_t now);
 
@@ -110,7 +111,9 @@ class CudaStepOps final : public StepOps {
   CoalesceWorkspace ws_;                   // every table's coalesce (and lazydp's next rows, adafest's sort)
   std::vector<CoalesceTable> coalesce_group_;
   std::vector<DeviceSparseRows> grads_;
-  DeviceArray<int32_t> slots_;
+  std::vector<UpdateTable> update_group_;  // the grouped updates' tables, refilled each use
+  DeviceArray<int32_t> slots_;             // the dense update's slot map, every table's (see ensure_slots)
+  std::vector<int64_t> slot_base_;         // table k's slots start at slot_base_[k]
   // adafest
   DeviceArray<float> factor_;
   std::vector<std::unique_ptr<AdafestSelector>> selectors_;

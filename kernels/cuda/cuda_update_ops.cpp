@@ -89,20 +89,23 @@ void CudaStepOps::mlp_update(const OpContext& c, NoiseTarget noise, WorkCounters
   count({.kind = OpKind::mlp_update, .noise = noise}, w);
 }
 
+// Every table in one launch (a group of 64 at a time), but adafest's selected rows: its selection
+// runs table by table.
 void CudaStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) {
   const auto t = static_cast<uint64_t>(c.step);
+  const float stddev = static_cast<float>(cfg_.noise_stddev());
+  switch (noise) {
+    case NoiseTarget::none:
+    case NoiseTarget::next_batch_rows: launch_sparse_update(gradient_rows().data(), T_, dim_, c.scale); break;
+    case NoiseTarget::every_row: dense_noisy_update(c.scale, t); break;
+    case NoiseTarget::touched_rows:
+      launch_sparse_noisy_update(gradient_rows().data(), T_, dim_, c.scale, stddev, cfg_.seed, device_noise(cfg_.noise), t);
+      break;
+    case NoiseTarget::selected_rows:
+      for (int64_t k = 0; k < T_; ++k) selected_noisy_update(k, c.scale, t);
+      break;
+  }
   for (int64_t k = 0; k < T_; ++k) {
-    switch (noise) {
-      case NoiseTarget::none:
-      case NoiseTarget::next_batch_rows: sparse_update(k, c.scale); break;
-      case NoiseTarget::every_row: dense_noisy_update(k, c.scale, t); break;
-      case NoiseTarget::touched_rows:
-        launch_sparse_noisy_update(tables_[k].data(), dim_, static_cast<uint32_t>(k), grads_[k].rows, grads_[k].grads,
-                                   grads_[k].count, c.scale, static_cast<float>(cfg_.noise_stddev()), cfg_.seed,
-                                   device_noise(cfg_.noise), t);
-        break;
-      case NoiseTarget::selected_rows: selected_noisy_update(k, c.scale, t); break;
-    }
     sizes_.tables[k].unique_rows = static_cast<uint64_t>(grads_[k].count);
     if (noise == NoiseTarget::selected_rows) sizes_.tables[k].selected = static_cast<uint64_t>(selection_[k].count);
   }
@@ -114,32 +117,50 @@ void CudaStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounte
   cum_sq_.push_back(cum_sq_.back() + static_cast<double>(c.scale) * c.scale);
 }
 
-void CudaStepOps::sparse_update(int64_t k, float scale) {
-  launch_sparse_update(tables_[k].data(), dim_, grads_[k].rows, grads_[k].grads, grads_[k].count, scale);
+// Each table's coalesced gradient rows as the grouped updates take them (refilled, no allocation
+// after the first step).
+const std::vector<UpdateTable>& CudaStepOps::gradient_rows() {
+  update_group_.resize(static_cast<size_t>(T_));
+  for (int64_t k = 0; k < T_; ++k) {
+    UpdateTable& u = update_group_[k];
+    u = UpdateTable{};
+    u.table = tables_[k].data(), u.table_id = static_cast<uint32_t>(k);
+    u.count = grads_[k].count, u.rows = grads_[k].rows, u.grads = grads_[k].grads;
+  }
+  return update_group_;
 }
 
-// A slot map covering `rows` rows, all -1 (set and cleared around each use).
-void CudaStepOps::ensure_slots(int64_t rows) {
-  if (slots_.size() >= static_cast<size_t>(rows)) return;
-  slots_.resize(static_cast<size_t>(rows));
-  fill_bytes(slots_.data(), 0xFF, slots_.size() * sizeof(int32_t));
+// One slot map for every table, table k's at slot_base_[k], all -1 (set and cleared around each
+// use): 4 bytes a row, a 1/dim share of the tables' own bytes.
+void CudaStepOps::ensure_slots() {
+  if (!slot_base_.empty()) return;
+  slot_base_.assign(static_cast<size_t>(T_) + 1, 0);
+  for (int64_t k = 0; k < T_; ++k) slot_base_[k + 1] = slot_base_[k] + rows_[k];
+  slots_.resize(static_cast<size_t>(slot_base_.back()));
+  if (slots_.size() > 0) fill_bytes(slots_.data(), 0xFF, slots_.size() * sizeof(int32_t));
 }
 
-void CudaStepOps::dense_noisy_update(int64_t k, float scale, uint64_t step) {
-  ensure_slots(rows_[k]);
-  launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, true);
-  launch_dense_noisy_update(tables_[k].data(), rows_[k], dim_, static_cast<uint32_t>(k), slots_.data(), grads_[k].grads,
-                            scale, static_cast<float>(cfg_.noise_stddev()), cfg_.seed, device_noise(cfg_.noise), step);
-  launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, false);
+// Every table's slots set, every table updated, every table's slots cleared: three launches.
+void CudaStepOps::dense_noisy_update(float scale, uint64_t step) {
+  ensure_slots();
+  std::vector<UpdateTable> marks = gradient_rows();  // rows: the gradient's, to mark
+  for (int64_t k = 0; k < T_; ++k) marks[k].slots = slots_.data() + slot_base_[k];
+  launch_set_slots(marks.data(), T_, true);
+  std::vector<UpdateTable> every = marks;  // rows: all of them, found in the slots
+  for (int64_t k = 0; k < T_; ++k) every[k].rows = nullptr, every[k].count = rows_[k];
+  launch_dense_noisy_update(every.data(), T_, dim_, scale, static_cast<float>(cfg_.noise_stddev()), cfg_.seed,
+                            device_noise(cfg_.noise), step);
+  launch_set_slots(marks.data(), T_, false);
 }
 
 void CudaStepOps::selected_noisy_update(int64_t k, float scale, uint64_t step) {
-  ensure_slots(rows_[k]);
-  launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, true);
+  ensure_slots();
+  int32_t* slots = slots_.data() + slot_base_[k];
+  launch_set_slots(slots, grads_[k].rows, grads_[k].count, true);
   launch_selected_noisy_update(tables_[k].data(), dim_, static_cast<uint32_t>(k), selection_[k].rows,
-                               selection_[k].count, slots_.data(), grads_[k].grads, scale,
+                               selection_[k].count, slots, grads_[k].grads, scale,
                                static_cast<float>(cfg_.noise_stddev()), cfg_.seed, device_noise(cfg_.noise), step);
-  launch_set_slots(slots_.data(), grads_[k].rows, grads_[k].count, false);
+  launch_set_slots(slots, grads_[k].rows, grads_[k].count, false);
 }
 
 void CudaStepOps::lazy_catchup(const OpContext& c, WorkCounters& w) {
@@ -175,20 +196,21 @@ void CudaStepOps::settle(const Batch* next, uint32_t now) {
     stage_batch(*next, false, next_);
     coalesce_all(*next, next_, nullptr, 0, 0, nullptr);
   }
+  update_group_.resize(static_cast<size_t>(T_));
   for (int64_t k = 0; k < T_; ++k) {
-    const int64_t* rows = nullptr;
-    int64_t n = rows_[k];
+    UpdateTable& u = update_group_[k];
+    u = UpdateTable{};
+    u.table = tables_[k].data(), u.table_id = static_cast<uint32_t>(k), u.count = rows_[k];
+    u.history = history_[k].data(), u.owed_steps = owed_.data() + 2 * k;
     if (next) {
-      const auto& tb = next->tables[k];
-      const DeviceSparseRows& u = ws_.rows(k);
-      rows = u.rows, n = u.count;
-      sizes_.tables[k].next_lookups = tb.indices.size();
-      sizes_.tables[k].next_unique = static_cast<uint64_t>(u.count);
+      const DeviceSparseRows& r = ws_.rows(k);
+      u.rows = r.rows, u.count = r.count;
+      sizes_.tables[k].next_lookups = next->tables[k].indices.size();
+      sizes_.tables[k].next_unique = static_cast<uint64_t>(r.count);
     }
-    launch_lazy_settle(tables_[k].data(), dim_, static_cast<uint32_t>(k), rows, n, history_[k].data(), now,
-                       static_cast<float>(cfg_.noise_stddev()), exact, device_noise(cfg_.noise), cfg_.seed,
-                       scale_d_.data(), cum_d_.data(), cum_sq_d_.data(), owed_.data() + 2 * k);
   }
+  launch_lazy_settle(update_group_.data(), T_, dim_, now, static_cast<float>(cfg_.noise_stddev()), exact,
+                     device_noise(cfg_.noise), cfg_.seed, scale_d_.data(), cum_d_.data(), cum_sq_d_.data());
   const std::vector<unsigned long long> o = owed_.download();
   for (int64_t k = 0; k < T_; ++k) sizes_.tables[k].owed = o[2 * k], sizes_.tables[k].owed_steps = o[2 * k + 1];
 }

@@ -236,9 +236,9 @@ __device__ inline BagCount count_in_bag(const int64_t* indices, int64_t k0, int6
 
 // Sum over distinct rows of count^2 equals the sum over lookups of that lookup's row count. One
 // warp per bag, lane j taking lookups j, j + 32, ...; the sum is of integers, exact in any order.
-__global__ void bag_count_squares_kernel(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t,
-                                         int64_t T, float* cs) {
-  const WarpSlot w = warp_slot();
+__device__ __forceinline__ void bag_count_squares_table(const int64_t* __restrict__ offsets,
+                                                        const int64_t* __restrict__ indices, int64_t B, int64_t t,
+                                                        int64_t T, const WarpSlot& w, float* __restrict__ cs) {
   for (int64_t i = w.first; i < B; i += w.stride) {
     const int64_t k0 = offsets[i], k1 = offsets[i + 1];
     unsigned long long s = 0;
@@ -251,6 +251,15 @@ __global__ void bag_count_squares_kernel(const int64_t* offsets, const int64_t* 
     s = warp_sum(s);
     if (w.lane == 0) cs[i * T + t] = static_cast<float>(static_cast<double>(s));
   }
+}
+
+// Every table in one launch: blockIdx.y the table (a stride of gridDim.y beyond 65535 tables), its
+// offsets and indices from the batch's device arrays of per-table pointers.
+__global__ void bag_count_squares_kernel(const int64_t* const* all_offsets, const int64_t* const* all_indices,
+                                         int64_t B, int64_t T, float* cs) {
+  const WarpSlot w = warp_slot();
+  for (int64_t t = blockIdx.y; t < T; t += gridDim.y)
+    bag_count_squares_table(all_offsets[t], all_indices[t], B, t, T, w, cs);
 }
 
 // One warp per example; the lanes split the columns of each table's pooled gradient.
@@ -446,8 +455,10 @@ void ghost_norms_layer(const float* A, int64_t in, const float* D, int64_t out, 
   PRIVREC_CUDA_CHECK_LAUNCH(ghost_layer_kernel);
 }
 
-void bag_count_squares(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t, int64_t T, float* cs) {
-  bag_count_squares_kernel<<<grid_for_warps(B), kThreads>>>(offsets, indices, B, t, T, cs);
+void bag_count_squares(const int64_t* const* offsets, const int64_t* const* indices, int64_t B, int64_t T, float* cs) {
+  if (B == 0 || T == 0) return;
+  const dim3 grid(static_cast<unsigned>(grid_for_warps(B)), static_cast<unsigned>(T < 65535 ? T : 65535));
+  bag_count_squares_kernel<<<grid, kThreads>>>(offsets, indices, B, T, cs);
   PRIVREC_CUDA_CHECK_LAUNCH(bag_count_squares_kernel);
 }
 

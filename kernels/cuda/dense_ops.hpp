@@ -75,8 +75,9 @@ void column_sums(const float* delta, const float* scale, int64_t B, int64_t out,
 void scale_rows(const float* src, const float* scale, int64_t B, int64_t cols, float* dst);
 // norm2[i] += |a_i|^2 |d_i|^2 + |d_i|^2 for a linear layer with input a (B x in), output delta d (B x out).
 void ghost_norms_layer(const float* A, int64_t in, const float* D, int64_t out, int64_t B, double* norm2);
-// cs[i * T + t] = sum over distinct rows of example i's bag of count^2 (one table t of T).
-void bag_count_squares(const int64_t* offsets, const int64_t* indices, int64_t B, int64_t t, int64_t T, float* cs);
+// cs[i * T + t] = sum over distinct rows of example i's bag of count^2, for every table t of T in
+// one launch: offsets and indices are device arrays of T device pointers (the batch's).
+void bag_count_squares(const int64_t* const* offsets, const int64_t* const* indices, int64_t B, int64_t T, float* cs);
 // norm2[i] += sum_t |dfeat[i, 1 + t]|^2 cs[i * T + t].
 void ghost_norms_embedding(const float* dfeat, const float* cs, int64_t B, int64_t T, int64_t d, double* norm2);
 // dpsgd-b/r: every example's gradient of a linear layer written out, dst[i * stride + o * in + k] =

@@ -3,6 +3,7 @@
 #include "kernels/cuda/cuda_check.hpp"
 #include "kernels/cuda/device_memory.hpp"
 #include "kernels/cuda/launch.cuh"
+#include "models/kernel_work/cuda_table_group.hpp"
 #include "models/rng/gaussian.hpp"
 
 namespace privrec::cuda {
@@ -58,6 +59,47 @@ int tile_grid(int64_t rows, int64_t tile_rows) {
   return static_cast<int>(tiles < kMaxTiles ? tiles : kMaxTiles);
 }
 
+// Up to kGroup tables a launch (cuda_table_group.hpp), passed by value (__grid_constant__: read from
+// the parameter space, no per-thread copy), structure of arrays so no field pads another: about
+// 3.3 KB for the largest (the settle's), within the 4 KB every architecture takes.
+constexpr int kGroup = static_cast<int>(cuda_work::kTablesPerLaunch);
+
+struct TileStarts {
+  int64_t first[kGroup + 1];  // table k's tiles: first[k] .. first[k + 1] - 1
+  int n;
+};
+
+// The group's tile `tile`: its table and its first row (or list entry) in that table.
+struct TileOf {
+  int k;
+  int64_t base;
+};
+
+__device__ __forceinline__ TileOf tile_of(const TileStarts& t, int64_t tile, int64_t tile_rows) {
+  const int k = cuda_work::table_of_tile(t.first, t.n, tile);
+  return {k, (tile - t.first[k]) * tile_rows};
+}
+
+// Calls f(group, tables in it) for each group of at most kGroup tables, table_starts filled with
+// the group's tile starts for tiles of tile_rows rows (list entries) of each table's count.
+template <class Group, class F>
+void for_each_group(const UpdateTable* tables, int64_t n, int64_t tile_rows, F&& f) {
+  for (int64_t g0 = 0; g0 < n; g0 += kGroup) {
+    const int m = static_cast<int>(n - g0 < kGroup ? n - g0 : kGroup);
+    Group g{};
+    g.tiles.n = m;
+    g.tiles.first[0] = 0;
+    for (int k = 0; k < m; ++k)
+      g.tiles.first[k + 1] = g.tiles.first[k] + cuda_work::tiles_for(tables[g0 + k].count, tile_rows);
+    f(g, tables + g0, m);
+  }
+}
+
+int group_grid(const TileStarts& t) {
+  const int64_t tiles = t.first[t.n];
+  return static_cast<int>(tiles < kMaxTiles ? tiles : kMaxTiles);
+}
+
 // 16-byte accesses need every row to start on a 16-byte boundary: dim % 4 == 0 and aligned bases.
 bool rows_are_16_byte_aligned(int64_t dim, const void* a, const void* b = nullptr) {
   return dim % 4 == 0 && (reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b)) % 16 == 0;
@@ -88,7 +130,7 @@ __device__ inline void store_block(float* p, int n, const float v[4]) {
 // computed, then the update in the CPU backend's order: w - scale * (g + stddev * z), or
 // w - scale * (stddev * z) without a gradient (not g = 0: 0 + (-0) would round to +0).
 template <bool Vec>
-__device__ inline void dense_block(float* __restrict__ table, int64_t rows, int64_t dim, uint32_t table_id,
+__device__ __forceinline__ void dense_block(float* __restrict__ table, int64_t rows, int64_t dim, uint32_t table_id,
                                    const int32_t* __restrict__ slots, const float* __restrict__ grads, float scale,
                                    float stddev, uint64_t seed, DeviceNoise noise, uint64_t step, int64_t r0,
                                    uint32_t q) {
@@ -121,18 +163,28 @@ __device__ inline void dense_block(float* __restrict__ table, int64_t rows, int6
   }
 }
 
-// Tiles of rows (see RowTiling); the noise of each column block in registers.
+struct DenseGroup {
+  TileStarts tiles;
+  float* table[kGroup];
+  const int32_t* slots[kGroup];
+  const float* grads[kGroup];
+  int64_t rows[kGroup];
+  uint32_t table_id[kGroup];
+};
+
+// The group's tiles of rows (see RowTiling, TileStarts); the noise of each column block in registers.
 template <bool Vec>
 __global__ void __launch_bounds__(kThreads)
-    dense_noisy_update_kernel(float* __restrict__ table, int64_t rows, int64_t dim, uint32_t table_id,
-                              const int32_t* __restrict__ slots, const float* __restrict__ grads, float scale,
-                              float stddev, uint64_t seed, DeviceNoise noise, uint64_t step) {
+    dense_noisy_update_kernel(const __grid_constant__ DenseGroup g, int64_t dim, float scale, float stddev,
+                              uint64_t seed, DeviceNoise noise, uint64_t step) {
   const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
-  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread;
-  for (int64_t base = blockIdx.x * tile; base < rows; base += int64_t{gridDim.x} * tile)
+  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread, tiles = g.tiles.first[g.tiles.n];
+  for (int64_t gt = blockIdx.x; gt < tiles; gt += gridDim.x) {
+    const TileOf t = tile_of(g.tiles, gt, tile);
     for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x)
-      dense_block<Vec>(table, rows, dim, table_id, slots, grads, scale, stddev, seed, noise, step,
-                       base + threadIdx.y, q);
+      dense_block<Vec>(g.table[t.k], g.rows[t.k], dim, g.table_id[t.k], g.slots[t.k], g.grads[t.k], scale, stddev,
+                       seed, noise, step, t.base + threadIdx.y, q);
+  }
 }
 
 // sgd's and eana's row-wise updates (rows distinct) and the noise of listed rows, tiled as the
@@ -141,7 +193,6 @@ __global__ void __launch_bounds__(kThreads)
 struct SparseParams {
   float scale, stddev;
   uint64_t seed, step;
-  uint32_t table_id;
   DeviceNoise noise;
 };
 
@@ -149,9 +200,9 @@ struct SparseParams {
 // the update in the CPU backend's order: w - scale * g (sgd), or w - scale * (g + stddev * z)
 // (eana: the row's noise keyed as in the dense update).
 template <bool Vec, bool Noisy>
-__device__ inline void sparse_block(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
-                                    const float* __restrict__ grads, int64_t count, const SparseParams& p, int64_t u0,
-                                    uint32_t q) {
+__device__ __forceinline__ void sparse_block(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
+                                             const float* __restrict__ grads, int64_t count, uint32_t table_id,
+                                             const SparseParams& p, int64_t u0, uint32_t q) {
   const int64_t c0 = 4 * int64_t{q};
   const int n = dim - c0 < 4 ? static_cast<int>(dim - c0) : 4;
   float w[kRowsPerThread][4], g[kRowsPerThread][4];
@@ -170,7 +221,7 @@ __device__ inline void sparse_block(float* __restrict__ table, int64_t dim, cons
     if (u0 + int64_t{k} * blockDim.y >= count) continue;
     if constexpr (Noisy) {
       float z[4];
-      block_normals(p.seed, RngDomain::table_noise, p.step, p.table_id, static_cast<uint64_t>(r[k]), q, p.noise, z);
+      block_normals(p.seed, RngDomain::table_noise, p.step, table_id, static_cast<uint64_t>(r[k]), q, p.noise, z);
       for (int c = 0; c < 4; ++c)
         w[k][c] = __fsub_rn(w[k][c], __fmul_rn(p.scale, __fadd_rn(g[k][c], __fmul_rn(p.stddev, z[c]))));
     } else {
@@ -180,29 +231,47 @@ __device__ inline void sparse_block(float* __restrict__ table, int64_t dim, cons
   }
 }
 
+struct SparseGroup {
+  TileStarts tiles;
+  float* table[kGroup];
+  const int64_t* rows[kGroup];
+  const float* grads[kGroup];
+  int64_t count[kGroup];
+  uint32_t table_id[kGroup];
+};
+
 template <bool Vec, bool Noisy>
 __global__ void __launch_bounds__(kThreads)
-    sparse_update_kernel(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
-                         const float* __restrict__ grads, int64_t count, SparseParams p) {
+    sparse_update_kernel(const __grid_constant__ SparseGroup g, int64_t dim, SparseParams p) {
   const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
-  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread;
-  for (int64_t base = blockIdx.x * tile; base < count; base += int64_t{gridDim.x} * tile)
+  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread, tiles = g.tiles.first[g.tiles.n];
+  for (int64_t gt = blockIdx.x; gt < tiles; gt += gridDim.x) {
+    const TileOf t = tile_of(g.tiles, gt, tile);
     for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x)
-      sparse_block<Vec, Noisy>(table, dim, rows, grads, count, p, base + threadIdx.y, q);
+      sparse_block<Vec, Noisy>(g.table[t.k], dim, g.rows[t.k], g.grads[t.k], g.count[t.k], g.table_id[t.k], p,
+                               t.base + threadIdx.y, q);
+  }
 }
 
 template <bool Noisy>
-void launch_sparse(float* table, int64_t dim, const int64_t* rows, const float* grads, int64_t count,
-                   const SparseParams& p) {
-  if (count == 0 || dim == 0) return;
+void launch_sparse(const UpdateTable* tables, int64_t n, int64_t dim, const SparseParams& p) {
+  if (dim == 0) return;
   const RowTiling t = row_tiling(dim);
-  const int grid = tile_grid(count, t.tile_rows);
-  if (rows_are_16_byte_aligned(dim, table, grads)) {
-    sparse_update_kernel<true, Noisy><<<grid, t.block>>>(table, dim, rows, grads, count, p);
-  } else {
-    sparse_update_kernel<false, Noisy><<<grid, t.block>>>(table, dim, rows, grads, count, p);
-  }
-  PRIVREC_CUDA_CHECK_LAUNCH(sparse_update_kernel);
+  for_each_group<SparseGroup>(tables, n, t.tile_rows, [&](SparseGroup& g, const UpdateTable* in, int m) {
+    if (g.tiles.first[m] == 0) return;  // no listed rows in any of the group's tables
+    bool vec = true;
+    for (int k = 0; k < m; ++k) {
+      g.table[k] = in[k].table, g.rows[k] = in[k].rows, g.grads[k] = in[k].grads, g.count[k] = in[k].count;
+      g.table_id[k] = in[k].table_id;
+      vec = vec && rows_are_16_byte_aligned(dim, in[k].table, in[k].grads);
+    }
+    if (vec) {
+      sparse_update_kernel<true, Noisy><<<group_grid(g.tiles), t.block>>>(g, dim, p);
+    } else {
+      sparse_update_kernel<false, Noisy><<<group_grid(g.tiles), t.block>>>(g, dim, p);
+    }
+    PRIVREC_CUDA_CHECK_LAUNCH(sparse_update_kernel);
+  });
 }
 
 // lazydp's settle: a row that owes noise, as its tile's bookkeeping pass leaves it for the threads
@@ -214,7 +283,7 @@ struct PendingRow {
 };
 
 struct SettleParams {
-  uint32_t table_id, now;
+  uint32_t now;
   float stddev;
   bool exact, draws;  // draws: the noise changes the table (not `zero`, stddev != 0)
   DeviceNoise noise;
@@ -255,8 +324,8 @@ __device__ inline void settle_bookkeeping(const int64_t* __restrict__ rows, int6
 // One column block of an owing row: loaded once, every pending draw applied in step order (each
 // rounded to float as on the CPU), stored once.
 template <bool Vec>
-__device__ inline void settle_block(float* __restrict__ table, int64_t dim, const PendingRow& e, uint32_t q,
-                                    const SettleParams& p) {
+__device__ __forceinline__ void settle_block(float* __restrict__ table, int64_t dim, uint32_t table_id,
+                                             const PendingRow& e, uint32_t q, const SettleParams& p) {
   const int64_t c0 = 4 * int64_t{q};
   const int n = dim - c0 < 4 ? static_cast<int>(dim - c0) : 4;
   float* w = table + e.r * dim + c0;
@@ -266,11 +335,11 @@ __device__ inline void settle_block(float* __restrict__ table, int64_t dim, cons
     for (uint32_t s = e.h; s != p.now;) {  // steps h+1 .. now, with no wrap at 2^32 - 1
       ++s;
       const float a = __fmul_rn(static_cast<float>(p.scale[s]), p.stddev);
-      block_normals(p.seed, RngDomain::table_noise, s, p.table_id, static_cast<uint64_t>(e.r), q, p.noise, z);
+      block_normals(p.seed, RngDomain::table_noise, s, table_id, static_cast<uint64_t>(e.r), q, p.noise, z);
       for (int c = 0; c < 4; ++c) v[c] = __fsub_rn(v[c], __fmul_rn(a, z[c]));
     }
   } else {
-    block_normals(p.seed, RngDomain::table_noise, p.now, p.table_id, static_cast<uint64_t>(e.r), q, p.noise, z);
+    block_normals(p.seed, RngDomain::table_noise, p.now, table_id, static_cast<uint64_t>(e.r), q, p.noise, z);
     for (int c = 0; c < 4; ++c) v[c] = __fsub_rn(v[c], __fmul_rn(e.a, z[c]));
   }
   store_block<Vec>(w, n, v);
@@ -293,30 +362,46 @@ __device__ inline void add_counters_per_warp(unsigned long long owed, unsigned l
   }
 }
 
-// Tiles of listed rows (see RowTiling): a bookkeeping pass that packs the tile's owing rows, one
-// barrier, then (row, column block) threads apply the pending noise to the packed rows. The packed
-// list is double-buffered in shared memory, so the next tile's bookkeeping cannot overwrite entries
-// a slower thread is still reading. Its length has three counters in turn: the one tile t + 2 will
-// append to is zeroed after tile t's barrier, which every thread passes only once it has read that
-// counter for tile t - 1, and which comes before tile t + 1's barrier, the last any thread passes
-// before appending for tile t + 2.
+struct SettleGroup {
+  TileStarts tiles;
+  float* table[kGroup];
+  const int64_t* rows[kGroup];
+  uint32_t* history[kGroup];
+  unsigned long long* owed[kGroup];
+  int64_t count[kGroup];
+  uint32_t table_id[kGroup];
+};
+
+// The group's tiles of listed rows (see RowTiling, TileStarts): a bookkeeping pass that packs the
+// tile's owing rows, one barrier, then (row, column block) threads apply the pending noise to the
+// packed rows. The packed list is double-buffered in shared memory, so the next tile's bookkeeping
+// cannot overwrite entries a slower thread is still reading. Its length has three counters in
+// turn: the one tile t + 2 will append to is zeroed after tile t's barrier, which every thread
+// passes only once it has read that counter for tile t - 1, and which comes before tile t + 1's
+// barrier, the last any thread passes before appending for tile t + 2. A block's counters go to a
+// table's when its next tile is another table's (the same in all its threads) and at the end.
 template <bool Vec>
 __global__ void __launch_bounds__(kThreads)
-    lazy_settle_kernel(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows, int64_t n,
-                       uint32_t* __restrict__ history, SettleParams p, unsigned long long* owed_steps) {
+    lazy_settle_kernel(const __grid_constant__ SettleGroup g, int64_t dim, SettleParams p) {
   __shared__ PendingRow pending[2][kThreads * kRowsPerThread];
   __shared__ uint32_t packed[3];
   const uint32_t tid = threadIdx.y * blockDim.x + threadIdx.x;
   if (tid < 3) packed[tid] = 0;
   __syncthreads();
   const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
-  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread;
+  const int64_t tile = int64_t{blockDim.y} * kRowsPerThread, tiles = g.tiles.first[g.tiles.n];
   unsigned long long owed = 0, steps = 0;
+  int counted = -1;  // the table owed and steps count for
   uint32_t pass = 0;
-  for (int64_t base = blockIdx.x * tile; base < n; base += int64_t{gridDim.x} * tile, ++pass) {
+  for (int64_t gt = blockIdx.x; gt < tiles; gt += gridDim.x, ++pass) {
+    const TileOf t = tile_of(g.tiles, gt, tile);
+    if (t.k != counted) {
+      if (counted >= 0) add_counters_per_warp(owed, steps, g.owed[counted]);
+      owed = 0, steps = 0, counted = t.k;
+    }
     const int buf = static_cast<int>(pass & 1u);
     uint32_t* count = &packed[pass % 3];
-    settle_bookkeeping(rows, n, history, p, base, tile, pending[buf], count, owed, steps);
+    settle_bookkeeping(g.rows[t.k], g.count[t.k], g.history[t.k], p, t.base, tile, pending[buf], count, owed, steps);
     if (!p.draws) continue;  // uniform: the history and the counters are all there is to do
     __syncthreads();
     if (tid == 0) packed[(pass + 2) % 3] = 0;
@@ -326,16 +411,25 @@ __global__ void __launch_bounds__(kThreads)
       const uint32_t j = threadIdx.y + k * blockDim.y;
       if (j >= m) break;
       const PendingRow e = pending[buf][j];
-      for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x) settle_block<Vec>(table, dim, e, q, p);
+      for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x) settle_block<Vec>(g.table[t.k], dim, g.table_id[t.k], e, q, p);
     }
   }
-  add_counters_per_warp(owed, steps, owed_steps);
+  if (counted >= 0) add_counters_per_warp(owed, steps, g.owed[counted]);
 }
 
-__global__ void set_slots_kernel(int32_t* __restrict__ slots, const int64_t* __restrict__ grad_rows, int64_t count,
-                                 bool set) {
+struct SlotGroup {
+  int32_t* slots[kGroup];
+  const int64_t* rows[kGroup];
+  int64_t count[kGroup];
+};
+
+// blockIdx.y the table.
+__global__ void set_slots_kernel(const __grid_constant__ SlotGroup g, bool set) {
+  int32_t* __restrict__ slots = g.slots[blockIdx.y];
+  const int64_t* __restrict__ rows = g.rows[blockIdx.y];
+  const int64_t count = g.count[blockIdx.y];
 #pragma unroll 1  // unrolled, the loop's trip count costs a 64-bit division per thread
-  PRIVREC_GRID_STRIDE(u, count) slots[grad_rows[u]] = set ? static_cast<int32_t>(u) : -1;
+  PRIVREC_GRID_STRIDE(u, count) slots[rows[u]] = set ? static_cast<int32_t>(u) : -1;
 }
 
 // out[j * n + c]: tiles of listed rows (see RowTiling), thread (x, y) the column blocks x, x + bx,
@@ -362,55 +456,112 @@ __global__ void __launch_bounds__(kThreads)
 }
 }  // namespace
 
-void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t table_id, const int32_t* slots,
+void launch_dense_noisy_update(const UpdateTable* tables, int64_t n, int64_t dim, float scale, float stddev,
+                               uint64_t seed, DeviceNoise noise, uint64_t step) {
+  if (dim == 0) return;
+  const RowTiling t = row_tiling(dim);
+  for_each_group<DenseGroup>(tables, n, t.tile_rows, [&](DenseGroup& g, const UpdateTable* in, int m) {
+    if (g.tiles.first[m] == 0) return;
+    bool vec = true;
+    for (int k = 0; k < m; ++k) {
+      g.table[k] = in[k].table, g.slots[k] = in[k].slots, g.grads[k] = in[k].grads, g.rows[k] = in[k].count;
+      g.table_id[k] = in[k].table_id;
+      vec = vec && rows_are_16_byte_aligned(dim, in[k].table, in[k].grads);
+    }
+    if (vec) {
+      dense_noisy_update_kernel<true><<<group_grid(g.tiles), t.block>>>(g, dim, scale, stddev, seed, noise, step);
+    } else {
+      dense_noisy_update_kernel<false><<<group_grid(g.tiles), t.block>>>(g, dim, scale, stddev, seed, noise, step);
+    }
+    PRIVREC_CUDA_CHECK_LAUNCH(dense_noisy_update_kernel);
+  });
+}
+
+void launch_sparse_update(const UpdateTable* tables, int64_t n, int64_t dim, float scale) {
+  launch_sparse<false>(tables, n, dim, {scale, 0.0f, 0, 0, DeviceNoise::zero});
+}
+
+void launch_sparse_noisy_update(const UpdateTable* tables, int64_t n, int64_t dim, float scale, float stddev,
+                                uint64_t seed, DeviceNoise noise, uint64_t step) {
+  launch_sparse<true>(tables, n, dim, {scale, stddev, seed, step, noise});
+}
+
+void launch_lazy_settle(const UpdateTable* tables, int64_t n, int64_t dim, uint32_t now, float stddev, bool exact,
+                        DeviceNoise noise, uint64_t seed, const double* scale, const double* cum,
+                        const double* cum_sq, int max_blocks) {
+  const SettleParams p{now, stddev, exact, noise != DeviceNoise::zero && stddev != 0.0f, noise, seed, scale, cum, cum_sq};
+  const RowTiling t = row_tiling(dim);
+  for_each_group<SettleGroup>(tables, n, t.tile_rows, [&](SettleGroup& g, const UpdateTable* in, int m) {
+    if (g.tiles.first[m] == 0) return;
+    bool vec = true;
+    for (int k = 0; k < m; ++k) {
+      g.table[k] = in[k].table, g.rows[k] = in[k].rows, g.history[k] = in[k].history, g.owed[k] = in[k].owed_steps;
+      g.count[k] = in[k].count, g.table_id[k] = in[k].table_id;
+      vec = vec && rows_are_16_byte_aligned(dim, in[k].table);
+    }
+    const int tiles = group_grid(g.tiles);
+    const int grid = max_blocks > 0 && max_blocks < tiles ? max_blocks : tiles;
+    if (vec) {
+      lazy_settle_kernel<true><<<grid, t.block>>>(g, dim, p);
+    } else {
+      lazy_settle_kernel<false><<<grid, t.block>>>(g, dim, p);
+    }
+    PRIVREC_CUDA_CHECK_LAUNCH(lazy_settle_kernel);
+  });
+}
+
+void launch_set_slots(const UpdateTable* tables, int64_t n, bool set) {
+  for (int64_t g0 = 0; g0 < n; g0 += kGroup) {
+    const int m = static_cast<int>(n - g0 < kGroup ? n - g0 : kGroup);
+    SlotGroup g{};
+    int64_t most = 0;
+    for (int k = 0; k < m; ++k) {
+      const UpdateTable& u = tables[g0 + k];
+      g.slots[k] = u.slots, g.rows[k] = u.rows, g.count[k] = u.count;
+      most = u.count > most ? u.count : most;
+    }
+    if (most == 0) continue;
+    set_slots_kernel<<<dim3(static_cast<unsigned>(grid_for(most)), static_cast<unsigned>(m)), kThreads>>>(g, set);
+    PRIVREC_CUDA_CHECK_LAUNCH(set_slots_kernel);
+  }
+}
+
+void launch_dense_noisy_update(float* table, int64_t rows, int64_t dim, uint32_t table_id, int32_t* slots,
                                const float* grads, float scale, float stddev, uint64_t seed, DeviceNoise noise,
                                uint64_t step) {
-  if (rows == 0 || dim == 0) return;
-  const RowTiling t = row_tiling(dim);
-  const int grid = tile_grid(rows, t.tile_rows);
-  if (rows_are_16_byte_aligned(dim, table, grads)) {
-    dense_noisy_update_kernel<true><<<grid, t.block>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
-                                                       noise, step);
-  } else {
-    dense_noisy_update_kernel<false><<<grid, t.block>>>(table, rows, dim, table_id, slots, grads, scale, stddev, seed,
-                                                        noise, step);
-  }
-  PRIVREC_CUDA_CHECK_LAUNCH(dense_noisy_update_kernel);
+  UpdateTable u;
+  u.table = table, u.table_id = table_id, u.count = rows, u.grads = grads, u.slots = slots;
+  launch_dense_noisy_update(&u, 1, dim, scale, stddev, seed, noise, step);
 }
 
 void launch_sparse_update(float* table, int64_t dim, const int64_t* rows, const float* grads, int64_t count,
                           float scale) {
-  launch_sparse<false>(table, dim, rows, grads, count, {scale, 0.0f, 0, 0, 0, DeviceNoise::zero});
+  UpdateTable u;
+  u.table = table, u.count = count, u.rows = rows, u.grads = grads;
+  launch_sparse_update(&u, 1, dim, scale);
 }
 
 void launch_sparse_noisy_update(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, const float* grads,
                                 int64_t count, float scale, float stddev, uint64_t seed, DeviceNoise noise,
                                 uint64_t step) {
-  launch_sparse<true>(table, dim, rows, grads, count, {scale, stddev, seed, step, table_id, noise});
+  UpdateTable u;
+  u.table = table, u.table_id = table_id, u.count = count, u.rows = rows, u.grads = grads;
+  launch_sparse_noisy_update(&u, 1, dim, scale, stddev, seed, noise, step);
 }
 
 void launch_lazy_settle(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t n,
                         uint32_t* history, uint32_t now, float stddev, bool exact, DeviceNoise noise, uint64_t seed,
                         const double* scale, const double* cum, const double* cum_sq,
                         unsigned long long* owed_steps, int max_blocks) {
-  if (n == 0) return;
-  const SettleParams p{table_id, now,  stddev, exact, noise != DeviceNoise::zero && stddev != 0.0f,
-                       noise,    seed, scale,  cum,   cum_sq};
-  const RowTiling t = row_tiling(dim);
-  const int tiles = tile_grid(n, t.tile_rows);
-  const int grid = max_blocks > 0 && max_blocks < tiles ? max_blocks : tiles;
-  if (rows_are_16_byte_aligned(dim, table)) {
-    lazy_settle_kernel<true><<<grid, t.block>>>(table, dim, rows, n, history, p, owed_steps);
-  } else {
-    lazy_settle_kernel<false><<<grid, t.block>>>(table, dim, rows, n, history, p, owed_steps);
-  }
-  PRIVREC_CUDA_CHECK_LAUNCH(lazy_settle_kernel);
+  UpdateTable u;
+  u.table = table, u.table_id = table_id, u.count = n, u.rows = rows, u.history = history, u.owed_steps = owed_steps;
+  launch_lazy_settle(&u, 1, dim, now, stddev, exact, noise, seed, scale, cum, cum_sq, max_blocks);
 }
 
 void launch_set_slots(int32_t* slots, const int64_t* grad_rows, int64_t count, bool set) {
-  if (count == 0) return;
-  set_slots_kernel<<<grid_for(count), kThreads>>>(slots, grad_rows, count, set);
-  PRIVREC_CUDA_CHECK_LAUNCH(set_slots_kernel);
+  UpdateTable u;
+  u.slots = slots, u.rows = grad_rows, u.count = count;
+  launch_set_slots(&u, 1, set);
 }
 
 void dense_noisy_update_on_device(std::vector<float>& table, int64_t rows, int64_t dim, uint32_t table_id,

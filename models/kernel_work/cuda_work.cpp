@@ -34,7 +34,7 @@ WorkCounters embedding_forward(uint64_t batch, uint64_t dim, const std::vector<T
     w.bags += batch;
   }
   // No launch at all for an empty batch or rows of no columns (nothing to pool).
-  w.launches = batch > 0 && dim > 0 ? (tables.size() + kTablesPerLaunch - 1) / kTablesPerLaunch : 0;
+  w.launches = batch > 0 && dim > 0 ? table_groups(tables.size()) : 0;
   return w;
 }
 
@@ -124,11 +124,13 @@ WorkCounters ghost_norms_mlp(const DenseShape& s) {
 }
 
 // Per table the bag's sum of count^2 (bounded by the bag's ids squared, the kernel's pairwise
-// scan); then the embeddings' part over the s.tables tables the device holds.
+// scan; every table in one launch); then the embeddings' part over the s.tables tables the device
+// holds.
 WorkCounters ghost_norms_tables(const DenseShape& s, const std::vector<TableSizes>& t) {
   WorkCounters w;
   const uint64_t B = s.batch, T = s.tables;
-  for (const TableSizes& k : t) w.flops += k.bag_lookups_sq, w.bytes_read_seq += k.lookups * kI, w.launches += 1;
+  for (const TableSizes& k : t) w.flops += k.bag_lookups_sq, w.bytes_read_seq += k.lookups * kI;
+  w.launches += t.empty() ? 0 : 1;
   w.flops += 2 * B * T * s.dim + 2 * B * T, w.bytes_read_seq += B * T * (s.dim + 1) * kF, w.launches += 2;
   return w;
 }
@@ -275,18 +277,34 @@ uint64_t settle_draws(const TableSizes& t, const AlgorithmConfig& cfg) {
   return cfg.noise == NoiseSource::zero ? 0 : t.owed;
 }
 
+// A per-table kernel's work over every table, launched a group of tables at a time
+// (cuda_table_group.hpp): each table's formula counts the launches one table would take.
+template <class F>
+WorkCounters grouped(const StepSizes& s, F&& f) {
+  WorkCounters w;
+  uint64_t per_launch = 0;
+  for (const TableSizes& t : s.tables) {
+    WorkCounters one = f(t);
+    per_launch = one.launches, one.launches = 0;
+    w += one;
+  }
+  w.launches = per_launch * table_groups(s.tables.size());
+  return w;
+}
+
 // The tables' update; the rows with a gradient are the batch's distinct rows (the coalesce's output).
+// Every table's in one launch (a group at a time), adafest's selected rows table by table.
 WorkCounters table_update(NoiseTarget noise, const StepSizes& s, const AlgorithmConfig& cfg) {
   const uint64_t d = s.dense.dim;
   const bool g = gaussian(cfg);
   switch (noise) {
     case NoiseTarget::none:
     case NoiseTarget::next_batch_rows:  // lazydp: the gradient now, the noise when the rows are next read
-      return per_table(s, [&](const TableSizes& t) { return sparse_update(t.unique_rows, d); });
+      return grouped(s, [&](const TableSizes& t) { return sparse_update(t.unique_rows, d); });
     case NoiseTarget::every_row:
-      return per_table(s, [&](const TableSizes& t) { return dense_noisy_update(t.rows, d, t.unique_rows, g); });
+      return grouped(s, [&](const TableSizes& t) { return dense_noisy_update(t.rows, d, t.unique_rows, g); });
     case NoiseTarget::touched_rows:
-      return per_table(s, [&](const TableSizes& t) { return sparse_noisy_update(t.unique_rows, d, g); });
+      return grouped(s, [&](const TableSizes& t) { return sparse_noisy_update(t.unique_rows, d, g); });
     case NoiseTarget::selected_rows:
       return per_table(s, [&](const TableSizes& t) { return selected_noisy_update(t.selected, t.unique_rows, d, g); });
   }
@@ -294,7 +312,7 @@ WorkCounters table_update(NoiseTarget noise, const StepSizes& s, const Algorithm
 }
 
 WorkCounters lazy_op(bool catchup, const StepSizes& s, const AlgorithmConfig& cfg) {
-  WorkCounters all = per_table(s, [&](const TableSizes& t) {
+  WorkCounters all = grouped(s, [&](const TableSizes& t) {
     WorkCounters w = catchup ? unique_next_rows(t.next_lookups) : WorkCounters{};
     // The next batch's ids and offsets go up first (one copy for every table).
     if (catchup) w.host_link_bytes = t.next_lookups * kI + (s.dense.batch + 1) * kI;

@@ -45,7 +45,9 @@ WorkCounters materialized_norms_mlp(const DenseShape& s);
 WorkCounters materialized_norms_tables(const DenseShape& s, const std::vector<TableSizes>& t);
 WorkCounters clipped_mlp_sum(const DenseShape& s);
 WorkCounters mlp_update(const DenseShape& s, bool noisy, bool gaussian);
-// kernels/cuda/noisy_update.hpp, one table. `gaussian`: the noise source draws real samples.
+// kernels/cuda/noisy_update.hpp, one table. `gaussian`: the noise source draws real samples. The
+// launches are one table's: the step launches each for a group of up to kTablesPerLaunch tables
+// (table_groups), as it does lazy_settle's.
 WorkCounters sparse_update(uint64_t grad_rows, uint64_t dim);
 WorkCounters dense_noisy_update(uint64_t rows, uint64_t dim, uint64_t grad_rows, bool gaussian);
 WorkCounters sparse_noisy_update(uint64_t grad_rows, uint64_t dim, bool gaussian);

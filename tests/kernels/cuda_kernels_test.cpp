@@ -777,6 +777,111 @@ TEST(CudaKernels, SparseUpdatesAreBitIdenticalToTheCpuBackend) {
     }
 }
 
+// Every table update and lazydp's settle over many tables in grouped launches (64 tables a launch,
+// kernels/cuda/noisy_update.hpp) against the CPU backend table by table: 67 tables (two groups, the
+// second of three) of 3 to 52 rows, one with no gradient rows, one listing no rows to settle; dim 37
+// (scalar accesses) and 32 (float4). The settle runs with a block a tile and with one block walking
+// every tile of the group across its tables, each table's counters its own.
+TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
+  REQUIRE_GPU();
+  const int64_t T = 67;
+  const uint32_t now = 6;
+  const float scale = 0.05f, stddev = 0.4f;
+  const uint64_t seed = 7, step = 3;
+  for (int64_t dim : {37, 32})
+    for (int variant = 0; variant < 5; ++variant) {  // sgd, eana, dense, settle, settle by one block
+      SCOPED_TRACE("dim " + std::to_string(dim) + " variant " + std::to_string(variant));
+      std::vector<cpu::EmbeddingTable> cpu_tables;
+      std::vector<cpu::SparseRows> grads(T);
+      std::vector<std::vector<uint32_t>> history(T);
+      std::vector<std::vector<int64_t>> lists(T);
+      std::vector<cuda::DeviceArray<float>> t(T), g(T);
+      std::vector<cuda::DeviceArray<int64_t>> gr(T), lst(T);
+      std::vector<cuda::DeviceArray<uint32_t>> h(T);
+      cuda::DeviceArray<unsigned long long> owed(static_cast<size_t>(2 * T));
+      int64_t all_rows = 0;
+      for (int64_t k = 0; k < T; ++k) {
+        const int64_t rows = 3 + (k * 37) % 50;
+        cpu_tables.push_back(test_table(rows, dim));
+        for (int64_t r = 0; r < rows; ++r) {
+          if (k != 5 && (r + k) % 3 != 1) grads[k].rows.push_back(r);
+          history[k].push_back(static_cast<uint32_t>((r * 5 + k) % (now + 1)));
+          if (k != 9 && (r + k) % 4 != 2) lists[k].push_back(r);
+        }
+        grads[k].grads.resize(grads[k].rows.size() * dim);
+        for (size_t x = 0; x < grads[k].grads.size(); ++x) grads[k].grads[x] = 0.01f * static_cast<float>((x + k) % 13) - 0.05f;
+        t[k].upload(cpu_tables[k].weights.data(), static_cast<size_t>(rows * dim));
+        g[k].upload(grads[k].grads), gr[k].upload(grads[k].rows), h[k].upload(history[k]), lst[k].upload(lists[k]);
+        all_rows += rows;
+      }
+      cuda::DeviceArray<int32_t> slots(static_cast<size_t>(all_rows));
+      cuda::fill_bytes(slots.data(), 0xFF, static_cast<size_t>(all_rows) * sizeof(int32_t));
+      owed.zero();
+      std::vector<cuda::UpdateTable> group(T);
+      int64_t base = 0;
+      for (int64_t k = 0; k < T; ++k) {
+        cuda::UpdateTable& u = group[k];
+        u.table = t[k].data(), u.table_id = static_cast<uint32_t>(k), u.grads = g[k].data();
+        u.count = static_cast<int64_t>(grads[k].rows.size()), u.rows = gr[k].data();
+        u.slots = slots.data() + base, u.history = h[k].data(), u.owed_steps = owed.data() + 2 * k;
+        base += cpu_tables[k].rows;
+      }
+      std::vector<double> sched_scale{0.0}, cum{0.0}, cum_sq{0.0};
+      cpu::NoiseSchedule schedule;
+      for (uint32_t x = 1; x <= now; ++x) {
+        const double v = 0.05 + 0.01 * x;
+        schedule.push(v);
+        sched_scale.push_back(v), cum.push_back(cum.back() + v), cum_sq.push_back(cum_sq.back() + v * v);
+      }
+      cuda::DeviceArray<double> d_scale, d_cum, d_cum_sq;
+      d_scale.upload(sched_scale), d_cum.upload(cum), d_cum_sq.upload(cum_sq);
+      const NoiseGenerator gen(seed, NoiseSource::gaussian);
+      std::vector<int64_t> want_owed(T, 0), want_steps(T, 0);
+      if (variant == 0) {
+        cuda::launch_sparse_update(group.data(), T, dim, scale);
+      } else if (variant == 1) {
+        cuda::launch_sparse_noisy_update(group.data(), T, dim, scale, stddev, seed, cuda::DeviceNoise::gaussian, step);
+      } else if (variant == 2) {
+        cuda::launch_set_slots(group.data(), T, true);
+        std::vector<cuda::UpdateTable> every = group;
+        for (int64_t k = 0; k < T; ++k) every[k].rows = nullptr, every[k].count = cpu_tables[k].rows;
+        cuda::launch_dense_noisy_update(every.data(), T, dim, scale, stddev, seed, cuda::DeviceNoise::gaussian, step);
+        cuda::launch_set_slots(group.data(), T, false);
+      } else {
+        std::vector<cuda::UpdateTable> settle = group;
+        for (int64_t k = 0; k < T; ++k) settle[k].rows = lst[k].data(), settle[k].count = static_cast<int64_t>(lists[k].size());
+        cuda::launch_lazy_settle(settle.data(), T, dim, now, stddev, false, cuda::DeviceNoise::gaussian, seed,
+                                 d_scale.data(), d_cum.data(), d_cum_sq.data(), variant == 4 ? 1 : 0);
+      }
+      cuda::synchronize();
+      for (int64_t k = 0; k < T; ++k) {
+        WorkCounters w;
+        const uint32_t id = static_cast<uint32_t>(k);
+        if (variant == 0) cpu::sparse_update(cpu_tables[k], grads[k], scale, w);
+        if (variant == 1) cpu::sparse_noisy_update(cpu_tables[k], id, grads[k].rows, grads[k], scale, stddev, gen, step, w);
+        if (variant == 2) cpu::dense_noisy_update(cpu_tables[k], id, grads[k], scale, stddev, gen, step, w);
+        if (variant >= 3) {
+          for (int64_t r : lists[k]) want_steps[k] += history[k][r] < now ? now - history[k][r] : 0;
+          const cpu::LazyNoiseParams p{stddev, LazyNoiseMode::aggregated, &gen, &schedule};
+          want_owed[k] = cpu::lazy_catch_up(cpu_tables[k], id, lists[k], history[k], now, p, w);
+        }
+        const std::vector<float> got = t[k].download();
+        for (int64_t x = 0; x < cpu_tables[k].rows * dim; ++x)
+          ASSERT_TRUE(same_bits(got[x], cpu_tables[k].weights[x])) << "table " << k << " row " << x / dim << " column " << x % dim;
+        if (variant >= 3) EXPECT_EQ(h[k].download(), history[k]) << "table " << k;
+      }
+      if (variant == 2) {  // the slots are all cleared again
+        const std::vector<int32_t> left = slots.download();
+        EXPECT_EQ(std::count(left.begin(), left.end(), -1), all_rows);
+      }
+      const std::vector<unsigned long long> counters = owed.download();
+      for (int64_t k = 0; k < T; ++k) {
+        EXPECT_EQ(counters[2 * k], static_cast<unsigned long long>(want_owed[k])) << "table " << k;
+        EXPECT_EQ(counters[2 * k + 1], static_cast<unsigned long long>(want_steps[k])) << "table " << k;
+      }
+    }
+}
+
 // A heavily skewed batch: row 4321 has 100,003 lookups (two or three per bag, not a multiple of the
 // device's 32-lookup chunks), row 17 about 80, the rest a few each from 5000 rows. The device sums
 // each row in lookup order like the CPU: bit-identical for every dim (below, across and at whole

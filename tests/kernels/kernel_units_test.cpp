@@ -23,6 +23,8 @@
 #include "kernels/cpu/lazydp_history.hpp"
 #include "kernels/cpu/noisy_update.hpp"
 #include "models/kernel_work/cuda_coalesce_plan.hpp"
+#include "models/kernel_work/cuda_table_group.hpp"
+#include "models/kernel_work/cuda_work.hpp"
 #include "kernels/noise_rows.hpp"
 #include "kernels/training_run.hpp"
 #include "models/config_error.hpp"
@@ -459,6 +461,76 @@ TEST(CudaGeometry, CoalesceGroupsFit64KeyBits) {
   EXPECT_EQ(g[1].first_table, 3);
   EXPECT_EQ(g[1].row_bits, 10);
   EXPECT_TRUE(plan_coalesce_groups({}, {}).empty());
+}
+
+// The grouped table updates (models/kernel_work/cuda_table_group.hpp): each table's rows in tiles,
+// the group's tiles end to end. Every tile finds the table that holds it, never one without rows,
+// and the tiles of a table cover its rows exactly once, for lists with empty tables anywhere.
+TEST(CudaGeometry, GroupedUpdateTilesFindTheirTables) {
+  using cuda_work::table_of_tile;
+  using cuda_work::tile_starts;
+  std::vector<int64_t> first = tile_starts({5, 0, 1, 9, 0}, 4);
+  EXPECT_EQ(first, (std::vector<int64_t>{0, 2, 2, 3, 6, 6}));
+  std::vector<int> found;
+  for (int64_t t = 0; t < first.back(); ++t) found.push_back(table_of_tile(first.data(), 5, t));
+  EXPECT_EQ(found, (std::vector<int>{0, 0, 2, 3, 3, 3}));
+  uint64_t state = 12345;
+  auto next = [&state] { return state = state * 6364136223846793005ull + 1442695040888963407ull, state >> 33; };
+  for (int round = 0; round < 200; ++round) {
+    const int n = 1 + static_cast<int>(next() % 64);
+    const int64_t tile_rows = 1 + static_cast<int64_t>(next() % 9);
+    std::vector<int64_t> counts(static_cast<size_t>(n));
+    for (auto& c : counts) c = next() % 3 == 0 ? 0 : static_cast<int64_t>(next() % 40);
+    first = tile_starts(counts, tile_rows);
+    std::vector<int64_t> covered(static_cast<size_t>(n), 0);
+    for (int64_t t = 0; t < first.back(); ++t) {
+      const int k = table_of_tile(first.data(), n, t);
+      ASSERT_TRUE(k >= 0 && k < n && first[k] <= t && t < first[k + 1] && counts[k] > 0) << "round " << round;
+      const int64_t base = (t - first[k]) * tile_rows;  // the kernels' first row of the tile
+      ASSERT_LT(base, counts[k]);
+      covered[k] += std::min(tile_rows, counts[k] - base);
+    }
+    ASSERT_EQ(covered, counts) << "round " << round;
+  }
+  EXPECT_EQ(tile_starts({}, 3), (std::vector<int64_t>{0}));
+  EXPECT_EQ(cuda_work::table_groups(0), 0u);
+  EXPECT_EQ(cuda_work::table_groups(64), 1u);
+  EXPECT_EQ(cuda_work::table_groups(65), 2u);
+}
+
+// The model counts the table updates' and lazydp's settle launches per group of up to 64 tables,
+// as the CUDA backend launches them, and the ghost norms' bag count squares once for every table;
+// adafest's selected rows, updated table by table, per table.
+TEST(CudaGeometry, GroupedUpdatesLaunchPerGroupOfTables) {
+  for (size_t T : {1u, 26u, 40u, 64u, 65u, 130u}) {
+    SCOPED_TRACE(std::to_string(T) + " tables");
+    StepSizes s;
+    s.dense.batch = 8, s.dense.dim = 16, s.dense.tables = T;
+    for (size_t k = 0; k < T; ++k) {
+      TableSizes t;
+      t.rows = 100 + k, t.lookups = 8, t.unique_rows = 5, t.selected = 7, t.next_lookups = 8, t.next_unique = 6;
+      t.owed = 4, t.owed_steps = 9;
+      s.tables.push_back(t);
+    }
+    const uint64_t groups = (T + 63) / 64;
+    AlgorithmConfig cfg;
+    const KernelWork& cw = cuda_work::cuda_kernel_work();
+    auto launches = [&](NoiseTarget n) { return cw.op({.kind = OpKind::table_update, .noise = n}, s, cfg).launches; };
+    EXPECT_EQ(launches(NoiseTarget::none), groups);
+    EXPECT_EQ(launches(NoiseTarget::next_batch_rows), groups);
+    EXPECT_EQ(launches(NoiseTarget::touched_rows), groups);
+    EXPECT_EQ(launches(NoiseTarget::every_row), 3 * groups);  // slots set, the update, slots cleared
+    EXPECT_EQ(launches(NoiseTarget::selected_rows), 3 * T);
+    EXPECT_EQ(cw.op({OpKind::lazy_flush}, s, cfg).launches, groups);
+    // The ghost norms' bag count squares: every table in one launch, then the embeddings' part.
+    EXPECT_EQ(cw.part({.kind = OpKind::clip_norms, .norms = Norms::ghost}, s, cfg, WorkSide::tables).launches, 1u + 2u);
+    EXPECT_EQ(cw.op({OpKind::lazy_catchup}, s, cfg).launches,
+              groups + cuda_work::coalesce_launches(s.tables, true, false));
+    // The work besides the launches is still every table's.
+    WorkCounters one = cuda_work::dense_noisy_update(100, 16, 5, true);
+    EXPECT_EQ(cw.op({.kind = OpKind::table_update, .noise = NoiseTarget::every_row}, s, cfg).bytes_written_seq,
+              T * one.bytes_written_seq + 16 * 4 * (T * (T - 1) / 2));
+  }
 }
 
 // The keys of several tables sorted as the device sorts them (stably, on the table and row bits):
