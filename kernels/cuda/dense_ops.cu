@@ -5,6 +5,7 @@
 
 #include "kernels/cuda/cublas_loader.hpp"
 #include "kernels/cuda/cuda_check.hpp"
+#include "kernels/cuda/device_memory.hpp"
 #include "kernels/cuda/launch.cuh"
 #include "models/rng/gaussian.hpp"
 
@@ -13,46 +14,112 @@ namespace privrec::cuda {
 namespace {
 #define GRID_STRIDE PRIVREC_GRID_STRIDE
 
-// 64 x 64 tiles of C, 16 x 16 threads each computing 4 x 4, K in slices of 16 through shared memory.
-constexpr int kTile = static_cast<int>(GemmGrid::kTile), kSlice = 16;
-__device__ void gemm_tile(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* __restrict__ A, int64_t lda,
-                          const float* __restrict__ B, int64_t ldb, float* __restrict__ C, int64_t ldc, bool acc,
-                          int64_t row0, int64_t col0) {
-  __shared__ float As[kSlice][kTile + 1];
-  __shared__ float Bs[kSlice][kTile + 1];
-  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  float c[4][4] = {};
-  for (int64_t k0 = 0; k0 < K; k0 += kSlice) {
-    for (int e = threadIdx.x; e < kSlice * kTile; e += blockDim.x) {
-      const int kk = e / kTile, mm = e % kTile;
-      const int64_t r = row0 + mm, k = k0 + kk, cc = col0 + mm;
-      As[kk][mm] = (r < M && k < K) ? (ta ? A[k * lda + r] : A[r * lda + k]) : 0.0f;
-      Bs[kk][mm] = (cc < N && k < K) ? (tb ? B[cc * ldb + k] : B[k * ldb + cc]) : 0.0f;
+// The project's SGEMM (the fallback where cuBLAS cannot load): 128 x 128 tiles of C, 256 threads
+// each computing 8 x 8 as four 4 x 4 quadrants 64 rows and columns apart (so a warp's shared-memory
+// reads are 16-byte and conflict-free), K in slices of 8 through shared memory. Each slice of an
+// operand is 1024 values, four per thread: one 16-byte load where the operand's contiguous
+// direction allows it (row stride and base multiples of 16 bytes, the four values inside the
+// matrix), else four checked scalar loads.
+constexpr int kTile = static_cast<int>(GemmGrid::kTile), kSlice = static_cast<int>(GemmGrid::kSlice);
+constexpr int kGemmThreads = 256;
+
+// s[kk][m] = op(X)(first + m, k0 + kk) for kk < kSlice, m < kTile (0 outside rows < rows, k < k_end),
+// op(X)(m, k) = X[m * ld + k] (k contiguous) or, when KMajor, X[k * ld + m] (m contiguous).
+template <bool KMajor>
+__device__ __forceinline__ void load_slice(const float* __restrict__ X, int64_t ld, bool vec, int64_t rows,
+                                           int64_t first, int64_t k0, int64_t k_end, float (*s)[kTile]) {
+  const int t = threadIdx.x;
+  if constexpr (!KMajor) {  // four consecutive k of one row
+    const int m = t >> 1, kq = (t & 1) * 4;
+    const int64_t r = first + m, k = k0 + kq;
+    if (vec && r < rows && k + 3 < k_end) {
+      const float4 v = *reinterpret_cast<const float4*>(X + r * ld + k);
+      s[kq][m] = v.x, s[kq + 1][m] = v.y, s[kq + 2][m] = v.z, s[kq + 3][m] = v.w;
+    } else {
+      for (int j = 0; j < 4; ++j) s[kq + j][m] = (r < rows && k + j < k_end) ? X[r * ld + k + j] : 0.0f;
     }
-    __syncthreads();
-    for (int kk = 0; kk < kSlice; ++kk) {
-      float a[4], b[4];
-      for (int x = 0; x < 4; ++x) a[x] = As[kk][ty * 4 + x], b[x] = Bs[kk][tx * 4 + x];
-      for (int x = 0; x < 4; ++x)
-        for (int y = 0; y < 4; ++y) c[x][y] += a[x] * b[y];
+  } else {  // four consecutive rows at one k
+    const int kk = t >> 5, mq = (t & 31) * 4;
+    const int64_t r = first + mq, k = k0 + kk;
+    if (vec && k < k_end && r + 3 < rows) {
+      *reinterpret_cast<float4*>(&s[kk][mq]) = *reinterpret_cast<const float4*>(X + k * ld + r);
+    } else {
+      for (int j = 0; j < 4; ++j) s[kk][mq + j] = (k < k_end && r + j < rows) ? X[k * ld + r + j] : 0.0f;
     }
-    __syncthreads();
   }
-  for (int x = 0; x < 4; ++x)
-    for (int y = 0; y < 4; ++y) {
-      const int64_t r = row0 + ty * 4 + x, cc = col0 + tx * 4 + y;
-      if (r < M && cc < N) C[r * ldc + cc] = acc ? C[r * ldc + cc] + c[x][y] : c[x][y];
-    }
 }
 
-// The tile loop's bounds depend on blockIdx alone, so the whole block takes every iteration
-// together and the barriers in gemm_tile stay uniform; the barrier that ends gemm_tile's K loop
-// also keeps the next tile's first fill from overwriting slices still being read.
-__global__ void gemm_kernel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* __restrict__ A, int64_t lda,
-                            const float* __restrict__ B, int64_t ldb, float* __restrict__ C, int64_t ldc, bool acc,
-                            GemmGrid grid) {
-  for (int64_t t = blockIdx.x; t < grid.tiles(); t += gridDim.x)
-    gemm_tile(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, grid.row0(t), grid.col0(t));
+struct GemmArgs {
+  int64_t M, N, K;
+  const float* A;
+  int64_t lda;
+  const float* B;
+  int64_t ldb;
+  float* C;  // C itself, or the split workspace (partials[s] is M x N, row stride N)
+  int64_t ldc;
+  bool acc, a_vec, b_vec, to_workspace;
+};
+
+// Block b takes work items b, b + gridDim.x, ...: the loop's bounds depend on blockIdx alone, so
+// the whole block takes every iteration together and the barriers stay uniform; the barrier that
+// ends each slice also keeps the next slice's (or item's) fill from overwriting one still read.
+// op(A) = A (M x K, k contiguous) or A^T (A is K x M: TA); op(B) = B (K x N: n contiguous) or B^T
+// (B is N x K: TB), loaded as op(B)^T's rows, so B's "KMajor" is !TB.
+template <bool TA, bool TB>
+__global__ void __launch_bounds__(kGemmThreads, 2) gemm_kernel(const GemmArgs g, const GemmGrid grid) {
+  __shared__ __align__(16) float As[kSlice][kTile];
+  __shared__ __align__(16) float Bs[kSlice][kTile];
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  for (int64_t w = blockIdx.x; w < grid.items(); w += gridDim.x) {
+    const int64_t t = grid.tile(w), row0 = grid.row0(t), col0 = grid.col0(t);
+    const int64_t kb = grid.k_begin(w, g.K), ke = grid.k_end(w, g.K);
+    float c[8][8] = {};
+    for (int64_t k0 = kb; k0 < ke; k0 += kSlice) {
+      load_slice<TA>(g.A, g.lda, g.a_vec, g.M, row0, k0, ke, As);
+      load_slice<!TB>(g.B, g.ldb, g.b_vec, g.N, col0, k0, ke, Bs);
+      __syncthreads();
+#pragma unroll
+      for (int kk = 0; kk < kSlice; ++kk) {
+        const float4 a0 = *reinterpret_cast<const float4*>(&As[kk][ty * 4]);
+        const float4 a1 = *reinterpret_cast<const float4*>(&As[kk][64 + ty * 4]);
+        const float4 b0 = *reinterpret_cast<const float4*>(&Bs[kk][tx * 4]);
+        const float4 b1 = *reinterpret_cast<const float4*>(&Bs[kk][64 + tx * 4]);
+        const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+        const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+        for (int x = 0; x < 8; ++x)
+#pragma unroll
+          for (int y = 0; y < 8; ++y) c[x][y] += a[x] * b[y];
+      }
+      __syncthreads();
+    }
+    float* out = g.C;
+    int64_t ld = g.ldc;
+    if (g.to_workspace) out = g.C + w / grid.tiles() * g.M * g.N, ld = g.N;
+#pragma unroll
+    for (int x = 0; x < 8; ++x) {
+      const int64_t r = row0 + (x < 4 ? ty * 4 + x : 64 + ty * 4 + x - 4);
+      if (r >= g.M) continue;
+#pragma unroll
+      for (int y = 0; y < 8; ++y) {
+        const int64_t col = col0 + (y < 4 ? tx * 4 + y : 64 + tx * 4 + y - 4);
+        if (col >= g.N) continue;
+        float* p = out + r * ld + col;
+        *p = (g.acc && !g.to_workspace) ? *p + c[x][y] : c[x][y];
+      }
+    }
+  }
+}
+
+// C = (C when acc) + partials[0] + partials[1] + ..., in split order.
+__global__ void split_k_sum_kernel(const float* __restrict__ partials, int64_t splits, int64_t M, int64_t N,
+                                   float* __restrict__ C, int64_t ldc, bool acc) {
+  GRID_STRIDE(e, M * N) {
+    const int64_t r = e / N, col = e - r * N;
+    float v = acc ? C[r * ldc + col] + partials[e] : partials[e];
+    for (int64_t s = 1; s < splits; ++s) v += partials[s * M * N + e];
+    C[r * ldc + col] = v;
+  }
 }
 
 // Sum of v over the block's threads in a fixed tree order (blockDim.x == kThreads, a power of two);
@@ -391,10 +458,34 @@ const char* gemm_backend_name() { return cublas_session().handle != nullptr ? "c
 void gemm_privrec(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
-  const GemmGrid grid = gemm_grid(M, N);
-  gemm_kernel<<<static_cast<unsigned>(grid.blocks()), 256>>>(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc,
-                                                             accumulate, grid);
+  // Two resident blocks per SM (the kernel's launch bounds): the items a split aims for.
+  static const int64_t resident = [] {
+    int device = 0, sms = 0;
+    PRIVREC_CUDA_CHECK(cudaGetDevice(&device));
+    PRIVREC_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    return int64_t{2} * sms;
+  }();
+  const GemmGrid grid = gemm_grid(M, N, K, resident);
+  auto aligned = [](const float* p, int64_t ld) { return ld % 4 == 0 && reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  GemmArgs g{M, N, K, A, lda, B, ldb, C, ldc, accumulate, aligned(A, lda), aligned(B, ldb), grid.splits > 1};
+  if (g.to_workspace) {
+    // Grown as needed and kept for the process (never freed: no destructor runs after the
+    // context is gone); every launch is on the default stream, so reuse is ordered.
+    static DeviceArray<float>* workspace = new DeviceArray<float>();
+    const size_t need = static_cast<size_t>(grid.splits * M * N);
+    if (workspace->size() < need) workspace->resize(need);
+    g.C = workspace->data();
+  }
+  const unsigned blocks = static_cast<unsigned>(grid.blocks());
+  if (!trans_a && !trans_b) gemm_kernel<false, false><<<blocks, kGemmThreads>>>(g, grid);
+  if (!trans_a && trans_b) gemm_kernel<false, true><<<blocks, kGemmThreads>>>(g, grid);
+  if (trans_a && !trans_b) gemm_kernel<true, false><<<blocks, kGemmThreads>>>(g, grid);
+  if (trans_a && trans_b) gemm_kernel<true, true><<<blocks, kGemmThreads>>>(g, grid);
   PRIVREC_CUDA_CHECK_LAUNCH(gemm_kernel);
+  if (g.to_workspace) {
+    split_k_sum_kernel<<<grid_for(M * N), kThreads>>>(g.C, grid.splits, M, N, C, ldc, accumulate);
+    PRIVREC_CUDA_CHECK_LAUNCH(split_k_sum_kernel);
+  }
 }
 
 void add_bias_act(float* Y, const float* bias, int64_t B, int64_t out, bool relu) {

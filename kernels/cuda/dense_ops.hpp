@@ -11,26 +11,57 @@
 
 namespace privrec::cuda {
 
-// The SGEMM's launch geometry, kept pure so that host tests check it without a device. C is cut
-// into 64 x 64 tiles numbered row tile by row tile (a row tile's column tiles are neighbours and
-// share that slice of A in cache). The grid is one-dimensional because gridDim.y and .z stop at
-// 65535, which a batch of 2^24 rows (262,144 row tiles) exceeds; it is also capped, and block b
-// computes tiles b, b + blocks, b + 2 blocks, ..., so every M x N fits.
+// The project's SGEMM's launch geometry, kept pure so that host tests check it without a device. C
+// is cut into 128 x 128 tiles numbered row tile by row tile (a row tile's column tiles are
+// neighbours and share that slice of A in cache), and K into `splits` ranges of split_k (a multiple
+// of kSlice; the last one shorter): work item w is split w / tiles() of tile w % tiles(). With more
+// than one split each writes its partial tile to a workspace and one more launch adds the partials
+// in split order (no atomics: the same bits every run). Splitting serves the weight gradients, whose
+// K is the batch and whose C is a few tiles: 512 x 512 is 16 tiles, a tenth of an H200's SMs. The
+// grid is one-dimensional because gridDim.y and .z stop at 65535, which a batch of 2^24 rows
+// (131,072 row tiles) exceeds; it is also capped, and block b takes items b, b + blocks, ..., so
+// every M x N x K fits.
 struct GemmGrid {
-  static constexpr int64_t kTile = 64;
+  static constexpr int64_t kTile = 128, kSlice = 8;
   // Dozens of waves of resident blocks on an H100/H200, so the cap costs no occupancy.
   static constexpr int64_t kMaxBlocks = int64_t{1} << 16;
+  static constexpr int64_t kMaxSplits = 32, kMinSplitK = 256;  // each split at least 256 of K
   int64_t row_tiles = 0, col_tiles = 0;
+  int64_t splits = 1, split_k = 0;
 
   PRIVREC_HD constexpr int64_t tiles() const { return row_tiles * col_tiles; }
-  constexpr int64_t blocks() const { return tiles() < kMaxBlocks ? tiles() : kMaxBlocks; }
+  PRIVREC_HD constexpr int64_t items() const { return tiles() * splits; }
+  constexpr int64_t blocks() const { return items() < kMaxBlocks ? items() : kMaxBlocks; }
   // First row and column of C in tile t < tiles().
   PRIVREC_HD constexpr int64_t row0(int64_t t) const { return t / col_tiles * kTile; }
   PRIVREC_HD constexpr int64_t col0(int64_t t) const { return t % col_tiles * kTile; }
+  // Work item w's tile, and its range [k_begin, k_end) of K.
+  PRIVREC_HD constexpr int64_t tile(int64_t w) const { return w % tiles(); }
+  PRIVREC_HD constexpr int64_t k_begin(int64_t w, int64_t K) const {
+    const int64_t b = w / tiles() * split_k;
+    return b < K ? b : K;
+  }
+  PRIVREC_HD constexpr int64_t k_end(int64_t w, int64_t K) const {
+    const int64_t e = (w / tiles() + 1) * split_k;
+    return e < K ? e : K;
+  }
 };
 
-constexpr GemmGrid gemm_grid(int64_t M, int64_t N) {
-  return {(M + GemmGrid::kTile - 1) / GemmGrid::kTile, (N + GemmGrid::kTile - 1) / GemmGrid::kTile};
+// The grid for C = M x N over K, split in K until about `target_blocks` work items exist (the
+// device's resident blocks; 0: no split), never below kMinSplitK of K a split.
+constexpr GemmGrid gemm_grid(int64_t M, int64_t N, int64_t K = 0, int64_t target_blocks = 0) {
+  GemmGrid g{(M + GemmGrid::kTile - 1) / GemmGrid::kTile, (N + GemmGrid::kTile - 1) / GemmGrid::kTile, 1, K};
+  const int64_t tiles = g.tiles();
+  if (tiles == 0 || K <= GemmGrid::kMinSplitK || target_blocks <= tiles) return g;
+  int64_t s = (target_blocks + tiles - 1) / tiles;
+  const int64_t by_k = K / GemmGrid::kMinSplitK;
+  s = s < by_k ? s : by_k;
+  s = s < GemmGrid::kMaxSplits ? s : GemmGrid::kMaxSplits;
+  if (s <= 1) return g;
+  const int64_t per = (K + s - 1) / s;
+  g.split_k = (per + GemmGrid::kSlice - 1) / GemmGrid::kSlice * GemmGrid::kSlice;
+  g.splits = (K + g.split_k - 1) / g.split_k;
+  return g;
 }
 
 // The loss is reduced in a fixed order (same bits on every run): at most kBceLossBlocks blocks,

@@ -215,7 +215,7 @@ double KernelBench::adafest_select_ms(int64_t rows, int64_t batch, int64_t pooli
   });
 }
 
-double KernelBench::gemm_ms(int64_t M, int64_t N, int64_t K) {
+double KernelBench::gemm_ms(int64_t M, int64_t N, int64_t K, bool trans_a, bool own) {
   float* a = s_->a.get<float>(M * K);
   float* b = s_->b.get<float>(K * N);
   float* c = s_->grad.get<float>(M * N);
@@ -223,7 +223,9 @@ double KernelBench::gemm_ms(int64_t M, int64_t N, int64_t K) {
     PRIVREC_CUDA_CHECK(cudaMemset(a, 0, M * K * sizeof(float)));
     PRIVREC_CUDA_CHECK(cudaMemset(b, 0, K * N * sizeof(float)));
   }
-  return s_->time([&] { gemm(false, false, M, N, K, a, K, b, N, c, N, false); });
+  const int64_t lda = trans_a ? M : K;
+  if (own) return s_->time([&] { gemm_privrec(trans_a, false, M, N, K, a, lda, b, N, c, N, false); });
+  return s_->time([&] { gemm(trans_a, false, M, N, K, a, lda, b, N, c, N, false); });
 }
 
 double KernelBench::normals_ms(int64_t rows, int64_t dim) {

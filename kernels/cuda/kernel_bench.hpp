@@ -32,8 +32,9 @@ class KernelBench {
   // adafest's selection for one table: distinct rows, per-row counts over distinct examples, the
   // noisy threshold, and false positives with probability p over the untouched rows.
   double adafest_select_ms(int64_t rows, int64_t batch, int64_t pooling, double zipf_s, double p);
-  // The project's SGEMM, C (M x N) = A (M x K) B (K x N).
-  double gemm_ms(int64_t M, int64_t N, int64_t K);
+  // C (M x N) = op(A) B (K x N), op(A) = A (M x K) or, with trans_a, A^T (A is K x M: the weight
+  // gradients' product): on gemm (cuBLAS where it loaded), or with own on the project's SGEMM.
+  double gemm_ms(int64_t M, int64_t N, int64_t K, bool trans_a = false, bool own = false);
   // Philox normals written to memory (rows x dim): the sampling rate, with the writes it needs.
   double normals_ms(int64_t rows, int64_t dim);
   // `launches` empty kernel launches in a row.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 
+#include "kernels/cuda/dense_ops.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/kernel_bench.hpp"
 
@@ -120,5 +121,22 @@ static void BM_CudaAdafestSelect(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch * pooling);
 }
 BENCHMARK(BM_CudaAdafestSelect)->Arg(1)->Arg(80)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// An MLP layer of 1024 x 1024 at batch 8192: args (product, own). Product 0 is the forward's
+// (M = batch, K = the layer's input), 1 the weight gradient's (M x N = the layer, K = the batch:
+// the project's SGEMM splits K). own 0: gemm (cuBLAS where it loaded; the label says which), 1: the
+// project's SGEMM, the fallback.
+static void BM_CudaGemm(benchmark::State& state) {
+  auto* b = bench(state);
+  if (!b) return;
+  const bool weight_grad = state.range(0) == 1, own = state.range(1) == 1;
+  const int64_t batch = 8192, width = 1024;
+  const int64_t M = weight_grad ? width : batch, K = weight_grad ? batch : width;
+  for (auto _ : state) state.SetIterationTime(b->gemm_ms(M, width, K, weight_grad, own) / 1e3);
+  state.SetLabel(own ? "privrec" : cuda::gemm_backend_name());
+  state.SetItemsProcessed(state.iterations() * 2 * M * width * K);                   // flops
+  state.SetBytesProcessed(state.iterations() * 4 * (M * K + K * width + M * width));  // the operands once
+}
+BENCHMARK(BM_CudaGemm)->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

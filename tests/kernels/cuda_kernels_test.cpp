@@ -868,7 +868,9 @@ TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
         const std::vector<float> got = t[k].download();
         for (int64_t x = 0; x < cpu_tables[k].rows * dim; ++x)
           ASSERT_TRUE(same_bits(got[x], cpu_tables[k].weights[x])) << "table " << k << " row " << x / dim << " column " << x % dim;
-        if (variant >= 3) EXPECT_EQ(h[k].download(), history[k]) << "table " << k;
+        if (variant >= 3) {
+          EXPECT_EQ(h[k].download(), history[k]) << "table " << k;
+        }
       }
       if (variant == 2) {  // the slots are all cleared again
         const std::vector<int32_t> left = slots.download();
@@ -938,6 +940,46 @@ TEST(CudaKernels, SkewedCoalesceIsBitIdenticalToTheCpuBackend) {
             << "dim " << d << " row " << rows[k / d] << " column " << k % d;
     }
   }
+}
+
+// The project's own SGEMM (the fallback where cuBLAS cannot load) against a double-precision
+// host product: every transpose, with and without accumulation; strides that are multiples of 4
+// (16-byte loads) and strides that are not (scalar loads), C with padded rows; K not a multiple of
+// the 8-value slice; K of 5000 on a C of 4 tiles, which splits K (partials added in a second
+// launch, C's padding untouched); and K = 0 (C = 0, or C unchanged when accumulating).
+TEST(CudaKernels, OwnGemmMatchesTheDefinition) {
+  REQUIRE_GPU();
+  struct Shape { int64_t M, N, K, pad; };
+  for (const Shape sh : {Shape{300, 260, 77, 0}, Shape{300, 260, 77, 3}, Shape{200, 130, 5000, 0},
+                         Shape{200, 130, 5000, 1}, Shape{129, 131, 0, 0}, Shape{5, 3, 2, 0}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (bool acc : {false, true}) {
+          SCOPED_TRACE(std::to_string(sh.M) + "x" + std::to_string(sh.N) + "x" + std::to_string(sh.K) + " pad " +
+                       std::to_string(sh.pad) + " ta " + std::to_string(ta) + " tb " + std::to_string(tb) + " acc " +
+                       std::to_string(acc));
+          const int64_t lda = (ta ? sh.M : sh.K) + sh.pad, ldb = (tb ? sh.K : sh.N) + sh.pad, ldc = sh.N + 2;
+          std::vector<float> a(static_cast<size_t>((ta ? sh.K : sh.M) * lda)), b(static_cast<size_t>((tb ? sh.N : sh.K) * ldb));
+          std::vector<float> c0(static_cast<size_t>(sh.M * ldc));
+          for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 101) - 0.5f;
+          for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 53) - 0.52f;
+          for (size_t i = 0; i < c0.size(); ++i) c0[i] = 0.1f * static_cast<float>(i % 11) - 0.5f;
+          cuda::DeviceArray<float> da, db, dc;
+          da.upload(a), db.upload(b), dc.upload(c0);
+          cuda::gemm_privrec(ta, tb, sh.M, sh.N, sh.K, da.data(), lda, db.data(), ldb, dc.data(), ldc, acc);
+          std::vector<float> got(c0.size());
+          cuda::copy_to_host(got.data(), dc.data(), got.size() * sizeof(float));
+          const double mag = static_cast<double>(sh.K) * 0.52 * 0.52 + 0.5;
+          for (int64_t r = 0; r < sh.M; ++r) {
+            for (int64_t col = 0; col < sh.N; ++col) {
+              double want = acc ? c0[r * ldc + col] : 0.0;
+              for (int64_t k = 0; k < sh.K; ++k)
+                want += static_cast<double>(ta ? a[k * lda + r] : a[r * lda + k]) * (tb ? b[col * ldb + k] : b[k * ldb + col]);
+              ASSERT_NEAR(got[r * ldc + col], want, 1e-5 * mag) << "at " << r << "," << col;
+            }
+            for (int64_t col = sh.N; col < ldc; ++col) ASSERT_EQ(got[r * ldc + col], c0[r * ldc + col]);
+          }
+        }
 }
 
 // cuBLAS (loaded at run time) against the project's own kernel on the MLP's shapes and a few odd

@@ -390,33 +390,58 @@ TEST(Gemm, TransposeMatchesTheDefinition) {
 }
 
 // The CUDA launch geometry is plain arithmetic, checked here on the host (no device needed).
-// The SGEMM's launch geometry, on the host (no device needed): every 64 x 64 tile of C is computed
-// by exactly one block, and the one-dimensional grid stays within the x limit and the cap, from a
-// single tile up to the workloads' 2^24-row batches with wide layers. The old grid put the row
-// tiles on gridDim.y (at most 65535), so batches above 65535 * 64 = 4,194,240 rows failed to launch.
+// The SGEMM's launch geometry: every 128 x 128 tile of C and every range of K is computed by exactly
+// one work item, and the one-dimensional grid stays within the x limit and the cap, from a single
+// tile up to the workloads' 2^24-row batches with wide layers. The old grid put the row tiles on
+// gridDim.y (at most 65535), so batches above 65535 * 64 = 4,194,240 rows failed to launch.
 TEST(CudaGeometry, GemmTilesCoverCExactlyOnce) {
   struct Shape {
-    int64_t M, N;
+    int64_t M, N, K, target;
   };
+  constexpr int64_t T = cuda::GemmGrid::kTile;
   const int64_t big = int64_t{1} << 24;
-  for (Shape s : {Shape{1, 1}, Shape{64, 64}, Shape{65, 130}, Shape{(int64_t{1} << 22) + 1000, 70}, Shape{big, 13},
-                  Shape{big, 4096}}) {
-    SCOPED_TRACE(std::to_string(s.M) + " x " + std::to_string(s.N));
-    const cuda::GemmGrid g = cuda::gemm_grid(s.M, s.N);
-    ASSERT_EQ(g.row_tiles, (s.M + 63) / 64);
-    ASSERT_EQ(g.col_tiles, (s.N + 63) / 64);
+  for (Shape s : {Shape{1, 1, 1, 0}, Shape{128, 128, 7, 264}, Shape{129, 260, 4096, 264}, Shape{512, 512, 2048, 264},
+                  Shape{512, 512, 65536, 264}, Shape{13, 70, 65536, 264}, Shape{512, 13, 300, 264},
+                  Shape{(int64_t{1} << 22) + 1000, 70, 13, 264}, Shape{big, 13, 512, 264}, Shape{big, 4096, 13, 264}}) {
+    SCOPED_TRACE(std::to_string(s.M) + " x " + std::to_string(s.N) + " x " + std::to_string(s.K));
+    const cuda::GemmGrid g = cuda::gemm_grid(s.M, s.N, s.K, s.target);
+    ASSERT_EQ(g.row_tiles, (s.M + T - 1) / T);
+    ASSERT_EQ(g.col_tiles, (s.N + T - 1) / T);
+    ASSERT_GE(g.splits, 1);
+    ASSERT_LE(g.splits, cuda::GemmGrid::kMaxSplits);
     ASSERT_GE(g.blocks(), 1);
     ASSERT_LE(g.blocks(), std::min<int64_t>(cuda::GemmGrid::kMaxBlocks, std::numeric_limits<int32_t>::max()));
-    std::vector<uint8_t> seen(static_cast<size_t>(g.tiles()), 0);
-    for (int64_t b = 0; b < g.blocks(); ++b)  // the kernel's tile loop, block by block
-      for (int64_t t = b; t < g.tiles(); t += g.blocks()) {
-        const int64_t r = g.row0(t), c = g.col0(t);
-        ASSERT_TRUE(r >= 0 && r < s.M && c >= 0 && c < s.N && r % 64 == 0 && c % 64 == 0) << "tile " << t;
-        ASSERT_EQ(seen[static_cast<size_t>(r / 64 * g.col_tiles + c / 64)]++, 0) << "tile " << t;
+    if (g.splits > 1) {
+      ASSERT_EQ(g.split_k % cuda::GemmGrid::kSlice, 0);  // every split starts on a slice
+      ASSERT_GE(g.split_k, cuda::GemmGrid::kMinSplitK);
+      ASSERT_LE(g.items(), s.target + g.tiles());  // no more splits than the device holds blocks for
+    }
+    // The kernel's item loop, block by block: each (tile, K range) once, the ranges of a tile
+    // tiling [0, K) in order, none empty unless K is.
+    std::vector<int64_t> seen(static_cast<size_t>(g.tiles()), 0), next_k(static_cast<size_t>(g.tiles()), 0);
+    for (int64_t b = 0; b < g.blocks(); ++b)
+      for (int64_t w = b; w < g.items(); w += g.blocks()) {
+        const int64_t t = g.tile(w), r = g.row0(t), c = g.col0(t);
+        ASSERT_TRUE(r >= 0 && r < s.M && c >= 0 && c < s.N && r % T == 0 && c % T == 0) << "item " << w;
+        const int64_t k0 = g.k_begin(w, s.K), k1 = g.k_end(w, s.K);
+        ASSERT_TRUE(k0 < k1 || s.K == 0) << "item " << w;
+        ASSERT_EQ(k0, w / g.tiles() * g.split_k) << "item " << w;
+        if (w / g.tiles() == g.splits - 1) {
+          ASSERT_EQ(k1, s.K) << "item " << w;
+        }
+        seen[static_cast<size_t>(r / T * g.col_tiles + c / T)]++;
+        next_k[static_cast<size_t>(t)] += k1 - k0;
       }
-    ASSERT_EQ(std::count(seen.begin(), seen.end(), uint8_t{1}), g.tiles());
+    ASSERT_EQ(std::count(seen.begin(), seen.end(), g.splits), g.tiles());
+    ASSERT_EQ(std::count(next_k.begin(), next_k.end(), s.K), g.tiles());
   }
-  EXPECT_GT(cuda::gemm_grid((int64_t{1} << 22) + 1000, 70).row_tiles, 65535);  // past the old y limit
+  EXPECT_GT(cuda::gemm_grid(big, 13).row_tiles, 65535);  // past any y limit
+  // The weight gradients split (512 x 512 is 16 tiles; 264 resident blocks on an H200's 132 SMs),
+  // the forward's products (K = a layer's width) do not, nor does anything without a target.
+  EXPECT_EQ(cuda::gemm_grid(512, 512, 65536, 264).splits, 17);
+  EXPECT_EQ(cuda::gemm_grid(512, 512, 2048, 264).splits, 8);
+  EXPECT_EQ(cuda::gemm_grid(65536, 512, 512, 264).splits, 1);
+  EXPECT_EQ(cuda::gemm_grid(512, 512, 65536, 0).splits, 1);
 }
 
 // The backward's grouped coalesce (models/kernel_work/cuda_coalesce_plan.hpp), on the host: tables

@@ -35,6 +35,7 @@ BACKWARD_DIMS = (32, 128)
 ZIPF_X100 = (0, 105)  # the benchmarks' second argument: zipf exponent x 100, 0 for uniform
 ZIPF_SUPPORT = 1 << 22  # kernel_bench.cu draw_rows: the head that carries nearly all the mass
 LR, SIGMA = 0.01, 1.0  # the fused update's scale and stddev in kernel_bench.cu
+GEMM_BATCH, GEMM_WIDTH = 8192, 1024  # BM_CudaGemm: a 1024 x 1024 layer at batch 8192
 
 
 def plan(table_bytes, bags, pooling):
@@ -64,6 +65,14 @@ def plan(table_bytes, bags, pooling):
                                   sparse=sparse,
                                   what="out.backward(g) (%s gradient), then table.add_(table.grad, alpha=-lr)" % kind,
                                   pairs=[("BM_CudaEmbeddingBackwardUpdate/%d/%d" % (d, z), bags * pooling * d * 4)]))
+    # The MLP's two products (BM_CudaGemm: product, own): privrec's gemm (cuBLAS where it loaded)
+    # and its own SGEMM, both next to torch.mm; bytes: the three operands once.
+    for product, what in ((0, "torch.mm(x, w): the forward, K = the layer's input"),
+                          (1, "torch.mm(d.t(), x): the weight gradient, K = the batch")):
+        M, K = (GEMM_WIDTH, GEMM_BATCH) if product else (GEMM_BATCH, GEMM_WIDTH)
+        nbytes = 4 * (M * K + K * GEMM_WIDTH + M * GEMM_WIDTH)
+        cases.append(dict(name="mm/%d" % product, group="gemm", dim=0, zipf=0, product=product, what=what,
+                          pairs=[("BM_CudaGemm/%d/0" % product, nbytes), ("BM_CudaGemm/%d/1" % product, nbytes)]))
     return cases
 
 
@@ -119,6 +128,14 @@ def run_case(torch, F, timer, device, c, a):
         src = torch.zeros(rows, device=device)
         dst = torch.empty_like(src)
         return timer.median(lambda: dst.copy_(src), None, a.warmup, a.runs)
+    if c["group"] == "gemm":
+        if c["product"] == 1:
+            dz = torch.zeros(GEMM_BATCH, GEMM_WIDTH, device=device)
+            x = torch.zeros(GEMM_BATCH, GEMM_WIDTH, device=device)
+            return timer.median(lambda: torch.mm(dz.t(), x), None, a.warmup, a.runs)
+        x = torch.zeros(GEMM_BATCH, GEMM_WIDTH, device=device)
+        w = torch.zeros(GEMM_WIDTH, GEMM_WIDTH, device=device)
+        return timer.median(lambda: torch.mm(x, w), None, a.warmup, a.runs)
     if c["group"] == "dense":
         table = torch.zeros(rows, d, device=device)
         if c["dense_grad"]:
