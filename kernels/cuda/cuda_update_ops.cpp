@@ -117,8 +117,7 @@ void CudaStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounte
   cum_sq_.push_back(cum_sq_.back() + static_cast<double>(c.scale) * c.scale);
 }
 
-// Each table's coalesced gradient rows as the grouped updates take them (refilled, no allocation
-// after the first step).
+// Each table's coalesced gradient rows as the grouped updates take them (refilled each use).
 const std::vector<UpdateTable>& CudaStepOps::gradient_rows() {
   update_group_.resize(static_cast<size_t>(T_));
   for (int64_t k = 0; k < T_; ++k) {

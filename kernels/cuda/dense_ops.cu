@@ -22,12 +22,15 @@ namespace {
 // matrix), else four checked scalar loads.
 constexpr int kTile = static_cast<int>(GemmGrid::kTile), kSlice = static_cast<int>(GemmGrid::kSlice);
 constexpr int kGemmThreads = 256;
+// A slice's rows in shared memory, padded by 4 floats: the two threads that store one row's
+// neighbours in k (k contiguous loads) hit different banks, and every row stays 16-byte aligned.
+constexpr int kSliceRow = kTile + 4;
 
 // s[kk][m] = op(X)(first + m, k0 + kk) for kk < kSlice, m < kTile (0 outside rows < rows, k < k_end),
 // op(X)(m, k) = X[m * ld + k] (k contiguous) or, when KMajor, X[k * ld + m] (m contiguous).
 template <bool KMajor>
 __device__ __forceinline__ void load_slice(const float* __restrict__ X, int64_t ld, bool vec, int64_t rows,
-                                           int64_t first, int64_t k0, int64_t k_end, float (*s)[kTile]) {
+                                           int64_t first, int64_t k0, int64_t k_end, float (*s)[kSliceRow]) {
   const int t = threadIdx.x;
   if constexpr (!KMajor) {  // four consecutive k of one row
     const int m = t >> 1, kq = (t & 1) * 4;
@@ -67,8 +70,8 @@ struct GemmArgs {
 // (B is N x K: TB), loaded as op(B)^T's rows, so B's "KMajor" is !TB.
 template <bool TA, bool TB>
 __global__ void __launch_bounds__(kGemmThreads, 2) gemm_kernel(const GemmArgs g, const GemmGrid grid) {
-  __shared__ __align__(16) float As[kSlice][kTile];
-  __shared__ __align__(16) float Bs[kSlice][kTile];
+  __shared__ __align__(16) float As[kSlice][kSliceRow];
+  __shared__ __align__(16) float Bs[kSlice][kSliceRow];
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   for (int64_t w = blockIdx.x; w < grid.items(); w += gridDim.x) {
     const int64_t t = grid.tile(w), row0 = grid.row0(t), col0 = grid.col0(t);

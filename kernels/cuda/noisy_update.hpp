@@ -27,7 +27,7 @@ struct UpdateTable {
   float* table = nullptr;         // rows x dim
   uint32_t table_id = 0;          // the noise's table coordinate
   int64_t count = 0;              // rows covered: the table's rows (dense), the listed rows, or every row (settle)
-  const int64_t* rows = nullptr;  // the listed rows (sparse updates, settle; distinct); nullptr: 0 .. count - 1
+  const int64_t* rows = nullptr;  // the listed rows (sparse updates, settle; distinct); settle only: nullptr, 0 .. count - 1
   const float* grads = nullptr;   // sparse: listed row u's gradient at grads[u * dim]; dense: at grads[slot * dim]
   int32_t* slots = nullptr;       // dense: one per row, -1 (no gradient) or the row's index into grads
   uint32_t* history = nullptr;    // settle: per row, the last step whose noise the row has

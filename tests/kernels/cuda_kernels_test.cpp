@@ -779,9 +779,10 @@ TEST(CudaKernels, SparseUpdatesAreBitIdenticalToTheCpuBackend) {
 
 // Every table update and lazydp's settle over many tables in grouped launches (64 tables a launch,
 // kernels/cuda/noisy_update.hpp) against the CPU backend table by table: 67 tables (two groups, the
-// second of three) of 3 to 52 rows, one with no gradient rows, one listing no rows to settle; dim 37
-// (scalar accesses) and 32 (float4). The settle runs with a block a tile and with one block walking
-// every tile of the group across its tables, each table's counters its own.
+// second of three) of 3 to 152 rows, so lists of one to three tiles (50 rows a tile at dim 37, 64 at
+// 32), one table with no gradient rows, one listing no rows to settle; dim 37 (scalar accesses) and
+// 32 (float4). The settle runs with a block a tile and with one block walking every tile of the
+// group, within a table and across tables, each table's counters its own.
 TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
   REQUIRE_GPU();
   const int64_t T = 67;
@@ -801,7 +802,7 @@ TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
       cuda::DeviceArray<unsigned long long> owed(static_cast<size_t>(2 * T));
       int64_t all_rows = 0;
       for (int64_t k = 0; k < T; ++k) {
-        const int64_t rows = 3 + (k * 37) % 50;
+        const int64_t rows = 3 + (k * 37) % 150;
         cpu_tables.push_back(test_table(rows, dim));
         for (int64_t r = 0; r < rows; ++r) {
           if (k != 5 && (r + k) % 3 != 1) grads[k].rows.push_back(r);
