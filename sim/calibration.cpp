@@ -241,9 +241,22 @@ StageFit fit_stages(const std::vector<StageObservation>& observations, double ov
       fit.efficiency[stage] = std::max(srm / srr, 0.05), fit.fixed_ms[stage] = g.fixed_ms;
     }
   }
+  std::set<std::string> unfitted;
+  for (const auto& o : observations)
+    if (o.measured_ms > 0 && !by_stage.count(stage_name(o.stage))) unfitted.insert(stage_name(o.stage));
+  fit.unfitted.assign(unfitted.begin(), unfitted.end());
   fit.overlap_fraction = overlap_fraction;
   fit.median_abs_error_pct = median(fit_errors(fit, observations));  // 0 when no observation was usable
   return fit;
+}
+
+std::string unfitted_warning(const StageFit& fit) {
+  if (fit.unfitted.empty()) return "";
+  std::string names;
+  for (const std::string& s : fit.unfitted) names += (names.empty() ? "" : ", ") + s;
+  return "warning: " + names + (fit.unfitted.size() == 1 ? " has" : " have") +
+         " no fit (measured at or below the modeled overheads in every case): the model prices " +
+         (fit.unfitted.size() == 1 ? "it" : "them") + " at efficiency 1 with no fixed cost";
 }
 
 StageFit fit_calibration(const std::vector<StageObservation>& observations) {

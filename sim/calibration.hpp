@@ -31,7 +31,15 @@ struct StageFit {
   double overlap_fraction = 1.0;             // how the terms were combined (ProcessorProfile)
   std::map<std::string, double> overlap;     // per stage where it has its own (fit_calibration)
   double median_abs_error_pct = 0;           // of the fitted model over the observations
+  // Stages observed (a measured time above 0) with no usable observation: every one measured at or
+  // below its modeled overheads and link time, or with no roofline term. They have no key above,
+  // so the model prices them at efficiency 1 with no fixed cost; calibrate warns about them.
+  std::vector<std::string> unfitted;
 };
+
+// What calibrate says of fit.unfitted: "" when every observed stage was fitted, else a warning
+// that names them.
+std::string unfitted_warning(const StageFit& fit);
 
 // The per-stage fit with the terms combined at a given overlap fraction.
 StageFit fit_stages(const std::vector<StageObservation>& observations, double overlap_fraction = 1.0);

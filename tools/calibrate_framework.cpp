@@ -123,6 +123,7 @@ int calibrate_framework(const FrameworkCalibration& o) {
   if (impl.cpu_rate_fractions)
     std::printf("  the framework's rates: torch.randn at %.3f of privrec's normals per second, torch.mm at %.3f of its GEMM rate\n",
                 impl.cpu_rate_fractions->rng_normals_per_s, impl.cpu_rate_fractions->gemm_GFLOPps);
+  if (const std::string w = sim::unfitted_warning(fit); !w.empty()) std::fprintf(stderr, "privrec calibrate: %s\n", w.c_str());
   for (const auto& [stage, f] : impl.stage_efficiency) {
     std::string extra;
     if (impl.stage_launch_us.count(stage)) extra = fmt::format(", {:.2f} us per call", impl.stage_launch_us.at(stage));

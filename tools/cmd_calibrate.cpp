@@ -283,6 +283,7 @@ void print_summary(const sim::HardwareProfile& h, const sim::StageFit& fit) {
   if (h.link_GBps > 0) std::printf("link %.1f GB/s, %.1f us latency\n", h.link_GBps, h.link_latency_us);
   std::printf("overlap fraction %.2f (median error over the calibration stages %.1f %%)\n", fit.overlap_fraction,
               fit.median_abs_error_pct);
+  if (const std::string w = sim::unfitted_warning(fit); !w.empty()) std::fprintf(stderr, "privrec calibrate: %s\n", w.c_str());
   for (const auto& [stage, f] : h.stage_efficiency) {
     std::string extra;
     if (h.stage_bag_ns.count(stage)) extra += fmt::format(", {:.1f} ns per bag", h.stage_bag_ns.at(stage));

@@ -32,6 +32,31 @@ StageObservation obs(Stage s, double roof_ms, double measured_ms) {
 }
 }  // namespace
 
+// A stage measured at or below its modeled overheads in every case leaves nothing to fit: it gets
+// no key (the model prices it at efficiency 1) and the fit names it, as does calibrate's warning; a
+// stage with one usable case among unusable ones is fitted, and a stage never run (0 ms) is neither.
+TEST(Calibration, NamesTheStagesItCouldNotFit) {
+  std::vector<StageObservation> o;
+  for (double roof : {1.0, 2.0, 3.0}) o.push_back(obs(Stage::fwd_mlp, roof, 1.5 * roof + 0.1));
+  for (double roof : {1.0, 2.0}) o.push_back(obs(Stage::update_mlp, roof, 0.05));  // below the 0.1 ms overhead
+  o.push_back(obs(Stage::dp_update, 1.0, 0.1));                                   // at it
+  o.push_back(obs(Stage::bwd_mlp, 1.0, 0.05));
+  o.push_back(obs(Stage::bwd_mlp, 1.0, 2.0));  // one usable case
+  o.push_back(obs(Stage::dp_clip, 1.0, 0.0));  // not run
+  for (const StageFit& fit : {fit_stages(o), fit_calibration(o)}) {
+    EXPECT_EQ(fit.unfitted, (std::vector<std::string>{"dp.update", "update.mlp"}));
+    EXPECT_FALSE(fit.efficiency.count("update.mlp"));
+    EXPECT_TRUE(fit.efficiency.count("bwd.mlp"));
+    EXPECT_NEAR(fit.efficiency.at("fwd.mlp"), 1.5, 1e-9);
+    EXPECT_EQ(unfitted_warning(fit),
+              "warning: dp.update, update.mlp have no fit (measured at or below the modeled overheads in every case): "
+              "the model prices them at efficiency 1 with no fixed cost");
+  }
+  o.resize(3);
+  EXPECT_TRUE(fit_stages(o).unfitted.empty());
+  EXPECT_EQ(unfitted_warning(fit_stages(o)), "");
+}
+
 TEST(Calibration, RecoversEfficiencyAndFixedCostExactly) {
   // measured = 1.5 roof + 2 + 0.1 (the modeled overhead): the fit must return 1.5 and 2.
   std::vector<StageObservation> o;
