@@ -59,6 +59,11 @@ int tile_grid(int64_t rows, int64_t tile_rows) {
   return static_cast<int>(tiles < kMaxTiles ? tiles : kMaxTiles);
 }
 
+// 16-byte accesses need every row to start on a 16-byte boundary: dim % 4 == 0 and aligned bases.
+bool rows_are_16_byte_aligned(int64_t dim, const void* a, const void* b = nullptr) {
+  return dim % 4 == 0 && (reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b)) % 16 == 0;
+}
+
 // Up to kGroup tables a launch (cuda_table_group.hpp), passed by value (__grid_constant__: read from
 // the parameter space, no per-thread copy), structure of arrays so no field pads another: about
 // 3.3 KB for the largest (the settle's), within the 4 KB every architecture takes.
@@ -80,29 +85,31 @@ __device__ __forceinline__ TileOf tile_of(const TileStarts& t, int64_t tile, int
   return {k, (tile - t.first[k]) * tile_rows};
 }
 
-// Calls f(group, tables in it) for each group of at most kGroup tables, table_starts filled with
-// the group's tile starts for tiles of tile_rows rows (list entries) of each table's count.
+// Calls f(group, vec) for each group of at most kGroup tables that has a tile: the group's tile
+// starts for tiles of tile_rows rows (list entries) of each table's count, each table's fields set
+// by Group::set(k, table), and vec: whether every table's rows (and gradient rows) are 16-byte
+// aligned for the float4 path.
 template <class Group, class F>
-void for_each_group(const UpdateTable* tables, int64_t n, int64_t tile_rows, F&& f) {
+void for_each_group(const UpdateTable* tables, int64_t n, int64_t dim, int64_t tile_rows, F&& f) {
   for (int64_t g0 = 0; g0 < n; g0 += kGroup) {
     const int m = static_cast<int>(n - g0 < kGroup ? n - g0 : kGroup);
     Group g{};
     g.tiles.n = m;
     g.tiles.first[0] = 0;
-    for (int k = 0; k < m; ++k)
-      g.tiles.first[k + 1] = g.tiles.first[k] + cuda_work::tiles_for(tables[g0 + k].count, tile_rows);
-    f(g, tables + g0, m);
+    bool vec = true;
+    for (int k = 0; k < m; ++k) {
+      const UpdateTable& u = tables[g0 + k];
+      g.tiles.first[k + 1] = g.tiles.first[k] + cuda_work::tiles_for(u.count, tile_rows);
+      g.set(k, u);
+      vec = vec && rows_are_16_byte_aligned(dim, u.table, u.grads);
+    }
+    if (g.tiles.first[m] > 0) f(g, vec);  // else no rows in any of the group's tables
   }
 }
 
 int group_grid(const TileStarts& t) {
   const int64_t tiles = t.first[t.n];
   return static_cast<int>(tiles < kMaxTiles ? tiles : kMaxTiles);
-}
-
-// 16-byte accesses need every row to start on a 16-byte boundary: dim % 4 == 0 and aligned bases.
-bool rows_are_16_byte_aligned(int64_t dim, const void* a, const void* b = nullptr) {
-  return dim % 4 == 0 && (reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b)) % 16 == 0;
 }
 
 // Columns 4 q .. 4 q + n - 1 of a row (n < 4 only in the last block of a row whose dim is not a
@@ -163,26 +170,33 @@ __device__ __forceinline__ void dense_block(float* __restrict__ table, int64_t r
   }
 }
 
-struct DenseGroup {
+// The dense update's and the sparse updates' tables: count is the table's rows (dense, with its
+// slots) or its listed rows (sparse).
+struct UpdateGroup {
   TileStarts tiles;
   float* table[kGroup];
+  const int64_t* rows[kGroup];
   const int32_t* slots[kGroup];
   const float* grads[kGroup];
-  int64_t rows[kGroup];
+  int64_t count[kGroup];
   uint32_t table_id[kGroup];
+  void set(int k, const UpdateTable& u) {
+    table[k] = u.table, rows[k] = u.rows, slots[k] = u.slots, grads[k] = u.grads, count[k] = u.count;
+    table_id[k] = u.table_id;
+  }
 };
 
 // The group's tiles of rows (see RowTiling, TileStarts); the noise of each column block in registers.
 template <bool Vec>
 __global__ void __launch_bounds__(kThreads)
-    dense_noisy_update_kernel(const __grid_constant__ DenseGroup g, int64_t dim, float scale, float stddev,
+    dense_noisy_update_kernel(const __grid_constant__ UpdateGroup g, int64_t dim, float scale, float stddev,
                               uint64_t seed, DeviceNoise noise, uint64_t step) {
   const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
   const int64_t tile = int64_t{blockDim.y} * kRowsPerThread, tiles = g.tiles.first[g.tiles.n];
   for (int64_t gt = blockIdx.x; gt < tiles; gt += gridDim.x) {
     const TileOf t = tile_of(g.tiles, gt, tile);
     for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x)
-      dense_block<Vec>(g.table[t.k], g.rows[t.k], dim, g.table_id[t.k], g.slots[t.k], g.grads[t.k], scale, stddev,
+      dense_block<Vec>(g.table[t.k], g.count[t.k], dim, g.table_id[t.k], g.slots[t.k], g.grads[t.k], scale, stddev,
                        seed, noise, step, t.base + threadIdx.y, q);
   }
 }
@@ -231,18 +245,9 @@ __device__ __forceinline__ void sparse_block(float* __restrict__ table, int64_t 
   }
 }
 
-struct SparseGroup {
-  TileStarts tiles;
-  float* table[kGroup];
-  const int64_t* rows[kGroup];
-  const float* grads[kGroup];
-  int64_t count[kGroup];
-  uint32_t table_id[kGroup];
-};
-
 template <bool Vec, bool Noisy>
 __global__ void __launch_bounds__(kThreads)
-    sparse_update_kernel(const __grid_constant__ SparseGroup g, int64_t dim, SparseParams p) {
+    sparse_update_kernel(const __grid_constant__ UpdateGroup g, int64_t dim, SparseParams p) {
   const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
   const int64_t tile = int64_t{blockDim.y} * kRowsPerThread, tiles = g.tiles.first[g.tiles.n];
   for (int64_t gt = blockIdx.x; gt < tiles; gt += gridDim.x) {
@@ -257,14 +262,7 @@ template <bool Noisy>
 void launch_sparse(const UpdateTable* tables, int64_t n, int64_t dim, const SparseParams& p) {
   if (dim == 0) return;
   const RowTiling t = row_tiling(dim);
-  for_each_group<SparseGroup>(tables, n, t.tile_rows, [&](SparseGroup& g, const UpdateTable* in, int m) {
-    if (g.tiles.first[m] == 0) return;  // no listed rows in any of the group's tables
-    bool vec = true;
-    for (int k = 0; k < m; ++k) {
-      g.table[k] = in[k].table, g.rows[k] = in[k].rows, g.grads[k] = in[k].grads, g.count[k] = in[k].count;
-      g.table_id[k] = in[k].table_id;
-      vec = vec && rows_are_16_byte_aligned(dim, in[k].table, in[k].grads);
-    }
+  for_each_group<UpdateGroup>(tables, n, dim, t.tile_rows, [&](const UpdateGroup& g, bool vec) {
     if (vec) {
       sparse_update_kernel<true, Noisy><<<group_grid(g.tiles), t.block>>>(g, dim, p);
     } else {
@@ -370,6 +368,10 @@ struct SettleGroup {
   unsigned long long* owed[kGroup];
   int64_t count[kGroup];
   uint32_t table_id[kGroup];
+  void set(int k, const UpdateTable& u) {
+    table[k] = u.table, rows[k] = u.rows, history[k] = u.history, owed[k] = u.owed_steps, count[k] = u.count;
+    table_id[k] = u.table_id;
+  }
 };
 
 // The group's tiles of listed rows (see RowTiling, TileStarts): a bookkeeping pass that packs the
@@ -460,14 +462,7 @@ void launch_dense_noisy_update(const UpdateTable* tables, int64_t n, int64_t dim
                                uint64_t seed, DeviceNoise noise, uint64_t step) {
   if (dim == 0) return;
   const RowTiling t = row_tiling(dim);
-  for_each_group<DenseGroup>(tables, n, t.tile_rows, [&](DenseGroup& g, const UpdateTable* in, int m) {
-    if (g.tiles.first[m] == 0) return;
-    bool vec = true;
-    for (int k = 0; k < m; ++k) {
-      g.table[k] = in[k].table, g.slots[k] = in[k].slots, g.grads[k] = in[k].grads, g.rows[k] = in[k].count;
-      g.table_id[k] = in[k].table_id;
-      vec = vec && rows_are_16_byte_aligned(dim, in[k].table, in[k].grads);
-    }
+  for_each_group<UpdateGroup>(tables, n, dim, t.tile_rows, [&](const UpdateGroup& g, bool vec) {
     if (vec) {
       dense_noisy_update_kernel<true><<<group_grid(g.tiles), t.block>>>(g, dim, scale, stddev, seed, noise, step);
     } else {
@@ -491,14 +486,7 @@ void launch_lazy_settle(const UpdateTable* tables, int64_t n, int64_t dim, uint3
                         const double* cum_sq, int max_blocks) {
   const SettleParams p{now, stddev, exact, noise != DeviceNoise::zero && stddev != 0.0f, noise, seed, scale, cum, cum_sq};
   const RowTiling t = row_tiling(dim);
-  for_each_group<SettleGroup>(tables, n, t.tile_rows, [&](SettleGroup& g, const UpdateTable* in, int m) {
-    if (g.tiles.first[m] == 0) return;
-    bool vec = true;
-    for (int k = 0; k < m; ++k) {
-      g.table[k] = in[k].table, g.rows[k] = in[k].rows, g.history[k] = in[k].history, g.owed[k] = in[k].owed_steps;
-      g.count[k] = in[k].count, g.table_id[k] = in[k].table_id;
-      vec = vec && rows_are_16_byte_aligned(dim, in[k].table);
-    }
+  for_each_group<SettleGroup>(tables, n, dim, t.tile_rows, [&](const SettleGroup& g, bool vec) {
     const int tiles = group_grid(g.tiles);
     const int grid = max_blocks > 0 && max_blocks < tiles ? max_blocks : tiles;
     if (vec) {
