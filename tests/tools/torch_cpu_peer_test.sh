@@ -89,16 +89,26 @@ JSON
 fi
 ncases=$(grep -c '"model"' "$tmp/cases.json")
 "$bin/privrec" calibrate --implementation framework --python "$py" --cases "$tmp/cases.json" --repeats 1 \
-  --out "$tmp/fw.json" --name fw-test -q >/dev/null
-"$py" - "$tmp/fw.json" "$size" <<'PY'
-import json, sys
+  --out "$tmp/fw.json" --name fw-test -q >/dev/null 2>"$tmp/cal_err"
+"$py" - "$tmp/fw.json" "$tmp/cal_err" "$tmp/cases.json" "$tmp/peer_sgd.json" "$tmp/peer_dpsgd-f.json" <<'PY'
+import json, re, sys
 p = json.load(open(sys.argv[1]))
 assert p["name"] == "fw-test" and p["kernels"] == "framework" and p["dispatch_us"] > 0, p
 f = p["cpu_rate_fractions"]
 assert sorted(f) == ["gemm_GFLOPps", "rng_normals_per_s"] and all(0 < v <= 100 for v in f.values()), f
-# Under the sanitizers privrec's probed rates and overheads are the instrumented code's, and can
-# leave no stage with time to fit; the fit itself is checked in the full run.
-assert p.get("stage_efficiency") or sys.argv[2] == "short", p
+# Every stage the cases' peer runs timed is fitted (a key of its own, or per roofline bound) or
+# named by calibrate's warning: a stage measured at or below its modeled overheads in every case
+# (under the sanitizers, or on a loaded VM where the peer's dispatch cost comes out high) has
+# nothing to fit, and calibrate says so rather than leaving it out silently.
+algos = [c["algo"] for c in json.load(open(sys.argv[3]))["cases"]]
+observed = {s["name"] for a, f in (("sgd", sys.argv[4]), ("dpsgd-f", sys.argv[5])) if a in algos
+            for s in json.load(open(f))["stages"]}
+fitted = {k.split(":")[0] for k in p.get("stage_efficiency", {})}
+err = open(sys.argv[2]).read()
+m = re.search(r"warning: (.*?) ha(?:s|ve) no fit", err)
+warned = set(m.group(1).split(", ")) if m else set()
+assert observed <= fitted | warned, (sorted(observed - fitted - warned), err)
+assert not (fitted & warned), (fitted, warned)
 PY
 "$bin/privrec" simulate --model tiny --algo dpsgd-f --hardware cpu-xeon-2c --implementation "$tmp/fw.json" -q >/dev/null
 # validate --implementation framework: every case run twice by the peer, the medians against the model.
@@ -116,7 +126,9 @@ for c in v["cases"]:
     # fixed costs alone put the framework model far above the fused one on the tiny model (>= 3x)
     for model in [c] + [c["rates_now"]] + c["repeats"]:
         assert all(s["modeled_ms"] > 0 for s in model["stages"]), model["stages"]
-    assert 0.5 < c["rates_now"]["end_to_end"]["modeled_ms"] / c["end_to_end"]["modeled_ms"] < 2, c["end_to_end"]
+    # the same model at the rates probed before the case: this VM's rates drift up to 2x, and a
+    # loaded run (ctest -j) can add as much again
+    assert 0.25 < c["rates_now"]["end_to_end"]["modeled_ms"] / c["end_to_end"]["modeled_ms"] < 4, c["end_to_end"]
 PY
 "$bin/privrec" simulate --model tiny --algo dpsgd-f --batch 64 --hardware cpu-xeon-2c -q --json "$tmp/fused.json" >/dev/null
 "$py" - "$tmp/val.json" "$tmp/fused.json" <<'PY'
