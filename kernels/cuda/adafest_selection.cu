@@ -122,31 +122,6 @@ int64_t* reserve_keeping(DeviceArray<char>& a, size_t bytes, size_t keep) {
   return reinterpret_cast<int64_t*>(a.data());
 }
 
-__global__ void selected_update_kernel(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t count,
-                                       const int32_t* slots, const float* grads, float scale, float stddev,
-                                       uint64_t seed, DeviceNoise noise, uint64_t step) {
-  const int64_t qpr = (dim + 3) / 4, total = count * qpr;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t u = i / qpr, q = i - u * qpr, c0 = 4 * q, r = rows[u];
-    float z[4] = {0.f, 0.f, 0.f, 0.f};
-    if (noise == DeviceNoise::gaussian) {
-      const NoiseCounter n = noise_counter(RngDomain::table_noise, step, table_id, static_cast<uint64_t>(r));
-      normals_from_block(philox4x32_10(static_cast<uint32_t>(q), n.c1, n.c2, n.c3, static_cast<uint32_t>(seed),
-                                       static_cast<uint32_t>(seed >> 32)),
-                         z);
-    } else if (noise == DeviceNoise::ones) {
-      z[0] = z[1] = z[2] = z[3] = 1.0f;
-    }
-    const int32_t slot = slots[r];
-    for (int64_t k = 0; k < 4 && c0 + k < dim; ++k) {
-      float* w = table + r * dim + c0 + k;
-      const float t = slot >= 0 ? __fadd_rn(grads[static_cast<int64_t>(slot) * dim + c0 + k], __fmul_rn(stddev, z[k]))
-                                : __fmul_rn(stddev, z[k]);
-      *w = __fsub_rn(*w, __fmul_rn(scale, t));
-    }
-  }
-}
 }  // namespace
 
 void adafest_example_factors(const int64_t* const* offsets, const int64_t* const* indices, int64_t T, int64_t B,
@@ -237,15 +212,6 @@ int64_t AdafestSelector::draw_false_positives(const int64_t* touched, int64_t n_
     if (host[kDrawsCounter] != 0) return found;
     carry = host[kLastCounter];
   }
-}
-
-void launch_selected_noisy_update(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t count,
-                                  const int32_t* slots, const float* grads, float scale, float stddev, uint64_t seed,
-                                  DeviceNoise noise, uint64_t step) {
-  if (count == 0) return;
-  selected_update_kernel<<<grid_for(count * ((dim + 3) / 4)), kThreads>>>(table, dim, table_id, rows, count, slots, grads,
-                                                                      scale, stddev, seed, noise, step);
-  PRIVREC_CUDA_CHECK_LAUNCH(selected_update_kernel);
 }
 
 }  // namespace privrec::cuda

@@ -52,10 +52,4 @@ class AdafestSelector {
   int64_t max_chunk_ = false_positives::kMaxChunk;
 };
 
-// w[rows[u]] -= scale * (g + stddev z) where the row has a gradient (slots[row] >= 0: g is
-// grads[slots[row]]), else scale * (stddev z): the noisy update of adafest's selected rows.
-void launch_selected_noisy_update(float* table, int64_t dim, uint32_t table_id, const int64_t* rows, int64_t count,
-                                  const int32_t* slots, const float* grads, float scale, float stddev, uint64_t seed,
-                                  DeviceNoise noise, uint64_t step);
-
 }  // namespace privrec::cuda

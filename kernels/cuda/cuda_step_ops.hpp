@@ -82,8 +82,9 @@ class CudaStepOps final : public StepOps {
   void clipped_mlp_sum();
   const std::vector<UpdateTable>& gradient_rows();
   void ensure_slots();
+  std::vector<UpdateTable> marked_gradient_rows();
   void dense_noisy_update(float scale, uint64_t step);
-  void selected_noisy_update(int64_t k, float scale, uint64_t step);
+  void selected_noisy_update(float scale, uint64_t step);
   void settle(const Batch* next, uint32_t now);
 
   AlgorithmConfig cfg_;

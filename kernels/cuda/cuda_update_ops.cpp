@@ -89,8 +89,7 @@ void CudaStepOps::mlp_update(const OpContext& c, NoiseTarget noise, WorkCounters
   count({.kind = OpKind::mlp_update, .noise = noise}, w);
 }
 
-// Every table in one launch (a group of 64 at a time), but adafest's selected rows: its selection
-// runs table by table.
+// Every table in one launch (a group of 64 at a time).
 void CudaStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounters& w) {
   const auto t = static_cast<uint64_t>(c.step);
   const float stddev = static_cast<float>(cfg_.noise_stddev());
@@ -101,9 +100,7 @@ void CudaStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounte
     case NoiseTarget::touched_rows:
       launch_sparse_noisy_update(gradient_rows().data(), T_, dim_, c.scale, stddev, cfg_.seed, device_noise(cfg_.noise), t);
       break;
-    case NoiseTarget::selected_rows:
-      for (int64_t k = 0; k < T_; ++k) selected_noisy_update(k, c.scale, t);
-      break;
+    case NoiseTarget::selected_rows: selected_noisy_update(c.scale, t); break;
   }
   for (int64_t k = 0; k < T_; ++k) {
     sizes_.tables[k].unique_rows = static_cast<uint64_t>(grads_[k].count);
@@ -139,27 +136,35 @@ void CudaStepOps::ensure_slots() {
   if (slots_.size() > 0) fill_bytes(slots_.data(), 0xFF, slots_.size() * sizeof(int32_t));
 }
 
-// Every table's slots set, every table updated, every table's slots cleared: three launches.
-void CudaStepOps::dense_noisy_update(float scale, uint64_t step) {
+// Each table's gradient rows with its part of the slot map, the slots of those rows set (one
+// launch): for an update that finds gradients through the slots, after which the caller clears
+// them with launch_set_slots(marks, T_, false).
+std::vector<UpdateTable> CudaStepOps::marked_gradient_rows() {
   ensure_slots();
-  std::vector<UpdateTable> marks = gradient_rows();  // rows: the gradient's, to mark
+  std::vector<UpdateTable> marks = gradient_rows();
   for (int64_t k = 0; k < T_; ++k) marks[k].slots = slots_.data() + slot_base_[k];
   launch_set_slots(marks.data(), T_, true);
-  std::vector<UpdateTable> every = marks;  // rows: all of them, found in the slots
+  return marks;
+}
+
+// Every table's slots set, every table updated, every table's slots cleared: three launches.
+void CudaStepOps::dense_noisy_update(float scale, uint64_t step) {
+  const std::vector<UpdateTable> marks = marked_gradient_rows();
+  std::vector<UpdateTable> every = marks;  // rows: all of them, their gradients found in the slots
   for (int64_t k = 0; k < T_; ++k) every[k].rows = nullptr, every[k].count = rows_[k];
   launch_dense_noisy_update(every.data(), T_, dim_, scale, static_cast<float>(cfg_.noise_stddev()), cfg_.seed,
                             device_noise(cfg_.noise), step);
   launch_set_slots(marks.data(), T_, false);
 }
 
-void CudaStepOps::selected_noisy_update(int64_t k, float scale, uint64_t step) {
-  ensure_slots();
-  int32_t* slots = slots_.data() + slot_base_[k];
-  launch_set_slots(slots, grads_[k].rows, grads_[k].count, true);
-  launch_selected_noisy_update(tables_[k].data(), dim_, static_cast<uint32_t>(k), selection_[k].rows,
-                               selection_[k].count, slots, grads_[k].grads, scale,
-                               static_cast<float>(cfg_.noise_stddev()), cfg_.seed, device_noise(cfg_.noise), step);
-  launch_set_slots(slots, grads_[k].rows, grads_[k].count, false);
+// adafest's (and dp-fest's) selected rows of every table, as the dense update: three launches.
+void CudaStepOps::selected_noisy_update(float scale, uint64_t step) {
+  const std::vector<UpdateTable> marks = marked_gradient_rows();
+  std::vector<UpdateTable> chosen = marks;  // rows: the selection, their gradients found in the slots
+  for (int64_t k = 0; k < T_; ++k) chosen[k].rows = selection_[k].rows, chosen[k].count = selection_[k].count;
+  launch_selected_noisy_update(chosen.data(), T_, dim_, scale, static_cast<float>(cfg_.noise_stddev()), cfg_.seed,
+                               device_noise(cfg_.noise), step);
+  launch_set_slots(marks.data(), T_, false);
 }
 
 void CudaStepOps::lazy_catchup(const OpContext& c, WorkCounters& w) {

@@ -201,9 +201,15 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// sgd's and eana's row-wise updates (rows distinct) and the noise of listed rows, tiled as the
-// dense update (see RowTiling) over the list: thread (x, y) takes column blocks x, x + bx, ... of
-// list entries y, y + by, ... of a tile, so the list index and column come with no division.
+// The row-wise updates of listed rows (distinct), tiled as the dense update (see RowTiling) over
+// the list: thread (x, y) takes column blocks x, x + bx, ... of list entries y, y + by, ... of a
+// tile, so the list index and column come with no division.
+//   sgd:      w[rows[u]] -= scale * grads[u]
+//   eana:     w[rows[u]] -= scale * (grads[u] + stddev z)
+//   selected: adafest's selected rows, w[r] -= scale * (grads[slots[r]] + stddev z) where the row
+//             has a gradient (slots[r] >= 0), else scale * (stddev z)
+enum class Sparse { sgd, eana, selected };
+
 struct SparseParams {
   float scale, stddev;
   uint64_t seed, step;
@@ -211,33 +217,42 @@ struct SparseParams {
 };
 
 // One column block of kRowsPerThread listed rows u0, u0 + by, ...: every load issued first, then
-// the update in the CPU backend's order: w - scale * g (sgd), or w - scale * (g + stddev * z)
-// (eana: the row's noise keyed as in the dense update).
-template <bool Vec, bool Noisy>
+// the update in the CPU backend's order: w - scale * g (sgd), w - scale * (g + stddev * z) (the
+// row's noise keyed as in the dense update), or without a gradient w - scale * (stddev * z).
+template <bool Vec, Sparse Kind>
 __device__ __forceinline__ void sparse_block(float* __restrict__ table, int64_t dim, const int64_t* __restrict__ rows,
-                                             const float* __restrict__ grads, int64_t count, uint32_t table_id,
-                                             const SparseParams& p, int64_t u0, uint32_t q) {
+                                             const int32_t* __restrict__ slots, const float* __restrict__ grads,
+                                             int64_t count, uint32_t table_id, const SparseParams& p, int64_t u0,
+                                             uint32_t q) {
   const int64_t c0 = 4 * int64_t{q};
   const int n = dim - c0 < 4 ? static_cast<int>(dim - c0) : 4;
   float w[kRowsPerThread][4], g[kRowsPerThread][4];
   int64_t r[kRowsPerThread];
+  bool has_g[kRowsPerThread];
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) {
     const int64_t u = u0 + int64_t{k} * blockDim.y;
-    r[k] = -1;
+    r[k] = -1, has_g[k] = false;
     if (u >= count) continue;
     r[k] = rows[u];
     load_block<Vec>(table + r[k] * dim + c0, n, w[k]);
-    load_block<Vec>(grads + u * dim + c0, n, g[k]);
+    int64_t from = u;
+    if constexpr (Kind == Sparse::selected) from = slots[r[k]];
+    has_g[k] = from >= 0;
+    if (has_g[k]) load_block<Vec>(grads + from * dim + c0, n, g[k]);
   }
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) {
     if (u0 + int64_t{k} * blockDim.y >= count) continue;
-    if constexpr (Noisy) {
+    if constexpr (Kind != Sparse::sgd) {
       float z[4];
       block_normals(p.seed, RngDomain::table_noise, p.step, table_id, static_cast<uint64_t>(r[k]), q, p.noise, z);
-      for (int c = 0; c < 4; ++c)
-        w[k][c] = __fsub_rn(w[k][c], __fmul_rn(p.scale, __fadd_rn(g[k][c], __fmul_rn(p.stddev, z[c]))));
+      if (has_g[k]) {
+        for (int c = 0; c < 4; ++c)
+          w[k][c] = __fsub_rn(w[k][c], __fmul_rn(p.scale, __fadd_rn(g[k][c], __fmul_rn(p.stddev, z[c]))));
+      } else {
+        for (int c = 0; c < 4; ++c) w[k][c] = __fsub_rn(w[k][c], __fmul_rn(p.scale, __fmul_rn(p.stddev, z[c])));
+      }
     } else {
       for (int c = 0; c < 4; ++c) w[k][c] = __fsub_rn(w[k][c], __fmul_rn(p.scale, g[k][c]));
     }
@@ -245,7 +260,7 @@ __device__ __forceinline__ void sparse_block(float* __restrict__ table, int64_t 
   }
 }
 
-template <bool Vec, bool Noisy>
+template <bool Vec, Sparse Kind>
 __global__ void __launch_bounds__(kThreads)
     sparse_update_kernel(const __grid_constant__ UpdateGroup g, int64_t dim, SparseParams p) {
   const uint32_t qpr = static_cast<uint32_t>((dim + 3) / 4);
@@ -253,20 +268,20 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t gt = blockIdx.x; gt < tiles; gt += gridDim.x) {
     const TileOf t = tile_of(g.tiles, gt, tile);
     for (uint32_t q = threadIdx.x; q < qpr; q += blockDim.x)
-      sparse_block<Vec, Noisy>(g.table[t.k], dim, g.rows[t.k], g.grads[t.k], g.count[t.k], g.table_id[t.k], p,
-                               t.base + threadIdx.y, q);
+      sparse_block<Vec, Kind>(g.table[t.k], dim, g.rows[t.k], g.slots[t.k], g.grads[t.k], g.count[t.k],
+                              g.table_id[t.k], p, t.base + threadIdx.y, q);
   }
 }
 
-template <bool Noisy>
+template <Sparse Kind>
 void launch_sparse(const UpdateTable* tables, int64_t n, int64_t dim, const SparseParams& p) {
   if (dim == 0) return;
   const RowTiling t = row_tiling(dim);
   for_each_group<UpdateGroup>(tables, n, dim, t.tile_rows, [&](const UpdateGroup& g, bool vec) {
     if (vec) {
-      sparse_update_kernel<true, Noisy><<<group_grid(g.tiles), t.block>>>(g, dim, p);
+      sparse_update_kernel<true, Kind><<<group_grid(g.tiles), t.block>>>(g, dim, p);
     } else {
-      sparse_update_kernel<false, Noisy><<<group_grid(g.tiles), t.block>>>(g, dim, p);
+      sparse_update_kernel<false, Kind><<<group_grid(g.tiles), t.block>>>(g, dim, p);
     }
     PRIVREC_CUDA_CHECK_LAUNCH(sparse_update_kernel);
   });
@@ -473,12 +488,17 @@ void launch_dense_noisy_update(const UpdateTable* tables, int64_t n, int64_t dim
 }
 
 void launch_sparse_update(const UpdateTable* tables, int64_t n, int64_t dim, float scale) {
-  launch_sparse<false>(tables, n, dim, {scale, 0.0f, 0, 0, DeviceNoise::zero});
+  launch_sparse<Sparse::sgd>(tables, n, dim, {scale, 0.0f, 0, 0, DeviceNoise::zero});
 }
 
 void launch_sparse_noisy_update(const UpdateTable* tables, int64_t n, int64_t dim, float scale, float stddev,
                                 uint64_t seed, DeviceNoise noise, uint64_t step) {
-  launch_sparse<true>(tables, n, dim, {scale, stddev, seed, step, noise});
+  launch_sparse<Sparse::eana>(tables, n, dim, {scale, stddev, seed, step, noise});
+}
+
+void launch_selected_noisy_update(const UpdateTable* tables, int64_t n, int64_t dim, float scale, float stddev,
+                                  uint64_t seed, DeviceNoise noise, uint64_t step) {
+  launch_sparse<Sparse::selected>(tables, n, dim, {scale, stddev, seed, step, noise});
 }
 
 void launch_lazy_settle(const UpdateTable* tables, int64_t n, int64_t dim, uint32_t now, float stddev, bool exact,

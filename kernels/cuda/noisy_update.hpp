@@ -28,8 +28,8 @@ struct UpdateTable {
   uint32_t table_id = 0;          // the noise's table coordinate
   int64_t count = 0;              // rows covered: the table's rows (dense), the listed rows, or every row (settle)
   const int64_t* rows = nullptr;  // the listed rows (sparse updates, settle; distinct); settle only: nullptr, 0 .. count - 1
-  const float* grads = nullptr;   // sparse: listed row u's gradient at grads[u * dim]; dense: at grads[slot * dim]
-  int32_t* slots = nullptr;       // dense: one per row, -1 (no gradient) or the row's index into grads
+  const float* grads = nullptr;   // sparse: listed row u's gradient at grads[u * dim]; dense, selected: grads[slot * dim]
+  int32_t* slots = nullptr;       // dense, selected: one per row, -1 (no gradient) or the row's index into grads
   uint32_t* history = nullptr;    // settle: per row, the last step whose noise the row has
   unsigned long long* owed_steps = nullptr;  // settle: [0] += rows that owed noise, [1] += their pending steps
 };
@@ -45,6 +45,12 @@ void launch_sparse_update(const UpdateTable* tables, int64_t n, int64_t dim, flo
 // row's noise keyed as in the dense update (the CPU backend's sparse_noisy_update).
 void launch_sparse_noisy_update(const UpdateTable* tables, int64_t n, int64_t dim, float scale, float stddev,
                                 uint64_t seed, DeviceNoise noise, uint64_t step);
+
+// adafest: w[r] -= scale * (g + stddev z) for each table's selected rows r (rows, count), g the
+// row's gradient where it has one (slots[r] >= 0: grads[slots[r] * dim]), else w[r] -= scale *
+// (stddev z): the CPU backend's sparse_noisy_update of the selection.
+void launch_selected_noisy_update(const UpdateTable* tables, int64_t n, int64_t dim, float scale, float stddev,
+                                  uint64_t seed, DeviceNoise noise, uint64_t step);
 
 // lazydp: brings each table's rows[0 .. count) (rows == nullptr: every row 0 .. count) up to step
 // `now`: a row whose history h < now receives the pending noise of steps h+1 .. now and h becomes

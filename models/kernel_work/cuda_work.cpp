@@ -293,7 +293,7 @@ WorkCounters grouped(const StepSizes& s, F&& f) {
 }
 
 // The tables' update; the rows with a gradient are the batch's distinct rows (the coalesce's output).
-// Every table's in one launch (a group at a time), adafest's selected rows table by table.
+// Every table's in one launch (a group at a time).
 WorkCounters table_update(NoiseTarget noise, const StepSizes& s, const AlgorithmConfig& cfg) {
   const uint64_t d = s.dense.dim;
   const bool g = gaussian(cfg);
@@ -306,7 +306,7 @@ WorkCounters table_update(NoiseTarget noise, const StepSizes& s, const Algorithm
     case NoiseTarget::touched_rows:
       return grouped(s, [&](const TableSizes& t) { return sparse_noisy_update(t.unique_rows, d, g); });
     case NoiseTarget::selected_rows:
-      return per_table(s, [&](const TableSizes& t) { return selected_noisy_update(t.selected, t.unique_rows, d, g); });
+      return grouped(s, [&](const TableSizes& t) { return selected_noisy_update(t.selected, t.unique_rows, d, g); });
   }
   return {};
 }

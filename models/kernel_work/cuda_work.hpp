@@ -51,13 +51,14 @@ WorkCounters mlp_update(const DenseShape& s, bool noisy, bool gaussian);
 WorkCounters sparse_update(uint64_t grad_rows, uint64_t dim);
 WorkCounters dense_noisy_update(uint64_t rows, uint64_t dim, uint64_t grad_rows, bool gaussian);
 WorkCounters sparse_noisy_update(uint64_t grad_rows, uint64_t dim, bool gaussian);
+// adafest's and dp-fest's selected rows, their gradients found through the slot map.
+WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64_t dim, bool gaussian);
 // lazydp: `history_rows` history entries read, `owed` rows that owed noise, `draws` the noise rows
 // drawn (owed, or the owed steps in exact mode).
 WorkCounters lazy_settle(uint64_t history_rows, uint64_t owed, uint64_t draws, uint64_t dim, bool gaussian);
 // kernels/cuda/adafest_selection.hpp, one table (the example factors are one more launch, and
 // every table's ids go through one sort: coalesce_launches).
 WorkCounters adafest_select_table(const TableSizes& t, bool gaussian);
-WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64_t dim, bool gaussian);
 // kernels/cuda/fest_selection.hpp, one table (`selected`: the rows kept): the host's contribution
 // histogram of the run's data (counted as cpu_work's), then on the device every row's noisy count
 // as a sort key, a radix sort of (key, row) and one of the kept rows. Keeping none or every row

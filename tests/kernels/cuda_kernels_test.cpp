@@ -782,7 +782,8 @@ TEST(CudaKernels, SparseUpdatesAreBitIdenticalToTheCpuBackend) {
 // second of three) of 3 to 152 rows, so lists of one to three tiles (50 rows a tile at dim 37, 64 at
 // 32), one table with no gradient rows, one listing no rows to settle; dim 37 (scalar accesses) and
 // 32 (float4). The settle runs with a block a tile and with one block walking every tile of the
-// group, within a table and across tables, each table's counters its own.
+// group, within a table and across tables, each table's counters its own. adafest's selected rows
+// (the settle's lists) find their gradients, where they have one, through the slot map.
 TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
   REQUIRE_GPU();
   const int64_t T = 67;
@@ -790,7 +791,8 @@ TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
   const float scale = 0.05f, stddev = 0.4f;
   const uint64_t seed = 7, step = 3;
   for (int64_t dim : {37, 32})
-    for (int variant = 0; variant < 5; ++variant) {  // sgd, eana, dense, settle, settle by one block
+    for (int variant = 0; variant < 6; ++variant) {  // sgd, eana, dense, settle, settle by one block, selected
+      const bool settle = variant == 3 || variant == 4;
       SCOPED_TRACE("dim " + std::to_string(dim) + " variant " + std::to_string(variant));
       std::vector<cpu::EmbeddingTable> cpu_tables;
       std::vector<cpu::SparseRows> grads(T);
@@ -849,10 +851,17 @@ TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
         cuda::launch_dense_noisy_update(every.data(), T, dim, scale, stddev, seed, cuda::DeviceNoise::gaussian, step);
         cuda::launch_set_slots(group.data(), T, false);
       } else {
-        std::vector<cuda::UpdateTable> settle = group;
-        for (int64_t k = 0; k < T; ++k) settle[k].rows = lst[k].data(), settle[k].count = static_cast<int64_t>(lists[k].size());
-        cuda::launch_lazy_settle(settle.data(), T, dim, now, stddev, false, cuda::DeviceNoise::gaussian, seed,
-                                 d_scale.data(), d_cum.data(), d_cum_sq.data(), variant == 4 ? 1 : 0);
+        std::vector<cuda::UpdateTable> listed = group;  // the settle's rows, or adafest's selection
+        for (int64_t k = 0; k < T; ++k) listed[k].rows = lst[k].data(), listed[k].count = static_cast<int64_t>(lists[k].size());
+        if (settle) {
+          cuda::launch_lazy_settle(listed.data(), T, dim, now, stddev, false, cuda::DeviceNoise::gaussian, seed,
+                                   d_scale.data(), d_cum.data(), d_cum_sq.data(), variant == 4 ? 1 : 0);
+        } else {
+          cuda::launch_set_slots(group.data(), T, true);
+          cuda::launch_selected_noisy_update(listed.data(), T, dim, scale, stddev, seed, cuda::DeviceNoise::gaussian,
+                                             step);
+          cuda::launch_set_slots(group.data(), T, false);
+        }
       }
       cuda::synchronize();
       for (int64_t k = 0; k < T; ++k) {
@@ -861,7 +870,8 @@ TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
         if (variant == 0) cpu::sparse_update(cpu_tables[k], grads[k], scale, w);
         if (variant == 1) cpu::sparse_noisy_update(cpu_tables[k], id, grads[k].rows, grads[k], scale, stddev, gen, step, w);
         if (variant == 2) cpu::dense_noisy_update(cpu_tables[k], id, grads[k], scale, stddev, gen, step, w);
-        if (variant >= 3) {
+        if (variant == 5) cpu::sparse_noisy_update(cpu_tables[k], id, lists[k], grads[k], scale, stddev, gen, step, w);
+        if (settle) {
           for (int64_t r : lists[k]) want_steps[k] += history[k][r] < now ? now - history[k][r] : 0;
           const cpu::LazyNoiseParams p{stddev, LazyNoiseMode::aggregated, &gen, &schedule};
           want_owed[k] = cpu::lazy_catch_up(cpu_tables[k], id, lists[k], history[k], now, p, w);
@@ -869,11 +879,11 @@ TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
         const std::vector<float> got = t[k].download();
         for (int64_t x = 0; x < cpu_tables[k].rows * dim; ++x)
           ASSERT_TRUE(same_bits(got[x], cpu_tables[k].weights[x])) << "table " << k << " row " << x / dim << " column " << x % dim;
-        if (variant >= 3) {
+        if (settle) {
           EXPECT_EQ(h[k].download(), history[k]) << "table " << k;
         }
       }
-      if (variant == 2) {  // the slots are all cleared again
+      if (variant == 2 || variant == 5) {  // the slots are all cleared again
         const std::vector<int32_t> left = slots.download();
         EXPECT_EQ(std::count(left.begin(), left.end(), -1), all_rows);
       }

@@ -524,8 +524,7 @@ TEST(CudaGeometry, GroupedUpdateTilesFindTheirTables) {
 }
 
 // The model counts the table updates' and lazydp's settle launches per group of up to 64 tables,
-// as the CUDA backend launches them, and the ghost norms' bag count squares once for every table;
-// adafest's selected rows, updated table by table, per table.
+// as the CUDA backend launches them, and the ghost norms' bag count squares once for every table.
 TEST(CudaGeometry, GroupedUpdatesLaunchPerGroupOfTables) {
   for (size_t T : {1u, 26u, 40u, 64u, 65u, 130u}) {
     SCOPED_TRACE(std::to_string(T) + " tables");
@@ -545,7 +544,7 @@ TEST(CudaGeometry, GroupedUpdatesLaunchPerGroupOfTables) {
     EXPECT_EQ(launches(NoiseTarget::next_batch_rows), groups);
     EXPECT_EQ(launches(NoiseTarget::touched_rows), groups);
     EXPECT_EQ(launches(NoiseTarget::every_row), 3 * groups);  // slots set, the update, slots cleared
-    EXPECT_EQ(launches(NoiseTarget::selected_rows), 3 * T);
+    EXPECT_EQ(launches(NoiseTarget::selected_rows), 3 * groups);
     EXPECT_EQ(cw.op({OpKind::lazy_flush}, s, cfg).launches, groups);
     // The ghost norms' bag count squares: every table in one launch, then the embeddings' part.
     EXPECT_EQ(cw.part({.kind = OpKind::clip_norms, .norms = Norms::ghost}, s, cfg, WorkSide::tables).launches, 1u + 2u);
