@@ -132,31 +132,57 @@ void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const 
   work += cpu_work::coalesce(sizes, static_cast<uint64_t>(d), scale != nullptr, static_cast<uint64_t>(batch.size));
 }
 
+namespace {
+// The sum over a bag's distinct ids of count^2, counted in an open-addressing hash table (a power
+// of two at least twice the bag, linear probing, slots of older bags told apart by a generation
+// stamp, so nothing is cleared between bags): each id adds 2c + 1, c its count so far. The same
+// integer as sorting the bag and squaring its runs, in O(bag) instead of O(bag log bag): rmc2
+// x0.01's 82k bags of 80 ids a step (batch 2048), one core, 211-224 ms sorting, 36-39 ms this way.
+class BagCounter {
+ public:
+  uint64_t count_square_sum(const int64_t* ids, int64_t n) {
+    if (n == 0) return 0;
+    int bits = 4;
+    while ((int64_t{1} << bits) < 2 * n) ++bits;
+    const size_t cap = size_t{1} << bits, mask = cap - 1;
+    if (stamp_.size() < cap) keys_.resize(cap), count_.resize(cap), stamp_.assign(cap, 0), gen_ = 0;
+    if (++gen_ == 0) std::fill(stamp_.begin(), stamp_.end(), 0u), gen_ = 1;  // after 2^32 - 1 bags
+    uint64_t s = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t x = ids[k];
+      size_t h = static_cast<size_t>((static_cast<uint64_t>(x) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+      while (stamp_[h] == gen_ && keys_[h] != x) h = (h + 1) & mask;
+      if (stamp_[h] != gen_) stamp_[h] = gen_, keys_[h] = x, count_[h] = 0;
+      s += 2 * count_[h] + 1;
+      ++count_[h];
+    }
+    return s;
+  }
+
+ private:
+  std::vector<int64_t> keys_;
+  std::vector<uint64_t> count_;
+  std::vector<uint32_t> stamp_;
+  uint32_t gen_ = 0;
+};
+}  // namespace
+
 std::vector<float> bag_count_square_sums(const Batch& batch, WorkCounters& work) {
   const int64_t B = batch.size, T = static_cast<int64_t>(batch.tables.size());
   std::vector<float> out(B * T);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < B; ++i) {
-    std::vector<int64_t> bag;
-    for (int64_t t = 0; t < T; ++t) {
-      const auto& tb = batch.tables[t];
-      bag.assign(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
-      std::sort(bag.begin(), bag.end());
-      double s = 0;
-      for (size_t k = 0; k < bag.size();) {
-        size_t e = k;
-        while (e < bag.size() && bag[e] == bag[k]) ++e;
-        s += static_cast<double>((e - k) * (e - k));
-        k = e;
+#pragma omp parallel
+  {
+    BagCounter counter;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < B; ++i)
+      for (int64_t t = 0; t < T; ++t) {
+        const auto& tb = batch.tables[t];
+        const uint64_t s = counter.count_square_sum(tb.indices.data() + tb.offsets[i], tb.offsets[i + 1] - tb.offsets[i]);
+        out[i * T + t] = static_cast<float>(static_cast<double>(s));
       }
-      out[i * T + t] = static_cast<float>(s);
-    }
   }
   std::vector<TableSizes> sizes(T);
-  for (int64_t t = 0; t < T; ++t) {
-    sizes[t].lookups = batch.tables[t].indices.size();
-    sizes[t].bag_sort_ops = bag_sort_ops(batch.tables[t]);
-  }
+  for (int64_t t = 0; t < T; ++t) sizes[t].lookups = batch.tables[t].indices.size();
   work += cpu_work::bag_count_square_sums(sizes, static_cast<uint64_t>(B));
   return out;
 }

@@ -42,9 +42,11 @@ WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool sc
   return w;
 }
 
+// Each lookup one probe and count of the bag's hash table (kernels/cpu/embedding_bag.cpp), priced
+// as one step of a sort (a compare and a move: the sort rate's unit).
 WorkCounters bag_count_square_sums(const std::vector<TableSizes>& tables, uint64_t B) {
   WorkCounters w;
-  for (const TableSizes& t : tables) w.bytes_read_seq += t.lookups * kI, w.sort_ops += t.bag_sort_ops;
+  for (const TableSizes& t : tables) w.bytes_read_seq += t.lookups * kI, w.sort_ops += t.lookups;
   w.bytes_written_seq = B * tables.size() * kF;
   w.launches = 1;
   return w;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -55,6 +56,55 @@ TEST(EmbeddingBag, DuplicatesInABagAreSummedBeforeTheNorm) {
   std::vector<double> ghost(1, 0.0);
   ghost_norms_embedding(buf, bag_count_square_sums(b, w), ghost, w);
   EXPECT_NEAR(ghost[0], 0.32, 1e-7);
+}
+
+// The bags' sums of count^2 (counted in a hash table per bag) against sorting each bag and squaring
+// its runs, exactly: empty bags, bags of one id repeated, ids that collide in the table (a small
+// id range), ids near the int64 limits, and bags far larger than the table any earlier bag sized
+// (1000 and 5000 ids), over enough bags on every thread for their generation stamps to be reused.
+TEST(EmbeddingBag, BagCountSquareSumsEqualTheSortedRunsSquared) {
+  const int64_t B = 700, T = 3;
+  Batch b;
+  b.size = B;
+  b.tables.resize(T);
+  uint64_t state = 99;
+  auto next = [&state] { return state = state * 6364136223846793005ull + 1442695040888963407ull, state >> 17; };
+  for (int64_t t = 0; t < T; ++t) {
+    auto& tb = b.tables[t];
+    tb.offsets = {0};
+    for (int64_t i = 0; i < B; ++i) {
+      const int64_t n = i % 97 == 5 ? 5000 : i % 53 == 7 ? 1000 : i % 11 == 0 ? 0 : static_cast<int64_t>(next() % 90);
+      const int64_t range = t == 0 ? 7 : t == 1 ? 1000 : int64_t{1} << 40;
+      for (int64_t k = 0; k < n; ++k) {
+        int64_t id = static_cast<int64_t>(next() % static_cast<uint64_t>(range));
+        if (t == 2 && k % 5 == 0) id = std::numeric_limits<int64_t>::max() - id % 3;
+        if (i % 13 == 1) id = 42;  // one id repeated
+        tb.indices.push_back(id);
+      }
+      tb.offsets.push_back(static_cast<int64_t>(tb.indices.size()));
+    }
+  }
+  WorkCounters w;
+  const std::vector<float> got = bag_count_square_sums(b, w);
+  ASSERT_EQ(got.size(), static_cast<size_t>(B * T));
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t t = 0; t < T; ++t) {
+      const auto& tb = b.tables[t];
+      std::vector<int64_t> bag(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1]);
+      std::sort(bag.begin(), bag.end());
+      double want = 0;
+      for (size_t k = 0; k < bag.size();) {
+        size_t e = k;
+        while (e < bag.size() && bag[e] == bag[k]) ++e;
+        want += static_cast<double>((e - k) * (e - k));
+        k = e;
+      }
+      ASSERT_EQ(got[i * T + t], static_cast<float>(want)) << "example " << i << " table " << t;
+    }
+  // One probe a lookup, counted as a sort step.
+  uint64_t lookups = 0;
+  for (const auto& tb : b.tables) lookups += tb.indices.size();
+  EXPECT_EQ(w.sort_ops, lookups);
 }
 
 // The forward bag sum is a plain loop's, bit for bit, through every row width's path (registers
