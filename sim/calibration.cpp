@@ -255,7 +255,8 @@ std::string unfitted_warning(const StageFit& fit) {
   std::string names;
   for (const std::string& s : fit.unfitted) names += (names.empty() ? "" : ", ") + s;
   return "warning: " + names + (fit.unfitted.size() == 1 ? " has" : " have") +
-         " no fit (measured at or below the modeled overheads in every case): the model prices " +
+         " no fit (measured at or below the modeled overheads and link time, or with no modeled work, in every "
+         "case): the model prices " +
          (fit.unfitted.size() == 1 ? "it" : "them") + " at efficiency 1 with no fixed cost";
 }
 

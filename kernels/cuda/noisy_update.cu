@@ -66,7 +66,7 @@ bool rows_are_16_byte_aligned(int64_t dim, const void* a, const void* b = nullpt
 
 // Up to kGroup tables a launch (cuda_table_group.hpp), passed by value (__grid_constant__: read from
 // the parameter space, no per-thread copy), structure of arrays so no field pads another: about
-// 3.3 KB for the largest (the settle's), within the 4 KB every architecture takes.
+// 3.3 KB for the largest (UpdateGroup and SettleGroup alike), within the 4 KB every architecture takes.
 constexpr int kGroup = static_cast<int>(cuda_work::kTablesPerLaunch);
 
 struct TileStarts {

@@ -235,6 +235,7 @@ WorkCounters selected_noisy_update(uint64_t selected, uint64_t grad_rows, uint64
   WorkCounters w;
   count_rows(w, selected, dim, true);
   w.bytes_read_seq = selected * kI + grad_rows * (kI + dim * kF) + selected * kSlot;
+  w.bytes_written_seq = 2 * grad_rows * kSlot;  // the gradient rows' slots set and cleared, as the dense update's
   w.rng_samples = gaussian ? selected * dim : 0;
   w.flops = 3 * selected * dim + grad_rows * dim;
   w.launches = 3;

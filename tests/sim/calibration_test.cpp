@@ -49,8 +49,8 @@ TEST(Calibration, NamesTheStagesItCouldNotFit) {
     EXPECT_TRUE(fit.efficiency.count("bwd.mlp"));
     EXPECT_NEAR(fit.efficiency.at("fwd.mlp"), 1.5, 1e-9);
     EXPECT_EQ(unfitted_warning(fit),
-              "warning: dp.update, update.mlp have no fit (measured at or below the modeled overheads in every case): "
-              "the model prices them at efficiency 1 with no fixed cost");
+              "warning: dp.update, update.mlp have no fit (measured at or below the modeled overheads and link time, "
+              "or with no modeled work, in every case): the model prices them at efficiency 1 with no fixed cost");
   }
   o.resize(3);
   EXPECT_TRUE(fit_stages(o).unfitted.empty());
