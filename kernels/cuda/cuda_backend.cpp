@@ -10,6 +10,7 @@
 #include "kernels/cuda/cuda_trainer.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/device_rates.hpp"
+#include "models/kernel_work/cuda_work.hpp"
 #include "models/config_error.hpp"
 #include "models/human_bytes.hpp"
 #include "models/kernel_work/working_memory.hpp"
@@ -36,9 +37,10 @@ struct CudaBackend final : Backend {
     const DeviceInfo d = require_device();
     const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
                         static_cast<double>(working_bytes(w, kind, w.batch_size)) +
-                        (plan_of(kind).has(OpKind::lazy_catchup) ? 4.0 * static_cast<double>(w.table_rows()) : 0.0);
+                        static_cast<double>(cuda_work::row_state_bytes(kind)) * static_cast<double>(w.table_rows());
     if (need > kUsableDeviceMemory * d.memory_GB * 1e9)
-      throw InputError(fmt::format("--backend cuda: {} needs {} of device memory (parameters and working buffers) and "
+      throw InputError(fmt::format("--backend cuda: {} needs {} of device memory (parameters, working buffers and "
+                                   "per-row state: lazydp's history, the updates' slot map) and "
                                    "{} has {:.1f} GB; use a smaller --table-scale or --batch",
                                    w.name, human_bytes(need), d.name, d.memory_GB));
     plan_cpu_memory(w, kind, cpu::available_memory_bytes());  // InputError if the host cannot hold the model

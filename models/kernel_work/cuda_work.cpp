@@ -1,6 +1,7 @@
 #include "models/kernel_work/cuda_work.hpp"
 
 #include "models/kernel_work/histogram_work.hpp"
+#include "models/plan.hpp"
 
 namespace privrec::cuda_work {
 
@@ -387,6 +388,18 @@ WorkCounters CudaKernelWork::part(const Op& op, const StepSizes& s, const Algori
 const KernelWork& cuda_kernel_work() {
   static const CudaKernelWork family;
   return family;
+}
+
+uint64_t row_state_bytes(AlgorithmKind kind) {
+  uint64_t bytes = 0;
+  const Plan& plan = plan_of(kind);
+  if (plan.has(OpKind::lazy_catchup)) bytes += kHistory;
+  bool slots = false;
+  for (const PlanStage& s : plan.step)
+    for (const Op& op : s.ops)
+      slots = slots || (op.kind == OpKind::table_update &&
+                        (op.noise == NoiseTarget::every_row || op.noise == NoiseTarget::selected_rows));
+  return bytes + (slots ? kSlot : 0);
 }
 
 }  // namespace privrec::cuda_work

@@ -607,6 +607,15 @@ TEST(CudaGeometry, GroupedUpdatesLaunchPerGroupOfTables) {
   }
 }
 
+// What the CUDA backend keeps per table row beside the tables, which its memory plan adds up: lazydp's
+// history, and the slot map of the dense (dpsgd-b/r/f) and selected (adafest, dp-fest) updates.
+TEST(CudaGeometry, RowStateIsTheHistoryAndTheSlotMap) {
+  using K = AlgorithmKind;
+  const std::vector<std::pair<K, uint64_t>> want = {{K::sgd, 0},     {K::eana, 0},    {K::dpsgd_b, 4}, {K::dpsgd_r, 4},
+                                                   {K::dpsgd_f, 4}, {K::lazydp, 4},  {K::adafest, 4}, {K::dp_fest, 4}};
+  for (const auto& [kind, bytes] : want) EXPECT_EQ(cuda_work::row_state_bytes(kind), bytes) << algorithm_info(kind).name;
+}
+
 // The keys of several tables sorted as the device sorts them (stably, on the table and row bits):
 // every table's lookups come out together, tables in order, rows ascending, each row's lookups in
 // lookup order, and the table and row read back from each key.
