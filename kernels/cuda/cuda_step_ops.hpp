@@ -113,7 +113,7 @@ class CudaStepOps final : public StepOps {
   std::vector<CoalesceTable> coalesce_group_;
   std::vector<DeviceSparseRows> grads_;
   std::vector<UpdateTable> update_group_;  // the grouped updates' tables, refilled each use
-  DeviceArray<int32_t> slots_;             // the dense update's slot map, every table's (see ensure_slots)
+  DeviceArray<int32_t> slots_;             // the dense and selected updates' slot map, every table's (see ensure_slots)
   std::vector<int64_t> slot_base_;         // table k's slots start at slot_base_[k]
   // adafest
   DeviceArray<float> factor_;
