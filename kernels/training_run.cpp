@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -46,6 +47,27 @@ void print_progress(int64_t t, int64_t steps, double secs, double loss, double e
                static_cast<long long>(steps), secs, loss, elapsed);
 }
 }  // namespace
+
+std::function<void(int64_t, int64_t)> model_init_progress(bool enabled) {
+  if (!enabled) return {};
+  using clock = std::chrono::steady_clock;
+  struct Times {
+    clock::time_point start = clock::now(), last = start;
+  };
+  auto times = std::make_shared<Times>();
+  return [times](int64_t done, int64_t total) {
+    const auto now = clock::now();
+    const double elapsed = std::chrono::duration<double>(now - times->start).count();
+    if (done >= total) {
+      if (elapsed > 2.0)
+        std::fprintf(stderr, "[privrec] tables initialized: %.2f GB in %.1f s\n", static_cast<double>(total) / 1e9, elapsed);
+    } else if (std::chrono::duration<double>(now - times->last).count() > 2.0) {
+      std::fprintf(stderr, "[privrec] initializing tables: %.2f of %.2f GB, %.0f s elapsed\n",
+                   static_cast<double>(done) / 1e9, static_cast<double>(total) / 1e9, elapsed);
+      times->last = now;
+    }
+  };
+}
 
 TrainReport run_training_loop(PlanRunner& runner, const TraceSource& trace, const TrainOptions& opt,
                               const std::function<void()>& save) {

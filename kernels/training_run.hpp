@@ -61,6 +61,11 @@ struct MemoryPlan {
   int64_t batch;
   std::string note;
 };
+// A progress line every 2 s while a backend builds its model (bytes of tables initialised of all;
+// first touch of the memory is most of it), and the time it took if that was over 2 s. Nothing
+// unless `enabled` (TrainOptions::progress).
+std::function<void(int64_t done, int64_t total)> model_init_progress(bool enabled);
+
 class PlanRunner;
 // The training loop every backend shares: the plan's setup, the steps with warm-up and progress,
 // its finish (lazydp's flush), and the per-stage summary. `save` (if set) runs after the finish,

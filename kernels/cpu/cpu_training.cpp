@@ -55,7 +55,7 @@ MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t availa
 TrainReport run_cpu_training(const Workload& w, const AlgorithmConfig& cfg, const TraceSource& trace,
                              const TrainOptions& opt) {
   const auto t_setup = std::chrono::steady_clock::now();
-  cpu::DlrmModel model = cpu::DlrmModel::create(w, cfg.seed);
+  cpu::DlrmModel model = cpu::DlrmModel::create(w, cfg.seed, model_init_progress(opt.progress));
   cpu::Trainer trainer(model, cfg);
   const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
   TrainReport rep = run_training_loop(trainer.runner(), trace, opt, [&] {

@@ -97,17 +97,24 @@ DlrmModel DlrmModel::allocate(const Workload& w) {
 
 namespace {
 // U(-1/sqrt(table rows), 1/sqrt(table rows)) for every row, keyed by the row's place in its table.
-void init_table(EmbeddingTable& e, uint64_t seed) {
+// In pieces of about 64 MB, after each of which `done(bytes)` hears of it.
+void init_table(EmbeddingTable& e, uint64_t seed, const std::function<void(int64_t)>& done) {
   const float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(e.table_rows)));
   const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  const int64_t row_bytes = e.dim * static_cast<int64_t>(sizeof(float));
+  const int64_t piece = std::max<int64_t>(1, (int64_t{64} << 20) / std::max<int64_t>(row_bytes, 1));
+  for (int64_t r0 = 0; r0 < e.rows; r0 += piece) {
+    const int64_t r1 = std::min(e.rows, r0 + piece);
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < e.rows; ++r) {
-    const NoiseCounter nc = noise_counter(RngDomain::init, 0, e.id, static_cast<uint64_t>(e.first_row + r));
-    float* row = e.row(r);
-    for (int64_t c = 0; c < e.dim; c += 4) {
-      const Philox4 x = philox4x32_10(static_cast<uint32_t>(c / 4), nc.c1, nc.c2, nc.c3, k0, k1);
-      for (int64_t k = 0; k < 4 && c + k < e.dim; ++k) row[c + k] = (2.0f * uniform_open01(x.v[k]) - 1.0f) * bound;
+    for (int64_t r = r0; r < r1; ++r) {
+      const NoiseCounter nc = noise_counter(RngDomain::init, 0, e.id, static_cast<uint64_t>(e.first_row + r));
+      float* row = e.row(r);
+      for (int64_t c = 0; c < e.dim; c += 4) {
+        const Philox4 x = philox4x32_10(static_cast<uint32_t>(c / 4), nc.c1, nc.c2, nc.c3, k0, k1);
+        for (int64_t k = 0; k < 4 && c + k < e.dim; ++k) row[c + k] = (2.0f * uniform_open01(x.v[k]) - 1.0f) * bound;
+      }
     }
+    if (done) done((r1 - r0) * row_bytes);
   }
 }
 
@@ -128,9 +135,15 @@ void init_layers(DlrmModel& m, uint64_t seed) {
 }
 }  // namespace
 
-DlrmModel DlrmModel::create(const Workload& w, uint64_t seed) {
+DlrmModel DlrmModel::create(const Workload& w, uint64_t seed, const Progress& progress) {
   DlrmModel m = allocate(w);
-  for (EmbeddingTable& e : m.tables) init_table(e, seed);
+  const int64_t total = w.table_bytes();
+  int64_t done = 0;
+  for (EmbeddingTable& e : m.tables)
+    init_table(e, seed, [&](int64_t bytes) {
+      done += bytes;
+      if (progress) progress(done, total);
+    });
   init_layers(m, seed);
   return m;
 }
@@ -151,7 +164,7 @@ DlrmModel DlrmModel::create_part(const Workload& whole, uint64_t seed, const std
     m.tables[k].id = blocks[k].table;
     m.tables[k].first_row = blocks[k].first_row;
     m.tables[k].table_rows = whole.tables[blocks[k].table].rows;
-    init_table(m.tables[k], seed);
+    init_table(m.tables[k], seed, {});
   }
   if (with_mlps) {
     add_layers(m, whole);

@@ -3,6 +3,7 @@
 // allocation each) and the bottom and top MLP layers (weights out x in, row-major, and biases).
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -56,7 +57,11 @@ struct DlrmModel {
 
   // Allocates and initialises (tables U(-1/sqrt(rows), 1/sqrt(rows)); weights N(0, 2/(in+out));
   // biases N(0, 1/out)), all from the counter-based RNG, so the result is independent of threads.
-  static DlrmModel create(const Workload& workload, uint64_t seed);
+  // `progress` (if set) hears the bytes of tables initialised so far and in all, a few times a
+  // second on large tables. First touch of the memory is most of the time: 2-10 s a GB on the
+  // development VM, whose host backs the memory again on first touch (perf: clear_page).
+  using Progress = std::function<void(int64_t done, int64_t total)>;
+  static DlrmModel create(const Workload& workload, uint64_t seed, const Progress& progress = {});
   // Allocates only (for loading a saved model).
   static DlrmModel allocate(const Workload& workload);
   // Part of create()'s model: the MLPs (with_mlps) and the given row blocks of tables, each holding

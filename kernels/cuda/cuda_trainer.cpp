@@ -39,7 +39,7 @@ TrainReport run_cuda_training(const Workload& w, const AlgorithmConfig& cfg, con
                               const TrainOptions& opt) {
   require_cuda_algorithm(cfg.kind);
   const auto t_setup = std::chrono::steady_clock::now();
-  cpu::DlrmModel host = cpu::DlrmModel::create(w, cfg.seed);  // the same initial model as the CPU backend
+  cpu::DlrmModel host = cpu::DlrmModel::create(w, cfg.seed, model_init_progress(opt.progress));  // the same initial model as the CPU backend
   CudaStepOps ops(host, cfg);
   PlanRunner runner(cfg, ops);
   const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();

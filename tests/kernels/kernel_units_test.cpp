@@ -370,6 +370,26 @@ TEST(MemoryPlan, DpsgdBShrinksTheBatchToWhatFitsAndSaysSo) {
   EXPECT_THROW(plan_cpu_memory(w, AlgorithmKind::sgd, 8LL << 30), InputError);  // 96 GB of tables
 }
 
+// The model's progress hears every byte of every table once, in pieces (a 77 MB table is two), and
+// reporting progress changes no value.
+TEST(DlrmModel, CreateReportsEveryTableByteOnceAndTheSameValues) {
+  Workload w = test::small_workload(8);
+  w.tables[0].rows = 300000, w.tables[0].dim = 64;  // 76.8 MB: more than one 64 MB piece
+  std::vector<int64_t> done;
+  int64_t total = -1;
+  const cpu::DlrmModel with = cpu::DlrmModel::create(w, 3, [&](int64_t d, int64_t t) { done.push_back(d), total = t; });
+  ASSERT_EQ(total, w.table_bytes());
+  ASSERT_GE(done.size(), w.tables.size() + 1);
+  EXPECT_TRUE(std::is_sorted(done.begin(), done.end()) && std::adjacent_find(done.begin(), done.end()) == done.end());
+  EXPECT_EQ(done.back(), total);
+  const cpu::DlrmModel without = cpu::DlrmModel::create(w, 3);
+  for (size_t t = 0; t < w.tables.size(); ++t) {
+    const auto& a = with.tables[t].weights;
+    const auto& b = without.tables[t].weights;
+    EXPECT_TRUE(std::equal(a.data(), a.data() + w.tables[t].rows * w.tables[t].dim, b.data())) << "table " << t;
+  }
+}
+
 // The blocked GEMM against the definition, on small integers so every sum is exact in float
 // whatever the order: shapes that leave edge tiles, K past one K-block, N past one N-block,
 // strided operands, and accumulation into C.
