@@ -149,7 +149,7 @@ const ClusterModel::DeviceResult& ClusterModel::device(const std::vector<Shard>&
 
 std::vector<DeviceMemory> ClusterModel::memory(const ShardingPlan& plan) const {
   std::vector<DeviceMemory> out;
-  for (const auto& shards : device_shards(w_, plan, c_.devices())) out.push_back(device_memory(w_, cfg_, shards, c_.devices()));
+  for (const auto& shards : device_shards(w_, plan, c_.devices())) out.push_back(shard_memory(shards));
   return out;
 }
 
@@ -267,16 +267,22 @@ ClusterReport ClusterModel::run(const ShardingPlan& plan) const {
     r.once.push_back(x);
   }
   r.throughput_examples_per_s = r.step_ms > 0 ? 1e3 * static_cast<double>(w_.batch_size) / r.step_ms : 0;
-  for (const auto& s : shards) r.memory.push_back(device_memory(w_, cfg_, s, n));
-  r.tables_fit = r.table_GB <= static_cast<double>(n) * h_.table_memory().memory_GB;
+  for (const auto& s : shards) r.memory.push_back(shard_memory(s));
+  const BesideTables beside = beside_tables(w_, cfg_, h_);
+  r.row_state_GB = beside.row_state_GB, r.noise_GB = beside.noise_GB;
+  r.tables_fit = r.table_GB + r.row_state_GB + r.noise_GB <= static_cast<double>(n) * h_.table_memory().memory_GB;
   for (const DeviceMemory& m : r.memory) r.fits = r.fits && fits(m);
   return r;
 }
 
 double ClusterModel::step_ms(const ShardingPlan& plan) const { return run(plan).step_ms; }
 
+DeviceMemory ClusterModel::shard_memory(const std::vector<Shard>& shards) const {
+  return device_memory(w_, cfg_, shards, c_.devices(), kernel_work(h_.kernels).row_state_bytes(cfg_.kind));
+}
+
 double ClusterModel::table_side_bytes(const DeviceMemory& m) const {
-  return h_.tables_in == "host" ? m.tables + m.history : m.total();
+  return h_.tables_in == "host" ? m.tables + m.row_state : m.total();
 }
 
 // Device memory as the backends plan it (kUsableDeviceMemory of it); a host's share as it is.
@@ -315,6 +321,7 @@ SimReport ClusterReport::as_sim_report() const {
   r.batch_size = batch_size;
   r.steps = steps;
   r.table_GB = table_GB;
+  r.row_state_GB = row_state_GB, r.noise_GB = noise_GB;
   r.tables_fit = tables_fit;
   return r;
 }

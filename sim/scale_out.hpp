@@ -36,10 +36,10 @@ struct ClusterReport {
   double step_ms = 0, comm_ms = 0;   // comm_ms: the communication stages' part of step_ms
   double throughput_examples_per_s = 0;
   int64_t devices = 1, batch_size = 0, steps = 0;
-  double table_GB = 0;
+  double table_GB = 0, row_state_GB = 0, noise_GB = 0;  // all devices' (sim::BesideTables)
   std::vector<DeviceMemory> memory;  // per device
   bool fits = true;                  // every device's footprint within its memory
-  bool tables_fit = true;            // the tables alone within the devices' memory (the single-device model's test)
+  bool tables_fit = true;  // the tables with what is beside them within the devices' memory (the single-device model's test)
   // The single-device view (stages in vocabulary order, as simulate_analytic reports them).
   SimReport as_sim_report() const;
   nlohmann::json to_json(const Workload& w, const ShardingPlan& plan) const;
@@ -62,6 +62,8 @@ class ClusterModel {
   // The step time alone (for the planner): devices with the same shards are evaluated once.
   double step_ms(const ShardingPlan& plan) const;
   std::vector<DeviceMemory> memory(const ShardingPlan& plan) const;
+  // One device's footprint if it held `shards` (sharding.hpp device_memory, with these kernels' row state).
+  DeviceMemory shard_memory(const std::vector<Shard>& shards) const;
   // Whether a device's footprint fits: everything in device memory, or with tables in host memory
   // the tables and lazydp's history in its share of the host and the rest (and any device cache)
   // in device memory.

@@ -15,7 +15,7 @@
 namespace privrec::sim {
 
 namespace {
-constexpr double kF = sizeof(float), kI = sizeof(int64_t), kH = sizeof(uint32_t);
+constexpr double kF = sizeof(float), kI = sizeof(int64_t);
 
 uint64_t scaled(uint64_t n, double share) { return static_cast<uint64_t>(std::llround(static_cast<double>(n) * share)); }
 
@@ -252,20 +252,19 @@ DeviceSizes device_sizes(const Workload& w, const std::vector<Shard>& shards, co
 }
 
 nlohmann::json DeviceMemory::to_json() const {
-  return {{"tables_GB", tables / 1e9}, {"history_GB", history / 1e9}, {"mlp_GB", mlp / 1e9},
+  return {{"tables_GB", tables / 1e9}, {"row_state_GB", row_state / 1e9}, {"mlp_GB", mlp / 1e9},
           {"buffers_GB", buffers / 1e9}, {"total_GB", total() / 1e9}};
 }
 
 DeviceMemory device_memory(const Workload& w, const AlgorithmConfig& cfg, const std::vector<Shard>& shards,
-                           int64_t devices) {
+                           int64_t devices, uint64_t row_state_bytes) {
   DeviceMemory m;
   const int64_t B = w.batch_size, b = local_batch(w.batch_size, devices);
-  const bool lazy = plan_of(cfg.kind).has(OpKind::lazy_catchup);
   for (const Shard& s : shards) {
     const TableSpec& t = w.tables[s.table];
     const double rows = static_cast<double>(s.rows), dim = static_cast<double>(s.dim);
     m.tables += rows * dim * kF;
-    if (lazy) m.history += rows * kH;
+    m.row_state += rows * static_cast<double>(row_state_bytes);
     // A replica looks up its local batch and all-reduces a dense gradient of the table; an owner
     // serves the whole batch and sends and receives its pooled vectors and their gradients.
     const int64_t examples = s.replica ? b : B;

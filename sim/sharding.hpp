@@ -83,11 +83,11 @@ int64_t local_batch(int64_t batch, int64_t devices);
 // batch; ids, pooled embeddings, their gradients and the coalesced gradient of its shards at the
 // whole batch). privrec's kernels keep no optimizer state (plain SGD) and materialize no noise.
 struct DeviceMemory {
-  double tables = 0, history = 0, mlp = 0, buffers = 0;
-  double total() const { return tables + history + mlp + buffers; }
+  double tables = 0, row_state = 0, mlp = 0, buffers = 0;  // row_state: KernelWork::row_state_bytes a row
+  double total() const { return tables + row_state + mlp + buffers; }
   nlohmann::json to_json() const;
 };
 DeviceMemory device_memory(const Workload& w, const AlgorithmConfig& cfg, const std::vector<Shard>& shards,
-                           int64_t devices);
+                           int64_t devices, uint64_t row_state_bytes);
 
 }  // namespace privrec::sim

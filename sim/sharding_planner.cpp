@@ -36,7 +36,7 @@ class Placer {
   explicit Placer(const ClusterModel& m) : m_(m), w_(m.workload()), n_(m.cluster().devices()) {
     capacity_ = m.table_side_capacity();
     base_ms_ = m.device_step_ms({});
-    mem_.assign(n_, m.table_side_bytes(device_memory(w_, m.config(), {}, n_)));
+    mem_.assign(n_, m.table_side_bytes(m.shard_memory({})));
     load_.assign(n_, 0.0);
     plan_.tables.resize(w_.tables.size());
     for (size_t t = 0; t < w_.tables.size(); ++t) cost_.push_back(shard_ms({t, w_.tables[t].rows, w_.tables[t].dim, 1, 1}));
@@ -125,8 +125,8 @@ class Placer {
     return out;
   }
   double shard_memory(const Shard& s) const {
-    return m_.table_side_bytes(device_memory(w_, m_.config(), {s}, n_)) -
-           m_.table_side_bytes(device_memory(w_, m_.config(), {}, n_));
+    return m_.table_side_bytes(m_.shard_memory({s})) -
+           m_.table_side_bytes(m_.shard_memory({}));
   }
   double shard_ms(const Shard& s) const { return m_.device_step_ms({s}) - base_ms_; }
 
@@ -329,10 +329,10 @@ ClusterPrediction predict_on_cluster(const ClusterModel& m, const std::string& s
     const HardwareProfile& h = m.device_profile();
     for (size_t d = 0; d < mem.size(); ++d)
       if (!m.fits(mem[d]))
-        throw InputError(fmt::format("{}: device {} needs {} (tables {}, lazydp history {}, MLPs {}, buffers {}); "
+        throw InputError(fmt::format("{}: device {} needs {} (tables {}, per-row state {}, MLPs {}, buffers {}); "
                                      "its tables may use {} of {} memory{}",
                                      sharding, d, human_bytes(mem[d].total()), human_bytes(mem[d].tables),
-                                     human_bytes(mem[d].history), human_bytes(mem[d].mlp), human_bytes(mem[d].buffers),
+                                     human_bytes(mem[d].row_state), human_bytes(mem[d].mlp), human_bytes(mem[d].buffers),
                                      human_bytes(m.table_side_capacity()), h.tables_in,
                                      h.tables_in == "host" ? fmt::format(" and the rest {} of device memory",
                                                                          human_bytes(h.device.memory_GB * 1e9))

@@ -46,7 +46,6 @@ SimReport build_report(const Workload& w, const HardwareProfile& h, int64_t step
   r.batch_size = w.batch_size;
   r.steps = steps;
   r.table_GB = static_cast<double>(w.table_bytes()) / 1e9;
-  r.tables_fit = r.table_GB <= h.table_memory().memory_GB;
   const uint64_t table_bytes = static_cast<uint64_t>(w.table_bytes());
   for (size_t s = 0; s < kStages; ++s) {
     if (!acc.total.ran[s]) continue;
@@ -64,22 +63,38 @@ SimReport build_report(const Workload& w, const HardwareProfile& h, int64_t step
   return r;
 }
 
-// The implementation's noise beside the tables counts against the memory that holds them.
-void account_noise(SimReport& r, const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h) {
-  if (!h.materialized_noise) return;
-  r.noise_GB = static_cast<double>(framework_work::materialized_noise_bytes(plan_of(cfg.kind), w.table_bytes())) / 1e9;
-  r.tables_fit = r.table_GB + r.noise_GB <= h.table_memory().memory_GB;
+// The kernels' per-row state and the implementation's noise beside the tables count against the
+// memory that holds them.
+void account_memory(SimReport& r, const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h) {
+  const BesideTables b = beside_tables(w, cfg, h);
+  r.row_state_GB = b.row_state_GB, r.noise_GB = b.noise_GB;
+  r.tables_fit = r.table_GB + r.row_state_GB + r.noise_GB <= h.table_memory().memory_GB;
 }
 
 }  // namespace
 
+BesideTables beside_tables(const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h) {
+  BesideTables b;
+  b.row_state_GB = static_cast<double>(kernel_work(h.kernels).row_state_bytes(cfg.kind)) *
+                   static_cast<double>(w.table_rows()) / 1e9;
+  if (h.materialized_noise)
+    b.noise_GB = static_cast<double>(framework_work::materialized_noise_bytes(plan_of(cfg.kind), w.table_bytes())) / 1e9;
+  return b;
+}
+
 std::string misfit_note(const SimReport& r, const HardwareProfile& h) {
   if (r.tables_fit) return "";
-  const std::string noise = r.noise_GB > 0 ? fmt::format(" and their materialized noise ({:.4g} GB, the {} implementation)",
-                                                         r.noise_GB, h.implementation)
-                                           : "";
-  return fmt::format("{:.4g} GB of tables{} exceed {}'s {:.4g} GB of {} memory; the prediction assumes it were large enough",
-                     r.table_GB + r.noise_GB, noise, h.name, h.table_memory().memory_GB, h.tables_in);
+  std::string beside;
+  if (r.row_state_GB > 0) beside += fmt::format("their per-row state ({:.4g} GB, {} kernels)", r.row_state_GB, h.kernels);
+  if (r.noise_GB > 0)
+    beside += fmt::format("{}their materialized noise ({:.4g} GB, the {} implementation)", beside.empty() ? "" : " and ",
+                          r.noise_GB, h.implementation);
+  const std::string what =
+      beside.empty() ? fmt::format("{:.4g} GB of tables", r.table_GB)
+                     : fmt::format("{:.4g} GB of tables with {}, {:.4g} GB in all,", r.table_GB, beside,
+                                   r.table_GB + r.row_state_GB + r.noise_GB);
+  return fmt::format("{} exceed {}'s {:.4g} GB of {} memory; the prediction assumes it were large enough", what, h.name,
+                     h.table_memory().memory_GB, h.tables_in);
 }
 
 namespace {
@@ -121,7 +136,7 @@ SimReport simulate(const Workload& w, const AlgorithmConfig& cfg, const TraceSou
   SimReport r = build_report(w, h, steps, acc, setup, model.finish(steps),
                              [&](Stage s, const WorkCounters& work) { return rows.split(s, work); });
   r.row_traffic = rows.to_json();
-  account_noise(r, w, cfg, h);
+  account_memory(r, w, cfg, h);
   return r;
 }
 
@@ -142,7 +157,7 @@ SimReport simulate_analytic(const Workload& w, const AlgorithmConfig& cfg, const
                              model.work_of_finish(expected.flush(steps)), [&](Stage s, const WorkCounters& work) {
                                return analytic_split(w, plan, levels, s, work, working);
                              });
-  account_noise(r, w, cfg, h);
+  account_memory(r, w, cfg, h);
   return r;
 }
 

@@ -31,15 +31,23 @@ struct SimReport {
   int64_t batch_size = 0;
   int64_t steps = 0;
   double table_GB = 0;
-  bool tables_fit = true;  // table bytes (and materialized noise) within the table side's memory_GB
-  double noise_GB = 0;     // noise the implementation keeps beside the tables (the framework way's dpsgd)
+  bool tables_fit = true;  // tables, their per-row state and materialized noise within the table side's memory_GB
+  double row_state_GB = 0;  // what the kernels keep per row beside the tables (KernelWork::row_state_bytes)
+  double noise_GB = 0;      // noise the implementation keeps beside the tables (the framework way's dpsgd)
   // Where table rows are served from: the levels, the analysis' sample rate, and per stage the
   // cumulative hit rate at each level with its sampling error (null: no table stage).
   nlohmann::json row_traffic;
 };
 
-// What a report whose tables (and the implementation's materialized noise) exceed the table side's
-// memory says: the sizes, the memory, and that the prediction assumes it were large enough; ""
+// What the table side holds beside the tables for a run of `cfg` on `h`: the kernels' per-row state
+// (KernelWork::row_state_bytes) and the implementation's materialized noise, in GB.
+struct BesideTables {
+  double row_state_GB = 0, noise_GB = 0;
+};
+BesideTables beside_tables(const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h);
+
+// What a report whose tables (with their per-row state and the implementation's materialized noise)
+// exceed the table side's memory says: the sizes, the memory, and that the prediction assumes it were large enough; ""
 // when they fit.
 std::string misfit_note(const SimReport& r, const HardwareProfile& h);
 

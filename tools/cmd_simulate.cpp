@@ -329,6 +329,7 @@ int cmd_simulate(int argc, char** argv) {
   j["tables_fit_in_memory"] = rep.tables_fit;
   j["implementation"] = impl.to_json();
   j["materialized_noise_GB"] = rep.noise_GB;
+  j["row_state_GB"] = rep.row_state_GB;
   j["throughput_examples_per_s"] = rep.throughput_examples_per_s;
   j["step_ms"] = rep.step_ms;
   j["row_traffic"] = rep.row_traffic;

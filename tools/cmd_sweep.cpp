@@ -295,7 +295,7 @@ std::string csv_header() {
                   "throughput_examples_per_s,step_ms,rows_updated_per_step,fwd_emb_hit_rate,epsilon,delta,noise_multiplier";
   for (const char* s : kStageNames) h += fmt::format(",{}_ms", s);
   return h + ",cluster,nodes,devices,tables_in,comm_ms,fits,steps,wall_h,device_hours,cost_usd,sharding,note,"
-             "implementation,materialized_noise_GB\n";
+             "implementation,materialized_noise_GB,row_state_GB\n";
 }
 
 void add_csv_row(const SweepCase& c, const Workload& w, const AlgorithmConfig& cfg, const CaseResult& res,
@@ -317,13 +317,13 @@ void add_csv_row(const SweepCase& c, const Workload& w, const AlgorithmConfig& c
   }
   for (const char* sn : kStageNames) out.csv += r ? fmt::format(",{}", ms.count(sn) ? ms[sn] : 0.0) : ",";
   const sim::TimeToTrain* tt = res.tt ? &*res.tt : nullptr;
-  out.csv += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", res.cluster ? csv_field(res.cluster->name) : "",
+  out.csv += fmt::format(",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", res.cluster ? csv_field(res.cluster->name) : "",
                          res.cluster ? std::to_string(res.cluster->nodes) : "", res.devices, res.hw.tables_in,
                          r ? fmt::format("{}", res.comm_ms) : "", res.fits ? "true" : "false",
                          priv.steps > 0 ? std::to_string(priv.steps) : "", tt ? fmt::format("{}", tt->wall_s / 3600) : "",
                          tt ? fmt::format("{}", tt->device_hours) : "", tt ? opt_field(tt->cost_usd) : "",
                          csv_field(res.sharding), csv_field(res.note), csv_field(res.implementation),
-                         r ? fmt::format("{}", r->noise_GB) : "");
+                         r ? fmt::format("{}", r->noise_GB) : "", r ? fmt::format("{}", r->row_state_GB) : "");
 }
 
 void add_json_case(const SweepCase& c, const Workload& w, const AlgorithmConfig& cfg, const CaseResult& res,
@@ -344,6 +344,7 @@ void add_json_case(const SweepCase& c, const Workload& w, const AlgorithmConfig&
                       {"devices", res.devices}, {"fits", res.fits}, {"privacy", priv.to_json()},
                       {"implementation", res.implementation}};
   j["materialized_noise_GB"] = r ? nlohmann::json(r->noise_GB) : none;
+  j["row_state_GB"] = r ? nlohmann::json(r->row_state_GB) : none;
   j["fwd_emb_hit_rate"] = r ? nlohmann::json(fwd_emb_hit_rate(*r)) : none;
   j["throughput_examples_per_s"] = r ? nlohmann::json(r->throughput_examples_per_s) : none;
   j["step_ms"] = r ? nlohmann::json(r->step_ms) : none;

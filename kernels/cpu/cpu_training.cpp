@@ -8,6 +8,7 @@
 #include "kernels/cpu/trainer.hpp"
 #include "kernels/model_io.hpp"
 #include "models/config_error.hpp"
+#include "models/kernel_work/cpu_work.hpp"
 #include "models/kernel_work/working_memory.hpp"
 
 namespace privrec {
@@ -26,8 +27,7 @@ bool per_example_gradients(AlgorithmKind kind) {
 
 MemoryPlan plan_cpu_memory(const Workload& w, AlgorithmKind kind, int64_t available) {
   const int64_t model = cpu::model_parameter_bytes(w);
-  // lazydp's history table: 4 bytes per row.
-  const int64_t extra = plan_of(kind).has(OpKind::lazy_catchup) ? w.table_rows() * 4 : 0;
+  const int64_t extra = static_cast<int64_t>(cpu_work::cpu_kernel_work().row_state_bytes(kind)) * w.table_rows();
   if (available > 0 && model + extra > available * 9 / 10)
     throw InputError(fmt::format("workload '{}' needs {} for its parameters{} but only {} of memory is available; "
                                  "use a smaller --table-scale",

@@ -37,7 +37,7 @@ struct CudaBackend final : Backend {
     const DeviceInfo d = require_device();
     const double need = static_cast<double>(cpu::model_parameter_bytes(w)) +
                         static_cast<double>(working_bytes(w, kind, w.batch_size)) +
-                        static_cast<double>(cuda_work::row_state_bytes(kind)) * static_cast<double>(w.table_rows());
+                        static_cast<double>(cuda_work::cuda_kernel_work().row_state_bytes(kind)) * static_cast<double>(w.table_rows());
     if (need > kUsableDeviceMemory * d.memory_GB * 1e9)
       throw InputError(fmt::format("--backend cuda: {} needs {} of device memory (parameters, working buffers and "
                                    "per-row state: lazydp's history, the updates' slot map) and "

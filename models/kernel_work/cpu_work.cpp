@@ -354,6 +354,7 @@ WorkCounters per_table_selection(const StepSizes& s, bool gaussian) {
 class CpuKernelWork : public KernelWork {
  public:
   const char* family() const override { return "cpu"; }
+  uint64_t row_state_bytes(AlgorithmKind kind) const override { return lazy_history_bytes(kind); }
   // A dense-side op reads only s.dense and a tables-side op never reads s.dense.layers, so a
   // sharded caller may leave out what the side does not use.
   WorkCounters part(const Op& op, const StepSizes& s, const AlgorithmConfig& cfg, WorkSide side) const override {

@@ -390,16 +390,13 @@ const KernelWork& cuda_kernel_work() {
   return family;
 }
 
-uint64_t row_state_bytes(AlgorithmKind kind) {
-  uint64_t bytes = 0;
-  const Plan& plan = plan_of(kind);
-  if (plan.has(OpKind::lazy_catchup)) bytes += kHistory;
+uint64_t CudaKernelWork::row_state_bytes(AlgorithmKind kind) const {
   bool slots = false;
-  for (const PlanStage& s : plan.step)
+  for (const PlanStage& s : plan_of(kind).step)
     for (const Op& op : s.ops)
       slots = slots || (op.kind == OpKind::table_update &&
                         (op.noise == NoiseTarget::every_row || op.noise == NoiseTarget::selected_rows));
-  return bytes + (slots ? kSlot : 0);
+  return lazy_history_bytes(kind) + (slots ? kSlot : 0);
 }
 
 }  // namespace privrec::cuda_work

@@ -70,13 +70,11 @@ class CudaKernelWork final : public KernelWork {
  public:
   const char* family() const override { return "cuda"; }
   WorkCounters part(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg, WorkSide side) const override;
+  // On the device beside the tables: lazydp's history and the slot map through which the dense and
+  // the selected updates find a row's gradient (an int32 a row, every table's).
+  uint64_t row_state_bytes(AlgorithmKind kind) const override;
 };
 
 const KernelWork& cuda_kernel_work();
-
-// Bytes per table row the CUDA backend keeps on the device beside the tables for algorithm `kind`:
-// lazydp's history (a uint32 step a row) and the slot map through which the dense and the selected
-// updates find a row's gradient (an int32 a row, every table's).
-uint64_t row_state_bytes(AlgorithmKind kind);
 
 }  // namespace privrec::cuda_work

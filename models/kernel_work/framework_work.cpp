@@ -187,6 +187,7 @@ WorkCounters mlp_update(const DenseShape& d, bool noisy, bool gaussian) {
 class FrameworkWork : public KernelWork {
  public:
   const char* family() const override { return "framework"; }
+  uint64_t row_state_bytes(AlgorithmKind kind) const override { return lazy_history_bytes(kind); }
   WorkCounters part(const Op& op, const StepSizes& s, const AlgorithmConfig& cfg, WorkSide side) const override {
     if (!works_on(op.kind, side)) return {};
     const DenseShape& d = s.dense;

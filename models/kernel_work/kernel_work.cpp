@@ -34,6 +34,10 @@ WorkCounters KernelWork::op(const Op& op, const StepSizes& sizes, const Algorith
   return w;
 }
 
+uint64_t lazy_history_bytes(AlgorithmKind kind) {
+  return plan_of(kind).has(OpKind::lazy_catchup) ? sizeof(uint32_t) : 0;
+}
+
 const KernelWork& kernel_work(const std::string& family) {
   for (const KernelWork* k : families())
     if (family == k->family()) return *k;

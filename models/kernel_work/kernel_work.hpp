@@ -33,7 +33,14 @@ class KernelWork {
   virtual WorkCounters part(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg, WorkSide side) const = 0;
   // The whole op: part(dense) + part(tables). Non-virtual: one place defines it.
   WorkCounters op(const Op& op, const StepSizes& sizes, const AlgorithmConfig& cfg) const;
+  // Bytes every table row carries beside its parameters for the whole run with these kernels:
+  // lazydp's history (lazy_history_bytes) and whatever else the family keeps per row. The
+  // backends' memory plans and the model's fit checks count it.
+  virtual uint64_t row_state_bytes(AlgorithmKind kind) const = 0;
 };
+
+// lazydp's history: per row the last step whose noise the row received, a uint32 (0 without lazydp).
+uint64_t lazy_history_bytes(AlgorithmKind kind);
 
 // The families by name: "cpu" (kernels/cpu/), "cuda" (kernels/cuda/) and "framework" (the
 // framework way, as PyTorch code runs a step: an implementation profile selects it). Throws InputError.

@@ -627,13 +627,19 @@ TEST(CudaGeometry, GroupedUpdatesLaunchPerGroupOfTables) {
   }
 }
 
-// What the CUDA backend keeps per table row beside the tables, which its memory plan adds up: lazydp's
-// history, and the slot map of the dense (dpsgd-b/r/f) and selected (adafest, dp-fest) updates.
-TEST(CudaGeometry, RowStateIsTheHistoryAndTheSlotMap) {
+// What each family keeps per table row beside the tables, which memory plans and fit checks add up:
+// lazydp's history everywhere, and on CUDA the slot map of the dense (dpsgd-b/r/f) and selected
+// (adafest, dp-fest) updates.
+TEST(KernelWork, RowStateIsTheHistoryAndOnCudaTheSlotMap) {
   using K = AlgorithmKind;
-  const std::vector<std::pair<K, uint64_t>> want = {{K::sgd, 0},     {K::eana, 0},    {K::dpsgd_b, 4}, {K::dpsgd_r, 4},
+  const std::vector<std::pair<K, uint64_t>> cuda = {{K::sgd, 0},     {K::eana, 0},    {K::dpsgd_b, 4}, {K::dpsgd_r, 4},
                                                    {K::dpsgd_f, 4}, {K::lazydp, 4},  {K::adafest, 4}, {K::dp_fest, 4}};
-  for (const auto& [kind, bytes] : want) EXPECT_EQ(cuda_work::row_state_bytes(kind), bytes) << algorithm_info(kind).name;
+  for (const auto& [kind, bytes] : cuda) {
+    const std::string name = algorithm_info(kind).name;
+    EXPECT_EQ(kernel_work("cuda").row_state_bytes(kind), bytes) << name;
+    EXPECT_EQ(kernel_work("cpu").row_state_bytes(kind), kind == K::lazydp ? 4u : 0u) << name;
+    EXPECT_EQ(kernel_work("framework").row_state_bytes(kind), kind == K::lazydp ? 4u : 0u) << name;
+  }
 }
 
 // The keys of several tables sorted as the device sorts them (stably, on the table and row bits):

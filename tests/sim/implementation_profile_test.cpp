@@ -233,3 +233,23 @@ TEST(FrameworkWork, SimulateSaysWhenTheNoiseDoesNotFit) {
   EXPECT_FALSE(f.tables_fit);
   EXPECT_TRUE(simulate_analytic(w, test::algo(AlgorithmKind::lazydp, 1.0, 1.0), h, 2).tables_fit);
 }
+
+// What the kernels keep per row beside the tables counts against their memory too: rmc2's rows are
+// 128 B, so tables filling 99 % of the memory leave no room for 4 B a row of lazydp's history (any
+// family) or of the CUDA updates' slot map (dpsgd-f), and fit without either (sgd, and eana).
+TEST(Simulate, CountsTheKernelsPerRowStateBesideTheTables) {
+  for (const char* hw : {"cpu-xeon-2c", "h100-sxm"}) {
+    const HardwareProfile h = load_hardware_profile(hw);
+    Workload w = load_workload("rmc2");
+    w.scale_tables(0.99 * h.table_memory().memory_GB * 1e9 / static_cast<double>(w.table_bytes()));
+    const bool cuda = h.kernels == "cuda";
+    for (const AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::eana, AlgorithmKind::dpsgd_f, AlgorithmKind::lazydp}) {
+      const SimReport r = simulate_analytic(w, test::algo(k, 1.0, 1.0), h, 2);
+      const bool state = k == AlgorithmKind::lazydp || (cuda && k == AlgorithmKind::dpsgd_f);
+      const std::string what = std::string(hw) + " " + algorithm_info(k).name;
+      EXPECT_DOUBLE_EQ(r.row_state_GB, state ? 4.0 * static_cast<double>(w.table_rows()) / 1e9 : 0.0) << what;
+      EXPECT_EQ(r.tables_fit, !state) << what;
+      EXPECT_EQ(misfit_note(r, h).find("per-row state") != std::string::npos, state) << what;
+    }
+  }
+}

@@ -150,7 +150,7 @@ TEST(ScaleOut, PlannerNeverOverfillsADevice) {
           auto check = [&](const sim::ShardingPlan& plan) {
             for (const sim::DeviceMemory& d : m.memory(plan)) {
               if (host) {
-                EXPECT_LE(d.tables + d.history, 2000e9 / 8) << nodes << " " << fill;
+                EXPECT_LE(d.tables + d.row_state, 2000e9 / 8) << nodes << " " << fill;
                 EXPECT_LE(d.mlp + d.buffers + (fill > 0.9 ? 8e9 : 0), 0.9 * 80e9) << nodes << " " << fill;
               } else {
                 EXPECT_LE(d.total(), 0.9 * 80e9) << nodes << " nodes, fill " << fill;
@@ -304,9 +304,10 @@ TEST(ScaleOut, ReplicasApplyTheWholeBatchAndFlushesGoByRows) {
       }
   EXPECT_EQ(rows, static_cast<uint64_t>(w.tables[1].rows));
   EXPECT_NEAR(double(owed), double(flush.tables[1].owed), 4.0);  // four blocks, each rounded
-  // The copy holds the table and its dense gradient for the all-reduce.
-  const sim::DeviceMemory with = sim::device_memory(w, cfg, {*replica}, n), without = sim::device_memory(w, cfg, {}, n);
+  // The copy holds the table and its dense gradient for the all-reduce, and its rows' history.
+  const sim::DeviceMemory with = sim::device_memory(w, cfg, {*replica}, n, 4), without = sim::device_memory(w, cfg, {}, n, 4);
   EXPECT_GE(with.buffers - without.buffers, double(w.tables[0].bytes()));
+  EXPECT_EQ(with.row_state - without.row_state, 4.0 * double(replica->rows));
 }
 
 // Row blocks are as even as can be: every device of a row-wise table holds rows, and the blocks
