@@ -81,6 +81,8 @@ class CudaStepOps final : public StepOps {
                     const float* factors);
   void clipped_mlp_sum();
   const std::vector<UpdateTable>& gradient_rows();
+  // Every table's entry of the grouped updates, reset to its table and id (the caller fills the rest).
+  std::vector<UpdateTable>& update_tables();
   void ensure_slots();
   std::vector<UpdateTable> marked_gradient_rows();
   void dense_noisy_update(float scale, uint64_t step);

@@ -114,16 +114,22 @@ void CudaStepOps::table_update(const OpContext& c, NoiseTarget noise, WorkCounte
   cum_sq_.push_back(cum_sq_.back() + static_cast<double>(c.scale) * c.scale);
 }
 
-// Each table's coalesced gradient rows as the grouped updates take them (refilled each use).
-const std::vector<UpdateTable>& CudaStepOps::gradient_rows() {
+std::vector<UpdateTable>& CudaStepOps::update_tables() {
   update_group_.resize(static_cast<size_t>(T_));
   for (int64_t k = 0; k < T_; ++k) {
-    UpdateTable& u = update_group_[k];
-    u = UpdateTable{};
-    u.table = tables_[k].data(), u.table_id = static_cast<uint32_t>(k);
-    u.count = grads_[k].count, u.rows = grads_[k].rows, u.grads = grads_[k].grads;
+    update_group_[k] = UpdateTable{};
+    update_group_[k].table = tables_[k].data(), update_group_[k].table_id = static_cast<uint32_t>(k);
   }
   return update_group_;
+}
+
+// Each table's coalesced gradient rows as the grouped updates take them (refilled each use).
+const std::vector<UpdateTable>& CudaStepOps::gradient_rows() {
+  std::vector<UpdateTable>& group = update_tables();
+  for (int64_t k = 0; k < T_; ++k) {
+    group[k].count = grads_[k].count, group[k].rows = grads_[k].rows, group[k].grads = grads_[k].grads;
+  }
+  return group;
 }
 
 // One slot map for every table, table k's at slot_base_[k], all -1 (set and cleared around each
@@ -200,11 +206,10 @@ void CudaStepOps::settle(const Batch* next, uint32_t now) {
     stage_batch(*next, false, next_);
     coalesce_all(*next, next_, nullptr, 0, 0, nullptr);
   }
-  update_group_.resize(static_cast<size_t>(T_));
+  std::vector<UpdateTable>& group = update_tables();
   for (int64_t k = 0; k < T_; ++k) {
-    UpdateTable& u = update_group_[k];
-    u = UpdateTable{};
-    u.table = tables_[k].data(), u.table_id = static_cast<uint32_t>(k), u.count = rows_[k];
+    UpdateTable& u = group[k];
+    u.count = rows_[k];
     u.history = history_[k].data(), u.owed_steps = owed_.data() + 2 * k;
     if (next) {
       const DeviceSparseRows& r = ws_.rows(k);
@@ -213,7 +218,7 @@ void CudaStepOps::settle(const Batch* next, uint32_t now) {
       sizes_.tables[k].next_unique = static_cast<uint64_t>(r.count);
     }
   }
-  launch_lazy_settle(update_group_.data(), T_, dim_, now, static_cast<float>(cfg_.noise_stddev()), exact,
+  launch_lazy_settle(group.data(), T_, dim_, now, static_cast<float>(cfg_.noise_stddev()), exact,
                      device_noise(cfg_.noise), cfg_.seed, scale_d_.data(), cum_d_.data(), cum_sq_d_.data());
   const std::vector<unsigned long long> o = owed_.download();
   for (int64_t k = 0; k < T_; ++k) sizes_.tables[k].owed = o[2 * k], sizes_.tables[k].owed_steps = o[2 * k + 1];
