@@ -7,6 +7,7 @@
 #include <random>
 
 #include "models/config_error.hpp"
+#include "models/rng/gaussian.hpp"
 #include "tests/test_helpers.hpp"
 #include "traces/row_map.hpp"
 #include "traces/criteo_converter.hpp"
@@ -57,6 +58,48 @@ TEST(SyntheticTrace, ReproducibleAndInRange) {
   EXPECT_NE(x.tables[0].indices, z.tables[0].indices);
   for (size_t t = 0; t < w.tables.size(); ++t)
     for (int64_t id : x.tables[t].indices) EXPECT_TRUE(id >= 0 && id < w.tables[t].rows);
+}
+
+// The vectorized batch is its scalar definition, bit for bit: a uniform table's lookup j of example
+// i is the top of Philox block (j, counter(index, table, i)) times the rows, and the label's logit
+// adds the dense features' weights, then every lookup's planted effect table by table.
+TEST(SyntheticTrace, BatchIsItsScalarDefinition) {
+  Workload w = test::small_workload(37);
+  const std::vector<int64_t> pooling = {1, 5, 37};
+  w.tables.resize(4, w.tables[0]);
+  for (size_t t = 0; t < 3; ++t) w.tables[t].pooling = pooling[t], w.tables[t].rows = 1000 + 977 * t;
+  w.tables[3].access = AccessDistribution::parse("zipf:1.1");  // drawn one at a time, by rejection
+  const uint64_t seed = 0x123456789ABCDEFull;
+  const SyntheticTrace trace(w, seed);
+  for (const int64_t index : {0, 7}) {
+    const Batch b = trace.batch(index);
+    const size_t T = w.tables.size();
+    for (int64_t i = 0; i < w.batch_size; ++i) {
+      float logit = 0;
+      for (int64_t f = 0; f < w.dense_features; ++f)
+        logit += planted_dense_weight(f) * noise_normal(seed, RngDomain::data, index, 0xFFFF, i, static_cast<uint32_t>(f));
+      for (size_t t = 0; t < T; ++t) {
+        const int64_t L = w.tables[t].pooling;
+        const NoiseCounter c = noise_counter(RngDomain::index, index, static_cast<uint32_t>(t), i);
+        for (int64_t j = 0; j < L; ++j) {
+          const int64_t row = b.tables[t].indices[i * L + j];
+          if (t < 3) {
+            const Philox4 r = philox4x32_10(static_cast<uint32_t>(j), c.c1, c.c2, c.c3, static_cast<uint32_t>(seed),
+                                            static_cast<uint32_t>(seed >> 32));
+            const uint64_t x = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
+            ASSERT_EQ(row, static_cast<int64_t>((static_cast<unsigned __int128>(x) * w.tables[t].rows) >> 64))
+                << "batch " << index << " example " << i << " table " << t << " lookup " << j;
+          }
+          logit += planted_row_effect(seed, t, row) / static_cast<float>(L * T);
+        }
+      }
+      const Philox4 r = philox4x32_10(0xFFFFFFFFu, static_cast<uint32_t>(i), 0xFFFFu << 8 | (5u << 24),
+                                      static_cast<uint32_t>(index), static_cast<uint32_t>(seed),
+                                      static_cast<uint32_t>(seed >> 32));
+      const double u = (static_cast<double>((static_cast<uint64_t>(r.v[0]) << 21) ^ (r.v[1] >> 11)) + 0.5) * 0x1p-53;
+      EXPECT_EQ(b.labels[i], u < 1.0 / (1.0 + std::exp(-3.0 * logit)) ? 1.0f : 0.0f) << "example " << i;
+    }
+  }
 }
 
 TEST(ZipfSampler, FrequenciesFollowPowerLaw) {
