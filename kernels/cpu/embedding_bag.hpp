@@ -26,10 +26,11 @@ struct ExampleRows {
 // pooled(i, t) = sum of the rows in example i's bag of table t.
 void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf, WorkCounters& work);
 
-// out[t]: rows touched by the batch in table t with sum_i scale_i * (pooled gradient of i), one
-// contribution per lookup (so a row twice in a bag counts twice). scale == nullptr: all ones.
-void coalesce_embedding_grads(const Batch& batch, const PassBuffers& buf, const std::vector<float>* scale,
-                              std::vector<SparseRows>& out, WorkCounters& work);
+// out[t]: rows touched by the batch in table t (of rows[t] rows) with sum_i scale_i * (pooled
+// gradient of i), one contribution per lookup (so a row twice in a bag counts twice), each row's in
+// lookup order. scale == nullptr: all ones.
+void coalesce_embedding_grads(const Batch& batch, const std::vector<int64_t>& rows, const PassBuffers& buf,
+                              const std::vector<float>* scale, std::vector<SparseRows>& out, WorkCounters& work);
 
 // sum over distinct rows r of the bag of count_r^2, per example and table (B x T).
 std::vector<float> bag_count_square_sums(const Batch& batch, WorkCounters& work);

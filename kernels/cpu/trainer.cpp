@@ -39,7 +39,9 @@ void CpuStepOps::weight_grads(const OpContext&, bool clipped, WorkCounters& w) {
 }
 
 void CpuStepOps::coalesce(const OpContext& c, bool clipped, WorkCounters& w) {
-  coalesce_embedding_grads(table_batch(c), buf_, clipped ? &factors_ : nullptr, emb_grads_, w);
+  std::vector<int64_t> rows;
+  for (const EmbeddingTable& t : tables_.tables) rows.push_back(t.rows);
+  coalesce_embedding_grads(table_batch(c), rows, buf_, clipped ? &factors_ : nullptr, emb_grads_, w);
 }
 
 void CpuStepOps::set_clip_factors(const std::vector<double>& norm2, StepRecord& rec) {

@@ -6,7 +6,7 @@
 namespace privrec::cpu_work {
 
 namespace {
-constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t), kH = sizeof(uint32_t);
+constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t), kH = sizeof(uint32_t), kSlot = sizeof(int32_t);
 
 // One row-wise pass over `rows` rows of `dim` floats gathered and scattered by index.
 void random_rows(WorkCounters& w, uint64_t rows, uint64_t dim) {
@@ -29,6 +29,10 @@ WorkCounters embedding_forward(uint64_t B, uint64_t T, uint64_t d, uint64_t L) {
   return w;
 }
 
+bool coalesce_by_slots(uint64_t rows, uint64_t dim, uint64_t lookups, uint64_t batch) {
+  return rows * dim * kF <= kSlotAccumulatorBytes && lookups >= kSlotMinPooling * batch;
+}
+
 WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool scaled, uint64_t B) {
   WorkCounters w;
   w.bags = B * tables.size();  // every example's bag is walked to tag its lookups
@@ -36,7 +40,12 @@ WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool sc
     w.bytes_read_seq += t.lookups * (kI + d * kF);
     w.bytes_written_seq += t.unique_rows * (kI + d * kF);
     w.flops += t.lookups * d * (scaled ? 2 : 1);
-    w.sort_ops += t.lookup_sort_ops;
+    if (coalesce_by_slots(t.rows, d, t.lookups, B)) {
+      w.bytes_read_seq += t.lookups * kI + t.rows * kSlot;  // the ids again, the slots scanned
+      w.sort_ops += t.lookups + t.rows;
+    } else {
+      w.sort_ops += t.lookup_sort_ops;
+    }
   }
   w.launches = 1;
   return w;

@@ -15,6 +15,15 @@ namespace privrec::cpu_work {
 
 // kernels/cpu/embedding_bag.hpp
 WorkCounters embedding_forward(uint64_t batch, uint64_t tables, uint64_t dim, uint64_t lookups);
+// The coalesce sums a table with at least kSlotMinPooling lookups an example whose rows'
+// accumulators all fit in kSlotAccumulatorBytes through a slot per row (the ids marked, the table's
+// rows scanned for the marked ones, the contributions summed example by example, lookup by lookup:
+// t.lookups + t.rows key-steps, no sort); any other table by sorting its ids (t.lookup_sort_ops).
+// Each row's sum is the same either way, bit for bit. In example order an example's pooled gradient
+// is read once for all its lookups; with one lookup an example (mlperf-dlrm) the sort was faster.
+inline constexpr uint64_t kSlotAccumulatorBytes = uint64_t{4} << 20;
+inline constexpr uint64_t kSlotMinPooling = 8;
+bool coalesce_by_slots(uint64_t rows, uint64_t dim, uint64_t lookups, uint64_t batch);
 WorkCounters coalesce(const std::vector<TableSizes>& t, uint64_t dim, bool scaled, uint64_t batch);
 WorkCounters bag_count_square_sums(const std::vector<TableSizes>& t, uint64_t batch);
 WorkCounters ghost_norms_embedding(uint64_t batch, uint64_t tables, uint64_t dim);

@@ -100,8 +100,10 @@ TEST(CudaKernels, EmbeddingBagsAreBitIdenticalToTheCpuBackend) {
   std::vector<float> scale(batch.size);
   for (int64_t i = 0; i < batch.size; ++i) scale[i] = 1.0f / (1.0f + 0.1f * static_cast<float>(i));
   std::vector<cpu::SparseRows> plain, scaled;
-  cpu::coalesce_embedding_grads(batch, buf, nullptr, plain, work);
-  cpu::coalesce_embedding_grads(batch, buf, &scale, scaled, work);
+  std::vector<int64_t> table_rows;
+  for (const TableSpec& t : w.tables) table_rows.push_back(t.rows);
+  cpu::coalesce_embedding_grads(batch, table_rows, buf, nullptr, plain, work);
+  cpu::coalesce_embedding_grads(batch, table_rows, buf, &scale, scaled, work);
   // The forward of every table in one call, then of 150 tables (the workload's, again and again):
   // three launches of up to 64 tables, the last one partial.
   const int64_t nt = static_cast<int64_t>(m.tables.size());
@@ -940,7 +942,7 @@ TEST(CudaKernels, SkewedCoalesceIsBitIdenticalToTheCpuBackend) {
     const std::vector<float>* with_scale = &scale;
     for (const std::vector<float>* s : {no_scale, with_scale}) {
       std::vector<cpu::SparseRows> want;
-      cpu::coalesce_embedding_grads(batch, buf, s, want, work);
+      cpu::coalesce_embedding_grads(batch, {5000}, buf, s, want, work);  // rows 0 .. 4999
       std::vector<int64_t> rows;
       std::vector<float> grads;
       cuda::coalesce_on_device(tb.offsets, tb.indices, 4999, grad, d, s, rows, grads);

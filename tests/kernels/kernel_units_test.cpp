@@ -23,6 +23,7 @@
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/lazydp_history.hpp"
 #include "kernels/cpu/noisy_update.hpp"
+#include "models/kernel_work/cpu_work.hpp"
 #include "models/kernel_work/cuda_coalesce_plan.hpp"
 #include "models/kernel_work/cuda_table_group.hpp"
 #include "models/kernel_work/cuda_work.hpp"
@@ -139,10 +140,12 @@ TEST(EmbeddingBag, ForwardSumsEachBagInLookupOrderExactly) {
 // with and without the clip factors, through both paths (lookups, and materialized per-example
 // rows, keyed by example and by entry).
 TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
-  // 300 x 7 lookups a table go through the radix sort, 4 x 5 through the comparison sort of short
-  // lists (traces/row_sort.hpp).
-  for (const auto& [examples, pooling] : {std::pair<int64_t, int64_t>{300, 7}, {4, 5}}) {
-    SCOPED_TRACE(examples);
+  // 300 x 9 lookups a table go through the radix sort, 4 x 12 through the comparison sort of short
+  // lists (traces/row_sort.hpp), when the tables are declared too large for the slot map; at their
+  // own size, through the slot map (cpu_work::coalesce_by_slots: 8 or more lookups an example).
+  for (const auto& [examples, pooling, slots] : {std::tuple<int64_t, int64_t, bool>{300, 9, false}, {4, 12, false},
+                                                 {300, 9, true}, {4, 12, true}}) {
+    SCOPED_TRACE(::testing::Message() << examples << (slots ? " slots" : " sort"));
     Workload w = test::small_workload(examples, "zipf:1.1");
     w.set_pooling(pooling);
     const Batch batch = SyntheticTrace(w, 5).batch(0);
@@ -178,11 +181,22 @@ TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
         }
       }
     };
+    std::vector<int64_t> rows;
+    for (const TableSpec& t : w.tables) rows.push_back(slots ? t.rows : int64_t{1} << 40);
+    for (int64_t t = 0; t < T; ++t)
+      ASSERT_EQ(cpu_work::coalesce_by_slots(static_cast<uint64_t>(rows[t]), static_cast<uint64_t>(d),
+                                            batch.tables[t].indices.size(), static_cast<uint64_t>(B)),
+                slots);
     WorkCounters work;
     std::vector<SparseRows> out;
-    coalesce_embedding_grads(batch, buf, nullptr, out, work);
+    coalesce_embedding_grads(batch, rows, buf, nullptr, out, work);
     expect_equal(out, nullptr, "unscaled");
-    coalesce_embedding_grads(batch, buf, &scale, out, work);
+    if (slots) {  // each id marked and each row scanned, a key-step each; no sort
+      uint64_t steps = 0;
+      for (int64_t t = 0; t < T; ++t) steps += batch.tables[t].indices.size() + static_cast<uint64_t>(rows[t]);
+      EXPECT_EQ(work.sort_ops, steps);
+    }
+    coalesce_embedding_grads(batch, rows, buf, &scale, out, work);
     expect_equal(out, &scale, "clipped");
     // Through the materialized per-example rows (dpsgd-b/r): each bag's copies of a row are first
     // one entry, count x g, and the entries sum in example order: s_i x (count x g_i), exactly.
