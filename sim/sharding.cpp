@@ -34,6 +34,7 @@ TableSizes shard_sizes(const TableSizes& t, const Shard& s, uint64_t batch, bool
   o.bag_distinct = scaled(t.bag_distinct, p);
   const double L = batch > 0 ? static_cast<double>(t.lookups) / static_cast<double>(batch) : 0;
   const double bags = static_cast<double>(batch) * (s.replica ? p : 1.0), q = s.replica ? 1.0 : p;
+  o.bags = s.replica ? static_cast<uint64_t>(std::llround(bags)) : 0;
   o.bag_lookups_sq = static_cast<uint64_t>(std::llround(bags * (L * q * (1 - q) + L * L * q * q)));
   o.bag_sort_ops = scaled(t.bag_sort_ops, p);
   o.lookup_sort_ops = scaled(t.lookup_sort_ops, p);

@@ -15,15 +15,29 @@ constexpr uint32_t kDenseTable = 0xFFFF;  // table field of the dense-feature st
 double uniform53(uint32_t hi, uint32_t lo) {
   return (static_cast<double>((static_cast<uint64_t>(hi) << 21) ^ (lo >> 11)) + 0.5) * 0x1p-53;
 }
+
+// A uniform table's row from its draw's first two words: the 64-bit fraction they make, times rows.
+int64_t uniform_row(uint32_t w0, uint32_t w1, int64_t rows) {
+  const uint64_t x = (static_cast<uint64_t>(w0) << 32) | w1;
+  return static_cast<int64_t>((static_cast<unsigned __int128>(x) * static_cast<uint64_t>(rows)) >> 64);
+}
+
+// The Philox block of a row's planted effect, and the effect from the block's first word.
+struct EffectBlock {
+  uint32_t c0, c1, c2, c3;
+};
+EffectBlock effect_block(size_t table, int64_t row) {
+  return {0x5EED, static_cast<uint32_t>(row), static_cast<uint32_t>(row >> 32), static_cast<uint32_t>(table)};
+}
+float effect_of(uint32_t w0) { return (w0 & 1) ? 0.5f : -0.5f; }
 }  // namespace
 
 float planted_dense_weight(size_t feature) { return (feature % 2 == 0 ? 0.8f : -0.8f) / (1.0f + feature / 4); }
 
 float planted_row_effect(uint64_t seed, size_t table, int64_t row) {
-  const Philox4 r = philox4x32_10(0x5EED, static_cast<uint32_t>(row), static_cast<uint32_t>(row >> 32),
-                                  static_cast<uint32_t>(table), static_cast<uint32_t>(seed),
-                                  static_cast<uint32_t>(seed >> 32));
-  return (r.v[0] & 1) ? 0.5f : -0.5f;
+  const EffectBlock b = effect_block(table, row);
+  const Philox4 r = philox4x32_10(b.c0, b.c1, b.c2, b.c3, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  return effect_of(r.v[0]);
 }
 
 int64_t zipf_rank_multiplier(int64_t rows) {
@@ -59,24 +73,18 @@ std::string SyntheticTrace::describe() const {
   return fmt::format("synthetic({}, seed {})", dists, seed_);
 }
 
-int64_t SyntheticTrace::draw_row(size_t table, int64_t batch_index, int64_t example, int64_t lookup) const {
+// A zipf table's row: rank by rejection-inversion, up to 2^16 attempts of two draws a lookup
+// (each accepted with probability > 0.9), spread over the table by the rank multiplier.
+int64_t SyntheticTrace::draw_zipf_row(size_t table, int64_t batch_index, int64_t example, int64_t lookup) const {
   const int64_t rows = workload_.tables[table].rows;
   const NoiseCounter n = noise_counter(RngDomain::index, static_cast<uint64_t>(batch_index),
                                        static_cast<uint32_t>(table), static_cast<uint64_t>(example));
   const uint32_t k0 = static_cast<uint32_t>(seed_), k1 = static_cast<uint32_t>(seed_ >> 32);
-  if (!zipf_[table]) {
-    const Philox4 r = philox4x32_10(static_cast<uint32_t>(lookup), n.c1, n.c2, n.c3, k0, k1);
-    const uint64_t x = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
-    return static_cast<int64_t>((static_cast<unsigned __int128>(x) * static_cast<uint64_t>(rows)) >> 64);
-  }
-  // Up to 2^16 attempts per lookup; rejection-inversion accepts with probability > 0.9.
   for (uint32_t attempt = 0;; ++attempt) {
     const Philox4 r = philox4x32_10(static_cast<uint32_t>(lookup) | (attempt << 16), n.c1, n.c2, n.c3, k0, k1);
     for (int half = 0; half < 2; ++half) {
       const int64_t rank = zipf_[table]->try_sample(uniform53(r.v[2 * half], r.v[2 * half + 1]));
-      if (rank > 0) {
-        return zipf_row_of_rank(rows, rank_multiplier_[table], rank);
-      }
+      if (rank > 0) return zipf_row_of_rank(rows, rank_multiplier_[table], rank);
     }
   }
 }
@@ -104,10 +112,11 @@ struct ExampleLanes {
 };
 }  // namespace
 
-// Example by example: the uniform tables' row draws of all its lookups in one vectorized pass
-// (draw_row's arithmetic, lane by lane), the zipf tables' one at a time (rejection), then the
-// planted effects of all its rows in another pass, summed into the logit in the order of the
-// definition (table by table, lookup by lookup), so every bit is the scalar definition's.
+// Example by example: the Philox blocks of its uniform tables' lookups in one vectorized pass (a
+// lookup's row is uniform_row of its block), the zipf tables' rows one at a time (rejection), then
+// the blocks of all its rows' planted effects in another pass, summed into the logit in the order
+// of the definition (table by table, lookup by lookup): every bit is planted_row_effect's and the
+// scalar draw's (tests/traces/trace_test.cpp holds them to it).
 Batch SyntheticTrace::batch(int64_t index) const {
   Batch b;
   const int64_t B = workload_.batch_size, D = workload_.dense_features;
@@ -155,17 +164,11 @@ Batch SyntheticTrace::batch(int64_t index) const {
       for (size_t t = 0; t < T; ++t) {
         const int64_t L = workload_.tables[t].pooling, R = workload_.tables[t].rows;
         for (int64_t j = 0; j < L; ++j, ++k) {
-          if (zipf_[t]) {
-            rows[k] = draw_row(t, index, i, j);
-          } else {
-            const uint64_t w = (static_cast<uint64_t>(x.w0[u]) << 32) | x.w1[u];
-            ++u;
-            rows[k] = static_cast<int64_t>((static_cast<unsigned __int128>(w) * static_cast<uint64_t>(R)) >> 64);
-          }
+          rows[k] = zipf_[t] ? draw_zipf_row(t, index, i, j) : uniform_row(x.w0[u], x.w1[u], R);
+          if (!zipf_[t]) ++u;
           b.tables[t].indices[i * L + j] = rows[k];
-          // planted_row_effect's block for this row.
-          x.c0[k] = 0x5EED, x.c1[k] = static_cast<uint32_t>(rows[k]), x.c2[k] = static_cast<uint32_t>(rows[k] >> 32);
-          x.c3[k] = static_cast<uint32_t>(t);
+          const EffectBlock e = effect_block(t, rows[k]);
+          x.c0[k] = e.c0, x.c1[k] = e.c1, x.c2[k] = e.c2, x.c3[k] = e.c3;
         }
       }
       philox_words01(x.c0.data(), x.c1.data(), x.c2.data(), x.c3.data(), k0, k1, static_cast<int64_t>(k), x.w0.data(),
@@ -173,7 +176,7 @@ Batch SyntheticTrace::batch(int64_t index) const {
       k = 0;
       for (size_t t = 0; t < T; ++t) {
         const int64_t L = workload_.tables[t].pooling;
-        for (int64_t j = 0; j < L; ++j, ++k) logit += ((x.w0[k] & 1) ? 0.5f : -0.5f) / static_cast<float>(L * T);
+        for (int64_t j = 0; j < L; ++j, ++k) logit += effect_of(x.w0[k]) / static_cast<float>(L * T);
       }
       // Label ~ Bernoulli(sigmoid(3 * logit)).
       const Philox4 r = philox4x32_10(0xFFFFFFFFu, static_cast<uint32_t>(i), kDenseTable << 8 | (5u << 24),

@@ -21,7 +21,7 @@ class SyntheticTrace : public TraceSource {
   std::string describe() const override;
 
  private:
-  int64_t draw_row(size_t table, int64_t batch_index, int64_t example, int64_t lookup) const;
+  int64_t draw_zipf_row(size_t table, int64_t batch_index, int64_t example, int64_t lookup) const;
   Workload workload_;
   uint64_t seed_;
   std::vector<std::unique_ptr<ZipfSampler>> zipf_;  // per table, null for uniform

@@ -90,11 +90,9 @@ void coalesce_by_slots(const TableBatch& tb, int64_t examples, int64_t rows, int
   thread_local std::vector<int32_t> slot;  // -1 for a row not in the batch; kept all -1 between calls
   thread_local std::vector<uint8_t> fresh;
   if (static_cast<int64_t>(slot.size()) < rows) slot.resize(static_cast<size_t>(rows), -1);
-  for (const int64_t r : tb.indices) {
-    if (r < 0 || r >= rows)
-      throw std::out_of_range(fmt::format("coalescing: row {} of a table of {} rows", r, rows));
-    slot[static_cast<size_t>(r)] = 0;
-  }
+  for (const int64_t r : tb.indices)  // all checked before any is marked: the map stays all -1 on a throw
+    if (r < 0 || r >= rows) throw std::out_of_range(fmt::format("coalescing: row {} of a table of {} rows", r, rows));
+  for (const int64_t r : tb.indices) slot[static_cast<size_t>(r)] = 0;
   out.rows.clear();
   for (int64_t r = 0; r < rows; ++r)
     if (slot[static_cast<size_t>(r)] >= 0) {
@@ -152,6 +150,8 @@ void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf,
 void coalesce_embedding_grads(const Batch& batch, const std::vector<int64_t>& rows, const PassBuffers& buf,
                               const std::vector<float>* scale, std::vector<SparseRows>& out, WorkCounters& work) {
   const int64_t T = static_cast<int64_t>(batch.tables.size()), d = buf.dim;
+  if (static_cast<int64_t>(rows.size()) != T)
+    throw std::invalid_argument(fmt::format("coalescing: {} tables' rows for a batch of {} tables", rows.size(), T));
   out.resize(T);
   std::vector<uint64_t> sort_ops(T);
 #pragma omp parallel for schedule(dynamic, 1)

@@ -18,6 +18,7 @@ std::unique_ptr<Trainer> make_trainer(DlrmModel& model, const AlgorithmConfig& c
 CpuStepOps::CpuStepOps(DlrmModel& dense, DlrmModel& tables, const AlgorithmConfig& cfg)
     : dense_(dense), tables_(tables), cfg_(cfg), dbuf_(&dense == &tables ? &buf_ : &dense_buf_), noise_(cfg.seed, cfg.noise) {
   grads_.resize(dense_);
+  for (const auto& t : tables_.tables) table_rows_.push_back(t.rows);
   if (plan_of(cfg.kind).has(OpKind::lazy_catchup))
     for (const auto& t : tables_.tables) history_.emplace_back(static_cast<size_t>(t.rows), 0u);
 }
@@ -39,9 +40,7 @@ void CpuStepOps::weight_grads(const OpContext&, bool clipped, WorkCounters& w) {
 }
 
 void CpuStepOps::coalesce(const OpContext& c, bool clipped, WorkCounters& w) {
-  std::vector<int64_t> rows;
-  for (const EmbeddingTable& t : tables_.tables) rows.push_back(t.rows);
-  coalesce_embedding_grads(table_batch(c), rows, buf_, clipped ? &factors_ : nullptr, emb_grads_, w);
+  coalesce_embedding_grads(table_batch(c), table_rows_, buf_, clipped ? &factors_ : nullptr, emb_grads_, w);
 }
 
 void CpuStepOps::set_clip_factors(const std::vector<double>& norm2, StepRecord& rec) {

@@ -78,6 +78,7 @@ class CpuStepOps : public StepOps {
 
   NoiseGenerator noise_;
   std::vector<SparseRows> emb_grads_;
+  std::vector<int64_t> table_rows_;  // rows of each table (or row block) held here
   std::vector<float> factors_;              // this step's clip factors, per example of the batch
   std::vector<float> dense_factors_;        // the MLP side's examples' share of them
   FloatArray per_example_;                  // materialized MLP gradients (dpsgd-b/r), on huge pages

@@ -29,21 +29,24 @@ WorkCounters embedding_forward(uint64_t B, uint64_t T, uint64_t d, uint64_t L) {
   return w;
 }
 
-bool coalesce_by_slots(uint64_t rows, uint64_t dim, uint64_t lookups, uint64_t batch) {
-  return rows * dim * kF <= kSlotAccumulatorBytes && lookups >= kSlotMinPooling * batch;
+bool coalesce_by_slots(uint64_t rows, uint64_t dim, uint64_t lookups, uint64_t examples) {
+  return rows * dim * kF <= kSlotAccumulatorBytes && lookups >= kSlotMinPooling * examples;
 }
 
 WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool scaled, uint64_t B) {
   WorkCounters w;
   w.bags = B * tables.size();  // every example's bag is walked to tag its lookups
   for (const TableSizes& t : tables) {
-    w.bytes_read_seq += t.lookups * (kI + d * kF);
+    const uint64_t examples = t.bags ? t.bags : B;
     w.bytes_written_seq += t.unique_rows * (kI + d * kF);
     w.flops += t.lookups * d * (scaled ? 2 : 1);
-    if (coalesce_by_slots(t.rows, d, t.lookups, B)) {
-      w.bytes_read_seq += t.lookups * kI + t.rows * kSlot;  // the ids again, the slots scanned
+    if (coalesce_by_slots(t.rows, d, t.lookups, examples)) {
+      // The ids twice (marked, then summed), each example's pooled gradient once for all its
+      // lookups, the slots scanned; the sums themselves stay in the caches.
+      w.bytes_read_seq += 2 * t.lookups * kI + examples * d * kF + t.rows * kSlot;
       w.sort_ops += t.lookups + t.rows;
-    } else {
+    } else {  // a pooled gradient read for every lookup, in sorted order
+      w.bytes_read_seq += t.lookups * (kI + d * kF);
       w.sort_ops += t.lookup_sort_ops;
     }
   }

@@ -23,7 +23,7 @@ WorkCounters embedding_forward(uint64_t batch, uint64_t tables, uint64_t dim, ui
 // is read once for all its lookups; with one lookup an example (mlperf-dlrm) the sort was faster.
 inline constexpr uint64_t kSlotAccumulatorBytes = uint64_t{4} << 20;
 inline constexpr uint64_t kSlotMinPooling = 8;
-bool coalesce_by_slots(uint64_t rows, uint64_t dim, uint64_t lookups, uint64_t batch);
+bool coalesce_by_slots(uint64_t rows, uint64_t dim, uint64_t lookups, uint64_t examples);
 WorkCounters coalesce(const std::vector<TableSizes>& t, uint64_t dim, bool scaled, uint64_t batch);
 WorkCounters bag_count_square_sums(const std::vector<TableSizes>& t, uint64_t batch);
 WorkCounters ghost_norms_embedding(uint64_t batch, uint64_t tables, uint64_t dim);

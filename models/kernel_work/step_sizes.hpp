@@ -32,6 +32,7 @@ DenseShape dense_shape(const Workload& w, int64_t batch);
 struct TableSizes {
   uint64_t rows = 0;  // rows of the table
   // The batch's bags.
+  uint64_t bags = 0;                  // examples the ids come from: 0 for the batch (a replica: its local batch)
   uint64_t lookups = 0;               // ids
   uint64_t unique_rows = 0;           // distinct rows over the batch
   uint64_t bag_distinct = 0;          // sum over examples of the distinct rows of the bag
