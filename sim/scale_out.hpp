@@ -65,8 +65,8 @@ class ClusterModel {
   // One device's footprint if it held `shards` (sharding.hpp device_memory, with these kernels' row state).
   DeviceMemory shard_memory(const std::vector<Shard>& shards) const;
   // Whether a device's footprint fits: everything in device memory, or with tables in host memory
-  // the tables and lazydp's history in its share of the host and the rest (and any device cache)
-  // in device memory.
+  // the tables and their per-row state in its share of the host and the rest (and any device
+  // cache) in device memory.
   bool fits(const DeviceMemory& m) const;
   // The bytes of a footprint that count against the table side's capacity, and that capacity
   // (device memory: the share the backends plan to fill, less a device cache; host: its share).

@@ -78,7 +78,8 @@ DeviceSizes device_sizes(const Workload& w, const std::vector<Shard>& shards, co
 // The examples one device trains on: the batch split evenly, the first devices taking the rest.
 int64_t local_batch(int64_t batch, int64_t devices);
 
-// What a device must hold, in bytes: its shards, lazydp's history (4 bytes per row), the
+// What a device must hold, in bytes: its shards, the kernels' per-row state (`row_state_bytes` a
+// row: KernelWork::row_state_bytes, lazydp's history and on CUDA the updates' slot map), the
 // replicated MLPs with their gradients, and the step's working buffers (activations at the local
 // batch; ids, pooled embeddings, their gradients and the coalesced gradient of its shards at the
 // whole batch). privrec's kernels keep no optimizer state (plain SGD) and materialize no noise.

@@ -40,13 +40,14 @@ WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool sc
     const uint64_t examples = t.bags ? t.bags : B;
     w.bytes_written_seq += t.unique_rows * (kI + d * kF);
     w.flops += t.lookups * d * (scaled ? 2 : 1);
+    // A row touched for every lookup: the pooled gradient gathered in sorted order, or the row's
+    // sum read and written in lookup order (from the caches when the table's sums fit them, and
+    // each example's pooled gradient read once for all its lookups).
+    w.bytes_read_seq += t.lookups * (kI + d * kF);
     if (coalesce_by_slots(t.rows, d, t.lookups, examples)) {
-      // The ids twice (marked, then summed), each example's pooled gradient once for all its
-      // lookups, the slots scanned; the sums themselves stay in the caches.
-      w.bytes_read_seq += 2 * t.lookups * kI + examples * d * kF + t.rows * kSlot;
+      w.bytes_read_seq += t.lookups * kI + examples * d * kF + t.rows * kSlot;  // the ids again, the slots scanned
       w.sort_ops += t.lookups + t.rows;
-    } else {  // a pooled gradient read for every lookup, in sorted order
-      w.bytes_read_seq += t.lookups * (kI + d * kF);
+    } else {
       w.sort_ops += t.lookup_sort_ops;
     }
   }
