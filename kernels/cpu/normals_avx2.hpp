@@ -27,21 +27,22 @@ struct Avx2 {
   static I or_(I a, I b) { return _mm256_or_si256(a, b); }
   static I xor_(I a, I b) { return _mm256_xor_si256(a, b); }
   static I xor3(I a, I b, I c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
+  static I and_or(I a, I b, I c) { return _mm256_or_si256(_mm256_and_si256(a, b), c); }    // (a & b) | c
+  static I xor_and(I a, I b, I c) { return _mm256_xor_si256(a, _mm256_and_si256(b, c)); }  // a ^ (b & c)
   static I add_i(I a, I b) { return _mm256_add_epi32(a, b); }
   static I sub_i(I a, I b) { return _mm256_sub_epi32(a, b); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
-  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F div(F a, F b) { return _mm256_div_ps(a, b); }
   static F sqrt(F a) { return _mm256_sqrt_ps(a); }
   static F cvt(I a) { return _mm256_cvtepi32_ps(a); }
-  static I cvtt(F a) { return _mm256_cvttps_epi32(a); }
   static F as_f(I a) { return _mm256_castsi256_ps(a); }
   static I as_i(F a) { return _mm256_castps_si256(a); }
   static M gt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-  static M bit0(I q) { return _mm256_castsi256_ps(_mm256_slli_epi32(q, 31)); }
+  static M bit30(I x) { return _mm256_castsi256_ps(_mm256_slli_epi32(x, 1)); }
   static F select(M m, F if_set, F if_clear) { return _mm256_blendv_ps(if_clear, if_set, m); }
   static I add_one_where(I e, M m) { return _mm256_sub_epi32(e, _mm256_castps_si256(m)); }  // m is -1 where set
+  static F mul_where(M m, F a, F b) { return _mm256_blendv_ps(a, _mm256_mul_ps(a, b), m); }  // a * b where set, else a
 
   // High and low halves of the eight 32x32 products a[i] * m (m broadcast).
   static void mul_hi_lo(I a, I m, I& hi, I& lo) {

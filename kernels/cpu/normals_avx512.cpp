@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "models/rng/gaussian.hpp"
 #include "models/rng/philox.hpp"
 
 namespace privrec::cpu {
@@ -62,21 +63,22 @@ struct Avx512 {
   static I or_(I a, I b) { return _mm512_or_si512(a, b); }
   static I xor_(I a, I b) { return _mm512_xor_si512(a, b); }
   static I xor3(I a, I b, I c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }  // a ^ b ^ c in one
+  static I and_or(I a, I b, I c) { return _mm512_ternarylogic_epi32(a, b, c, 0xEA); }  // (a & b) | c
+  static I xor_and(I a, I b, I c) { return _mm512_ternarylogic_epi32(a, b, c, 0x78); }  // a ^ (b & c)
   static I add_i(I a, I b) { return _mm512_add_epi32(a, b); }
   static I sub_i(I a, I b) { return _mm512_sub_epi32(a, b); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
-  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F div(F a, F b) { return _mm512_div_ps(a, b); }
   static F sqrt(F a) { return _mm512_sqrt_ps(a); }
   static F cvt(I a) { return _mm512_cvtepi32_ps(a); }
-  static I cvtt(F a) { return _mm512_cvttps_epi32(a); }
   static F as_f(I a) { return _mm512_castsi512_ps(a); }
   static I as_i(F a) { return _mm512_castps_si512(a); }
   static M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-  static M bit0(I q) { return _mm512_test_epi32_mask(q, _mm512_set1_epi32(1)); }
+  static M bit30(I x) { return _mm512_test_epi32_mask(x, _mm512_set1_epi32(1 << 30)); }
   static F select(M m, F if_set, F if_clear) { return _mm512_mask_blend_ps(m, if_clear, if_set); }
   static I add_one_where(I e, M m) { return _mm512_mask_add_epi32(e, m, e, _mm512_set1_epi32(1)); }
+  static F mul_where(M m, F a, F b) { return _mm512_mask_mul_ps(a, m, a, b); }  // a * b where set, else a
 
   // High and low halves of the sixteen 32x32 products a[i] * m (m broadcast): the even and odd
   // lanes' 64-bit products, their halves gathered by one two-source permute each.
@@ -87,6 +89,39 @@ struct Avx512 {
     const I lo_index = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
     hi = _mm512_permutex2var_epi32(even, hi_index, odd);
     lo = _mm512_permutex2var_epi32(even, lo_index, odd);
+  }
+
+  // The ten rounds with each word's sixteen blocks in the low halves of two vectors of 64-bit lanes
+  // (blocks 0-7, 8-15): a product's low word is then already in place and its high word one shift
+  // away, where the sixteen-lane layout gathers both halves by permutes that each overwrite an
+  // operand (so the compiler copies registers around them). The high halves of the lanes carry
+  // junk that no operation reads: vpmuludq reads only the low halves. Two groups at a time keep
+  // the 16 state vectors in registers.
+  template <int kGroups>
+  static void philox_rounds(I (&x)[kGroups][4], const I (&k0)[10], const I (&k1)[10]) {
+    const I m0 = seti(philox_detail::kM0), m1 = seti(philox_detail::kM1);
+    const I join = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int g0 = 0; g0 < kGroups; g0 += 2) {
+      constexpr int kHalves = 2 * (kGroups < 2 ? kGroups : 2);
+      const int halves = std::min(kGroups - g0, 2) * 2;
+      I h[kHalves][4];
+      for (int v = 0; v < halves; ++v)
+        for (int w = 0; w < 4; ++w) {
+          const I src = x[g0 + v / 2][w];
+          h[v][w] = _mm512_cvtepu32_epi64(v % 2 ? _mm512_extracti64x4_epi64(src, 1) : _mm512_castsi512_si256(src));
+        }
+      for (int round = 0; round < 10; ++round)
+        for (int v = 0; v < halves; ++v) {
+          const I p0 = _mm512_mul_epu32(h[v][0], m0);
+          const I p1 = _mm512_mul_epu32(h[v][2], m1);
+          h[v][0] = xor3(_mm512_srli_epi64(p1, 32), h[v][1], k0[round]);
+          h[v][1] = p1;
+          h[v][2] = xor3(_mm512_srli_epi64(p0, 32), h[v][3], k1[round]);
+          h[v][3] = p0;
+        }
+      for (int v = 0; v < halves; v += 2)
+        for (int w = 0; w < 4; ++w) x[g0 + v / 2][w] = _mm512_permutex2var_epi32(h[v][w], join, h[v + 1][w]);
+    }
   }
 
   // Counters of two passes: lanes 0-7 block p[0].c0 + lane, lanes 8-15 block p[1].c0 + lane - 8.

@@ -3,7 +3,7 @@
 // for any vector width: the algorithm below is generic, a width is a small struct of primitives
 // (kernels/cpu/normals_avx2.hpp: 8 lanes, normals_avx512.cpp: 16 lanes). Every operation mirrors
 // gaussian.hpp's reference one for one (same constants, same order, no fused multiply-add), so the
-// output is bit-identical to noise_normal() at every width; tests/models/rng_test.cpp holds each
+// output is bit-identical to noise_normal() at every width (the word forms of box_muller); tests/models/rng_test.cpp holds each
 // width to that. Why by hand: the compiler's version of the 32x32->64 multiplies and the per-lane
 // selects costs about twice the instructions.
 //
@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "models/rng/gaussian.hpp"
 #include "models/rng/philox.hpp"
 
 namespace privrec::cpu::simd {
@@ -46,6 +47,10 @@ template <class V, int kGroups>
 inline void philox_rounds(typename V::I (&x)[kGroups][4], const KeySchedule<V>& key) {
   using namespace philox_detail;
   using I = typename V::I;
+  if constexpr (requires { V::template philox_rounds<kGroups>(x, key.k0, key.k1); }) {
+    V::template philox_rounds<kGroups>(x, key.k0, key.k1);  // the width's own layout of the rounds
+    return;
+  }
   const I m0 = V::seti(kM0), m1 = V::seti(kM1);
   for (int round = 0; round < 10; ++round) {
     const I key0 = key.k0[round], key1 = key.k1[round];
@@ -61,48 +66,39 @@ inline void philox_rounds(typename V::I (&x)[kGroups][4], const KeySchedule<V>& 
   }
 }
 
-// gaussian.hpp: uniform_open01.
-template <class V>
-inline typename V::F uniform_open01(typename V::I x) {
-  const typename V::I m = V::or_(V::template slli<1>(V::template srli<9>(x)), V::seti(1));
-  return V::mul(V::cvt(m), V::setf(1.0f / 16777216.0f));
-}
-
 template <class V>
 inline typename V::F add(typename V::F a, float b) { return V::add(a, V::setf(b)); }
 template <class V>
 inline typename V::F mul(typename V::F a, float b) { return V::mul(a, V::setf(b)); }
 
-// gaussian.hpp: minus_two_log.
+// gaussian.hpp: minus_two_log_of_word.
 template <class V>
-inline typename V::F minus_two_log(typename V::F u) {
+inline typename V::F minus_two_log_of_word(typename V::I x) {
+  using namespace gaussian_detail;
   using F = typename V::F;
   using I = typename V::I;
-  const I b = V::as_i(u);
-  I e = V::sub_i(V::template srli<23>(b), V::seti(127));
-  F m = V::as_f(V::or_(V::and_(b, V::seti(0x007FFFFFu)), V::seti(0x3F800000u)));
+  const I b = V::as_i(V::cvt(V::or_(V::template srli<8>(x), V::seti(1))));
+  I e = V::sub_i(V::template srli<23>(b), V::seti(151));
+  F m = V::as_f(V::and_or(b, V::seti(0x007FFFFFu), V::seti(0x3F800000u)));
   const auto high = V::gt(m, V::setf(1.41421356f));
-  m = V::mul(m, V::select(high, V::setf(0.5f), V::setf(1.0f)));
+  m = V::mul_where(high, m, V::setf(0.5f));
   e = V::add_one_where(e, high);
   const F s = V::div(add<V>(m, -1.0f), add<V>(m, 1.0f));
   const F s2 = V::mul(s, s);
-  F p = add<V>(mul<V>(s2, 1.0f / 9.0f), 1.0f / 7.0f);
-  p = add<V>(V::mul(p, s2), 1.0f / 5.0f);
-  p = add<V>(V::mul(p, s2), 1.0f / 3.0f);
-  p = add<V>(V::mul(p, s2), 1.0f);
-  const F ln_m = V::mul(mul<V>(s, 2.0f), p);
-  const F ln_u = V::add(mul<V>(V::cvt(e), 0.693147180559945f), ln_m);
-  return mul<V>(ln_u, -2.0f);
+  F p = add<V>(mul<V>(s2, kLogC9), kLogC7);
+  p = add<V>(V::mul(p, s2), kLogC5);
+  p = add<V>(V::mul(p, s2), kLogC3);
+  p = add<V>(V::mul(p, s2), kLogC1);
+  return V::add(mul<V>(V::cvt(e), kMinusTwoLn2), V::mul(s, p));
 }
 
-// gaussian.hpp: sincos_2pi.
+// gaussian.hpp: sincos_2pi_of_word.
 template <class V>
-inline void sincos_2pi(typename V::F v, typename V::F& sin_out, typename V::F& cos_out) {
+inline void sincos_2pi_of_word(typename V::I x, typename V::F& sin_out, typename V::F& cos_out) {
+  using namespace gaussian_detail;
   using F = typename V::F;
   using I = typename V::I;
-  const F w = mul<V>(v, 4.0f);
-  const I q = V::cvtt(w);
-  const F a = mul<V>(V::sub(w, V::cvt(q)), 1.57079632679490f);
+  const F a = mul<V>(V::cvt(V::and_or(V::template srli<8>(x), V::seti(0x003FFFFFu), V::seti(1))), kQuarterTurnUlp);
   const F a2 = V::mul(a, a);
   F s = add<V>(mul<V>(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
   s = add<V>(V::mul(s, a2), -1.0f / 5040.0f);
@@ -116,21 +112,19 @@ inline void sincos_2pi(typename V::F v, typename V::F& sin_out, typename V::F& c
   c = add<V>(V::mul(c, a2), 1.0f / 24.0f);
   c = add<V>(V::mul(c, a2), -0.5f);
   c = add<V>(V::mul(c, a2), 1.0f);
-  const auto odd = V::bit0(q);  // where q & 1
+  const auto odd = V::bit30(x);
   const F sq = V::select(odd, c, s);
   const F cq = V::select(odd, s, c);
-  // Negation is a sign flip: bit 1 of q (or of q + 1) moved to the sign bit.
-  const I sign_s = V::template slli<30>(V::and_(q, V::seti(2)));
-  const I sign_c = V::template slli<30>(V::and_(V::add_i(q, V::seti(1)), V::seti(2)));
-  sin_out = V::as_f(V::xor_(V::as_i(sq), sign_s));
-  cos_out = V::as_f(V::xor_(V::as_i(cq), sign_c));
+  const I sign = V::seti(0x80000000u);
+  sin_out = V::as_f(V::xor_and(V::as_i(sq), x, sign));
+  cos_out = V::as_f(V::xor_and(V::as_i(cq), V::xor_(x, V::template slli<1>(x)), sign));
 }
 
 template <class V>
 inline void box_muller(typename V::I a, typename V::I b, typename V::F& z0, typename V::F& z1) {
   typename V::F s, c;
-  const typename V::F rad = V::sqrt(minus_two_log<V>(uniform_open01<V>(a)));
-  sincos_2pi<V>(uniform_open01<V>(b), s, c);
+  const typename V::F rad = V::sqrt(minus_two_log_of_word<V>(a));
+  sincos_2pi_of_word<V>(b, s, c);
   z0 = V::mul(rad, c);
   z1 = V::mul(rad, s);
 }

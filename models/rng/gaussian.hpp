@@ -67,12 +67,71 @@ PRIVREC_HD inline void sincos_2pi(float v, float& sin_out, float& cos_out) {
   cos_out = ((q + 1) & 2) ? -cq : cq;
 }
 
+// The same two functions of a Philox word, in fewer operations and bit for bit equal to
+// minus_two_log(uniform_open01(x)) and sincos_2pi(uniform_open01(x)) for every x
+// (tests/models/rng_test.cpp checks all 2^23 uniforms). Why each step is exact:
+// - u = k 2^-24 with k = (x >> 8) | 1 an odd integer below 2^24, so float(k) is exact and u's
+//   mantissa bits are k's, its exponent k's minus 24: no multiply is needed to split u.
+// - Scaling by a power of two commutes with rounding (no value here is near overflow or the
+//   subnormals), so minus_two_log's last "* -2" and its "2 s" move into the polynomial's
+//   coefficients (each -4 times the float of 1/n, itself a float) and into ln 2's.
+// - 4u = k 2^-22: its integer part is x >> 30, its fraction (k mod 2^22) 2^-22, both exact, and the
+//   fraction times pi/2 rounds as (k mod 2^22) times the float pi/2 2^-22.
+// - The quadrant's sign flips are bits 31 and 30 of x: sin is negated where q & 2 (bit 31), cos where
+//   (q + 1) & 2 (bit 31 xor bit 30).
+namespace gaussian_detail {
+constexpr float kMinusTwoLn2 = -2.0f * 0.693147180559945f;
+constexpr float kLogC9 = -4.0f * (1.0f / 9.0f), kLogC7 = -4.0f * (1.0f / 7.0f), kLogC5 = -4.0f * (1.0f / 5.0f),
+                kLogC3 = -4.0f * (1.0f / 3.0f), kLogC1 = -4.0f;
+constexpr float kQuarterTurnUlp = 1.57079632679490f * (1.0f / 4194304.0f);  // float(pi/2) 2^-22, exact
+}  // namespace gaussian_detail
+
+PRIVREC_HD inline float minus_two_log_of_word(uint32_t x) {
+  using namespace gaussian_detail;
+  const uint32_t b = bits(static_cast<float>(static_cast<int32_t>((x >> 8) | 1u)));
+  int32_t e = static_cast<int32_t>(b >> 23) - 151;
+  float m = from_bits((b & 0x007FFFFFu) | 0x3F800000u);
+  const bool high = m > 1.41421356f;
+  m = mul(m, high ? 0.5f : 1.0f);
+  e += high ? 1 : 0;
+  const float s = div(sub(m, 1.0f), add(m, 1.0f));
+  const float s2 = mul(s, s);
+  float p = add(mul(s2, kLogC9), kLogC7);
+  p = add(mul(p, s2), kLogC5);
+  p = add(mul(p, s2), kLogC3);
+  p = add(mul(p, s2), kLogC1);
+  return add(mul(static_cast<float>(e), kMinusTwoLn2), mul(s, p));
+}
+
+PRIVREC_HD inline void sincos_2pi_of_word(uint32_t x, float& sin_out, float& cos_out) {
+  using namespace gaussian_detail;
+  const float a = mul(static_cast<float>(static_cast<int32_t>(((x >> 8) & 0x003FFFFFu) | 1u)), kQuarterTurnUlp);
+  const float a2 = mul(a, a);
+  float s = add(mul(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
+  s = add(mul(s, a2), -1.0f / 5040.0f);
+  s = add(mul(s, a2), 1.0f / 120.0f);
+  s = add(mul(s, a2), -1.0f / 6.0f);
+  s = add(mul(s, a2), 1.0f);
+  s = mul(s, a);
+  float c = add(mul(a2, 1.0f / 479001600.0f), -1.0f / 3628800.0f);
+  c = add(mul(c, a2), 1.0f / 40320.0f);
+  c = add(mul(c, a2), -1.0f / 720.0f);
+  c = add(mul(c, a2), 1.0f / 24.0f);
+  c = add(mul(c, a2), -0.5f);
+  c = add(mul(c, a2), 1.0f);
+  const bool odd = (x >> 30) & 1u;
+  const float sq = odd ? c : s;
+  const float cq = odd ? s : c;
+  sin_out = from_bits(bits(sq) ^ (x & 0x80000000u));
+  cos_out = from_bits(bits(cq) ^ ((x ^ (x << 1)) & 0x80000000u));
+}
+
 // Two standard normals from two Philox words (Box–Muller).
 PRIVREC_HD inline void box_muller(uint32_t a, uint32_t b, float& z0, float& z1) {
   using namespace gaussian_detail;
   float s, c;
-  const float rad = sqrt_rn(minus_two_log(uniform_open01(a)));
-  sincos_2pi(uniform_open01(b), s, c);
+  const float rad = sqrt_rn(minus_two_log_of_word(a));
+  sincos_2pi_of_word(b, s, c);
   z0 = mul(rad, c);
   z1 = mul(rad, s);
 }

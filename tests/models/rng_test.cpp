@@ -59,6 +59,32 @@ TEST(Gaussian, LogAndSinCosAccuracy) {
   }
 }
 
+// box_muller's word forms against the definition on every uniform: both read only bits 9..31 of a
+// word, so the 2^23 words t << 9 (with their unused low bits varied) cover all 2^32.
+TEST(Gaussian, WordFormsEqualTheDefinitionOnEveryUniform) {
+  auto same = [](float a, float b) {
+    uint32_t x, y;
+    std::memcpy(&x, &a, 4), std::memcpy(&y, &b, 4);
+    return x == y;
+  };
+  int64_t log_diffs = 0, sin_diffs = 0, cos_diffs = 0;
+  uint32_t first_bad = 0;
+  for (uint32_t t = 0; t < (1u << 23); ++t) {
+    const uint32_t x = (t << 9) | ((t * 2654435761u) >> 23);
+    const float u = uniform_open01(x);
+    const bool log_ok = same(minus_two_log_of_word(x), minus_two_log(u));
+    float s0, c0, s1, c1;
+    sincos_2pi(u, s0, c0);
+    sincos_2pi_of_word(x, s1, c1);
+    const bool sin_ok = same(s0, s1), cos_ok = same(c0, c1);
+    if ((!log_ok || !sin_ok || !cos_ok) && log_diffs + sin_diffs + cos_diffs == 0) first_bad = x;
+    log_diffs += !log_ok, sin_diffs += !sin_ok, cos_diffs += !cos_ok;
+  }
+  EXPECT_EQ(log_diffs, 0) << "first differing word " << first_bad;
+  EXPECT_EQ(sin_diffs, 0) << "first differing word " << first_bad;
+  EXPECT_EQ(cos_diffs, 0) << "first differing word " << first_bad;
+}
+
 TEST(Gaussian, MomentsOfTwoMillionNormals) {
   const int64_t n = 2'000'000;
   std::vector<float> z(n);
