@@ -1,4 +1,5 @@
 #include "sim/batch_stats.hpp"
+#include "models/parallel_each.hpp"
 
 #include <algorithm>
 
@@ -16,8 +17,7 @@ BatchStats batch_stats(const Batch& batch, const std::vector<int64_t>* known_uni
   s.dense_values = static_cast<int64_t>(batch.dense.size());
   const int64_t T = static_cast<int64_t>(batch.tables.size());
   s.tables.resize(T);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t t = 0; t < T; ++t) {
+  parallel_each(T, [&](int64_t t) {
     const TableBatch& tb = batch.tables[t];
     TableBatchStats& ts = s.tables[t];
     ts.lookups = static_cast<int64_t>(tb.indices.size());
@@ -30,7 +30,7 @@ BatchStats batch_stats(const Batch& batch, const std::vector<int64_t>* known_uni
       ts.bag_lookups_sq += p * p;
       ts.bag_distinct += bags.count(tb.indices.data() + tb.offsets[i], p);
     }
-  }
+  });
   return s;
 }
 

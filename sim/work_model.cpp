@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "traces/row_sort.hpp"
+#include "models/parallel_each.hpp"
 
 namespace privrec::sim {
 
@@ -19,8 +20,7 @@ std::vector<TableSelection> expected_selection(const Workload& w, const Algorith
   const double p = cfg.zero_count_selection_probability();
   const int ex_bits = std::max(1, bits_for(static_cast<uint64_t>(B)));
   std::vector<TableSelection> out(T);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t t = 0; t < T; ++t) {
+  parallel_each(T, [&](int64_t t) {
     const auto& tb = batch.tables[t];
     // (row, example) packed into one key and radix-sorted: the distinct pairs, grouped by row.
     std::vector<uint64_t> pairs;
@@ -46,7 +46,7 @@ std::vector<TableSelection> expected_selection(const Workload& w, const Algorith
     out[t].false_positives = p * (n - static_cast<double>(touched));
     // Geometric skipping draws one uniform per success over all n rows, plus the one that overshoots.
     out[t].draws = p > 0 ? p * n + 1 : 0;
-  }
+  });
   return out;
 }
 
@@ -157,8 +157,7 @@ void WorkModel::add_catchup(int64_t t, const Batch& next, StepSizes& sizes) {
   const uint32_t now = static_cast<uint32_t>(t);
   const int64_t T = static_cast<int64_t>(next.tables.size());
   // Tables keep separate histories: one thread per table.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t ti = 0; ti < T; ++ti) {
+  parallel_each(T, [&](int64_t ti) {
     TableSizes& c = sizes.tables[ti];
     const std::vector<int64_t> rows = unique_rows(next.tables[ti], &c.next_sort_ops);
     RowMap<uint32_t>& history = history_[ti];
@@ -171,7 +170,7 @@ void WorkModel::add_catchup(int64_t t, const Batch& next, StepSizes& sizes) {
     }
     c.next_lookups = next.tables[ti].indices.size();
     c.next_unique = rows.size();
-  }
+  });
   next_unique_step_ = t + 1;  // by step()'s contract, `next` is step t+1's batch
   next_unique_.resize(sizes.tables.size());
   for (size_t ti = 0; ti < sizes.tables.size(); ++ti) next_unique_[ti] = static_cast<int64_t>(sizes.tables[ti].next_unique);
@@ -198,8 +197,7 @@ StepRecord WorkModel::finish(int64_t last_step) {
     sizes.tables.push_back(f);
   }
   const int64_t T = static_cast<int64_t>(std::min(history_.size(), sizes.tables.size()));
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t ti = 0; ti < T; ++ti) {
+  parallel_each(T, [&](int64_t ti) {
     // Rows never caught up are owed every step; the others, the steps since their last catch-up.
     TableSizes& f = sizes.tables[ti];
     f.owed = f.rows - history_[ti].size();
@@ -208,7 +206,7 @@ StepRecord WorkModel::finish(int64_t last_step) {
       if (h >= now) return;
       f.owed_steps += now - h, ++f.owed, h = now;
     });
-  }
+  });
   return work_of_finish(sizes);
 }
 

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "traces/batch.hpp"
+#include "models/parallel_each.hpp"
 
 namespace privrec {
 
@@ -39,13 +40,12 @@ RowHistogram contribution_histogram(const TraceSource& trace, int64_t steps, dou
     const std::vector<float> factor = contribution_clip_factors(batch, c1);
     std::vector<uint64_t> counts(factor.size());
     for (size_t i = 0; i < factor.size(); ++i) counts[i] = fixed_point_count(factor[i]);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t t = 0; t < T; ++t) {
+    parallel_each(T, [&](int64_t t) {
       const TableBatch& tb = batch.tables[t];
       add_table(tb, counts, acc[t], h.bag_distinct[t]);
       h.lookups[t] += tb.indices.size();
       h.bag_sort_ops[t] += bag_sort_ops(tb);
-    }
+    });
   }
   for (int64_t t = 0; t < T; ++t) {
     h.tables[t].assign(acc[t].begin(), acc[t].end());

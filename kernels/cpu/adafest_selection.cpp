@@ -8,6 +8,7 @@
 #include "models/rng/gaussian.hpp"
 #include "models/rng/geometric_gap.hpp"
 #include "traces/row_sort.hpp"
+#include "models/parallel_each.hpp"
 
 namespace privrec::cpu {
 
@@ -67,8 +68,7 @@ Selection adafest_select(const Batch& batch, const std::vector<RowRange>& ranges
   const double p = cfg.zero_count_selection_probability();
   std::vector<int64_t> touched(T), sel_touched(T), fps(T), draws(T), untouched(T);
   std::vector<uint64_t> sort_ops(T);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t t = 0; t < T; ++t) {
+  parallel_each(T, [&](int64_t t) {
     // Scratch kept per thread: fresh buffers were faulted in anew every step on a virtual machine.
     thread_local std::vector<uint64_t> keys;
     row_example_pairs(batch, t, keys, sort_ops[t]);
@@ -102,7 +102,7 @@ Selection adafest_select(const Batch& batch, const std::vector<RowRange>& ranges
     std::vector<int64_t> merged(chosen.size() + fp.size());
     std::merge(chosen.begin(), chosen.end(), fp.begin(), fp.end(), merged.begin());
     sel.rows[t] = std::move(merged);
-  }
+  });
   for (int64_t t = 0; t < T; ++t) {
     sel.touched += touched[t];
     sel.selected_touched += sel_touched[t];

@@ -10,6 +10,7 @@
 #include "kernels/cpu/bag_sum.hpp"
 #include "models/kernel_work/cpu_work.hpp"
 #include "traces/row_sort.hpp"
+#include "models/parallel_each.hpp"
 
 namespace privrec::cpu {
 
@@ -154,8 +155,7 @@ void coalesce_embedding_grads(const Batch& batch, const std::vector<int64_t>& ro
     throw std::invalid_argument(fmt::format("coalescing: {} tables' rows for a batch of {} tables", rows.size(), T));
   out.resize(T);
   std::vector<uint64_t> sort_ops(T);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t t = 0; t < T; ++t) {
+  parallel_each(T, [&](int64_t t) {
     const auto& tb = batch.tables[t];
     auto contribute = [&](int64_t i, float* acc, bool first) {
       const float* g = buf.pooled_grad(i, t);
@@ -169,7 +169,7 @@ void coalesce_embedding_grads(const Batch& batch, const std::vector<int64_t>& ro
                                     static_cast<uint64_t>(batch.size))) {
       coalesce_by_slots(tb, batch.size, rows[t], d, [&](int64_t i) { return buf.pooled_grad(i, t); }, contribute,
                         out[t]);
-      continue;
+      return;
     }
     // Each lookup keyed by its example: a row's contributions then sum in example order, as the
     // lookups came, with no table of each lookup's example to read back.
@@ -185,7 +185,7 @@ void coalesce_embedding_grads(const Batch& batch, const std::vector<int64_t>& ro
     };
     sort_ops[t] = coalesce(static_cast<int64_t>(tb.indices.size()), d, bits_for(static_cast<uint64_t>(batch.size)),
                            key_of, [&](int64_t i) { return buf.pooled_grad(i, t); }, contribute, out[t]);
-  }
+  });
   std::vector<TableSizes> sizes(T);
   for (int64_t t = 0; t < T; ++t) {
     sizes[t].rows = static_cast<uint64_t>(rows[t]);
@@ -335,8 +335,7 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
   const int64_t T = static_cast<int64_t>(per_example.size());
   out.resize(T);
   std::vector<uint64_t> sort_ops(T);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t t = 0; t < T; ++t) {
+  parallel_each(T, [&](int64_t t) {
     const ExampleRows& er = per_example[t];
     thread_local std::vector<int32_t> example;
     example.resize(er.rows.size());
@@ -363,7 +362,7 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
             for (int64_t c = 0; c < dim; ++c) acc[c] += s * g[c];
         },
         out[t]);
-  }
+  });
   std::vector<TableSizes> sizes(T);
   for (int64_t t = 0; t < T; ++t) {
     sizes[t].bag_distinct = per_example[t].rows.size();

@@ -8,6 +8,7 @@
 #include "kernels/cpu/noisy_update.hpp"
 #include "models/kernel_work/cpu_work.hpp"
 #include "traces/row_sort.hpp"
+#include "models/parallel_each.hpp"
 
 namespace privrec::cpu {
 
@@ -201,8 +202,7 @@ void CpuStepOps::lazy_catchup(const OpContext& c, WorkCounters& w) {
   const int64_t T = static_cast<int64_t>(tables_.tables.size());
   std::vector<std::vector<int64_t>> rows(T);
   std::vector<uint64_t> sort_ops(T);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t k = 0; k < T; ++k) rows[k] = unique_rows(next.tables[k], &sort_ops[k]);
+  parallel_each(T, [&](int64_t k) { rows[k] = unique_rows(next.tables[k], &sort_ops[k]); });
   int64_t owed = 0;
   for (int64_t k = 0; k < T; ++k) {
     w += cpu_work::unique_next_rows(next.tables[k].indices.size(), sort_ops[k]);

@@ -9,6 +9,8 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -30,6 +32,7 @@
 #include "kernels/noise_rows.hpp"
 #include "kernels/training_run.hpp"
 #include "models/config_error.hpp"
+#include "models/parallel_each.hpp"
 #include "tests/test_helpers.hpp"
 
 using namespace privrec;
@@ -229,6 +232,48 @@ TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
         ++u;
       }
     }
+  }
+}
+
+// An exception inside an OpenMP loop would end the process: parallel_each runs every body, then
+// throws the first failure by index, so a bad id reaches the user as its message.
+TEST(ParallelEach, RunsEveryBodyAndThrowsTheFirstFailureByIndex) {
+  std::vector<int> ran(40, 0);
+  try {
+    parallel_each(40, [&](int64_t i) {
+      ran[static_cast<size_t>(i)] = 1;
+      if (i == 7 || i == 31) throw std::out_of_range("body " + std::to_string(i));
+    });
+    FAIL() << "no exception";
+  } catch (const std::out_of_range& e) {
+    EXPECT_STREQ(e.what(), "body 7");
+  }
+  EXPECT_EQ(std::count(ran.begin(), ran.end(), 1), 40);
+  parallel_each(0, [&](int64_t) { FAIL() << "a body ran for n = 0"; });
+}
+
+TEST(EmbeddingBag, AnIdOutsideItsTableIsAnErrorNotAnAbort) {
+  Workload w = test::small_workload(64, "uniform");
+  w.set_pooling(12);  // the slot path (8 or more lookups an example)
+  const Batch batch = SyntheticTrace(w, 5).batch(0);
+  const int64_t T = static_cast<int64_t>(batch.tables.size()), d = w.tables[0].dim;
+  PassBuffers buf;
+  buf.batch = batch.size, buf.features = T + 1, buf.dim = d;
+  buf.dfeat.assign(batch.size * (T + 1) * d, 1.0f);
+  std::vector<int64_t> rows;
+  for (const TableSpec& t : w.tables) rows.push_back(t.rows);
+  std::vector<int64_t> short_rows = rows;
+  short_rows[1] = *std::max_element(batch.tables[1].indices.begin(), batch.tables[1].indices.end());  // one short
+  ASSERT_TRUE(cpu_work::coalesce_by_slots(static_cast<uint64_t>(short_rows[1]), static_cast<uint64_t>(d),
+                                          batch.tables[1].indices.size(), static_cast<uint64_t>(batch.size)));
+  WorkCounters work;
+  std::vector<SparseRows> out;
+  EXPECT_THROW(coalesce_embedding_grads(batch, short_rows, buf, nullptr, out, work), std::out_of_range);
+  // The slot map was left clean: the same call with the true sizes still sums every lookup.
+  coalesce_embedding_grads(batch, rows, buf, nullptr, out, work);
+  for (int64_t t = 0; t < T; ++t) {
+    std::set<int64_t> distinct(batch.tables[t].indices.begin(), batch.tables[t].indices.end());
+    EXPECT_EQ(out[t].rows, std::vector<int64_t>(distinct.begin(), distinct.end())) << "table " << t;
   }
 }
 
