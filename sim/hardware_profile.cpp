@@ -9,6 +9,7 @@
 
 #include "models/config_error.hpp"
 #include "models/json_reader.hpp"
+#include "models/kernel_work/working_memory.hpp"
 #include "models/stage.hpp"
 #include "models/suggest.hpp"
 #include "sim/preset_json.hpp"
@@ -306,6 +307,10 @@ HardwareProfile parse_hardware_profile(const nlohmann::json& j, const std::strin
   parse_stage_maps(r, file, h.stage_efficiency, h.stage_fixed_ms, h.stage_bag_ns, h.stage_launch_us, h.stage_overlap);
   r.reject_unknown_keys();
   return h;
+}
+
+double HardwareProfile::table_capacity_GB() const {
+  return tables_in == "host" ? host->memory_GB : kUsableDeviceMemory * device.memory_GB;
 }
 
 nlohmann::json HardwareProfile::to_json() const {

@@ -134,6 +134,11 @@ struct HardwareProfile {
   const ProcessorProfile& table_side() const { return table_stages_on_host() ? *host : device; }
   // Where the tables' bytes live (their capacity limit): host memory for host tables.
   const ProcessorProfile& table_memory() const { return tables_in == "host" ? *host : device; }
+  // What the tables, with what the kernels and the implementation keep beside them, may fill: a
+  // host's memory whole; a device's as the backends plan it, kUsableDeviceMemory of it (the
+  // runtime's context, the allocator's slack). The single-device model and the cluster model
+  // both test against this.
+  double table_capacity_GB() const;
   nlohmann::json to_json() const;
 };
 

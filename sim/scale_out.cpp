@@ -268,9 +268,12 @@ ClusterReport ClusterModel::run(const ShardingPlan& plan) const {
   }
   r.throughput_examples_per_s = r.step_ms > 0 ? 1e3 * static_cast<double>(w_.batch_size) / r.step_ms : 0;
   for (const auto& s : shards) r.memory.push_back(shard_memory(s));
-  const BesideTables beside = beside_tables(w_, cfg_, h_);
-  r.row_state_GB = beside.row_state_GB, r.noise_GB = beside.noise_GB;
-  r.tables_fit = r.table_GB + r.row_state_GB + r.noise_GB <= static_cast<double>(n) * h_.table_memory().memory_GB;
+  // What the devices hold: a replicated table, and a column-sharded table's per-row state, once on
+  // each device that has a copy or a shard of its rows.
+  double held = 0, row_state = 0;
+  for (const DeviceMemory& m : r.memory) held += m.tables + m.row_state, row_state += m.row_state;
+  r.row_state_GB = row_state / 1e9, r.noise_GB = beside_tables(w_, cfg_, h_).noise_GB;
+  r.tables_fit = held / 1e9 + r.noise_GB <= static_cast<double>(n) * h_.table_capacity_GB();
   for (const DeviceMemory& m : r.memory) r.fits = r.fits && fits(m);
   return r;
 }
@@ -287,7 +290,7 @@ double ClusterModel::table_side_bytes(const DeviceMemory& m) const {
 
 // Device memory as the backends plan it (kUsableDeviceMemory of it); a host's share as it is.
 double ClusterModel::table_side_capacity() const {
-  return h_.tables_in == "host" ? h_.host->memory_GB * 1e9 : device_side_capacity();
+  return h_.table_capacity_GB() * 1e9;
 }
 
 double ClusterModel::device_side_capacity() const {

@@ -36,7 +36,9 @@ struct ClusterReport {
   double step_ms = 0, comm_ms = 0;   // comm_ms: the communication stages' part of step_ms
   double throughput_examples_per_s = 0;
   int64_t devices = 1, batch_size = 0, steps = 0;
-  double table_GB = 0, row_state_GB = 0, noise_GB = 0;  // all devices' (sim::BesideTables)
+  // The workload's tables (one copy); the per-row state all devices hold (a replica's and each column
+  // shard's own); the materialized noise (sim::BesideTables).
+  double table_GB = 0, row_state_GB = 0, noise_GB = 0;
   std::vector<DeviceMemory> memory;  // per device
   bool fits = true;                  // every device's footprint within its memory
   bool tables_fit = true;  // the tables with what is beside them within the devices' memory (the single-device model's test)

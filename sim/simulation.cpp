@@ -68,7 +68,7 @@ SimReport build_report(const Workload& w, const HardwareProfile& h, int64_t step
 void account_memory(SimReport& r, const Workload& w, const AlgorithmConfig& cfg, const HardwareProfile& h) {
   const BesideTables b = beside_tables(w, cfg, h);
   r.row_state_GB = b.row_state_GB, r.noise_GB = b.noise_GB;
-  r.tables_fit = r.table_GB + r.row_state_GB + r.noise_GB <= h.table_memory().memory_GB;
+  r.tables_fit = r.table_GB + r.row_state_GB + r.noise_GB <= h.table_capacity_GB();
 }
 
 }  // namespace
@@ -93,8 +93,11 @@ std::string misfit_note(const SimReport& r, const HardwareProfile& h) {
       beside.empty() ? fmt::format("{:.4g} GB of tables", r.table_GB)
                      : fmt::format("{:.4g} GB of tables with {}, {:.4g} GB in all,", r.table_GB, beside,
                                    r.table_GB + r.row_state_GB + r.noise_GB);
-  return fmt::format("{} exceed {}'s {:.4g} GB of {} memory; the prediction assumes it were large enough", what, h.name,
-                     h.table_memory().memory_GB, h.tables_in);
+  const double whole = h.table_memory().memory_GB, usable = h.table_capacity_GB();
+  const std::string room = usable < whole ? fmt::format("{:.4g} GB usable of {}'s {:.4g} GB of {} memory", usable, h.name,
+                                                        whole, h.tables_in)
+                                          : fmt::format("{}'s {:.4g} GB of {} memory", h.name, whole, h.tables_in);
+  return fmt::format("{} exceed {}; the prediction assumes it were large enough", what, room);
 }
 
 namespace {

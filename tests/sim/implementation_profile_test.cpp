@@ -6,6 +6,7 @@
 
 #include "models/config_error.hpp"
 #include "models/kernel_work/framework_work.hpp"
+#include "models/kernel_work/working_memory.hpp"
 #include "sim/implementation_profile.hpp"
 #include "sim/simulation.hpp"
 #include "tests/test_helpers.hpp"
@@ -235,13 +236,13 @@ TEST(FrameworkWork, SimulateSaysWhenTheNoiseDoesNotFit) {
 }
 
 // What the kernels keep per row beside the tables counts against their memory too: rmc2's rows are
-// 128 B, so tables filling 99 % of the memory leave no room for 4 B a row of lazydp's history (any
-// family) or of the CUDA updates' slot map (dpsgd-f), and fit without either (sgd, and eana).
+// 128 B, so tables filling 99 % of the usable memory leave no room for 4 B a row of lazydp's history
+// (any family) or of the CUDA updates' slot map (dpsgd-f), and fit without either (sgd, and eana).
 TEST(Simulate, CountsTheKernelsPerRowStateBesideTheTables) {
   for (const char* hw : {"cpu-xeon-2c", "h100-sxm"}) {
     const HardwareProfile h = load_hardware_profile(hw);
     Workload w = load_workload("rmc2");
-    w.scale_tables(0.99 * h.table_memory().memory_GB * 1e9 / static_cast<double>(w.table_bytes()));
+    w.scale_tables(0.99 * h.table_capacity_GB() * 1e9 / static_cast<double>(w.table_bytes()));
     const bool cuda = h.kernels == "cuda";
     for (const AlgorithmKind k : {AlgorithmKind::sgd, AlgorithmKind::eana, AlgorithmKind::dpsgd_f, AlgorithmKind::lazydp}) {
       const SimReport r = simulate_analytic(w, test::algo(k, 1.0, 1.0), h, 2);
@@ -252,4 +253,21 @@ TEST(Simulate, CountsTheKernelsPerRowStateBesideTheTables) {
       EXPECT_EQ(misfit_note(r, h).find("per-row state") != std::string::npos, state) << what;
     }
   }
+}
+
+// A device's tables may fill what the backends plan to use of it (kUsableDeviceMemory: the CUDA
+// backend refuses a run beyond it), not its whole memory; host memory counts whole.
+TEST(Simulate, DeviceTablesFitTheUsableShareOfTheMemory) {
+  HardwareProfile h = load_hardware_profile("h100-sxm");
+  EXPECT_DOUBLE_EQ(h.table_capacity_GB(), kUsableDeviceMemory * h.device.memory_GB);
+  Workload w = load_workload("rmc2");
+  for (const double fill : {0.89, 0.95}) {
+    w.scale_tables(fill * h.device.memory_GB * 1e9 / static_cast<double>(w.table_bytes()));
+    const SimReport r = simulate_analytic(w, test::algo(AlgorithmKind::sgd, 1.0, 1.0), h, 2);
+    EXPECT_EQ(r.tables_fit, fill < kUsableDeviceMemory) << fill;
+    if (!r.tables_fit) EXPECT_NE(misfit_note(r, h).find("GB usable of h100-sxm's 80 GB of device memory"), std::string::npos)
+        << misfit_note(r, h);
+  }
+  const HardwareProfile paper = load_hardware_profile("v100-xeon-e5-2698v4");  // tables in host memory
+  EXPECT_DOUBLE_EQ(paper.table_capacity_GB(), paper.host->memory_GB);
 }

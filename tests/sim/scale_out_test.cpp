@@ -352,6 +352,25 @@ TEST(ScaleOut, RowBlocksPartitionAndColumnShardsSplitTheNormArithmetic) {
   }
 }
 
+// Each column shard of a table keeps the per-row state of all its rows (lazydp's history), and a
+// replica keeps its own: the cluster's row state is what its devices hold, not one table's worth.
+TEST(ScaleOut, RowStateCountsEveryShardThatHoldsTheRows) {
+  Workload w = small_workload(256);
+  w.scale_tables(100);
+  const AlgorithmConfig cfg = config_of(AlgorithmKind::lazydp);
+  const sim::ClusterProfile c = sim::load_cluster_profile("dgx-h100");
+  const double per_row = static_cast<double>(kernel_work("cuda").row_state_bytes(AlgorithmKind::lazydp));
+  const double one_copy = per_row * static_cast<double>(w.table_rows()) / 1e9;
+  for (const auto scheme : {sim::ShardScheme::row_wise, sim::ShardScheme::column_wise, sim::ShardScheme::data_parallel}) {
+    sim::ShardingPlan plan;
+    for (size_t t = 0; t < w.tables.size(); ++t) plan.tables.push_back({scheme, {0, 1}});
+    const sim::ClusterModel m(w, cfg, c, 2);
+    const sim::ClusterReport r = m.run(plan);
+    const double copies = scheme == sim::ShardScheme::row_wise ? 1.0 : 2.0;
+    EXPECT_NEAR(r.row_state_GB, copies * one_copy, 1e-12 * one_copy) << sim::shard_scheme_name(scheme);
+  }
+}
+
 TEST(ScaleOut, OversizedClustersAreRefused) {
   sim::ClusterProfile c = sim::load_cluster_profile("dgx-h100");
   EXPECT_THROW(sim::set_nodes(c, 4096 * 2), InputError);
