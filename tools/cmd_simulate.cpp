@@ -289,7 +289,6 @@ int cmd_simulate(int argc, char** argv) {
     require_batches_fit(w, 3, "the trace-driven model: use --analytic, or a smaller --batch or --pooling");
   const sim::SimReport rep = analytic ? sim::simulate_analytic(w, cfg, hw, steps)
                                       : sim::simulate(w, cfg, *trace, hw, steps, progress, 1, sample_rate);
-  if (!rep.tables_fit && !quiet) std::fprintf(stderr, "[privrec] note: %s\n", sim::misfit_note(rep, hw).c_str());
 
   const std::string placement =
       hw.tables_in + " memory" +
@@ -309,6 +308,9 @@ int cmd_simulate(int argc, char** argv) {
   print_levels(rep);
   print_rate_sources(hw);
   std::printf("step: %.3f ms modeled, %.0f examples/s\n", rep.step_ms, rep.throughput_examples_per_s);
+  // Part of the result, not progress: printed with -q too, and kept in the JSON.
+  const std::string misfit = sim::misfit_note(rep, hw);
+  if (!misfit.empty()) std::printf("memory: %s\n", misfit.c_str());
   std::printf("%s\n", priv.summary().c_str());
   std::optional<sim::TimeToTrain> tt;
   if (priv.steps > 0) tt = sim::time_to_train(priv.steps, rep.step_ms, once_ms(rep.once), 1, price);
@@ -327,6 +329,7 @@ int cmd_simulate(int argc, char** argv) {
   j["batch_size"] = rep.batch_size;
   j["table_GB"] = rep.table_GB;
   j["tables_fit_in_memory"] = rep.tables_fit;
+  if (!misfit.empty()) j["memory_note"] = misfit;
   j["implementation"] = impl.to_json();
   j["materialized_noise_GB"] = rep.noise_GB;
   j["row_state_GB"] = rep.row_state_GB;

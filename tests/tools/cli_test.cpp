@@ -159,6 +159,27 @@ TEST(Cli, SimulateRefusesBadHardware) {
   expect_bad("simulate --model tiny --steps 0", "--steps");
 }
 
+// Tables that do not fit are part of the answer, not progress: the "memory:" line is printed with -q
+// too, and the JSON carries it beside tables_fit_in_memory. 76.8 GB of rmc2 with lazydp's 2.4 GB of
+// history exceed the 72 GB an H100's CUDA backend may fill, though not its 80 GB.
+TEST(Cli, SimulateSaysWhenTheTablesDoNotFitEvenQuietly) {
+  const std::string j = dir() + "/misfit.json";
+  const Result r = run("simulate --hardware h100-sxm --model rmc2 --table-scale 0.8 --algo lazydp --analytic -q --json " + j +
+                       " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("memory: 76.8 GB of tables with their per-row state (2.4 GB, cuda kernels), 79.2 GB in all, "
+                          "exceed 72 GB usable of h100-sxm's 80 GB of device memory"),
+            std::string::npos)
+      << r.output;
+  std::ifstream in(j);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_FALSE(doc["tables_fit_in_memory"].get<bool>());
+  EXPECT_NE(doc["memory_note"].get<std::string>().find("exceed 72 GB usable"), std::string::npos);
+  const Result fits = run("simulate --hardware h100-sxm --model rmc2 --table-scale 0.7 --algo lazydp --analytic -q");
+  ASSERT_EQ(fits.status, 0) << fits.output;
+  EXPECT_EQ(fits.output.find("memory:"), std::string::npos) << fits.output;
+}
+
 TEST(Cli, SweepWritesOneRowPerCase) {
   const std::string c = dir() + "/sweep.csv";
   const Result r = run("sweep --model tiny -q --axis table-scale=1,10,100 --axis algo=sgd,dpsgd-f --axis "
