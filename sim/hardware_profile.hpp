@@ -135,9 +135,9 @@ struct HardwareProfile {
   // Where the tables' bytes live (their capacity limit): host memory for host tables.
   const ProcessorProfile& table_memory() const { return tables_in == "host" ? *host : device; }
   // What the tables, with what the kernels and the implementation keep beside them, may fill: a
-  // host's memory whole; a device's as the backends plan it, kUsableDeviceMemory of it (the
-  // runtime's context, the allocator's slack). The single-device model and the cluster model
-  // both test against this.
+  // host's memory whole; a device's as the backends plan it, kUsableDeviceMemory of it (a GPU
+  // runtime's context and allocator slack; the CPU backend, whose "device" is the host, plans 9/10
+  // of what is available too). The single-device model and the cluster model both test against this.
   double table_capacity_GB() const;
   nlohmann::json to_json() const;
 };

@@ -329,6 +329,7 @@ int cmd_simulate(int argc, char** argv) {
   j["batch_size"] = rep.batch_size;
   j["table_GB"] = rep.table_GB;
   j["tables_fit_in_memory"] = rep.tables_fit;
+  j["table_capacity_GB"] = hw.table_capacity_GB();  // what tables_fit_in_memory is tested against
   if (!misfit.empty()) j["memory_note"] = misfit;
   j["implementation"] = impl.to_json();
   j["materialized_noise_GB"] = rep.noise_GB;

@@ -1,6 +1,7 @@
 // Exact properties of single kernels: duplicate rows in a bag, lazydp's delayed-noise variance,
 // counted work, memory planning.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -262,17 +263,29 @@ TEST(EmbeddingBag, AnIdOutsideItsTableIsAnErrorNotAnAbort) {
   buf.dfeat.assign(batch.size * (T + 1) * d, 1.0f);
   std::vector<int64_t> rows;
   for (const TableSpec& t : w.tables) rows.push_back(t.rows);
-  std::vector<int64_t> short_rows = rows;
-  short_rows[1] = *std::max_element(batch.tables[1].indices.begin(), batch.tables[1].indices.end());  // one short
-  ASSERT_TRUE(cpu_work::coalesce_by_slots(static_cast<uint64_t>(short_rows[1]), static_cast<uint64_t>(d),
+  ASSERT_TRUE(cpu_work::coalesce_by_slots(static_cast<uint64_t>(rows[1]), static_cast<uint64_t>(d),
                                           batch.tables[1].indices.size(), static_cast<uint64_t>(batch.size)));
+  // Table 1's ids made even, but its last one past the table's end; then all made odd. One thread,
+  // so both calls share one slot map: had the bad call marked its even rows before it threw, the
+  // second call would list them among a table's rows (the first whose scan covers them).
+  Batch bad = batch, odd = batch;
+  for (int64_t& r : bad.tables[1].indices) r = (2 * r) % (rows[1] - 1) & ~int64_t{1};
+  bad.tables[1].indices.back() = rows[1];
+  for (int64_t& r : odd.tables[1].indices) r = ((2 * r) % (rows[1] - 1)) | 1;
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
   WorkCounters work;
   std::vector<SparseRows> out;
-  EXPECT_THROW(coalesce_embedding_grads(batch, short_rows, buf, nullptr, out, work), std::out_of_range);
-  // The slot map was left clean: the same call with the true sizes still sums every lookup.
-  coalesce_embedding_grads(batch, rows, buf, nullptr, out, work);
-  for (int64_t t = 0; t < T; ++t) {
-    std::set<int64_t> distinct(batch.tables[t].indices.begin(), batch.tables[t].indices.end());
+  EXPECT_THROW(coalesce_embedding_grads(bad, rows, buf, nullptr, out, work), std::out_of_range);
+  for (int64_t t = 0; t < T; ++t) {  // the other tables were coalesced all the same
+    if (t == 1) continue;
+    const std::set<int64_t> distinct(batch.tables[t].indices.begin(), batch.tables[t].indices.end());
+    EXPECT_EQ(out[t].rows, std::vector<int64_t>(distinct.begin(), distinct.end())) << "table " << t;
+  }
+  coalesce_embedding_grads(odd, rows, buf, nullptr, out, work);
+  omp_set_num_threads(threads);
+  for (int64_t t = 0; t < T; ++t) {  // a stale mark would surface in whichever table scans its row first
+    const std::set<int64_t> distinct(odd.tables[t].indices.begin(), odd.tables[t].indices.end());
     EXPECT_EQ(out[t].rows, std::vector<int64_t>(distinct.begin(), distinct.end())) << "table " << t;
   }
 }

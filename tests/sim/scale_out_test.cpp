@@ -371,6 +371,21 @@ TEST(ScaleOut, RowStateCountsEveryShardThatHoldsTheRows) {
   }
 }
 
+// The whole-cluster fit counts what the devices hold: tables of 1.2x one device's usable memory fit
+// two devices as row blocks, not as two replicas (2.4x in all against 2x).
+TEST(ScaleOut, TablesFitCountsEveryReplica) {
+  sim::ClusterProfile c = sim::load_cluster_profile("dgx-h100");
+  c.devices_per_node = 2;  // the two devices the plans use
+  Workload w = small_workload(256);
+  w.scale_tables(1.2 * c.device.table_capacity_GB() * 1e9 / static_cast<double>(w.table_bytes()));
+  const sim::ClusterModel m(w, config_of(AlgorithmKind::sgd), c, 2);
+  for (const auto scheme : {sim::ShardScheme::row_wise, sim::ShardScheme::data_parallel}) {
+    sim::ShardingPlan plan;
+    for (size_t t = 0; t < w.tables.size(); ++t) plan.tables.push_back({scheme, {0, 1}});
+    EXPECT_EQ(m.run(plan).tables_fit, scheme == sim::ShardScheme::row_wise) << sim::shard_scheme_name(scheme);
+  }
+}
+
 TEST(ScaleOut, OversizedClustersAreRefused) {
   sim::ClusterProfile c = sim::load_cluster_profile("dgx-h100");
   EXPECT_THROW(sim::set_nodes(c, 4096 * 2), InputError);

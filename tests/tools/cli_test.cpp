@@ -174,6 +174,7 @@ TEST(Cli, SimulateSaysWhenTheTablesDoNotFitEvenQuietly) {
   std::ifstream in(j);
   const auto doc = nlohmann::json::parse(in);
   EXPECT_FALSE(doc["tables_fit_in_memory"].get<bool>());
+  EXPECT_DOUBLE_EQ(doc["table_capacity_GB"].get<double>(), 0.9 * 80);
   EXPECT_NE(doc["memory_note"].get<std::string>().find("exceed 72 GB usable"), std::string::npos);
   const Result fits = run("simulate --hardware h100-sxm --model rmc2 --table-scale 0.7 --algo lazydp --analytic -q");
   ASSERT_EQ(fits.status, 0) << fits.output;

@@ -208,12 +208,17 @@ def access_name(z):
 
 
 def profile_memory(rep, hw):
-    """Table-side memory (GB) of a profile, from any simulate JSON of it."""
+    """What a profile's tables may fill (GB: simulate's table_capacity_GB, a device's usable share or
+    a host's whole memory) and a label for it, from any simulate JSON of it."""
     for path in glob.glob(os.path.join(rep.data, f"sim_{hw}_*.json")):
         with open(path) as f:
-            h = json.load(f)["hardware"]
-        side = h.get("host") if h.get("tables_in") == "host" else h["device"]
-        return side["memory_GB"], h.get("tables_in", "device")
+            j = json.load(f)
+        h = j["hardware"]
+        where = h.get("tables_in", "device")
+        side = h.get("host") if where == "host" else h["device"]
+        whole = side["memory_GB"]
+        usable = j.get("table_capacity_GB", whole)
+        return usable, (f"{where} memory" if usable >= whole else f"usable of {whole:.3g} GB {where} memory")
     return None, None
 
 
@@ -343,7 +348,7 @@ def fig_throughput(rep, rows):
         mem, where = profile_memory(rep, hw)
         if mem:
             ax.axvline(mem * 1e9, color="k", ls="--", lw=1)
-            ax.text(mem * 1e9, 0.04, f" {where} memory\n {mem:.3g} GB", fontsize=8, transform=ax.get_xaxis_transform())
+            ax.text(mem * 1e9, 0.04, f" {where}\n {mem:.3g} GB", fontsize=8, transform=ax.get_xaxis_transform())
         ax.set_xlabel("embedding table size (bytes)")
         ax.set_ylabel("training throughput (examples/s)")
         ax.set_title(hw, fontsize=10)
@@ -380,7 +385,8 @@ def fig_throughput(rep, rows):
             f"{', '.join(falling) or 'none'} (the largest drop over the profiles in parentheses). " +
             "; ".join(notes).capitalize()[:1] +
             "; ".join(notes)[1:] + ". Right of the dashed line "
-            "the tables exceed the profile's memory and the prediction assumes it were large enough.",
+            "the tables exceed what the profile's memory holds for them (a device's usable 90 %, a host's whole "
+            "memory) and the prediction assumes it were large enough.",
             "\n".join(table_md))
 
 
@@ -1247,8 +1253,14 @@ def md_table(header, rows):
 
 
 def memory_of_note(note):
-    """The memory a misfit's note names ("... exceed X's 256 GB of host memory ..."): '256 GB of host memory'."""
-    m = re.search(r"'s ([0-9.]+) GB of (\w+) memory", str(note or ""))
+    """The memory a misfit's note names: '256 GB of host memory' ("... exceed X's 256 GB of host
+    memory ..."), or '72 GB usable of 80 GB of device memory' ("... exceed 72 GB usable of X's 80 GB
+    of device memory ...")."""
+    note = str(note or "")
+    m = re.search(r"([0-9.]+) GB usable of .*'s ([0-9.]+) GB of (\w+) memory", note)
+    if m:
+        return f"{m.group(1)} GB usable of {m.group(2)} GB of {m.group(3)} memory"
+    m = re.search(r"'s ([0-9.]+) GB of (\w+) memory", note)
     return f"{m.group(1)} GB of {m.group(2)} memory" if m else "memory"
 
 
