@@ -41,25 +41,31 @@ PRIVREC_HD inline float minus_two_log(float u) {
   return mul(-2.0f, ln_u);
 }
 
-// sin and cos of 2*pi*v for v in (0, 1): exact quadrant split of 4v, Taylor polynomials on [0, pi/2).
-PRIVREC_HD inline void sincos_2pi(float v, float& sin_out, float& cos_out) {
+// sin and cos of a in [0, pi/2): Taylor polynomials (s, c).
+PRIVREC_HD inline void sincos_quarter(float a, float& s, float& c) {
   using namespace gaussian_detail;
-  const float w = mul(v, 4.0f);
-  const int32_t q = static_cast<int32_t>(w);
-  const float a = mul(sub(w, static_cast<float>(q)), 1.57079632679490f);
   const float a2 = mul(a, a);
-  float s = add(mul(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
+  s = add(mul(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
   s = add(mul(s, a2), -1.0f / 5040.0f);
   s = add(mul(s, a2), 1.0f / 120.0f);
   s = add(mul(s, a2), -1.0f / 6.0f);
   s = add(mul(s, a2), 1.0f);
   s = mul(s, a);
-  float c = add(mul(a2, 1.0f / 479001600.0f), -1.0f / 3628800.0f);
+  c = add(mul(a2, 1.0f / 479001600.0f), -1.0f / 3628800.0f);
   c = add(mul(c, a2), 1.0f / 40320.0f);
   c = add(mul(c, a2), -1.0f / 720.0f);
   c = add(mul(c, a2), 1.0f / 24.0f);
   c = add(mul(c, a2), -0.5f);
   c = add(mul(c, a2), 1.0f);
+}
+
+// sin and cos of 2*pi*v for v in (0, 1): exact quadrant split of 4v, Taylor polynomials on [0, pi/2).
+PRIVREC_HD inline void sincos_2pi(float v, float& sin_out, float& cos_out) {
+  using namespace gaussian_detail;
+  const float w = mul(v, 4.0f);
+  const int32_t q = static_cast<int32_t>(w);
+  float s, c;
+  sincos_quarter(mul(sub(w, static_cast<float>(q)), 1.57079632679490f), s, c);
   // Quadrants: sin(a + q pi/2), cos(a + q pi/2).
   const float sq = (q & 1) ? c : s;
   const float cq = (q & 1) ? s : c;
@@ -105,20 +111,8 @@ PRIVREC_HD inline float minus_two_log_of_word(uint32_t x) {
 
 PRIVREC_HD inline void sincos_2pi_of_word(uint32_t x, float& sin_out, float& cos_out) {
   using namespace gaussian_detail;
-  const float a = mul(static_cast<float>(static_cast<int32_t>(((x >> 8) & 0x003FFFFFu) | 1u)), kQuarterTurnUlp);
-  const float a2 = mul(a, a);
-  float s = add(mul(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
-  s = add(mul(s, a2), -1.0f / 5040.0f);
-  s = add(mul(s, a2), 1.0f / 120.0f);
-  s = add(mul(s, a2), -1.0f / 6.0f);
-  s = add(mul(s, a2), 1.0f);
-  s = mul(s, a);
-  float c = add(mul(a2, 1.0f / 479001600.0f), -1.0f / 3628800.0f);
-  c = add(mul(c, a2), 1.0f / 40320.0f);
-  c = add(mul(c, a2), -1.0f / 720.0f);
-  c = add(mul(c, a2), 1.0f / 24.0f);
-  c = add(mul(c, a2), -0.5f);
-  c = add(mul(c, a2), 1.0f);
+  float s, c;
+  sincos_quarter(mul(static_cast<float>(static_cast<int32_t>(((x >> 8) & 0x003FFFFFu) | 1u)), kQuarterTurnUlp), s, c);
   const bool odd = (x >> 30) & 1u;
   const float sq = odd ? c : s;
   const float cq = odd ? s : c;
