@@ -20,17 +20,24 @@ PRIVREC_HD inline float uniform_open01(uint32_t x) {
   return static_cast<float>(static_cast<int32_t>(((x >> 9) << 1) | 1u)) * (1.0f / 16777216.0f);
 }
 
-// -2 ln(u) for u in (0, 1): u = m 2^e, m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh((m-1)/(m+1)).
-PRIVREC_HD inline float minus_two_log(float u) {
+// The split of a positive float with bits b whose exponent is its biased one less `bias`: x = m 2^e,
+// m in [sqrt(1/2), sqrt(2)); returns s = (m-1)/(m+1), so ln m = 2 atanh(s), and sets e.
+PRIVREC_HD inline float log_split(uint32_t b, int32_t bias, int32_t& e) {
   using namespace gaussian_detail;
-  const uint32_t b = bits(u);
-  int32_t e = static_cast<int32_t>(b >> 23) - 127;
+  e = static_cast<int32_t>(b >> 23) - bias;
   float m = from_bits((b & 0x007FFFFFu) | 0x3F800000u);
   // Branch-free (a select of constants), so the compiler vectorizes it; m * 1 is exact.
   const bool high = m > 1.41421356f;
   m = mul(m, high ? 0.5f : 1.0f);
   e += high ? 1 : 0;
-  const float s = div(sub(m, 1.0f), add(m, 1.0f));
+  return div(sub(m, 1.0f), add(m, 1.0f));
+}
+
+// -2 ln(u) for u in (0, 1): u = m 2^e, m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh((m-1)/(m+1)).
+PRIVREC_HD inline float minus_two_log(float u) {
+  using namespace gaussian_detail;
+  int32_t e;
+  const float s = log_split(bits(u), 127, e);
   const float s2 = mul(s, s);
   float p = add(mul(s2, 1.0f / 9.0f), 1.0f / 7.0f);
   p = add(mul(p, s2), 1.0f / 5.0f);
@@ -94,13 +101,8 @@ constexpr float kQuarterTurnUlp = 1.57079632679490f * (1.0f / 4194304.0f);  // f
 
 PRIVREC_HD inline float minus_two_log_of_word(uint32_t x) {
   using namespace gaussian_detail;
-  const uint32_t b = bits(static_cast<float>(static_cast<int32_t>((x >> 8) | 1u)));
-  int32_t e = static_cast<int32_t>(b >> 23) - 151;
-  float m = from_bits((b & 0x007FFFFFu) | 0x3F800000u);
-  const bool high = m > 1.41421356f;
-  m = mul(m, high ? 0.5f : 1.0f);
-  e += high ? 1 : 0;
-  const float s = div(sub(m, 1.0f), add(m, 1.0f));
+  int32_t e;  // u = k 2^-24: k's exponent less 24 more than its bias
+  const float s = log_split(bits(static_cast<float>(static_cast<int32_t>((x >> 8) | 1u))), 127 + 24, e);
   const float s2 = mul(s, s);
   float p = add(mul(s2, kLogC9), kLogC7);
   p = add(mul(p, s2), kLogC5);
