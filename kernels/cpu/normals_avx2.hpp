@@ -23,13 +23,11 @@ struct Avx2 {
   static I srli(I a) { return _mm256_srli_epi32(a, n); }
   template <int n>
   static I slli(I a) { return _mm256_slli_epi32(a, n); }
-  static I and_(I a, I b) { return _mm256_and_si256(a, b); }
   static I or_(I a, I b) { return _mm256_or_si256(a, b); }
   static I xor_(I a, I b) { return _mm256_xor_si256(a, b); }
   static I xor3(I a, I b, I c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
   static I and_or(I a, I b, I c) { return _mm256_or_si256(_mm256_and_si256(a, b), c); }    // (a & b) | c
   static I xor_and(I a, I b, I c) { return _mm256_xor_si256(a, _mm256_and_si256(b, c)); }  // a ^ (b & c)
-  static I add_i(I a, I b) { return _mm256_add_epi32(a, b); }
   static I sub_i(I a, I b) { return _mm256_sub_epi32(a, b); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
