@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cpu/row_width.hpp"
+
 namespace privrec::cpu {
 
 inline constexpr int64_t kBagPrefetch = 16;
@@ -60,12 +62,7 @@ void sum_bags(const float* rows, int64_t d, const int64_t* idx, const int64_t* o
 template <class Out>
 void sum_bags_any(const float* rows, int64_t d, const int64_t* idx, const int64_t* offsets, int64_t lo, int64_t hi,
                   Out&& out) {
-  switch (d) {
-    case 16: sum_bags<16>(rows, d, idx, offsets, lo, hi, out); break;
-    case 32: sum_bags<32>(rows, d, idx, offsets, lo, hi, out); break;
-    case 64: sum_bags<64>(rows, d, idx, offsets, lo, hi, out); break;
-    default: sum_bags<0>(rows, d, idx, offsets, lo, hi, out);
-  }
+  with_row_width<16, 32, 64>(d, [&](auto D) { sum_bags<D>(rows, d, idx, offsets, lo, hi, out); });
 }
 
 }  // namespace privrec::cpu

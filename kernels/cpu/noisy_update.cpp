@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/row_width.hpp"
 #include "models/kernel_work/cpu_work.hpp"
 
 namespace privrec::cpu {
@@ -11,11 +12,15 @@ constexpr int64_t kRowsPerChunk = 512;
 constexpr int64_t kMaxDim = 4096;
 constexpr int64_t kNoiseFloats = 1024;  // noise generated per fill: 4 KB
 
-inline void noisy_row(float* w, const float* g, const float* z, float scale, float stddev, int64_t d) {
+// Rows of D floats (0: d at run time). A row, its gradient and its noise never overlap.
+template <int64_t D>
+inline void noisy_row(float* __restrict w, const float* __restrict g, const float* __restrict z, float scale,
+                      float stddev, int64_t d) {
+  const int64_t n = D > 0 ? D : d;
   if (g) {
-    for (int64_t c = 0; c < d; ++c) w[c] -= scale * (g[c] + stddev * z[c]);
+    for (int64_t c = 0; c < n; ++c) w[c] -= scale * (g[c] + stddev * z[c]);
   } else {
-    for (int64_t c = 0; c < d; ++c) w[c] -= scale * (stddev * z[c]);
+    for (int64_t c = 0; c < n; ++c) w[c] -= scale * (stddev * z[c]);
   }
 }
 
@@ -50,14 +55,24 @@ void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& gra
       size_t u = std::lower_bound(grad.rows.begin(), grad.rows.end(), r0) - grad.rows.begin();
       for (int64_t f0 = r0; f0 < r1; f0 += rows_per_fill) {
         const int64_t nf = std::min(rows_per_fill, r1 - f0);
+        // The next fill's rows are asked for now and arrive while this fill's noise is drawn; left
+        // to the hardware prefetcher, a fill's rows start coming only when it touches them.
+        const int64_t p0 = f0 + rows_per_fill, p1 = std::min(rows, p0 + rows_per_fill);
+        if (p0 < p1) {
+          const char* a = reinterpret_cast<const char*>(table.row(p0));
+          const char* b = reinterpret_cast<const char*>(table.row(p1 - 1) + d);
+          for (; a < b; a += 64) __builtin_prefetch(a, 1, 2);
+        }
         for (int64_t j = 0; j < nf; ++j) ids[j] = table.first_row + f0 + j;  // noise follows the table's row
         noise.fill_rows(RngDomain::table_noise, step, t, ids, nf, d, z);
-        for (int64_t j = 0; j < nf; ++j) {
-          const int64_t r = f0 + j;
-          const float* g = nullptr;
-          if (u < grad.rows.size() && grad.rows[u] == r) g = grad.grads.data() + (u++) * d;
-          noisy_row(table.row(r), g, z + j * d, scale, stddev, d);
-        }
+        with_row_width<16, 32, 64, 128>(d, [&](auto D) {
+          for (int64_t j = 0; j < nf; ++j) {
+            const int64_t r = f0 + j;
+            const float* g = nullptr;
+            if (u < grad.rows.size() && grad.rows[u] == r) g = grad.grads.data() + (u++) * d;
+            noisy_row<D>(table.row(r), g, z + j * d, scale, stddev, d);
+          }
+        });
       }
     }
   }
@@ -84,6 +99,16 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
         const char* row = reinterpret_cast<const char*>(table.row(rows[k0 + j]));
         for (int64_t b = 0; b < d * static_cast<int64_t>(sizeof(float)); b += 64) __builtin_prefetch(row + b, 1, 2);
       }
+      // So are their gradients: the listed rows' gradients lie together from the first one's on
+      // (all of them, where the rows are the gradient's own, as in eana).
+      auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), rows[k0]);
+      {
+        const int64_t first = it - grad.rows.begin();
+        const int64_t last = std::min<int64_t>(first + nf, static_cast<int64_t>(grad.rows.size()));
+        const char* a = reinterpret_cast<const char*>(grad.grads.data() + first * d);
+        const char* b = reinterpret_cast<const char*>(grad.grads.data() + last * d);
+        for (; a < b; a += 64) __builtin_prefetch(a, 0, 2);
+      }
       if (table.first_row == 0) {
         noise.fill_rows(RngDomain::table_noise, step, t, rows.data() + k0, nf, d, z);
       } else {  // a row block: the noise of the rows' places in the whole table
@@ -91,15 +116,16 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
         for (int64_t j = 0; j < nf; ++j) ids[j] = table.first_row + rows[k0 + j];
         noise.fill_rows(RngDomain::table_noise, step, t, ids, nf, d, z);
       }
-      // Both lists ascend: one search per batch of rows, then each row's gradient from the last.
-      auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), rows[k0]);
-      for (int64_t j = 0; j < nf; ++j) {
-        const int64_t r = rows[k0 + j];
-        it = advance_to(it, grad.rows.end(), r);
-        const float* g = nullptr;
-        if (it != grad.rows.end() && *it == r) g = grad.grads.data() + (it - grad.rows.begin()) * d, ++with_grad;
-        noisy_row(table.row(r), g, z + j * d, scale, stddev, d);
-      }
+      // Both lists ascend: one search per batch of rows (above), then each row's gradient from the last.
+      with_row_width<16, 32, 64, 128>(d, [&](auto D) {
+        for (int64_t j = 0; j < nf; ++j) {
+          const int64_t r = rows[k0 + j];
+          it = advance_to(it, grad.rows.end(), r);
+          const float* g = nullptr;
+          if (it != grad.rows.end() && *it == r) g = grad.grads.data() + (it - grad.rows.begin()) * d, ++with_grad;
+          noisy_row<D>(table.row(r), g, z + j * d, scale, stddev, d);
+        }
+      });
     }
   }
   work += cpu_work::sparse_noisy_update(static_cast<uint64_t>(n), static_cast<uint64_t>(d), with_grad,

@@ -290,44 +290,80 @@ TEST(EmbeddingBag, AnIdOutsideItsTableIsAnErrorNotAnAbort) {
   }
 }
 
-// The sparse noisy update finds each listed row's gradient among the gradient's rows, whatever
-// the two lists' densities: a few selected rows (adafest) among many gradient rows, the gradient's
-// own rows (eana), and listed rows with no gradient. Each listed row becomes w - s (g + sigma z),
-// or w - s sigma z without a gradient, with z the generator's own noise; the rest stay as they were.
-TEST(NoisyUpdate, SparseRowsFindTheirGradientsAtAnyDensity) {
-  const int64_t rows = 5000, d = 8;
+namespace {
+// A table of `rows` rows of d floats with known weights, and a gradient on the rows r % 3 != 1.
+EmbeddingTable numbered_table(int64_t rows, int64_t d) {
+  EmbeddingTable table;
+  table.rows = table.table_rows = rows, table.dim = d, table.weights = FloatArray(rows * d);
+  for (int64_t k = 0; k < rows * d; ++k) table.weights[k] = 0.001f * static_cast<float>(k % 101);
+  return table;
+}
+SparseRows gradient_off_every_third(int64_t rows, int64_t d) {
   SparseRows grad;
   for (int64_t r = 0; r < rows; ++r)
     if (r % 3 != 1) grad.rows.push_back(r);
   grad.grads.resize(grad.rows.size() * d);
   for (size_t k = 0; k < grad.grads.size(); ++k) grad.grads[k] = 0.01f * static_cast<float>(k % 17) - 0.07f;
-  std::vector<int64_t> few, near_all;
-  for (int64_t r = 3; r < rows; r += 97) few.push_back(r);  // both with and without a gradient
-  for (int64_t r = 0; r < rows; ++r)
-    if (r % 5 != 0) near_all.push_back(r);
-  const NoiseGenerator noise(7, NoiseSource::gaussian);
-  for (const auto* listed : {&few, &grad.rows, &near_all}) {
-    EmbeddingTable table;
-    table.rows = table.table_rows = rows, table.dim = d, table.weights = FloatArray(rows * d);
-    for (int64_t k = 0; k < rows * d; ++k) table.weights[k] = 0.001f * static_cast<float>(k % 101);
-    WorkCounters w;
-    sparse_noisy_update(table, 2, *listed, grad, 0.05f, 0.4f, noise, 3, w);
-    std::vector<bool> is_listed(rows, false);
-    for (int64_t r : *listed) is_listed[r] = true;
-    std::vector<float> z(d);
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto g = std::lower_bound(grad.rows.begin(), grad.rows.end(), r);
-      const bool has = g != grad.rows.end() && *g == r;
-      noise.fill(RngDomain::table_noise, 3, 2, static_cast<uint64_t>(r), d, z.data());
-      for (int64_t c = 0; c < d; ++c) {
-        float want = 0.001f * static_cast<float>((r * d + c) % 101);
-        if (is_listed[r]) {
-          const float gc = has ? grad.grads[(g - grad.rows.begin()) * d + c] : 0.0f;
-          want -= has ? 0.05f * (gc + 0.4f * z[c]) : 0.05f * (0.4f * z[c]);
-        }
-        ASSERT_EQ(table.weights[r * d + c], want) << "row " << r << " column " << c << " of " << listed->size();
+  return grad;
+}
+// Each updated row is w - s (g + sigma z), or w - s sigma z without a gradient, with z the
+// generator's own noise (step 3, table 2, s 0.05, sigma 0.4); the other rows are as they were.
+void expect_noisy_rows(const EmbeddingTable& table, const SparseRows& grad, const std::vector<bool>& updated,
+                       const NoiseGenerator& noise, const std::string& what) {
+  const int64_t d = table.dim;
+  std::vector<float> z(d);
+  for (int64_t r = 0; r < table.rows; ++r) {
+    const auto g = std::lower_bound(grad.rows.begin(), grad.rows.end(), r);
+    const bool has = g != grad.rows.end() && *g == r;
+    noise.fill(RngDomain::table_noise, 3, 2, static_cast<uint64_t>(r), d, z.data());
+    for (int64_t c = 0; c < d; ++c) {
+      float want = 0.001f * static_cast<float>((r * d + c) % 101);
+      if (updated[r]) {
+        const float gc = has ? grad.grads[(g - grad.rows.begin()) * d + c] : 0.0f;
+        want -= has ? 0.05f * (gc + 0.4f * z[c]) : 0.05f * (0.4f * z[c]);
       }
+      ASSERT_EQ(table.weights[r * d + c], want) << what << ", d " << d << ": row " << r << " column " << c;
     }
+  }
+}
+}  // namespace
+
+// The sparse noisy update finds each listed row's gradient among the gradient's rows, whatever
+// the two lists' densities: a few selected rows (adafest) among many gradient rows, the gradient's
+// own rows (eana), and listed rows with no gradient; at widths compiled as constants (32, 128)
+// and at others (8, 40).
+TEST(NoisyUpdate, SparseRowsFindTheirGradientsAtAnyDensity) {
+  const int64_t rows = 5000;
+  const NoiseGenerator noise(7, NoiseSource::gaussian);
+  for (const int64_t d : {8, 32, 40, 128}) {
+    const SparseRows grad = gradient_off_every_third(rows, d);
+    std::vector<int64_t> few, near_all;
+    for (int64_t r = 3; r < rows; r += 97) few.push_back(r);  // both with and without a gradient
+    for (int64_t r = 0; r < rows; ++r)
+      if (r % 5 != 0) near_all.push_back(r);
+    const std::vector<const std::vector<int64_t>*> lists = {&few, &grad.rows, &near_all};
+    for (const auto* listed : lists) {
+      EmbeddingTable table = numbered_table(rows, d);
+      WorkCounters w;
+      sparse_noisy_update(table, 2, *listed, grad, 0.05f, 0.4f, noise, 3, w);
+      std::vector<bool> is_listed(rows, false);
+      for (int64_t r : *listed) is_listed[r] = true;
+      expect_noisy_rows(table, grad, is_listed, noise, std::to_string(listed->size()) + " listed rows");
+    }
+  }
+}
+
+// The dense noisy update is the same formula on every row, through whole and partial fills and
+// chunks (5000 rows is not a multiple of either), at constant and run-time widths.
+TEST(NoisyUpdate, DenseUpdateIsTheFormulaOnEveryRow) {
+  const int64_t rows = 5000;
+  const NoiseGenerator noise(7, NoiseSource::gaussian);
+  for (const int64_t d : {8, 32, 40, 128}) {
+    const SparseRows grad = gradient_off_every_third(rows, d);
+    EmbeddingTable table = numbered_table(rows, d);
+    WorkCounters w;
+    dense_noisy_update(table, 2, grad, 0.05f, 0.4f, noise, 3, w);
+    expect_noisy_rows(table, grad, std::vector<bool>(rows, true), noise, "dense");
   }
 }
 
