@@ -31,6 +31,7 @@ struct Avx2 {
   static I sub_i(I a, I b) { return _mm256_sub_epi32(a, b); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F div(F a, F b) { return _mm256_div_ps(a, b); }
   static F sqrt(F a) { return _mm256_sqrt_ps(a); }
   static F cvt(I a) { return _mm256_cvtepi32_ps(a); }

@@ -67,6 +67,7 @@ struct Avx512 {
   static I sub_i(I a, I b) { return _mm512_sub_epi32(a, b); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static F div(F a, F b) { return _mm512_div_ps(a, b); }
   static F sqrt(F a) { return _mm512_sqrt_ps(a); }
   static F cvt(I a) { return _mm512_cvtepi32_ps(a); }

@@ -70,6 +70,8 @@ template <class V>
 inline typename V::F add(typename V::F a, float b) { return V::add(a, V::setf(b)); }
 template <class V>
 inline typename V::F mul(typename V::F a, float b) { return V::mul(a, V::setf(b)); }
+template <class V>  // a * b + c rounded once
+inline typename V::F fma(typename V::F a, typename V::F b, float c) { return V::fma(a, b, V::setf(c)); }
 
 // gaussian.hpp: minus_two_log_of_word.
 template <class V>
@@ -85,11 +87,11 @@ inline typename V::F minus_two_log_of_word(typename V::I x) {
   e = V::add_one_where(e, high);
   const F s = V::div(add<V>(m, -1.0f), add<V>(m, 1.0f));
   const F s2 = V::mul(s, s);
-  F p = add<V>(mul<V>(s2, kLogC9), kLogC7);
-  p = add<V>(V::mul(p, s2), kLogC5);
-  p = add<V>(V::mul(p, s2), kLogC3);
-  p = add<V>(V::mul(p, s2), kLogC1);
-  return V::add(mul<V>(V::cvt(e), kMinusTwoLn2), V::mul(s, p));
+  F p = V::fma(s2, V::setf(kLogC9), V::setf(kLogC7));
+  p = fma<V>(p, s2, kLogC5);
+  p = fma<V>(p, s2, kLogC3);
+  p = fma<V>(p, s2, kLogC1);
+  return V::fma(V::cvt(e), V::setf(kMinusTwoLn2), V::mul(s, p));
 }
 
 // gaussian.hpp: sincos_2pi_of_word.
@@ -100,18 +102,18 @@ inline void sincos_2pi_of_word(typename V::I x, typename V::F& sin_out, typename
   using I = typename V::I;
   const F a = mul<V>(V::cvt(V::and_or(V::template srli<8>(x), V::seti(0x003FFFFFu), V::seti(1))), kQuarterTurnUlp);
   const F a2 = V::mul(a, a);
-  F s = add<V>(mul<V>(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
-  s = add<V>(V::mul(s, a2), -1.0f / 5040.0f);
-  s = add<V>(V::mul(s, a2), 1.0f / 120.0f);
-  s = add<V>(V::mul(s, a2), -1.0f / 6.0f);
-  s = add<V>(V::mul(s, a2), 1.0f);
+  F s = V::fma(a2, V::setf(-1.0f / 39916800.0f), V::setf(1.0f / 362880.0f));
+  s = fma<V>(s, a2, -1.0f / 5040.0f);
+  s = fma<V>(s, a2, 1.0f / 120.0f);
+  s = fma<V>(s, a2, -1.0f / 6.0f);
+  s = fma<V>(s, a2, 1.0f);
   s = V::mul(s, a);
-  F c = add<V>(mul<V>(a2, 1.0f / 479001600.0f), -1.0f / 3628800.0f);
-  c = add<V>(V::mul(c, a2), 1.0f / 40320.0f);
-  c = add<V>(V::mul(c, a2), -1.0f / 720.0f);
-  c = add<V>(V::mul(c, a2), 1.0f / 24.0f);
-  c = add<V>(V::mul(c, a2), -0.5f);
-  c = add<V>(V::mul(c, a2), 1.0f);
+  F c = V::fma(a2, V::setf(1.0f / 479001600.0f), V::setf(-1.0f / 3628800.0f));
+  c = fma<V>(c, a2, 1.0f / 40320.0f);
+  c = fma<V>(c, a2, -1.0f / 720.0f);
+  c = fma<V>(c, a2, 1.0f / 24.0f);
+  c = fma<V>(c, a2, -0.5f);
+  c = fma<V>(c, a2, 1.0f);
   const auto odd = V::bit30(x);
   const F sq = V::select(odd, c, s);
   const F cq = V::select(odd, s, c);

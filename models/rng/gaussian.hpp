@@ -1,6 +1,7 @@
 #pragma once
 // Uniforms and normals from Philox words. Box–Muller with our own logarithm and sin/cos
-// polynomials written only with correctly rounded IEEE operations (+, *, /, sqrt, int->float):
+// polynomials written only with correctly rounded IEEE operations (+, *, /, sqrt, fused
+// multiply-add, int->float; the polynomials' Horner steps are each one fma):
 // libm's and CUDA's transcendental functions differ in the last bit, these do not, so a noise value
 // is the same on every backend and every vector width. (Host code is built with
 // -ffp-contract=off; device code uses the _rn intrinsics, which nvcc never fuses.)
@@ -39,12 +40,12 @@ PRIVREC_HD inline float minus_two_log(float u) {
   int32_t e;
   const float s = log_split(bits(u), 127, e);
   const float s2 = mul(s, s);
-  float p = add(mul(s2, 1.0f / 9.0f), 1.0f / 7.0f);
-  p = add(mul(p, s2), 1.0f / 5.0f);
-  p = add(mul(p, s2), 1.0f / 3.0f);
-  p = add(mul(p, s2), 1.0f);
+  float p = fma(s2, 1.0f / 9.0f, 1.0f / 7.0f);
+  p = fma(p, s2, 1.0f / 5.0f);
+  p = fma(p, s2, 1.0f / 3.0f);
+  p = fma(p, s2, 1.0f);
   const float ln_m = mul(mul(2.0f, s), p);
-  const float ln_u = add(mul(static_cast<float>(e), 0.693147180559945f), ln_m);
+  const float ln_u = fma(static_cast<float>(e), 0.693147180559945f, ln_m);
   return mul(-2.0f, ln_u);
 }
 
@@ -52,18 +53,18 @@ PRIVREC_HD inline float minus_two_log(float u) {
 PRIVREC_HD inline void sincos_quarter(float a, float& s, float& c) {
   using namespace gaussian_detail;
   const float a2 = mul(a, a);
-  s = add(mul(a2, -1.0f / 39916800.0f), 1.0f / 362880.0f);
-  s = add(mul(s, a2), -1.0f / 5040.0f);
-  s = add(mul(s, a2), 1.0f / 120.0f);
-  s = add(mul(s, a2), -1.0f / 6.0f);
-  s = add(mul(s, a2), 1.0f);
+  s = fma(a2, -1.0f / 39916800.0f, 1.0f / 362880.0f);
+  s = fma(s, a2, -1.0f / 5040.0f);
+  s = fma(s, a2, 1.0f / 120.0f);
+  s = fma(s, a2, -1.0f / 6.0f);
+  s = fma(s, a2, 1.0f);
   s = mul(s, a);
-  c = add(mul(a2, 1.0f / 479001600.0f), -1.0f / 3628800.0f);
-  c = add(mul(c, a2), 1.0f / 40320.0f);
-  c = add(mul(c, a2), -1.0f / 720.0f);
-  c = add(mul(c, a2), 1.0f / 24.0f);
-  c = add(mul(c, a2), -0.5f);
-  c = add(mul(c, a2), 1.0f);
+  c = fma(a2, 1.0f / 479001600.0f, -1.0f / 3628800.0f);
+  c = fma(c, a2, 1.0f / 40320.0f);
+  c = fma(c, a2, -1.0f / 720.0f);
+  c = fma(c, a2, 1.0f / 24.0f);
+  c = fma(c, a2, -0.5f);
+  c = fma(c, a2, 1.0f);
 }
 
 // sin and cos of 2*pi*v for v in (0, 1): exact quadrant split of 4v, Taylor polynomials on [0, pi/2).
@@ -85,9 +86,10 @@ PRIVREC_HD inline void sincos_2pi(float v, float& sin_out, float& cos_out) {
 // (tests/models/rng_test.cpp checks all 2^23 uniforms). Why each step is exact:
 // - u = k 2^-24 with k = (x >> 8) | 1 an odd integer below 2^24, so float(k) is exact and u's
 //   mantissa bits are k's, its exponent k's minus 24: no multiply is needed to split u.
-// - Scaling by a power of two commutes with rounding (no value here is near overflow or the
-//   subnormals), so minus_two_log's last "* -2" and its "2 s" move into the polynomial's
-//   coefficients (each -4 times the float of 1/n, itself a float) and into ln 2's.
+// - Scaling by a power of two commutes with rounding, a fused multiply-add's included (no value
+//   here is near overflow or the subnormals), so minus_two_log's last "* -2" and its "2 s" move
+//   into the polynomial's coefficients (each -4 times the float of 1/n, itself a float) and into
+//   ln 2's.
 // - 4u = k 2^-22: its integer part is x >> 30, its fraction (k mod 2^22) 2^-22, both exact, and the
 //   fraction times pi/2 rounds as (k mod 2^22) times the float pi/2 2^-22.
 // - The quadrant's sign flips are bits 31 and 30 of x: sin is negated where q & 2 (bit 31), cos where
@@ -104,11 +106,11 @@ PRIVREC_HD inline float minus_two_log_of_word(uint32_t x) {
   int32_t e;  // u = k 2^-24: k's exponent less 24 more than its bias
   const float s = log_split(bits(static_cast<float>(static_cast<int32_t>((x >> 8) | 1u))), 127 + 24, e);
   const float s2 = mul(s, s);
-  float p = add(mul(s2, kLogC9), kLogC7);
-  p = add(mul(p, s2), kLogC5);
-  p = add(mul(p, s2), kLogC3);
-  p = add(mul(p, s2), kLogC1);
-  return add(mul(static_cast<float>(e), kMinusTwoLn2), mul(s, p));
+  float p = fma(s2, kLogC9, kLogC7);
+  p = fma(p, s2, kLogC5);
+  p = fma(p, s2, kLogC3);
+  p = fma(p, s2, kLogC1);
+  return fma(static_cast<float>(e), kMinusTwoLn2, mul(s, p));
 }
 
 PRIVREC_HD inline void sincos_2pi_of_word(uint32_t x, float& sin_out, float& cos_out) {
