@@ -313,6 +313,11 @@ double HardwareProfile::table_capacity_GB() const {
   return tables_in == "host" ? host->memory_GB : kUsableDeviceMemory * device.memory_GB;
 }
 
+std::string HardwareProfile::table_memory_name() const {
+  if (tables_in == "host") return "host memory";
+  return kernels == "cpu" ? "main memory" : "device memory";
+}
+
 nlohmann::json HardwareProfile::to_json() const {
   nlohmann::json j = {{"name", name}, {"description", description}, {"provenance", provenance},
                       {"tables_in", tables_in}, {"kernels", kernels}, {"device", processor_json(device)}};

@@ -94,9 +94,9 @@ std::string misfit_note(const SimReport& r, const HardwareProfile& h) {
                      : fmt::format("{:.4g} GB of tables with {}, {:.4g} GB in all,", r.table_GB, beside,
                                    r.table_GB + r.row_state_GB + r.noise_GB);
   const double whole = h.table_memory().memory_GB, usable = h.table_capacity_GB();
-  const std::string room = usable < whole ? fmt::format("{:.4g} GB usable of {}'s {:.4g} GB of {} memory", usable, h.name,
-                                                        whole, h.tables_in)
-                                          : fmt::format("{}'s {:.4g} GB of {} memory", h.name, whole, h.tables_in);
+  const std::string room = usable < whole ? fmt::format("{:.4g} GB usable of {}'s {:.4g} GB of {}", usable, h.name,
+                                                        whole, h.table_memory_name())
+                                          : fmt::format("{}'s {:.4g} GB of {}", h.name, whole, h.table_memory_name());
   return fmt::format("{} exceed {}; the prediction assumes it were large enough", what, room);
 }
 

@@ -144,7 +144,8 @@ void print_cluster(const ClusterRunInputs& in, const sim::ClusterModel& model, c
                 human_bytes(table_side).c_str(), human_bytes(model.table_side_capacity()).c_str(),
                 human_bytes(device_side).c_str(), human_bytes(model.device_side_capacity()).c_str());
   else
-    std::printf("device memory: at most %s of the %s usable (%.0f %% of %s)\n", human_bytes(device_side).c_str(),
+    std::printf("%s: at most %s of the %s usable (%.0f %% of %s)\n", model.device_profile().table_memory_name().c_str(),
+                human_bytes(device_side).c_str(),
                 human_bytes(model.device_side_capacity()).c_str(), 100 * kUsableDeviceMemory,
                 human_bytes(in.c.device.device.memory_GB * 1e9).c_str());
 }
@@ -291,7 +292,7 @@ int cmd_simulate(int argc, char** argv) {
                                       : sim::simulate(w, cfg, *trace, hw, steps, progress, 1, sample_rate);
 
   const std::string placement =
-      hw.tables_in + " memory" +
+      hw.table_memory_name() +
       (hw.device_cache ? fmt::format(", {:g} GB {} cache in device memory", hw.device_cache->capacity_GB, hw.device_cache->policy) : "");
   const std::string seed_text = analytic ? "" : fmt::format(", seed {}", seed);  // the analytic model draws nothing
   std::printf("privrec simulate (%s): %s (%s of tables, batch %lld), %s, on %s (tables in %s)%s, %lld steps%s\n",

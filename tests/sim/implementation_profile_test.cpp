@@ -251,6 +251,10 @@ TEST(Simulate, CountsTheKernelsPerRowStateBesideTheTables) {
       EXPECT_DOUBLE_EQ(r.row_state_GB, state ? 4.0 * static_cast<double>(w.table_rows()) / 1e9 : 0.0) << what;
       EXPECT_EQ(r.tables_fit, !state) << what;
       EXPECT_EQ(misfit_note(r, h).find("per-row state") != std::string::npos, state) << what;
+      // A CPU's tables are in its main memory, which the note does not call device memory.
+      if (state)
+        EXPECT_NE(misfit_note(r, h).find(cuda ? "GB of device memory" : "GB of main memory"), std::string::npos)
+            << misfit_note(r, h);
     }
   }
 }
