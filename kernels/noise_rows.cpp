@@ -12,7 +12,7 @@
 namespace privrec {
 
 namespace {
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 // PRIVREC_SIMD=avx2 keeps a processor with AVX-512 on the AVX2 width (to compare the two).
 bool use_avx512() {
   static const bool use = [] {
@@ -42,7 +42,7 @@ void normals_pass(uint32_t c0, const NoiseCounter& nc, uint32_t k0, uint32_t k1,
 
 void normal_rows(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows,
                  int64_t n, float* out) {
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
   if (use_avx512())
     cpu::normal_rows_avx512(seed, domain, step, table, rows, nrows, n, out);
   else
@@ -61,7 +61,7 @@ void normal_rows(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table,
 void first_normals(uint64_t seed, RngDomain domain, uint64_t step, uint32_t table, const int64_t* rows, int64_t nrows,
                    float* out) {
   int64_t j = 0;
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
   j = use_avx512() ? cpu::first_normals_avx512(seed, domain, step, table, rows, nrows, out)
                    : cpu::simd::first_normals<cpu::simd::Avx2, kAvx2Groups>(seed, domain, step, table, rows, nrows, out);
 #endif

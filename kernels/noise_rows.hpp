@@ -1,8 +1,9 @@
 #pragma once
 // Host-side bulk noise: runs of consecutive columns of one or more rows, computed eight Philox
 // blocks (32 normals) a pass, several passes at a time: by hand at AVX-512 where the processor has
-// it, else AVX2 (kernels/cpu/normals_simd.hpp; PRIVREC_SIMD=avx2 forces AVX2), elsewhere a loop the
-// compiler vectorizes. Bit-identical to noise_normal() (gaussian.hpp) at every width.
+// it, else AVX2 with FMA (kernels/cpu/normals_simd.hpp; PRIVREC_SIMD=avx2 forces AVX2), elsewhere a
+// loop of the reference (vectorized where the target has FMA; without it each fused multiply-add is
+// libm's fmaf, exact but slow). Bit-identical to noise_normal() (gaussian.hpp) at every width.
 #include <cstdint>
 
 #include "models/rng/philox.hpp"

@@ -38,6 +38,13 @@ It advance_to(It it, It end, int64_t r) {
   }
   return it;
 }
+
+// Asks for the cache lines of the n bytes at p, to be written (kWrite) or only read.
+template <bool kWrite>
+inline void prefetch_bytes(const void* p, int64_t n) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t b = 0; b < n; b += 64) __builtin_prefetch(c + b, kWrite ? 1 : 0, 2);
+}
 }  // namespace
 
 void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& grad, float scale, float stddev,
@@ -57,12 +64,8 @@ void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& gra
         const int64_t nf = std::min(rows_per_fill, r1 - f0);
         // The next fill's rows are asked for now and arrive while this fill's noise is drawn; left
         // to the hardware prefetcher, a fill's rows start coming only when it touches them.
-        const int64_t p0 = f0 + rows_per_fill, p1 = std::min(rows, p0 + rows_per_fill);
-        if (p0 < p1) {
-          const char* a = reinterpret_cast<const char*>(table.row(p0));
-          const char* b = reinterpret_cast<const char*>(table.row(p1 - 1) + d);
-          for (; a < b; a += 64) __builtin_prefetch(a, 1, 2);
-        }
+        const int64_t p0 = f0 + nf, p1 = std::min(rows, p0 + rows_per_fill);
+        if (p0 < p1) prefetch_bytes<true>(table.row(p0), (p1 - p0) * d * static_cast<int64_t>(sizeof(float)));
         for (int64_t j = 0; j < nf; ++j) ids[j] = table.first_row + f0 + j;  // noise follows the table's row
         noise.fill_rows(RngDomain::table_noise, step, t, ids, nf, d, z);
         with_row_width<16, 32, 64, 128>(d, [&](auto D) {
@@ -85,6 +88,9 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
   const int64_t n = static_cast<int64_t>(rows.size()), d = table.dim;
   const int64_t rows_per_fill = std::max<int64_t>(1, kNoiseFloats / d);
   const int64_t fills = (n + rows_per_fill - 1) / rows_per_fill;
+  const int64_t row_bytes = d * static_cast<int64_t>(sizeof(float));
+  // eana lists the gradient's own rows: row k's gradient is the gradient's k-th, with no search.
+  const bool own_rows = &rows == &grad.rows;
   uint64_t with_grad = 0;
 #pragma omp parallel reduction(+ : with_grad)
   {
@@ -95,20 +101,10 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
       // The rows come from anywhere in the table: ask for them now, and they arrive while their
       // noise is drawn (adafest's dp.update on rmc1 x0.002, 2287 rows of 192 MB: 0.74 ms a step
       // before, 0.59-0.66 ms after; the model's roofline is 0.13 ms).
-      for (int64_t j = 0; j < nf; ++j) {
-        const char* row = reinterpret_cast<const char*>(table.row(rows[k0 + j]));
-        for (int64_t b = 0; b < d * static_cast<int64_t>(sizeof(float)); b += 64) __builtin_prefetch(row + b, 1, 2);
-      }
-      // So are their gradients: the listed rows' gradients lie together from the first one's on
-      // (all of them, where the rows are the gradient's own, as in eana).
-      auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), rows[k0]);
-      {
-        const int64_t first = it - grad.rows.begin();
-        const int64_t last = std::min<int64_t>(first + nf, static_cast<int64_t>(grad.rows.size()));
-        const char* a = reinterpret_cast<const char*>(grad.grads.data() + first * d);
-        const char* b = reinterpret_cast<const char*>(grad.grads.data() + last * d);
-        for (; a < b; a += 64) __builtin_prefetch(a, 0, 2);
-      }
+      for (int64_t j = 0; j < nf; ++j) prefetch_bytes<true>(table.row(rows[k0 + j]), row_bytes);
+      // So are their gradients where they lie together (the gradient's own rows; other lists, such
+      // as adafest's few selected rows, find theirs one by one below).
+      if (own_rows) prefetch_bytes<false>(grad.grads.data() + k0 * d, nf * row_bytes);
       if (table.first_row == 0) {
         noise.fill_rows(RngDomain::table_noise, step, t, rows.data() + k0, nf, d, z);
       } else {  // a row block: the noise of the rows' places in the whole table
@@ -116,8 +112,15 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
         for (int64_t j = 0; j < nf; ++j) ids[j] = table.first_row + rows[k0 + j];
         noise.fill_rows(RngDomain::table_noise, step, t, ids, nf, d, z);
       }
-      // Both lists ascend: one search per batch of rows (above), then each row's gradient from the last.
       with_row_width<16, 32, 64, 128>(d, [&](auto D) {
+        if (own_rows) {
+          for (int64_t j = 0; j < nf; ++j)
+            noisy_row<D>(table.row(rows[k0 + j]), grad.grads.data() + (k0 + j) * d, z + j * d, scale, stddev, d);
+          with_grad += static_cast<uint64_t>(nf);
+          return;
+        }
+        // Both lists ascend: one search per batch of rows, then each row's gradient from the last.
+        auto it = std::lower_bound(grad.rows.begin(), grad.rows.end(), rows[k0]);
         for (int64_t j = 0; j < nf; ++j) {
           const int64_t r = rows[k0 + j];
           it = advance_to(it, grad.rows.end(), r);

@@ -1,6 +1,6 @@
 #pragma once
 // The AVX2 width of kernels/cpu/normals_simd.hpp: eight lanes, one pass per vector.
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 
 // Everything the functions below use from other headers is included first, outside the region
 // compiled for AVX-512, so no inline function another file shares is ever built with AVX-512.
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
 
@@ -27,7 +27,7 @@ bool cpu_has_avx512() {
 
 }  // namespace privrec::cpu
 
-#if defined(__AVX2__)  // the x86-64 build (noise_rows.cpp calls these only there)
+#if defined(__AVX2__) && defined(__FMA__)  // the x86-64 build (noise_rows.cpp calls these only there)
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))), apply_to = function)
 #else

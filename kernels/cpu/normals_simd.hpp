@@ -2,7 +2,8 @@
 // Philox4x32-10 blocks and their Box–Muller normals, a vector of counters at a time, written once
 // for any vector width: the algorithm below is generic, a width is a small struct of primitives
 // (kernels/cpu/normals_avx2.hpp: 8 lanes, normals_avx512.cpp: 16 lanes). Every operation mirrors
-// gaussian.hpp's reference one for one (same constants, same order, no fused multiply-add), so the
+// gaussian.hpp's reference one for one (same constants, same order, a fused multiply-add exactly
+// where the reference has one), so the
 // output is bit-identical to noise_normal() at every width (the word forms of box_muller); tests/models/rng_test.cpp holds each
 // width to that. Why by hand: the compiler's version of the 32x32->64 multiplies and the per-lane
 // selects costs about twice the instructions.

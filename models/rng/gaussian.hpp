@@ -1,7 +1,7 @@
 #pragma once
 // Uniforms and normals from Philox words. Box–Muller with our own logarithm and sin/cos
 // polynomials written only with correctly rounded IEEE operations (+, *, /, sqrt, fused
-// multiply-add, int->float; the polynomials' Horner steps are each one fma):
+// multiply-add, int->float; each Horner step of the polynomials, and ln u = e ln 2 + ln m, is one fma):
 // libm's and CUDA's transcendental functions differ in the last bit, these do not, so a noise value
 // is the same on every backend and every vector width. (Host code is built with
 // -ffp-contract=off; device code uses the _rn intrinsics, which nvcc never fuses.)

@@ -1,5 +1,6 @@
-// CPU kernel microbenchmarks: the RNG against std::mt19937 + std::normal_distribution (one core),
-// and the dense noisy update against this machine's streaming read+write bandwidth.
+// CPU kernel microbenchmarks: the RNG against std::mt19937 + std::normal_distribution (one core,
+// and Philox on two threads), and the dense and sparse noisy updates against this machine's
+// streaming read+write bandwidth and, on a table in the L2, against the generator alone.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 

@@ -330,12 +330,12 @@ void expect_noisy_rows(const EmbeddingTable& table, const SparseRows& grad, cons
 
 // The sparse noisy update finds each listed row's gradient among the gradient's rows, whatever
 // the two lists' densities: a few selected rows (adafest) among many gradient rows, the gradient's
-// own rows (eana), and listed rows with no gradient; at widths compiled as constants (32, 128)
-// and at others (8, 40).
+// own rows (eana, which take no search), listed rows with no gradient, and an empty gradient; at
+// widths compiled as constants (16 to 128) and at others (8, 40).
 TEST(NoisyUpdate, SparseRowsFindTheirGradientsAtAnyDensity) {
   const int64_t rows = 5000;
   const NoiseGenerator noise(7, NoiseSource::gaussian);
-  for (const int64_t d : {8, 32, 40, 128}) {
+  for (const int64_t d : {8, 16, 32, 40, 64, 128}) {
     const SparseRows grad = gradient_off_every_third(rows, d);
     std::vector<int64_t> few, near_all;
     for (int64_t r = 3; r < rows; r += 97) few.push_back(r);  // both with and without a gradient
@@ -350,20 +350,30 @@ TEST(NoisyUpdate, SparseRowsFindTheirGradientsAtAnyDensity) {
       for (int64_t r : *listed) is_listed[r] = true;
       expect_noisy_rows(table, grad, is_listed, noise, std::to_string(listed->size()) + " listed rows");
     }
+    const SparseRows none;
+    EmbeddingTable table = numbered_table(rows, d);
+    WorkCounters w;
+    sparse_noisy_update(table, 2, near_all, none, 0.05f, 0.4f, noise, 3, w);
+    std::vector<bool> is_listed(rows, false);
+    for (int64_t r : near_all) is_listed[r] = true;
+    expect_noisy_rows(table, none, is_listed, noise, "no gradient");
   }
 }
 
-// The dense noisy update is the same formula on every row, through whole and partial fills and
-// chunks (5000 rows is not a multiple of either), at constant and run-time widths.
+// The dense noisy update is the same formula on every row, with a gradient and without, at
+// constant and run-time widths. 5000 rows end in a partial chunk of 392, which ends in a partial
+// fill at every width here but 128 (d 40 also at every chunk's end: 25 rows a fill).
 TEST(NoisyUpdate, DenseUpdateIsTheFormulaOnEveryRow) {
   const int64_t rows = 5000;
   const NoiseGenerator noise(7, NoiseSource::gaussian);
-  for (const int64_t d : {8, 32, 40, 128}) {
-    const SparseRows grad = gradient_off_every_third(rows, d);
-    EmbeddingTable table = numbered_table(rows, d);
-    WorkCounters w;
-    dense_noisy_update(table, 2, grad, 0.05f, 0.4f, noise, 3, w);
-    expect_noisy_rows(table, grad, std::vector<bool>(rows, true), noise, "dense");
+  for (const int64_t d : {8, 16, 32, 40, 64, 128}) {
+    const SparseRows grad = gradient_off_every_third(rows, d), none;
+    for (const SparseRows* g : {&grad, &none}) {
+      EmbeddingTable table = numbered_table(rows, d);
+      WorkCounters w;
+      dense_noisy_update(table, 2, *g, 0.05f, 0.4f, noise, 3, w);
+      expect_noisy_rows(table, *g, std::vector<bool>(rows, true), noise, g == &grad ? "dense" : "dense, no gradient");
+    }
   }
 }
 

@@ -115,7 +115,7 @@ static int64_t first_normals_all(uint64_t seed, RngDomain d, uint64_t step, uint
 }
 static std::vector<Width> widths() {
   std::vector<Width> w = {{"dispatched", normal_rows, first_normals_all}};
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
   w.push_back({"avx2", cpu::simd::normal_rows<cpu::simd::Avx2, 4>, cpu::simd::first_normals<cpu::simd::Avx2, 4>});
   if (cpu::cpu_has_avx512())
     w.push_back({"avx512", cpu::normal_rows_avx512, cpu::first_normals_avx512});
