@@ -313,9 +313,10 @@ double HardwareProfile::table_capacity_GB() const {
   return tables_in == "host" ? host->memory_GB : kUsableDeviceMemory * device.memory_GB;
 }
 
+std::string HardwareProfile::device_memory_name() const { return kernels == "cpu" ? "main memory" : "device memory"; }
+
 std::string HardwareProfile::table_memory_name() const {
-  if (tables_in == "host") return "host memory";
-  return kernels == "cpu" ? "main memory" : "device memory";
+  return tables_in == "host" ? "host memory" : device_memory_name();
 }
 
 nlohmann::json HardwareProfile::to_json() const {

@@ -139,8 +139,9 @@ struct HardwareProfile {
   // runtime's context and allocator slack; the CPU backend, whose "device" is the host, plans 9/10
   // of what is available too). The single-device model and the cluster model both test against this.
   double table_capacity_GB() const;
-  // What to call that memory in a message: "host memory", "device memory", or "main memory" where
-  // the device is the CPU itself (cpu kernels: its "device" is the host).
+  // What to call the device's memory in a message: "device memory", or "main memory" where the
+  // device is the CPU itself (cpu kernels); and the tables' memory: "host memory" or the device's.
+  std::string device_memory_name() const;
   std::string table_memory_name() const;
   nlohmann::json to_json() const;
 };

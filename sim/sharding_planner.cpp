@@ -232,9 +232,9 @@ std::string advice(const ClusterModel& m, bool host) {
   const HardwareProfile& h = m.device_profile();
   const double cache = h.tables_in == "host" && h.device_cache ? h.device_cache->capacity_GB * 1e9 : 0.0;
   throw InputError(fmt::format(
-      "no sharding fits: device {} needs {} of device memory for the MLPs ({}) and the step's buffers ({}){}, and "
+      "no sharding fits: device {} needs {} of {} for the MLPs ({}) and the step's buffers ({}){}, and "
       "{:.0f} % of its {} ({}) is usable{}: {} short; use a smaller --batch{}",
-      worst, human_bytes(m.device_side_bytes(mem[worst]) + cache), human_bytes(mem[worst].mlp), human_bytes(mem[worst].buffers),
+      worst, human_bytes(m.device_side_bytes(mem[worst]) + cache), h.device_memory_name(), human_bytes(mem[worst].mlp), human_bytes(mem[worst].buffers),
       cache > 0 ? fmt::format(" beside a {} device cache", human_bytes(cache)) : std::string(), 100 * kUsableDeviceMemory,
       human_bytes(h.device.memory_GB * 1e9), human_bytes(kUsableDeviceMemory * h.device.memory_GB * 1e9),
       h.tables_in == "host" ? "" : " (with the tables)",
@@ -330,12 +330,13 @@ ClusterPrediction predict_on_cluster(const ClusterModel& m, const std::string& s
     for (size_t d = 0; d < mem.size(); ++d)
       if (!m.fits(mem[d]))
         throw InputError(fmt::format("{}: device {} needs {} (tables {}, per-row state {}, MLPs {}, buffers {}); "
-                                     "its tables may use {} of {} memory{}",
+                                     "its tables may use {} of {}{}",
                                      sharding, d, human_bytes(mem[d].total()), human_bytes(mem[d].tables),
                                      human_bytes(mem[d].row_state), human_bytes(mem[d].mlp), human_bytes(mem[d].buffers),
-                                     human_bytes(m.table_side_capacity()), h.tables_in,
-                                     h.tables_in == "host" ? fmt::format(" and the rest {} of device memory",
-                                                                         human_bytes(h.device.memory_GB * 1e9))
+                                     human_bytes(m.table_side_capacity()), h.table_memory_name(),
+                                     h.tables_in == "host" ? fmt::format(" and the rest {} of {}",
+                                                                         human_bytes(h.device.memory_GB * 1e9),
+                                                                         h.device_memory_name())
                                                            : std::string()));
   }
   p.report = m.run(p.plan);

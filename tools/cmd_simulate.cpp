@@ -144,7 +144,7 @@ void print_cluster(const ClusterRunInputs& in, const sim::ClusterModel& model, c
                 human_bytes(table_side).c_str(), human_bytes(model.table_side_capacity()).c_str(),
                 human_bytes(device_side).c_str(), human_bytes(model.device_side_capacity()).c_str());
   else
-    std::printf("%s: at most %s of the %s usable (%.0f %% of %s)\n", model.device_profile().table_memory_name().c_str(),
+    std::printf("%s: at most %s of the %s usable (%.0f %% of %s)\n", model.device_profile().device_memory_name().c_str(),
                 human_bytes(device_side).c_str(),
                 human_bytes(model.device_side_capacity()).c_str(), 100 * kUsableDeviceMemory,
                 human_bytes(in.c.device.device.memory_GB * 1e9).c_str());
@@ -331,6 +331,7 @@ int cmd_simulate(int argc, char** argv) {
   j["table_GB"] = rep.table_GB;
   j["tables_fit_in_memory"] = rep.tables_fit;
   j["table_capacity_GB"] = hw.table_capacity_GB();  // what tables_fit_in_memory is tested against
+  j["table_memory"] = hw.table_memory_name();        // and what to call it
   if (!misfit.empty()) j["memory_note"] = misfit;
   j["implementation"] = impl.to_json();
   j["materialized_noise_GB"] = rep.noise_GB;

@@ -35,5 +35,28 @@ class MemoryOfNote(unittest.TestCase):
         self.assertEqual(render.memory_of_note(None), "memory")
 
 
+class ProfileMemory(unittest.TestCase):
+    """The label of what a profile's tables may fill, from a simulate JSON of it."""
+
+    def label(self, doc):
+        import json
+        import tempfile
+        import types
+        with tempfile.TemporaryDirectory() as d:
+            with open(Path(d) / "sim_p_1.json", "w") as f:
+                json.dump(doc, f)
+            return render.profile_memory(types.SimpleNamespace(data=d), "p")
+
+    def test_a_cpu_names_its_main_memory(self):
+        doc = {"hardware": {"tables_in": "device", "device": {"memory_GB": 23.7}}, "table_capacity_GB": 21.33,
+               "table_memory": "main memory"}
+        self.assertEqual(self.label(doc), (21.33, "usable of 23.7 GB main memory"))
+
+    def test_a_host_counts_whole_and_older_files_name_the_place(self):
+        doc = {"hardware": {"tables_in": "host", "host": {"memory_GB": 256.0}, "device": {"memory_GB": 32.0}},
+               "table_capacity_GB": 256.0}
+        self.assertEqual(self.label(doc), (256.0, "host memory"))
+
+
 if __name__ == "__main__":
     unittest.main()

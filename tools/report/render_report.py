@@ -218,7 +218,8 @@ def profile_memory(rep, hw):
         side = h.get("host") if where == "host" else h["device"]
         whole = side["memory_GB"]
         usable = j.get("table_capacity_GB", whole)
-        return usable, (f"{where} memory" if usable >= whole else f"usable of {whole:.3g} GB {where} memory")
+        name = j.get("table_memory", f"{where} memory")  # "main memory" for a CPU's own
+        return usable, (name if usable >= whole else f"usable of {whole:.3g} GB {name}")
     return None, None
 
 
@@ -972,7 +973,7 @@ def fig_skew(rep, skew, skew_cache):
         hr = by(skew_cache if hw in cached else skew, hardware=hw)
         cache = hr[0]["device_cache_GB"] if isinstance(hr[0].get("device_cache_GB"), float) else 0.0
         where = f"host memory, {cache:g} GB device cache" if cache > 0 else \
-            f"{profile_memory(rep, hw)[1] or 'the profile’s'} memory"
+            f"{profile_memory(rep, hw)[1] or 'the profile’s memory'}"
         places.append(f"{hw} in {where}" + (" (they overflow its device memory)" if hw in cached else ""))
         zs = sorted({zipf_of(r) for r in hr})
         for a in algos:
