@@ -66,12 +66,20 @@ static void BM_StreamReadWrite(benchmark::State& state) {
 }
 BENCHMARK(BM_StreamReadWrite)->Arg(512 << 20)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-static void BM_DenseNoisyUpdate(benchmark::State& state) {
-  const int64_t dim = state.range(1), rows = state.range(0) / 4 / dim;
+// A zeroed table of `bytes` in rows of `dim` floats, its pages touched by the threads that update it.
+static cpu::EmbeddingTable zero_table(int64_t bytes, int64_t dim) {
   cpu::EmbeddingTable t;
-  t.rows = rows, t.dim = dim, t.weights = cpu::FloatArray(rows * dim);
+  t.rows = bytes / 4 / dim, t.dim = dim, t.weights = cpu::FloatArray(t.rows * dim);
+  const int64_t n = t.rows * dim;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < rows * dim; ++i) t.weights[i] = 0.0f;
+  for (int64_t i = 0; i < n; ++i) t.weights[i] = 0.0f;
+  return t;
+}
+
+static void BM_DenseNoisyUpdate(benchmark::State& state) {
+  const int64_t dim = state.range(1);
+  cpu::EmbeddingTable t = zero_table(state.range(0), dim);
+  const int64_t rows = t.rows;
   cpu::SparseRows none;
   NoiseGenerator noise(1, NoiseSource::gaussian);
   uint64_t step = 1;
@@ -88,11 +96,9 @@ BENCHMARK(BM_DenseNoisyUpdate)->Args({512 << 20, 32})->Args({512 << 20, 128})->A
 // at batch 2048), each with its gradient; the same table held in the L2 (2 MB) gives the cost
 // without memory traffic.
 static void BM_SparseNoisyUpdate(benchmark::State& state) {
-  const int64_t dim = state.range(1), rows = state.range(0) / 4 / dim;
-  cpu::EmbeddingTable t;
-  t.rows = rows, t.dim = dim, t.weights = cpu::FloatArray(rows * dim);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < rows * dim; ++i) t.weights[i] = 0.0f;
+  const int64_t dim = state.range(1);
+  cpu::EmbeddingTable t = zero_table(state.range(0), dim);
+  const int64_t rows = t.rows;
   cpu::SparseRows grad;
   std::mt19937_64 pick(7);
   for (int64_t r = 0; r < rows; ++r)
