@@ -377,6 +377,27 @@ TEST(NoisyUpdate, DenseUpdateIsTheFormulaOnEveryRow) {
   }
 }
 
+// sgd's (and lazydp's) sparse update: each gradient row becomes w - s g and the others stay, at
+// every width the presets use (16 to 128) and others (8, 40).
+TEST(SparseUpdate, EachGradientRowMovesByItsScaledGradient) {
+  const int64_t rows = 5000;
+  for (const int64_t d : {8, 16, 32, 40, 64, 128}) {
+    const SparseRows grad = gradient_off_every_third(rows, d);
+    EmbeddingTable table = numbered_table(rows, d);
+    WorkCounters w;
+    sparse_update(table, grad, 0.05f, w);
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto g = std::lower_bound(grad.rows.begin(), grad.rows.end(), r);
+      const bool has = g != grad.rows.end() && *g == r;
+      for (int64_t c = 0; c < d; ++c) {
+        float want = 0.001f * static_cast<float>((r * d + c) % 101);
+        if (has) want -= 0.05f * grad.grads[(g - grad.rows.begin()) * d + c];
+        ASSERT_EQ(table.weights[r * d + c], want) << "d " << d << ": row " << r << " column " << c;
+      }
+    }
+  }
+}
+
 // Row-wise sharding (REFERENCE.md section 7): each owner computes its rows' part of every
 // example's ghost norm, |pooled grad|^2 x (sum over its rows of count^2), and comm.norm sums them.
 // A row lives in one block, so the count-square sums add up exactly (small integers in floats);
