@@ -9,6 +9,7 @@
 #include "models/algorithm.hpp"
 #include "models/config_error.hpp"
 #include "models/workload.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace privrec;
 
@@ -90,7 +91,7 @@ TEST(Workload, CountsAreRefusedBeforeTheTablesAreMade) {
 // Regression (issue 18, fuzzing): JSON nested past 100 levels is bad input; 500000 levels of '['
 // overflowed the stack (exit 139) when the complaint quoted the value.
 TEST(Workload, DeeplyNestedJsonIsRefused) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("privrec_deep_" + std::to_string(getpid()) + ".json")).string();
+  const std::string path = test::temp_path("deep.json");
   auto error_of_file = [&](const std::string& text) {
     std::ofstream(path) << text;
     try {

@@ -10,6 +10,7 @@
 #include "models/config_error.hpp"
 #include "sim/cluster.hpp"
 #include "sim/collectives.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace privrec;
 using namespace privrec::sim;
@@ -168,8 +169,7 @@ TEST(ClusterProfile, BadClusterFilesNameFileKeyAndValue) {
 
 // A cluster file names its device file relative to itself; a missing file or preset lists the presets.
 TEST(ClusterProfile, FilesAndUnknownPresets) {
-  const auto dir = std::filesystem::temp_directory_path() / "privrec_cluster_test";
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path dir = test::temp_dir("privrec_cluster_test_");
   std::ofstream(dir / "gpu.json") << load_hardware_profile("h200").to_json().dump();
   nlohmann::json j = dgx_file();
   j["device"] = "gpu.json";

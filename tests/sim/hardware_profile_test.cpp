@@ -7,6 +7,7 @@
 
 #include "models/config_error.hpp"
 #include "sim/hardware_profile.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace privrec;
 using namespace privrec::sim;
@@ -109,7 +110,7 @@ TEST(HardwareProfile, UnknownPresetOrMissingFileListsThePresets) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("h100-sxm"), std::string::npos) << e.what();
   }
-  const auto path = std::filesystem::temp_directory_path() / "privrec_bad_profile.json";
+  const std::filesystem::path path = test::temp_path("bad_profile.json");
   std::ofstream(path) << "{ \"name\": ";
   try {
     load_hardware_profile(path.string());

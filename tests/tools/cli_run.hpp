@@ -1,6 +1,6 @@
 #pragma once
 // Running the privrec binary from a test: its exit status and everything it printed, and a
-// per-process temporary folder for the files a test writes.
+// per-process temporary folder for the files a test writes (temp_dir.hpp).
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include "tests/temp_dir.hpp"
 
 namespace privrec::test {
 
@@ -42,13 +44,6 @@ inline void expect_bad_input(const std::string& args, const std::string& message
   EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
   EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
   EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
-}
-
-// /tmp/<prefix><pid>, made on first use.
-inline std::string temp_dir(const std::string& prefix) {
-  const auto p = std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()));
-  std::filesystem::create_directories(p);
-  return p.string();
 }
 
 }  // namespace privrec::test

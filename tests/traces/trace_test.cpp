@@ -15,12 +15,13 @@
 #include "traces/trace_file.hpp"
 #include "traces/trace_stats.hpp"
 #include "traces/zipf_sampler.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace privrec;
 
 namespace {
 std::string tmp(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("privrec_test_" + std::to_string(::getpid()) + "_" + name)).string();
+  return test::temp_path(name);
 }
 TraceData small_trace(int64_t batches) {
   const Workload w = test::small_workload(5);
