@@ -76,21 +76,40 @@ static cpu::EmbeddingTable zero_table(int64_t bytes, int64_t dim) {
   return t;
 }
 
+// Rows of a table of `rows` rows picked with probability percent / 100, ascending, each with a
+// gradient of 0.5s: a batch's coalesced gradient.
+static cpu::SparseRows gradient_on(int64_t rows, int64_t dim, int percent) {
+  cpu::SparseRows grad;
+  std::mt19937_64 pick(7);
+  for (int64_t r = 0; r < rows; ++r)
+    if (static_cast<int>(pick() % 100) < percent) grad.rows.push_back(r);
+  grad.grads.assign(grad.rows.size() * dim, 0.5f);
+  return grad;
+}
+
+// dpsgd's update of a whole table: noise on every row, and the gradient on the rows of a batch
+// (third argument: their share in percent; rmc2 x0.01 at batch 2048 touches 58 %).
 static void BM_DenseNoisyUpdate(benchmark::State& state) {
   const int64_t dim = state.range(1);
   cpu::EmbeddingTable t = zero_table(state.range(0), dim);
   const int64_t rows = t.rows;
-  cpu::SparseRows none;
+  const cpu::SparseRows grad = gradient_on(rows, dim, static_cast<int>(state.range(2)));
   NoiseGenerator noise(1, NoiseSource::gaussian);
   uint64_t step = 1;
   for (auto _ : state) {
     WorkCounters w;
-    cpu::dense_noisy_update(t, 0, none, 1e-3f, 1.0f, noise, step++, w);
+    cpu::dense_noisy_update(t, 0, grad, 1e-3f, 1.0f, noise, step++, w);
   }
-  state.SetBytesProcessed(state.iterations() * rows * dim * 8);
+  state.SetBytesProcessed(state.iterations() * (rows * dim * 8 + static_cast<int64_t>(grad.grads.size()) * 4));
   state.SetItemsProcessed(state.iterations() * rows * dim);
 }
-BENCHMARK(BM_DenseNoisyUpdate)->Args({512 << 20, 32})->Args({512 << 20, 128})->Args({2 << 20, 32})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DenseNoisyUpdate)
+    ->Args({512 << 20, 32, 0})
+    ->Args({512 << 20, 32, 58})
+    ->Args({512 << 20, 128, 0})
+    ->Args({2 << 20, 32, 0})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // eana's update: noise and gradient on the rows a batch touched, here 58 % of a table (rmc2 x0.01
 // at batch 2048), each with its gradient; the same table held in the L2 (2 MB) gives the cost
@@ -99,11 +118,7 @@ static void BM_SparseNoisyUpdate(benchmark::State& state) {
   const int64_t dim = state.range(1);
   cpu::EmbeddingTable t = zero_table(state.range(0), dim);
   const int64_t rows = t.rows;
-  cpu::SparseRows grad;
-  std::mt19937_64 pick(7);
-  for (int64_t r = 0; r < rows; ++r)
-    if (pick() % 100 < 58) grad.rows.push_back(r);
-  grad.grads.assign(grad.rows.size() * dim, 0.5f);
+  const cpu::SparseRows grad = gradient_on(rows, dim, 58);
   NoiseGenerator noise(1, NoiseSource::gaussian);
   uint64_t step = 1;
   for (auto _ : state) {
