@@ -54,11 +54,15 @@ struct BackendRates {
   };
   std::vector<FootprintRate> footprint_curve;
   // What a miss to memory costs over the all-miss figure when misses are a fraction of the lookups
-  // among cache hits (sim::MissCostCurve), per row size and fraction: full CPU rates only.
-  struct MissCost {
-    double row_B = 0, miss_fraction = 0, factor = 0;
+  // among cache hits (sim::CostCurve), per row size and fraction: full CPU rates only.
+  struct CostPoint {
+    double row_B = 0, fraction = 0, factor = 0;
   };
-  std::vector<MissCost> miss_cost_curve;
+  std::vector<CostPoint> miss_cost_curve;
+  // What rows visited in ascending order cost over streaming the same bytes, per row size and
+  // density (the share of the rows visited; sim::ProcessorProfile::sorted_visit_cost): full CPU
+  // rates only.
+  std::vector<CostPoint> sorted_visit_curve;
 };
 
 // The figure measured at `row_bytes` (std::logic_error if that row size was not measured).

@@ -294,7 +294,7 @@ std::vector<double> uniform_access_shares(const std::vector<CacheLevel>& caches,
   return shares_from_hit_rates(held);
 }
 
-std::vector<double> uniform_access_weights(const std::vector<CacheLevel>& caches, const MissCostCurve& miss_cost,
+std::vector<double> uniform_access_weights(const std::vector<CacheLevel>& caches, const CostCurve& miss_cost,
                                            double footprint_MB, double row_B) {
   std::vector<double> w = uniform_access_shares(caches, footprint_MB);
   if (w.back() > 0) w.back() *= miss_cost.factor(row_B, w.back());
@@ -422,7 +422,7 @@ std::string level_name(const std::vector<CacheLevel>& caches, size_t l) {
 // Memory's share is weighted by its miss-cost factor at that miss fraction (the share itself, for
 // uniform rows): column k is the sum of the weights of level k and beyond.
 std::vector<Column> penalty_columns(const std::vector<FootprintPoint>& pts, const std::vector<CacheLevel>& caches,
-                                    const MissCostCurve& miss_cost) {
+                                    const CostCurve& miss_cost) {
   std::vector<Column> col(caches.size() + 1, Column(pts.size()));
   for (size_t i = 0; i < pts.size(); ++i) {
     const double t = 1.0 / pts[i].GBps;
@@ -448,7 +448,7 @@ std::vector<bool> identified_columns(const std::vector<Column>& col) {
 }
 
 RowSizeFit fit_row_size(const std::vector<FootprintPoint>& pts, const std::vector<CacheLevel>& caches, double row_B,
-                        const MissCostCurve& miss_cost) {
+                        const CostCurve& miss_cost) {
   const std::vector<Column> col = penalty_columns(pts, caches, miss_cost);
   const size_t m = col.size();
   std::vector<bool> use = identified_columns(col);
@@ -499,7 +499,7 @@ void check_curve(const std::vector<FootprintPoint>& curve, const std::vector<Cac
 }  // namespace
 
 LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches,
-                           const MissCostCurve& miss_cost) {
+                           const CostCurve& miss_cost) {
   check_curve(curve, caches);
   std::set<double> rows;
   for (const auto& p : curve) rows.insert(p.row_B);
@@ -532,7 +532,7 @@ LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::
 }
 
 LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches,
-                                          const MissCostCurve& miss_cost) {
+                                          const CostCurve& miss_cost) {
   const LevelFit detected = fit_memory_levels(curve, caches, miss_cost);
   std::vector<CacheLevel> trial = caches;
   LevelFit best = detected;

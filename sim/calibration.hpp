@@ -73,7 +73,7 @@ std::vector<double> uniform_access_shares(const std::vector<CacheLevel>& caches,
 
 // The same shares with memory's weighted by `miss_cost` at its share (for uniform rows, memory's
 // share is the miss fraction): the time per byte of a uniform gather is sum_L w_L / bw_L.
-std::vector<double> uniform_access_weights(const std::vector<CacheLevel>& caches, const MissCostCurve& miss_cost,
+std::vector<double> uniform_access_weights(const std::vector<CacheLevel>& caches, const CostCurve& miss_cost,
                                            double footprint_MB, double row_B);
 
 // What the model says a uniform gather over `footprint_MB` reaches on `p` (its caches, then its
@@ -113,7 +113,7 @@ struct LevelFit {
 // `miss_cost`: memory's miss-cost curve (calibrate measures it beside the footprint curve); the
 // memory share of each point is weighted by it (uniform_access_weights). Empty: factor 1.
 LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches,
-                           const MissCostCurve& miss_cost = {});
+                           const CostCurve& miss_cost = {});
 
 // The same fit with each cache's capacity fitted too, as the capacity the gathers behave as if the
 // cache had (a VM's L3 shared with its neighbours holds far less of this process's rows than its
@@ -124,6 +124,6 @@ LevelFit fit_memory_levels(const std::vector<FootprintPoint>& curve, const std::
 // level goes back to its detected size where that costs less than a quarter more; a note names
 // each level moved. Throws as fit_memory_levels.
 LevelFit fit_memory_levels_and_capacities(const std::vector<FootprintPoint>& curve, const std::vector<CacheLevel>& caches,
-                                          const MissCostCurve& miss_cost = {});
+                                          const CostCurve& miss_cost = {});
 
 }  // namespace privrec::sim

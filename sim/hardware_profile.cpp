@@ -103,25 +103,29 @@ std::vector<CacheLevel> parse_caches(JsonObjectReader& r, double memory_GB) {
   return out;
 }
 
-// "memory_miss_cost_by_row_B": {"128": {"0.01": 9.5, ..., "1": 1}, ...}
-MissCostCurve parse_miss_cost(JsonObjectReader& r) {
-  const char* key = "memory_miss_cost_by_row_B";
-  MissCostCurve out;
-  const nlohmann::json& m = r.required_object(key, "an object {\"row bytes\": {\"miss fraction\": cost factor, ...}, ...}");
+// `key`: {"128": {"0.01": 9.5, ..., "1": 1}, ...}, each fraction (what `fraction` names: "miss
+// fraction", "density") in (0, 1].
+CostCurve parse_cost_curve(JsonObjectReader& r, const char* key, const std::string& fraction_name) {
+  CostCurve out;
+  const std::string shape = fmt::format("an object {{\"row bytes\": {{\"{}\": cost factor, ...}}, ...}}", fraction_name);
+  const nlohmann::json& m = r.required_object(key, shape.c_str());
   for (const auto& [row, curve] : m.items()) {
     const std::string path = r.key_path(key) + "." + row;
     const double bytes = positive_key(row, r.file(), path, "a key that is a positive row size in bytes");
     if (!curve.is_object() || curve.empty())
-      throw config_error(r.file(), path, json_value_text(curve), "a non-empty object {\"miss fraction\": cost factor, ...}");
+      throw config_error(r.file(), path, json_value_text(curve),
+                         fmt::format("a non-empty object {{\"{}\": cost factor, ...}}", fraction_name));
     std::vector<std::pair<double, double>> points;
     for (const auto& [fraction, v] : curve.items()) {
       const std::string at = path + "." + fraction;
-      const double q = positive_key(fraction, r.file(), at, "a key that is a miss fraction in (0, 1]");
-      if (q > 1) throw config_error(r.file(), at, fraction, "a key that is a miss fraction in (0, 1]");
+      const std::string expected = fmt::format("a key that is a {} in (0, 1]", fraction_name);
+      const double q = positive_key(fraction, r.file(), at, expected.c_str());
+      if (q > 1) throw config_error(r.file(), at, fraction, expected);
       if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>()))
         throw config_error(r.file(), at, json_value_text(v), "a positive cost factor");
       for (const auto& [other, f] : points)
-        if (other == q) throw config_error(r.file(), at, fraction, "a miss fraction not listed twice under this row size");
+        if (other == q)
+          throw config_error(r.file(), at, fraction, fmt::format("a {} not listed twice under this row size", fraction_name));
       points.emplace_back(q, v.get<double>());
     }
     std::sort(points.begin(), points.end());
@@ -133,7 +137,7 @@ MissCostCurve parse_miss_cost(JsonObjectReader& r) {
   return out;
 }
 
-nlohmann::json miss_cost_json(const MissCostCurve& c) {
+nlohmann::json cost_curve_json(const CostCurve& c) {
   nlohmann::json m = nlohmann::json::object();
   for (const auto& [row, points] : c.by_row_B)
     for (const auto& [q, f] : points) m[fmt::format("{}", row)][fmt::format("{}", q)] = f;
@@ -185,7 +189,8 @@ ProcessorProfile parse_processor(const nlohmann::json& j, const std::string& fil
                          "a fraction in [0, 1] (1: the terms overlap fully, 0: they add up)");
   }
   if (r.has("random_GBps_by_row_B")) p.random_GBps_by_row_B = parse_by_row(r);
-  if (r.has("memory_miss_cost_by_row_B")) p.memory_miss_cost = parse_miss_cost(r);
+  if (r.has("memory_miss_cost_by_row_B")) p.memory_miss_cost = parse_cost_curve(r, "memory_miss_cost_by_row_B", "miss fraction");
+  if (r.has("sorted_visit_cost_by_row_B")) p.sorted_visit_cost = parse_cost_curve(r, "sorted_visit_cost_by_row_B", "density");
   if (r.has("caches")) p.caches = parse_caches(r, p.memory_GB);
   r.reject_unknown_keys();
   return p;
@@ -199,7 +204,8 @@ nlohmann::json processor_json(const ProcessorProfile& p) {
                       {"launch_overhead_us", p.launch_overhead_us}};
   if (p.overlap_fraction != 1.0) j["overlap_fraction"] = p.overlap_fraction;
   if (!p.random_GBps_by_row_B.empty()) j["random_GBps_by_row_B"] = by_row_json(p.random_GBps_by_row_B);
-  if (!p.memory_miss_cost.empty()) j["memory_miss_cost_by_row_B"] = miss_cost_json(p.memory_miss_cost);
+  if (!p.memory_miss_cost.empty()) j["memory_miss_cost_by_row_B"] = cost_curve_json(p.memory_miss_cost);
+  if (!p.sorted_visit_cost.empty()) j["sorted_visit_cost_by_row_B"] = cost_curve_json(p.sorted_visit_cost);
   for (const CacheLevel& l : p.caches) {
     nlohmann::json c = {{"name", l.name}, {"capacity_MB", l.capacity_MB}, {"stream_GBps", l.stream_GBps},
                         {"random_GBps", l.random_GBps}};
@@ -226,7 +232,7 @@ double random_GBps_at(const std::vector<std::pair<double, double>>& m, double fa
   return m.empty() ? fallback : log_interpolate(m, row_bytes);
 }
 
-double MissCostCurve::factor(double row_bytes, double miss_fraction) const {
+double CostCurve::factor(double row_bytes, double miss_fraction) const {
   if (by_row_B.empty() || !(miss_fraction > 0)) return 1.0;
   std::vector<std::pair<double, double>> at_row;  // each row size's factor at this fraction
   for (const auto& [row, points] : by_row_B)

@@ -20,15 +20,20 @@ namespace privrec::sim {
 // interpolated in log(row bytes) and held flat beyond the ends; `fallback` when there are none.
 double random_GBps_at(const std::vector<std::pair<double, double>>& by_row_B, double fallback, double row_bytes);
 
-// What a row read from memory costs, against the figure random_GBps_by_row_B gives (every lookup a
-// miss), when misses are only a fraction of a kernel's lookups and the rest hit the caches: a few
-// misses among many hits cannot overlap each other (the bag kernel prefetches kBagPrefetch lookups
-// ahead, a fraction of the memory latency at cache speed), so each waits for more of the latency.
-// Measured by calibrate on the CPU (the forward kernel's loop over a cache-resident hot set with
-// misses mixed in at each fraction); empty (factor 1) where not measured, e.g. the GPU presets,
-// whose many warps in flight overlap misses however sparse.
-struct MissCostCurve {
-  // Row bytes ascending, each with (miss fraction in (0, 1], cost factor > 0), fraction ascending.
+// A cost factor by row size and a fraction in (0, 1], measured by calibrate on the CPU; empty
+// (factor 1) where not measured, e.g. the GPU presets. Two uses (ProcessorProfile):
+// - memory_miss_cost: what a row read from memory costs, against the figure random_GBps_by_row_B
+//   gives (every lookup a miss), when misses are only a fraction of a kernel's lookups and the rest
+//   hit the caches: a few misses among many hits cannot overlap each other (the bag kernel
+//   prefetches kBagPrefetch lookups ahead, a fraction of the memory latency at cache speed), so
+//   each waits for more of the latency (measured through the forward kernel's loop over a
+//   cache-resident hot set with misses mixed in at each fraction); the GPU's many warps in flight
+//   overlap misses however sparse.
+// - sorted_visit_cost: what rows visited in ascending order (the sparse updates) cost against
+//   streaming the same bytes, by the share of the table's rows visited: dense visits stream, sparse
+//   ones approach the row-random cost.
+struct CostCurve {
+  // Row bytes ascending, each with (fraction in (0, 1], cost factor > 0), fraction ascending.
   std::vector<std::pair<double, std::vector<std::pair<double, double>>>> by_row_B;
   bool empty() const { return by_row_B.empty(); }
   // Interpolated in log(fraction) and in log(row bytes), held flat beyond the measured ends; 1 when
@@ -69,7 +74,12 @@ struct ProcessorProfile {
   std::vector<std::pair<double, double>> random_GBps_by_row_B;
   // Optional, measured: what a miss to memory costs against random_GBps_by_row_B when misses are
   // sparse among cache hits (JSON "memory_miss_cost_by_row_B": {"row bytes": {"fraction": factor}}).
-  MissCostCurve memory_miss_cost;
+  CostCurve memory_miss_cost;
+  // Optional, measured: rows of memory read and written in ascending order, as the sparse updates
+  // visit them, against streaming the same bytes, by density, the share of the rows visited (JSON
+  // "sorted_visit_cost_by_row_B": {"row bytes": {"density": factor}}). Without it such visits cost
+  // the row-random rate, at most one streaming pass over the tables.
+  CostCurve sorted_visit_cost;
   // Optional: the caches in front of the memory, nearest first (capacities ascending, all below
   // memory_GB). Row traffic that hits a cache is served at its rates (sim/memory_levels.hpp).
   std::vector<CacheLevel> caches;

@@ -22,6 +22,7 @@ MemoryLevel from_memory(const std::string& name, const ProcessorProfile& p) {
   l.random_GBps = p.random_GBps;
   l.random_GBps_by_row_B = p.random_GBps_by_row_B;
   l.miss_cost = p.memory_miss_cost;
+  l.sorted_visit_cost = p.sorted_visit_cost;
   return l;
 }
 }  // namespace
@@ -42,6 +43,7 @@ std::vector<MemoryLevel> table_row_levels(const HardwareProfile& h) {
   MemoryLevel host = from_memory("host via link", *h.host);
   host.over_link = true;
   host.miss_cost = {};  // the link binds, not the latency of a host row
+  host.sorted_visit_cost = {};
   host.stream_GBps = std::min(host.stream_GBps, h.link_GBps);
   host.random_GBps = std::min(host.random_GBps, h.link_GBps);
   for (auto& [bytes, gbps] : host.random_GBps_by_row_B) gbps = std::min(gbps, h.link_GBps);

@@ -24,7 +24,10 @@ struct MemoryLevel {
   // A processor's own memory (a device cache included: the device's memory): what a row costs
   // against random_GBps_by_row_B when the stage's misses are sparse among its cache hits
   // (ProcessorProfile::memory_miss_cost); empty for host memory across the link.
-  MissCostCurve miss_cost;
+  CostCurve miss_cost;
+  // A processor's own memory: rows visited in ascending order against streaming the same bytes,
+  // by density (ProcessorProfile::sorted_visit_cost); empty across the link, where the link binds.
+  CostCurve sorted_visit_cost;
 
   double random_GBps_for(double row_bytes) const { return random_GBps_at(random_GBps_by_row_B, random_GBps, row_bytes); }
 };

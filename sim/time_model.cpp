@@ -98,6 +98,14 @@ double table_memory_s(Stage s, const WorkCounters& work, const HardwareProfile& 
       // Rows in ascending order read and write at most every table once: dense batches stream.
       const double written = work.bytes_written_rand > 0 ? 2.0 : 1.0;
       s_level = std::min(s_level, share[i] * written * static_cast<double>(table_bytes) / (l.stream_GBps * 1e9));
+      // Where measured, what such visits cost at the density the stage visits the tables with:
+      // between streaming (every row) and the row-random rate (a few rows far apart).
+      if (!l.sorted_visit_cost.empty() && table_bytes > 0) {
+        const double visited = static_cast<double>(std::max(work.rows_read_rand, work.rows_written_rand));
+        const double density = std::min(1.0, visited * row_bytes / static_cast<double>(table_bytes));
+        if (density > 0)
+          s_level = std::min(s_level, share[i] * rnd * l.sorted_visit_cost.factor(row_bytes, density) / (l.stream_GBps * 1e9));
+      }
     }
     if (rows > 0) t.levels.push_back({l.name, share[i], share[i] * rows, share[i] * rnd, 1e3 * s_level, factor});
     random_s += s_level;

@@ -26,7 +26,7 @@ struct LevelTraffic {
   double rows = 0, bytes = 0;
   double ms = 0;     // at the level's row-random rate (times miss_cost_factor for the last level's reads)
   // The last level's, fwd.emb only: what its row reads cost over random_GBps_by_row_B because the
-  // stage's misses were that sparse among its hits (MissCostCurve; 1 elsewhere and where the
+  // stage's misses were that sparse among its hits (CostCurve; 1 elsewhere and where the
   // profile has none).
   double miss_cost_factor = 1;
 };

@@ -34,10 +34,10 @@ std::vector<sim::FootprintPoint> curve_of(const BackendRates& r) {
   return c;
 }
 
-sim::MissCostCurve miss_cost_of(const BackendRates& r) {
+sim::CostCurve cost_curve_of(const std::vector<BackendRates::CostPoint>& points_by_row) {
   std::map<double, std::vector<std::pair<double, double>>> by_row;
-  for (const auto& p : r.miss_cost_curve) by_row[p.row_B].emplace_back(p.miss_fraction, p.factor);
-  sim::MissCostCurve c;
+  for (const auto& p : points_by_row) by_row[p.row_B].emplace_back(p.fraction, p.factor);
+  sim::CostCurve c;
   for (auto& [row, points] : by_row) {
     std::sort(points.begin(), points.end());
     c.by_row_B.emplace_back(row, std::move(points));
@@ -58,7 +58,7 @@ std::vector<sim::CacheLevel> detected_caches(const BackendRates& r) {
 std::optional<sim::LevelFit> fit_levels(const BackendRates& r, const Say& say) {
   if (r.footprint_curve.empty() || r.caches.empty()) return std::nullopt;
   try {
-    sim::LevelFit f = sim::fit_memory_levels_and_capacities(curve_of(r), detected_caches(r), miss_cost_of(r));
+    sim::LevelFit f = sim::fit_memory_levels_and_capacities(curve_of(r), detected_caches(r), cost_curve_of(r.miss_cost_curve));
     for (const auto& n : f.notes) say("cache fit: " + n);
     return f;
   } catch (const std::invalid_argument& e) {
@@ -81,7 +81,8 @@ sim::HardwareProfile profile_from_rates(const Backend& b, const BackendRates& r,
   d.stream_GBps = r.stream_GBps;
   d.random_GBps = r.random_GBps;  // 128 B rows
   d.random_GBps_by_row_B = r.random_GBps_by_row_B;
-  d.memory_miss_cost = miss_cost_of(r);
+  d.memory_miss_cost = cost_curve_of(r.miss_cost_curve);
+  d.sorted_visit_cost = cost_curve_of(r.sorted_visit_curve);
   if (fit) {
     d.random_GBps = fit->memory_random_GBps;
     d.random_GBps_by_row_B = fit->memory_random_GBps_by_row_B;
@@ -159,7 +160,7 @@ nlohmann::json footprint_json(const BackendRates& r, const std::optional<sim::Le
     j["fit_capacities_MB"] = nlohmann::json::object();
     for (const auto& c : fit->caches) j["fit_capacities_MB"][c.name] = c.capacity_MB;
     // The fit at the detected sizes, for comparison (the profile has the fit above).
-    const sim::LevelFit at_detected = sim::fit_memory_levels(curve_of(r), detected_caches(r), miss_cost_of(r));
+    const sim::LevelFit at_detected = sim::fit_memory_levels(curve_of(r), detected_caches(r), cost_curve_of(r.miss_cost_curve));
     j["fit_at_detected_capacities_median_abs_error_pct"] = at_detected.median_abs_error_pct;
   } else {
     j["fit"] = "none: memory keeps the large buffer's gathers";
@@ -195,7 +196,7 @@ void print_footprint(const BackendRates& r, const std::optional<sim::LevelFit>& 
   for (const auto& c : fit->caches) print_level(fmt::format("{} {:.3g} MB", c.name, c.capacity_MB), c.random_GBps_by_row_B);
   print_level("memory", fit->memory_random_GBps_by_row_B);
   std::printf("(at the detected capacities the median error is %.1f %%)\n",
-              sim::fit_memory_levels(curve_of(r), detected_caches(r), miss_cost_of(r)).median_abs_error_pct);
+              sim::fit_memory_levels(curve_of(r), detected_caches(r), cost_curve_of(r.miss_cost_curve)).median_abs_error_pct);
   for (const auto& n : fit->notes) std::printf("  note: %s\n", n.c_str());
 }
 
@@ -233,7 +234,10 @@ nlohmann::json provenance(const Backend& b, const BackendRates& r, const std::op
       b.shared_processor ? "the median of the half-second probes taken right before each calibration case (random "
                            "bandwidth by row size: memory's curve from the full microbenchmarks, rescaled so that the "
                            "profile's levels reproduce the probes' 128 B figure over the large buffer; the full "
-                           "microbenchmarks are under full_benchmark)"
+                           "microbenchmarks are under full_benchmark); device.sorted_visit_cost_by_row_B: rows of the full "
+                           "microbenchmarks' 1 GiB buffer read and written in ascending order, a share of them "
+                           "(the density, 1/128 .. 1) at 128 and 512 B, the median of five runs over the time the same "
+                           "bytes take at their stream_GBps"
                          : r.method;
   const std::string caches_method =
       levels ? "caches: detected sizes (or the smaller effective capacities the gathers show, see footprint_curve), "

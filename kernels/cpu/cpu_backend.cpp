@@ -35,7 +35,8 @@ BackendRates rates_of(const MachineRates& m) {
     r.caches.push_back({c.name, static_cast<double>(c.instance_bytes) / 1e6, c.stream_GBps,
                         fmt::format("{} x {} KiB, {}", c.instances, c.instance_bytes >> 10, c.source)});
   for (const FootprintGather& g : m.footprint_curve) r.footprint_curve.push_back({g.footprint_bytes / 1e6, g.row_bytes, g.GBps});
-  for (const MissCostPoint& p : m.miss_cost_curve) r.miss_cost_curve.push_back({p.row_bytes, p.miss_fraction, p.factor});
+  for (const CostPoint& p : m.miss_cost_curve) r.miss_cost_curve.push_back({p.row_bytes, p.fraction, p.factor});
+  for (const CostPoint& p : m.sorted_visit_curve) r.sorted_visit_curve.push_back({p.row_bytes, p.fraction, p.factor});
   return r;
 }
 

@@ -450,12 +450,12 @@ std::vector<FootprintGather> measure_footprint_curve(const Say& say, const std::
 // a random hot row, each run paired with a run over the hot rows alone (drift falls on both). The
 // cost of a miss is (t(q) - (1 - q) t(0)) / q per lookup, the median over five pairs; the factor
 // divides it by t(1), every lookup a miss. 32 k misses at the sparsest fraction.
-std::vector<MissCostPoint> measure_miss_cost_curve(const Say& say, const std::vector<DetectedCache>& caches,
+std::vector<CostPoint> measure_miss_cost_curve(const Say& say, const std::vector<DetectedCache>& caches,
                                                    FloatArray& x, int64_t lookups) {
   const std::vector<double> fractions = {1.0 / 128, 1.0 / 64, 1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1.0};
   const int64_t hot_bytes =
       std::min<int64_t>(int64_t{256} << 10, caches.empty() ? int64_t{128} << 10 : caches.front().instance_bytes / 4);
-  std::vector<MissCostPoint> out;
+  std::vector<CostPoint> out;
   std::vector<int64_t> idx(lookups), hot_idx(lookups);
   std::vector<uint64_t> draw(lookups);
   auto seconds = [&](const Gather& g, int64_t touch) {
@@ -500,6 +500,49 @@ std::vector<MissCostPoint> measure_miss_cost_curve(const Say& say, const std::ve
   return out;
 }
 
+// Rows visited in ascending order, read and written in place (w = w * a + b, each row once), as the
+// sparse updates visit a table's rows (kernels/cpu/embedding_bag.cpp: sparse_update, the threads
+// splitting the list): per row size and density q, the rows of the 1 GiB buffer kept with
+// probability q (fixed seed). Each of the six runs visits another set (the rows shifted by a
+// seventh of the buffer), so the last run's rows are not in the L3. The factor is the median run's
+// time over the time the same bytes (each row read and written) take at stream_GBps.
+std::vector<CostPoint> measure_sorted_visit_curve(const Say& say, FloatArray& x, double stream_GBps) {
+  const std::vector<double> densities = {1.0 / 128, 1.0 / 64, 1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1.0};
+  std::vector<CostPoint> out;
+  for (const int64_t row_bytes : {128, 512}) {
+    const int64_t d = row_bytes / 4, rows = x.size() / d;
+    std::mt19937_64 gen(9);
+    std::string line = fmt::format("rows visited in order, {} B rows, time over streaming their bytes:", row_bytes);
+    for (const double q : densities) {
+      std::vector<int64_t> picked;
+      const uint64_t cut = q >= 1 ? ~uint64_t{0} : static_cast<uint64_t>(std::ldexp(q, 64));
+      for (int64_t r = 0; r < rows; ++r)
+        if (q >= 1 || gen() < cut) picked.push_back(r);
+      const int64_t n = static_cast<int64_t>(picked.size());
+      std::vector<int64_t> visit(picked.size());
+      std::vector<double> t;
+      for (int run = 0; run < 6; ++run) {
+        const int64_t shift = rows / 7 * run;  // ascending again after the rotation
+        const int64_t wrap = std::lower_bound(picked.begin(), picked.end(), rows - shift) - picked.begin();
+        for (int64_t k = 0; k < n; ++k) visit[k] = (picked[(k + wrap) % n] + shift) % rows;
+        const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(static)
+        for (int64_t k = 0; k < n; ++k) {
+          float* w = x.data() + visit[k] * d;
+          for (int64_t c = 0; c < d; ++c) w[c] = w[c] * 0.999f + 1e-4f;
+        }
+        if (run > 0) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      }
+      const double streamed_s = 2.0 * static_cast<double>(n * row_bytes) / (stream_GBps * 1e9);
+      const double factor = std::max(0.05, median(std::move(t)) / streamed_s);
+      out.push_back({double(row_bytes), q, factor});
+      line += fmt::format(" 1/{:.0f} {:.2f}", 1 / q, factor);
+    }
+    say(line);
+  }
+  return out;
+}
+
 // The probe's share: 128 B gathers at a quarter of each cache's capacity (well inside it even
 // where neighbours hold part of a shared L3; a point of the full sweep too), to see the caches drift.
 std::vector<FootprintGather> probe_cache_gathers(const std::vector<DetectedCache>& caches, FloatArray& x,
@@ -535,6 +578,7 @@ MachineRates measure(const Say& say, const Effort& e, FloatArray& x) {
     measure_cache_streams(say, m.caches, x);
     m.footprint_curve = measure_footprint_curve(say, m.caches, x, m.random_GBps_by_row_B);
     m.miss_cost_curve = measure_miss_cost_curve(say, m.caches, x, e.lookups);
+    m.sorted_visit_curve = measure_sorted_visit_curve(say, x, m.stream_GBps);
   } else {
     m.footprint_curve = probe_cache_gathers(m.caches, x, e.lookups);
   }

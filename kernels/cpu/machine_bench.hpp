@@ -29,12 +29,16 @@ struct FootprintGather {
   double footprint_bytes = 0, row_bytes = 0, GBps = 0;
 };
 
-// A miss to memory among cache hits: gathers through the forward kernel's loop where a fraction
-// `miss_fraction` of the lookups read a random row of the 1 GiB buffer and the rest a hot set in
-// the nearest cache; `factor` is what each miss costs over what it costs when every lookup misses
-// (sim::MissCostCurve): (t(q) - (1 - q) t(0)) / (q t(1)) per lookup times t.
-struct MissCostPoint {
-  double row_bytes = 0, miss_fraction = 0, factor = 0;
+// A point of a cost curve (sim::CostCurve) by row size and a fraction:
+// - a miss to memory among cache hits: gathers through the forward kernel's loop where a fraction
+//   of the lookups read a random row of the 1 GiB buffer and the rest a hot set in the nearest
+//   cache; `factor` is what each miss costs over what it costs when every lookup misses:
+//   (t(q) - (1 - q) t(0)) / (q t(1)) per lookup times t;
+// - sorted visits: a fraction (the density) of the 1 GiB buffer's rows, read and written in
+//   ascending order as the sparse updates visit a table's rows; `factor` is their time over the
+//   time the same bytes take streamed (at stream_GBps).
+struct CostPoint {
+  double row_bytes = 0, fraction = 0, factor = 0;
 };
 
 struct MachineRates {
@@ -55,7 +59,9 @@ struct MachineRates {
   // caches' drift between cases; the sweep has the same footprints).
   std::vector<FootprintGather> footprint_curve;
   // Full measurement: per row size (64..512 B), misses at fractions 1/128 .. 1 of the lookups.
-  std::vector<MissCostPoint> miss_cost_curve;
+  std::vector<CostPoint> miss_cost_curve;
+  // Full measurement: per row size (128, 512 B), sorted visits at densities 1/128 .. 1.
+  std::vector<CostPoint> sorted_visit_curve;
 };
 
 // Streaming read+write bandwidth of `bytes` in place, median of five after a warm-up: also the

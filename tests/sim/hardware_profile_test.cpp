@@ -101,6 +101,16 @@ TEST(HardwareProfile, BadProfilesNameFileKeyAndValue) {
   ASSERT_EQ(h.host->memory_miss_cost.by_row_B.size(), 1u);
   EXPECT_EQ(h.host->memory_miss_cost.factor(128, 0.01), 9.5);
   EXPECT_EQ(parse_hardware_profile(h.to_json(), "y.json").to_json(), h.to_json());
+  // The sorted-visit curve is read by the same code: its keys are densities.
+  e = with([&](auto& j) { j["device"]["sorted_visit_cost_by_row_B"] = {{"512", {{"2", 1.5}}}}; });
+  EXPECT_NE(e.find("device.sorted_visit_cost_by_row_B.512.2"), std::string::npos) << e;
+  EXPECT_NE(e.find("density in (0, 1]"), std::string::npos) << e;
+  e = with([&](auto& j) { j["device"]["sorted_visit_cost_by_row_B"] = {{"512", {{"0.5", 0}}}}; });
+  EXPECT_NE(e.find("device.sorted_visit_cost_by_row_B.512.0.5"), std::string::npos) << e;
+  j["device"]["sorted_visit_cost_by_row_B"] = {{"128", {{"0.25", 2.0}, {"1", 1.1}}}};
+  const HardwareProfile s = parse_hardware_profile(j, "x.json");
+  EXPECT_EQ(s.device.sorted_visit_cost.factor(128, 0.25), 2.0);
+  EXPECT_EQ(parse_hardware_profile(s.to_json(), "y.json").to_json(), s.to_json());
 }
 
 TEST(HardwareProfile, UnknownPresetOrMissingFileListsThePresets) {

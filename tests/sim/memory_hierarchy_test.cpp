@@ -76,7 +76,7 @@ TEST(RowTraffic, ExactSplitEqualsAnLruCacheFedTheKernelsOrder) {
   for (auto& t : w.tables) t.rows = 500;
   SyntheticTrace trace(w, 5);
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
-  MemoryLevel l1{"small", 16e3, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+  MemoryLevel l1{"small", 16e3, 1, 1, {}, false, "lru", {}, {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}, {}};
   RowTrafficModel model(w, plan_of(cfg.kind), {l1, mem}, 0, 1.0, 0, /*cold_start=*/true);
   LruCache ref{test::ReferenceLru(16000)};
   uint64_t fwd_hits = 0, fwd_acc = 0;
@@ -125,7 +125,7 @@ TEST(RowTraffic, DensePassOverLargerTablesKeepsNoReuseAcrossSteps) {
   SyntheticTrace trace(w, 2);
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::dpsgd_f, 1, 1);
   const double table_bytes = static_cast<double>(w.table_bytes());
-  MemoryLevel small{"small", table_bytes / 2, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+  MemoryLevel small{"small", table_bytes / 2, 1, 1, {}, false, "lru", {}, {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}, {}};
   RowTrafficModel model(w, plan_of(cfg.kind), {small, mem}, 0, 1.0, 0, /*cold_start=*/true);
   // The same batch every step: without the dense pass every access after the first step would hit.
   const Batch b = trace.batch(0);
@@ -177,8 +177,8 @@ TEST(RowTraffic, ALevelHoldingEveryTableHitsEveryReuse) {
   Workload w = test::small_workload(16);
   SyntheticTrace trace(w, 2);
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::dpsgd_f, 1, 1);
-  MemoryLevel big{"big", 2.0 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru", {}},
-      mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+  MemoryLevel big{"big", 2.0 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru", {}, {}},
+      mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}, {}};
   RowTrafficModel model(w, plan_of(cfg.kind), {big, mem}, 0, 1.0);
   walk_steps(trace, 30, [&](int64_t t, const Batch& b, const Batch* next) { model.step(b, next, t > 1); });
   WorkCounters fwd;
@@ -197,21 +197,21 @@ TEST(RowTraffic, AnalyticForwardAtItsLimits) {
   fwd.rows_read_rand = 1000;
   Workload w = test::small_workload(256);
   const double all = static_cast<double>(w.table_bytes());
-  MemoryLevel mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+  MemoryLevel mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}, {}};
   for (const double times : {1.0, 1.5, 3.0}) {
-    MemoryLevel big{"big", times * all, 1, 1, {}, false, "lru", {}};
+    MemoryLevel big{"big", times * all, 1, 1, {}, false, "lru", {}, {}};
     EXPECT_DOUBLE_EQ(analytic_split(w, plan_of(cfg.kind), {big, mem}, Stage::fwd_emb, fwd).share[0], 1.0) << times;
   }
   w.tables.resize(1);
   w.tables[0].rows = 100000000, w.tables[0].pooling = 1, w.batch_size = 1024;
-  MemoryLevel most{"most", 0.9 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru", {}};
+  MemoryLevel most{"most", 0.9 * static_cast<double>(w.table_bytes()), 1, 1, {}, false, "lru", {}, {}};
   EXPECT_NEAR(analytic_split(w, plan_of(cfg.kind), {most, mem}, Stage::fwd_emb, fwd).share[0], 0.9, 0.005);
 }
 
 // Sparse misses: the miss-cost curve's interpolation (log fraction, then log row bytes, flat
 // beyond), and the last level's time scaled by the curve averaged over the split's local fractions.
 TEST(MissCost, InterpolatesInLogFractionAndLogRowBytes) {
-  MissCostCurve c;
+  CostCurve c;
   EXPECT_EQ(c.factor(128, 0.01), 1.0);  // none measured: factor 1
   c.by_row_B = {{128, {{0.01, 10.0}, {0.1, 4.0}, {1.0, 1.0}}}};
   EXPECT_DOUBLE_EQ(c.factor(128, 0.01), 10.0);
@@ -269,6 +269,44 @@ TEST(MissCost, ScalesTheLastLevelByTheCurveAtTheSplitsLocalFractions) {
   EXPECT_TRUE(h.device.memory_miss_cost.empty());
 }
 
+// Rows visited in ascending order (the sparse updates): without a measured curve at the row-random
+// rate, at most one streaming pass over the tables; with one, the bytes at the stream rate times
+// the curve's factor at the stage's density (rows visited x row bytes over the tables' bytes),
+// never above the other two.
+TEST(SortedVisits, CostTheCurvesFactorAtTheStagesDensity) {
+  HardwareProfile h = load_hardware_profile("h100-sxm");
+  h.stage_efficiency.clear(), h.stage_fixed_ms.clear();
+  h.device.caches.clear();
+  h.device.random_GBps_by_row_B.clear();
+  h.device.random_GBps = 1000, h.device.stream_GBps = 1000;
+  const double table = 1.28e9;  // 10 M rows of 128 B
+  WorkCounters w;               // a quarter of them, read and written
+  w.rows_read_rand = w.rows_written_rand = 2500000;
+  w.bytes_read_rand = w.bytes_written_rand = 320000000;
+  auto memory_ms = [&](Stage s) { return stage_time(s, w, 0, h, static_cast<uint64_t>(table)).memory_ms; };
+  EXPECT_DOUBLE_EQ(memory_ms(Stage::update_sparse), 1e3 * 6.4e8 / 1000e9);  // row-random: below one pass
+  h.device.random_GBps = 10;
+  EXPECT_DOUBLE_EQ(memory_ms(Stage::update_sparse), 1e3 * 2 * table / 1000e9);  // one pass (2.56 ms) binds
+  h.device.sorted_visit_cost.by_row_B = {{128, {{1.0 / 16, 8.0}, {0.25, 3.0}, {1.0, 1.0}}}};
+  EXPECT_DOUBLE_EQ(memory_ms(Stage::update_sparse), 1e3 * 6.4e8 * 3.0 / 1000e9);  // density 1/4: factor 3
+  EXPECT_DOUBLE_EQ(memory_ms(Stage::dp_update), 1e3 * 6.4e8 * 3.0 / 1000e9);
+  EXPECT_DOUBLE_EQ(memory_ms(Stage::lazydp_catchup), 1e3 * 6.4e8 * 3.0 / 1000e9);
+  EXPECT_DOUBLE_EQ(memory_ms(Stage::fwd_emb), 1e3 * 6.4e8 / 10e9);  // a gather: not a sorted visit
+  // Density 1/8, half way in log between 1/16 and 1/4: the factor half way (5.5); and where the
+  // row-random rate costs less, it does.
+  w.rows_read_rand = w.rows_written_rand = 1250000;
+  w.bytes_read_rand = w.bytes_written_rand = 160000000;
+  EXPECT_NEAR(memory_ms(Stage::update_sparse), 1e3 * 3.2e8 * 5.5 / 1000e9, 1e-12);
+  h.device.random_GBps = 200;
+  EXPECT_DOUBLE_EQ(memory_ms(Stage::update_sparse), 1e3 * 3.2e8 / 200e9);
+  // Host memory across the link keeps no curve: the link binds.
+  HardwareProfile host = load_hardware_profile("h100-sxm");
+  host.host->sorted_visit_cost = h.device.sorted_visit_cost;
+  apply_placement(host, "host", 8, "lru");
+  EXPECT_TRUE(table_row_levels(host).back().sorted_visit_cost.empty());
+  EXPECT_FALSE(table_row_levels(h).back().sorted_visit_cost.empty());
+}
+
 TEST(MissCost, AnalyticForwardMissesFallWhereEachTableRunWarmsUp) {
   // Four uniform tables, each read twice over per step, a cache of most of one: every row a run
   // starts on was evicted by the other tables (nearly all its first lookups miss), and reuses
@@ -278,7 +316,7 @@ TEST(MissCost, AnalyticForwardMissesFallWhereEachTableRunWarmsUp) {
   for (auto& t : w.tables) t.rows = 4000, t.dim = 32, t.pooling = 4;  // 8000 lookups per table: each row about twice
   const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
   const double table = 4000.0 * 128;
-  MemoryLevel l3{"L3", 0.9 * table, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+  MemoryLevel l3{"L3", 0.9 * table, 1, 1, {}, false, "lru", {}, {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}, {}};
   WorkCounters work;
   work.rows_read_rand = 32000, work.bytes_read_rand = 32000 * 128;
   const LevelSplit s = analytic_split(w, plan_of(cfg.kind), {l3, mem}, Stage::fwd_emb, work);

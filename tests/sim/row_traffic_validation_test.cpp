@@ -20,7 +20,7 @@ TEST(RowTraffic, CheSplitMatchesTheTraceDrivenSplit) {
     for (auto& t : w.tables) t.rows = 20000, t.pooling = 20;
     const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
     const double cap = 0.3 * static_cast<double>(w.table_bytes());
-    MemoryLevel l3{"L3", cap, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+    MemoryLevel l3{"L3", cap, 1, 1, {}, false, "lru", {}, {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}, {}};
     RowTrafficModel model(w, plan_of(cfg.kind), {l3, mem}, 0, 1.0);
     SyntheticTrace trace(w, 9);
     walk_steps(trace, 40, [&](int64_t t, const Batch& b, const Batch* next) { model.step(b, next, t > 20); });
@@ -42,7 +42,7 @@ TEST(RowTraffic, SteadyStateFromAShortTraceMatchesChe) {
     for (auto& t : w.tables) t.rows = 40000, t.pooling = 10;
     const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
     const double cap = 0.1 * static_cast<double>(w.table_bytes());
-    MemoryLevel l3{"L3", cap, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
+    MemoryLevel l3{"L3", cap, 1, 1, {}, false, "lru", {}, {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}, {}};
     RowTrafficModel steady(w, plan_of(cfg.kind), {l3, mem}, 0, 1.0);
     RowTrafficModel cold(w, plan_of(cfg.kind), {l3, mem}, 0, 1.0, 0, true);
     SyntheticTrace trace(w, 4);
@@ -70,8 +70,8 @@ TEST(RowTraffic, WorkingDataBetweenTheRowsInBothModes) {
     const AlgorithmConfig cfg = test::algo(AlgorithmKind::sgd, 0, 1);
     const Plan& plan = plan_of(cfg.kind);
     const double tables = static_cast<double>(w.table_bytes()), cap = 0.3 * tables;
-    MemoryLevel l3{"L3", cap, 1, 1, {}, false, "lru", {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}};
-    MemoryLevel all{"all", 1.16 * tables, 1, 1, {}, false, "lru", {}};
+    MemoryLevel l3{"L3", cap, 1, 1, {}, false, "lru", {}, {}}, mem{"memory", 1.0 / 0.0, 1, 1, {}, false, "lru", {}, {}};
+    MemoryLevel all{"all", 1.16 * tables, 1, 1, {}, false, "lru", {}, {}};
     StageBytes working{};
     working[static_cast<size_t>(Stage::fwd_mlp)] = 0.1 * tables;
     working[static_cast<size_t>(Stage::bwd_emb)] = 0.05 * tables;
