@@ -451,7 +451,7 @@ std::vector<FootprintGather> measure_footprint_curve(const Say& say, const std::
 // cost of a miss is (t(q) - (1 - q) t(0)) / q per lookup, the median over five pairs; the factor
 // divides it by t(1), every lookup a miss. 32 k misses at the sparsest fraction.
 std::vector<CostPoint> measure_miss_cost_curve(const Say& say, const std::vector<DetectedCache>& caches,
-                                                   FloatArray& x, int64_t lookups) {
+                                               FloatArray& x, int64_t lookups) {
   const std::vector<double> fractions = {1.0 / 128, 1.0 / 64, 1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1.0};
   const int64_t hot_bytes =
       std::min<int64_t>(int64_t{256} << 10, caches.empty() ? int64_t{128} << 10 : caches.front().instance_bytes / 4);
