@@ -240,6 +240,13 @@ double CostCurve::factor(double row_bytes, double miss_fraction) const {
   return at_row.empty() ? 1.0 : log_interpolate(at_row, row_bytes);
 }
 
+double CostCurve::smallest_fraction() const {
+  double q = 1.0;
+  for (const auto& [row, points] : by_row_B)
+    if (!points.empty()) q = std::min(q, points.front().first);
+  return q;
+}
+
 void parse_stage_maps(JsonObjectReader& r, const std::string& file, StageMap& efficiency, StageMap& fixed_ms,
                       StageMap& bag_ns, StageMap& launch_us, StageMap& overlap) {
   // key, the map, what a value must be, its check

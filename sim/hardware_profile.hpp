@@ -39,6 +39,8 @@ struct CostCurve {
   // Interpolated in log(fraction) and in log(row bytes), held flat beyond the measured ends; 1 when
   // empty.
   double factor(double row_bytes, double miss_fraction) const;
+  // The smallest fraction measured at any row size (1 when empty).
+  double smallest_fraction() const;
 };
 
 // A cache in front of a processor's memory (CPU L2/L3, a GPU's L2): the rows it holds are served

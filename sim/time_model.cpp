@@ -71,6 +71,20 @@ Bound roofline_bound(const StageTime& t) {
 }
 
 namespace {
+// The sorted-visit curve's factor at `density`. Below the sparsest density measured (1/128 on the
+// CPU), visits lose what the curve measured: the factor rises in log(density) to the row-random
+// rate's (stream over row-random), reached at one row visited per 2 MiB, where no two visited rows
+// share a huge page. That end point is an assumption, not a measurement.
+double sorted_visit_factor(const MemoryLevel& l, double row_bytes, double density) {
+  const double q_min = l.sorted_visit_cost.smallest_fraction();
+  const double measured = l.sorted_visit_cost.factor(row_bytes, std::max(density, q_min));
+  if (density >= q_min) return measured;
+  const double random = l.stream_GBps / l.random_GBps_for(row_bytes);
+  const double q_end = row_bytes / double(2 << 20);
+  if (density <= q_end || q_end >= q_min) return random;
+  return measured + (random - measured) * std::log(q_min / density) / std::log(q_min / q_end);
+}
+
 // The memory term of a table stage: its row traffic level by level, its streaming traffic from
 // where the tables live (whole-table passes across the link for host tables under a device cache).
 double table_memory_s(Stage s, const WorkCounters& work, const HardwareProfile& h, uint64_t table_bytes,
@@ -104,7 +118,7 @@ double table_memory_s(Stage s, const WorkCounters& work, const HardwareProfile& 
         const double visited = static_cast<double>(std::max(work.rows_read_rand, work.rows_written_rand));
         const double density = std::min(1.0, visited * row_bytes / static_cast<double>(table_bytes));
         if (density > 0)
-          s_level = std::min(s_level, share[i] * rnd * l.sorted_visit_cost.factor(row_bytes, density) / (l.stream_GBps * 1e9));
+          s_level = std::min(s_level, share[i] * rnd * sorted_visit_factor(l, row_bytes, density) / (l.stream_GBps * 1e9));
       }
     }
     if (rows > 0) t.levels.push_back({l.name, share[i], share[i] * rows, share[i] * rnd, 1e3 * s_level, factor});

@@ -24,7 +24,10 @@ struct LevelTraffic {
   std::string name;
   double share = 0;  // of the stage's row accesses
   double rows = 0, bytes = 0;
-  double ms = 0;     // at the level's row-random rate (times miss_cost_factor for the last level's reads)
+  // At the level's row-random rate (times miss_cost_factor for the last level's reads); for the
+  // stages that visit rows in order, at most one streaming pass and, where the profile measures
+  // it, the sorted-visit cost (time_model.cpp).
+  double ms = 0;
   // The last level's, fwd.emb only: what its row reads cost over random_GBps_by_row_B because the
   // stage's misses were that sparse among its hits (CostCurve; 1 elsewhere and where the
   // profile has none).

@@ -10,12 +10,16 @@
 #include <string>
 #include <system_error>
 
+#include <unistd.h>
+
 namespace privrec::test {
 
 namespace detail {
 struct TempDirs {
   std::map<std::string, std::string> by_prefix;
+  pid_t owner = ::getpid();  // a child forked without exec leaves the folders to its parent
   ~TempDirs() {
+    if (::getpid() != owner) return;
     for (const auto& [prefix, dir] : by_prefix) {
       std::error_code ec;
       std::filesystem::remove_all(dir, ec);
@@ -31,7 +35,10 @@ inline TempDirs& temp_dirs() {
 // <tmp>/<prefix>XXXXXX, made on first use with this prefix; the same folder on every later call.
 inline std::string temp_dir(const std::string& prefix) {
   auto& dirs = detail::temp_dirs().by_prefix;
-  if (const auto it = dirs.find(prefix); it != dirs.end()) return it->second;
+  if (const auto it = dirs.find(prefix); it != dirs.end()) {
+    std::filesystem::create_directories(it->second);  // a test may have removed it
+    return it->second;
+  }
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
   if (!mkdtemp(pattern.data())) throw std::runtime_error("test: mkdtemp " + pattern + " failed");

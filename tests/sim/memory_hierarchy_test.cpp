@@ -265,8 +265,10 @@ TEST(MissCost, ScalesTheLastLevelByTheCurveAtTheSplitsLocalFractions) {
   EXPECT_TRUE(table_row_levels(host).back().miss_cost.empty());
   EXPECT_FALSE(table_row_levels(h).back().miss_cost.empty());
   // The framework way's kernels are not the fused forward the curve was measured through.
+  h.device.sorted_visit_cost.by_row_B = {{128, {{0.25, 2.0}, {1.0, 1.0}}}};
   apply_implementation(h, load_implementation_profile("framework"));
   EXPECT_TRUE(h.device.memory_miss_cost.empty());
+  EXPECT_FALSE(h.device.sorted_visit_cost.empty());
 }
 
 // Rows visited in ascending order (the sparse updates): without a measured curve at the row-random
@@ -299,6 +301,19 @@ TEST(SortedVisits, CostTheCurvesFactorAtTheStagesDensity) {
   EXPECT_NEAR(memory_ms(Stage::update_sparse), 1e3 * 3.2e8 * 5.5 / 1000e9, 1e-12);
   h.device.random_GBps = 200;
   EXPECT_DOUBLE_EQ(memory_ms(Stage::update_sparse), 1e3 * 3.2e8 / 200e9);
+  // Below the sparsest density measured (1/16 here) the factor rises in log(density) from the
+  // curve's (8) to the row-random rate's (stream / random = 100), reached at one row per 2 MiB.
+  h.device.random_GBps = 10;
+  const double q_end = 128.0 / (2 << 20), q = std::sqrt(q_end / 16);  // half way in log
+  w.rows_read_rand = w.rows_written_rand = static_cast<uint64_t>(std::llround(q * table / 128));
+  w.bytes_read_rand = w.bytes_written_rand = 128 * w.rows_read_rand;
+  const double rnd = 2.0 * static_cast<double>(w.bytes_read_rand), dq = w.rows_read_rand * 128.0 / table;
+  const double f = 8 + (100 - 8) * std::log((1.0 / 16) / dq) / std::log((1.0 / 16) / q_end);
+  EXPECT_NEAR(f, 54, 0.01);
+  EXPECT_NEAR(memory_ms(Stage::update_sparse), 1e3 * rnd * f / 1000e9, 1e-12);
+  w.rows_read_rand = w.rows_written_rand = 100;  // sparser than one row per 2 MiB: row-random
+  w.bytes_read_rand = w.bytes_written_rand = 12800;
+  EXPECT_DOUBLE_EQ(memory_ms(Stage::update_sparse), 1e3 * 25600 / 10e9);
   // Host memory across the link keeps no curve: the link binds.
   HardwareProfile host = load_hardware_profile("h100-sxm");
   host.host->sorted_visit_cost = h.device.sorted_visit_cost;
