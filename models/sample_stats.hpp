@@ -21,4 +21,10 @@ SampleStats summarize(std::vector<double> v);
 // 0 for an empty sample. Takes `v` by value because it reorders it.
 double median(std::vector<double> v);
 
+// The non-increasing sequence nearest `v` in least squares (pool adjacent violators: each run of
+// values that rises is replaced by its mean, repeatedly): the way a measured curve that physics
+// says cannot rise (a cost factor against density) is freed of the noise that makes it rise.
+// Already non-increasing input comes back unchanged.
+std::vector<double> non_increasing_fit(const std::vector<double>& v);
+
 }  // namespace privrec

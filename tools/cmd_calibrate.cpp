@@ -236,8 +236,9 @@ nlohmann::json provenance(const Backend& b, const BackendRates& r, const std::op
                            "profile's levels reproduce the probes' 128 B figure over the large buffer; the full "
                            "microbenchmarks are under full_benchmark); device.sorted_visit_cost_by_row_B: rows of the full "
                            "microbenchmarks' 1 GiB buffer read and written in ascending order, a share of them "
-                           "(the density, 1/128 .. 1) at 128 and 512 B, the median of five runs over the time the same "
-                           "bytes take at their stream_GBps"
+                           "(the density, 1/128 .. 1) at 128 and 512 B, each run paired with a stream pass over the buffer "
+                           "just before it; the median of five runs' time over the time the same bytes take at their pass's "
+                           "rate, then the least-squares non-increasing fit in the density"
                          : r.method;
   const std::string caches_method =
       levels ? "caches: detected sizes (or the smaller effective capacities the gathers show, see footprint_curve), "

@@ -119,3 +119,24 @@ TEST(SampleStats, DuplicatesAndUnsortedInput) {
   EXPECT_EQ(median({10.0, -1.0, 3.0, 3.0, 0.0, 100.0}), 3.0);
   EXPECT_EQ(median({6.0, 5.0, 4.0, 3.0, 2.0, 1.0}), 3.5);
 }
+
+TEST(SampleStats, NonIncreasingFitPoolsRisingRuns) {
+  using V = std::vector<double>;
+  EXPECT_EQ(non_increasing_fit({}), V{});
+  EXPECT_EQ(non_increasing_fit({3.0, 2.0, 2.0, 1.0}), (V{3.0, 2.0, 2.0, 1.0}));  // already non-increasing
+  EXPECT_EQ(non_increasing_fit({1.0, 3.0}), (V{2.0, 2.0}));
+  // The calibrate curve of 2026-12-01 (128 B rows, densities 1/128 .. 1): the rises at 1/16 and
+  // 1/4 pool with their left neighbours; 3.38 2.94 2.39 | 3.10 2.20 -> (2.39 + 3.10) / 2 = 2.745
+  // then 2.745 2.20 2.75 -> 2.20 and 2.75 pool (2.475) below 2.745.
+  const V fit = non_increasing_fit({3.38, 2.94, 2.39, 3.10, 2.20, 2.75, 1.75, 1.04});
+  const V want = {3.38, 2.94, 2.745, 2.745, 2.475, 2.475, 1.75, 1.04};
+  ASSERT_EQ(fit.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_DOUBLE_EQ(fit[i], want[i]) << i;
+  // A rise across several blocks merges them all: the result is the mean of the whole.
+  EXPECT_EQ(non_increasing_fit({1.0, 2.0, 3.0}), (V{2.0, 2.0, 2.0}));
+  // Pooling keeps the sum (least squares under the constraint keeps each block's mean).
+  double in = 0, out = 0;
+  for (const double x : {3.38, 2.94, 2.39, 3.10, 2.20, 2.75, 1.75, 1.04}) in += x;
+  for (const double x : fit) out += x;
+  EXPECT_NEAR(in, out, 1e-12);
+}
