@@ -144,6 +144,8 @@ void write_text_file(const std::string& path, const std::string& text);
 nlohmann::json machine_json();
 // This host's processor as /proc/cpuinfo names it ("model name"), or "unknown".
 std::string host_cpu_name();
+// The processor's family, model and stepping (/proc/cpuinfo), or "unknown".
+std::string host_cpu_id();
 // The profiles compare (model_profile_of) and validate and calibrate (measured_profile_of) use for
 // backend b unless --hardware says otherwise. On a backend that runs on this host (the CPU), a
 // committed measured profile of this very processor wins over the backend's default, so the
