@@ -6,8 +6,17 @@ workload and algorithm settings; the table gives both stage times (median over t
 and their ratio, PyTorch over privrec (above 1: privrec is faster). lazydp's lazydp.catchup is added
 to privrec's dp.update, because the peer draws the catch-up noise inside its one sparse update.
 
+Beside them, each stage's roofline: `privrec simulate` of the same case on --hardware gives the
+stage's counted work (bytes, flops, normals) over the profile's measured rates (each access pattern
+at its own: streaming, row-random by level, rows visited in order), its memory, arithmetic and RNG
+terms each alone; the roofline is the largest (the efficiencies, overlap and fixed costs fitted by
+calibrate left out). "% roof" is roofline over privrec's time (how close privrec's kernel runs to
+it); "ceiling" is PyTorch's time over the roofline: the most any implementation of privrec's work
+could beat PyTorch by on this machine at those rates (the VM's bandwidth drifts, so either can
+move by tens of percent between runs).
+
   peer_bench.py [--privrec build/privrec] [--case MODEL:SCALE] ... [--algo A] ... [--batch 2048]
-                [--steps 5] [--warmup 1] [--json OUT] [--force] [--dry-run]
+                [--steps 5] [--warmup 1] [--hardware cpu-epyc-2c] [--json OUT] [--force] [--dry-run]
 
 Defaults: rmc2 x0.01 and mlperf-dlrm x0.01 at batch 2048, sgd, dpsgd-f, eana and lazydp.
 """
@@ -36,14 +45,27 @@ def stage_ms(run):
     return ms
 
 
+def roofline_ms(run):
+    """Per stage, the largest of its memory, arithmetic and RNG terms (simulate's JSON), lazydp's
+    catch-up added to dp.update as in stage_ms."""
+    ms = {s["name"]: max(s["memory_ms"], s["compute_ms"], s["rng_ms"]) for s in run["stages"]}
+    if "lazydp.catchup" in ms:
+        ms["dp.update"] = ms.get("dp.update", 0.0) + ms.pop("lazydp.catchup")
+    return ms
+
+
 def run_case(args, model, scale, algo, tmp):
     train_json = os.path.join(tmp, f"privrec_{model}_{scale}_{algo}.json")
     peer_json = os.path.join(tmp, f"peer_{model}_{scale}_{algo}.json")
+    sim_json = os.path.join(tmp, f"simulate_{model}_{scale}_{algo}.json")
     cmd = [args.privrec, "train", "--model", model, "--table-scale", str(scale), "--algo", algo, "--batch",
            str(args.batch), "--steps", str(args.steps), "--warmup", str(args.warmup), "-q", "--json", train_json]
+    sim = [args.privrec, "simulate", "--model", model, "--table-scale", str(scale), "--algo", algo, "--batch",
+           str(args.batch), "--hardware", args.hardware, "--json", sim_json, "--force"]
     peer = [sys.executable, PEER, "--like", train_json, "--json", peer_json]
     if args.dry_run:
         print(" ".join(cmd))
+        print(" ".join(sim))
         print(" ".join(peer))
         return None
     print(f"[peer_bench] {model} x{scale} {algo}: privrec", file=sys.stderr)
@@ -54,16 +76,26 @@ def run_case(args, model, scale, algo, tmp):
     r = subprocess.run(peer, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         fail(f"{' '.join(peer)}: exit status {r.returncode}:\n{r.stderr[-2000:]}")
+    r = subprocess.run(sim, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        fail(f"{' '.join(sim)}: exit status {r.returncode}:\n{r.stderr[-2000:]}")
     with open(train_json) as f:
         mine = json.load(f)
     with open(peer_json) as f:
         theirs = json.load(f)
+    with open(sim_json) as f:
+        roof = roofline_ms(json.load(f))
     a, b = stage_ms(mine), stage_ms(theirs)
-    rows = [{"stage": s, "privrec_ms": a[s], "pytorch_ms": b[s], "pytorch_over_privrec": b[s] / a[s] if a[s] > 0 else None}
-            for s in ORDER if s in a and s in b]
-    rows.append({"stage": "step", "privrec_ms": mine["step_ms"]["median"], "pytorch_ms": theirs["step_ms"]["median"],
-                 "pytorch_over_privrec": theirs["step_ms"]["median"] / mine["step_ms"]["median"]})
-    return {"model": model, "table_scale": scale, "algo": algo, "batch": args.batch, "stages": rows,
+
+    def row(stage, p, t, r):
+        return {"stage": stage, "privrec_ms": p, "pytorch_ms": t, "pytorch_over_privrec": t / p if p > 0 else None,
+                "roofline_ms": r, "roofline_over_privrec": r / p if p > 0 and r is not None else None,
+                "pytorch_over_roofline": t / r if r else None}
+
+    rows = [row(s, a[s], b[s], roof.get(s)) for s in ORDER if s in a and s in b]
+    rows.append(row("step", mine["step_ms"]["median"], theirs["step_ms"]["median"], sum(roof.values())))
+    return {"model": model, "table_scale": scale, "algo": algo, "batch": args.batch, "hardware": args.hardware,
+            "stages": rows,
             "privrec_revision": mine["machine"]["git_revision"], "torch_version": theirs["torch_version"],
             "threads": theirs["threads"]}
 
@@ -76,6 +108,8 @@ def main():
     ap.add_argument("--batch", type=int, default=2048)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--hardware", default="cpu-epyc-2c",
+                    help="the profile whose rates give the rooflines (a preset or a JSON file; as simulate)")
     ap.add_argument("--json", help="write every case's table here")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
@@ -106,10 +140,14 @@ def main():
                     continue
                 results.append(res)
                 print(f"\n{model} x{scale:g}, {algo}, batch {args.batch}")
-                print(f"{'stage':<14} {'privrec ms':>11} {'PyTorch ms':>11} {'PyTorch/privrec':>16}")
+                print(f"{'stage':<14} {'privrec ms':>11} {'PyTorch ms':>11} {'PyTorch/privrec':>16} "
+                      f"{'roofline ms':>12} {'% roof':>7} {'ceiling':>8}")
                 for r in res["stages"]:
                     ratio = f"{r['pytorch_over_privrec']:.2f}x" if r["pytorch_over_privrec"] else "-"
-                    print(f"{r['stage']:<14} {r['privrec_ms']:11.2f} {r['pytorch_ms']:11.2f} {ratio:>16}")
+                    roof = f"{r['roofline_ms']:12.2f}" if r["roofline_ms"] is not None else f"{'-':>12}"
+                    pct = f"{100 * r['roofline_over_privrec']:6.0f}%" if r["roofline_over_privrec"] else f"{'-':>7}"
+                    ceil = f"{r['pytorch_over_roofline']:7.1f}x" if r["pytorch_over_roofline"] else f"{'-':>8}"
+                    print(f"{r['stage']:<14} {r['privrec_ms']:11.2f} {r['pytorch_ms']:11.2f} {ratio:>16} {roof} {pct} {ceil}")
                 sys.stdout.flush()
     if args.json and results:
         tmpname = f"{args.json}.tmp{os.getpid()}"
