@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/backend.hpp"
 #include "models/config_error.hpp"
 #include "sim/chrome_trace.hpp"
 #include "models/kernel_work/working_memory.hpp"
@@ -216,7 +217,8 @@ int cmd_simulate(int argc, char** argv) {
   int64_t steps = 3;
   uint64_t seed = 1;
   opts.add_options()("help,h", "show this help")
-    ("hardware", po::value(&hardware)->default_value(hardware), "hardware profile: a preset (configs/hardware/NAME.json) or a JSON file")
+    ("hardware", po::value(&hardware)->default_value(hardware), "hardware profile: a preset (configs/hardware/NAME.json), a JSON file, or `host`: the committed "
+     "profile measured on this host's processor (as compare's CPU default)")
     ("steps", po::value(&steps)->default_value(steps), "batches of the trace to model (work is their mean per step)")
     ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic trace (and of the algorithm's noise)")
     ("trace", po::value(&trace_path), "model a trace file instead of synthetic data")
@@ -248,6 +250,7 @@ int cmd_simulate(int argc, char** argv) {
     throw InputError("--hardware: a cluster names its devices' profile; give --hardware or --cluster, not both");
   if (cluster && (vm.count("trace") || vm.count("sample-rate") || vm.count("trace-out")))
     throw InputError("--cluster: the scale-out model is analytic; it takes no --trace, --sample-rate or --trace-out");
+  if (hardware == "host") hardware = model_profile_of(find_backend("cpu"));
   sim::HardwareProfile hw = sim::load_hardware_profile(hardware);
   place.apply(cluster ? cluster->device : hw);
   const sim::ImplementationProfile impl = impl_flags.resolve(cluster ? cluster->device.name : hw.name);

@@ -130,6 +130,18 @@ TEST(Cli, SimulateWritesTheSameFieldsAsTrain) {
   EXPECT_EQ(header.rfind("hardware,model,algo,", 0), 0u) << header;
 }
 
+TEST(Cli, SimulateOnTheHostsOwnProfile) {
+  // `--hardware host` is the committed CPU profile compare would model this host with (the one
+  // measured on this processor, else the CPU backend's default): a CPU profile either way.
+  const std::string j = dir() + "/host.json";
+  const Result r = run("simulate --model tiny --algo sgd --hardware host -q --json " + j + " --force");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(j);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_EQ(doc["hardware"]["kernels"], "cpu");
+  EXPECT_NE(doc["hardware"]["name"], "host");
+}
+
 TEST(Cli, SimulateWritesAChromeTrace) {
   const std::string t = dir() + "/step.trace.json";
   const Result r = run("simulate --model tiny --algo lazydp --hardware v100-xeon-e5-2698v4 -q --trace-out " + t + " --force");

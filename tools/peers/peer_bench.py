@@ -16,7 +16,7 @@ could beat PyTorch by on this machine at those rates (the VM's bandwidth drifts,
 move by tens of percent between runs).
 
   peer_bench.py [--privrec build/privrec] [--case MODEL:SCALE] ... [--algo A] ... [--batch 2048]
-                [--steps 5] [--warmup 1] [--hardware cpu-epyc-2c] [--json OUT] [--force] [--dry-run]
+                [--steps 5] [--warmup 1] [--hardware host] [--json OUT] [--force] [--dry-run]
 
 Defaults: rmc2 x0.01 and mlperf-dlrm x0.01 at batch 2048, sgd, dpsgd-f, eana and lazydp.
 """
@@ -108,8 +108,9 @@ def main():
     ap.add_argument("--batch", type=int, default=2048)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--hardware", default="cpu-epyc-2c",
-                    help="the profile whose rates give the rooflines (a preset or a JSON file; as simulate)")
+    ap.add_argument("--hardware", default="host",
+                    help="the profile whose rates give the rooflines: a preset, a JSON file, or host (the "
+                         "committed profile measured on this processor; as simulate)")
     ap.add_argument("--json", help="write every case's table here")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
