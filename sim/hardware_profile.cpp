@@ -386,13 +386,25 @@ bool measured_on(const HardwareProfile& h, const std::string& cpu, int64_t threa
   return t != machine->end() && t->is_number_integer() && t->get<int64_t>() == threads;
 }
 
-std::string measured_profile_for_cpu(const std::string& cpu, int64_t threads, const std::string& kernels,
-                                     const std::vector<HardwareProfile>& profiles, const std::string& fallback) {
+std::string measured_profile_for_cpu(const std::string& cpu, const std::string& cpu_id, int64_t threads,
+                                     const std::string& kernels, const std::vector<HardwareProfile>& profiles,
+                                     const std::string& fallback) {
+  // A VM names only the vendor ("AMD EPYC") across processor generations whose rates differ by 2x:
+  // the profile recording this processor's family/model/stepping (machine.cpu_id) ranks first, one
+  // recording none next, one recording another generation last.
+  auto rank = [&](const HardwareProfile& h) {
+    const auto machine = h.provenance.find("machine");
+    const auto id = machine->find("cpu_id");
+    if (id == machine->end() || !id->is_string() || cpu_id.empty() || cpu_id == "unknown") return 1;
+    return id->get<std::string>() == cpu_id ? 2 : 0;
+  };
   std::string found;
+  int best = -1;
   for (const HardwareProfile& h : profiles) {
     if (h.kernels != kernels || !measured_on(h, cpu, threads)) continue;
-    if (h.name == fallback) return fallback;  // the backend's own default, when it is this processor's
-    if (found.empty()) found = h.name;
+    const int r = rank(h);
+    // The backend's own default wins its rank; otherwise the first of the best rank.
+    if (r > best || (r == best && h.name == fallback)) found = h.name, best = r;
   }
   return found.empty() ? fallback : found;
 }

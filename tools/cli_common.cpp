@@ -251,7 +251,8 @@ std::string host_profile(const Backend& b, const std::string& field) {
     for (const std::string& name : sim::hardware_preset_names()) v.push_back(sim::load_hardware_profile(name));
     return v;
   }();
-  return sim::measured_profile_for_cpu(host_cpu_name(), std::thread::hardware_concurrency(), b.kernel_family, presets, field);
+  return sim::measured_profile_for_cpu(host_cpu_name(), host_cpu_id(), std::thread::hardware_concurrency(), b.kernel_family,
+                                       presets, field);
 }
 }  // namespace
 

@@ -157,28 +157,50 @@ TEST(HardwareProfile, MeasuredProfileForThisProcessor) {
       profile("cpu-xeon-2c-b", "cpu", measured_on_cpu(xeon)),
       profile("cpu-epyc-2c", "cpu", measured_on_cpu("AMD EPYC")),
   };
-  EXPECT_EQ(measured_profile_for_cpu(xeon, 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-xeon-2c");
-  EXPECT_EQ(measured_profile_for_cpu(xeon, 2, "cpu", profiles, "cpu-xeon-2c-b"), "cpu-xeon-2c-b");
-  EXPECT_EQ(measured_profile_for_cpu(xeon, 64, "cpu", profiles, "cpu-epyc-2c"), "xeon-64");
-  EXPECT_EQ(measured_profile_for_cpu(xeon, 8, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");  // no such machine
-  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
-  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC 9654", 2, "cpu", profiles, "cpu-xeon-2c"), "cpu-xeon-2c");  // no match
-  EXPECT_EQ(measured_profile_for_cpu("unknown", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
-  EXPECT_EQ(measured_profile_for_cpu("", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
-  EXPECT_EQ(measured_profile_for_cpu(xeon, 2, "cuda", profiles, "h100-sxm"), "a100");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, "", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-xeon-2c");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, "", 2, "cpu", profiles, "cpu-xeon-2c-b"), "cpu-xeon-2c-b");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, "", 64, "cpu", profiles, "cpu-epyc-2c"), "xeon-64");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, "", 8, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");  // no such machine
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC 9654", "", 2, "cpu", profiles, "cpu-xeon-2c"), "cpu-xeon-2c");  // no match
+  EXPECT_EQ(measured_profile_for_cpu("unknown", "", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu("", "", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
+  EXPECT_EQ(measured_profile_for_cpu(xeon, "", 2, "cuda", profiles, "h100-sxm"), "a100");
+  // Two generations named alike: the one whose family/model/stepping is this processor's first, one
+  // recording none next, one recording another last; within a rank the backend's default, else the first.
+  auto on_id = [&](const std::string& id) {
+    nlohmann::json p = measured_on_cpu("AMD EPYC");
+    p["machine"]["cpu_id"] = id;
+    return p;
+  };
+  const std::vector<HardwareProfile> epycs = {profile("turin", "cpu", on_id("family 26 model 2 stepping 1")),
+                                              profile("plain", "cpu", measured_on_cpu("AMD EPYC")),
+                                              profile("milan", "cpu", on_id("family 25 model 1 stepping 1")),
+                                              profile("milan-b", "cpu", on_id("family 25 model 1 stepping 1"))};
+  const std::string milan = "family 25 model 1 stepping 1";
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", milan, 2, "cpu", epycs, "turin"), "milan");
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", milan, 2, "cpu", epycs, "milan-b"), "milan-b");
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "family 26 model 2 stepping 1", 2, "cpu", epycs, "milan"), "turin");
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "family 25 model 17 stepping 1", 2, "cpu", epycs, "milan"), "plain");
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "unknown", 2, "cpu", epycs, "milan"), "milan");  // all rank alike
+  EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "family 25 model 17 stepping 1", 2, "cpu",
+                                     {epycs[0], epycs[2]}, "x"), "turin");  // both another generation's: the first
   EXPECT_TRUE(measured_on(profiles[6], xeon, 2));
   EXPECT_FALSE(measured_on(profiles[6], xeon, 4));
   EXPECT_FALSE(measured_on(profiles[1], xeon, 2));  // a datasheet
-  // The shipped presets: each development VM's committed profile is found from the other's default.
+  // The shipped presets: each development VM's committed profile is found from another's default.
   std::vector<HardwareProfile> presets;
   for (const std::string& n : hardware_preset_names()) presets.push_back(load_hardware_profile(n));
-  for (const char* name : {"cpu-epyc-2c", "cpu-xeon-2c"}) {
-    const HardwareProfile h = load_hardware_profile(name);
-    const std::string other = std::string(name) == "cpu-epyc-2c" ? "cpu-xeon-2c" : "cpu-epyc-2c";
-    EXPECT_EQ(measured_profile_for_cpu(h.provenance["machine"]["cpu"], h.provenance["machine"]["hardware_threads"],
-                                       "cpu", presets, other),
-              name);
+  int vms = 0;
+  for (const HardwareProfile& h : presets) {
+    if (h.kernels != "cpu" || h.provenance.value("source", "") != "measured") continue;
+    ++vms;
+    const std::string other = h.name == "cpu-xeon-2c" ? "cpu-epyc-2c" : "cpu-xeon-2c";
+    const nlohmann::json& m = h.provenance["machine"];
+    EXPECT_EQ(measured_profile_for_cpu(m["cpu"], m.value("cpu_id", ""), m["hardware_threads"], "cpu", presets, other),
+              h.name);
   }
+  EXPECT_GE(vms, 2);
 }
 
 TEST(MemoryLevels, CachesAndDeviceCacheParseAndAreChecked) {
