@@ -84,7 +84,8 @@ def run_case(args, model, scale, algo, tmp):
     with open(peer_json) as f:
         theirs = json.load(f)
     with open(sim_json) as f:
-        roof = roofline_ms(json.load(f))
+        modeled = json.load(f)
+    roof = roofline_ms(modeled)
     a, b = stage_ms(mine), stage_ms(theirs)
 
     def row(stage, p, t, r):
@@ -97,7 +98,8 @@ def run_case(args, model, scale, algo, tmp):
     return {"model": model, "table_scale": scale, "algo": algo, "batch": args.batch, "hardware": args.hardware,
             "stages": rows,
             "privrec_revision": mine["machine"]["git_revision"], "torch_version": theirs["torch_version"],
-            "threads": theirs["threads"]}
+            "threads": theirs["threads"], "roofline_profile": modeled.get("hardware"),
+            "machine": mine["machine"]}
 
 
 def main():
@@ -154,7 +156,7 @@ def main():
         tmpname = f"{args.json}.tmp{os.getpid()}"
         with open(tmpname, "w") as f:
             json.dump({"command": "peer_bench.py " + " ".join(sys.argv[1:]),
-                       "date_utc": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "machine": os.uname().nodename,
+                       "date_utc": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "machine": results[0]["machine"],
                        "cases": results}, f, indent=1)
         os.replace(tmpname, args.json)
 
