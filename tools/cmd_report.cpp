@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <sys/wait.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -24,6 +23,7 @@
 #include "models/privacy/rdp_accountant.hpp"
 #include "sim/cluster.hpp"
 #include "sim/hardware_profile.hpp"
+#include "tools/interrupt.hpp"
 #include "tools/cli_common.hpp"
 
 namespace privrec::cli {
@@ -522,7 +522,7 @@ Workload check_report_inputs(const po::variables_map& vm, ReportRun& run, Report
     if (!fs::is_regular_file(m)) throw InputError("--measured " + m + ": no such file");
   resolve_privacy(vm, w, run.model, paper, p);
   if (!fs::is_regular_file(script)) throw InputError("the renderer " + script.string() + " is missing");
-  if (std::system((python + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) != 0)
+  if (run_child(python + " -c 'import matplotlib' > /dev/null 2>&1") != 0)
     throw InputError("--python " + python + ": cannot import matplotlib (apt-get install python3-matplotlib)");
   return w;
 }
@@ -588,11 +588,11 @@ int cmd_report(int argc, char** argv) {
   run.say("rendering figures and the report");
   const std::string render =
       fmt::format("'{}' '{}' '{}'{}", python, script.string(), out_dir, vm.count("png-only") ? " --png-only" : "");
-  const int rc = std::system(render.c_str());
-  // Ctrl-C reaches the renderer too (system() shields this process meanwhile): pass its end on.
-  const int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : WIFSIGNALED(rc) ? 128 + WTERMSIG(rc) : 1;
+  // Ctrl-C reaches the renderer through privrec (run_child); a renderer ended by a signal of its
+  // own passes its end on.
+  const int code = run_child(render);
   if (code == 130 || code == 143) return code;  // the renderer said so in its one line
-  if (rc != 0) throw std::runtime_error("the renderer failed: " + render);
+  if (code != 0) throw std::runtime_error("the renderer failed: " + render);
   std::printf("privrec report: wrote %s/index.html and %s/report.md\n", out_dir.c_str(), out_dir.c_str());
   return 0;
 }

@@ -8,7 +8,6 @@
 #include <fstream>
 
 #include <fmt/format.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kernels/mpi/sharded_training.hpp"
@@ -19,6 +18,7 @@
 #include "sim/calibration.hpp"
 #include "sim/error_metrics.hpp"
 #include "tools/cli_common.hpp"
+#include "tools/interrupt.hpp"
 #include "sim/simulation.hpp"
 
 namespace privrec::cli {
@@ -105,12 +105,6 @@ Comparison compare(const Backend& backend, const Workload& w, const AlgorithmCon
 }
 
 namespace {
-// Runs `command` (a shell line); its exit status, or 128 + the signal that ended it.
-int run_shell(const std::string& command) {
-  const int rc = std::system(command.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : WIFSIGNALED(rc) ? 128 + WTERMSIG(rc) : 1;
-}
-
 // The peer's stages (name, ms_per_step, ms_min, ms_max) and steps (median, min, max) from the JSON
 // it wrote.
 std::vector<MeasuredStage> peer_stages(const nlohmann::json& j, const std::string& file, MeasuredMs& step) {
@@ -173,7 +167,7 @@ void check_framework_hardware(const Backend& backend, const sim::HardwareProfile
 }
 
 void check_framework_python(const std::string& python) {
-  if (run_shell(shell_word(python) + " -c 'import torch' > /dev/null 2>&1") != 0)
+  if (run_child(shell_word(python) + " -c 'import torch' > /dev/null 2>&1") != 0)
     throw InputError("--python " + python + ": cannot import torch (the framework peer needs PyTorch: apt-get install python3-torch)");
 }
 
@@ -214,7 +208,7 @@ Comparison compare_framework_peer(const std::string& python, const Workload& w, 
       fmt::format("{} {} --like {} --steps {} --warmup {} --json {} {}", shell_word(python), shell_word(script.string()),
                   shell_word(like.string()), steps, warmup, shell_word(out.string()),
                   progress ? "1>&2" : "> " + shell_word(log.string()) + " 2>&1");
-  const int code = run_shell(command);
+  const int code = run_child(command);
   if (code == 130 || code == 143) {  // Ctrl-C reached the peer too (system() shielded this process): end as it did
     std::error_code ec;
     fs::remove_all(dir, ec);

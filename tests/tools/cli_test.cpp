@@ -699,6 +699,37 @@ TEST(Cli, ReportForceReplacesWhatAReportWroteAndKeepsTheRest) {
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 }
 
+// A child privrec waits for (here a stand-in for the PyTorch peer) ends with privrec: SIGTERM to
+// privrec alone, as a job scheduler sends it, reaches the child's process group too.
+TEST(Cli, AnInterruptEndsThePeerItWaitsFor) {
+  const std::string d = dir() + "/child", pidfile = d + "/peer.pid";
+  std::filesystem::create_directories(d);
+  {
+    std::ofstream py(d + "/python");  // answers the import check, then stands in for the peer
+    py << "#!/bin/sh\ncase \"$1\" in -c) exit 0;; esac\necho $$ > " << pidfile << ".tmp\nmv " << pidfile
+       << ".tmp " << pidfile << "\nexec sleep 60\n";
+  }
+  std::filesystem::permissions(d + "/python", std::filesystem::perms::owner_all);
+  {
+    std::ofstream sh(d + "/run.sh");
+    sh << PRIVREC_BINARY << " compare --implementation framework --python " << d << "/python --model tiny --algo sgd "
+       << "--steps 2 -q > " << d << "/out.txt 2>&1 &\npid=$!\n"
+       << "for i in $(seq 300); do [ -s " << pidfile << " ] && break; sleep 0.1; done\n"
+       << "[ -s " << pidfile << " ] || { echo no-peer; kill $pid; exit 1; }\n"
+       << "kill -TERM $pid; wait $pid; echo status=$?\npeer=$(cat " << pidfile << ")\n"
+       // gone, or a zombie nobody has reaped yet
+       << "for i in $(seq 50); do s=$(cut -d\" \" -f3 /proc/$peer/stat 2>/dev/null); "
+       << "[ -z \"$s\" ] || [ \"$s\" = Z ] && { echo peer-gone; exit 0; }; sleep 0.1; done\n"
+       << "echo peer-alive; kill $peer\n";
+  }
+  const Result r = run_shell("sh " + d + "/run.sh");
+  std::ifstream said(d + "/out.txt");
+  const std::string text((std::istreambuf_iterator<char>(said)), std::istreambuf_iterator<char>());
+  EXPECT_NE(r.output.find("status=143"), std::string::npos) << r.output << text;
+  EXPECT_NE(r.output.find("peer-gone"), std::string::npos) << r.output << text;
+  EXPECT_NE(text.find("interrupted"), std::string::npos) << text;
+}
+
 // A trace is written in the format its name asks for (through its temporary name), and one that
 // memory or the disk cannot take is refused before anything is built (issue 18).
 TEST(Cli, TraceGenChecksItsSizeAndKeepsItsFormat) {
