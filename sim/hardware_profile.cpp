@@ -377,33 +377,36 @@ void apply_placement(HardwareProfile& h, const std::string& tables_in, double ca
   }
 }
 
-bool measured_on(const HardwareProfile& h, const std::string& cpu, int64_t threads) {
+bool measured_on(const HardwareProfile& h, const std::string& cpu, const std::string& cpu_id, int64_t threads) {
   const nlohmann::json& p = h.provenance;
   if (cpu.empty() || cpu == "unknown" || !p.is_object() || p.value("source", nlohmann::json()) != "measured") return false;
   const auto machine = p.find("machine");
   if (machine == p.end() || !machine->is_object() || machine->value("cpu", nlohmann::json()) != cpu) return false;
   const auto t = machine->find("hardware_threads");
-  return t != machine->end() && t->is_number_integer() && t->get<int64_t>() == threads;
+  if (t == machine->end() || !t->is_number_integer() || t->get<int64_t>() != threads) return false;
+  // A VM names only the vendor ("AMD EPYC") across processor generations whose rates differ by 2x:
+  // where both the profile and the host record the family/model/stepping, they must agree.
+  const auto id = machine->find("cpu_id");
+  const bool known = !cpu_id.empty() && cpu_id != "unknown";
+  return id == machine->end() || !id->is_string() || !known || id->get<std::string>() == cpu_id;
 }
 
 std::string measured_profile_for_cpu(const std::string& cpu, const std::string& cpu_id, int64_t threads,
                                      const std::string& kernels, const std::vector<HardwareProfile>& profiles,
                                      const std::string& fallback) {
-  // A VM names only the vendor ("AMD EPYC") across processor generations whose rates differ by 2x:
-  // the profile recording this processor's family/model/stepping (machine.cpu_id) ranks first, one
-  // recording none next, one recording another generation last.
+  // Among the profiles measured on this processor, one recording its cpu_id ranks above one that
+  // records none (made before profiles recorded it); within a rank the backend's default wins,
+  // else the first.
   auto rank = [&](const HardwareProfile& h) {
-    const auto machine = h.provenance.find("machine");
-    const auto id = machine->find("cpu_id");
-    if (id == machine->end() || !id->is_string() || cpu_id.empty() || cpu_id == "unknown") return 1;
-    return id->get<std::string>() == cpu_id ? 2 : 0;
+    const nlohmann::json& machine = h.provenance.at("machine");  // measured_on checked it is there
+    const auto id = machine.find("cpu_id");
+    return id != machine.end() && id->is_string() && id->get<std::string>() == cpu_id ? 2 : 1;
   };
   std::string found;
-  int best = -1;
+  int best = 0;
   for (const HardwareProfile& h : profiles) {
-    if (h.kernels != kernels || !measured_on(h, cpu, threads)) continue;
+    if (h.kernels != kernels || !measured_on(h, cpu, cpu_id, threads)) continue;
     const int r = rank(h);
-    // The backend's own default wins its rank; otherwise the first of the best rank.
     if (r > best || (r == best && h.name == fallback)) found = h.name, best = r;
   }
   return found.empty() ? fallback : found;

@@ -183,16 +183,15 @@ const ProcessorProfile* cpu_processor(const HardwareProfile& h);
 // tables on a profile without a host and link, a cache larger than the device memory).
 void apply_placement(HardwareProfile& h, const std::string& tables_in, double cache_GB, const std::string& policy);
 std::vector<std::string> hardware_preset_names();
-// Among `profiles`, the one measured on a processor named `cpu` with `threads` hardware threads
-// (provenance.source "measured", provenance.machine.cpu and .hardware_threads equal to them) that
-// models `kernels`, ranked by `cpu_id` (family/model/stepping, "unknown" or empty when not known):
-// one whose provenance.machine.cpu_id equals it first, one recording no cpu_id next, one recording
-// another last; within a rank `fallback` itself when it is such a profile, else the first; when
-// none is, `fallback` (also for an empty or "unknown" cpu).
+// Whether h was measured on this processor: provenance.source "measured", provenance.machine.cpu
+// (the model name) equal to `cpu`, .hardware_threads to `threads`, and .cpu_id (family, model and
+// stepping) equal to `cpu_id` where both record one ("unknown" or empty: not known).
+bool measured_on(const HardwareProfile& h, const std::string& cpu, const std::string& cpu_id, int64_t threads);
+// Among `profiles`, the one measured on this processor (measured_on) that models `kernels`: one
+// recording this cpu_id before one recording none; within a rank `fallback` itself when it is such
+// a profile, else the first; when none is, `fallback` (also for an empty or "unknown" cpu).
 std::string measured_profile_for_cpu(const std::string& cpu, const std::string& cpu_id, int64_t threads,
                                      const std::string& kernels, const std::vector<HardwareProfile>& profiles,
                                      const std::string& fallback);
-// Whether h was measured on a processor named `cpu` with `threads` hardware threads, as above.
-bool measured_on(const HardwareProfile& h, const std::string& cpu, int64_t threads);
 
 }  // namespace privrec::sim

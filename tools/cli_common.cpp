@@ -257,7 +257,7 @@ std::string host_profile(const Backend& b, const std::string& field) {
 }  // namespace
 
 bool measured_on_this_host(const sim::HardwareProfile& h, const Backend& b) {
-  return h.kernels == b.kernel_family && sim::measured_on(h, host_cpu_name(), std::thread::hardware_concurrency());
+  return h.kernels == b.kernel_family && sim::measured_on(h, host_cpu_name(), host_cpu_id(), std::thread::hardware_concurrency());
 }
 
 std::string model_profile_of(const Backend& b) { return host_profile(b, b.model_profile); }

@@ -588,10 +588,10 @@ int cmd_report(int argc, char** argv) {
   run.say("rendering figures and the report");
   const std::string render =
       fmt::format("'{}' '{}' '{}'{}", python, script.string(), out_dir, vm.count("png-only") ? " --png-only" : "");
-  // Ctrl-C reaches the renderer through privrec (run_child); a renderer ended by a signal of its
-  // own passes its end on.
+  // Ctrl-C reaches the renderer as it reaches privrec (run_child throws Interrupted after it); a
+  // renderer ended by a signal privrec did not get passes its end on, having said so in its line.
   const int code = run_child(render);
-  if (code == 130 || code == 143) return code;  // the renderer said so in its one line
+  if (code == 130 || code == 143) return code;
   if (code != 0) throw std::runtime_error("the renderer failed: " + render);
   std::printf("privrec report: wrote %s/index.html and %s/report.md\n", out_dir.c_str(), out_dir.c_str());
   return 0;

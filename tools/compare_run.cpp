@@ -209,12 +209,8 @@ Comparison compare_framework_peer(const std::string& python, const Workload& w, 
                   shell_word(like.string()), steps, warmup, shell_word(out.string()),
                   progress ? "1>&2" : "> " + shell_word(log.string()) + " 2>&1");
   const int code = run_child(command);
-  if (code == 130 || code == 143) {  // Ctrl-C reached the peer too (system() shielded this process): end as it did
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-    std::fprintf(stderr, "privrec compare: interrupted\n");
-    std::exit(code);
-  }
+  if (code == 130 || code == 143)  // ended by a signal privrec did not get (one privrec got throws Interrupted)
+    throw std::runtime_error(fmt::format("the PyTorch peer was interrupted (exit {}){}", code, tail_of(log)));
   if (code == 2) throw InputError("--implementation framework: the PyTorch peer refused this case" + tail_of(log));
   if (code != 0) throw std::runtime_error(fmt::format("the PyTorch peer failed (exit {}){}", code, tail_of(log)));
   MeasuredMs step;

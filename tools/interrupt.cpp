@@ -1,6 +1,7 @@
 #include "tools/interrupt.hpp"
 
 #include <spawn.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 
 #include <fmt/format.h>
 
+extern char** environ;
+
 namespace privrec::cli {
 
 namespace {
@@ -22,10 +25,14 @@ constexpr size_t kSlots = 8, kPathMax = 4096;
 std::array<std::array<char, kPathMax>, kSlots> g_paths{};
 std::array<std::atomic<bool>, kSlots> g_used{};
 std::array<char, 256> g_message{};
-std::atomic<pid_t> g_child{0};  // the process group of the child being waited for (run_child)
+// run_child's state. A signal that arrives while a child runs is noted (g_pending) and acted on
+// once the child has ended, so the run unwinds and removes its temporary files and folders.
+std::atomic<pid_t> g_child{0};
+std::atomic<bool> g_waiting{false};
+std::atomic<int> g_pending{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
 
-void on_signal(int sig) {
-  if (const pid_t child = g_child.load(); child > 0) ::kill(-child, sig);
+[[noreturn]] void finish(int sig) {
   for (size_t i = 0; i < kSlots; ++i)
     if (g_used[i].load()) ::unlink(g_paths[i].data());
   const char* name = sig == SIGINT ? " (SIGINT)" : " (SIGTERM)";
@@ -34,6 +41,14 @@ void on_signal(int sig) {
   const ssize_t c = ::write(2, "; no output was left half written\n", 34);
   (void)a, (void)b, (void)c;
   ::_exit(128 + sig);
+}
+
+void on_signal(int sig) {
+  int none = 0;
+  if (g_waiting.load() && g_pending.compare_exchange_strong(none, sig)) return;  // run_child ends the run
+  // No child, or a second signal: end now, passing it on to a child still running.
+  if (const pid_t child = g_child.load(); child > 0) ::kill(child, sig);
+  finish(sig);
 }
 
 size_t claim(const std::string& path) {
@@ -52,38 +67,60 @@ void install_interrupt_handlers(const char* command) {
   std::snprintf(g_message.data(), g_message.size(), "privrec %s: interrupted", command);
   struct sigaction sa {};
   sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;  // the handler may return (a child running): calls in progress go on
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
 
 int run_child(const std::string& command) {
-  // The signals stay blocked from the spawn until the child's group is recorded, so an interrupt
-  // in between still reaches it; the child starts with the mask privrec had.
-  sigset_t stop, before;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, &before);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setsigmask(&attr, &before);
+  // The child stays in privrec's process group, so what the terminal sends (Ctrl-C, Ctrl-Z, a
+  // hangup) reaches it as it reaches privrec, and exec makes it the shell's own process, so a
+  // signal passed on reaches the program itself, not a shell above it.
   char sh[] = "sh", dash_c[] = "-c";
-  std::string line = command;
+  std::string line = "exec " + command;
   char* argv[] = {sh, dash_c, line.data(), nullptr};
+  g_pending.store(0);
+  g_waiting.store(true);
   pid_t pid = 0;
-  const int err = posix_spawn(&pid, "/bin/sh", nullptr, &attr, argv, environ);
-  posix_spawnattr_destroy(&attr);
-  if (err == 0) g_child.store(pid);
-  pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  if (err != 0) throw std::runtime_error(fmt::format("could not start /bin/sh for: {} ({})", command, std::strerror(err)));
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  const int err = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, environ);
+  if (err != 0) {
+    g_waiting.store(false);
+    throw std::runtime_error(fmt::format("could not start /bin/sh for: {} ({})", command, std::strerror(err)));
+  }
+  g_child.store(pid);
+  // Polled, not blocked on: a signal sent to privrec alone (a scheduler's SIGTERM) is passed on to
+  // the child after a grace second, while one sent to the whole group (Ctrl-C) has reached the
+  // child already and is not sent twice.
+  int status = 0, passed = 0;
+  timespec noted{}, now{};
+  const timespec tick{0, 10'000'000};
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) {
+      const int e = errno;
+      g_child.store(0);
+      g_waiting.store(false);
+      throw std::runtime_error(fmt::format("waiting for: {} ({})", command, std::strerror(e)));
+    }
+    if (const int sig = g_pending.load(); sig != 0 && passed == 0) {
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (noted.tv_sec == 0 && noted.tv_nsec == 0) noted = now;
+      else if (now.tv_sec - noted.tv_sec + (now.tv_nsec - noted.tv_nsec) * 1e-9 >= 1.0) ::kill(pid, sig), passed = sig;
+    }
+    nanosleep(&tick, nullptr);
   }
   g_child.store(0);
+  g_waiting.store(false);
+  if (const int sig = g_pending.exchange(0); sig != 0) throw Interrupted{sig};
   return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+}
+
+int report_interrupt(int sig) {
+  const char* name = sig == SIGINT ? " (SIGINT)" : " (SIGTERM)";
+  std::fprintf(stderr, "%s%s; no output was left half written\n", g_message.data(), name);
+  return 128 + sig;
 }
 
 void write_atomically(const std::string& path, const std::function<void(const std::string& tmp)>& write) {

@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "privrec: unknown command '%s'%s\n\n%s", cmd.c_str(), privrec::did_you_mean(cmd, commands).c_str(),
                  kUsage);
     return 2;
+  } catch (const privrec::cli::Interrupted& e) {  // a child ran when it came: unwound, temporaries removed
+    return privrec::cli::report_interrupt(e.signal);
   } catch (const privrec::InputError& e) {
     std::fprintf(stderr, "%s: error: %s\n", who(cmd).c_str(), e.what());
     return failed(2, dynamic_cast<const privrec::mpi::CollectiveInputError*>(&e) != nullptr);

@@ -167,7 +167,7 @@ TEST(HardwareProfile, MeasuredProfileForThisProcessor) {
   EXPECT_EQ(measured_profile_for_cpu("", "", 2, "cpu", profiles, "cpu-epyc-2c"), "cpu-epyc-2c");
   EXPECT_EQ(measured_profile_for_cpu(xeon, "", 2, "cuda", profiles, "h100-sxm"), "a100");
   // Two generations named alike: the one whose family/model/stepping is this processor's first, one
-  // recording none next, one recording another last; within a rank the backend's default, else the first.
+  // recording none next, one recording another never; within a rank the backend's default, else the first.
   auto on_id = [&](const std::string& id) {
     nlohmann::json p = measured_on_cpu("AMD EPYC");
     p["machine"]["cpu_id"] = id;
@@ -184,10 +184,14 @@ TEST(HardwareProfile, MeasuredProfileForThisProcessor) {
   EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "family 25 model 17 stepping 1", 2, "cpu", epycs, "milan"), "plain");
   EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "unknown", 2, "cpu", epycs, "milan"), "milan");  // all rank alike
   EXPECT_EQ(measured_profile_for_cpu("AMD EPYC", "family 25 model 17 stepping 1", 2, "cpu",
-                                     {epycs[0], epycs[2]}, "x"), "turin");  // both another generation's: the first
-  EXPECT_TRUE(measured_on(profiles[6], xeon, 2));
-  EXPECT_FALSE(measured_on(profiles[6], xeon, 4));
-  EXPECT_FALSE(measured_on(profiles[1], xeon, 2));  // a datasheet
+                                     {epycs[0], epycs[2]}, "x"), "x");  // both another generation's: neither
+  EXPECT_TRUE(measured_on(epycs[2], "AMD EPYC", milan, 2));
+  EXPECT_FALSE(measured_on(epycs[0], "AMD EPYC", milan, 2));  // same name, another generation
+  EXPECT_TRUE(measured_on(epycs[1], "AMD EPYC", milan, 2));   // records none
+  EXPECT_TRUE(measured_on(epycs[0], "AMD EPYC", "unknown", 2));
+  EXPECT_TRUE(measured_on(profiles[6], xeon, "", 2));
+  EXPECT_FALSE(measured_on(profiles[6], xeon, "", 4));
+  EXPECT_FALSE(measured_on(profiles[1], xeon, "", 2));  // a datasheet
   // The shipped presets: each development VM's committed profile is found from another's default.
   std::vector<HardwareProfile> presets;
   for (const std::string& n : hardware_preset_names()) presets.push_back(load_hardware_profile(n));

@@ -700,23 +700,29 @@ TEST(Cli, ReportForceReplacesWhatAReportWroteAndKeepsTheRest) {
 }
 
 // A child privrec waits for (here a stand-in for the PyTorch peer) ends with privrec: SIGTERM to
-// privrec alone, as a job scheduler sends it, reaches the child's process group too.
+// privrec alone, as a job scheduler sends it, is passed on to the child, and privrec ends once the
+// child has, with its temporary folder removed.
 TEST(Cli, AnInterruptEndsThePeerItWaitsFor) {
   const std::string d = dir() + "/child", pidfile = d + "/peer.pid";
   std::filesystem::create_directories(d);
   {
     std::ofstream py(d + "/python");  // answers the import check, then stands in for the peer
     py << "#!/bin/sh\ncase \"$1\" in -c) exit 0;; esac\necho $$ > " << pidfile << ".tmp\nmv " << pidfile
-       << ".tmp " << pidfile << "\nexec sleep 60\n";
+       << ".tmp " << pidfile << "\nexec sleep 600\n";
   }
   std::filesystem::permissions(d + "/python", std::filesystem::perms::owner_all);
   {
     std::ofstream sh(d + "/run.sh");
-    sh << PRIVREC_BINARY << " compare --implementation framework --python " << d << "/python --model tiny --algo sgd "
+    sh << "mkdir -p " << d << "/tmp\nTMPDIR=" << d << "/tmp " << PRIVREC_BINARY << " compare --implementation framework --python " << d << "/python --model tiny --algo sgd "
        << "--steps 2 -q > " << d << "/out.txt 2>&1 &\npid=$!\n"
        << "for i in $(seq 300); do [ -s " << pidfile << " ] && break; sleep 0.1; done\n"
        << "[ -s " << pidfile << " ] || { echo no-peer; kill $pid; exit 1; }\n"
-       << "kill -TERM $pid; wait $pid; echo status=$?\npeer=$(cat " << pidfile << ")\n"
+       << "peer=$(cat " << pidfile << ")\nkill -TERM $pid\n"
+       // privrec must end within the grace second and a little: a hung one is killed and said so
+       << "for i in $(seq 150); do s=$(cut -d\" \" -f3 /proc/$pid/stat 2>/dev/null); "
+       << "[ -z \"$s\" ] || [ \"$s\" = Z ] && break; sleep 0.1; done\n"
+       << "[ -z \"$s\" ] || [ \"$s\" = Z ] || { echo privrec-hung; kill -KILL $pid $peer; }\n"
+       << "wait $pid; echo status=$?\n"
        // gone, or a zombie nobody has reaped yet
        << "for i in $(seq 50); do s=$(cut -d\" \" -f3 /proc/$peer/stat 2>/dev/null); "
        << "[ -z \"$s\" ] || [ \"$s\" = Z ] && { echo peer-gone; exit 0; }; sleep 0.1; done\n"
@@ -727,7 +733,9 @@ TEST(Cli, AnInterruptEndsThePeerItWaitsFor) {
   const std::string text((std::istreambuf_iterator<char>(said)), std::istreambuf_iterator<char>());
   EXPECT_NE(r.output.find("status=143"), std::string::npos) << r.output << text;
   EXPECT_NE(r.output.find("peer-gone"), std::string::npos) << r.output << text;
-  EXPECT_NE(text.find("interrupted"), std::string::npos) << text;
+  EXPECT_NE(text.find("privrec compare: interrupted (SIGTERM)"), std::string::npos) << text;
+  // privrec waited for the peer to end, then unwound: its temporary folder is gone too.
+  for (const auto& e : std::filesystem::directory_iterator(d + "/tmp")) ADD_FAILURE() << "left behind: " << e.path();
 }
 
 // A trace is written in the format its name asks for (through its temporary name), and one that
