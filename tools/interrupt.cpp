@@ -32,14 +32,19 @@ std::atomic<bool> g_waiting{false};
 std::atomic<int> g_pending{0};
 static_assert(std::atomic<pid_t>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
 
-[[noreturn]] void finish(int sig) {
-  for (size_t i = 0; i < kSlots; ++i)
-    if (g_used[i].load()) ::unlink(g_paths[i].data());
+// The interrupted line, by async-signal-safe writes (the handler's and report_interrupt's).
+void say_interrupted(int sig) {
   const char* name = sig == SIGINT ? " (SIGINT)" : " (SIGTERM)";
   const ssize_t a = ::write(2, g_message.data(), std::strlen(g_message.data()));
   const ssize_t b = ::write(2, name, std::strlen(name));
   const ssize_t c = ::write(2, "; no output was left half written\n", 34);
   (void)a, (void)b, (void)c;
+}
+
+[[noreturn]] void finish(int sig) {
+  for (size_t i = 0; i < kSlots; ++i)
+    if (g_used[i].load()) ::unlink(g_paths[i].data());
+  say_interrupted(sig);
   ::_exit(128 + sig);
 }
 
@@ -118,8 +123,8 @@ int run_child(const std::string& command) {
 }
 
 int report_interrupt(int sig) {
-  const char* name = sig == SIGINT ? " (SIGINT)" : " (SIGTERM)";
-  std::fprintf(stderr, "%s%s; no output was left half written\n", g_message.data(), name);
+  std::fflush(stderr);
+  say_interrupted(sig);
   return 128 + sig;
 }
 
