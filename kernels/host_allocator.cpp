@@ -1,5 +1,9 @@
 #include "kernels/host_allocator.hpp"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -16,6 +20,19 @@ void configure_host_allocator() {
   // were a quarter of rmc2's step). The main arena keeps its memory; two threads barely contend.
   mallopt(M_ARENA_MAX, 1);
 #endif
+}
+
+void* allocate_huge_pages(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const bool huge = bytes >= kHuge;
+  const size_t align = huge ? kHuge : 64;
+  const size_t rounded = std::max<size_t>(align, (bytes + align - 1) / align * align);
+  void* p = std::aligned_alloc(align, rounded);
+  if (!p) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+  if (huge) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+  return p;
 }
 
 }  // namespace privrec

@@ -1,7 +1,5 @@
 #include "kernels/cpu/dlrm_model.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 
 #include <cmath>
@@ -10,24 +8,14 @@
 #include <string>
 
 #include "models/rng/gaussian.hpp"
+#include "kernels/host_allocator.hpp"
 #include "kernels/noise_rows.hpp"
 
 namespace privrec::cpu {
 
 FloatArray::FloatArray(int64_t n) : size_(n) {
-  // Large arrays (tables, per-example gradients) go on 2 MB transparent huge pages: random row
-  // gathers then miss the TLB far less, and first touch faults once per 2 MB instead of once per
-  // 4 KB (a 4 KB fault costs about 6.7 us on the development VM). THP is "madvise" on Debian.
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t raw = static_cast<size_t>(n) * sizeof(float);
-  const bool huge = raw >= kHuge;
-  const size_t align = huge ? kHuge : 64;
-  const size_t bytes = std::max<size_t>(align, (raw + align - 1) / align * align);
-  data_.reset(static_cast<float*>(std::aligned_alloc(align, bytes)));
-  if (!data_) throw std::bad_alloc();
-#if defined(MADV_HUGEPAGE)
-  if (huge) madvise(data_.get(), bytes, MADV_HUGEPAGE);  // advice only: without THP nothing changes
-#endif
+  // Tables and per-example gradients go on huge pages (kernels/host_allocator.hpp).
+  data_.reset(static_cast<float*>(allocate_huge_pages(static_cast<size_t>(n) * sizeof(float))));
 }
 
 int64_t model_parameter_bytes(const Workload& w) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/host_allocator.hpp"
 #include "models/work_counters.hpp"
 #include "traces/batch.hpp"
 
@@ -15,8 +16,10 @@ struct PassBuffers {
   std::vector<std::vector<float>> layer_input;  // per layer (bottom then top): B x in
   std::vector<std::vector<float>> layer_delta;  // per layer: B x out, gradient of the loss w.r.t. pre-activation
   std::vector<float> bottom_out;                // B x d (after ReLU)
-  std::vector<float> feat;                      // B x F x d: [bottom_out, pooled table 0, ...]
-  std::vector<float> dfeat;                     // B x F x d
+  // B x F x d: [bottom_out, pooled table 0, ...], and its gradient. On huge pages: a table's
+  // pooled rows are an example (F x d floats, 14 KB for mlperf-dlrm) apart, a page apart at 4 KB.
+  HugePageVector<float> feat;
+  HugePageVector<float> dfeat;
   std::vector<float> logits, probs, example_loss, dlogit;
 
   void resize(const DlrmModel& m, int64_t batch);
