@@ -29,6 +29,7 @@ struct BackendRates {
   double gemm_GFLOPps = 0, vector_GFLOPps = 0;
   double rng_normals_per_s = 0, sort_ops_per_s = 0;
   double launch_overhead_us = 0;
+  double first_touch_GBps = 0;  // fresh memory faulted in (CPU, full rates only); 0: not measured
   // The link the batch comes up over each step, where the backend sends one (0: none): bandwidth
   // and latency as the backend's own upload sees them.
   double link_GBps = 0, link_latency_us = 0;

@@ -20,6 +20,10 @@
 //    bytes_read/bytes_written, which are memory traffic. Zero on one device.
 //  - host_link_bytes: what crosses the host-device link inside a stage, at the link's rate (the CUDA
 //    backend's batch: every table's ids and offsets; lazydp's next batch's). Zero on the CPU.
+//  - bytes_first_touch: tensors a framework allocates afresh every step (above glibc's mmap
+//    threshold), whose pages the operating system faults in and zeroes as they are first written;
+//    priced at the processor's first_touch_GBps (sim/hardware_profile.hpp). Not part of
+//    bytes_written. Zero for privrec's own kernels, which keep their memory between steps.
 #define PRIVREC_WORK_COUNTER_FIELDS(X)                                                          \
   X(bytes_read_seq, "bytes read sequentially (streaming)")                                      \
   X(bytes_written_seq, "bytes written sequentially (streaming)")                                \
@@ -35,7 +39,8 @@
   X(bags, "embedding bags walked (examples x tables): per-bag loop work the bytes do not carry") \
   X(comm_bytes, "bytes this device sent to other devices")                                      \
   X(comm_messages, "messages this device sent to other devices")                               \
-  X(host_link_bytes, "bytes copied between the host and this device (the batch going up)")
+  X(host_link_bytes, "bytes copied between the host and this device (the batch going up)")          \
+  X(bytes_first_touch, "bytes of fresh memory the operating system maps and zero-fills on first touch")
 
 namespace privrec {
 

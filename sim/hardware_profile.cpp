@@ -182,6 +182,7 @@ ProcessorProfile parse_processor(const nlohmann::json& j, const std::string& fil
   p.rng_normals_per_s = positive(r, "rng_normals_per_s");
   p.sort_ops_per_s = positive(r, "sort_ops_per_s");
   p.launch_overhead_us = non_negative(r, "launch_overhead_us");
+  if (r.has("first_touch_GBps")) p.first_touch_GBps = positive(r, "first_touch_GBps");
   if (r.has("overlap_fraction")) {
     p.overlap_fraction = r.required_number("overlap_fraction");
     if (!(p.overlap_fraction >= 0 && p.overlap_fraction <= 1))
@@ -203,6 +204,7 @@ nlohmann::json processor_json(const ProcessorProfile& p) {
                       {"sort_ops_per_s", p.sort_ops_per_s},
                       {"launch_overhead_us", p.launch_overhead_us}};
   if (p.overlap_fraction != 1.0) j["overlap_fraction"] = p.overlap_fraction;
+  if (p.first_touch_GBps > 0) j["first_touch_GBps"] = p.first_touch_GBps;
   if (!p.random_GBps_by_row_B.empty()) j["random_GBps_by_row_B"] = by_row_json(p.random_GBps_by_row_B);
   if (!p.memory_miss_cost.empty()) j["memory_miss_cost_by_row_B"] = cost_curve_json(p.memory_miss_cost);
   if (!p.sorted_visit_cost.empty()) j["sorted_visit_cost_by_row_B"] = cost_curve_json(p.sorted_visit_cost);

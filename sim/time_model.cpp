@@ -157,6 +157,17 @@ StageTime stage_time(Stage s, const WorkCounters& work, uint64_t link, const Har
                  1e3 * vector_flops / (p.vector_GFLOPps * 1e9) + t.sort_ms;
   t.rng_ms = 1e3 * static_cast<double>(work.rng_samples) / p.rng_normals_per_s;
   t.overhead_ms = 1e-3 * static_cast<double>(work.launches) * p.launch_overhead_us;
+  // Fresh memory: the operating system's page faults, serial work beside the stage's own, where the
+  // profile measured them; otherwise one more write pass over it.
+  if (work.bytes_first_touch > 0) {
+    const double fresh = static_cast<double>(work.bytes_first_touch);
+    if (p.first_touch_GBps > 0) {
+      t.first_touch_ms = 1e3 * fresh / (p.first_touch_GBps * 1e9);
+      t.overhead_ms += t.first_touch_ms;
+    } else {
+      t.memory_ms += 1e3 * fresh / (p.stream_GBps * 1e9);
+    }
+  }
   t.bags = static_cast<double>(work.bags);
   t.launches = static_cast<double>(work.launches);
   // The link: pooled embeddings of host tables (link) and what the kernels send up themselves (the

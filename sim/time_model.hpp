@@ -41,7 +41,8 @@ struct StageTime {
   double sort_ms = 0;  // the part of compute_ms that is sorting (sort_ops at the sort rate)
   // The three terms combined by the processor's overlap fraction, before the calibrated efficiency.
   double roofline_ms = 0;
-  double overhead_ms = 0;  // launches x launch overhead, plus the profile's calibrated fixed cost
+  double overhead_ms = 0;  // launches x launch overhead, first touch, plus the profile's calibrated fixed cost
+  double first_touch_ms = 0;  // fresh memory faulted in (bytes_first_touch at first_touch_GBps)
   double efficiency = 1;  // the profile's calibrated factor on the roofline term
   double bags = 0;        // the work's bags (what the profile's stage_bag_ns prices)
   double launches = 0;    // its launches or parallel regions (what stage_launch_us prices)

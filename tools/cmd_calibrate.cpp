@@ -93,6 +93,7 @@ sim::HardwareProfile profile_from_rates(const Backend& b, const BackendRates& r,
   d.rng_normals_per_s = r.rng_normals_per_s;
   d.sort_ops_per_s = r.sort_ops_per_s;
   d.launch_overhead_us = r.launch_overhead_us;
+  d.first_touch_GBps = r.first_touch_GBps;
   // The link alone (no host: the host's own figures are not measured), for the batch's upload.
   h.link_GBps = r.link_GBps;
   h.link_latency_us = r.link_latency_us;

@@ -28,6 +28,7 @@ nlohmann::json stage_json(const sim::SimStage& s) {
   j["sort_ms"] = s.time.sort_ms;  // part of compute_ms
   j["rng_ms"] = s.time.rng_ms;
   j["overhead_ms"] = s.time.overhead_ms;
+  j["first_touch_ms"] = s.time.first_touch_ms;  // part of overhead_ms
   j["link_ms"] = s.time.link_ms;
   j["link_bytes"] = s.link_bytes;
   j["runs_on"] = sim::runs_with_tables(s.stage) ? "tables" : "device";

@@ -23,6 +23,7 @@ BackendRates rates_of(const MachineRates& m) {
   r.rng_normals_per_s = m.rng_normals_per_s;
   r.sort_ops_per_s = m.sort_ops_per_s;
   r.launch_overhead_us = m.launch_overhead_us;
+  r.first_touch_GBps = m.first_touch_GBps;
   r.random_footprint_MB = m.random_footprint_bytes / 1e6;  // a profile's MB are 1e6 bytes
   // A private cache (one per core) counts one instance: every thread reads rows from the whole
   // table (the forward splits a table's examples, the gathers their lookups, never the rows), so

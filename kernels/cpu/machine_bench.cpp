@@ -1,6 +1,7 @@
 #include "kernels/cpu/machine_bench.hpp"
 
 #include <omp.h>
+#include <sys/mman.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
@@ -248,6 +250,27 @@ double measure_launch_overhead_us(const Say& say, const Effort& e) {
   const double us = s / static_cast<double>(reps) * 1e6;
   say(fmt::format("parallel region: {:.2f} us", us));
   return us;
+}
+
+// Fresh anonymous memory: 64 MiB mapped, one byte written per 4 KB page by all threads (the pages
+// split between them as a framework's parallel fill splits a new tensor), then unmapped: what a
+// framework pays each step for a tensor it allocates anew above glibc's mmap threshold.
+double measure_first_touch_GBps(const Say& say, const Effort& e) {
+  constexpr int64_t kBytes = int64_t{64} << 20, kPage = 4096;
+  const double s = median_seconds(
+      [&] {
+        void* p = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::runtime_error("first-touch benchmark: mmap of 64 MiB failed");
+        volatile char* c = static_cast<char*>(p);
+#pragma omp parallel for schedule(static)
+        for (int64_t off = 0; off < kBytes; off += kPage) c[off] = 1;
+        munmap(p, kBytes);
+      },
+      e.reps);
+  const double GBps = static_cast<double>(kBytes) / s / 1e9;
+  say(fmt::format("first touch of fresh memory: {:.2f} GB/s ({:.2f} us per 4 KB page)", GBps,
+                  s / static_cast<double>(kBytes / kPage) * 1e6));
+  return GBps;
 }
 
 // --- Caches and the footprint sweep -----------------------------------------------------------
@@ -595,6 +618,7 @@ MachineRates measure(const Say& say, const Effort& e, FloatArray& x) {
   m.random_footprint_bytes = 4.0 * static_cast<double>(x.size());
   m.caches = detected_caches_once(m.threads);
   if (e.full_sweep) {
+    m.first_touch_GBps = measure_first_touch_GBps(say, e);
     measure_cache_streams(say, m.caches, x);
     m.footprint_curve = measure_footprint_curve(say, m.caches, x, m.random_GBps_by_row_B);
     m.miss_cost_curve = measure_miss_cost_curve(say, m.caches, x, e.lookups);

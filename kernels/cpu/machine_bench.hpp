@@ -51,6 +51,7 @@ struct MachineRates {
   double rng_normals_per_s = 0;                              // normal_rows, all threads
   double sort_ops_per_s = 0;  // mean of the radix sort's and the bag sorts' rates, all threads
   double launch_overhead_us = 0;                             // an empty OpenMP parallel for
+  double first_touch_GBps = 0;  // fresh 64 MiB mapped, faulted in by all threads, unmapped (full only)
   int threads = 0;
   std::vector<DetectedCache> caches;  // nearest first; empty where none could be read
   // Full measurement: every footprint (a quarter of the L2 .. 1 GiB) x row size (64..512 B),

@@ -9,11 +9,13 @@ namespace {
 constexpr uint64_t kF = sizeof(float), kD = sizeof(double), kI = sizeof(int64_t), kH = sizeof(int32_t);
 
 // A tensor the framework allocates: above glibc's largest mmap threshold (32 MiB on 64-bit) the
-// allocator maps it fresh every step and the kernel zero-fills its pages on first touch, one more
-// write pass over it (PyTorch's CPU allocator keeps no cache); below it, the heap reuses memory.
+// allocator maps it fresh every step and the kernel faults in and zero-fills its pages on first
+// touch (PyTorch's CPU allocator keeps no cache); below it, the heap reuses memory. Measured with
+// Debian's torch 1.13 on the Zen 5 VM, median of five: a fresh 41 MB tensor filled in 83.7 ms
+// against 0.58 ms for one that exists (100 MB: 195 against 4.4 ms), 4 and 16 MB alike either way.
 constexpr uint64_t kMmapThreshold = uint64_t{32} << 20;
 void fresh(WorkCounters& w, uint64_t bytes) {
-  if (bytes > kMmapThreshold) w.bytes_written_seq += bytes;
+  if (bytes > kMmapThreshold) w.bytes_first_touch += bytes;
 }
 
 // A tensor of n floats read, or written, once more (an elementwise operator's pass).

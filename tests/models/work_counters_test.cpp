@@ -40,7 +40,8 @@ TEST(WorkCounters, CsvColumnsKeepTheirOrder) {
   // The train and simulate CSVs splice these columns in; their order is part of the output format.
   EXPECT_EQ(WorkCounters::csv_header(),
             "bytes_read_seq,bytes_written_seq,bytes_read_rand,bytes_written_rand,rows_read_rand,rows_written_rand,"
-            "rng_samples,flops,gemm_flops,launches,sort_ops,bags,comm_bytes,comm_messages,host_link_bytes");
+            "rng_samples,flops,gemm_flops,launches,sort_ops,bags,comm_bytes,comm_messages,host_link_bytes,"
+            "bytes_first_touch");
 }
 
 TEST(WorkCounters, AddAndDivideEveryField) {
@@ -81,7 +82,7 @@ TEST(WorkCounters, CsvValuesLineUpWithHeader) {
   const nlohmann::json j = w.to_json();
   for (size_t i = 0; i < names.size(); ++i)
     EXPECT_EQ(values[i], std::to_string(j[names[i]].get<uint64_t>())) << names[i];
-  EXPECT_EQ(WorkCounters{}.csv_values(), "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0");
+  EXPECT_EQ(WorkCounters{}.csv_values(), "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0");
 }
 
 TEST(SampleStats, OddEvenAndEmpty) {

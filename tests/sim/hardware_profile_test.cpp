@@ -73,6 +73,11 @@ TEST(HardwareProfile, BadProfilesNameFileKeyAndValue) {
   EXPECT_NE(e.find("provenance"), std::string::npos) << e;
   e = with([](auto& j) { j["link"]["GBps"] = "fast"; });
   EXPECT_NE(e.find("link.GBps"), std::string::npos) << e;
+  e = with([](auto& j) { j["device"]["first_touch_GBps"] = 0; });
+  EXPECT_NE(e.find("device.first_touch_GBps"), std::string::npos) << e;
+  e = with([](auto& j) { j["host"]["first_touch_GBps"] = "slow"; });
+  EXPECT_NE(e.find("host.first_touch_GBps"), std::string::npos) << e;
+  EXPECT_NE(e.find("slow"), std::string::npos) << e;
   e = with([](auto& j) { j["device"]["overlap_fraction"] = 1.5; });
   EXPECT_NE(e.find("device.overlap_fraction"), std::string::npos) << e;
   EXPECT_NE(e.find("1.5"), std::string::npos) << e;

@@ -9,6 +9,7 @@
 #include "models/kernel_work/working_memory.hpp"
 #include "sim/implementation_profile.hpp"
 #include "sim/simulation.hpp"
+#include "sim/time_model.hpp"
 #include "tests/test_helpers.hpp"
 
 using namespace privrec;
@@ -81,7 +82,8 @@ TEST(ImplementationProfile, BadFilesNameFileKeyAndValue) {
   e = with([](auto& j) { j.erase("kernels"); });  // no kernels of its own: its dispatch cannot apply
   EXPECT_NE(e.find("dispatch_us"), std::string::npos) << e;
   e = with([](auto& j) {  // nor its own overlap
-    for (const char* k : {"kernels", "dispatch_us", "stage_efficiency", "stage_fixed_ms", "stage_bag_ns", "stage_launch_us"})
+    for (const char* k : {"kernels", "dispatch_us", "cpu_rate_fractions", "stage_efficiency", "stage_fixed_ms",
+                          "stage_bag_ns", "stage_launch_us"})
       j.erase(k);
     j["stage_overlap"] = {{"bwd.emb", 0.5}};
   });
@@ -128,6 +130,7 @@ TEST(ImplementationProfile, FusedChangesNothingFrameworkSwapsFamilyDispatchAndCa
   f.dispatch_us = 9.5;
   f.stage_efficiency = {{"dp.update", 2.0}};
   f.stage_fixed_ms.clear(), f.stage_bag_ns.clear(), f.stage_launch_us.clear();
+  f.cpu_rate_fractions.reset();  // CpuRateFractionsScaleTheCpuOnly covers them
   HardwareProfile h = base;
   apply_implementation(h, f);
   EXPECT_EQ(h.kernels, "framework");
@@ -204,6 +207,40 @@ TEST(FrameworkWork, DenseNoiseIsThreePassesAndLivesBesideTheTables) {
   EXPECT_EQ(framework_work::materialized_noise_bytes(plan_of(AlgorithmKind::dpsgd_f), tables), tables);
   for (AlgorithmKind a : {AlgorithmKind::sgd, AlgorithmKind::eana, AlgorithmKind::lazydp})
     EXPECT_EQ(framework_work::materialized_noise_bytes(plan_of(a), tables), 0u) << algorithm_info(a).name;
+}
+
+// Above glibc's 32 MiB mmap threshold the framework's tensors are mapped afresh each step: a table of
+// 600k x 16 values (38.4 MB) has its randn and the scaled copy faulted in (2 x 38.4 MB); its scattered
+// and dense passes are the three passes as above. The small table's tensors come from the heap.
+// Priced at the profile's first_touch_GBps where it has one, as a write pass at stream_GBps otherwise.
+TEST(FrameworkWork, FreshTensorsAboveTheMmapThresholdAreFaultedIn) {
+  const KernelWork& k = kernel_work("framework");
+  StepSizes big = one_table();
+  big.tables[0].rows = 600'000;
+  const uint64_t n = 600'000 * 16;
+  const auto update = [&](const StepSizes& s) {
+    return k.op({.kind = OpKind::table_update, .noise = NoiseTarget::every_row}, s,
+                test::algo(AlgorithmKind::dpsgd_f, 1.0, 1.0));
+  };
+  const WorkCounters w = update(big);
+  EXPECT_EQ(w.bytes_first_touch, 2 * n * 4);
+  EXPECT_EQ(w.bytes_written_seq, 3 * n * 4);  // first touch is not memory traffic of the operators
+  EXPECT_EQ(update(one_table()).bytes_first_touch, 0u);
+
+  HardwareProfile h = load_hardware_profile("v100-xeon-e5-2698v4");
+  ASSERT_EQ(h.table_side().first_touch_GBps, 0.0);  // not measured there
+  WorkCounters fresh_only;
+  fresh_only.bytes_first_touch = 500'000'000;
+  fresh_only.launches = 1;
+  const double stream = h.table_side().stream_GBps;
+  const StageTime unmeasured = stage_time(Stage::dp_update, fresh_only, 0, h, 0);
+  EXPECT_DOUBLE_EQ(unmeasured.memory_ms, 1e3 * 0.5 / stream);
+  EXPECT_EQ(unmeasured.first_touch_ms, 0.0);
+  (h.host ? *h.host : h.device).first_touch_GBps = 0.25;  // 4 KB in 16 us
+  const StageTime measured = stage_time(Stage::dp_update, fresh_only, 0, h, 0);
+  EXPECT_EQ(measured.memory_ms, 0.0);
+  EXPECT_DOUBLE_EQ(measured.first_touch_ms, 2000.0);
+  EXPECT_DOUBLE_EQ(measured.overhead_ms, unmeasured.overhead_ms + 2000.0);
 }
 
 // lazydp the framework way updates in its catch-up's buffer: noise for the next batch's 7 rows and
