@@ -68,8 +68,9 @@ struct ProcessorProfile {
   double launch_overhead_us = 0;   // per kernel launch (GPU) or parallel region (CPU)
   // Optional, measured (CPU): fresh anonymous memory faulted in and zeroed by the operating system,
   // bytes per second over all threads (WorkCounters::bytes_first_touch). 0: not measured, and
-  // such bytes cost a write pass at stream_GBps (on a VM a page fault costs far more: 4 KB in about
-  // 8 us on the Zen 5 VM, 0.5 GB/s against 55 GB/s streamed).
+  // such bytes cost a write pass at stream_GBps (on a VM a page fault costs far more: 4 KB in
+  // 6.5 us on the Zen 5 VM, 0.63 GB/s against 55 GB/s streamed). An implementation profile fitted
+  // where the rate was measured carries that split in its factors: refit it when this changes.
   double first_touch_GBps = 0;
   // How far a stage's memory, arithmetic and sampling terms overlap: 1 is the pure roofline (the
   // slowest term alone, as on a GPU with enough warps in flight), 0 is their sum (each row

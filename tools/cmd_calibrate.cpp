@@ -283,6 +283,9 @@ void print_summary(const sim::HardwareProfile& h, const sim::StageFit& fit) {
               "sorting %.0f M key-steps/s, parallel region %.2f us\n",
               d.stream_GBps, d.random_GBps, d.gemm_GFLOPps, d.vector_GFLOPps, d.rng_normals_per_s / 1e6,
               d.sort_ops_per_s / 1e6, d.launch_overhead_us);
+  if (d.first_touch_GBps > 0)
+    std::printf("first touch of fresh memory %.2f GB/s (%.2f us per 4 KB page)\n", d.first_touch_GBps,
+                4096.0 / (d.first_touch_GBps * 1e3));
   for (const auto& c : d.caches)
     std::printf("%s %.2f MB: stream %.1f GB/s, random (128 B rows) %.1f GB/s\n", c.name.c_str(), c.capacity_MB,
                 c.stream_GBps, c.random_GBps);

@@ -311,10 +311,12 @@ sim::HardwareProfile with_rates(const BackendRates& r, const sim::HardwareProfil
 }
 
 nlohmann::json rates_json(const sim::ProcessorProfile& p) {
-  return {{"stream_GBps", p.stream_GBps},         {"random_GBps_128B", p.random_GBps_for(128.0)},
-          {"gemm_GFLOPps", p.gemm_GFLOPps},       {"vector_GFLOPps", p.vector_GFLOPps},
-          {"rng_normals_per_s", p.rng_normals_per_s}, {"sort_ops_per_s", p.sort_ops_per_s},
-          {"launch_overhead_us", p.launch_overhead_us}};
+  nlohmann::json j = {{"stream_GBps", p.stream_GBps},         {"random_GBps_128B", p.random_GBps_for(128.0)},
+                      {"gemm_GFLOPps", p.gemm_GFLOPps},       {"vector_GFLOPps", p.vector_GFLOPps},
+                      {"rng_normals_per_s", p.rng_normals_per_s}, {"sort_ops_per_s", p.sort_ops_per_s},
+                      {"launch_overhead_us", p.launch_overhead_us}};
+  if (p.first_touch_GBps > 0) j["first_touch_GBps"] = p.first_touch_GBps;
+  return j;
 }
 
 namespace {

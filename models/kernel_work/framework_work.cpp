@@ -126,7 +126,8 @@ WorkCounters table_update(NoiseTarget noise, const StepSizes& s, bool gaussian) 
       case NoiseTarget::selected_rows: {
         const uint64_t rows = noise == NoiseTarget::touched_rows ? t.unique_rows : t.selected;
         scaled_normals(w, rows * dim, gaussian);
-        pass(w, 2 * rows * dim, rows * dim);  // values + noise
+        fresh(w, rows * dim * kF);
+        pass(w, 2 * rows * dim, rows * dim);  // values + noise, a new tensor
         w.flops += rows * dim;
         w.launches += 1;
         index_add(w, rows, dim);

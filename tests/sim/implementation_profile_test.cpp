@@ -226,6 +226,11 @@ TEST(FrameworkWork, FreshTensorsAboveTheMmapThresholdAreFaultedIn) {
   EXPECT_EQ(w.bytes_first_touch, 2 * n * 4);
   EXPECT_EQ(w.bytes_written_seq, 3 * n * 4);  // first touch is not memory traffic of the operators
   EXPECT_EQ(update(one_table()).bytes_first_touch, 0u);
+  // eana's noise on 600k touched rows: randn, its scaled copy and the noisy values, three new tensors.
+  big.tables[0].unique_rows = 600'000;
+  const WorkCounters e = k.op({.kind = OpKind::table_update, .noise = NoiseTarget::touched_rows}, big,
+                              test::algo(AlgorithmKind::eana, 1.0, 1.0));
+  EXPECT_EQ(e.bytes_first_touch, 3 * n * 4);
 
   HardwareProfile h = load_hardware_profile("v100-xeon-e5-2698v4");
   ASSERT_EQ(h.table_side().first_touch_GBps, 0.0);  // not measured there
