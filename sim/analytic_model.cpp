@@ -65,6 +65,11 @@ double expected_distinct(const RowProbabilities& rows, double k) {
   return rows.sum([k](double p) { return hit_at_least_once(p, k); });
 }
 
+double expected_single(const RowProbabilities& rows, double k) {
+  if (k < 1) return 0;
+  return rows.sum([k](double p) { return p >= 1.0 ? (k == 1 ? 1.0 : 0.0) : k * p * std::exp((k - 1) * std::log1p(-p)); });
+}
+
 double expected_distinct_hottest(const RowProbabilities& rows, double n, double k) {
   double total = 0;
   for (const auto& [p, count] : rows.groups()) {  // most probable first
@@ -81,6 +86,7 @@ AnalyticModel::AnalyticModel(const Workload& w, const AlgorithmConfig& cfg) : w_
     rows_.emplace_back(t.rows, t.access);
     const double L = static_cast<double>(t.pooling);
     batch_distinct_.push_back(expected_distinct(rows_.back(), B * L));
+    batch_single_.push_back(expected_single(rows_.back(), B * L));
     bag_distinct_.push_back(B * expected_distinct(rows_.back(), L));
   }
   fixed_ = expected_fixed_sizes();
@@ -96,6 +102,7 @@ StepSizes AnalyticModel::expected_fixed_sizes() const {
     TableBatchStats s;
     s.lookups = B * spec.pooling;
     s.unique_rows = static_cast<int64_t>(round_count(batch_distinct_[i]));
+    s.single_rows = std::min(s.unique_rows, static_cast<int64_t>(round_count(batch_single_[i])));
     s.bag_distinct = static_cast<int64_t>(round_count(bag_distinct_[i]));
     s.max_row = spec.rows - 1;  // over a batch of many lookups the largest id is all but surely near the top
     s.bag_sort_ops = static_cast<uint64_t>(B) * comparison_sort_ops(static_cast<uint64_t>(spec.pooling));

@@ -29,6 +29,8 @@ class RowProbabilities {
 
 // Expected distinct rows among k independent lookups: sum_r 1 - (1 - p_r)^k.
 double expected_distinct(const RowProbabilities& rows, double k);
+// Expected rows exactly one of k independent lookups touched: sum_r k p_r (1 - p_r)^(k-1).
+double expected_single(const RowProbabilities& rows, double k);
 // The same counted over the `n` most probable rows only (dp-fest's fixed rows, as expected).
 double expected_distinct_hottest(const RowProbabilities& rows, double n, double k);
 
@@ -47,7 +49,7 @@ class AnalyticModel {
   Workload w_;
   AlgorithmConfig cfg_;
   std::vector<RowProbabilities> rows_;
-  std::vector<double> batch_distinct_, bag_distinct_;  // per table
+  std::vector<double> batch_distinct_, batch_single_, bag_distinct_;  // per table
   StepSizes fixed_;  // what does not depend on the step: batch statistics, adafest's selection
 };
 

@@ -11,7 +11,7 @@ int64_t BatchStats::lookups() const {
   return n;
 }
 
-BatchStats batch_stats(const Batch& batch, const std::vector<int64_t>* known_unique) {
+BatchStats batch_stats(const Batch& batch, const std::vector<DistinctRows>* known) {
   BatchStats s;
   s.batch = batch.size;
   s.dense_values = static_cast<int64_t>(batch.dense.size());
@@ -21,7 +21,11 @@ BatchStats batch_stats(const Batch& batch, const std::vector<int64_t>* known_uni
     const TableBatch& tb = batch.tables[t];
     TableBatchStats& ts = s.tables[t];
     ts.lookups = static_cast<int64_t>(tb.indices.size());
-    ts.unique_rows = known_unique ? (*known_unique)[t] : static_cast<int64_t>(unique_rows(tb).size());
+    if (known) {
+      ts.unique_rows = (*known)[t].distinct, ts.single_rows = (*known)[t].singles;
+    } else {
+      ts.unique_rows = static_cast<int64_t>(unique_rows(tb, nullptr, &ts.single_rows).size());
+    }
     for (const int64_t r : tb.indices) ts.max_row = std::max(ts.max_row, r);
     ts.bag_sort_ops = bag_sort_ops(tb);
     BagDistinct bags;

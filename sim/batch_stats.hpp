@@ -12,6 +12,7 @@ namespace privrec::sim {
 struct TableBatchStats {
   int64_t lookups = 0;       // indices in the batch
   int64_t unique_rows = 0;   // distinct rows over the batch
+  int64_t single_rows = 0;   // of those, rows one lookup touched
   int64_t bag_distinct = 0;  // sum over examples of the distinct rows in the example's bag
   int64_t max_row = 0;       // largest row id (sets the radix sort's passes)
   uint64_t bag_sort_ops = 0;  // sorting work of sorting each bag on its own
@@ -26,8 +27,8 @@ struct BatchStats {
   int64_t lookups() const;
 };
 
-// `unique_rows`: each table's distinct rows when already known (lazydp's catch-up counted them as
-// the next batch), so they are not sorted out again; nullptr: count them here.
-BatchStats batch_stats(const Batch& batch, const std::vector<int64_t>* unique_rows = nullptr);
+// `known`: each table's distinct and single rows when already counted (lazydp's catch-up counted
+// them as the next batch), so they are not sorted out again; nullptr: count them here.
+BatchStats batch_stats(const Batch& batch, const std::vector<DistinctRows>* known = nullptr);
 
 }  // namespace privrec::sim

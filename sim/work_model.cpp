@@ -60,6 +60,7 @@ StepSizes step_sizes(const Workload& w, const BatchStats& stats) {
     t.rows = u(w.tables[i].rows);
     t.lookups = u(b.lookups);
     t.unique_rows = u(b.unique_rows);
+    t.single_rows = u(b.single_rows);
     t.bag_distinct = u(b.bag_distinct);
     t.bag_lookups_sq = b.bag_lookups_sq;
     t.bag_sort_ops = b.bag_sort_ops;
@@ -157,9 +158,12 @@ void WorkModel::add_catchup(int64_t t, const Batch& next, StepSizes& sizes) {
   const uint32_t now = static_cast<uint32_t>(t);
   const int64_t T = static_cast<int64_t>(next.tables.size());
   // Tables keep separate histories: one thread per table.
+  next_distinct_.assign(static_cast<size_t>(T), {});
   parallel_each(T, [&](int64_t ti) {
     TableSizes& c = sizes.tables[ti];
-    const std::vector<int64_t> rows = unique_rows(next.tables[ti], &c.next_sort_ops);
+    int64_t singles = 0;
+    const std::vector<int64_t> rows = unique_rows(next.tables[ti], &c.next_sort_ops, &singles);
+    next_distinct_[ti].singles = singles;
     RowMap<uint32_t>& history = history_[ti];
     constexpr size_t kAhead = 16;  // rows are scattered over the map: fetch their slots early
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -171,16 +175,16 @@ void WorkModel::add_catchup(int64_t t, const Batch& next, StepSizes& sizes) {
     c.next_lookups = next.tables[ti].indices.size();
     c.next_unique = rows.size();
   });
-  next_unique_step_ = t + 1;  // by step()'s contract, `next` is step t+1's batch
-  next_unique_.resize(sizes.tables.size());
-  for (size_t ti = 0; ti < sizes.tables.size(); ++ti) next_unique_[ti] = static_cast<int64_t>(sizes.tables[ti].next_unique);
+  next_distinct_step_ = t + 1;  // by step()'s contract, `next` is step t+1's batch
+  for (size_t ti = 0; ti < sizes.tables.size(); ++ti)
+    next_distinct_[ti].distinct = static_cast<int64_t>(sizes.tables[ti].next_unique);
 }
 
 StepRecord WorkModel::step(int64_t t, const Batch& batch, const Batch* next) {
   // The catch-up of step t-1 counted this batch's distinct rows already.
-  const bool known = next_unique_step_ == t && next_unique_.size() == batch.tables.size();
-  StepSizes sizes = step_sizes(w_, batch_stats(batch, known ? &next_unique_ : nullptr));
-  next_unique_.clear();
+  const bool known = next_distinct_step_ == t && next_distinct_.size() == batch.tables.size();
+  StepSizes sizes = step_sizes(w_, batch_stats(batch, known ? &next_distinct_ : nullptr));
+  next_distinct_.clear();
   if (plan_.has(OpKind::select_rows)) add_selection(expected_selection(w_, cfg_, batch), sizes);
   if (plan_.has(OpKind::choose_fixed_rows)) add_fixed_rows(fixed_, batch, sizes);
   if (plan_.has(OpKind::lazy_catchup) && next) add_catchup(t, *next, sizes);

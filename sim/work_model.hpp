@@ -82,8 +82,8 @@ class WorkModel {
   FixedRows fixed_;  // dp-fest, from setup
   // lazydp: the distinct rows per table of the batch the last catch-up looked ahead to (step t+1's
   // batch), so step t+1 does not sort them out again; empty when none.
-  std::vector<int64_t> next_unique_;
-  int64_t next_unique_step_ = 0;  // the step whose batch next_unique_ describes
+  std::vector<DistinctRows> next_distinct_;
+  int64_t next_distinct_step_ = 0;  // the step whose batch next_distinct_ describes
 };
 
 }  // namespace privrec::sim

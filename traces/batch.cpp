@@ -72,10 +72,17 @@ std::vector<float> contribution_clip_factors(const Batch& batch, double c1) {
   return contribution_clip_factors(distinct_rows_per_example(batch), c1);
 }
 
-std::vector<int64_t> unique_rows(const TableBatch& tb, uint64_t* sort_ops) {
+std::vector<int64_t> unique_rows(const TableBatch& tb, uint64_t* sort_ops, int64_t* singles) {
   std::vector<uint64_t> keys(tb.indices.begin(), tb.indices.end());
   const uint64_t ops = radix_sort_bits(keys, 0, bits_for(max_row(tb)));
   if (sort_ops) *sort_ops += ops;
+  if (singles) {
+    *singles = 0;
+    for (size_t k = 0, e = 0; k < keys.size(); k = e) {
+      for (e = k + 1; e < keys.size() && keys[e] == keys[k];) ++e;
+      *singles += e == k + 1;
+    }
+  }
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return {keys.begin(), keys.end()};
 }

@@ -40,8 +40,14 @@ class BagDistinct {
   uint32_t now_ = 0;
 };
 
-// Sorted distinct row ids of one table's bags; adds the sorting work to *sort_ops if given.
-std::vector<int64_t> unique_rows(const TableBatch& tb, uint64_t* sort_ops = nullptr);
+// Sorted distinct row ids of one table's bags; adds the sorting work to *sort_ops if given, and
+// sets *singles to how many of those rows one lookup touched.
+std::vector<int64_t> unique_rows(const TableBatch& tb, uint64_t* sort_ops = nullptr, int64_t* singles = nullptr);
+
+// How many distinct rows one table's bags touch, and how many of them one lookup touched.
+struct DistinctRows {
+  int64_t distinct = 0, singles = 0;
+};
 
 // Sorting work of unique_rows on this table's bags.
 uint64_t unique_rows_sort_ops(const TableBatch& tb);

@@ -41,10 +41,12 @@ void size_grads(SparseRows& out, size_t distinct, int64_t dim) {
 // keys[k] = row << shift | id for every entry k and returns the largest row: ids below 2^id_bits
 // that never decrease with k, so that the stable sort puts each row's contributions in entry order
 // (entries of one id contribute alike: an example's bag may hold a row twice). `source(id)`: the
-// memory contribute(id) reads, prefetched ahead. Returns the sorting work.
-template <class KeyOf, class Source, class Contribute>
-uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Source source, Contribute contribute,
-                  SparseRows& out) {
+// memory contribute(id) reads, prefetched ahead. With `in_place`, a row that one entry touched is
+// not summed: it points at source(id) with factor scale_of(id) (what contribute would have
+// multiplied by), so its gradient is neither read nor written here. Returns the sorting work.
+template <class KeyOf, class Source, class ScaleOf, class Contribute>
+uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Source source, ScaleOf scale_of,
+                  Contribute contribute, bool in_place, SparseRows& out) {
   const int shift = std::max(1, id_bits);  // rows (< 2^40) above the ids
   const uint64_t id_mask = (1ull << shift) - 1;
   thread_local std::vector<uint64_t> keys;  // scratch kept per thread: no fresh memory per call
@@ -56,24 +58,40 @@ uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Sourc
                                           entries, max_row, shift + bits_for(max_row)));
   // Stable, and the ids start in order: sorted by (row, id, entry).
   const uint64_t sort_ops = radix_sort_bits(keys, shift, bits_for(max_row));
-  size_t distinct = 0;
-  for (int64_t k = 0, prev = -1; k < entries; ++k) {
-    const int64_t r = static_cast<int64_t>(keys[k] >> shift);
-    distinct += r != prev;
-    prev = r;
+  auto row_at = [&](int64_t k) { return static_cast<int64_t>(keys[k] >> shift); };
+  // Entry k is its row's only one.
+  auto alone = [&](int64_t k) {
+    return (k == 0 || row_at(k - 1) != row_at(k)) && (k + 1 == entries || row_at(k + 1) != row_at(k));
+  };
+  size_t distinct = 0, singles = 0;
+  for (int64_t k = 0; k < entries; ++k) {
+    const bool starts = k == 0 || row_at(k - 1) != row_at(k);
+    distinct += starts;
+    singles += in_place && starts && (k + 1 == entries || row_at(k + 1) != row_at(k));
   }
   out.rows.resize(distinct);
-  size_grads(out, distinct, dim);
-  int64_t u = -1;  // the distinct row being summed
+  size_grads(out, distinct - singles, dim);
+  out.src.resize(distinct);
+  out.src_scale.resize(distinct);
+  out.in_place = static_cast<int64_t>(singles);
+  int64_t u = -1, m = -1;  // the distinct row being summed, and its place among the sums
   for (int64_t k = 0, prev = -1; k < entries; ++k) {
-    if (k + kGradPrefetch < entries) {
-      const char* ahead = reinterpret_cast<const char*>(source(static_cast<int64_t>(keys[k + kGradPrefetch] & id_mask)));
-      for (int64_t b = 0; b < dim * static_cast<int64_t>(sizeof(float)); b += 64) __builtin_prefetch(ahead + b);
+    const int64_t ahead = k + kGradPrefetch;
+    if (ahead < entries && !(in_place && alone(ahead))) {
+      const char* p = reinterpret_cast<const char*>(source(static_cast<int64_t>(keys[ahead] & id_mask)));
+      for (int64_t b = 0; b < dim * static_cast<int64_t>(sizeof(float)); b += 64) __builtin_prefetch(p + b);
     }
-    const int64_t r = static_cast<int64_t>(keys[k] >> shift);
+    const int64_t r = row_at(k), id = static_cast<int64_t>(keys[k] & id_mask);
     const bool first = r != prev;
-    if (first) out.rows[static_cast<size_t>(++u)] = r, prev = r;
-    contribute(static_cast<int64_t>(keys[k] & id_mask), out.grads.data() + u * dim, first);
+    if (first) {
+      out.rows[static_cast<size_t>(++u)] = r, prev = r;
+      if (in_place && alone(k)) {
+        out.src[u] = source(id), out.src_scale[u] = scale_of(id);
+        continue;
+      }
+      out.src[u] = out.grads.data() + (++m) * dim, out.src_scale[u] = 1.0f;
+    }
+    contribute(id, out.grads.data() + m * dim, first);
   }
   return sort_ops;
 }
@@ -95,6 +113,7 @@ void coalesce_by_slots(const TableBatch& tb, int64_t examples, int64_t rows, int
     if (r < 0 || r >= rows) throw std::out_of_range(fmt::format("coalescing: row {} of a table of {} rows", r, rows));
   for (const int64_t r : tb.indices) slot[static_cast<size_t>(r)] = 0;
   out.rows.clear();
+  out.src.clear(), out.src_scale.clear(), out.in_place = 0;  // every row summed in grads
   for (int64_t r = 0; r < rows; ++r)
     if (slot[static_cast<size_t>(r)] >= 0) {
       slot[static_cast<size_t>(r)] = static_cast<int32_t>(out.rows.size());
@@ -183,14 +202,17 @@ void coalesce_embedding_grads(const Batch& batch, const std::vector<int64_t>& ro
         }
       return max_row;
     };
-    sort_ops[t] = coalesce(static_cast<int64_t>(tb.indices.size()), d, bits_for(static_cast<uint64_t>(batch.size)),
-                           key_of, [&](int64_t i) { return buf.pooled_grad(i, t); }, contribute, out[t]);
+    sort_ops[t] = coalesce(
+        static_cast<int64_t>(tb.indices.size()), d, bits_for(static_cast<uint64_t>(batch.size)), key_of,
+        [&](int64_t i) { return buf.pooled_grad(i, t); }, [&](int64_t i) { return scale ? (*scale)[i] : 1.0f; },
+        contribute, true, out[t]);
   });
   std::vector<TableSizes> sizes(T);
   for (int64_t t = 0; t < T; ++t) {
     sizes[t].rows = static_cast<uint64_t>(rows[t]);
     sizes[t].lookups = batch.tables[t].indices.size();
     sizes[t].unique_rows = out[t].rows.size();
+    sizes[t].single_rows = static_cast<uint64_t>(out[t].in_place);
     sizes[t].lookup_sort_ops = sort_ops[t];
   }
   work += cpu_work::coalesce(sizes, static_cast<uint64_t>(d), scale != nullptr, static_cast<uint64_t>(batch.size));
@@ -353,6 +375,7 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
     };
     sort_ops[t] = coalesce(
         n, dim, bits_for(static_cast<uint64_t>(n)), key_of, [&](int64_t e) { return er.grads.data() + e * dim; },
+        [&](int64_t e) { return scale[example[e]]; },
         [&](int64_t e, float* acc, bool first) {
           const float s = scale[example[e]];
           const float* g = er.grads.data() + e * dim;
@@ -361,7 +384,7 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
           else
             for (int64_t c = 0; c < dim; ++c) acc[c] += s * g[c];
         },
-        out[t]);
+        false, out[t]);
   });
   std::vector<TableSizes> sizes(T);
   for (int64_t t = 0; t < T; ++t) {
@@ -372,13 +395,24 @@ void coalesce_materialized(const std::vector<ExampleRows>& per_example, const st
   work += cpu_work::coalesce_materialized(sizes, static_cast<uint64_t>(dim));
 }
 
+std::vector<float> gradient_values(const SparseRows& g, int64_t dim) {
+  std::vector<float> out(g.rows.size() * static_cast<size_t>(dim));
+  for (size_t u = 0; u < g.rows.size(); ++u) {
+    const float* v = g.values(u, dim);
+    const float f = g.factor(u);
+    for (int64_t c = 0; c < dim; ++c) out[u * dim + c] = f * v[c];
+  }
+  return out;
+}
+
 void sparse_update(EmbeddingTable& table, const SparseRows& grad, float scale, WorkCounters& work) {
   const int64_t U = static_cast<int64_t>(grad.rows.size()), d = table.dim;
 #pragma omp parallel for schedule(static)
   for (int64_t u = 0; u < U; ++u) {
     float* w = table.row(grad.rows[u]);
-    const float* g = grad.grads.data() + u * d;
-    for (int64_t c = 0; c < d; ++c) w[c] -= scale * g[c];
+    const float* g = grad.values(u, d);
+    const float f = grad.factor(u);  // 1 for a summed row: f * g is g
+    for (int64_t c = 0; c < d; ++c) w[c] -= scale * (f * g[c]);
   }
   work += cpu_work::sparse_update(static_cast<uint64_t>(U), static_cast<uint64_t>(d));
 }

@@ -10,11 +10,27 @@
 
 namespace privrec::cpu {
 
-// A sparse gradient of one table: sorted distinct rows and one gradient row (dim floats) each.
+// A sparse gradient of one table: sorted distinct rows and one gradient row (dim floats) each,
+// row u's being factor(u) x values(u). Built by hand, every row's values lie in `grads` in order
+// (src empty, factors 1). The coalesce sums in `grads` only the rows several lookups touched, and
+// leaves a row one lookup touched where that lookup's pooled gradient lies (src[u] points there,
+// src_scale[u] is its example's clip factor): it is neither read nor copied before the update
+// reads it. Such a gradient lives as long as the pooled gradients it points into.
 struct SparseRows {
   std::vector<int64_t> rows;
   std::vector<float> grads;
+  std::vector<const float*> src;  // empty, or every row's values
+  std::vector<float> src_scale;   // empty, or every row's factor
+  int64_t in_place = 0;           // rows whose values are not in `grads`
+
+  const float* values(size_t u, int64_t dim) const {
+    return src.empty() ? grads.data() + static_cast<int64_t>(u) * dim : src[u];
+  }
+  float factor(size_t u) const { return src_scale.empty() ? 1.0f : src_scale[u]; }
 };
+
+// Row by row, factor x values: the gradient as one dense block of rows.size() x dim floats.
+std::vector<float> gradient_values(const SparseRows& g, int64_t dim);
 
 // Per-example gradients of one table, materialized: example i owns entries [offsets[i], offsets[i+1]),
 // one per distinct row of its bag, each count * pooled gradient.

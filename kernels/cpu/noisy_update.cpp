@@ -12,13 +12,14 @@ constexpr int64_t kRowsPerChunk = 512;
 constexpr int64_t kMaxDim = 4096;
 constexpr int64_t kNoiseFloats = 1024;  // noise generated per fill: 4 KB
 
-// Rows of D floats (0: d at run time). A row, its gradient and its noise never overlap.
+// Rows of D floats (0: d at run time). A row, its gradient and its noise never overlap. The
+// gradient is f x g (SparseRows::factor and values; f * g is g where f is 1).
 template <int64_t D>
-inline void noisy_row(float* __restrict w, const float* __restrict g, const float* __restrict z, float scale,
+inline void noisy_row(float* __restrict w, const float* __restrict g, float f, const float* __restrict z, float scale,
                       float stddev, int64_t d) {
   const int64_t n = D > 0 ? D : d;
   if (g) {
-    for (int64_t c = 0; c < n; ++c) w[c] -= scale * (g[c] + stddev * z[c]);
+    for (int64_t c = 0; c < n; ++c) w[c] -= scale * (f * g[c] + stddev * z[c]);
   } else {
     for (int64_t c = 0; c < n; ++c) w[c] -= scale * (stddev * z[c]);
   }
@@ -72,8 +73,9 @@ void dense_noisy_update(EmbeddingTable& table, uint32_t t, const SparseRows& gra
           for (int64_t j = 0; j < nf; ++j) {
             const int64_t r = f0 + j;
             const float* g = nullptr;
-            if (u < grad.rows.size() && grad.rows[u] == r) g = grad.grads.data() + (u++) * d;
-            noisy_row<D>(table.row(r), g, z + j * d, scale, stddev, d);
+            float f = 1.0f;
+            if (u < grad.rows.size() && grad.rows[u] == r) g = grad.values(u, d), f = grad.factor(u), ++u;
+            noisy_row<D>(table.row(r), g, f, z + j * d, scale, stddev, d);
           }
         });
       }
@@ -102,9 +104,10 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
       // noise is drawn (adafest's dp.update on rmc1 x0.002, 2287 rows of 192 MB: 0.74 ms a step
       // before, 0.59-0.66 ms after; the model's roofline is 0.13 ms).
       for (int64_t j = 0; j < nf; ++j) prefetch_bytes<true>(table.row(rows[k0 + j]), row_bytes);
-      // So are their gradients where they lie together (the gradient's own rows; other lists, such
-      // as adafest's few selected rows, find theirs one by one below).
-      if (own_rows) prefetch_bytes<false>(grad.grads.data() + k0 * d, nf * row_bytes);
+      // So are their gradients (the gradient's own rows; other lists, such as adafest's few
+      // selected rows, find theirs one by one below).
+      if (own_rows)
+        for (int64_t j = 0; j < nf; ++j) prefetch_bytes<false>(grad.values(k0 + j, d), row_bytes);
       if (table.first_row == 0) {
         noise.fill_rows(RngDomain::table_noise, step, t, rows.data() + k0, nf, d, z);
       } else {  // a row block: the noise of the rows' places in the whole table
@@ -115,7 +118,8 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
       with_row_width<16, 32, 64, 128>(d, [&](auto D) {
         if (own_rows) {
           for (int64_t j = 0; j < nf; ++j)
-            noisy_row<D>(table.row(rows[k0 + j]), grad.grads.data() + (k0 + j) * d, z + j * d, scale, stddev, d);
+            noisy_row<D>(table.row(rows[k0 + j]), grad.values(k0 + j, d), grad.factor(k0 + j), z + j * d, scale, stddev,
+                         d);
           with_grad += static_cast<uint64_t>(nf);
           return;
         }
@@ -125,8 +129,12 @@ void sparse_noisy_update(EmbeddingTable& table, uint32_t t, const std::vector<in
           const int64_t r = rows[k0 + j];
           it = advance_to(it, grad.rows.end(), r);
           const float* g = nullptr;
-          if (it != grad.rows.end() && *it == r) g = grad.grads.data() + (it - grad.rows.begin()) * d, ++with_grad;
-          noisy_row<D>(table.row(r), g, z + j * d, scale, stddev, d);
+          float f = 1.0f;
+          if (it != grad.rows.end() && *it == r) {
+            const size_t u = static_cast<size_t>(it - grad.rows.begin());
+            g = grad.values(u, d), f = grad.factor(u), ++with_grad;
+          }
+          noisy_row<D>(table.row(r), g, f, z + j * d, scale, stddev, d);
         }
       });
     }

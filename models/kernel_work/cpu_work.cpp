@@ -7,6 +7,7 @@ namespace privrec::cpu_work {
 
 namespace {
 constexpr uint64_t kF = sizeof(float), kI = sizeof(int64_t), kH = sizeof(uint32_t), kSlot = sizeof(int32_t);
+constexpr uint64_t kPtr = 8;  // a row's pointer to its gradient
 
 // One row-wise pass over `rows` rows of `dim` floats gathered and scattered by index.
 void random_rows(WorkCounters& w, uint64_t rows, uint64_t dim) {
@@ -38,16 +39,21 @@ WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool sc
   w.bags = B * tables.size();  // every example's bag is walked to tag its lookups
   for (const TableSizes& t : tables) {
     const uint64_t examples = t.bags ? t.bags : B;
-    w.bytes_written_seq += t.unique_rows * (kI + d * kF);
-    w.flops += t.lookups * d * (scaled ? 2 : 1);
-    // A row touched for every lookup: the pooled gradient gathered in sorted order, or the row's
-    // sum read and written in lookup order (from the caches when the table's sums fit them, and
-    // each example's pooled gradient read once for all its lookups).
-    w.bytes_read_seq += t.lookups * (kI + d * kF);
     if (coalesce_by_slots(t.rows, d, t.lookups, examples)) {
+      // Every row summed: the row's sum read and written in lookup order (from the caches when the
+      // table's sums fit them, and each example's pooled gradient read once for all its lookups).
+      w.bytes_written_seq += t.unique_rows * (kI + d * kF);
+      w.flops += t.lookups * d * (scaled ? 2 : 1);
+      w.bytes_read_seq += t.lookups * (kI + d * kF);
       w.bytes_read_seq += t.lookups * kI + examples * d * kF + t.rows * kSlot;  // the ids again, the slots scanned
       w.sort_ops += t.lookups + t.rows;
     } else {
+      // The pooled gradients gathered in sorted order and summed, but for the rows one lookup
+      // touched: those are left where they lie, each row a pointer and a factor.
+      const uint64_t summed = t.lookups - t.single_rows;
+      w.bytes_read_seq += t.lookups * kI + summed * d * kF;
+      w.bytes_written_seq += t.unique_rows * (kI + kPtr + kF) + (t.unique_rows - t.single_rows) * d * kF;
+      w.flops += summed * d * (scaled ? 2 : 1);
       w.sort_ops += t.lookup_sort_ops;
     }
   }
@@ -101,7 +107,7 @@ WorkCounters sparse_update(uint64_t U, uint64_t d) {
   WorkCounters w;
   random_rows(w, U, d);
   w.bytes_read_seq = U * (kI + d * kF);
-  w.flops = 2 * U * d;
+  w.flops = 3 * U * d;  // w -= scale * (factor * g)
   w.launches = 1;
   return w;
 }
@@ -209,7 +215,7 @@ WorkCounters dense_noisy_update(uint64_t rows, uint64_t d, uint64_t gu, bool gau
   w.bytes_read_seq = n * kF + gu * (kI + d * kF);
   w.bytes_written_seq = n * kF;
   w.rng_samples = gaussian ? n : 0;
-  w.flops = 3 * n + gu * d;
+  w.flops = 3 * n + 2 * gu * d;  // and factor * g + noise for the rows with a gradient
   w.launches = 1;
   return w;
 }
@@ -219,7 +225,7 @@ WorkCounters sparse_noisy_update(uint64_t n, uint64_t d, uint64_t with_grad, boo
   random_rows(w, n, d);
   w.bytes_read_seq = n * kI + with_grad * d * kF;
   w.rng_samples = gaussian ? n * d : 0;
-  w.flops = 3 * n * d + with_grad * d;
+  w.flops = 3 * n * d + 2 * with_grad * d;
   w.launches = 1;
   return w;
 }

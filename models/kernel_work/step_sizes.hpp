@@ -35,6 +35,7 @@ struct TableSizes {
   uint64_t bags = 0;                  // examples the ids come from: 0 for the batch (a replica: its local batch)
   uint64_t lookups = 0;               // ids
   uint64_t unique_rows = 0;           // distinct rows over the batch
+  uint64_t single_rows = 0;           // of those, rows one lookup touched
   uint64_t bag_distinct = 0;          // sum over examples of the distinct rows of the bag
   uint64_t bag_lookups_sq = 0;        // sum over examples of (ids in the bag)^2
   uint64_t bag_sort_ops = 0;          // sorting every bag on its own

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -177,10 +178,28 @@ TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
       for (int64_t t = 0; t < T; ++t) {
         const auto ref = reference(t, s);
         ASSERT_EQ(got[t].rows.size(), ref.size()) << what << " table " << t;
+        // The sort leaves each row one lookup touched in the pooled gradients, times its example's
+        // factor, and sums only the others; the slot map sums every row.
+        const auto& tb = batch.tables[t];
+        std::map<int64_t, int64_t> hits;
+        for (const int64_t r : tb.indices) ++hits[r];
+        int64_t singles = 0;
+        for (const auto& [row, n] : hits) singles += n == 1;
+        EXPECT_EQ(got[t].in_place, slots ? 0 : singles) << what << " table " << t;
+        EXPECT_EQ(static_cast<int64_t>(got[t].grads.size()), (static_cast<int64_t>(ref.size()) - got[t].in_place) * d);
+        const std::vector<float> values = gradient_values(got[t], d);
         size_t u = 0;
         for (const auto& [row, sum] : ref) {
           ASSERT_EQ(got[t].rows[u], row) << what;
-          for (int64_t c = 0; c < d; ++c) ASSERT_EQ(got[t].grads[u * d + c], sum[c]) << what << " row " << row << " col " << c;
+          if (!slots && hits[row] == 1) {  // its one lookup's pooled gradient, where it lies
+            int64_t i = 0;
+            while (std::find(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1], row) ==
+                   tb.indices.begin() + tb.offsets[i + 1])
+              ++i;
+            EXPECT_EQ(got[t].values(u, d), buf.pooled_grad(i, t)) << what << " row " << row;
+            EXPECT_EQ(got[t].factor(u), s ? (*s)[i] : 1.0f) << what << " row " << row;
+          }
+          for (int64_t c = 0; c < d; ++c) ASSERT_EQ(values[u * d + c], sum[c]) << what << " row " << row << " col " << c;
           ++u;
         }
       }
@@ -229,7 +248,7 @@ TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
       size_t u = 0;
       for (const auto& [row, sum] : ref) {
         ASSERT_EQ(via[t].rows[u], row);
-        for (int64_t c = 0; c < d; ++c) ASSERT_EQ(via[t].grads[u * d + c], sum[c]) << "materialized row " << row;
+        for (int64_t c = 0; c < d; ++c) ASSERT_EQ(via[t].values(u, d)[c], sum[c]) << "materialized row " << row;
         ++u;
       }
     }
@@ -394,6 +413,53 @@ TEST(SparseUpdate, EachGradientRowMovesByItsScaledGradient) {
         if (has) want -= 0.05f * grad.grads[(g - grad.rows.begin()) * d + c];
         ASSERT_EQ(table.weights[r * d + c], want) << "d " << d << ": row " << r << " column " << c;
       }
+    }
+  }
+}
+
+// A gradient whose rows one lookup touched are left in place (the coalesce's pooled gradients,
+// times their example's factor) updates every table exactly as the same gradient written out in
+// full does: each consumer multiplies the factor in first, as the coalesce would have.
+TEST(SparseUpdate, RowsLeftInPlaceUpdateAsTheirValuesWrittenOut) {
+  const int64_t rows = 5000;
+  const NoiseGenerator noise(7, NoiseSource::gaussian);
+  for (const int64_t d : {8, 40, 128}) {
+    const SparseRows full = gradient_off_every_third(rows, d);
+    std::vector<float> pooled(full.rows.size() * d);
+    for (size_t k = 0; k < pooled.size(); ++k) pooled[k] = std::sin(0.3 * static_cast<double>(k));
+    SparseRows mixed;  // every other row in place, with a factor; the rest summed in grads
+    mixed.rows = full.rows;
+    size_t summed = 0;
+    for (size_t u = 0; u < full.rows.size(); ++u) summed += u % 2 == 0;
+    mixed.grads.resize(summed * d);
+    for (size_t u = 0, m = 0; u < full.rows.size(); ++u) {
+      if (u % 2 == 0) {
+        std::copy_n(full.grads.data() + u * d, d, mixed.grads.data() + m * d);
+        mixed.src.push_back(mixed.grads.data() + (m++) * d), mixed.src_scale.push_back(1.0f);
+      } else {
+        mixed.src.push_back(pooled.data() + u * d), mixed.src_scale.push_back(0.3f + 0.001f * static_cast<float>(u));
+        ++mixed.in_place;
+      }
+    }
+    SparseRows written;
+    written.rows = mixed.rows;
+    written.grads = gradient_values(mixed, d);
+    for (size_t u = 0; u < full.rows.size(); u += 2)  // the summed rows' values are their own
+      for (int64_t c = 0; c < d; ++c) ASSERT_EQ(written.grads[u * d + c], full.grads[u * d + c]);
+    std::vector<int64_t> few;
+    for (int64_t r = 3; r < rows; r += 97) few.push_back(r);
+    for (int variant = 0; variant < 4; ++variant) {
+      EmbeddingTable a = numbered_table(rows, d), b = numbered_table(rows, d);
+      WorkCounters w;
+      for (auto [table, g] : {std::pair{&a, &mixed}, std::pair{&b, &written}}) {
+        if (variant == 0) sparse_update(*table, *g, 0.05f, w);
+        if (variant == 1) dense_noisy_update(*table, 2, *g, 0.05f, 0.4f, noise, 3, w);
+        if (variant == 2) sparse_noisy_update(*table, 2, g->rows, *g, 0.05f, 0.4f, noise, 3, w);
+        if (variant == 3) sparse_noisy_update(*table, 2, few, *g, 0.05f, 0.4f, noise, 3, w);
+      }
+      for (size_t k = 0; k < a.weights.size(); ++k)
+        ASSERT_EQ(std::bit_cast<uint32_t>(a.weights[k]), std::bit_cast<uint32_t>(b.weights[k]))
+            << "variant " << variant << ", d " << d << ", value " << k;
     }
   }
 }
