@@ -27,6 +27,8 @@ constexpr int64_t kSumPrefetch = 8;
 constexpr int64_t kSumsInL1 = 32 << 10;  // below this, the sums stay in the L1: no prefetch
 // And the pooled gradients of the examples this far ahead.
 constexpr int64_t kExamplePrefetch = 12;
+// The sparse update's table rows and gradients read ahead of the one being updated.
+constexpr int64_t kUpdatePrefetch = 8;
 
 // Grows with headroom: assign() to a new maximum would reallocate exactly, and a batch with one
 // more distinct row than ever before would move (and fault in) the whole buffer again.
@@ -59,39 +61,49 @@ uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Sourc
   // Stable, and the ids start in order: sorted by (row, id, entry).
   const uint64_t sort_ops = radix_sort_bits(keys, shift, bits_for(max_row));
   auto row_at = [&](int64_t k) { return static_cast<int64_t>(keys[k] >> shift); };
-  // Entry k is its row's only one.
-  auto alone = [&](int64_t k) {
-    return (k == 0 || row_at(k - 1) != row_at(k)) && (k + 1 == entries || row_at(k + 1) != row_at(k));
-  };
+  // Entry k starts its row's run / ends it (bitwise, so no branch to mispredict: whether a row
+  // is alone follows no pattern).
+  auto starts = [&](int64_t k) { return (k == 0) | (row_at(k - (k > 0)) != row_at(k)); };
+  auto ends = [&](int64_t k) { return (k + 1 == entries) | (row_at(k + (k + 1 < entries)) != row_at(k)); };
   size_t distinct = 0, singles = 0;
   for (int64_t k = 0; k < entries; ++k) {
-    const bool starts = k == 0 || row_at(k - 1) != row_at(k);
-    distinct += starts;
-    singles += in_place && starts && (k + 1 == entries || row_at(k + 1) != row_at(k));
+    const bool s = starts(k);
+    distinct += s;
+    singles += in_place & s & ends(k);
   }
   out.rows.resize(distinct);
   size_grads(out, distinct - singles, dim);
   out.src.resize(distinct);
   out.src_scale.resize(distinct);
   out.in_place = static_cast<int64_t>(singles);
-  int64_t u = -1, m = -1;  // the distinct row being summed, and its place among the sums
-  for (int64_t k = 0, prev = -1; k < entries; ++k) {
-    const int64_t ahead = k + kGradPrefetch;
-    if (ahead < entries && !(in_place && alone(ahead))) {
-      const char* p = reinterpret_cast<const char*>(source(static_cast<int64_t>(keys[ahead] & id_mask)));
+  // Every row's place and source; the entries of rows to sum move to the front of `keys` (in
+  // order: a write never passes the read), and a row alone points at its entry's source.
+  int64_t summing = 0;
+  {
+    size_t u = 0, sums = 0;  // one past the row / the sum being written
+    for (int64_t k = 0; k < entries; ++k) {
+      const uint64_t key = keys[k];
+      const bool s = starts(k), alone = in_place & s & ends(k);
+      u += s, sums += s & !alone;
+      const int64_t id = static_cast<int64_t>(key & id_mask);
+      out.rows[u - 1] = static_cast<int64_t>(key >> shift);
+      out.src[u - 1] = alone ? source(id) : out.grads.data() + static_cast<int64_t>(sums - (sums > 0)) * dim;
+      out.src_scale[u - 1] = alone ? scale_of(id) : 1.0f;
+      keys[summing] = key;
+      summing += !alone;
+    }
+  }
+  // The sums, entry by entry in sorted order, the sources read ahead.
+  int64_t m = -1;  // the sum being added to
+  for (int64_t k = 0, prev = -1; k < summing; ++k) {
+    if (k + kGradPrefetch < summing) {
+      const char* p = reinterpret_cast<const char*>(source(static_cast<int64_t>(keys[k + kGradPrefetch] & id_mask)));
       for (int64_t b = 0; b < dim * static_cast<int64_t>(sizeof(float)); b += 64) __builtin_prefetch(p + b);
     }
-    const int64_t r = row_at(k), id = static_cast<int64_t>(keys[k] & id_mask);
+    const int64_t r = row_at(k);
     const bool first = r != prev;
-    if (first) {
-      out.rows[static_cast<size_t>(++u)] = r, prev = r;
-      if (in_place && alone(k)) {
-        out.src[u] = source(id), out.src_scale[u] = scale_of(id);
-        continue;
-      }
-      out.src[u] = out.grads.data() + (++m) * dim, out.src_scale[u] = 1.0f;
-    }
-    contribute(id, out.grads.data() + m * dim, first);
+    m += first, prev = r;
+    contribute(static_cast<int64_t>(keys[k] & id_mask), out.grads.data() + m * dim, first);
   }
   return sort_ops;
 }
@@ -407,8 +419,16 @@ std::vector<float> gradient_values(const SparseRows& g, int64_t dim) {
 
 void sparse_update(EmbeddingTable& table, const SparseRows& grad, float scale, WorkCounters& work) {
   const int64_t U = static_cast<int64_t>(grad.rows.size()), d = table.dim;
+  const int64_t row_bytes = d * static_cast<int64_t>(sizeof(float));
 #pragma omp parallel for schedule(static)
   for (int64_t u = 0; u < U; ++u) {
+    // The rows are anywhere in the table, and a gradient left in place anywhere in the pooled
+    // gradients: both asked for a few rows ahead.
+    if (u + kUpdatePrefetch < U) {
+      const char* w_ahead = reinterpret_cast<const char*>(table.row(grad.rows[u + kUpdatePrefetch]));
+      const char* g_ahead = reinterpret_cast<const char*>(grad.values(u + kUpdatePrefetch, d));
+      for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(w_ahead + b, 1), __builtin_prefetch(g_ahead + b);
+    }
     float* w = table.row(grad.rows[u]);
     const float* g = grad.values(u, d);
     const float f = grad.factor(u);  // 1 for a summed row: f * g is g

@@ -17,7 +17,11 @@ TEST(AnalyticModel, UniformDistinctRowsIsTheClosedForm) {
     const sim::RowProbabilities rows(static_cast<int64_t>(n), uniform);
     const double closed = n * (1 - std::pow(1 - 1 / n, k));
     EXPECT_NEAR(sim::expected_distinct(rows, k) / closed, 1.0, 1e-9) << n << " " << k;
+    // Rows one lookup touched: n x k (1/n) (1 - 1/n)^(k-1).
+    EXPECT_NEAR(sim::expected_single(rows, k) / (k * std::pow(1 - 1 / n, k - 1)), 1.0, 1e-9) << n << " " << k;
   }
+  EXPECT_EQ(sim::expected_single(sim::RowProbabilities(1, uniform), 1), 1.0);  // one row, one lookup
+  EXPECT_EQ(sim::expected_single(sim::RowProbabilities(1, uniform), 2), 0.0);
   // 10^10 rows (where 1 - 1/n is no longer exact in doubles): k - k^2 / 2n + k^3 / 6n^2 - ...
   const double n = 1e10, k = 2e6;
   EXPECT_NEAR(sim::expected_distinct(sim::RowProbabilities(static_cast<int64_t>(n), uniform), k),
@@ -30,11 +34,16 @@ TEST(AnalyticModel, ZipfSumsMatchDirectSummation) {
     const sim::RowProbabilities rows(n, AccessDistribution::parse("zipf:" + std::to_string(s)));
     double norm = 0;
     for (int64_t r = 1; r <= n; ++r) norm += std::pow(double(r), -s);
-    double direct = 0;
+    double direct = 0, single = 0;
     const double k = 20000;
-    for (int64_t r = 1; r <= n; ++r) direct += 1 - std::pow(1 - std::pow(double(r), -s) / norm, k);
+    for (int64_t r = 1; r <= n; ++r) {
+      const double p = std::pow(double(r), -s) / norm;
+      direct += 1 - std::pow(1 - p, k);
+      single += k * p * std::pow(1 - p, k - 1);
+    }
     EXPECT_NEAR(rows.sum([](double p) { return p; }), 1.0, 1e-4) << s;  // probabilities sum to 1
     EXPECT_NEAR(sim::expected_distinct(rows, k) / direct, 1.0, 2e-3) << s;
+    EXPECT_NEAR(sim::expected_single(rows, k) / single, 1.0, 2e-3) << s;
   }
 }
 

@@ -267,6 +267,12 @@ TEST(RowSort, UniqueRowsAreSortedAndDistinct) {
   tb.offsets = {0, 5};
   tb.indices = {9, 3, 9, 0, 3};
   EXPECT_EQ(unique_rows(tb), (std::vector<int64_t>{0, 3, 9}));
+  int64_t singles = -1;
+  unique_rows(tb, nullptr, &singles);
+  EXPECT_EQ(singles, 1);  // row 0
+  tb.indices = {4, 1, 7, 1, 8};
+  unique_rows(tb, nullptr, &singles);
+  EXPECT_EQ(singles, 3);  // rows 4, 7 and 8, the last at the end
 }
 
 TEST(RowMap, StoresEveryRowAndVisitsEachOnce) {
