@@ -31,7 +31,7 @@ TableSizes shard_sizes(const TableSizes& t, const Shard& s, uint64_t batch, bool
   o.rows = static_cast<uint64_t>(s.rows);
   o.lookups = scaled(t.lookups, p);
   o.unique_rows = scaled(t.unique_rows, u);
-  o.single_rows = scaled(t.single_rows, u);
+  o.single_rows = scaled(t.single_rows, p);  // the coalesce runs over the shard's own lookups
   o.bag_distinct = scaled(t.bag_distinct, p);
   const double L = batch > 0 ? static_cast<double>(t.lookups) / static_cast<double>(batch) : 0;
   const double bags = static_cast<double>(batch) * (s.replica ? p : 1.0), q = s.replica ? 1.0 : p;

@@ -38,7 +38,8 @@ void size_grads(SparseRows& out, size_t distinct, int64_t dim) {
   out.grads.resize(need);
 }
 
-// Sorts (row, id) keys and sums contribute(id, acc, first) into one gradient row per distinct row;
+// Sorts (row, id) keys and sums contribute(id, acc, first) into one gradient row per distinct row
+// (each row alone left in place instead, with `in_place`, below);
 // `first` says the row is fresh (assign, do not add: no zeroing pass). key_of(keys, shift) fills
 // keys[k] = row << shift | id for every entry k and returns the largest row: ids below 2^id_bits
 // that never decrease with k, so that the stable sort puts each row's contributions in entry order
@@ -75,7 +76,7 @@ uint64_t coalesce(int64_t entries, int64_t dim, int id_bits, KeyOf key_of, Sourc
   size_grads(out, distinct - singles, dim);
   out.src.resize(distinct);
   out.src_scale.resize(distinct);
-  out.in_place = static_cast<int64_t>(singles);
+  out.in_place_rows = static_cast<int64_t>(singles);
   // Every row's place and source; the entries of rows to sum move to the front of `keys` (in
   // order: a write never passes the read), and a row alone points at its entry's source.
   int64_t summing = 0;
@@ -125,7 +126,7 @@ void coalesce_by_slots(const TableBatch& tb, int64_t examples, int64_t rows, int
     if (r < 0 || r >= rows) throw std::out_of_range(fmt::format("coalescing: row {} of a table of {} rows", r, rows));
   for (const int64_t r : tb.indices) slot[static_cast<size_t>(r)] = 0;
   out.rows.clear();
-  out.src.clear(), out.src_scale.clear(), out.in_place = 0;  // every row summed in grads
+  out.src.clear(), out.src_scale.clear(), out.in_place_rows = 0;  // every row summed in grads
   for (int64_t r = 0; r < rows; ++r)
     if (slot[static_cast<size_t>(r)] >= 0) {
       slot[static_cast<size_t>(r)] = static_cast<int32_t>(out.rows.size());
@@ -224,7 +225,7 @@ void coalesce_embedding_grads(const Batch& batch, const std::vector<int64_t>& ro
     sizes[t].rows = static_cast<uint64_t>(rows[t]);
     sizes[t].lookups = batch.tables[t].indices.size();
     sizes[t].unique_rows = out[t].rows.size();
-    sizes[t].single_rows = static_cast<uint64_t>(out[t].in_place);
+    sizes[t].single_rows = static_cast<uint64_t>(out[t].in_place_rows);
     sizes[t].lookup_sort_ops = sort_ops[t];
   }
   work += cpu_work::coalesce(sizes, static_cast<uint64_t>(d), scale != nullptr, static_cast<uint64_t>(batch.size));

@@ -12,16 +12,23 @@ namespace privrec::cpu {
 
 // A sparse gradient of one table: sorted distinct rows and one gradient row (dim floats) each,
 // row u's being factor(u) x values(u). Built by hand, every row's values lie in `grads` in order
-// (src empty, factors 1). The coalesce sums in `grads` only the rows several lookups touched, and
-// leaves a row one lookup touched where that lookup's pooled gradient lies (src[u] points there,
-// src_scale[u] is its example's clip factor): it is neither read nor copied before the update
-// reads it. Such a gradient lives as long as the pooled gradients it points into.
+// (src empty, factors 1). The sorted coalesce of coalesce_embedding_grads sums in `grads` only the
+// rows several lookups touched, and leaves a row one lookup touched where that lookup's pooled
+// gradient lies (src[u] points there, src_scale[u] is its example's clip factor): it is neither read
+// nor copied before the update reads it. Such a gradient lives as long as the pooled gradients it
+// points into. src may point into grads, so a copy would point into the original's: moves only.
 struct SparseRows {
   std::vector<int64_t> rows;
   std::vector<float> grads;
   std::vector<const float*> src;  // empty, or every row's values
   std::vector<float> src_scale;   // empty, or every row's factor
-  int64_t in_place = 0;           // rows whose values are not in `grads`
+  int64_t in_place_rows = 0;      // rows whose values are not in `grads`
+
+  SparseRows() = default;
+  SparseRows(SparseRows&&) = default;
+  SparseRows& operator=(SparseRows&&) = default;
+  SparseRows(const SparseRows&) = delete;
+  SparseRows& operator=(const SparseRows&) = delete;
 
   const float* values(size_t u, int64_t dim) const {
     return src.empty() ? grads.data() + static_cast<int64_t>(u) * dim : src[u];
@@ -44,7 +51,8 @@ void embedding_forward(const DlrmModel& m, const Batch& batch, PassBuffers& buf,
 
 // out[t]: rows touched by the batch in table t (of rows[t] rows) with sum_i scale_i * (pooled
 // gradient of i), one contribution per lookup (so a row twice in a bag counts twice), each row's in
-// lookup order. scale == nullptr: all ones.
+// lookup order. scale == nullptr: all ones. Rows one lookup touched may point into buf's pooled
+// gradients (SparseRows): out is read before buf changes.
 void coalesce_embedding_grads(const Batch& batch, const std::vector<int64_t>& rows, const PassBuffers& buf,
                               const std::vector<float>* scale, std::vector<SparseRows>& out, WorkCounters& work);
 

@@ -1,5 +1,7 @@
 #include "models/kernel_work/cpu_work.hpp"
 
+#include <algorithm>
+
 #include "models/kernel_work/histogram_work.hpp"
 #include "models/kernel_work/sort_work.hpp"
 
@@ -50,9 +52,9 @@ WorkCounters coalesce(const std::vector<TableSizes>& tables, uint64_t d, bool sc
     } else {
       // The pooled gradients gathered in sorted order and summed, but for the rows one lookup
       // touched: those are left where they lie, each row a pointer and a factor.
-      const uint64_t summed = t.lookups - t.single_rows;
+      const uint64_t alone = std::min({t.single_rows, t.unique_rows, t.lookups}), summed = t.lookups - alone;
       w.bytes_read_seq += t.lookups * kI + summed * d * kF;
-      w.bytes_written_seq += t.unique_rows * (kI + kPtr + kF) + (t.unique_rows - t.single_rows) * d * kF;
+      w.bytes_written_seq += t.unique_rows * (kI + kPtr + kF) + (t.unique_rows - alone) * d * kF;
       w.flops += summed * d * (scaled ? 2 : 1);
       w.sort_ops += t.lookup_sort_ops;
     }

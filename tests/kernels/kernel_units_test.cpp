@@ -185,8 +185,8 @@ TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
         for (const int64_t r : tb.indices) ++hits[r];
         int64_t singles = 0;
         for (const auto& [row, n] : hits) singles += n == 1;
-        EXPECT_EQ(got[t].in_place, slots ? 0 : singles) << what << " table " << t;
-        EXPECT_EQ(static_cast<int64_t>(got[t].grads.size()), (static_cast<int64_t>(ref.size()) - got[t].in_place) * d);
+        EXPECT_EQ(got[t].in_place_rows, slots ? 0 : singles) << what << " table " << t;
+        EXPECT_EQ(static_cast<int64_t>(got[t].grads.size()), (static_cast<int64_t>(ref.size()) - got[t].in_place_rows) * d);
         const std::vector<float> values = gradient_values(got[t], d);
         size_t u = 0;
         for (const auto& [row, sum] : ref) {
@@ -438,7 +438,7 @@ TEST(SparseUpdate, RowsLeftInPlaceUpdateAsTheirValuesWrittenOut) {
         mixed.src.push_back(mixed.grads.data() + (m++) * d), mixed.src_scale.push_back(1.0f);
       } else {
         mixed.src.push_back(pooled.data() + u * d), mixed.src_scale.push_back(0.3f + 0.001f * static_cast<float>(u));
-        ++mixed.in_place;
+        ++mixed.in_place_rows;
       }
     }
     SparseRows written;

@@ -11,6 +11,7 @@
 
 #include "models/config_error.hpp"
 #include "models/kernel_work/kernel_work.hpp"
+#include "models/kernel_work/cpu_work.hpp"
 #include "sim/analytic_model.hpp"
 #include "sim/scale_out.hpp"
 #include "sim/sharding_planner.hpp"
@@ -292,6 +293,12 @@ TEST(ScaleOut, ReplicasApplyTheWholeBatchAndFlushesGoByRows) {
   EXPECT_EQ(r.rows, step.tables[0].rows);
   EXPECT_EQ(r.lookups, static_cast<uint64_t>(std::llround(step.tables[0].lookups / 4.0)));
   EXPECT_EQ(r.unique_rows, step.tables[0].unique_rows);  // after the all-reduce, every copy updates the batch's rows
+  // Its coalesce runs over its own lookups: its rows alone never outnumber them, and the CPU
+  // formula reads no more than every lookup's gradient (once wrapped below zero to ~1e19 bytes).
+  EXPECT_EQ(r.single_rows, static_cast<uint64_t>(std::llround(step.tables[0].single_rows / 4.0)));
+  EXPECT_LE(r.single_rows, r.lookups);
+  const WorkCounters c = cpu_work::coalesce({r}, 16, false, 128);
+  EXPECT_LE(c.bytes_read_seq, r.lookups * (8 + 16 * 4) + 128 * 16 * 4 + r.rows * 4);
   EXPECT_EQ(r.owed, step.tables[0].owed);
   EXPECT_EQ(r.next_unique, step.tables[0].next_unique);
   uint64_t owed = 0, rows = 0;
