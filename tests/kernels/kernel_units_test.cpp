@@ -173,6 +173,7 @@ TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
         }
       return rows;
     };
+    const bool by_slots = slots;  // a lambda cannot capture a structured binding (clang, C++20)
     auto expect_equal = [&](const std::vector<SparseRows>& got, const std::vector<float>* s, const char* what) {
       ASSERT_EQ(static_cast<int64_t>(got.size()), T);
       for (int64_t t = 0; t < T; ++t) {
@@ -185,13 +186,13 @@ TEST(EmbeddingBag, CoalescingSumsEachRowInLookupOrderExactly) {
         for (const int64_t r : tb.indices) ++hits[r];
         int64_t singles = 0;
         for (const auto& [row, n] : hits) singles += n == 1;
-        EXPECT_EQ(got[t].in_place_rows, slots ? 0 : singles) << what << " table " << t;
+        EXPECT_EQ(got[t].in_place_rows, by_slots ? 0 : singles) << what << " table " << t;
         EXPECT_EQ(static_cast<int64_t>(got[t].grads.size()), (static_cast<int64_t>(ref.size()) - got[t].in_place_rows) * d);
         const std::vector<float> values = gradient_values(got[t], d);
         size_t u = 0;
         for (const auto& [row, sum] : ref) {
           ASSERT_EQ(got[t].rows[u], row) << what;
-          if (!slots && hits[row] == 1) {  // its one lookup's pooled gradient, where it lies
+          if (!by_slots && hits[row] == 1) {  // its one lookup's pooled gradient, where it lies
             int64_t i = 0;
             while (std::find(tb.indices.begin() + tb.offsets[i], tb.indices.begin() + tb.offsets[i + 1], row) ==
                    tb.indices.begin() + tb.offsets[i + 1])
