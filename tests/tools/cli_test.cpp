@@ -715,7 +715,9 @@ TEST(Cli, AnInterruptEndsThePeerItWaitsFor) {
     std::ofstream sh(d + "/run.sh");
     sh << "mkdir -p " << d << "/tmp\nTMPDIR=" << d << "/tmp " << PRIVREC_BINARY << " compare --implementation framework --python " << d << "/python --model tiny --algo sgd "
        << "--steps 2 -q > " << d << "/out.txt 2>&1 &\npid=$!\n"
-       << "for i in $(seq 300); do [ -s " << pidfile << " ] && break; sleep 0.1; done\n"
+       // the peer starts after privrec's own steps and rate probes: two minutes at most (a
+       // sanitizer build beside other tests once took over 30 s)
+       << "for i in $(seq 1200); do [ -s " << pidfile << " ] && break; sleep 0.1; done\n"
        << "[ -s " << pidfile << " ] || { echo no-peer; kill $pid; exit 1; }\n"
        << "peer=$(cat " << pidfile << ")\nkill -TERM $pid\n"
        // privrec must end within the grace second and a little: a hung one is killed and said so
