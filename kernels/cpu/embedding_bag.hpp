@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/dlrm_model.hpp"
 #include "kernels/cpu/dlrm_pass.hpp"
+#include "kernels/host_allocator.hpp"
 #include "models/work_counters.hpp"
 #include "traces/batch.hpp"
 
@@ -19,7 +20,7 @@ namespace privrec::cpu {
 // points into. src may point into grads, so a copy would point into the original's: moves only.
 struct SparseRows {
   std::vector<int64_t> rows;
-  std::vector<float> grads;
+  HugePageVector<float> grads;    // on 2 MB pages (host_allocator.hpp)
   std::vector<const float*> src;  // empty, or every row's values
   std::vector<float> src_scale;   // empty, or every row's factor
   int64_t in_place_rows = 0;      // rows whose values are not in `grads`
@@ -43,7 +44,7 @@ std::vector<float> gradient_values(const SparseRows& g, int64_t dim);
 // one per distinct row of its bag, each count * pooled gradient.
 struct ExampleRows {
   std::vector<int64_t> offsets, rows;
-  std::vector<float> grads;
+  HugePageVector<float> grads;
 };
 
 // pooled(i, t) = sum of the rows in example i's bag of table t.

@@ -49,7 +49,7 @@ struct Settled {
 // at step `now`), so short rows fill the generator's vectors (one 32-wide row a call left the
 // AVX-512 width 1/8 used); each row then gets its own scale, the same values in the same order.
 template <class RowOf>
-Settled settle_rows(EmbeddingTable& table, uint32_t t, int64_t n, RowOf row_of, std::vector<uint32_t>& history,
+Settled settle_rows(EmbeddingTable& table, uint32_t t, int64_t n, RowOf row_of, HugePageVector<uint32_t>& history,
                     uint32_t now, const LazyNoiseParams& p) {
   constexpr int64_t kBlock = 64;
   const int64_t d = table.dim;
@@ -102,7 +102,7 @@ bool draws_gaussian(const LazyNoiseParams& p) { return p.noise->source() == Nois
 }  // namespace
 
 int64_t lazy_catch_up(EmbeddingTable& table, uint32_t t, const std::vector<int64_t>& rows,
-                      std::vector<uint32_t>& history, uint32_t now, const LazyNoiseParams& p, WorkCounters& work) {
+                      HugePageVector<uint32_t>& history, uint32_t now, const LazyNoiseParams& p, WorkCounters& work) {
   const int64_t n = static_cast<int64_t>(rows.size()), d = table.dim;
   const Settled s = settle_rows(table, t, n, [&](int64_t k) { return rows[k]; }, history, now, p);
   work += cpu_work::lazy_catch_up(static_cast<uint64_t>(n), static_cast<uint64_t>(s.owed), settle_draws(s, p),
@@ -110,7 +110,7 @@ int64_t lazy_catch_up(EmbeddingTable& table, uint32_t t, const std::vector<int64
   return s.owed;
 }
 
-int64_t lazy_flush(EmbeddingTable& table, uint32_t t, std::vector<uint32_t>& history, uint32_t now,
+int64_t lazy_flush(EmbeddingTable& table, uint32_t t, HugePageVector<uint32_t>& history, uint32_t now,
                    const LazyNoiseParams& p, WorkCounters& work) {
   const int64_t rows = table.rows, d = table.dim;
   const Settled s = settle_rows(table, t, rows, [](int64_t k) { return k; }, history, now, p);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/dlrm_model.hpp"
+#include "kernels/host_allocator.hpp"
 #include "kernels/noise_rows.hpp"
 #include "models/algorithm.hpp"
 #include "models/work_counters.hpp"
@@ -35,10 +36,10 @@ struct LazyNoiseParams {
 // Brings the sorted distinct `rows` of table t up to date through step `now`: each row owes the
 // noise of steps history[r]+1 .. now; then history[r] = now. Returns the rows that owed noise.
 int64_t lazy_catch_up(EmbeddingTable& table, uint32_t t, const std::vector<int64_t>& rows,
-                      std::vector<uint32_t>& history, uint32_t now, const LazyNoiseParams& p, WorkCounters& work);
+                      HugePageVector<uint32_t>& history, uint32_t now, const LazyNoiseParams& p, WorkCounters& work);
 
 // Every row of table t through step `now` (the flush before the model is released).
-int64_t lazy_flush(EmbeddingTable& table, uint32_t t, std::vector<uint32_t>& history, uint32_t now,
+int64_t lazy_flush(EmbeddingTable& table, uint32_t t, HugePageVector<uint32_t>& history, uint32_t now,
                    const LazyNoiseParams& p, WorkCounters& work);
 
 }  // namespace privrec::cpu

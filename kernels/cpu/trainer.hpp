@@ -86,7 +86,7 @@ class CpuStepOps : public StepOps {
   int64_t per_example_stride_ = 0;
   std::vector<ExampleRows> example_rows_;   // materialized table gradients kept for dpsgd-b's sum
   std::vector<std::vector<int64_t>> selection_;  // per table, sorted: the rows a selected update touches
-  std::vector<std::vector<uint32_t>> history_;   // lazydp: the last step each row's noise is current to
+  std::vector<HugePageVector<uint32_t>> history_;  // lazydp: the last step each row's noise is current to
   NoiseSchedule schedule_;
   std::chrono::steady_clock::time_point t0_;
 };

@@ -51,7 +51,10 @@ class DeviceArray {
     resize(n);
     if (n) copy_to_device(p_, src, n * sizeof(T));
   }
-  void upload(const std::vector<T>& v) { upload(v.data(), v.size()); }
+  template <class A>  // any allocator: host arrays may sit on huge pages (HugePageVector)
+  void upload(const std::vector<T, A>& v) {
+    upload(v.data(), v.size());
+  }
   std::vector<T> download() const {
     std::vector<T> v(n_);
     download_to(v.data());

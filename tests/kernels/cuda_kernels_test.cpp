@@ -74,8 +74,9 @@ TEST(CudaKernels, DenseNoisyUpdateIsBitIdenticalToTheCpuBackend) {
     grad.grads.resize(grad.rows.size() * dim);
     for (size_t k = 0; k < grad.grads.size(); ++k) grad.grads[k] = 0.01f * static_cast<float>(k % 13) - 0.05f;
     std::vector<float> on_gpu(table.weights.data(), table.weights.data() + rows * dim);
-    cuda::dense_noisy_update_on_device(on_gpu, rows, dim, 4, grad.rows, grad.grads, 0.05f, 0.4f, 7,
-                                       cuda::DeviceNoise::gaussian, 3);
+    const std::vector<float> values(grad.grads.begin(), grad.grads.end());
+    cuda::dense_noisy_update_on_device(on_gpu, rows, dim, 4, grad.rows, values, 0.05f, 0.4f, 7, cuda::DeviceNoise::gaussian,
+                                       3);
     WorkCounters w;
     cpu::dense_noisy_update(table, 4, grad, 0.05f, 0.4f, NoiseGenerator(7, NoiseSource::gaussian), 3, w);
     for (int64_t k = 0; k < rows * dim; ++k)
@@ -674,7 +675,7 @@ void expect_settle_matches_cpu(const SettleCase& c) {
   const float stddev = 0.4f;
   const uint64_t seed = 9;
   cpu::EmbeddingTable table = test_table(rows, c.dim);
-  std::vector<uint32_t> history(static_cast<size_t>(rows));
+  HugePageVector<uint32_t> history(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) history[r] = static_cast<uint32_t>((r * 5) % (now + 1));  // 0 .. now: some owe nothing
   std::vector<int64_t> list;  // catch-up: a sorted distinct subset; flush: every row
   for (int64_t r = 0; r < rows; ++r)
@@ -708,7 +709,7 @@ void expect_settle_matches_cpu(const SettleCase& c) {
   const std::vector<float> got = t.download();
   for (int64_t k = 0; k < rows * c.dim; ++k)
     ASSERT_TRUE(same_bits(got[k], table.weights[k])) << "row " << k / c.dim << " column " << k % c.dim;
-  EXPECT_EQ(h.download(), history);
+  EXPECT_EQ(h.download(), std::vector<uint32_t>(history.begin(), history.end()));
   const std::vector<unsigned long long> counters = owed.download();
   EXPECT_EQ(counters[0], static_cast<unsigned long long>(want_owed));
   EXPECT_EQ(counters[1], want_steps);
@@ -799,7 +800,7 @@ TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
       SCOPED_TRACE("dim " + std::to_string(dim) + " variant " + std::to_string(variant));
       std::vector<cpu::EmbeddingTable> cpu_tables;
       std::vector<cpu::SparseRows> grads(T);
-      std::vector<std::vector<uint32_t>> history(T);
+      std::vector<HugePageVector<uint32_t>> history(T);
       std::vector<std::vector<int64_t>> lists(T);
       std::vector<cuda::DeviceArray<float>> t(T), g(T);
       std::vector<cuda::DeviceArray<int64_t>> gr(T), lst(T);
@@ -883,7 +884,7 @@ TEST(CudaKernels, GroupedUpdatesAreBitIdenticalTableByTable) {
         for (int64_t x = 0; x < cpu_tables[k].rows * dim; ++x)
           ASSERT_TRUE(same_bits(got[x], cpu_tables[k].weights[x])) << "table " << k << " row " << x / dim << " column " << x % dim;
         if (settle) {
-          EXPECT_EQ(h[k].download(), history[k]) << "table " << k;
+          EXPECT_EQ(h[k].download(), std::vector<uint32_t>(history[k].begin(), history[k].end())) << "table " << k;
         }
       }
       if (variant == 2 || variant == 5) {  // the slots are all cleared again

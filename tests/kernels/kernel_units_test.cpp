@@ -444,7 +444,8 @@ TEST(SparseUpdate, RowsLeftInPlaceUpdateAsTheirValuesWrittenOut) {
     }
     SparseRows written;
     written.rows = mixed.rows;
-    written.grads = gradient_values(mixed, d);
+    const std::vector<float> values = gradient_values(mixed, d);
+    written.grads.assign(values.begin(), values.end());
     for (size_t u = 0; u < full.rows.size(); u += 2)  // the summed rows' values are their own
       for (int64_t c = 0; c < d; ++c) ASSERT_EQ(written.grads[u * d + c], full.grads[u * d + c]);
     std::vector<int64_t> few;
@@ -515,7 +516,7 @@ TEST(LazyDp, AggregatedDelayedNoiseHasVarianceKSigmaSquaredCSquared) {
   for (int s = 0; s < 16; ++s) sched.push(0.5);  // scale lr/B = 0.5 every step
   NoiseGenerator noise(99, NoiseSource::gaussian);
   const float stddev = 0.8f;  // sigma * C
-  std::vector<uint32_t> history(rows);
+  HugePageVector<uint32_t> history(rows);
   for (int64_t r = 0; r < rows; ++r) history[r] = static_cast<uint32_t>(16 - (1 + r % 3 * 5));  // k = 1, 6, 11
   std::vector<int64_t> all(rows);
   for (int64_t r = 0; r < rows; ++r) all[r] = r;
