@@ -13,10 +13,11 @@ namespace privrec {
 template <typename F>
 void walk_steps(const TraceSource& trace, int64_t steps, F&& f) {
   if (steps < 1) return;
-  Batch current = trace.batch(0), next;
+  Batch current, next;  // refilled step after step (TraceSource::batch_into)
+  trace.batch_into(0, current);
   for (int64_t t = 1; t <= steps; ++t) {
     const bool has_next = t < steps;
-    if (has_next) next = trace.batch(t);
+    if (has_next) trace.batch_into(t, next);
     f(t, static_cast<const Batch&>(current), has_next ? static_cast<const Batch*>(&next) : nullptr);
     if (has_next) std::swap(current, next);
   }

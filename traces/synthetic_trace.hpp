@@ -16,6 +16,7 @@ class SyntheticTrace : public TraceSource {
   SyntheticTrace(const Workload& workload, uint64_t seed);
   int64_t num_batches() const override { return -1; }
   Batch batch(int64_t index) const override;
+  void batch_into(int64_t index, Batch& out) const override;
   int64_t num_tables() const override { return static_cast<int64_t>(workload_.tables.size()); }
   int64_t num_dense() const override { return workload_.dense_features; }
   std::string describe() const override;

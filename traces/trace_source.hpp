@@ -14,6 +14,9 @@ class TraceSource {
   virtual ~TraceSource() = default;
   virtual int64_t num_batches() const = 0;  // -1: unbounded (generators)
   virtual Batch batch(int64_t index) const = 0;
+  // The same batch into `out`, whose buffers a source may reuse: a step loop refills the two
+  // batches it keeps instead of making fresh ones, whose memory the system would fault in again.
+  virtual void batch_into(int64_t index, Batch& out) const { out = batch(index); }
   virtual int64_t num_tables() const = 0;
   virtual int64_t num_dense() const = 0;
   virtual std::string describe() const = 0;

@@ -61,6 +61,30 @@ TEST(SyntheticTrace, ReproducibleAndInRange) {
     for (int64_t id : x.tables[t].indices) EXPECT_TRUE(id >= 0 && id < w.tables[t].rows);
 }
 
+// A batch made into buffers that held another batch (of another workload's shape too) is the batch
+// made fresh, every value: the step loop refills its two batches (traces/step_walk.hpp).
+TEST(SyntheticTrace, BatchRefilledIntoOldBuffersIsTheFreshBatch) {
+  const Workload w = test::small_workload(16, "zipf:1.2");
+  Workload wider = test::small_workload(16);
+  wider.batch_size = w.batch_size * 3;
+  for (auto& t : wider.tables) t.pooling += 2;
+  const SyntheticTrace gen(w, 5), other(wider, 6);
+  for (const TraceSource* before : {static_cast<const TraceSource*>(&gen), static_cast<const TraceSource*>(&other)}) {
+    Batch reused = before->batch(1);
+    gen.batch_into(4, reused);
+    const Batch fresh = gen.batch(4);
+    EXPECT_EQ(reused.size, fresh.size);
+    EXPECT_EQ(reused.num_dense, fresh.num_dense);
+    EXPECT_EQ(reused.dense, fresh.dense);
+    EXPECT_EQ(reused.labels, fresh.labels);
+    ASSERT_EQ(reused.tables.size(), fresh.tables.size());
+    for (size_t t = 0; t < fresh.tables.size(); ++t) {
+      EXPECT_EQ(reused.tables[t].offsets, fresh.tables[t].offsets);
+      EXPECT_EQ(reused.tables[t].indices, fresh.tables[t].indices);
+    }
+  }
+}
+
 // The vectorized batch is its scalar definition, bit for bit: a uniform table's lookup j of example
 // i is the top of Philox block (j, counter(index, table, i)) times the rows, and the label's logit
 // adds the dense features' weights, then every lookup's planted effect table by table.
