@@ -55,6 +55,7 @@ void PassBuffers::resize(const DlrmModel& m, int64_t B) {
   feat.resize(B * features * dim);
   dfeat.resize(B * features * dim);
   logits.resize(B), probs.resize(B), example_loss.resize(B), dlogit.resize(B);
+  dz.resize(B * m.workload.interaction_width());
 }
 
 void MlpGrads::resize(const DlrmModel& m) {
@@ -111,7 +112,7 @@ void backward_deltas(const DlrmModel& m, PassBuffers& buf, WorkCounters& work) {
   const size_t nb = m.bottom.size(), nt = m.top.size();
   std::copy(buf.dlogit.begin(), buf.dlogit.end(), buf.layer_delta[nb + nt - 1].begin());
   const int64_t width = m.workload.interaction_width();
-  std::vector<float> dz(B * width);
+  std::vector<float>& dz = buf.dz;  // every value written by the top MLP's first layer below
   for (size_t l = nt; l-- > 0;) {
     const size_t g = nb + l;
     if (l > 0)
